@@ -19,7 +19,9 @@ CLI:
       [--tokens 1,403,407] [--no-bos] [--dump-logits FILE] [--json] [--act-q8] [--ignore-eos]
   --dump-logits writes float32 little-endian, row-major [n_rows, n_vocab]; row i holds
   the logits computed after feeding token i of the full sequence (prompt ids, then
-  generated ids), i.e. the distribution of token i+1.  n_rows = n_prompt + n_gen - 1.
+  generated ids), i.e. the distribution of token i+1.  n_rows = n_prompt + max(n_gen - 1, 0)
+  (-n 0: prompt rows only, the teacher-forced check: pass the whole sequence as --tokens).
+  --compare-logits FILE [--tol T] checks a C dump against the reference; exit 1 on failure.
   --act-q8 rounds each activation vector through Q8_0 (32-blocks, reference
   quantizer) before every matmul whose weight is Q8_0/Q4_0, as ggml's CPU
   kernels do (vec_dot_type = Q8_0).  Without it activations stay float64.
@@ -186,6 +188,25 @@ class LlamaModel:
         return out, np.array(rows)
 
 
+def compare(path, ref, tol, what="logits"):
+    """Compare a float32 LE file to ref [rows, n]; prints one line, returns pass/fail."""
+    c = np.fromfile(path, dtype="<f4").astype(np.float64)
+    if c.size != ref.size:
+        print("compare %s: FAIL size %d != reference %d (shape %s)" % (what, c.size, ref.size, ref.shape),
+              file=sys.stderr)
+        return False
+    c = c.reshape(ref.shape)
+    d = np.abs(c - ref)
+    scale = np.abs(ref).max()
+    rel = d.max() / scale
+    rms = np.sqrt((d ** 2).mean()) / np.sqrt((ref ** 2).mean())
+    top1 = float(np.mean(np.argmax(c, axis=-1) == np.argmax(ref, axis=-1))) if ref.ndim == 2 else 1.0
+    ok = bool(rel <= tol) and np.all(np.isfinite(c))
+    print("compare %s: %s max_abs=%.3e max_rel=%.3e rms_rel=%.3e top1_agree=%.3f tol=%.1e" % (
+        what, "PASS" if ok else "FAIL", d.max(), rel, rms, top1, tol), file=sys.stderr)
+    return ok
+
+
 def selftest_rope():
     """The HF->GGUF q/k permutation turns HF's rotate_half RoPE into the
     adjacent-pair RoPE: rope_neox(W_hf x) == unpermute(rope_norm(W_gguf x))."""
@@ -217,6 +238,9 @@ def main():
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--act-q8", action="store_true", help="emulate Q8_0 activation rounding for quantized matmuls")
     ap.add_argument("--ignore-eos", action="store_true")
+    ap.add_argument("--compare-logits", help="float32 LE file [n_rows, n_vocab] from the C runtime to check against")
+    ap.add_argument("--tol", type=float, default=1e-4,
+                    help="pass if max|c-ref| <= tol * max|ref| (default 1e-4, for F32 weights)")
     ap.add_argument("--rope", choices=("norm", "neox"), default="norm", help="(experiments only)")
     ap.add_argument("--selftest", action="store_true")
     a = ap.parse_args()
@@ -230,6 +254,9 @@ def main():
     gen, rows = m.generate(ids, a.n, a.act_q8, stop_at_eos=not a.ignore_eos)
     if a.dump_logits:
         rows.astype("<f4").tofile(a.dump_logits)
+    cmp_ok = True
+    if a.compare_logits:
+        cmp_ok = compare(a.compare_logits, rows, a.tol)
     full = m.tok.decode_bytes(ids + gen)
     head = m.tok.decode_bytes(ids)
     text = full.decode("utf-8", errors="replace")
@@ -248,6 +275,8 @@ def main():
         print("prompt ids:", ids)
         print("generated ids:", gen)
         print("text:", text)
+    if not cmp_ok:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -559,9 +559,18 @@ def _eval_dev_texts():
     return texts
 
 
-def test_wordpiece():
+def test_wordpiece(gguf_path=None):
     base = os.path.join(SHARED, "models", "tokenizers")
-    wp = WordPiece.from_vocab_txt(os.path.join(base, "all-MiniLM-L6-v2", "vocab.txt"))
+    if gguf_path:
+        sys.path.insert(0, HERE)
+        from gguf import GGUFReader
+        wp = WordPiece.from_gguf(GGUFReader(gguf_path))
+        ref = WordPiece.from_vocab_txt(os.path.join(base, "all-MiniLM-L6-v2", "vocab.txt"))
+        if wp.tokens != ref.tokens:
+            print("  phantom-space vocabulary in %s does not map back to vocab.txt" % gguf_path)
+            return False
+    else:
+        wp = WordPiece.from_vocab_txt(os.path.join(base, "all-MiniLM-L6-v2", "vocab.txt"))
     with open(os.path.join(base, "bert-uncased-test-vectors", "ggml-vocab-bert-bge.gguf.inp"), encoding="utf-8") as f:
         inp = f.read().split("\n__ggml_vocab_test__\n")
     with open(os.path.join(base, "bert-uncased-test-vectors", "ggml-vocab-bert-bge.gguf.out"), encoding="utf-8") as f:
@@ -578,7 +587,8 @@ def test_wordpiece():
             ok += 1
         else:
             print("  WordPiece case %d %r: got %s expected %s" % (k, s, got, exp))
-    print("WordPiece test vectors: %d/%d passed" % (ok, len(inp)))
+    print("WordPiece test vectors (%s): %d/%d passed" % (
+        os.path.basename(gguf_path) if gguf_path else "vocab.txt", ok, len(inp)))
     return ok == len(inp) and len(inp) == 47
 
 
@@ -679,6 +689,9 @@ def test_gpt2_roundtrip(path, n_random=300, seed=1):
 
 def selftest(gpt2_gguf=None):
     ok = test_wordpiece()
+    bert_gguf = os.path.join(HERE, "..", "..", "build", "ref", "minilm-shape-f32.gguf")
+    if os.path.exists(bert_gguf):
+        ok &= test_wordpiece(bert_gguf)
     ok &= test_spm()
     ok &= test_gpt2_split()
     if gpt2_gguf is None:
