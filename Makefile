@@ -1,0 +1,210 @@
+# edgekb Makefile.
+#
+#   make                      static musl release build for BOARD (default x86_64-generic)
+#   make run                  build, then do the main job
+#   make check                every test: musl unit tests, integration tests,
+#                             glibc ASan+UBSan unit tests, platform-code check
+#   make BOARD=rpi5           static aarch64 cross build (also rpi4, pizero2w)
+#   make check-cross BOARD=rpi5   unit tests under qemu-aarch64-static, -cpu cortex-a53 and cortex-a76
+#   make clean
+#
+# The board file (board/$(BOARD).conf) is read here and compiled into the
+# binary as its default configuration. Third-party libraries come from
+# tools/deps.sh (Debian sources built with musl), cached under build/deps.
+# Sources are found by wildcard: src/*.c and port/*.c make libedgekb.a (except
+# src/main.c), tests/test_*.c are unit tests. Files named *_avx2.c, *_avx512.c
+# are x86-64 only, *_neon.c, *_dotprod.c aarch64 only; each gets its ISA flags.
+
+BOARD ?= x86_64-generic
+BOARD_FILE := board/$(BOARD).conf
+ifeq ($(wildcard $(BOARD_FILE)),)
+$(error no board file $(BOARD_FILE); boards: $(notdir $(basename $(wildcard board/*.conf))))
+endif
+
+# Board keys become B_<KEY> make variables.
+BUILD := build/$(BOARD)
+$(shell mkdir -p $(BUILD)/gen)
+$(shell sed -n 's/^[ \t]*\([A-Z][A-Z0-9_]*\)[ \t]*=[ \t]*\([^#]*\).*$$/B_\1 := \2/p' $(BOARD_FILE) > $(BUILD)/gen/board.mk.tmp && \
+        (cmp -s $(BUILD)/gen/board.mk.tmp $(BUILD)/gen/board.mk || mv $(BUILD)/gen/board.mk.tmp $(BUILD)/gen/board.mk); rm -f $(BUILD)/gen/board.mk.tmp)
+include $(BUILD)/gen/board.mk
+
+ARCH := $(strip $(B_ARCH))
+DEPS_DIR ?= $(CURDIR)/build/deps
+DEPS := $(DEPS_DIR)/$(ARCH)
+VERSION := 0.1.0
+GIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+
+ifeq ($(ARCH),x86_64)
+CC := musl-gcc
+STRIP := strip
+QEMU :=
+else ifeq ($(ARCH),aarch64)
+CC := $(DEPS)/bin/aarch64-linux-musl-gcc
+STRIP := aarch64-linux-gnu-strip
+QEMU := qemu-aarch64-static
+else
+$(error board $(BOARD): unsupported ARCH '$(ARCH)')
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion \
+        -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wundef -Wvla \
+        -Wpointer-arith -Wcast-qual -Wno-missing-field-initializers
+BASEFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -I$(BUILD)/gen \
+             -ffunction-sections -fdata-sections -fno-plt -pthread
+OPT ?= -O2
+CFLAGS_REL := $(BASEFLAGS) $(WARN) $(OPT) $(B_CFLAGS_CPU) -I$(DEPS)/include -D_UINTPTR_T_DEFINED -ffp-contract=off
+LDFLAGS_REL := -static -pthread -Wl,--gc-sections
+LIBS := -L$(DEPS)/lib -lsqlite3 -lmbedtls -lmbedx509 -lmbedcrypto -llz4 -lm
+
+# Sources.
+ALL_SRC := $(sort $(wildcard src/*.c port/*.c))
+ifeq ($(ARCH),x86_64)
+ARCH_SKIP := %_neon.c %_dotprod.c
+else
+ARCH_SKIP := %_avx2.c %_avx512.c
+endif
+LIB_SRC := $(filter-out src/main.c $(ARCH_SKIP),$(ALL_SRC))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TESTS := $(patsubst tests/%.c,%,$(TEST_SRC))
+
+OBJ := $(BUILD)/obj
+LIB_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRC))
+LIB := $(BUILD)/libedgekb.a
+BIN := $(BUILD)/edgekb
+TEST_BIN := $(addprefix $(BUILD)/tests/,$(TESTS))
+DEPS_READY := $(DEPS_DIR)/.ready-$(ARCH)
+
+# Per-file ISA flags (pattern-specific).
+ISA_AVX2 := -mavx2 -mfma -mf16c
+ISA_AVX512 := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512vnni
+ISA_DOTPROD := -march=armv8.2-a+dotprod
+%_avx2.o: ISAFLAGS = $(ISA_AVX2)
+%_avx512.o: ISAFLAGS = $(ISA_AVX512)
+%_dotprod.o: ISAFLAGS = $(ISA_DOTPROD)
+
+# Per-test extra link flags: LDFLAGS_<test>.
+LDFLAGS_test_noheap := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=aligned_alloc,--wrap=posix_memalign
+
+.PHONY: all run check check-cross unit integration asan platform-check tests clean distclean deps help
+.DEFAULT_GOAL := all
+
+# V=1 shows full command lines.
+V ?= 0
+ifeq ($(V),0)
+Q := @
+else
+Q :=
+endif
+
+all: $(BIN)
+
+help:
+	@sed -n '3,11p' Makefile | sed 's/^# *//'
+
+deps: $(DEPS_READY)
+
+$(DEPS_READY): tools/deps.sh
+	tools/deps.sh --arch $(ARCH)
+	@touch $@
+
+# Generated headers.
+$(BUILD)/gen/board_default.h: $(BOARD_FILE) tools/gen-board.sh
+	tools/gen-board.sh $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/version.h: FORCE
+	@printf '#define EKB_VERSION "%s"\n#define EKB_GIT "%s"\n#define EKB_BUILD_BOARD "%s"\n#define EKB_BUILD_ARCH "%s"\n#define EKB_LIBC "musl"\n' \
+	  '$(VERSION)' '$(GIT)' '$(BOARD)' '$(ARCH)' > $@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+FORCE:
+
+GEN_H := $(BUILD)/gen/board_default.h $(BUILD)/gen/version.h
+
+$(OBJ)/%.o: %.c $(DEPS_READY) | $(GEN_H)
+	@mkdir -p $(dir $@)
+	@echo '  CC    $<'
+	$(Q)$(CC) $(CFLAGS_REL) $(ISAFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(OBJ)/src/main.o $(LIB)
+	$(CC) $(LDFLAGS_REL) -o $@.unstripped $^ $(LIBS)
+	$(STRIP) -o $@ $@.unstripped
+	@printf 'built %s: %s bytes stripped\n' '$@' "$$(stat -c %s $@)"
+
+# Unit tests (musl, static).
+$(OBJ)/tests/%.o: tests/%.c $(DEPS_READY) | $(GEN_H)
+	@mkdir -p $(dir $@)
+	@echo '  CC    $<'
+	$(Q)$(CC) $(CFLAGS_REL) -Itests -Wno-missing-prototypes -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/%: $(OBJ)/tests/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_REL) $(LDFLAGS_$*) -o $@ $< $(LIB) $(LIBS) -L$(DEPS)/lib -lcmocka
+
+tests: $(TEST_BIN)
+
+unit: $(TEST_BIN)
+	@tools/run-tests.sh "unit ($(BOARD), musl)" "" $(TEST_BIN)
+
+integration: $(BIN)
+	@EDGEKB=$(CURDIR)/$(BIN) tools/run-integration.sh
+
+platform-check:
+	@tools/check-platform.sh
+
+# glibc ASan+UBSan build of the same unit tests (host only).
+ASAN_DIR := build/asan
+ASAN_CC := gcc
+ASAN_FLAGS := $(BASEFLAGS) $(WARN) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+              -fno-sanitize-recover=all -I$(DEPS_DIR)/x86_64/include -Itests -I$(BUILD)/gen
+ASAN_LIBS := $(DEPS_DIR)/x86_64-glibc/lib/libsqlite3.a -lmbedtls -lmbedx509 -lmbedcrypto -llz4 -lcmocka -lm -ldl
+ASAN_LIB_SRC := $(filter-out src/main.c %_neon.c %_dotprod.c,$(ALL_SRC))
+ASAN_LIB_OBJ := $(patsubst %.c,$(ASAN_DIR)/obj/%.o,$(ASAN_LIB_SRC))
+ASAN_TEST_BIN := $(addprefix $(ASAN_DIR)/tests/,$(TESTS))
+
+$(ASAN_DIR)/obj/%.o: %.c $(DEPS_DIR)/.ready-x86_64 | $(GEN_H)
+	@mkdir -p $(dir $@)
+	@echo '  CC    $<'
+	$(Q)$(ASAN_CC) $(ASAN_FLAGS) $(ISAFLAGS) -Wno-missing-prototypes -MMD -MP -c $< -o $@
+
+$(ASAN_DIR)/libedgekb.a: $(ASAN_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(ASAN_DIR)/tests/%: $(ASAN_DIR)/obj/tests/%.o $(ASAN_DIR)/libedgekb.a
+	@mkdir -p $(dir $@)
+	$(ASAN_CC) -fsanitize=address,undefined -pthread $(LDFLAGS_$*) -o $@ $< $(ASAN_DIR)/libedgekb.a $(ASAN_LIBS)
+
+asan: $(ASAN_TEST_BIN)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  tools/run-tests.sh "unit (glibc ASan+UBSan)" "" $(ASAN_TEST_BIN)
+
+ifeq ($(ARCH),x86_64)
+check: all platform-check unit integration asan
+	@echo "make check: all passed"
+else
+check: check-cross
+endif
+
+check-cross: $(BIN) $(TEST_BIN)
+ifeq ($(QEMU),)
+	$(error check-cross needs an aarch64 BOARD, e.g. make check-cross BOARD=rpi5)
+endif
+	@for cpu in cortex-a53 cortex-a76; do \
+	  printf '%s -cpu %s: ' '$(BIN) --version' $$cpu; $(QEMU) -cpu $$cpu $(BIN) --version | grep -i '^cpu' || exit 1; \
+	done
+	@tools/run-tests.sh "unit ($(BOARD), qemu -cpu cortex-a53)" "$(QEMU) -cpu cortex-a53" $(TEST_BIN)
+	@tools/run-tests.sh "unit ($(BOARD), qemu -cpu cortex-a76)" "$(QEMU) -cpu cortex-a76" $(TEST_BIN)
+
+run: all
+	$(BIN) selftest
+
+clean:
+	rm -rf build/$(BOARD) build/asan
+
+distclean:
+	rm -rf build
+
+-include $(shell find build/$(BOARD)/obj build/asan/obj -name '*.d' 2>/dev/null)

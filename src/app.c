@@ -1,0 +1,52 @@
+/* app.c: process initialisation shared by all subcommands (see app.h).
+ * Invariant: init steps run in a fixed order and app_fini undoes exactly
+ * what was done. Failure: returns the first error with its reason. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "ekb_err.h"
+
+int app_init(struct app *a, const struct port *p, const char *board_path, uint64_t mem_bytes,
+             char *err, size_t errlen)
+{
+    char berr[200];
+    size_t sizes[ARENA_NBUDGETS];
+    unsigned i;
+    int rc;
+
+    memset(a, 0, sizeof *a);
+    a->port = p;
+    if (board_path != NULL) {
+        rc = board_load(p, board_path, &a->board, berr, sizeof berr);
+        snprintf(a->board_source, sizeof a->board_source, "%s", board_path);
+    } else {
+        rc = board_default(&a->board, berr, sizeof berr);
+        snprintf(a->board_source, sizeof a->board_source, "compiled-in");
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "board %s: %s", a->board_source, berr);
+        return rc;
+    }
+    p->cpu_detect(&a->cpu);
+    rc = board_plan(&a->board, mem_bytes, sizes);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot plan the arena: size must be %d MB..%d MB and leave the "
+                 "core budget at least %d MB", EKB_ARENA_MIN_MB, EKB_ARENA_MAX_MB, EKB_CORE_MIN_MB);
+        return rc;
+    }
+    rc = arena_init(&a->arena, p, sizes, a->board.populate);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot map the arena (%zu MB): %s",
+                 (size_t)(a->arena.map_size >> 20), ekb_strerror(rc));
+        return rc;
+    }
+    for (i = 0; i < ARENA_NBUDGETS; i++)
+        a->arena_bytes += a->arena.budget[i].size;
+    return EKB_OK;
+}
+
+void app_fini(struct app *a)
+{
+    arena_fini(&a->arena);
+}

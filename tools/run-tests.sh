@@ -1,0 +1,24 @@
+#!/bin/sh
+# run-tests.sh LABEL "PREFIX CMD" TEST...: runs cmocka test binaries (through
+# PREFIX, e.g. qemu-aarch64-static -cpu cortex-a53), prints each binary's
+# cmocka closing lines (stderr merged), and a total. Exit 1 if any failed.
+set -u
+label=$1; prefix=$2; shift 2
+run=0; passed=0; failed=0; bad=""
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+for t in "$@"; do
+  # shellcheck disable=SC2086
+  $prefix "$t" >"$log" 2>&1; rc=$?
+  n=$(sed -n 's/^\[==========\] \([0-9]*\) test(s) run\./\1/p' "$log" | tail -1)
+  p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$log" | tail -1)
+  n=${n:-0}; p=${p:-0}
+  run=$((run + n)); passed=$((passed + p))
+  if [ $rc -ne 0 ] || [ "$n" -eq 0 ] || [ "$p" -ne "$n" ]; then
+    failed=$((failed + 1)); bad="$bad $(basename "$t")"
+    echo "---- $(basename "$t") (exit $rc) ----"; cat "$log"
+  else
+    printf '%-22s %s\n' "$(basename "$t")" "$(grep -E '^\[ *(PASSED|FAILED) *\]' "$log" | tr '\n' ' ')"
+  fi
+done
+echo "[$label] $passed/$run tests passed in $# binaries"
+if [ $failed -ne 0 ]; then echo "[$label] FAILED:$bad"; exit 1; fi
