@@ -9,22 +9,17 @@
 #include <string.h>
 
 #include "app.h"
+#include "cmds.h"
 #include "ekb_err.h"
 #include "log.h"
 #include "port.h"
 #include "selftest.h"
 #include "version.h" /* generated: EKB_VERSION, EKB_GIT, EKB_BUILD_BOARD, EKB_LIBC */
 
-struct global_opts {
-    const char *board_path;
-    uint64_t mem_bytes;
-    enum log_level level;
-};
-
 struct command {
     const char *name;
     int needs_app; /* 1: gets an initialised app */
-    int (*run)(struct app *a, const struct global_opts *g, int argc, char **argv);
+    cmd_fn run;
     const char *summary;
 };
 

@@ -1,0 +1,24 @@
+/* cmds.h: the subcommands of the edgekb binary.
+ *
+ * Each subcommand lives in its module's src/cli_<name>.c (or src/main.c for
+ * the built-in ones) and is listed in the table in src/main.c. Convention:
+ * argv[0] is the command name; return 0 ok, 1 failure, 2 usage error; print
+ * one clear line on stderr for every failure; never exit(). A command with
+ * needs_app set gets an initialised app (port, board, arena). */
+#ifndef EKB_CMDS_H
+#define EKB_CMDS_H
+
+#include "app.h"
+#include "log.h"
+
+struct global_opts {
+    const char *board_path;
+    uint64_t mem_bytes;
+    enum log_level level;
+};
+
+typedef int (*cmd_fn)(struct app *a, const struct global_opts *g, int argc, char **argv);
+
+/* Add new subcommands here and in the table in src/main.c. */
+
+#endif
