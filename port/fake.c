@@ -192,7 +192,12 @@ static int fk_sleep_ns(int64_t ns)
     return 0;
 }
 
-static void *fk_mem_map(size_t size, int populate) { return real()->mem_map(size, populate); }
+static void *fk_mem_map(size_t size, int populate)
+{
+    if (fault(PORT_FAKE_MAP) != 0)
+        return NULL;
+    return real()->mem_map(size, populate);
+}
 static void fk_mem_unmap(void *p, size_t size) { real()->mem_unmap(p, size); }
 
 static int fk_open(const char *path, unsigned flags, unsigned mode)

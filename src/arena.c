@@ -92,6 +92,8 @@ void *arena_alloc(struct arena_region *r, size_t size, size_t align)
     uintptr_t start, cur;
     size_t pad, need;
 
+    if (align < 16 && align != 0 && (align & (align - 1)) == 0)
+        align = 16;
     if (align == 0)
         align = 16;
     if (fault_injected() || r == NULL || (align & (align - 1)) != 0) {

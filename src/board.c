@@ -202,8 +202,8 @@ int board_parse(const char *text, size_t len, struct board *b, char *err, size_t
         if (*s == '\0')
             continue;
         eq = strchr(s, '=');
-        if (eq == NULL) {
-            set_err(err, errlen, line, "expected KEY = value%s", "");
+        if (eq == NULL || eq == s) {
+            set_err(err, errlen, line, "expected KEY = value");
             return EKB_EINVAL;
         }
         key = s;
@@ -248,16 +248,16 @@ int board_parse(const char *text, size_t len, struct board *b, char *err, size_t
     for (i = 0; i < ARENA_CORE; i++)
         sum += b->budget_mb[i];
     if (sum + EKB_CORE_MIN_MB > b->arena_mb) {
-        set_err(err, errlen, 0, "budgets leave under 1 MB of ARENA_MB for the core%s", "");
+        set_err(err, errlen, 0, "budgets leave under 1 MB of ARENA_MB for the core");
         return EKB_EINVAL;
     }
     b->budget_mb[ARENA_CORE] = b->arena_mb - (uint32_t)sum;
     if (b->arena_mb > b->mem_total_mb) {
-        set_err(err, errlen, 0, "ARENA_MB is larger than MEM_TOTAL_MB%s", "");
+        set_err(err, errlen, 0, "ARENA_MB is larger than MEM_TOTAL_MB");
         return EKB_EINVAL;
     }
     if (b->thermal_warn_mc >= b->thermal_crit_mc) {
-        set_err(err, errlen, 0, "THERMAL_WARN_C must be below THERMAL_CRIT_C%s", "");
+        set_err(err, errlen, 0, "THERMAL_WARN_C must be below THERMAL_CRIT_C");
         return EKB_EINVAL;
     }
     return EKB_OK;
