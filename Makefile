@@ -87,6 +87,7 @@ LDFLAGS_test_noheap := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=fre
 
 .PHONY: all run check check-cross unit integration asan platform-check tests clean distclean deps help
 .DEFAULT_GOAL := all
+.SECONDARY:
 
 # V=1 shows full command lines.
 V ?= 0

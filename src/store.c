@@ -17,8 +17,8 @@ int store_sqlite_init(struct arena_region *r, size_t bytes)
 
     if (sqlite_ready)
         return EKB_EINTERNAL;
-    if (bytes == 0)
-        bytes = arena_avail(r) & ~(size_t)0xfff;
+    if (bytes == 0) /* all that is left, less room for alignment and a red zone */
+        bytes = arena_avail(r) > 8192 ? (arena_avail(r) - 8192) & ~(size_t)0xfff : 0;
     if (bytes < (256u << 10))
         return EKB_ENOMEM;
     heap = arena_alloc(r, bytes, 4096);

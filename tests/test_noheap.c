@@ -95,17 +95,25 @@ static int init_all(void **state)
         return -1;
     }
     log_init(APP.port, LOG_WARN, 0);
-    if (store_sqlite_init(arena_budget(&APP.arena, ARENA_STORE), 0) != 0)
+    int rc = store_sqlite_init(arena_budget(&APP.arena, ARENA_STORE), 0);
+    if (rc != 0) {
+        fprintf(stderr, "store_sqlite_init: %d\n", rc);
         return -1;
+    }
     snprintf(dbpath, sizeof dbpath, "%s/kb.sqlite", tmpdir);
-    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+    rc = sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "sqlite3_open_v2 %s: %d\n", dbpath, rc);
         return -1;
+    }
     if (sqlite3_exec(db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                      "CREATE TABLE doc(id INTEGER PRIMARY KEY, body BLOB);"
                      "CREATE VIRTUAL TABLE ft USING fts5(body);",
-                     NULL, NULL, NULL) != SQLITE_OK)
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        fprintf(stderr, "schema: %s\n", sqlite3_errmsg(db));
         return -1;
+    }
     return 0;
 }
 
