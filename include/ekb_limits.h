@@ -27,4 +27,14 @@
 /* Sensors */
 #define EKB_SENSOR_FILE_MAX 4096    /* bytes read from one sensor file */
 
+/* Governor (gov.c): thresholds beyond the board's THERMAL_WARN_C/CRIT_C */
+#define EKB_GOV_INTERVAL_MS 1000     /* sensors are read at most this often */
+#define EKB_GOV_THERMAL_HYST_MC 3000 /* leave a thermal state 3 C below its threshold */
+#define EKB_GOV_PSI_SOME_WARN 2000   /* PSI memory some avg10 >= 20.00 %: degrade */
+#define EKB_GOV_PSI_FULL_WARN 500    /* PSI memory full avg10 >= 5.00 %: degrade */
+#define EKB_GOV_PSI_FULL_CRIT 2000   /* PSI memory full avg10 >= 20.00 %: shed load */
+#define EKB_GOV_MEM_WARN_MB 64       /* MemAvailable below this: degrade */
+#define EKB_GOV_MEM_CRIT_MB 16       /* MemAvailable below this: shed load */
+#define EKB_GOV_CALM_TICKS 3         /* healthy ticks in a row before stepping back up */
+
 #endif

@@ -144,7 +144,8 @@ enum port_fake_op {
     PORT_FAKE_NOPS
 };
 
-/* Resets all scripted state and returns the fake port. */
+/* The fake port (reset on first use only). port_fake_reset() clears every
+ * script, fault and counter: tests call it at their start. */
 const struct port *port_fake(void);
 void port_fake_reset(void);
 /* Clocks: both start at fixed values and only move when told. */

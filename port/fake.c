@@ -10,6 +10,7 @@
  * thermal zones, 1 GiB available, no memory pressure, no CPU features.
  * Failure: injected errors are returned as -errnum exactly like Linux would. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -54,8 +55,11 @@ static int fault(enum port_fake_op op)
     return rc;
 }
 
+static atomic_int fake_ready; /* set by the first reset */
+
 void port_fake_reset(void)
 {
+    atomic_store(&fake_ready, 1);
     pthread_mutex_lock(&fk.lock);
     fk.mono = 1000000000;            /* 1 s after boot */
     fk.wall = 1767225600000000000;   /* 2026-01-01T00:00:00Z */
@@ -421,6 +425,7 @@ static const struct port fake_port = {
 
 const struct port *port_fake(void)
 {
-    port_fake_reset();
+    if (!atomic_load(&fake_ready))
+        port_fake_reset();
     return &fake_port;
 }

@@ -220,7 +220,8 @@ static void init_fails_cleanly_without_memory(void **state)
     struct arena b;
     size_t sizes[ARENA_NBUDGETS] = {MB, MB, MB, MB, MB, MB};
     (void)state;
-    const struct port *fp = port_fake(); /* resets the script */
+    const struct port *fp = port_fake();
+    port_fake_reset();
     port_fake_fail(PORT_FAKE_MAP, 1, 12 /* ENOMEM */);
     assert_int_equal(arena_init(&b, fp, sizes, 0), EKB_ENOMEM);
     arena_fini(&b);

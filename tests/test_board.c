@@ -225,6 +225,7 @@ static void load_errors(void **state)
     assert_non_null(strstr(err, "does-not-exist"));
     /* an I/O error from the port is reported, not ignored */
     const struct port *fp = port_fake();
+    port_fake_reset();
     port_fake_fail(PORT_FAKE_READ, 1, 5 /* EIO */);
     assert_int_equal(board_load(fp, "board/rpi5.conf", &b, err, sizeof err), EKB_EIO);
     assert_int_equal(board_load(fp, "board/rpi5.conf", &b, err, sizeof err), 0);

@@ -38,6 +38,7 @@ static int rm_tmp(void **state)
 static void fake_clocks_only_move_when_told(void **state)
 {
     const struct port *p = port_fake();
+    port_fake_reset();
     (void)state;
     int64_t m0 = p->mono_ns(), w0 = p->wall_ns();
     assert_int_equal(p->mono_ns(), m0);
@@ -55,6 +56,7 @@ static void fake_clocks_only_move_when_told(void **state)
 static void fake_temperature_script(void **state)
 {
     const struct port *p = port_fake();
+    port_fake_reset();
     char names[8][EKB_NAME_MAX];
     int32_t steps[] = {40000, 76000, 90000};
     int32_t t;
@@ -89,6 +91,7 @@ static void fake_temperature_script(void **state)
 static void fake_memory_pressure(void **state)
 {
     const struct port *p = port_fake();
+    port_fake_reset();
     uint64_t avail, rss, peak;
     struct port_psi psi;
     (void)state;
@@ -110,6 +113,7 @@ static void fake_memory_pressure(void **state)
 static void fake_io_errors(void **state)
 {
     const struct port *p = port_fake();
+    port_fake_reset();
     char path[256], path2[256];
     (void)state;
     snprintf(path, sizeof path, "%s/f.tmp", tmpdir);
@@ -134,6 +138,7 @@ static void fake_io_errors(void **state)
 static void fake_watchdog_and_notify(void **state)
 {
     const struct port *p = port_fake();
+    port_fake_reset();
     struct port_cpu c = {0}, got;
     (void)state;
     int fd = p->wdt_open("/dev/watchdog", 15);
