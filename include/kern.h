@@ -1,0 +1,99 @@
+/* kern.h: compute kernels and their run-time dispatch.
+ *
+ * Owns: the block formats (ggml-compatible Q8_0 and Q4_0, so GGUF tensors
+ * are used in place), the activation format, a scalar reference for every
+ * op, and the choice of one SIMD variant at start (kern_init). Variants:
+ * "scalar" (always), "avx2" (AVX2+FMA+F16C), "avx512" (AVX-512F/BW/VL +
+ * VNNI; compiled in, picked only when the CPU has it), "neon" (armv8.0),
+ * "dotprod" (armv8.2 sdot).
+ *
+ * Invariants: W is row-major, `rows` rows of cols/32 blocks; cols % 32 == 0
+ * for the quantized ops. The integer part of every quantized dot product
+ * (per-block int32 sums) is exact in every variant, so variants differ from
+ * the scalar reference only by float summation order (tests bound it).
+ * Activation int8 values are in [-127, 127] (never -128).
+ * Failure: none at run time: callers validate shapes; kern_ops_get returns
+ * NULL for variants not compiled in or not runnable on this CPU. */
+#ifndef EKB_KERN_H
+#define EKB_KERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "port.h"
+
+#define KERN_QK 32
+
+/* Packed (alignment 1): weight rows may start at any byte (tests use odd
+ * offsets); the compiler emits unaligned-safe loads of d. */
+struct __attribute__((packed)) kern_q8_0 {
+    uint16_t d; /* fp16 scale */
+    int8_t qs[KERN_QK];
+};
+struct __attribute__((packed)) kern_q4_0 {
+    uint16_t d;             /* fp16 scale */
+    uint8_t qs[KERN_QK / 2]; /* byte j: element j (low nibble), j+16 (high); value = nibble - 8 */
+};
+/* One quantized activation block. */
+struct kern_q8a {
+    float d;
+    int32_t sum; /* sum of qs, for the Q4_0 offset */
+    int8_t qs[KERN_QK];
+};
+
+_Static_assert(sizeof(struct kern_q8_0) == 34, "Q8_0 block is 34 bytes");
+_Static_assert(sizeof(struct kern_q4_0) == 18, "Q4_0 block is 18 bytes");
+_Static_assert(sizeof(struct kern_q8a) == 40, "activation block is 40 bytes");
+
+struct kern_ops {
+    const char *name;
+    void (*quantize_act)(const float *x, size_t n, void *xq);
+    void (*matvec_q8_0)(float *y, const void *W, const void *xq, size_t rows, size_t cols);
+    void (*matvec_q4_0)(float *y, const void *W, const void *xq, size_t rows, size_t cols);
+    /* X: n quantized rows of kern_act_bytes(cols); Y: n x rows, row-major */
+    void (*matmul_q8_0)(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n);
+    void (*matmul_q4_0)(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n);
+    void (*matvec_f32)(float *y, const float *W, const float *x, size_t rows, size_t cols);
+    /* X: n rows of cols floats; Y: n x rows */
+    void (*matmul_f32)(float *Y, const float *W, const float *X, size_t rows, size_t cols, size_t n);
+    int32_t (*dot_i8)(const int8_t *a, const int8_t *b, size_t n);
+    float (*dot_f32)(const float *a, const float *b, size_t n);
+    void (*softmax)(float *x, size_t n);
+    void (*layernorm)(float *y, const float *x, const float *g, const float *b, size_t n, float eps);
+    void (*rmsnorm)(float *y, const float *x, const float *g, size_t n, float eps);
+    void (*gelu)(float *x, size_t n);
+    void (*gelu_tanh)(float *x, size_t n);
+    void (*silu)(float *x, size_t n);
+    void (*add)(float *y, const float *x, size_t n);
+    void (*mul)(float *y, const float *x, size_t n);
+};
+
+/* The active variant (the scalar reference until kern_init). */
+extern const struct kern_ops *kern;
+
+/* Picks the best variant the CPU runs; returns its name. */
+const char *kern_init(const struct port_cpu *cpu);
+/* A variant by name if compiled in and runnable on cpu, else NULL. */
+const struct kern_ops *kern_ops_get(const char *variant, const struct port_cpu *cpu);
+/* Every variant compiled into this binary (NULL-terminated). */
+extern const struct kern_ops *const kern_all[];
+
+size_t kern_act_bytes(size_t n);
+void kern_quantize_act(const float *x, size_t n, void *xq);
+
+float kern_fp16_to_fp32(uint16_t h);
+uint16_t kern_fp32_to_fp16(float f);
+/* ggml-exact quantizers (src/kern.c is built with -ffp-contract=off) */
+void kern_quantize_row_q8_0(const float *x, void *out, size_t n);
+void kern_quantize_row_q4_0(const float *x, void *out, size_t n);
+void kern_dequantize_row_q8_0(const void *in, float *y, size_t n);
+void kern_dequantize_row_q4_0(const void *in, float *y, size_t n);
+/* Rotary embedding in place over n_heads heads of head_dim at position pos.
+ * neox 0: adjacent pairs (x[2i], x[2i+1]) (llama.cpp "norm" mode);
+ * neox 1: halves (x[i], x[i + head_dim/2]). */
+void kern_rope(float *x, size_t n_heads, size_t head_dim, size_t pos, float theta_base, int neox);
+
+/* The scalar reference, for variants that do not vectorise an op. */
+extern const struct kern_ops kern_scalar;
+
+#endif

@@ -1,0 +1,399 @@
+/* kern.c: the scalar reference kernels, fp16 conversion, ggml-exact
+ * quantizers, RoPE, and the dispatch (see kern.h). The reference is written
+ * to be obviously right, not fast; every SIMD variant is tested against it.
+ * Built with -ffp-contract=off so the quantizers round exactly as ggml's
+ * reference does. */
+#include <math.h>
+#include <string.h>
+
+#include "kern.h"
+#include "kern_impl.h"
+
+/* ---------------------------------------------------------------- fp16 */
+float kern_fp16_to_fp32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else { /* subnormal: renormalise */
+            exp = 127 - 15 + 1;
+            while ((man & 0x400) == 0) {
+                man <<= 1;
+                exp--;
+            }
+            man &= 0x3ff;
+            bits = sign | (exp << 23) | (man << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* Round to nearest even, overflow to infinity, NaN kept quiet. */
+uint16_t kern_fp32_to_fp16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000, ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u) /* inf or NaN */
+        return (uint16_t)(sign | 0x7c00 | (ax > 0x7f800000u ? 0x200 : 0));
+    if (ax >= 0x477ff000u) /* rounds to >= 65520: infinity */
+        return (uint16_t)(sign | 0x7c00);
+    if (ax < 0x38800000u) { /* below the smallest normal: subnormal or zero */
+        if (ax < 0x33000000u) /* below half the smallest subnormal */
+            return (uint16_t)sign;
+        /* in units of the smallest subnormal (2^-24): exact scaling, then
+         * round to nearest even (the default rounding mode) */
+        float t = fabsf(f) * 16777216.0f;
+        uint32_t q = (uint32_t)rintf(t);
+        return (uint16_t)(sign | q);
+    }
+    uint32_t r = ax + 0xc8000000u; /* rebias exponent: (e - 112) << 23 */
+    uint32_t lsb = (r >> 13) & 1;
+    r += 0xfff + lsb; /* round to nearest even */
+    return (uint16_t)(sign | (r >> 13));
+}
+
+/* ---------------------------------------------------------- quantizers */
+void kern_quantize_row_q8_0(const float *x, void *out, size_t n)
+{
+    struct kern_q8_0 *y = out;
+    for (size_t b = 0; b < n / KERN_QK; b++) {
+        const float *v = x + b * KERN_QK;
+        float amax = 0.0f;
+        for (int j = 0; j < KERN_QK; j++) {
+            float a = fabsf(v[j]);
+            if (a > amax)
+                amax = a;
+        }
+        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = kern_fp32_to_fp16(d);
+        for (int j = 0; j < KERN_QK; j++)
+            y[b].qs[j] = (int8_t)roundf(v[j] * id);
+    }
+}
+
+void kern_quantize_row_q4_0(const float *x, void *out, size_t n)
+{
+    struct kern_q4_0 *y = out;
+    for (size_t b = 0; b < n / KERN_QK; b++) {
+        const float *v = x + b * KERN_QK;
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < KERN_QK; j++) {
+            if (fabsf(v[j]) > amax) {
+                amax = fabsf(v[j]);
+                max = v[j];
+            }
+        }
+        float d = max / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = kern_fp32_to_fp16(d);
+        for (int j = 0; j < KERN_QK / 2; j++) {
+            float x0 = v[j] * id, x1 = v[j + KERN_QK / 2] * id;
+            int i0 = (int)(int8_t)(x0 + 8.5f), i1 = (int)(int8_t)(x1 + 8.5f);
+            if (i0 > 15)
+                i0 = 15;
+            if (i1 > 15)
+                i1 = 15;
+            y[b].qs[j] = (uint8_t)(i0 | (i1 << 4));
+        }
+    }
+}
+
+void kern_dequantize_row_q8_0(const void *in, float *y, size_t n)
+{
+    const struct kern_q8_0 *x = in;
+    for (size_t b = 0; b < n / KERN_QK; b++) {
+        float d = kern_fp16_to_fp32(x[b].d);
+        for (int j = 0; j < KERN_QK; j++)
+            y[b * KERN_QK + j] = (float)x[b].qs[j] * d;
+    }
+}
+
+void kern_dequantize_row_q4_0(const void *in, float *y, size_t n)
+{
+    const struct kern_q4_0 *x = in;
+    for (size_t b = 0; b < n / KERN_QK; b++) {
+        float d = kern_fp16_to_fp32(x[b].d);
+        for (int j = 0; j < KERN_QK / 2; j++) {
+            y[b * KERN_QK + j] = (float)((x[b].qs[j] & 15) - 8) * d;
+            y[b * KERN_QK + j + 16] = (float)((x[b].qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+
+size_t kern_act_bytes(size_t n) { return n / KERN_QK * sizeof(struct kern_q8a); }
+
+/* Activation blocks: as the Q8_0 reference (q from the float scale), but the
+ * stored scale is the fp16-rounded one, as ggml's vec_dot_type Q8_0 does. */
+void kern_sc_quantize_act(const float *x, size_t n, void *xq)
+{
+    struct kern_q8a *y = xq;
+    for (size_t b = 0; b < n / KERN_QK; b++) {
+        const float *v = x + b * KERN_QK;
+        float amax = 0.0f;
+        for (int j = 0; j < KERN_QK; j++)
+            if (fabsf(v[j]) > amax)
+                amax = fabsf(v[j]);
+        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        int32_t s = 0;
+        y[b].d = kern_fp16_to_fp32(kern_fp32_to_fp16(d));
+        for (int j = 0; j < KERN_QK; j++) {
+            int q = (int)roundf(v[j] * id);
+            q = q > 127 ? 127 : q < -127 ? -127 : q;
+            y[b].qs[j] = (int8_t)q;
+            s += q;
+        }
+        y[b].sum = s;
+    }
+}
+
+void kern_quantize_act(const float *x, size_t n, void *xq) { kern->quantize_act(x, n, xq); }
+
+/* ------------------------------------------------------ scalar matvecs */
+static float sc_row_q8_0(const struct kern_q8_0 *w, const struct kern_q8a *a, size_t nb)
+{
+    float acc = 0.0f;
+    for (size_t b = 0; b < nb; b++) {
+        int32_t s = 0;
+        for (int j = 0; j < KERN_QK; j++)
+            s += (int32_t)w[b].qs[j] * (int32_t)a[b].qs[j];
+        acc += kern_fp16_to_fp32(w[b].d) * a[b].d * (float)s;
+    }
+    return acc;
+}
+
+static float sc_row_q4_0(const struct kern_q4_0 *w, const struct kern_q8a *a, size_t nb)
+{
+    float acc = 0.0f;
+    for (size_t b = 0; b < nb; b++) {
+        int32_t s = 0;
+        for (int j = 0; j < KERN_QK / 2; j++) {
+            s += (int32_t)(w[b].qs[j] & 15) * a[b].qs[j];
+            s += (int32_t)(w[b].qs[j] >> 4) * a[b].qs[j + 16];
+        }
+        s -= 8 * a[b].sum;
+        acc += kern_fp16_to_fp32(w[b].d) * a[b].d * (float)s;
+    }
+    return acc;
+}
+
+static void sc_matvec_q8_0(float *y, const void *W, const void *xq, size_t rows, size_t cols)
+{
+    size_t nb = cols / KERN_QK;
+    for (size_t r = 0; r < rows; r++)
+        y[r] = sc_row_q8_0((const struct kern_q8_0 *)W + r * nb, xq, nb);
+}
+
+static void sc_matvec_q4_0(float *y, const void *W, const void *xq, size_t rows, size_t cols)
+{
+    size_t nb = cols / KERN_QK;
+    for (size_t r = 0; r < rows; r++)
+        y[r] = sc_row_q4_0((const struct kern_q4_0 *)W + r * nb, xq, nb);
+}
+
+static void sc_matmul_q8_0(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n)
+{
+    size_t nb = cols / KERN_QK;
+    for (size_t i = 0; i < n; i++)
+        sc_matvec_q8_0(Y + i * rows, W, (const struct kern_q8a *)X + i * nb, rows, cols);
+}
+
+static void sc_matmul_q4_0(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n)
+{
+    size_t nb = cols / KERN_QK;
+    for (size_t i = 0; i < n; i++)
+        sc_matvec_q4_0(Y + i * rows, W, (const struct kern_q8a *)X + i * nb, rows, cols);
+}
+
+static float sc_dot_f32(const float *a, const float *b, size_t n)
+{
+    float s = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+static void sc_matvec_f32(float *y, const float *W, const float *x, size_t rows, size_t cols)
+{
+    for (size_t r = 0; r < rows; r++)
+        y[r] = sc_dot_f32(W + r * cols, x, cols);
+}
+
+static void sc_matmul_f32(float *Y, const float *W, const float *X, size_t rows, size_t cols, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sc_matvec_f32(Y + i * rows, W, X + i * cols, rows, cols);
+}
+
+static int32_t sc_dot_i8(const int8_t *a, const int8_t *b, size_t n)
+{
+    int32_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (int32_t)a[i] * (int32_t)b[i];
+    return s;
+}
+
+/* ------------------------------------------------------- f32 helpers */
+void kern_sc_softmax(float *x, size_t n)
+{
+    if (n == 0)
+        return;
+    float m = x[0], s = 0.0f;
+    for (size_t i = 1; i < n; i++)
+        if (x[i] > m)
+            m = x[i];
+    for (size_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - m);
+        s += x[i];
+    }
+    for (size_t i = 0; i < n; i++)
+        x[i] /= s;
+}
+
+void kern_sc_layernorm(float *y, const float *x, const float *g, const float *b, size_t n, float eps)
+{
+    float mean = 0.0f, var = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        mean += x[i];
+    mean /= (float)n;
+    for (size_t i = 0; i < n; i++)
+        var += (x[i] - mean) * (x[i] - mean);
+    var /= (float)n;
+    float inv = 1.0f / sqrtf(var + eps);
+    for (size_t i = 0; i < n; i++)
+        y[i] = (x[i] - mean) * inv * (g ? g[i] : 1.0f) + (b ? b[i] : 0.0f);
+}
+
+void kern_sc_rmsnorm(float *y, const float *x, const float *g, size_t n, float eps)
+{
+    float ss = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        ss += x[i] * x[i];
+    float inv = 1.0f / sqrtf(ss / (float)n + eps);
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] * inv * (g ? g[i] : 1.0f);
+}
+
+void kern_sc_gelu(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+void kern_sc_gelu_tanh(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        x[i] = 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+    }
+}
+
+void kern_sc_silu(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = x[i] / (1.0f + expf(-x[i]));
+}
+
+static void sc_add(float *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] += x[i];
+}
+
+static void sc_mul(float *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] *= x[i];
+}
+
+void kern_rope(float *x, size_t n_heads, size_t head_dim, size_t pos, float theta_base, int neox)
+{
+    size_t half = head_dim / 2;
+    for (size_t i = 0; i < half; i++) {
+        double inv = pow((double)theta_base, -2.0 * (double)i / (double)head_dim);
+        double ang = (double)pos * inv;
+        float c = (float)cos(ang), s = (float)sin(ang);
+        for (size_t h = 0; h < n_heads; h++) {
+            float *v = x + h * head_dim;
+            size_t a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+            float x0 = v[a], x1 = v[b];
+            v[a] = x0 * c - x1 * s;
+            v[b] = x0 * s + x1 * c;
+        }
+    }
+}
+
+const struct kern_ops kern_scalar = {
+    .name = "scalar",
+    .quantize_act = kern_sc_quantize_act,
+    .matvec_q8_0 = sc_matvec_q8_0,
+    .matvec_q4_0 = sc_matvec_q4_0,
+    .matmul_q8_0 = sc_matmul_q8_0,
+    .matmul_q4_0 = sc_matmul_q4_0,
+    .matvec_f32 = sc_matvec_f32,
+    .matmul_f32 = sc_matmul_f32,
+    .dot_i8 = sc_dot_i8,
+    .dot_f32 = sc_dot_f32,
+    .softmax = kern_sc_softmax,
+    .layernorm = kern_sc_layernorm,
+    .rmsnorm = kern_sc_rmsnorm,
+    .gelu = kern_sc_gelu,
+    .gelu_tanh = kern_sc_gelu_tanh,
+    .silu = kern_sc_silu,
+    .add = sc_add,
+    .mul = sc_mul,
+};
+
+/* ------------------------------------------------------------ dispatch */
+#if defined(__x86_64__)
+extern const struct kern_ops kern_avx2, kern_avx512;
+const struct kern_ops *const kern_all[] = {&kern_scalar, &kern_avx2, &kern_avx512, NULL};
+#elif defined(__aarch64__)
+extern const struct kern_ops kern_neon, kern_dotprod;
+const struct kern_ops *const kern_all[] = {&kern_scalar, &kern_neon, &kern_dotprod, NULL};
+#else
+const struct kern_ops *const kern_all[] = {&kern_scalar, NULL};
+#endif
+
+const struct kern_ops *kern = &kern_scalar;
+
+static int runnable(const struct kern_ops *k, const struct port_cpu *c)
+{
+    const char *n = k->name;
+    if (strcmp(n, "scalar") == 0)
+        return 1;
+    if (strcmp(n, "avx2") == 0)
+        return c->avx2 && c->fma && c->f16c;
+    if (strcmp(n, "avx512") == 0)
+        return c->avx2 && c->fma && c->f16c && c->avx512f && c->avx512bw && c->avx512vl &&
+               c->avx512vnni;
+    if (strcmp(n, "neon") == 0)
+        return c->asimd;
+    if (strcmp(n, "dotprod") == 0)
+        return c->asimd && c->asimddp;
+    return 0;
+}
+
+const struct kern_ops *kern_ops_get(const char *variant, const struct port_cpu *cpu)
+{
+    for (size_t i = 0; kern_all[i] != NULL; i++)
+        if (strcmp(kern_all[i]->name, variant) == 0)
+            return runnable(kern_all[i], cpu) ? kern_all[i] : NULL;
+    return NULL;
+}
+
+const char *kern_init(const struct port_cpu *cpu)
+{
+    const struct kern_ops *best = &kern_scalar;
+    for (size_t i = 0; kern_all[i] != NULL; i++) /* listed in increasing preference */
+        if (runnable(kern_all[i], cpu))
+            best = kern_all[i];
+    kern = best;
+    return best->name;
+}

@@ -1,0 +1,312 @@
+/* kern_avx2.c: AVX2 + FMA + F16C kernels (x86-64, built with -mavx2 -mfma
+ * -mf16c, chosen at run time only when the CPU and OS support them).
+ *
+ * Quantized dot products: per 32-block the int32 sum is exact. Q8_0 uses the
+ * sign trick: maddubs(|w|, a*sign(w)) (|w| <= 128 as unsigned, |a| <= 127,
+ * so a pair sum <= 32512 never saturates), then madd with ones. Q4_0 feeds
+ * the unsigned nibbles (0..15) to maddubs directly and subtracts 8*sum(a).
+ * Float accumulation: 8 lanes, then a horizontal sum: differs from the
+ * scalar reference by summation order only. matmul reuses each weight block
+ * across 4 activation rows. softmax, norms, gelu, silu use the scalar
+ * reference (they are not where the time goes). */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kern.h"
+#include "kern_impl.h"
+
+static inline float hsum8(__m256 v)
+{
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+    return _mm_cvtss_f32(lo);
+}
+
+static inline int32_t hsum8i(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+/* 8 int32 partial sums of w.a for one block (exact). */
+static inline __m256i dot_q8_block(__m256i w, __m256i a)
+{
+    __m256i aw = _mm256_sign_epi8(a, w), uw = _mm256_sign_epi8(w, w);
+    __m256i p16 = _mm256_maddubs_epi16(uw, aw);
+    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+static inline __m256i unpack_q4(const uint8_t *qs)
+{
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)qs);
+    __m128i lo = _mm_and_si128(b, _mm_set1_epi8(15));
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(15));
+    return _mm256_set_m128i(hi, lo); /* elements 0..15 low, 16..31 high */
+}
+
+static inline __m256i dot_q4_block(__m256i nib, __m256i a)
+{
+    __m256i p16 = _mm256_maddubs_epi16(nib, a); /* nib unsigned 0..15 */
+    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+static void av_quantize_act(const float *x, size_t n, void *xq)
+{
+    struct kern_q8a *y = xq;
+    const __m256 signbit = _mm256_set1_ps(-0.0f);
+    for (size_t b = 0; b < n / KERN_QK; b++) {
+        const float *v = x + b * KERN_QK;
+        __m256 v0 = _mm256_loadu_ps(v), v1 = _mm256_loadu_ps(v + 8), v2 = _mm256_loadu_ps(v + 16),
+               v3 = _mm256_loadu_ps(v + 24);
+        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(signbit, v0), _mm256_andnot_ps(signbit, v1)),
+                                 _mm256_max_ps(_mm256_andnot_ps(signbit, v2), _mm256_andnot_ps(signbit, v3)));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float amax = _mm_cvtss_f32(m4);
+        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = _cvtsh_ss(_cvtss_sh(d, 0));
+        __m256 vid = _mm256_set1_ps(id);
+        /* roundf (half away from zero), exactly: t = trunc(s); s - t is exact;
+         * add sign(s) when |s - t| >= 0.5 */
+        __m256 s[4] = {_mm256_mul_ps(v0, vid), _mm256_mul_ps(v1, vid), _mm256_mul_ps(v2, vid),
+                       _mm256_mul_ps(v3, vid)};
+        __m256i q[4];
+        for (int k = 0; k < 4; k++) {
+            __m256 t = _mm256_round_ps(s[k], _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            __m256 f = _mm256_andnot_ps(signbit, _mm256_sub_ps(s[k], t));
+            __m256 one = _mm256_or_ps(_mm256_and_ps(s[k], signbit), _mm256_set1_ps(1.0f));
+            __m256 adj = _mm256_and_ps(_mm256_cmp_ps(f, _mm256_set1_ps(0.5f), _CMP_GE_OQ), one);
+            __m256 r = _mm256_add_ps(t, adj);
+            r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
+            q[k] = _mm256_cvtps_epi32(r);
+        }
+        __m256i p01 = _mm256_packs_epi32(q[0], q[1]), p23 = _mm256_packs_epi32(q[2], q[3]);
+        __m256i p = _mm256_packs_epi16(p01, p23);
+        /* undo the lane interleave of the packs: order 0,4,1,5,2,6,3,7 dwords */
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(void *)y[b].qs, p);
+        __m256i s32 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+        y[b].sum = hsum8i(s32);
+    }
+}
+
+static float row_q8_0(const struct kern_q8_0 *w, const struct kern_q8a *a, size_t nb)
+{
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t b = 0; b < nb; b++) {
+        __m256i wq = _mm256_loadu_si256((const __m256i *)(const void *)w[b].qs);
+        __m256i aq = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
+        __m256 d = _mm256_set1_ps(h2f(w[b].d) * a[b].d);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_q8_block(wq, aq)), acc);
+    }
+    return hsum8(acc);
+}
+
+static float row_q4_0(const struct kern_q4_0 *w, const struct kern_q8a *a, size_t nb)
+{
+    __m256 acc = _mm256_setzero_ps();
+    float corr = 0.0f;
+    for (size_t b = 0; b < nb; b++) {
+        __m256i aq = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
+        float d = h2f(w[b].d) * a[b].d;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(dot_q4_block(unpack_q4(w[b].qs), aq)),
+                              acc);
+        corr += d * (float)(8 * a[b].sum);
+    }
+    return hsum8(acc) - corr;
+}
+
+static void av_matvec_q8_0(float *y, const void *W, const void *xq, size_t rows, size_t cols)
+{
+    size_t nb = cols / KERN_QK;
+    for (size_t r = 0; r < rows; r++)
+        y[r] = row_q8_0((const struct kern_q8_0 *)W + r * nb, xq, nb);
+}
+
+static void av_matvec_q4_0(float *y, const void *W, const void *xq, size_t rows, size_t cols)
+{
+    size_t nb = cols / KERN_QK;
+    for (size_t r = 0; r < rows; r++)
+        y[r] = row_q4_0((const struct kern_q4_0 *)W + r * nb, xq, nb);
+}
+
+/* One weight row against 4 activation rows: each weight block is loaded
+ * (and for Q4_0 unpacked) once and used four times. */
+static void av_matmul_q8_0(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n)
+{
+    size_t nb = cols / KERN_QK, i = 0;
+    const struct kern_q8a *A = X;
+    for (; i + 4 <= n; i += 4) {
+        const struct kern_q8a *a0 = A + i * nb, *a1 = a0 + nb, *a2 = a1 + nb, *a3 = a2 + nb;
+        for (size_t r = 0; r < rows; r++) {
+            const struct kern_q8_0 *w = (const struct kern_q8_0 *)W + r * nb;
+            __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+            for (size_t b = 0; b < nb; b++) {
+                __m256i wq = _mm256_loadu_si256((const __m256i *)(const void *)w[b].qs);
+                __m256i uw = _mm256_sign_epi8(wq, wq);
+                float wd = h2f(w[b].d);
+                const __m256i one = _mm256_set1_epi16(1);
+#define STEP(c, a)                                                                                 \
+    c = _mm256_fmadd_ps(                                                                           \
+        _mm256_set1_ps(wd * a[b].d),                                                               \
+        _mm256_cvtepi32_ps(_mm256_madd_epi16(                                                      \
+            _mm256_maddubs_epi16(uw, _mm256_sign_epi8(                                             \
+                                         _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs), wq)), \
+            one)),                                                                                 \
+        c)
+                STEP(c0, a0);
+                STEP(c1, a1);
+                STEP(c2, a2);
+                STEP(c3, a3);
+#undef STEP
+            }
+            Y[(i + 0) * rows + r] = hsum8(c0);
+            Y[(i + 1) * rows + r] = hsum8(c1);
+            Y[(i + 2) * rows + r] = hsum8(c2);
+            Y[(i + 3) * rows + r] = hsum8(c3);
+        }
+    }
+    for (; i < n; i++)
+        av_matvec_q8_0(Y + i * rows, W, A + i * nb, rows, cols);
+}
+
+static void av_matmul_q4_0(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n)
+{
+    size_t nb = cols / KERN_QK, i = 0;
+    const struct kern_q8a *A = X;
+    for (; i + 4 <= n; i += 4) {
+        const struct kern_q8a *a[4] = {A + i * nb, A + (i + 1) * nb, A + (i + 2) * nb, A + (i + 3) * nb};
+        for (size_t r = 0; r < rows; r++) {
+            const struct kern_q4_0 *w = (const struct kern_q4_0 *)W + r * nb;
+            __m256 c[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                           _mm256_setzero_ps()};
+            float corr[4] = {0, 0, 0, 0};
+            for (size_t b = 0; b < nb; b++) {
+                __m256i nib = unpack_q4(w[b].qs);
+                float wd = h2f(w[b].d);
+                for (int k = 0; k < 4; k++) {
+                    __m256i aq = _mm256_loadu_si256((const __m256i *)(const void *)a[k][b].qs);
+                    float d = wd * a[k][b].d;
+                    c[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(dot_q4_block(nib, aq)), c[k]);
+                    corr[k] += d * (float)(8 * a[k][b].sum);
+                }
+            }
+            for (int k = 0; k < 4; k++)
+                Y[(i + (size_t)k) * rows + r] = hsum8(c[k]) - corr[k];
+        }
+    }
+    for (; i < n; i++)
+        av_matvec_q4_0(Y + i * rows, W, A + i * nb, rows, cols);
+}
+
+static float av_dot_f32(const float *a, const float *b, size_t n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    for (; i + 8 <= n; i += 8)
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float s = hsum8(_mm256_add_ps(s0, s1));
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+static void av_matvec_f32(float *y, const float *W, const float *x, size_t rows, size_t cols)
+{
+    for (size_t r = 0; r < rows; r++)
+        y[r] = av_dot_f32(W + r * cols, x, cols);
+}
+
+static void av_matmul_f32(float *Y, const float *W, const float *X, size_t rows, size_t cols, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const float *x0 = X + i * cols, *x1 = x0 + cols, *x2 = x1 + cols, *x3 = x2 + cols;
+        for (size_t r = 0; r < rows; r++) {
+            const float *w = W + r * cols;
+            __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+            size_t k = 0;
+            for (; k + 8 <= cols; k += 8) {
+                __m256 wv = _mm256_loadu_ps(w + k);
+                c0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x0 + k), c0);
+                c1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x1 + k), c1);
+                c2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x2 + k), c2);
+                c3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x3 + k), c3);
+            }
+            float s0 = hsum8(c0), s1 = hsum8(c1), s2 = hsum8(c2), s3 = hsum8(c3);
+            for (; k < cols; k++) {
+                s0 += w[k] * x0[k];
+                s1 += w[k] * x1[k];
+                s2 += w[k] * x2[k];
+                s3 += w[k] * x3[k];
+            }
+            Y[i * rows + r] = s0;
+            Y[(i + 1) * rows + r] = s1;
+            Y[(i + 2) * rows + r] = s2;
+            Y[(i + 3) * rows + r] = s3;
+        }
+    }
+    for (; i < n; i++)
+        av_matvec_f32(Y + i * rows, W, X + i * cols, rows, cols);
+}
+
+/* Exact for any int8 input including -128: widen to int16, madd to int32. */
+static int32_t av_dot_i8(const int8_t *a, const int8_t *b, size_t n)
+{
+    __m256i acc = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(a + i)));
+        __m256i y = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(b + i)));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(x, y));
+    }
+    int32_t s = hsum8i(acc);
+    for (; i < n; i++)
+        s += (int32_t)a[i] * (int32_t)b[i];
+    return s;
+}
+
+static void av_add(float *y, const float *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(x + i)));
+    for (; i < n; i++)
+        y[i] += x[i];
+}
+
+static void av_mul(float *y, const float *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(x + i)));
+    for (; i < n; i++)
+        y[i] *= x[i];
+}
+
+const struct kern_ops kern_avx2 = {
+    .name = "avx2",
+    .quantize_act = av_quantize_act,
+    .matvec_q8_0 = av_matvec_q8_0,
+    .matvec_q4_0 = av_matvec_q4_0,
+    .matmul_q8_0 = av_matmul_q8_0,
+    .matmul_q4_0 = av_matmul_q4_0,
+    .matvec_f32 = av_matvec_f32,
+    .matmul_f32 = av_matmul_f32,
+    .dot_i8 = av_dot_i8,
+    .dot_f32 = av_dot_f32,
+    KERN_SCALAR_HELPERS,
+    .add = av_add,
+    .mul = av_mul,
+};

@@ -1,0 +1,21 @@
+/* kern_impl.h: shared between the kernel variants (not a public header).
+ * The f32 helpers that a variant does not vectorise point to these scalar
+ * reference functions. */
+#ifndef EKB_KERN_IMPL_H
+#define EKB_KERN_IMPL_H
+
+#include <stddef.h>
+
+void kern_sc_quantize_act(const float *x, size_t n, void *xq);
+void kern_sc_softmax(float *x, size_t n);
+void kern_sc_layernorm(float *y, const float *x, const float *g, const float *b, size_t n, float eps);
+void kern_sc_rmsnorm(float *y, const float *x, const float *g, size_t n, float eps);
+void kern_sc_gelu(float *x, size_t n);
+void kern_sc_gelu_tanh(float *x, size_t n);
+void kern_sc_silu(float *x, size_t n);
+
+#define KERN_SCALAR_HELPERS                                                                        \
+    .softmax = kern_sc_softmax, .layernorm = kern_sc_layernorm, .rmsnorm = kern_sc_rmsnorm,        \
+    .gelu = kern_sc_gelu, .gelu_tanh = kern_sc_gelu_tanh, .silu = kern_sc_silu
+
+#endif

@@ -1,0 +1,458 @@
+/* test_kern.c: every kernel variant runnable on this CPU against the scalar
+ * reference, and the reference against independent vectors.
+ *
+ * - integer paths bit-exact: dot_i8 over lengths 1..135 and offsets 0..7
+ *   (values include -128); quantized matvec/matmul with every scale forced
+ *   to 1.0 so the float result is the exact integer sum (< 2^24);
+ * - float results within 1e-5 relative to the sum of absolute terms;
+ * - quantize_act bit-exact across variants;
+ * - the ggml quantizers byte-exact against tests/data/kern_quant.bin (made
+ *   by tools/ref/mk_kern_vectors.py from the numpy reference);
+ * - fp16 conversion against known encodings;
+ * - dispatch follows the CPU features.
+ * Variants not runnable here are listed as skipped with the reason. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kern.h"
+#include "port.h"
+
+static struct port_cpu CPU;
+static uint32_t rs = 12345;
+static uint32_t rnd(void)
+{
+    rs ^= rs << 13;
+    rs ^= rs >> 17;
+    rs ^= rs << 5;
+    return rs;
+}
+static float frand(void) { return (float)((int)(rnd() % 20001) - 10000) / 5000.0f; }
+
+#define MAXC (8 * 32)
+#define MAXR 9
+#define MAXN 9
+
+static void each_variant(void (*fn)(const struct kern_ops *k))
+{
+    int ran = 0;
+    for (size_t i = 0; kern_all[i] != NULL; i++) {
+        const struct kern_ops *k = kern_ops_get(kern_all[i]->name, &CPU);
+        if (k == NULL) {
+            print_message("    [%s: compiled in, not runnable on this CPU: skipped]\n", kern_all[i]->name);
+            continue;
+        }
+        fn(k);
+        ran++;
+    }
+    assert_true(ran >= 1);
+}
+
+static void v_dot_i8(const struct kern_ops *k)
+{
+    static int8_t abuf[200], bbuf[200];
+    for (size_t n = 1; n <= 4 * 32 + 7; n++)
+        for (size_t off = 0; off < 8; off++) {
+            int8_t *a = abuf + off, *b = bbuf + (7 - off);
+            for (size_t i = 0; i < n; i++) {
+                a[i] = (int8_t)(rnd() & 0xff);
+                b[i] = (int8_t)(rnd() & 0xff);
+            }
+            if (n > 3) {
+                a[0] = -128;
+                b[0] = -128;
+                a[1] = -128;
+                b[1] = 127;
+            }
+            int32_t want = kern_scalar.dot_i8(a, b, n), got = k->dot_i8(a, b, n);
+            if (want != got)
+                fail_msg("%s dot_i8 n=%zu off=%zu: %d != %d", k->name, n, off, got, want);
+        }
+}
+static void dot_i8_exact(void **state)
+{
+    (void)state;
+    each_variant(v_dot_i8);
+}
+
+static void v_dot_f32(const struct kern_ops *k)
+{
+    static float abuf[200], bbuf[200];
+    for (size_t n = 1; n <= 4 * 32 + 7; n++)
+        for (size_t off = 0; off < 4; off++) {
+            float *a = abuf + off, *b = bbuf + (3 - off), mag = 0.0f;
+            for (size_t i = 0; i < n; i++) {
+                a[i] = frand();
+                b[i] = frand();
+                mag += fabsf(a[i] * b[i]);
+            }
+            float want = kern_scalar.dot_f32(a, b, n), got = k->dot_f32(a, b, n);
+            if (fabsf(want - got) > 1e-5f * mag + 1e-30f)
+                fail_msg("%s dot_f32 n=%zu: %g != %g", k->name, n, (double)got, (double)want);
+        }
+}
+static void dot_f32_close(void **state)
+{
+    (void)state;
+    each_variant(v_dot_f32);
+}
+
+static void v_quantize_act(const struct kern_ops *k)
+{
+    static float x[MAXC];
+    static struct kern_q8a a[MAXC / 32], b[MAXC / 32];
+    for (int round = 0; round < 50; round++) {
+        size_t n = 32 * (1 + rnd() % 8);
+        float scale = round % 5 == 0 ? 1e-6f : round % 5 == 1 ? 1e4f : 1.0f;
+        for (size_t i = 0; i < n; i++)
+            x[i] = frand() * scale;
+        if (round % 7 == 0) /* exact ties after scaling: x = q/127 * amax with .5 steps */
+            for (size_t i = 0; i < n; i++)
+                x[i] = (float)((int)(i % 64) - 32) * 0.5f;
+        if (round % 11 == 0)
+            memset(x, 0, n * sizeof *x);
+        kern_scalar.quantize_act(x, n, a);
+        k->quantize_act(x, n, b);
+        for (size_t j = 0; j < n / 32; j++) {
+            if (a[j].d != b[j].d || a[j].sum != b[j].sum || memcmp(a[j].qs, b[j].qs, 32) != 0)
+                fail_msg("%s quantize_act differs in block %zu (round %d)", k->name, j, round);
+        }
+    }
+}
+static void quantize_act_exact(void **state)
+{
+    (void)state;
+    each_variant(v_quantize_act);
+}
+
+/* Random weights; unit_scales forces every scale to 1.0 (exact integer sums). */
+static void fill_q8(struct kern_q8_0 *w, size_t nblocks, int unit_scales)
+{
+    for (size_t b = 0; b < nblocks; b++) {
+        w[b].d = unit_scales ? 0x3c00 : kern_fp32_to_fp16(frand() * 0.1f);
+        for (int j = 0; j < 32; j++)
+            w[b].qs[j] = (int8_t)(rnd() & 0xff); /* includes -128 */
+    }
+}
+static void fill_q4(struct kern_q4_0 *w, size_t nblocks, int unit_scales)
+{
+    for (size_t b = 0; b < nblocks; b++) {
+        w[b].d = unit_scales ? 0x3c00 : kern_fp32_to_fp16(frand() * 0.1f);
+        for (int j = 0; j < 16; j++)
+            w[b].qs[j] = (uint8_t)rnd();
+    }
+}
+static void fill_act(struct kern_q8a *a, size_t nblocks, int unit_scales)
+{
+    for (size_t b = 0; b < nblocks; b++) {
+        int32_t s = 0;
+        a[b].d = unit_scales ? 1.0f : frand();
+        for (int j = 0; j < 32; j++) {
+            int v = (int)(rnd() % 255) - 127;
+            a[b].qs[j] = (int8_t)v;
+            s += v;
+        }
+        a[b].sum = s;
+    }
+}
+
+/* Sum of |term| of one output: the scale of float rounding error. */
+static float mag_row(int q4, const void *W, size_t r, const struct kern_q8a *a, size_t nb)
+{
+    float m = 0.0f;
+    for (size_t b = 0; b < nb; b++) {
+        float d;
+        int32_t s = 0;
+        if (q4) {
+            const struct kern_q4_0 *w = (const struct kern_q4_0 *)W + r * nb + b;
+            d = kern_fp16_to_fp32(w->d);
+            for (int j = 0; j < 16; j++)
+                s += abs(((w->qs[j] & 15) - 8) * a[b].qs[j]) + abs(((w->qs[j] >> 4) - 8) * a[b].qs[j + 16]);
+        } else {
+            const struct kern_q8_0 *w = (const struct kern_q8_0 *)W + r * nb + b;
+            d = kern_fp16_to_fp32(w->d);
+            for (int j = 0; j < 32; j++)
+                s += abs(w->qs[j] * a[b].qs[j]);
+        }
+        m += fabsf(d * a[b].d) * (float)s;
+    }
+    return m;
+}
+
+static void v_quant_mat(const struct kern_ops *k)
+{
+    /* odd byte offsets: blocks are 34/18 bytes, so weights are unaligned anyway */
+    static unsigned char wbuf8[MAXR * MAXC / 32 * 34 + 16], wbuf4[MAXR * MAXC / 32 * 18 + 16];
+    static struct kern_q8a act[MAXN * MAXC / 32];
+    static float y0[MAXN * MAXR], y1[MAXN * MAXR];
+    for (int unit = 1; unit >= 0; unit--)
+        for (size_t cols = 32; cols <= MAXC; cols += 32)
+            for (size_t rows = 1; rows <= MAXR; rows += 2) {
+                size_t off = rnd() % 8, nb = cols / 32;
+                struct kern_q8_0 *w8 = (struct kern_q8_0 *)(void *)(wbuf8 + off);
+                struct kern_q4_0 *w4 = (struct kern_q4_0 *)(void *)(wbuf4 + off);
+                size_t n = 1 + rnd() % MAXN;
+                fill_q8(w8, rows * nb, unit);
+                fill_q4(w4, rows * nb, unit);
+                fill_act(act, n * nb, unit);
+                for (int q = 0; q < 2; q++) {
+                    const void *W = q ? (const void *)w4 : (const void *)w8;
+                    /* matvec */
+                    (q ? kern_scalar.matvec_q4_0 : kern_scalar.matvec_q8_0)(y0, W, act, rows, cols);
+                    (q ? k->matvec_q4_0 : k->matvec_q8_0)(y1, W, act, rows, cols);
+                    for (size_t r = 0; r < rows; r++) {
+                        float tol = unit ? 0.0f : 2e-6f * mag_row(q, W, r, act, nb);
+                        if (fabsf(y0[r] - y1[r]) > tol)
+                            fail_msg("%s matvec_%s rows=%zu cols=%zu unit=%d r=%zu: %.9g != %.9g", k->name,
+                                     q ? "q4_0" : "q8_0", rows, cols, unit, r, (double)y1[r], (double)y0[r]);
+                    }
+                    /* matmul == n matvecs of the reference */
+                    (q ? k->matmul_q4_0 : k->matmul_q8_0)(y1, W, act, rows, cols, n);
+                    for (size_t i = 0; i < n; i++) {
+                        (q ? kern_scalar.matvec_q4_0 : kern_scalar.matvec_q8_0)(y0, W, act + i * nb, rows, cols);
+                        for (size_t r = 0; r < rows; r++) {
+                            float tol = unit ? 0.0f : 2e-6f * mag_row(q, W, r, act + i * nb, nb);
+                            if (fabsf(y0[r] - y1[i * rows + r]) > tol)
+                                fail_msg("%s matmul_%s n=%zu i=%zu rows=%zu cols=%zu unit=%d", k->name,
+                                         q ? "q4_0" : "q8_0", n, i, rows, cols, unit);
+                        }
+                    }
+                }
+            }
+}
+static void quantized_matvec_matmul(void **state)
+{
+    (void)state;
+    each_variant(v_quant_mat);
+}
+
+static void v_f32_mat(const struct kern_ops *k)
+{
+    static float W[MAXR * 135 + 8], X[MAXN * 135 + 8], y0[MAXN * MAXR], y1[MAXN * MAXR];
+    for (size_t cols = 1; cols <= 135; cols += 3)
+        for (size_t rows = 1; rows <= MAXR; rows += 4) {
+            size_t n = 1 + rnd() % MAXN, off = rnd() % 4;
+            float *w = W + off, *x = X + (3 - off);
+            for (size_t i = 0; i < rows * cols; i++)
+                w[i] = frand();
+            for (size_t i = 0; i < n * cols; i++)
+                x[i] = frand();
+            k->matmul_f32(y1, w, x, rows, cols, n);
+            for (size_t i = 0; i < n; i++) {
+                kern_scalar.matvec_f32(y0, w, x + i * cols, rows, cols);
+                float y2[MAXR];
+                k->matvec_f32(y2, w, x + i * cols, rows, cols);
+                for (size_t r = 0; r < rows; r++) {
+                    float tol = 1e-5f * (float)cols * 4.0f;
+                    if (fabsf(y0[r] - y1[i * rows + r]) > tol || fabsf(y0[r] - y2[r]) > tol)
+                        fail_msg("%s f32 rows=%zu cols=%zu n=%zu", k->name, rows, cols, n);
+                }
+            }
+        }
+}
+static void f32_matvec_matmul(void **state)
+{
+    (void)state;
+    each_variant(v_f32_mat);
+}
+
+static void v_helpers(const struct kern_ops *k)
+{
+    static float a[200], b[200], g[200], bias[200], y0[200], y1[200];
+    for (size_t n = 1; n <= 135; n++) {
+        for (size_t i = 0; i < n; i++) {
+            a[i] = frand() * 3;
+            g[i] = frand();
+            bias[i] = frand();
+        }
+#define SAME(what)                                                                                 \
+    for (size_t i = 0; i < n; i++)                                                                 \
+        if (fabsf(y0[i] - y1[i]) > 1e-5f * (fabsf(y0[i]) + 1.0f))                                  \
+            fail_msg("%s %s n=%zu i=%zu: %g != %g", k->name, what, n, i, (double)y1[i], (double)y0[i]);
+        memcpy(y0, a, n * 4);
+        memcpy(y1, a, n * 4);
+        kern_scalar.softmax(y0, n);
+        k->softmax(y1, n);
+        SAME("softmax");
+        kern_scalar.layernorm(y0, a, g, bias, n, 1e-6f);
+        k->layernorm(y1, a, g, bias, n, 1e-6f);
+        SAME("layernorm");
+        kern_scalar.rmsnorm(y0, a, g, n, 1e-5f);
+        k->rmsnorm(y1, a, g, n, 1e-5f);
+        SAME("rmsnorm");
+        void (*un[])(float *, size_t) = {kern_scalar.gelu, kern_scalar.gelu_tanh, kern_scalar.silu};
+        void (*uk[])(float *, size_t) = {k->gelu, k->gelu_tanh, k->silu};
+        for (int f = 0; f < 3; f++) {
+            memcpy(y0, a, n * 4);
+            memcpy(y1, a, n * 4);
+            un[f](y0, n);
+            uk[f](y1, n);
+            SAME("gelu/gelu_tanh/silu");
+        }
+        for (size_t i = 0; i < n; i++)
+            b[i] = frand();
+        memcpy(y0, a, n * 4);
+        memcpy(y1, a, n * 4);
+        kern_scalar.add(y0, b, n);
+        k->add(y1, b, n);
+        SAME("add");
+        kern_scalar.mul(y0, b, n);
+        k->mul(y1, b, n);
+        SAME("mul");
+#undef SAME
+    }
+}
+static void helpers_close(void **state)
+{
+    (void)state;
+    each_variant(v_helpers);
+}
+
+static void reference_helpers_values(void **state)
+{
+    float x[4] = {1.0f, 2.0f, 3.0f, 4.0f}, y[4];
+    (void)state;
+    kern_scalar.softmax(x, 4);
+    assert_float_equal(x[3], 0.6439142f, 1e-6);
+    assert_float_equal(x[0] + x[1] + x[2] + x[3], 1.0f, 1e-6);
+    float v[3] = {-1.0f, 0.0f, 1.0f};
+    kern_scalar.gelu(v, 3);
+    assert_float_equal(v[2], 0.8413447f, 1e-6); /* x * Phi(x) at 1 */
+    assert_float_equal(v[0], -0.1586553f, 1e-6);
+    float s[1] = {1.0f};
+    kern_scalar.silu(s, 1);
+    assert_float_equal(s[0], 0.7310586f, 1e-6);
+    float r[4] = {1, 2, 3, 4};
+    kern_scalar.rmsnorm(y, r, NULL, 4, 0.0f);
+    assert_float_equal(y[3], 4.0f / sqrtf(7.5f), 1e-6);
+    kern_scalar.layernorm(y, r, NULL, NULL, 4, 0.0f);
+    assert_float_equal(y[0], -1.5f / sqrtf(1.25f), 1e-6);
+    /* RoPE: pos 0 is the identity; pairs rotate by pos * base^(-2i/d) */
+    float q[8] = {1, 0, 1, 0, 1, 2, 3, 4};
+    kern_rope(q, 1, 8, 0, 10000.0f, 0);
+    assert_float_equal(q[0], 1.0f, 0);
+    kern_rope(q, 1, 4, 1, 10000.0f, 0); /* first head_dim=4: pairs (0,1) angle 1, (2,3) angle 0.01 */
+    assert_float_equal(q[0], cosf(1.0f), 1e-6);
+    assert_float_equal(q[1], sinf(1.0f), 1e-6);
+    assert_float_equal(q[2], cosf(0.01f), 1e-6);
+    float nx[4] = {1, 1, 0, 0};
+    kern_rope(nx, 1, 4, 1, 10000.0f, 1); /* neox: pairs (0,2), (1,3) */
+    assert_float_equal(nx[0], cosf(1.0f), 1e-6);
+    assert_float_equal(nx[2], sinf(1.0f), 1e-6);
+    assert_float_equal(nx[3], sinf(0.01f), 1e-6);
+}
+
+static void fp16_known(void **state)
+{
+    (void)state;
+    struct {
+        float f;
+        uint16_t h;
+    } t[] = {{0.0f, 0x0000}, {-0.0f, 0x8000}, {1.0f, 0x3c00}, {-2.0f, 0xc000}, {65504.0f, 0x7bff},
+             {65520.0f, 0x7c00}, {1e9f, 0x7c00}, {6.103515625e-05f, 0x0400}, /* smallest normal */
+             {5.9604645e-08f, 0x0001}, /* smallest subnormal */ {2.98e-08f, 0x0000},
+             {0.333333343f, 0x3555}, {1.00048828125f, 0x3c00}, /* tie: to even */
+             {1.00146484375f, 0x3c02} /* tie: to even (up) */};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        uint16_t h = kern_fp32_to_fp16(t[i].f);
+        if (h != t[i].h)
+            fail_msg("fp32_to_fp16(%g) = 0x%04x, want 0x%04x", (double)t[i].f, h, t[i].h);
+    }
+    assert_float_equal(kern_fp16_to_fp32(0x3c00), 1.0f, 0);
+    assert_float_equal(kern_fp16_to_fp32(0x0001), 5.9604645e-08f, 0);
+    assert_float_equal(kern_fp16_to_fp32(0xc000), -2.0f, 0);
+    assert_true(isinf(kern_fp16_to_fp32(0x7c00)));
+    assert_true(isnan(kern_fp16_to_fp32(0x7e00)));
+    /* every finite half survives a round trip */
+    for (uint32_t h = 0; h < 0x10000; h++) {
+        if ((h & 0x7c00) == 0x7c00)
+            continue;
+        if (kern_fp32_to_fp16(kern_fp16_to_fp32((uint16_t)h)) != h)
+            fail_msg("round trip of 0x%04x", h);
+    }
+}
+
+static void quantizers_match_numpy_reference(void **state)
+{
+    FILE *f = fopen("tests/data/kern_quant.bin", "rb");
+    uint32_t n;
+    (void)state;
+    assert_non_null(f);
+    assert_int_equal(fread(&n, 4, 1, f), 1);
+    assert_true(n > 0 && n % 32 == 0 && n <= 4096);
+    float *x = malloc(n * sizeof *x);
+    unsigned char *q8 = malloc(n / 32 * 34), *q4 = malloc(n / 32 * 18);
+    unsigned char *m8 = malloc(n / 32 * 34), *m4 = malloc(n / 32 * 18);
+    assert_int_equal(fread(x, sizeof *x, n, f), n);
+    assert_int_equal(fread(q8, 34, n / 32, f), n / 32);
+    assert_int_equal(fread(q4, 18, n / 32, f), n / 32);
+    fclose(f);
+    kern_quantize_row_q8_0(x, m8, n);
+    kern_quantize_row_q4_0(x, m4, n);
+    for (uint32_t b = 0; b < n / 32; b++) {
+        if (memcmp(m8 + b * 34, q8 + b * 34, 34) != 0)
+            fail_msg("Q8_0 block %u differs from the numpy reference", b);
+        if (memcmp(m4 + b * 18, q4 + b * 18, 18) != 0)
+            fail_msg("Q4_0 block %u differs from the numpy reference", b);
+    }
+    /* dequantize(quantize(x)) is close to x */
+    float *y = malloc(n * sizeof *y);
+    kern_dequantize_row_q8_0(m8, y, 32);
+    for (int i = 0; i < 32; i++)
+        assert_float_equal(y[i], x[i], 0.01f * fabsf(x[i]) + 0.02f);
+    free(x);
+    free(q8);
+    free(q4);
+    free(m8);
+    free(m4);
+    free(y);
+}
+
+static void dispatch_follows_cpu(void **state)
+{
+    struct port_cpu none = {.arch = "unknown"};
+    (void)state;
+    assert_ptr_equal(kern_ops_get("scalar", &none), &kern_scalar);
+    assert_null(kern_ops_get("avx2", &none));
+    assert_null(kern_ops_get("dotprod", &none));
+    assert_null(kern_ops_get("no-such-variant", &CPU));
+    assert_string_equal(kern_init(&none), "scalar");
+    const char *best = kern_init(&CPU);
+    print_message("    cpu: %s; selected kernels: %s\n", CPU.arch, best);
+#if defined(__x86_64__)
+    assert_true((kern_ops_get("avx2", &CPU) != NULL) == (CPU.avx2 && CPU.fma && CPU.f16c));
+    assert_true((kern_ops_get("avx512", &CPU) != NULL) == (CPU.avx512vnni && CPU.avx512bw));
+    if (CPU.avx2 && !CPU.avx512vnni)
+        assert_string_equal(best, "avx2");
+#elif defined(__aarch64__)
+    assert_non_null(kern_ops_get("neon", &CPU));
+    /* qemu -cpu cortex-a53: no asimddp; -cpu cortex-a76: has it */
+    assert_true((kern_ops_get("dotprod", &CPU) != NULL) == CPU.asimddp);
+    assert_string_equal(best, CPU.asimddp ? "dotprod" : "neon");
+#endif
+}
+
+int main(void)
+{
+    port_linux()->cpu_detect(&CPU);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(fp16_known),
+        cmocka_unit_test(quantizers_match_numpy_reference),
+        cmocka_unit_test(reference_helpers_values),
+        cmocka_unit_test(dispatch_follows_cpu),
+        cmocka_unit_test(dot_i8_exact),
+        cmocka_unit_test(dot_f32_close),
+        cmocka_unit_test(quantize_act_exact),
+        cmocka_unit_test(quantized_matvec_matmul),
+        cmocka_unit_test(f32_matvec_matmul),
+        cmocka_unit_test(helpers_close),
+    };
+    return cmocka_run_group_tests_name("kern", tests, NULL, NULL);
+}
