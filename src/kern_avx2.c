@@ -4,7 +4,8 @@
  * Quantized dot products: per 32-block the int32 sum is exact. Q8_0 uses the
  * sign trick: maddubs(|w|, a*sign(w)) (|w| <= 128 as unsigned, |a| <= 127,
  * so a pair sum <= 32512 never saturates), then madd with ones. Q4_0 feeds
- * the unsigned nibbles (0..15) to maddubs directly and subtracts 8*sum(a).
+ * the unsigned nibbles (0..15) to maddubs directly and subtracts 8*sum(a)
+ * from one int32 lane (exact).
  * Float accumulation: 8 lanes, then a horizontal sum: differs from the
  * scalar reference by summation order only. matmul reuses each weight block
  * across 4 activation rows. softmax, norms, gelu, silu use the scalar
@@ -99,28 +100,48 @@ static void av_quantize_act(const float *x, size_t n, void *xq)
 
 static float row_q8_0(const struct kern_q8_0 *w, const struct kern_q8a *a, size_t nb)
 {
-    __m256 acc = _mm256_setzero_ps();
-    for (size_t b = 0; b < nb; b++) {
+    /* two independent accumulators hide the FMA latency */
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    size_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)(const void *)w[b].qs);
+        __m256i w1 = _mm256_loadu_si256((const __m256i *)(const void *)w[b + 1].qs);
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
+        __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)a[b + 1].qs);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[b].d) * a[b].d), _mm256_cvtepi32_ps(dot_q8_block(w0, x0)), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[b + 1].d) * a[b + 1].d),
+                               _mm256_cvtepi32_ps(dot_q8_block(w1, x1)), acc1);
+    }
+    for (; b < nb; b++) {
         __m256i wq = _mm256_loadu_si256((const __m256i *)(const void *)w[b].qs);
         __m256i aq = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
-        __m256 d = _mm256_set1_ps(h2f(w[b].d) * a[b].d);
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_q8_block(wq, aq)), acc);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[b].d) * a[b].d), _mm256_cvtepi32_ps(dot_q8_block(wq, aq)), acc0);
     }
-    return hsum8(acc);
+    return hsum8(_mm256_add_ps(acc0, acc1));
 }
 
 static float row_q4_0(const struct kern_q4_0 *w, const struct kern_q8a *a, size_t nb)
 {
-    __m256 acc = _mm256_setzero_ps();
-    float corr = 0.0f;
-    for (size_t b = 0; b < nb; b++) {
-        __m256i aq = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
-        float d = h2f(w[b].d) * a[b].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(dot_q4_block(unpack_q4(w[b].qs), aq)),
-                              acc);
-        corr += d * (float)(8 * a[b].sum);
+    /* the -8 offset is folded in per block as an integer: dot - 8*sum(a) */
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    size_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
+        __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)a[b + 1].qs);
+        __m256i s0 = _mm256_sub_epi32(dot_q4_block(unpack_q4(w[b].qs), x0),
+                                      _mm256_setr_epi32(8 * a[b].sum, 0, 0, 0, 0, 0, 0, 0));
+        __m256i s1 = _mm256_sub_epi32(dot_q4_block(unpack_q4(w[b + 1].qs), x1),
+                                      _mm256_setr_epi32(8 * a[b + 1].sum, 0, 0, 0, 0, 0, 0, 0));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[b].d) * a[b].d), _mm256_cvtepi32_ps(s0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[b + 1].d) * a[b + 1].d), _mm256_cvtepi32_ps(s1), acc1);
     }
-    return hsum8(acc) - corr;
+    for (; b < nb; b++) {
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
+        __m256i s0 = _mm256_sub_epi32(dot_q4_block(unpack_q4(w[b].qs), x0),
+                                      _mm256_setr_epi32(8 * a[b].sum, 0, 0, 0, 0, 0, 0, 0));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[b].d) * a[b].d), _mm256_cvtepi32_ps(s0), acc0);
+    }
+    return hsum8(_mm256_add_ps(acc0, acc1));
 }
 
 static void av_matvec_q8_0(float *y, const void *W, const void *xq, size_t rows, size_t cols)
