@@ -20,5 +20,8 @@ struct global_opts {
 typedef int (*cmd_fn)(struct app *a, const struct global_opts *g, int argc, char **argv);
 
 /* Add new subcommands here and in the table in src/main.c. */
+int cmd_generate(struct app *a, const struct global_opts *g, int argc, char **argv);
+int cmd_quantize(struct app *a, const struct global_opts *g, int argc, char **argv);
+int cmd_gguf_info(struct app *a, const struct global_opts *g, int argc, char **argv);
 
 #endif

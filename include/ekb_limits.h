@@ -27,6 +27,20 @@
 /* Sensors */
 #define EKB_SENSOR_FILE_MAX 4096    /* bytes read from one sensor file */
 
+/* GGUF model files (gguf.c) */
+#define EKB_GGUF_MAX_TENSORS 8192    /* tensor infos in one file (checks are O(n^2)) */
+#define EKB_GGUF_MAX_KV 65536        /* metadata key/value pairs */
+#define EKB_GGUF_MAX_STR (1u << 20)  /* bytes in one string (keys, values, names) */
+#define EKB_GGUF_MAX_ARR (1u << 24)  /* elements in one metadata array */
+#define EKB_GGUF_MAX_DIMS 4          /* tensor dimensions */
+#define EKB_GGUF_MAX_NAME 128        /* bytes in a tensor name */
+
+/* Tokenizers and the decoder (tok_spm.c, llm.c) */
+#define EKB_TOK_MAX_VOCAB 262144     /* tokens in a vocabulary */
+#define EKB_TOK_MAX_TEXT 16384       /* bytes of text encoded at once (merging is O(n^2)) */
+#define EKB_LLM_DEFAULT_CTX 512      /* KV cache positions unless asked otherwise */
+#define EKB_LLM_MAX_CTX 8192         /* most positions a KV cache may hold */
+
 /* Governor (gov.c): thresholds beyond the board's THERMAL_WARN_C/CRIT_C */
 #define EKB_GOV_INTERVAL_MS 1000     /* sensors are read at most this often */
 #define EKB_GOV_THERMAL_HYST_MC 3000 /* leave a thermal state 3 C below its threshold */

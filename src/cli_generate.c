@@ -1,0 +1,169 @@
+/* cli_generate.c: `edgekb generate` (text from a llama GGUF) and
+ * `edgekb gguf-info` (what a GGUF file holds).
+ * Failure: one line on stderr; exit 1 (bad model, I/O) or 2 (usage). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "ekb_err.h"
+#include "gguf.h"
+#include "kern.h"
+#include "llm.h"
+
+static int parse_u32(const char *s, uint32_t *v)
+{
+    char *e;
+    unsigned long x = strtoul(s, &e, 10);
+    if (*s == '\0' || *e != '\0' || x > 0xffffffffUL || s[0] == '-')
+        return -1;
+    *v = (uint32_t)x;
+    return 0;
+}
+
+static int parse_f(const char *s, float *v)
+{
+    char *e;
+    float x = strtof(s, &e);
+    if (*s == '\0' || *e != '\0' || !(x >= 0.0f && x <= 100.0f))
+        return -1;
+    *v = x;
+    return 0;
+}
+
+static int emit_text(void *ctx, int32_t id, const char *piece, size_t len)
+{
+    int ids = *(int *)ctx;
+    if (ids)
+        printf("%d ", id);
+    else
+        fwrite(piece, 1, len, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+static void gen_usage(FILE *f)
+{
+    fprintf(f, "usage: edgekb generate --model FILE --prompt TEXT [-n N] [--temp T] [--top-p P] [--seed S]\n"
+               "                       [--ctx N] [--ids] [--kernels VARIANT]\n"
+               "  -n N          tokens to generate (default 64)\n"
+               "  --temp T      0 = greedy (default); otherwise sample at temperature T\n"
+               "  --top-p P     nucleus sampling threshold (default 1 = off)\n"
+               "  --seed S      sampling seed (default 1)\n"
+               "  --ctx N       KV cache positions (default min(model, %d))\n"
+               "  --ids         print token ids instead of text\n"
+               "  --kernels V   force a kernel variant (scalar, avx2, neon, dotprod, ...)\n",
+            EKB_LLM_DEFAULT_CTX);
+}
+
+int cmd_generate(struct app *a, const struct global_opts *g, int argc, char **argv)
+{
+    const char *model = NULL, *prompt = NULL, *variant = NULL;
+    uint32_t n = 64, ctx = 0, seed = 1;
+    struct llm_sampling s = {0.0f, 1.0f, 1, {-1, -1, -1, -1, -1, -1, -1, -1}};
+    int ids = 0;
+    char err[400];
+    (void)g;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        int has = i + 1 < argc;
+        if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
+            gen_usage(stdout);
+            return 0;
+        } else if (strcmp(o, "--ids") == 0) {
+            ids = 1;
+        } else if (!has) {
+            fprintf(stderr, "edgekb generate: %s needs a value (try --help)\n", o);
+            return 2;
+        } else if (strcmp(o, "--model") == 0) {
+            model = argv[++i];
+        } else if (strcmp(o, "--prompt") == 0) {
+            prompt = argv[++i];
+        } else if (strcmp(o, "--kernels") == 0) {
+            variant = argv[++i];
+        } else if (strcmp(o, "-n") == 0 || strcmp(o, "--ctx") == 0 || strcmp(o, "--seed") == 0) {
+            uint32_t *dst = o[1] == 'n' ? &n : o[2] == 'c' ? &ctx : &seed;
+            if (parse_u32(argv[++i], dst) != 0) {
+                fprintf(stderr, "edgekb generate: %s: '%s' is not a non-negative integer\n", o, argv[i]);
+                return 2;
+            }
+        } else if (strcmp(o, "--temp") == 0 || strcmp(o, "--top-p") == 0) {
+            float *dst = o[2] == 't' && o[3] == 'e' ? &s.temp : &s.top_p;
+            if (parse_f(argv[++i], dst) != 0) {
+                fprintf(stderr, "edgekb generate: %s: '%s' is not a number in [0, 100]\n", o, argv[i]);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "edgekb generate: unknown option '%.80s' (try --help)\n", o);
+            return 2;
+        }
+    }
+    if (!model || !prompt) {
+        fprintf(stderr, "edgekb generate: --model and --prompt are required (try --help)\n");
+        return 2;
+    }
+    s.seed = seed;
+    kern_init(&a->cpu);
+    if (variant) {
+        const struct kern_ops *k = kern_ops_get(variant, &a->cpu);
+        if (!k) {
+            fprintf(stderr, "edgekb generate: kernel variant '%s' is not available on this CPU\n", variant);
+            return 2;
+        }
+        kern = k;
+    }
+    struct arena_region *r = arena_budget(&a->arena, ARENA_MODELS);
+    struct gguf *gf;
+    struct llm m;
+    int rc = gguf_open(&gf, r, a->port, model, err, sizeof err);
+    if (rc == 0)
+        rc = llm_load(&m, r, gf, ctx, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "edgekb generate: %s\n", err);
+        return 1;
+    }
+    uint32_t got = 0;
+    int64_t t0 = a->port->mono_ns();
+    rc = llm_generate(&m, prompt, strlen(prompt), n, &s, emit_text, &ids, NULL, &got);
+    int64_t t1 = a->port->mono_ns();
+    printf("\n");
+    if (rc != 0) {
+        fprintf(stderr, "edgekb generate: %s\n", rc == EKB_ETOOBIG ? "prompt plus tokens exceed the context (--ctx)"
+                                                                   : ekb_strerror(rc));
+        gguf_close(gf);
+        return 1;
+    }
+    log_info("generate: %u tokens in %.3f s (%.1f tok/s incl. prompt), kernels %s, weights %llu bytes, "
+             "KV+scratch %llu bytes",
+             got, (double)(t1 - t0) * 1e-9, got ? (double)got / ((double)(t1 - t0) * 1e-9) : 0.0, kern->name,
+             (unsigned long long)m.weight_bytes, (unsigned long long)m.state_bytes);
+    gguf_close(gf);
+    return 0;
+}
+
+int cmd_gguf_info(struct app *a, const struct global_opts *g, int argc, char **argv)
+{
+    char err[400];
+    struct gguf *gf;
+    (void)g;
+    if (argc != 2 || argv[1][0] == '-') {
+        fprintf(stderr, "usage: edgekb gguf-info FILE\n");
+        return 2;
+    }
+    int rc = gguf_open(&gf, arena_budget(&a->arena, ARENA_MODELS), a->port, argv[1], err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "edgekb gguf-info: %s\n", err);
+        return 1;
+    }
+    printf("file: %s\nversion: %u\narchitecture: %s\nmetadata: %zu\ntensors: %zu\n", argv[1], gguf_version(gf),
+           gguf_arch(gf), gguf_n_kv(gf), gguf_n_tensors(gf));
+    for (size_t i = 0; i < gguf_n_tensors(gf); i++) {
+        const struct gguf_tensor *t = gguf_tensor_at(gf, i);
+        printf("tensor %s %s [", t->name, gguf_ggml_type_name(t->type));
+        for (uint32_t d = 0; d < t->n_dims; d++)
+            printf(d ? ", %llu" : "%llu", (unsigned long long)t->ne[d]);
+        printf("] %llu bytes\n", (unsigned long long)t->nbytes);
+    }
+    gguf_close(gf);
+    return 0;
+}
