@@ -12,7 +12,9 @@
  * reason naming the tensor or key; EKB_ENOMEM when the region cannot hold
  * the KV cache and scratch. llm_generate returns EKB_ETOOBIG when the
  * prompt and tokens do not fit the context, EKB_ECANCELED when *cancel was
- * set. */
+ * set, EKB_EUNSUPP when the model's tokenizer is not llama SentencePiece
+ * (GPT-2 BPE vocabularies load and run on ids; text needs tok_bpe, not yet
+ * written). */
 #ifndef EKB_LLM_H
 #define EKB_LLM_H
 
@@ -42,6 +44,7 @@ struct llm {
     const float *output_norm;
     struct llm_layer *layers;
     struct tok tok;
+    int has_tok;   /* 0: the vocabulary is not llama SPM: ids only (llm_step) */
     float *k_cache, *v_cache; /* [layer][pos][kv_dim] */
     uint32_t n_past;
     /* scratch */

@@ -123,8 +123,24 @@ int llm_load(struct llm *m, struct arena_region *r, const struct gguf *g, uint32
         return EKB_EINVAL;
     }
     rc = tok_spm_load(&m->tok, r, g, err, errlen);
-    if (rc != 0)
+    if (rc == EKB_EUNSUPP || rc == EKB_ENOENT) {
+        /* another tokenizer (GPT-2 BPE is not built yet) or none: the model
+         * still runs on token ids (llm_step), not on text */
+        const struct gguf_tensor *te;
+        if (gguf_find_tensor(g, "token_embd.weight", &te) != 0 || te->ne[1] > EKB_TOK_MAX_VOCAB) {
+            snprintf(err, errlen, "llm: tensor 'token_embd.weight' missing or too large");
+            rc = EKB_ECORRUPT;
+            goto fail;
+        }
+        memset(&m->tok, 0, sizeof m->tok);
+        m->tok.n_vocab = (uint32_t)te->ne[1];
+        m->tok.eos = -1;
+        rc = 0;
+    } else if (rc != 0) {
         goto fail;
+    } else {
+        m->has_tok = 1;
+    }
     m->n_vocab = m->tok.n_vocab;
     uint32_t kv_dim = m->head_dim * m->n_head_kv;
     if ((rc = weight(r, g, "token_embd.weight", m->n_vocab, m->n_embd, &m->tok_embd, err, errlen)) != 0)
@@ -332,6 +348,8 @@ int llm_generate(struct llm *m, const char *prompt, size_t plen, uint32_t n, con
     char piece[512];
 
     *n_out = 0;
+    if (!m->has_tok)
+        return EKB_EUNSUPP;
     rc = tok_spm_encode(&m->tok, prompt, plen, 1, ids, sizeof ids / sizeof ids[0], &np);
     if (rc != 0)
         return rc;

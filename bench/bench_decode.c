@@ -1,0 +1,223 @@
+/* bench_decode.c: decode speed of the llama decoder on a SmolLM2-135M-shaped
+ * model (30 layers, 576 hidden, 9 heads, 3 KV heads, 1536 FFN, vocab 49152,
+ * tied embeddings) with random weights, in Q8_0 and Q4_0, built in memory as
+ * a GGUF (so llm_load runs exactly as on a file), next to the single-thread
+ * read bandwidth measured in the same run:
+ *   bench stream kind=read gbps=..
+ *   bench decode model=smollm2-135m-shape quant=q8_0 tok_per_s=.. bytes_per_tok=.. gbps=.. frac_of_ceiling=..
+ *     model_mb=.. kv_scratch_mb=..
+ * and the same for stories260K (F32 file from ../shared/models when present).
+ * Medians of 5 runs of 32 tokens after an 8-token prompt. Single thread. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "bench_common.h"
+#include "gguf.h"
+#include "kern.h"
+#include "llm.h"
+#include "port.h"
+
+struct wbuf {
+    unsigned char *b;
+    size_t n, cap;
+};
+static void put(struct wbuf *w, const void *p, size_t n)
+{
+    if (w->n + n <= w->cap)
+        memcpy(w->b + w->n, p, n);
+    w->n += n;
+}
+static void u32(struct wbuf *w, uint32_t v) { put(w, &v, 4); }
+static void u64(struct wbuf *w, uint64_t v) { put(w, &v, 8); }
+static void str(struct wbuf *w, const char *s)
+{
+    u64(w, strlen(s));
+    put(w, s, strlen(s));
+}
+static void kv_u32(struct wbuf *w, const char *k, uint32_t v)
+{
+    str(w, k);
+    u32(w, GGUF_TYPE_UINT32);
+    u32(w, v);
+}
+
+static uint32_t rs = 99;
+static float frand(void)
+{
+    rs ^= rs << 13;
+    rs ^= rs >> 17;
+    rs ^= rs << 5;
+    return (float)((int)(rs % 2001) - 1000) / 1000.0f;
+}
+
+struct tdef {
+    char name[48];
+    uint32_t rows, cols; /* cols = ne[0]; rows = 0 for 1-D */
+};
+
+/* Writes the whole GGUF into w (two passes: sizes, then bytes). */
+static void build(struct wbuf *w, uint32_t qtype)
+{
+    enum { L = 30, D = 576, H = 9, KVH = 3, F = 1536, V = 49152 };
+    static struct tdef t[2 + L * 9];
+    size_t nt = 0;
+    snprintf(t[nt].name, 48, "token_embd.weight"), t[nt].rows = V, t[nt++].cols = D;
+    snprintf(t[nt].name, 48, "output_norm.weight"), t[nt].rows = 0, t[nt++].cols = D;
+    const char *mats[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+    uint32_t rows[7] = {D, D / H * KVH, D / H * KVH, D, F, F, D}, cols[7] = {D, D, D, D, D, D, F};
+    for (int l = 0; l < L; l++) {
+        for (int k = 0; k < 7; k++)
+            snprintf(t[nt].name, 48, "blk.%d.%s.weight", l, mats[k]), t[nt].rows = rows[k], t[nt++].cols = cols[k];
+        snprintf(t[nt].name, 48, "blk.%d.attn_norm.weight", l), t[nt].rows = 0, t[nt++].cols = D;
+        snprintf(t[nt].name, 48, "blk.%d.ffn_norm.weight", l), t[nt].rows = 0, t[nt++].cols = D;
+    }
+    w->n = 0;
+    u32(w, 0x46554747u);
+    u32(w, 3);
+    u64(w, nt);
+    u64(w, 8);
+    str(w, "general.architecture");
+    u32(w, GGUF_TYPE_STRING);
+    str(w, "llama");
+    kv_u32(w, "llama.embedding_length", D);
+    kv_u32(w, "llama.block_count", L);
+    kv_u32(w, "llama.attention.head_count", H);
+    kv_u32(w, "llama.attention.head_count_kv", KVH);
+    kv_u32(w, "llama.feed_forward_length", F);
+    kv_u32(w, "llama.context_length", 2048);
+    str(w, "tokenizer.ggml.model");
+    u32(w, GGUF_TYPE_STRING);
+    str(w, "gpt2");
+    uint64_t off = 0;
+    for (size_t i = 0; i < nt; i++) {
+        uint32_t ty = t[i].rows ? qtype : GGML_T_F32;
+        uint64_t nb = gguf_row_bytes(ty, t[i].cols) * (t[i].rows ? t[i].rows : 1);
+        str(w, t[i].name);
+        u32(w, t[i].rows ? 2 : 1);
+        u64(w, t[i].cols);
+        if (t[i].rows)
+            u64(w, t[i].rows);
+        u32(w, ty);
+        u64(w, off);
+        off = (off + nb + 31) / 32 * 32;
+    }
+    while (w->n % 32)
+        put(w, "", 1);
+    size_t data0 = w->n;
+    static float row[1536];
+    static unsigned char q[1536 / 32 * 34];
+    for (size_t i = 0; i < nt; i++) {
+        while ((w->n - data0) % 32)
+            put(w, "", 1);
+        if (!t[i].rows) {
+            for (uint32_t c = 0; c < t[i].cols; c++)
+                row[c] = 1.0f;
+            put(w, row, t[i].cols * 4);
+            continue;
+        }
+        float sc = 1.0f / sqrtf((float)t[i].cols);
+        for (uint32_t r = 0; r < t[i].rows; r++) {
+            for (uint32_t c = 0; c < t[i].cols; c++)
+                row[c] = frand() * sc;
+            if (qtype == GGML_T_Q8_0)
+                kern_quantize_row_q8_0(row, q, t[i].cols);
+            else
+                kern_quantize_row_q4_0(row, q, t[i].cols);
+            put(w, q, gguf_row_bytes(qtype, t[i].cols));
+        }
+    }
+}
+
+static double run(struct llm *m, int ntok)
+{
+    llm_reset(m);
+    for (int i = 0; i < 8; i++)
+        llm_step(m, 100 + i);
+    double t0 = bench_now();
+    int32_t id = 5;
+    for (int i = 0; i < ntok; i++) {
+        llm_step(m, id);
+        id = llm_sample(m, NULL, NULL);
+    }
+    return (bench_now() - t0) / ntok;
+}
+
+int main(void)
+{
+    const struct port *p = port_linux();
+    struct port_cpu cpu;
+    struct arena a;
+    size_t sizes[ARENA_NBUDGETS] = {(size_t)900 << 20, 1u << 20, 1u << 20, 1u << 20, 300u << 20, 1u << 20};
+    char err[300];
+    p->cpu_detect(&cpu);
+    const char *sel = kern_init(&cpu);
+    if (arena_init(&a, p, sizes, 1) != 0) {
+        fprintf(stderr, "bench_decode: cannot map the arena\n");
+        return 1;
+    }
+    struct arena_region *sc = arena_budget(&a, ARENA_SCRATCH), *mr = arena_budget(&a, ARENA_MODELS);
+    float *s1 = arena_alloc(sc, 256u << 20, 64);
+    if (!s1)
+        return 1;
+    for (size_t i = 0; i < (64u << 20); i++)
+        s1[i] = (float)(i & 7);
+    double ceiling = bench_stream_read(s1, 64u << 20, 7);
+    arena_reset(sc, 0);
+    printf("bench stream kind=read gbps=%.2f kernels=%s\n", ceiling, sel);
+
+    uint32_t types[2] = {GGML_T_Q8_0, GGML_T_Q4_0};
+    for (int qi = 0; qi < 2; qi++) {
+        struct wbuf w = {arena_alloc(mr, 0, 64), 0, 0};
+        w.cap = arena_avail(mr) - (64u << 20);
+        w.b = arena_alloc(mr, w.cap, 64);
+        if (!w.b)
+            return 1;
+        build(&w, types[qi]);
+        if (w.n > w.cap) {
+            fprintf(stderr, "bench_decode: model does not fit (%zu bytes)\n", w.n);
+            return 1;
+        }
+        size_t mark = arena_mark(mr);
+        struct gguf *g;
+        struct llm m;
+        if (gguf_open_mem(&g, mr, w.b, w.n, err, sizeof err) != 0 || llm_load(&m, mr, g, 256, err, sizeof err) != 0) {
+            fprintf(stderr, "bench_decode: %s\n", err);
+            return 1;
+        }
+        double t[5];
+        run(&m, 4);
+        for (int r = 0; r < 5; r++)
+            t[r] = run(&m, 32);
+        double spt = bench_median(t, 5), tps = 1.0 / spt;
+        double bpt = (double)m.weight_bytes, gbps = bpt * tps * 1e-9;
+        printf("bench decode model=smollm2-135m-shape quant=%s kernels=%s tok_per_s=%.1f bytes_per_tok=%.0f "
+               "gbps=%.2f frac_of_ceiling=%.2f model_mb=%.1f kv_scratch_mb=%.1f\n",
+               qi ? "q4_0" : "q8_0", kern->name, tps, bpt, gbps, gbps / ceiling, (double)w.n / 1048576.0,
+               (double)m.state_bytes / 1048576.0);
+        arena_reset(mr, mark);
+        arena_reset(mr, 0);
+    }
+    /* stories260K from the shared models, F32 */
+    {
+        const char *dir = getenv("EDGEKB_MODEL_DIR");
+        char path[600];
+        snprintf(path, sizeof path, "%s/stories260K.gguf", dir ? dir : "../shared/models");
+        struct gguf *g;
+        struct llm m;
+        if (gguf_open(&g, mr, p, path, err, sizeof err) == 0 && llm_load(&m, mr, g, 256, err, sizeof err) == 0) {
+            double t[5];
+            for (int r = 0; r < 5; r++)
+                t[r] = run(&m, 64);
+            printf("bench decode model=stories260K quant=f32 kernels=%s tok_per_s=%.0f\n", kern->name,
+                   1.0 / bench_median(t, 5));
+            gguf_close(g);
+        } else {
+            printf("bench decode model=stories260K skipped=\"%s\"\n", err);
+        }
+    }
+    arena_fini(&a);
+    return 0;
+}
