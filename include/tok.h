@@ -25,8 +25,10 @@ struct tok {
     uint32_t n_vocab;
     const char **str;     /* token strings (not NUL-terminated) */
     uint32_t *len;
-    const float *scores;  /* may be NULL: all 0 */
-    const int32_t *types; /* may be NULL: all normal */
+    /* scores (f32) and types (i32) point into GGUF metadata, which is not
+     * aligned: read them with tok_score()/tok_ttype(), never directly */
+    const unsigned char *scores; /* may be NULL: all 0 */
+    const unsigned char *types;  /* may be NULL: all normal */
     uint32_t *hash;       /* open addressing: id + 1, 0 = empty */
     uint32_t hsize;       /* power of two */
     int32_t byte_id[256]; /* <0xXX> tokens, -1 if absent */
@@ -47,6 +49,8 @@ int tok_spm_encode(const struct tok *t, const char *text, size_t len, int add_sp
  * would take. first: strip the SentencePiece space prefix. Control tokens
  * give nothing. */
 size_t tok_spm_piece(const struct tok *t, int32_t id, int first, char *out, size_t cap);
+float tok_score(const struct tok *t, int32_t id);
+int32_t tok_ttype(const struct tok *t, int32_t id);
 /* id of an exact token string, or -1 */
 int32_t tok_lookup(const struct tok *t, const char *s, size_t len);
 

@@ -27,6 +27,22 @@ static uint32_t fnv(const char *s, size_t n)
     return h;
 }
 
+float tok_score(const struct tok *t, int32_t id)
+{
+    float f = 0.0f;
+    if (t->scores)
+        memcpy(&f, t->scores + (size_t)id * 4, 4);
+    return f;
+}
+
+int32_t tok_ttype(const struct tok *t, int32_t id)
+{
+    int32_t v = TOK_NORMAL;
+    if (t->types)
+        memcpy(&v, t->types + (size_t)id * 4, 4);
+    return v;
+}
+
 int32_t tok_lookup(const struct tok *t, const char *s, size_t len)
 {
     uint32_t m = t->hsize - 1, i = fnv(s, len) & m;
@@ -127,7 +143,7 @@ int tok_spm_load(struct tok *t, struct arena_region *r, const struct gguf *g, ch
             t->hash[h] = (uint32_t)i + 1;
         }
         if (l == 6 && s[0] == '<' && s[1] == '0' && s[2] == 'x' && s[5] == '>' &&
-            (!t->types || t->types[i] == TOK_BYTE)) {
+            tok_ttype(t, (int32_t)i) == TOK_BYTE) {
             unsigned b;
             if (sscanf(s + 3, "%2X", &b) == 1 && t->byte_id[b] < 0)
                 t->byte_id[b] = (int32_t)i;
@@ -202,7 +218,7 @@ int tok_spm_encode(const struct tok *t, const char *text, size_t len, int add_sp
                 int32_t id = tok_lookup(t, b + t->sym_start[i], t->sym_len[i] + t->sym_len[j]);
                 if (id < 0)
                     continue;
-                float sc = t->scores ? t->scores[id] : 0.0f;
+                float sc = tok_score(t, id);
                 if (best < 0 || sc > best_score) {
                     best = i;
                     best_score = sc;
@@ -238,7 +254,7 @@ size_t tok_spm_piece(const struct tok *t, int32_t id, int first, char *out, size
     size_t w = 0;
     if (id < 0 || (uint32_t)id >= t->n_vocab)
         return 0;
-    int32_t ty = t->types ? t->types[id] : TOK_NORMAL;
+    int32_t ty = tok_ttype(t, id);
     const char *s = t->str[id];
     size_t l = t->len[id];
     if (ty == TOK_CONTROL)
