@@ -116,6 +116,7 @@ $(BUILD)/gen/version.h: FORCE
 	@printf '#define EKB_VERSION "%s"\n#define EKB_GIT "%s"\n#define EKB_BUILD_BOARD "%s"\n#define EKB_BUILD_ARCH "%s"\n#define EKB_LIBC "musl"\n' \
 	  '$(VERSION)' '$(GIT)' '$(BOARD)' '$(ARCH)' > $@.tmp
 	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+.PHONY: FORCE
 FORCE:
 
 GEN_H := $(BUILD)/gen/board_default.h $(BUILD)/gen/version.h
