@@ -11,6 +11,7 @@
 #include "app.h"
 #include "cmds.h"
 #include "ekb_err.h"
+#include "kern.h"
 #include "log.h"
 #include "port.h"
 #include "selftest.h"
@@ -87,6 +88,10 @@ static int cmd_version(struct app *a, const struct global_opts *g, int argc, cha
     printf("board: %s (compiled in)\n", EKB_BUILD_BOARD);
     printf("build: %s, %s, static\n", EKB_BUILD_ARCH, EKB_LIBC);
     printf("cpu: %s: %s\n", cpu.arch, feats);
+    printf("kernels: %s (run-time choice; compiled in:", kern_init(&cpu));
+    for (size_t k = 0; kern_all[k] != NULL; k++)
+        printf(" %s", kern_all[k]->name);
+    printf(")\n");
     return 0;
 }
 
