@@ -54,4 +54,31 @@ int32_t tok_ttype(const struct tok *t, int32_t id);
 /* id of an exact token string, or -1 */
 int32_t tok_lookup(const struct tok *t, const char *s, size_t len);
 
+/* ---- BERT WordPiece (uncased), tok_wordpiece.c ----
+ * Normaliser as HF BertNormalizer (clean text, CJK spacing, NFD + drop
+ * nonspacing marks, lower-case; tables in tok_unicode.c), BertPreTokenizer
+ * (split on whitespace, punctuation isolated), greedy longest-match WordPiece
+ * with "##" continuations, [UNK] for words over 100 characters or with no
+ * match. Vocabulary from vocab.txt bytes or a llama.cpp BERT GGUF
+ * (phantom-space form: converted back to "##" form at load). */
+struct tok_wp {
+    uint32_t n_vocab;
+    char *pool;        /* token strings, "##" form */
+    uint32_t *off, *len;
+    uint32_t *hash, hsize;
+    int32_t unk, cls, sep, pad;
+    char *norm;        /* scratch: normalised text */
+    char *piece;       /* scratch: "##" + a candidate */
+    uint32_t *word_cp; /* scratch: character starts of a word */
+};
+
+int tok_wp_load_vocab(struct tok_wp *t, struct arena_region *r, const char *vocab_txt, size_t len, char *err,
+                      size_t errlen);
+int tok_wp_load_gguf(struct tok_wp *t, struct arena_region *r, const struct gguf *g, char *err, size_t errlen);
+/* add_special: [CLS] ... [SEP]. Text over EKB_TOK_MAX_TEXT bytes or more ids
+ * than max: EKB_ETOOBIG (callers truncate to the model's length themselves). */
+int tok_wp_encode(const struct tok_wp *t, const char *text, size_t len, int add_special, int32_t *ids, size_t max,
+                  size_t *n);
+int32_t tok_wp_lookup(const struct tok_wp *t, const char *s, size_t len);
+
 #endif

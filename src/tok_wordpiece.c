@@ -1,0 +1,345 @@
+/* tok_wordpiece.c: BERT uncased WordPiece (see tok.h). Checked against the
+ * 47 llama.cpp test vectors for bert-base-uncased (tests/test_tok.c).
+ * Invariants: the vocabulary strings live in one pool in the caller's
+ * region; encoding uses only the scratch buffers made at load (one caller
+ * at a time). Failure: EKB_ETOOBIG, EKB_ECORRUPT (vocabulary), EKB_ENOMEM. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ekb_err.h"
+#include "ekb_limits.h"
+#include "tok.h"
+#include "tok_unicode.h"
+
+#define WP_MAX_CHARS 100
+
+static uint32_t fnv(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+int32_t tok_wp_lookup(const struct tok_wp *t, const char *s, size_t len)
+{
+    uint32_t m = t->hsize - 1, i = fnv(s, len) & m;
+    for (;;) {
+        uint32_t v = t->hash[i];
+        if (v == 0)
+            return -1;
+        if (t->len[v - 1] == len && memcmp(t->pool + t->off[v - 1], s, len) == 0)
+            return (int32_t)(v - 1);
+        i = (i + 1) & m;
+    }
+}
+
+static int wp_alloc(struct tok_wp *t, struct arena_region *r, uint32_t n, size_t pool_bytes)
+{
+    memset(t, 0, sizeof *t);
+    t->n_vocab = n;
+    t->hsize = 16;
+    while (t->hsize < 2 * n)
+        t->hsize <<= 1;
+    t->pool = arena_alloc(r, pool_bytes, 0);
+    t->off = arena_alloc(r, n * sizeof *t->off, 0);
+    t->len = arena_alloc(r, n * sizeof *t->len, 0);
+    t->hash = arena_zalloc(r, t->hsize * sizeof *t->hash, 0);
+    t->norm = arena_alloc(r, (size_t)EKB_TOK_MAX_TEXT * 6 + 16, 0);
+    t->piece = arena_alloc(r, WP_MAX_CHARS * 4 + 8, 0);
+    t->word_cp = arena_alloc(r, (WP_MAX_CHARS + 2) * sizeof *t->word_cp, 0);
+    return t->pool && t->off && t->len && t->hash && t->norm && t->piece && t->word_cp ? 0 : EKB_ENOMEM;
+}
+
+static void wp_index(struct tok_wp *t, uint32_t id)
+{
+    if (tok_wp_lookup(t, t->pool + t->off[id], t->len[id]) >= 0)
+        return; /* first occurrence wins */
+    uint32_t m = t->hsize - 1, h = fnv(t->pool + t->off[id], t->len[id]) & m;
+    while (t->hash[h])
+        h = (h + 1) & m;
+    t->hash[h] = id + 1;
+}
+
+static int wp_specials(struct tok_wp *t, char *err, size_t errlen)
+{
+    t->unk = tok_wp_lookup(t, "[UNK]", 5);
+    t->cls = tok_wp_lookup(t, "[CLS]", 5);
+    t->sep = tok_wp_lookup(t, "[SEP]", 5);
+    t->pad = tok_wp_lookup(t, "[PAD]", 5);
+    if (t->unk < 0 || t->cls < 0 || t->sep < 0) {
+        snprintf(err, errlen, "wordpiece: vocabulary lacks [UNK], [CLS] or [SEP]");
+        return EKB_ECORRUPT;
+    }
+    return 0;
+}
+
+int tok_wp_load_vocab(struct tok_wp *t, struct arena_region *r, const char *v, size_t len, char *err, size_t errlen)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += v[i] == '\n';
+    if (len > 0 && v[len - 1] != '\n')
+        n++;
+    if (n == 0 || n > EKB_TOK_MAX_VOCAB) {
+        snprintf(err, errlen, "wordpiece: vocabulary of %u lines", n);
+        return EKB_ECORRUPT;
+    }
+    if (wp_alloc(t, r, n, len + 1) != 0) {
+        snprintf(err, errlen, "wordpiece: out of memory for %u tokens", n);
+        return EKB_ENOMEM;
+    }
+    memcpy(t->pool, v, len);
+    uint32_t id = 0;
+    size_t s = 0;
+    for (size_t i = 0; i <= len && id < n; i++) {
+        if (i == len || v[i] == '\n') {
+            size_t e = i;
+            if (e > s && v[e - 1] == '\r')
+                e--;
+            t->off[id] = (uint32_t)s;
+            t->len[id] = (uint32_t)(e - s);
+            wp_index(t, id);
+            id++;
+            s = i + 1;
+        }
+    }
+    return wp_specials(t, err, errlen);
+}
+
+int tok_wp_load_gguf(struct tok_wp *t, struct arena_region *r, const struct gguf *g, char *err, size_t errlen)
+{
+    enum gguf_type et;
+    size_t n;
+    const void *d;
+    const void *types = NULL;
+    size_t nt = 0;
+    if (gguf_get_arr(g, "tokenizer.ggml.tokens", &et, &n, &d) != 0 || et != GGUF_TYPE_STRING || n == 0 ||
+        n > EKB_TOK_MAX_VOCAB) {
+        snprintf(err, errlen, "wordpiece: tokenizer.ggml.tokens missing or malformed");
+        return EKB_ECORRUPT;
+    }
+    if (gguf_get_arr(g, "tokenizer.ggml.token_type", &et, &nt, &types) != 0 || et != GGUF_TYPE_INT32 || nt != n)
+        types = NULL;
+    size_t pool = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *s;
+        size_t l;
+        if (gguf_arr_str(g, "tokenizer.ggml.tokens", i, &s, &l) != 0 || l > 256) {
+            snprintf(err, errlen, "wordpiece: token %zu malformed", i);
+            return EKB_ECORRUPT;
+        }
+        pool += l + 2;
+    }
+    if (wp_alloc(t, r, (uint32_t)n, pool) != 0) {
+        snprintf(err, errlen, "wordpiece: out of memory for %zu tokens", n);
+        return EKB_ENOMEM;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *s;
+        size_t l;
+        int32_t ty = TOK_NORMAL;
+        gguf_arr_str(g, "tokenizer.ggml.tokens", i, &s, &l);
+        if (types)
+            memcpy(&ty, (const unsigned char *)types + 4 * i, 4);
+        t->off[i] = (uint32_t)at;
+        if (ty == TOK_CONTROL) {
+            memcpy(t->pool + at, s, l);
+        } else if (l >= 3 && memcmp(s, "\xe2\x96\x81", 3) == 0) { /* word start: drop the phantom space */
+            memcpy(t->pool + at, s + 3, l - 3);
+            l -= 3;
+        } else { /* continuation */
+            memcpy(t->pool + at, "##", 2);
+            memcpy(t->pool + at + 2, s, l);
+            l += 2;
+        }
+        t->len[i] = (uint32_t)l;
+        at += l;
+        wp_index(t, (uint32_t)i);
+    }
+    return wp_specials(t, err, errlen);
+}
+
+/* Decodes one UTF-8 sequence; invalid bytes give U+FFFD (dropped later). */
+static uint32_t utf8_next(const unsigned char *s, size_t n, size_t *adv)
+{
+    unsigned char c = s[0];
+    uint32_t cp;
+    size_t need;
+    if (c < 0x80) {
+        *adv = 1;
+        return c;
+    } else if ((c & 0xE0) == 0xC0) {
+        cp = c & 0x1F;
+        need = 1;
+    } else if ((c & 0xF0) == 0xE0) {
+        cp = c & 0x0F;
+        need = 2;
+    } else if ((c & 0xF8) == 0xF0) {
+        cp = c & 0x07;
+        need = 3;
+    } else {
+        *adv = 1;
+        return 0xFFFD;
+    }
+    if (need >= n) {
+        *adv = 1;
+        return 0xFFFD;
+    }
+    for (size_t i = 1; i <= need; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            *adv = 1;
+            return 0xFFFD;
+        }
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    *adv = need + 1;
+    if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0xFFFD; /* overlong or out of range */
+    return cp;
+}
+
+static size_t utf8_put(char *o, uint32_t cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+static int is_cjk(uint32_t cp)
+{
+    return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF) ||
+           (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B820 && cp <= 0x2CEAF) ||
+           (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
+}
+
+/* WordPiece on one word [w, w+wl) of normalised UTF-8. */
+static int wp_word(const struct tok_wp *t, const char *w, size_t wl, int32_t *ids, size_t max, size_t *k)
+{
+    size_t nc = 0, adv;
+    for (size_t i = 0; i < wl; i += adv) {
+        utf8_next((const unsigned char *)w + i, wl - i, &adv);
+        if (nc > WP_MAX_CHARS)
+            break;
+        t->word_cp[nc++] = (uint32_t)i;
+    }
+    size_t k0 = *k;
+    if (nc > WP_MAX_CHARS)
+        goto unk;
+    t->word_cp[nc] = (uint32_t)wl;
+    for (size_t start = 0; start < nc;) {
+        size_t end = nc;
+        int32_t found = -1;
+        while (end > start) {
+            size_t a = t->word_cp[start], b = t->word_cp[end], pl = 0;
+            if (start > 0) {
+                memcpy(t->piece, "##", 2);
+                pl = 2;
+            }
+            memcpy(t->piece + pl, w + a, b - a);
+            found = tok_wp_lookup(t, t->piece, pl + b - a);
+            if (found >= 0)
+                break;
+            end--;
+        }
+        if (found < 0) {
+            *k = k0;
+            goto unk;
+        }
+        if (*k >= max)
+            return EKB_ETOOBIG;
+        ids[(*k)++] = found;
+        start = end;
+    }
+    return 0;
+unk:
+    if (*k >= max)
+        return EKB_ETOOBIG;
+    ids[(*k)++] = t->unk;
+    return 0;
+}
+
+int tok_wp_encode(const struct tok_wp *t, const char *text, size_t len, int add_special, int32_t *ids, size_t max,
+                  size_t *n)
+{
+    size_t nl = 0, k = 0, adv;
+    const unsigned char *s = (const unsigned char *)text;
+    int rc;
+    *n = 0;
+    if (len > EKB_TOK_MAX_TEXT)
+        return EKB_ETOOBIG;
+    /* normalise */
+    for (size_t i = 0; i < len; i += adv) {
+        uint32_t cp = utf8_next(s + i, len - i, &adv);
+        const char *f;
+        size_t fl;
+        if (nl + 32 > (size_t)EKB_TOK_MAX_TEXT * 6)
+            return EKB_ETOOBIG; /* cannot happen with the fold table's expansions; never overrun */
+        if (cp == 0 || cp == 0xFFFD || uni_is_control(cp))
+            continue;
+        if (uni_is_space(cp)) {
+            t->norm[nl++] = ' ';
+        } else if (is_cjk(cp)) {
+            t->norm[nl++] = ' ';
+            nl += utf8_put(t->norm + nl, cp);
+            t->norm[nl++] = ' ';
+        } else if ((fl = uni_fold(cp, &f)) != (size_t)-1) {
+            memcpy(t->norm + nl, f, fl);
+            nl += fl;
+        } else {
+            nl += utf8_put(t->norm + nl, cp);
+        }
+    }
+    if (add_special) {
+        if (k >= max)
+            return EKB_ETOOBIG;
+        ids[k++] = t->cls;
+    }
+    /* pre-tokenise and WordPiece each word */
+    size_t ws = 0;
+    int in_word = 0;
+    for (size_t i = 0; i <= nl; i += adv) {
+        uint32_t cp = i < nl ? utf8_next((const unsigned char *)t->norm + i, nl - i, &adv) : ' ';
+        if (i == nl)
+            adv = 1;
+        int sp = uni_is_space(cp), pu = !sp && uni_is_punct(cp);
+        if (sp || pu) {
+            if (in_word && (rc = wp_word(t, t->norm + ws, i - ws, ids, max, &k)) != 0)
+                return rc;
+            in_word = 0;
+            if (pu && (rc = wp_word(t, t->norm + i, adv, ids, max, &k)) != 0)
+                return rc;
+        } else if (!in_word) {
+            in_word = 1;
+            ws = i;
+        }
+    }
+    if (add_special) {
+        if (k >= max)
+            return EKB_ETOOBIG;
+        ids[k++] = t->sep;
+    }
+    *n = k;
+    return 0;
+}

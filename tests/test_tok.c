@@ -1,0 +1,245 @@
+/* test_tok.c: tokenizers against independent oracles.
+ * - WordPiece: the 47 llama.cpp test vectors for bert-base-uncased
+ *   (../shared/models/tokenizers/bert-uncased-test-vectors) with
+ *   all-MiniLM-L6-v2's vocab.txt;
+ * - llama SPM: stories260K ids produced by tools/ref/tok_ref.py, and
+ *   decode(encode(x)) == x;
+ * - bad input: invalid UTF-8, NUL bytes, text over the limit, too few id
+ *   slots, very long words. Skipped (with a message) when the shared files
+ *   are absent. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "arena.h"
+#include "ekb_err.h"
+#include "ekb_limits.h"
+#include "gguf.h"
+#include "tok.h"
+
+static struct arena A;
+static struct arena_region *R;
+static char shared[400];
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)sz + 1);
+    if (fread(b, 1, (size_t)sz, f) != (size_t)sz) {
+        fclose(f);
+        free(b);
+        return NULL;
+    }
+    fclose(f);
+    b[sz] = 0;
+    *n = (size_t)sz;
+    return b;
+}
+
+static int setup(void **state)
+{
+    size_t sizes[ARENA_NBUDGETS] = {64 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20};
+    const char *d = getenv("EDGEKB_MODEL_DIR");
+    (void)state;
+    snprintf(shared, sizeof shared, "%s", d ? d : "../shared/models");
+    if (arena_init(&A, port_linux(), sizes, 0) != 0)
+        return -1;
+    R = arena_budget(&A, ARENA_MODELS);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    arena_fini(&A);
+    return 0;
+}
+
+static struct tok_wp WP;
+static int have_wp;
+
+static void load_wp(void)
+{
+    char path[600], err[200];
+    size_t n;
+    if (have_wp)
+        return;
+    snprintf(path, sizeof path, "%s/tokenizers/all-MiniLM-L6-v2/vocab.txt", shared);
+    char *v = slurp(path, &n);
+    if (!v) {
+        print_message("    [%s absent: skipped]\n", path);
+        skip();
+    }
+    int rc = tok_wp_load_vocab(&WP, R, v, n, err, sizeof err);
+    free(v);
+    if (rc != 0)
+        fail_msg("%s", err);
+    have_wp = 1;
+}
+
+static void wordpiece_47_vectors(void **state)
+{
+    char path[600];
+    size_t ni, no;
+    (void)state;
+    load_wp();
+    assert_int_equal(WP.n_vocab, 30522);
+    snprintf(path, sizeof path, "%s/tokenizers/bert-uncased-test-vectors/ggml-vocab-bert-bge.gguf.inp", shared);
+    char *inp = slurp(path, &ni);
+    snprintf(path, sizeof path, "%s/tokenizers/bert-uncased-test-vectors/ggml-vocab-bert-bge.gguf.out", shared);
+    char *out = slurp(path, &no);
+    if (!inp || !out) {
+        print_message("    [test vectors absent: skipped]\n");
+        skip();
+    }
+    const char *sep = "\n__ggml_vocab_test__\n";
+    char *p = inp, *o = out;
+    int cases = 0, ok = 0;
+    /* llama.cpp's convention: split the whole file on the separator; it ends
+     * with one, so the last (47th) case is the empty string, expected ids the
+     * empty last line of .out */
+    for (;;) {
+        char *e = strstr(p, sep);
+        if (e)
+            *e = 0;
+        char *oe = strchr(o, '\n');
+        if (oe)
+            *oe = 0;
+        int32_t ids[512];
+        size_t n;
+        assert_int_equal(tok_wp_encode(&WP, p, strlen(p), 0, ids, 512, &n), 0);
+        char got[4096] = "";
+        size_t gl = 0;
+        for (size_t i = 0; i < n; i++)
+            gl += (size_t)snprintf(got + gl, sizeof got - gl, " %d", ids[i]);
+        cases++;
+        if (strcmp(got, o) == 0)
+            ok++;
+        else
+            print_message("    case %d: '%s'\n      want '%s'\n      got  '%s'\n", cases, p, o, got);
+        if (!e)
+            break;
+        p = e + strlen(sep);
+        o = oe ? oe + 1 : o + strlen(o);
+    }
+    print_message("    WordPiece: %d/%d test vectors match\n", ok, cases);
+    free(inp);
+    free(out);
+    assert_int_equal(cases, 47);
+    assert_int_equal(ok, 47);
+}
+
+static void wordpiece_edges(void **state)
+{
+    int32_t ids[300];
+    size_t n;
+    (void)state;
+    load_wp();
+    assert_int_equal(tok_wp_encode(&WP, "", 0, 1, ids, 300, &n), 0);
+    assert_int_equal(n, 2); /* [CLS] [SEP] */
+    assert_int_equal(ids[0], WP.cls);
+    assert_int_equal(ids[1], WP.sep);
+    /* invalid UTF-8 and NUL bytes are dropped, never crash */
+    const char bad[] = "caf\xc3 \xff\xfe hello\0world \xe2\x82";
+    assert_int_equal(tok_wp_encode(&WP, bad, sizeof bad - 1, 0, ids, 300, &n), 0);
+    assert_true(n >= 2);
+    /* a word over 100 characters is one [UNK] */
+    char longw[150];
+    memset(longw, 'a', sizeof longw);
+    assert_int_equal(tok_wp_encode(&WP, longw, sizeof longw, 0, ids, 300, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], WP.unk);
+    /* too few slots, too much text */
+    assert_int_equal(tok_wp_encode(&WP, "hello world again", 17, 1, ids, 3, &n), EKB_ETOOBIG);
+    static char big[EKB_TOK_MAX_TEXT + 1];
+    memset(big, 'x', sizeof big);
+    assert_int_equal(tok_wp_encode(&WP, big, sizeof big, 0, ids, 300, &n), EKB_ETOOBIG);
+    /* random bytes of every kind */
+    uint32_t x = 5;
+    for (int r = 0; r < 300; r++) {
+        char junk[300];
+        for (size_t i = 0; i < sizeof junk; i++) {
+            x = x * 1103515245u + 12345u;
+            junk[i] = (char)(x >> 16);
+        }
+        int rc = tok_wp_encode(&WP, junk, sizeof junk, 1, ids, 300, &n);
+        assert_true(rc == 0 || rc == EKB_ETOOBIG);
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            assert_true(ids[i] >= 0 && (uint32_t)ids[i] < WP.n_vocab);
+    }
+    /* a vocabulary without the special tokens is refused */
+    struct tok_wp t2;
+    char err[200];
+    assert_int_equal(tok_wp_load_vocab(&t2, R, "a\nb\n", 4, err, sizeof err), EKB_ECORRUPT);
+}
+
+static void spm_stories(void **state)
+{
+    char path[600], err[300];
+    struct gguf *g;
+    struct tok t;
+    (void)state;
+    snprintf(path, sizeof path, "%s/stories260K.gguf", shared);
+    if (gguf_open(&g, R, port_linux(), path, err, sizeof err) != 0) {
+        print_message("    [%s: %s: skipped]\n", path, err);
+        skip();
+    }
+    assert_int_equal(tok_spm_load(&t, R, g, err, sizeof err), 0);
+    /* ids from tools/ref/tok_ref.py (llama_ref.py --json prompt_ids) */
+    struct {
+        const char *text;
+        int32_t ids[8];
+        size_t n;
+    } cases[] = {{"Once upon a time", {1, 403, 407, 261, 378}, 5}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int32_t ids[64];
+        size_t n;
+        assert_int_equal(tok_spm_encode(&t, cases[c].text, strlen(cases[c].text), 1, ids, 64, &n), 0);
+        assert_int_equal(n, cases[c].n);
+        assert_memory_equal(ids, cases[c].ids, n * sizeof ids[0]);
+    }
+    /* decode(encode(x)) == x, including bytes only reachable by byte fallback */
+    const char *texts[] = {"Lily and Ben went to the park.", "caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 \x01\x7f", "  two  spaces",
+                           "x"};
+    for (size_t c = 0; c < 4; c++) {
+        int32_t ids[256];
+        size_t n;
+        char back[512];
+        size_t bl = 0;
+        assert_int_equal(tok_spm_encode(&t, texts[c], strlen(texts[c]), 1, ids, 256, &n), 0);
+        int first = 1;
+        for (size_t i = 0; i < n; i++) {
+            size_t w = tok_spm_piece(&t, ids[i], first, back + bl, sizeof back - bl);
+            if (tok_ttype(&t, ids[i]) != TOK_CONTROL)
+                first = 0; /* the prefix space is stripped from the first real piece only */
+            bl += w;
+        }
+        back[bl] = 0;
+        assert_string_equal(back, texts[c]);
+    }
+    int32_t ids[4];
+    size_t n;
+    assert_int_equal(tok_spm_encode(&t, "Once upon a time there was", 26, 1, ids, 4, &n), EKB_ETOOBIG);
+    gguf_close(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(wordpiece_47_vectors),
+        cmocka_unit_test(wordpiece_edges),
+        cmocka_unit_test(spm_stories),
+    };
+    return cmocka_run_group_tests_name("tok", tests, setup, teardown);
+}
