@@ -22,6 +22,7 @@ typedef int (*cmd_fn)(struct app *a, const struct global_opts *g, int argc, char
 /* Add new subcommands here and in the table in src/main.c. */
 int cmd_generate(struct app *a, const struct global_opts *g, int argc, char **argv);
 int cmd_quantize(struct app *a, const struct global_opts *g, int argc, char **argv);
+int cmd_embed(struct app *a, const struct global_opts *g, int argc, char **argv);
 int cmd_gguf_info(struct app *a, const struct global_opts *g, int argc, char **argv);
 
 #endif

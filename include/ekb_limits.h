@@ -41,6 +41,10 @@
 #define EKB_LLM_DEFAULT_CTX 512      /* KV cache positions unless asked otherwise */
 #define EKB_LLM_MAX_CTX 8192         /* most positions a KV cache may hold */
 
+/* Encoders (bert.c, embed.c) */
+#define EKB_EMBED_MAX_TOKENS 256     /* tokens per text, [CLS]/[SEP] included (MiniLM's max_seq_length) */
+#define EKB_EMBED_FALLBACK_DIM 256   /* dimension of the hash fallback embedder */
+
 /* Governor (gov.c): thresholds beyond the board's THERMAL_WARN_C/CRIT_C */
 #define EKB_GOV_INTERVAL_MS 1000     /* sensors are read at most this often */
 #define EKB_GOV_THERMAL_HYST_MC 3000 /* leave a thermal state 3 C below its threshold */

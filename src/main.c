@@ -30,6 +30,7 @@ static int cmd_help(struct app *a, const struct global_opts *g, int argc, char *
 
 static const struct command commands[] = {
     {"selftest", 1, cmd_selftest, "check arena, board, sensors, CPU, SQLite, LZ4, SHA-256"},
+    {"embed", 1, cmd_embed, "sentence embeddings as JSON arrays, or --cos A B (--help)"},
     {"generate", 1, cmd_generate, "generate text with a llama GGUF model (--help)"},
     {"quantize", 1, cmd_quantize, "quantize a GGUF's weight matrices: IN OUT q8_0|q4_0"},
     {"gguf-info", 1, cmd_gguf_info, "list a GGUF file's metadata counts and tensors"},

@@ -1,0 +1,41 @@
+/* embed.h: the sentence embedder the store and server use, whatever model
+ * is behind it.
+ *
+ * Owns: the choice of implementation: "bert" (a GGUF with arch bert), or
+ * "hash-fallback" when no model file is given or the file does not exist:
+ * signed feature hashing of lower-cased word unigrams and character
+ * trigrams into EKB_EMBED_FALLBACK_DIM dimensions, L2-normalised. The
+ * fallback is deterministic and cheap but only lexical: it is reported
+ * loudly (log_warn at open, is_fallback set) so nobody mistakes it for a
+ * model. A file that exists but is corrupt or of an unsupported
+ * architecture is an error, never a silent fallback. ("use-lite", the
+ * default model in the design, is not implemented yet: EKB_EUNSUPP.)
+ * Memory: everything from the MODELS budget at open; embedding allocates
+ * nothing. Not reentrant: one caller at a time per embedder. */
+#ifndef EKB_EMBED_H
+#define EKB_EMBED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "port.h"
+
+struct gguf;
+
+struct embedder {
+    char name[64];              /* "bert", "hash-fallback" */
+    uint32_t dim;
+    uint8_t weights_sha256[32]; /* of the model file; fallback: of its parameter string */
+    int is_fallback;
+    void *impl;
+    struct gguf *file;
+};
+
+int embed_open(struct embedder *e, struct arena *a, const struct port *p, const char *model_path, char *err,
+               size_t errlen);
+int embed_text(struct embedder *e, const char *text, size_t len, float *out);
+void embed_close(struct embedder *e);
+float embed_cosine(const float *a, const float *b, uint32_t dim);
+
+#endif

@@ -1,0 +1,258 @@
+/* bert.c: BERT encoder forward pass (see bert.h). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bert.h"
+#include "ekb_err.h"
+#include "ekb_limits.h"
+#include "kern.h"
+
+static int getu(const struct gguf *g, const char *key, uint32_t *v)
+{
+    char k[96];
+    snprintf(k, sizeof k, "bert.%s", key);
+    return gguf_get_u32(g, k, v);
+}
+
+static int mat(struct arena_region *r, const struct gguf *g, const char *name, uint32_t rows, uint32_t cols,
+               struct llm_w *w, char *err, size_t errlen)
+{
+    const struct gguf_tensor *t;
+    if (gguf_find_tensor(g, name, &t) != 0) {
+        snprintf(err, errlen, "bert: tensor '%s' missing", name);
+        return EKB_ENOENT;
+    }
+    if (t->ne[0] != cols || t->ne[1] < rows || t->n_dims != 2) {
+        snprintf(err, errlen, "bert: tensor '%s' is [%llu, %llu], expected [%u, %u]", name,
+                 (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], cols, rows);
+        return EKB_ECORRUPT;
+    }
+    w->rows = (uint32_t)t->ne[1];
+    w->cols = cols;
+    w->type = t->type;
+    w->data = t->data;
+    if (t->type == GGML_T_F16) {
+        float *f = arena_alloc(r, (size_t)w->rows * cols * 4, 64);
+        if (!f) {
+            snprintf(err, errlen, "bert: out of memory converting '%s'", name);
+            return EKB_ENOMEM;
+        }
+        for (size_t i = 0; i < (size_t)w->rows * cols; i++) {
+            uint16_t h;
+            memcpy(&h, (const unsigned char *)t->data + 2 * i, 2);
+            f[i] = kern_fp16_to_fp32(h);
+        }
+        w->type = GGML_T_F32;
+        w->data = f;
+    }
+    return 0;
+}
+
+static int vec(const struct gguf *g, const char *name, uint32_t n, const float **out, char *err, size_t errlen)
+{
+    const struct gguf_tensor *t;
+    if (gguf_find_tensor(g, name, &t) != 0 || t->type != GGML_T_F32 || t->ne[0] != n || t->n_dims != 1) {
+        snprintf(err, errlen, "bert: tensor '%s' missing or not F32 [%u]", name, n);
+        return EKB_ECORRUPT;
+    }
+    *out = t->data;
+    return 0;
+}
+
+/* One row of an embedding table as floats. */
+static void get_row(const struct llm_w *w, uint32_t row, float *out)
+{
+    if (w->type == GGML_T_F32)
+        memcpy(out, (const float *)w->data + (size_t)row * w->cols, w->cols * 4);
+    else if (w->type == GGML_T_Q8_0)
+        kern_dequantize_row_q8_0((const char *)w->data + (size_t)row * gguf_row_bytes(GGML_T_Q8_0, w->cols), out,
+                                 w->cols);
+    else
+        kern_dequantize_row_q4_0((const char *)w->data + (size_t)row * gguf_row_bytes(GGML_T_Q4_0, w->cols), out,
+                                 w->cols);
+}
+
+int bert_load(struct bert *m, struct arena_region *r, const struct gguf *g, char *err, size_t errlen)
+{
+    size_t mark = arena_mark(r);
+    char name[96];
+    int rc;
+
+    memset(m, 0, sizeof *m);
+    if (strcmp(gguf_arch(g), "bert") != 0) {
+        snprintf(err, errlen, "bert: architecture '%s' is not bert", gguf_arch(g));
+        return EKB_EUNSUPP;
+    }
+    if (getu(g, "embedding_length", &m->n_embd) || getu(g, "block_count", &m->n_layer) ||
+        getu(g, "attention.head_count", &m->n_head) || getu(g, "feed_forward_length", &m->n_ff) ||
+        getu(g, "context_length", &m->n_ctx)) {
+        snprintf(err, errlen, "bert: a required bert.* hyper-parameter is missing");
+        return EKB_ECORRUPT;
+    }
+    if (gguf_get_f32(g, "bert.attention.layer_norm_epsilon", &m->eps) != 0)
+        m->eps = 1e-12f;
+    if (m->n_embd == 0 || m->n_embd > 8192 || m->n_head == 0 || m->n_embd % m->n_head || m->n_layer == 0 ||
+        m->n_layer > 128 || m->n_ff == 0 || m->n_ff > 65536 || m->n_ctx < 2) {
+        snprintf(err, errlen, "bert: inconsistent hyper-parameters");
+        return EKB_ECORRUPT;
+    }
+    m->max_tokens = m->n_ctx < EKB_EMBED_MAX_TOKENS ? m->n_ctx : EKB_EMBED_MAX_TOKENS;
+    if ((rc = tok_wp_load_gguf(&m->tok, r, g, err, errlen)) != 0)
+        goto fail;
+    uint32_t d = m->n_embd, T = m->max_tokens;
+    if ((rc = mat(r, g, "token_embd.weight", m->tok.n_vocab, d, &m->tok_embd, err, errlen)) ||
+        (rc = mat(r, g, "position_embd.weight", m->n_ctx, d, &m->pos_embd, err, errlen)) ||
+        (rc = mat(r, g, "token_types.weight", 1, d, &m->type_embd, err, errlen)) ||
+        (rc = vec(g, "token_embd_norm.weight", d, &m->ln0_g, err, errlen)) ||
+        (rc = vec(g, "token_embd_norm.bias", d, &m->ln0_b, err, errlen)))
+        goto fail;
+    m->layers = arena_zalloc(r, m->n_layer * sizeof *m->layers, 0);
+    if (!m->layers)
+        goto nomem;
+    for (uint32_t l = 0; l < m->n_layer; l++) {
+        struct bert_layer *L = &m->layers[l];
+        struct {
+            const char *n;
+            struct llm_w *w;
+            const float **b;
+            uint32_t rows, cols;
+        } ws[] = {{"attn_q", &L->q, &L->bq, d, d},         {"attn_k", &L->k, &L->bk, d, d},
+                  {"attn_v", &L->v, &L->bv, d, d},         {"attn_output", &L->o, &L->bo, d, d},
+                  {"ffn_up", &L->up, &L->bup, m->n_ff, d}, {"ffn_down", &L->down, &L->bdown, d, m->n_ff}};
+        for (size_t i = 0; i < 6; i++) {
+            snprintf(name, sizeof name, "blk.%u.%s.weight", l, ws[i].n);
+            if ((rc = mat(r, g, name, ws[i].rows, ws[i].cols, ws[i].w, err, errlen)) != 0)
+                goto fail;
+            if (ws[i].w->rows != ws[i].rows) {
+                snprintf(err, errlen, "bert: tensor '%s' has %u rows, expected %u", name, ws[i].w->rows, ws[i].rows);
+                rc = EKB_ECORRUPT;
+                goto fail;
+            }
+            snprintf(name, sizeof name, "blk.%u.%s.bias", l, ws[i].n);
+            if ((rc = vec(g, name, ws[i].rows, ws[i].b, err, errlen)) != 0)
+                goto fail;
+            m->weight_bytes += gguf_row_bytes(ws[i].w->type, ws[i].cols) * ws[i].rows;
+        }
+        struct {
+            const char *n;
+            const float **p;
+        } ns[] = {{"attn_output_norm.weight", &L->ln1_g}, {"attn_output_norm.bias", &L->ln1_b},
+                  {"layer_output_norm.weight", &L->ln2_g}, {"layer_output_norm.bias", &L->ln2_b}};
+        for (size_t i = 0; i < 4; i++) {
+            snprintf(name, sizeof name, "blk.%u.%s", l, ns[i].n);
+            if ((rc = vec(g, name, d, ns[i].p, err, errlen)) != 0)
+                goto fail;
+        }
+    }
+    size_t maxd = d > m->n_ff ? d : m->n_ff;
+    m->ids = arena_alloc(r, (EKB_TOK_MAX_TEXT + 2) * sizeof *m->ids, 0);
+    m->x = arena_alloc(r, (size_t)T * d * 4, 64);
+    m->q = arena_alloc(r, (size_t)T * d * 4, 64);
+    m->k = arena_alloc(r, (size_t)T * d * 4, 64);
+    m->v = arena_alloc(r, (size_t)T * d * 4, 64);
+    m->a = arena_alloc(r, (size_t)T * d * 4, 64);
+    m->h = arena_alloc(r, (size_t)T * m->n_ff * 4, 64);
+    m->att = arena_alloc(r, (size_t)T * 4, 64);
+    m->row = arena_alloc(r, (size_t)d * 4, 64);
+    m->xq = arena_alloc(r, (size_t)T * kern_act_bytes((maxd + 31) / 32 * 32), 64);
+    if (!m->ids || !m->x || !m->q || !m->k || !m->v || !m->a || !m->h || !m->att || !m->row || !m->xq)
+        goto nomem;
+    return 0;
+nomem:
+    snprintf(err, errlen, "bert: out of memory for scratch (%u tokens)", m->max_tokens);
+    rc = EKB_ENOMEM;
+fail:
+    arena_reset(r, mark);
+    return rc;
+}
+
+/* Y[T][rows] = X[T][cols] W^T + b */
+static void linear(struct bert *m, const struct llm_w *w, const float *b, const float *X, uint32_t T, float *Y)
+{
+    if (w->type == GGML_T_F32) {
+        kern->matmul_f32(Y, w->data, X, w->rows, w->cols, T);
+    } else {
+        size_t ab = kern_act_bytes(w->cols);
+        for (uint32_t t = 0; t < T; t++)
+            kern->quantize_act(X + (size_t)t * w->cols, w->cols, (char *)m->xq + t * ab);
+        if (w->type == GGML_T_Q8_0)
+            kern->matmul_q8_0(Y, w->data, m->xq, w->rows, w->cols, T);
+        else
+            kern->matmul_q4_0(Y, w->data, m->xq, w->rows, w->cols, T);
+    }
+    for (uint32_t t = 0; t < T; t++)
+        kern->add(Y + (size_t)t * w->rows, b, w->rows);
+}
+
+int bert_embed(struct bert *m, const char *text, size_t len, float *out, uint32_t *n_tokens)
+{
+    size_t n;
+    uint32_t d = m->n_embd, hd = d / m->n_head;
+    int rc = tok_wp_encode(&m->tok, text, len, 1, m->ids, EKB_TOK_MAX_TEXT + 2, &n);
+    if (rc != 0)
+        return rc;
+    if (n > m->max_tokens) { /* truncate, keep [SEP] */
+        m->ids[m->max_tokens - 1] = m->tok.sep;
+        n = m->max_tokens;
+    }
+    uint32_t T = (uint32_t)n;
+    if (n_tokens)
+        *n_tokens = T;
+    for (uint32_t t = 0; t < T; t++) {
+        float *x = m->x + (size_t)t * d;
+        get_row(&m->tok_embd, (uint32_t)m->ids[t], x);
+        get_row(&m->pos_embd, t, m->row);
+        kern->add(x, m->row, d);
+        get_row(&m->type_embd, 0, m->row);
+        kern->add(x, m->row, d);
+        kern->layernorm(x, x, m->ln0_g, m->ln0_b, d, m->eps);
+    }
+    float scale = 1.0f / sqrtf((float)hd);
+    for (uint32_t l = 0; l < m->n_layer; l++) {
+        struct bert_layer *L = &m->layers[l];
+        linear(m, &L->q, L->bq, m->x, T, m->q);
+        linear(m, &L->k, L->bk, m->x, T, m->k);
+        linear(m, &L->v, L->bv, m->x, T, m->v);
+        for (uint32_t h = 0; h < m->n_head; h++)
+            for (uint32_t t = 0; t < T; t++) {
+                const float *qt = m->q + (size_t)t * d + h * hd;
+                for (uint32_t s = 0; s < T; s++)
+                    m->att[s] = kern->dot_f32(qt, m->k + (size_t)s * d + h * hd, hd) * scale;
+                kern->softmax(m->att, T);
+                float *o = m->a + (size_t)t * d + h * hd;
+                memset(o, 0, hd * 4);
+                for (uint32_t s = 0; s < T; s++) {
+                    const float *vs = m->v + (size_t)s * d + h * hd;
+                    for (uint32_t i = 0; i < hd; i++)
+                        o[i] += m->att[s] * vs[i];
+                }
+            }
+        linear(m, &L->o, L->bo, m->a, T, m->q);
+        for (uint32_t t = 0; t < T; t++) {
+            float *x = m->x + (size_t)t * d;
+            kern->add(x, m->q + (size_t)t * d, d);
+            kern->layernorm(x, x, L->ln1_g, L->ln1_b, d, m->eps);
+        }
+        linear(m, &L->up, L->bup, m->x, T, m->h);
+        kern->gelu(m->h, (size_t)T * m->n_ff);
+        linear(m, &L->down, L->bdown, m->h, T, m->q);
+        for (uint32_t t = 0; t < T; t++) {
+            float *x = m->x + (size_t)t * d;
+            kern->add(x, m->q + (size_t)t * d, d);
+            kern->layernorm(x, x, L->ln2_g, L->ln2_b, d, m->eps);
+        }
+    }
+    memset(out, 0, d * 4);
+    for (uint32_t t = 0; t < T; t++)
+        kern->add(out, m->x + (size_t)t * d, d);
+    float ss = 0.0f;
+    for (uint32_t i = 0; i < d; i++) {
+        out[i] /= (float)T;
+        ss += out[i] * out[i];
+    }
+    float inv = ss > 0.0f ? 1.0f / sqrtf(ss) : 0.0f;
+    for (uint32_t i = 0; i < d; i++)
+        out[i] *= inv;
+    return 0;
+}
