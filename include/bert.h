@@ -24,7 +24,7 @@
 #include "tok.h"
 
 struct bert_layer {
-    struct llm_w q, k, v, o, up, down;
+    struct gguf_w q, k, v, o, up, down;
     const float *bq, *bk, *bv, *bo, *bup, *bdown;
     const float *ln1_g, *ln1_b, *ln2_g, *ln2_b;
 };
@@ -32,7 +32,7 @@ struct bert_layer {
 struct bert {
     uint32_t n_embd, n_layer, n_head, n_ff, n_ctx, max_tokens;
     float eps;
-    struct llm_w tok_embd, pos_embd, type_embd;
+    struct gguf_w tok_embd, pos_embd, type_embd;
     const float *ln0_g, *ln0_b;
     struct bert_layer *layers;
     struct tok_wp tok;

@@ -1,15 +1,16 @@
 /* embed.h: the sentence embedder the store and server use, whatever model
  * is behind it.
  *
- * Owns: the choice of implementation: "bert" (a GGUF with arch bert), or
+ * Owns: the choice of implementation: "use-lite" or "bert" (by the GGUF's
+ * general.architecture), or
  * "hash-fallback" when no model file is given or the file does not exist:
  * signed feature hashing of lower-cased word unigrams and character
  * trigrams into EKB_EMBED_FALLBACK_DIM dimensions, L2-normalised. The
  * fallback is deterministic and cheap but only lexical: it is reported
  * loudly (log_warn at open, is_fallback set) so nobody mistakes it for a
- * model. A file that exists but is corrupt or of an unsupported
- * architecture is an error, never a silent fallback. ("use-lite", the
- * default model in the design, is not implemented yet: EKB_EUNSUPP.)
+ * model. "use-lite" (the default model) and "bert" GGUFs run on our
+ * kernels. A file that exists but is corrupt or of an unsupported
+ * architecture is an error, never a silent fallback.
  * Memory: everything from the MODELS budget at open; embedding allocates
  * nothing. Not reentrant: one caller at a time per embedder. */
 #ifndef EKB_EMBED_H
@@ -28,6 +29,7 @@ struct embedder {
     uint32_t dim;
     uint8_t weights_sha256[32]; /* of the model file; fallback: of its parameter string */
     int is_fallback;
+    int is_use;                 /* impl is a struct use_model (else struct bert) */
     void *impl;
     struct gguf *file;
 };

@@ -76,6 +76,22 @@ size_t gguf_n_tensors(const struct gguf *g);
 const struct gguf_tensor *gguf_tensor_at(const struct gguf *g, size_t i);
 int gguf_find_tensor(const struct gguf *g, const char *name, const struct gguf_tensor **t);
 
+/* A weight matrix as the kernels take it: `rows` rows of `cols` elements,
+ * F32, Q8_0 or Q4_0 (F16 is converted to F32 into the region at load). */
+struct gguf_w {
+    uint32_t type;
+    const void *data;
+    uint32_t rows, cols;
+};
+/* Looks up a 2-D tensor [cols, rows]; rows 0 accepts any row count. The
+ * error names the tensor and both shapes. */
+int gguf_weight(const struct gguf *g, struct arena_region *r, const char *name, uint32_t rows, uint32_t cols,
+                struct gguf_w *w, char *err, size_t errlen);
+/* A 1-D F32 tensor of n elements, 4-byte aligned. */
+int gguf_vector(const struct gguf *g, const char *name, uint32_t n, const float **out, char *err, size_t errlen);
+/* Row `row` of w as floats. */
+void gguf_w_row(const struct gguf_w *w, uint32_t row, float *out);
+
 /* "F32", "Q4_K", ... or "unknown" for a ggml type id. */
 const char *gguf_ggml_type_name(uint32_t type);
 /* Bytes of a row of ne0 elements of a supported type; 0 if unsupported or ne0

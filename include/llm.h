@@ -25,22 +25,16 @@
 #include "gguf.h"
 #include "tok.h"
 
-struct llm_w {
-    uint32_t type; /* GGML_T_F32, Q8_0 or Q4_0 */
-    const void *data;
-    uint32_t rows, cols;
-};
-
 struct llm_layer {
     const float *attn_norm, *ffn_norm;
-    struct llm_w q, k, v, o, gate, up, down;
+    struct gguf_w q, k, v, o, gate, up, down;
 };
 
 struct llm {
     uint32_t n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_vocab, n_ctx, n_rot;
     float eps, rope_base;
     const float *tok_embd_f32; /* NULL when token_embd is quantized */
-    struct llm_w tok_embd, output;
+    struct gguf_w tok_embd, output;
     const float *output_norm;
     struct llm_layer *layers;
     struct tok tok;

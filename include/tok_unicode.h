@@ -14,4 +14,10 @@ int uni_is_punct(uint32_t cp);   /* P*, and ASCII symbols */
  * folds to itself. */
 size_t uni_fold(uint32_t cp, const char **out);
 
+/* UTF-8 of NFKC(cp) for the single code point (may be longer), or
+ * (size_t)-1 when cp is unchanged. Applied per code point, this equals
+ * full NFKC except where a base character and following combining marks
+ * compose (e.g. "e" U+0301 stays two code points, NFKC gives one). */
+size_t uni_nfkc(uint32_t cp, const char **out);
+
 #endif

@@ -15,64 +15,6 @@ static int getu(const struct gguf *g, const char *key, uint32_t *v)
     return gguf_get_u32(g, k, v);
 }
 
-static int mat(struct arena_region *r, const struct gguf *g, const char *name, uint32_t rows, uint32_t cols,
-               struct llm_w *w, char *err, size_t errlen)
-{
-    const struct gguf_tensor *t;
-    if (gguf_find_tensor(g, name, &t) != 0) {
-        snprintf(err, errlen, "bert: tensor '%s' missing", name);
-        return EKB_ENOENT;
-    }
-    if (t->ne[0] != cols || t->ne[1] < rows || t->n_dims != 2) {
-        snprintf(err, errlen, "bert: tensor '%s' is [%llu, %llu], expected [%u, %u]", name,
-                 (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], cols, rows);
-        return EKB_ECORRUPT;
-    }
-    w->rows = (uint32_t)t->ne[1];
-    w->cols = cols;
-    w->type = t->type;
-    w->data = t->data;
-    if (t->type == GGML_T_F16) {
-        float *f = arena_alloc(r, (size_t)w->rows * cols * 4, 64);
-        if (!f) {
-            snprintf(err, errlen, "bert: out of memory converting '%s'", name);
-            return EKB_ENOMEM;
-        }
-        for (size_t i = 0; i < (size_t)w->rows * cols; i++) {
-            uint16_t h;
-            memcpy(&h, (const unsigned char *)t->data + 2 * i, 2);
-            f[i] = kern_fp16_to_fp32(h);
-        }
-        w->type = GGML_T_F32;
-        w->data = f;
-    }
-    return 0;
-}
-
-static int vec(const struct gguf *g, const char *name, uint32_t n, const float **out, char *err, size_t errlen)
-{
-    const struct gguf_tensor *t;
-    if (gguf_find_tensor(g, name, &t) != 0 || t->type != GGML_T_F32 || t->ne[0] != n || t->n_dims != 1) {
-        snprintf(err, errlen, "bert: tensor '%s' missing or not F32 [%u]", name, n);
-        return EKB_ECORRUPT;
-    }
-    *out = t->data;
-    return 0;
-}
-
-/* One row of an embedding table as floats. */
-static void get_row(const struct llm_w *w, uint32_t row, float *out)
-{
-    if (w->type == GGML_T_F32)
-        memcpy(out, (const float *)w->data + (size_t)row * w->cols, w->cols * 4);
-    else if (w->type == GGML_T_Q8_0)
-        kern_dequantize_row_q8_0((const char *)w->data + (size_t)row * gguf_row_bytes(GGML_T_Q8_0, w->cols), out,
-                                 w->cols);
-    else
-        kern_dequantize_row_q4_0((const char *)w->data + (size_t)row * gguf_row_bytes(GGML_T_Q4_0, w->cols), out,
-                                 w->cols);
-}
-
 int bert_load(struct bert *m, struct arena_region *r, const struct gguf *g, char *err, size_t errlen)
 {
     size_t mark = arena_mark(r);
@@ -101,11 +43,11 @@ int bert_load(struct bert *m, struct arena_region *r, const struct gguf *g, char
     if ((rc = tok_wp_load_gguf(&m->tok, r, g, err, errlen)) != 0)
         goto fail;
     uint32_t d = m->n_embd, T = m->max_tokens;
-    if ((rc = mat(r, g, "token_embd.weight", m->tok.n_vocab, d, &m->tok_embd, err, errlen)) ||
-        (rc = mat(r, g, "position_embd.weight", m->n_ctx, d, &m->pos_embd, err, errlen)) ||
-        (rc = mat(r, g, "token_types.weight", 1, d, &m->type_embd, err, errlen)) ||
-        (rc = vec(g, "token_embd_norm.weight", d, &m->ln0_g, err, errlen)) ||
-        (rc = vec(g, "token_embd_norm.bias", d, &m->ln0_b, err, errlen)))
+    if ((rc = gguf_weight(g, r, "token_embd.weight", m->tok.n_vocab, d, &m->tok_embd, err, errlen)) ||
+        (rc = gguf_weight(g, r, "position_embd.weight", m->n_ctx, d, &m->pos_embd, err, errlen)) ||
+        (rc = gguf_weight(g, r, "token_types.weight", 0, d, &m->type_embd, err, errlen)) ||
+        (rc = gguf_vector(g, "token_embd_norm.weight", d, &m->ln0_g, err, errlen)) ||
+        (rc = gguf_vector(g, "token_embd_norm.bias", d, &m->ln0_b, err, errlen)))
         goto fail;
     m->layers = arena_zalloc(r, m->n_layer * sizeof *m->layers, 0);
     if (!m->layers)
@@ -114,7 +56,7 @@ int bert_load(struct bert *m, struct arena_region *r, const struct gguf *g, char
         struct bert_layer *L = &m->layers[l];
         struct {
             const char *n;
-            struct llm_w *w;
+            struct gguf_w *w;
             const float **b;
             uint32_t rows, cols;
         } ws[] = {{"attn_q", &L->q, &L->bq, d, d},         {"attn_k", &L->k, &L->bk, d, d},
@@ -122,7 +64,7 @@ int bert_load(struct bert *m, struct arena_region *r, const struct gguf *g, char
                   {"ffn_up", &L->up, &L->bup, m->n_ff, d}, {"ffn_down", &L->down, &L->bdown, d, m->n_ff}};
         for (size_t i = 0; i < 6; i++) {
             snprintf(name, sizeof name, "blk.%u.%s.weight", l, ws[i].n);
-            if ((rc = mat(r, g, name, ws[i].rows, ws[i].cols, ws[i].w, err, errlen)) != 0)
+            if ((rc = gguf_weight(g, r, name, ws[i].rows, ws[i].cols, ws[i].w, err, errlen)) != 0)
                 goto fail;
             if (ws[i].w->rows != ws[i].rows) {
                 snprintf(err, errlen, "bert: tensor '%s' has %u rows, expected %u", name, ws[i].w->rows, ws[i].rows);
@@ -130,7 +72,7 @@ int bert_load(struct bert *m, struct arena_region *r, const struct gguf *g, char
                 goto fail;
             }
             snprintf(name, sizeof name, "blk.%u.%s.bias", l, ws[i].n);
-            if ((rc = vec(g, name, ws[i].rows, ws[i].b, err, errlen)) != 0)
+            if ((rc = gguf_vector(g, name, ws[i].rows, ws[i].b, err, errlen)) != 0)
                 goto fail;
             m->weight_bytes += gguf_row_bytes(ws[i].w->type, ws[i].cols) * ws[i].rows;
         }
@@ -141,7 +83,7 @@ int bert_load(struct bert *m, struct arena_region *r, const struct gguf *g, char
                   {"layer_output_norm.weight", &L->ln2_g}, {"layer_output_norm.bias", &L->ln2_b}};
         for (size_t i = 0; i < 4; i++) {
             snprintf(name, sizeof name, "blk.%u.%s", l, ns[i].n);
-            if ((rc = vec(g, name, d, ns[i].p, err, errlen)) != 0)
+            if ((rc = gguf_vector(g, name, d, ns[i].p, err, errlen)) != 0)
                 goto fail;
         }
     }
@@ -168,7 +110,7 @@ fail:
 }
 
 /* Y[T][rows] = X[T][cols] W^T + b */
-static void linear(struct bert *m, const struct llm_w *w, const float *b, const float *X, uint32_t T, float *Y)
+static void linear(struct bert *m, const struct gguf_w *w, const float *b, const float *X, uint32_t T, float *Y)
 {
     if (w->type == GGML_T_F32) {
         kern->matmul_f32(Y, w->data, X, w->rows, w->cols, T);
@@ -201,10 +143,10 @@ int bert_embed(struct bert *m, const char *text, size_t len, float *out, uint32_
         *n_tokens = T;
     for (uint32_t t = 0; t < T; t++) {
         float *x = m->x + (size_t)t * d;
-        get_row(&m->tok_embd, (uint32_t)m->ids[t], x);
-        get_row(&m->pos_embd, t, m->row);
+        gguf_w_row(&m->tok_embd, (uint32_t)m->ids[t], x);
+        gguf_w_row(&m->pos_embd, t, m->row);
         kern->add(x, m->row, d);
-        get_row(&m->type_embd, 0, m->row);
+        gguf_w_row(&m->type_embd, 0, m->row);
         kern->add(x, m->row, d);
         kern->layernorm(x, x, m->ln0_g, m->ln0_b, d, m->eps);
     }

@@ -12,6 +12,7 @@
 #include "gguf.h"
 #include "kern.h"
 #include "log.h"
+#include "use.h"
 
 static const char FALLBACK_PARAMS[] = "hash-fallback v1: fnv1a64, words + char 3-grams, dim 256, signed";
 
@@ -114,7 +115,23 @@ int embed_open(struct embedder *e, struct arena *a, const struct port *p, const 
         snprintf(e->name, sizeof e->name, "bert");
         return 0;
     }
-    snprintf(err, errlen, "embed: %s: architecture '%s' is not an embedder we run (bert)", path,
+    if (strcmp(gguf_arch(e->file), "use-lite") == 0) {
+        struct use_model *u = arena_alloc(r, sizeof *u, 0);
+        if (!u) {
+            rc = EKB_ENOMEM;
+            snprintf(err, errlen, "embed: out of memory");
+            goto fail;
+        }
+        rc = use_load(u, r, e->file, err, errlen);
+        if (rc != 0)
+            goto fail;
+        e->impl = u;
+        e->dim = u->n_embd;
+        e->is_use = 1;
+        snprintf(e->name, sizeof e->name, "use-lite");
+        return 0;
+    }
+    snprintf(err, errlen, "embed: %s: architecture '%s' is not an embedder we run (use-lite, bert)", path,
              gguf_arch(e->file));
     rc = EKB_EUNSUPP;
 fail:
@@ -129,6 +146,8 @@ int embed_text(struct embedder *e, const char *text, size_t len, float *out)
 {
     if (e->is_fallback)
         return len > EKB_TOK_MAX_TEXT ? EKB_ETOOBIG : fallback_embed(text, len, out, e->dim);
+    if (e->is_use)
+        return use_embed(e->impl, text, len, out, NULL);
     return bert_embed(e->impl, text, len, out, NULL);
 }
 

@@ -11,6 +11,7 @@
 #include "ekb_err.h"
 #include "ekb_limits.h"
 #include "gguf.h"
+#include "kern.h"
 
 struct kv {
     const char *key;
@@ -509,4 +510,70 @@ int gguf_find_tensor(const struct gguf *g, const char *name, const struct gguf_t
             return 0;
         }
     return EKB_ENOENT;
+}
+
+int gguf_weight(const struct gguf *g, struct arena_region *r, const char *name, uint32_t rows, uint32_t cols,
+                struct gguf_w *w, char *err, size_t errlen)
+{
+    const struct gguf_tensor *t;
+    if (gguf_find_tensor(g, name, &t) != 0) {
+        snprintf(err, errlen, "tensor '%s' missing", name);
+        return EKB_ENOENT;
+    }
+    if (t->ne[0] != cols || (rows != 0 && t->ne[1] != rows) || t->ne[2] != 1 || t->ne[3] != 1 ||
+        t->ne[1] > UINT32_MAX) {
+        snprintf(err, errlen, "tensor '%s' is [%llu, %llu], expected [%u, %u]", name, (unsigned long long)t->ne[0],
+                 (unsigned long long)t->ne[1], cols, rows);
+        return EKB_ECORRUPT;
+    }
+    w->rows = (uint32_t)t->ne[1];
+    w->cols = cols;
+    w->type = t->type;
+    w->data = t->data;
+    if (t->type == GGML_T_F32 && ((uintptr_t)t->data & 3) != 0) {
+        snprintf(err, errlen, "tensor '%s' is not 4-byte aligned", name);
+        return EKB_ECORRUPT;
+    }
+    if (t->type == GGML_T_F16) {
+        float *f = arena_alloc(r, (size_t)w->rows * cols * sizeof(float), 64);
+        if (!f) {
+            snprintf(err, errlen, "out of memory converting '%s' from F16", name);
+            return EKB_ENOMEM;
+        }
+        for (size_t i = 0; i < (size_t)w->rows * cols; i++) {
+            uint16_t h;
+            memcpy(&h, (const unsigned char *)t->data + 2 * i, 2);
+            f[i] = kern_fp16_to_fp32(h);
+        }
+        w->type = GGML_T_F32;
+        w->data = f;
+    }
+    return 0;
+}
+
+int gguf_vector(const struct gguf *g, const char *name, uint32_t n, const float **out, char *err, size_t errlen)
+{
+    const struct gguf_tensor *t;
+    if (gguf_find_tensor(g, name, &t) != 0) {
+        snprintf(err, errlen, "tensor '%s' missing", name);
+        return EKB_ENOENT;
+    }
+    if (t->type != GGML_T_F32 || t->ne[0] != n || t->n_dims != 1 || ((uintptr_t)t->data & 3) != 0) {
+        snprintf(err, errlen, "tensor '%s' must be an aligned F32 [%u]", name, n);
+        return EKB_ECORRUPT;
+    }
+    *out = t->data;
+    return 0;
+}
+
+void gguf_w_row(const struct gguf_w *w, uint32_t row, float *out)
+{
+    if (w->type == GGML_T_F32)
+        memcpy(out, (const float *)w->data + (size_t)row * w->cols, w->cols * sizeof(float));
+    else if (w->type == GGML_T_Q8_0)
+        kern_dequantize_row_q8_0((const char *)w->data + (size_t)row * gguf_row_bytes(GGML_T_Q8_0, w->cols), out,
+                                 w->cols);
+    else
+        kern_dequantize_row_q4_0((const char *)w->data + (size_t)row * gguf_row_bytes(GGML_T_Q4_0, w->cols), out,
+                                 w->cols);
 }

@@ -25,61 +25,6 @@ static int getu(const struct gguf *g, const char *key, uint32_t def, uint32_t *v
     return rc;
 }
 
-/* A weight view; F16 is converted to F32 into the region. */
-static int weight(struct arena_region *r, const struct gguf *g, const char *name, uint32_t rows, uint32_t cols,
-                  struct llm_w *w, char *err, size_t errlen)
-{
-    const struct gguf_tensor *t;
-    if (gguf_find_tensor(g, name, &t) != 0) {
-        snprintf(err, errlen, "llm: tensor '%s' missing", name);
-        return EKB_ENOENT;
-    }
-    if (t->ne[0] != cols || t->ne[1] != rows || t->ne[2] != 1 || t->ne[3] != 1) {
-        snprintf(err, errlen, "llm: tensor '%s' is [%llu, %llu], expected [%u, %u]", name,
-                 (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], cols, rows);
-        return EKB_ECORRUPT;
-    }
-    w->rows = rows;
-    w->cols = cols;
-    w->type = t->type;
-    w->data = t->data;
-    if (t->type == GGML_T_F16) {
-        float *f = arena_alloc(r, (size_t)rows * cols * sizeof(float), 64);
-        if (!f) {
-            snprintf(err, errlen, "llm: out of memory converting '%s' from F16", name);
-            return EKB_ENOMEM;
-        }
-        const unsigned char *h = t->data;
-        for (size_t i = 0; i < (size_t)rows * cols; i++) {
-            uint16_t v;
-            memcpy(&v, h + 2 * i, 2);
-            f[i] = kern_fp16_to_fp32(v);
-        }
-        w->type = GGML_T_F32;
-        w->data = f;
-    }
-    return 0;
-}
-
-static int vector(const struct gguf *g, const char *name, uint32_t n, const float **out, char *err, size_t errlen)
-{
-    const struct gguf_tensor *t;
-    if (gguf_find_tensor(g, name, &t) != 0) {
-        snprintf(err, errlen, "llm: tensor '%s' missing", name);
-        return EKB_ENOENT;
-    }
-    if (t->type != GGML_T_F32 || t->ne[0] != n || t->n_dims != 1) {
-        snprintf(err, errlen, "llm: tensor '%s' must be F32 [%u]", name, n);
-        return EKB_ECORRUPT;
-    }
-    if (((uintptr_t)t->data & 3) != 0) {
-        snprintf(err, errlen, "llm: tensor '%s' is not 4-byte aligned", name);
-        return EKB_ECORRUPT;
-    }
-    *out = t->data;
-    return 0;
-}
-
 int llm_load(struct llm *m, struct arena_region *r, const struct gguf *g, uint32_t n_ctx, char *err, size_t errlen)
 {
     size_t mark = arena_mark(r);
@@ -143,18 +88,18 @@ int llm_load(struct llm *m, struct arena_region *r, const struct gguf *g, uint32
     }
     m->n_vocab = m->tok.n_vocab;
     uint32_t kv_dim = m->head_dim * m->n_head_kv;
-    if ((rc = weight(r, g, "token_embd.weight", m->n_vocab, m->n_embd, &m->tok_embd, err, errlen)) != 0)
+    if ((rc = gguf_weight(g, r, "token_embd.weight", m->n_vocab, m->n_embd, &m->tok_embd, err, errlen)) != 0)
         goto fail;
     if (m->tok_embd.type == GGML_T_F32)
         m->tok_embd_f32 = m->tok_embd.data;
     const struct gguf_tensor *ot;
     if (gguf_find_tensor(g, "output.weight", &ot) == 0) {
-        if ((rc = weight(r, g, "output.weight", m->n_vocab, m->n_embd, &m->output, err, errlen)) != 0)
+        if ((rc = gguf_weight(g, r, "output.weight", m->n_vocab, m->n_embd, &m->output, err, errlen)) != 0)
             goto fail;
     } else {
         m->output = m->tok_embd; /* tied */
     }
-    if ((rc = vector(g, "output_norm.weight", m->n_embd, &m->output_norm, err, errlen)) != 0)
+    if ((rc = gguf_vector(g, "output_norm.weight", m->n_embd, &m->output_norm, err, errlen)) != 0)
         goto fail;
     m->layers = arena_zalloc(r, m->n_layer * sizeof *m->layers, 0);
     if (!m->layers)
@@ -163,7 +108,7 @@ int llm_load(struct llm *m, struct arena_region *r, const struct gguf *g, uint32
         struct llm_layer *L = &m->layers[l];
         struct {
             const char *n;
-            struct llm_w *w;
+            struct gguf_w *w;
             uint32_t rows, cols;
         } ws[] = {{"attn_q", &L->q, m->n_embd, m->n_embd},   {"attn_k", &L->k, kv_dim, m->n_embd},
                   {"attn_v", &L->v, kv_dim, m->n_embd},      {"attn_output", &L->o, m->n_embd, m->n_embd},
@@ -171,15 +116,15 @@ int llm_load(struct llm *m, struct arena_region *r, const struct gguf *g, uint32
                   {"ffn_down", &L->down, m->n_embd, m->n_ff}};
         for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
             snprintf(name, sizeof name, "blk.%u.%s.weight", l, ws[i].n);
-            if ((rc = weight(r, g, name, ws[i].rows, ws[i].cols, ws[i].w, err, errlen)) != 0)
+            if ((rc = gguf_weight(g, r, name, ws[i].rows, ws[i].cols, ws[i].w, err, errlen)) != 0)
                 goto fail;
             m->weight_bytes += gguf_row_bytes(ws[i].w->type, ws[i].cols) * ws[i].rows;
         }
         snprintf(name, sizeof name, "blk.%u.attn_norm.weight", l);
-        if ((rc = vector(g, name, m->n_embd, &L->attn_norm, err, errlen)) != 0)
+        if ((rc = gguf_vector(g, name, m->n_embd, &L->attn_norm, err, errlen)) != 0)
             goto fail;
         snprintf(name, sizeof name, "blk.%u.ffn_norm.weight", l);
-        if ((rc = vector(g, name, m->n_embd, &L->ffn_norm, err, errlen)) != 0)
+        if ((rc = gguf_vector(g, name, m->n_embd, &L->ffn_norm, err, errlen)) != 0)
             goto fail;
     }
     m->weight_bytes += gguf_row_bytes(m->output.type, m->n_embd) * m->n_vocab;
@@ -215,7 +160,7 @@ fail:
 
 void llm_reset(struct llm *m) { m->n_past = 0; }
 
-static void linear(struct llm *m, const struct llm_w *w, const float *x, float *y)
+static void linear(struct llm *m, const struct gguf_w *w, const float *x, float *y)
 {
     switch (w->type) {
     case GGML_T_Q8_0:

@@ -79,6 +79,28 @@ print("static const struct { uint32_t cp; uint8_t len; char s[15]; } fold_map[] 
 for cp, b in entries:
     print('    {0x%X, %d, "%s"},' % (cp, len(b), "".join("\\x%02x" % x for x in b)))
 print("};")
+nfkc = []
+for cp in range(MAXCP):
+    if 0xD800 <= cp <= 0xDFFF:
+        continue
+    f = unicodedata.normalize("NFKC", chr(cp))
+    if f != chr(cp):
+        nfkc.append((cp, f.encode("utf-8")))
+pool = b"".join(b for _, b in nfkc)
+print("/* NFKC of single code points (compatibility decomposition + canonical")
+print(" * composition of that one character); cross-character composition is")
+print(" * not covered (see uni_nfkc in tok_unicode.h). */")
+print("static const char nfkc_pool[] =")
+for i in range(0, len(pool), 32):
+    print('    "%s"' % "".join("\\x%02x" % x for x in pool[i:i + 32]))
+print(";")
+print("static const struct { uint32_t cp; uint16_t off; uint8_t len; } nfkc_map[] = {")
+off = 0
+for cp, b in nfkc:
+    print("    {0x%X, %d, %d}," % (cp, off, len(b)))
+    off += len(b)
+print("};")
+assert off < 65536
 print("""
 static int in_ranges(const uint32_t (*r)[2], size_t n, uint32_t cp)
 {
@@ -104,6 +126,23 @@ static void put_utf8(char *o, size_t *n, uint32_t cp)
     o[(*n)++] = (char)(0xE0 | (cp >> 12));
     o[(*n)++] = (char)(0x80 | ((cp >> 6) & 0x3F));
     o[(*n)++] = (char)(0x80 | (cp & 0x3F));
+}
+
+size_t uni_nfkc(uint32_t cp, const char **out)
+{
+    size_t lo = 0, hi = sizeof nfkc_map / sizeof nfkc_map[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < nfkc_map[mid].cp)
+            hi = mid;
+        else if (cp > nfkc_map[mid].cp)
+            lo = mid + 1;
+        else {
+            *out = nfkc_pool + nfkc_map[mid].off;
+            return nfkc_map[mid].len;
+        }
+    }
+    return (size_t)-1;
 }
 
 size_t uni_fold(uint32_t cp, const char **out)
