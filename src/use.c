@@ -451,6 +451,10 @@ int use_embed(struct use_model *m, const char *text, size_t len, float *out, uin
         for (uint32_t t = 0; t < T; t++) {
             float *x = m->x + (size_t)t * d0;
             gguf_w_row(&m->tok_embd, (uint32_t)ids[t], x);
+            /* the TF graph adds the token embedding twice: Layer_0/add =
+             * embeddings + (embeddings + timing signal) */
+            for (uint32_t i = 0; i < d0; i++)
+                x[i] *= 2.0f;
             gguf_w_row(&m->pos_embd, t, m->row);
             kern->add(x, m->row, d0);
         }

@@ -37,7 +37,7 @@ for name, t in dst.tensors.items():
     s = src.tensors[name]
     if t.type == s.type: continue
     x = s.numpy().astype(np.float32)
-    want = gguf.quantize_q8_0(x) if '$q' == 'q8_0' else gguf.quantize_q4_0(x)
+    want = gguf.quantize_q8_0(x) if t.type == 8 else gguf.quantize_q4_0(x)
     got = bytes(t.raw()) if hasattr(t, 'raw') else bytes(t.data)
     assert got == want, 'tensor %s: bytes differ from the numpy quantizer' % name
     n += 1
