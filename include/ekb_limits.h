@@ -44,6 +44,7 @@
 /* Encoders (bert.c, embed.c) */
 #define EKB_EMBED_MAX_TOKENS 256     /* tokens per text, [CLS]/[SEP] included (MiniLM's max_seq_length) */
 #define EKB_EMBED_FALLBACK_DIM 256   /* dimension of the hash fallback embedder */
+#define EKB_EMBED_BATCH_TOKENS 512   /* tokens one batched encoder pass holds */
 
 /* Governor (gov.c): thresholds beyond the board's THERMAL_WARN_C/CRIT_C */
 #define EKB_GOV_INTERVAL_MS 1000     /* sensors are read at most this often */

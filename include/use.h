@@ -26,6 +26,7 @@
 #include "gguf.h"
 
 #define USE_MAX_LAYERS 4
+#define USE_MAX_BATCH 64 /* texts per use_embed_batch pass */
 
 struct use_layer {
     uint32_t d_in, width, head_dim;
@@ -54,11 +55,17 @@ struct use_model {
     double *best;
     int32_t *words, *ids;
     float *x, *a, *qkv, *o, *h, *f, *att, *pooled, *y, *row;
+    int32_t *bids;         /* packed ids of a batch */
+    uint32_t *boff;        /* sequence starts in bids, USE_MAX_BATCH + 1 */
+    uint32_t batch_tokens; /* capacity of the scratch in tokens */
     void *xq;
 };
 
 int use_load(struct use_model *m, struct arena_region *r, const struct gguf *g, char *err, size_t errlen);
 int use_tokenize(struct use_model *m, const char *text, size_t len, int32_t **ids, size_t *n);
 int use_embed(struct use_model *m, const char *text, size_t len, float *out, uint32_t *n_tokens);
+/* n texts, out n x n_embd; texts are packed into passes of up to
+ * USE_MAX_BATCH texts / batch_tokens tokens, each weight read once per pass. */
+int use_embed_batch(struct use_model *m, const char *const *texts, const size_t *lens, size_t n, float *out);
 
 #endif

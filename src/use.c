@@ -223,8 +223,11 @@ int use_load(struct use_model *m, struct arena_region *r, const struct gguf *g, 
             maxw = 3 * L->width;
         d_in = m->n_embd;
     }
-    /* scratch */
-    uint32_t T = m->n_ctx;
+    /* scratch: a batch of up to USE_MAX_BATCH texts and EKB_EMBED_BATCH_TOKENS tokens */
+    m->batch_tokens = m->n_ctx > EKB_EMBED_BATCH_TOKENS ? m->n_ctx : EKB_EMBED_BATCH_TOKENS;
+    uint32_t T = m->batch_tokens;
+    m->bids = arena_alloc(r, (size_t)T * sizeof *m->bids, 0);
+    m->boff = arena_alloc(r, (USE_MAX_BATCH + 1) * sizeof *m->boff, 0);
     m->text = arena_alloc(r, TEXT_CAP, 0);
     m->cp_off = arena_alloc(r, (TEXT_CAP + 1) * sizeof *m->cp_off, 0);
     m->best = arena_alloc(r, (TEXT_CAP + 1) * sizeof *m->best, 0);
@@ -237,12 +240,12 @@ int use_load(struct use_model *m, struct arena_region *r, const struct gguf *g, 
     m->h = arena_alloc(r, (size_t)T * maxw * 4, 64);
     m->f = arena_alloc(r, (size_t)T * maxw * 4, 64);
     m->att = arena_alloc(r, (size_t)T * 4, 64);
-    m->pooled = arena_alloc(r, (size_t)maxw * 4, 64);
-    m->y = arena_alloc(r, (size_t)maxw * 4, 64);
+    m->pooled = arena_alloc(r, (size_t)USE_MAX_BATCH * maxw * 4, 64);
+    m->y = arena_alloc(r, (size_t)USE_MAX_BATCH * maxw * 4, 64);
     m->row = arena_alloc(r, (size_t)maxw * 4, 64);
     m->xq = arena_alloc(r, (size_t)T * kern_act_bytes((maxw + 31) / 32 * 32), 64);
     if (!m->text || !m->cp_off || !m->best || !m->words || !m->ids || !m->x || !m->a || !m->qkv || !m->o ||
-        !m->h || !m->f || !m->att || !m->pooled || !m->y || !m->row || !m->xq)
+        !m->h || !m->f || !m->att || !m->pooled || !m->y || !m->row || !m->xq || !m->bids || !m->boff)
         goto nomem;
     return 0;
 nomem:
@@ -435,49 +438,50 @@ static void linear(struct use_model *m, const struct gguf_w *w, const float *b, 
         kern->add(Y + (size_t)t * w->rows, b, w->rows);
 }
 
-int use_embed(struct use_model *m, const char *text, size_t len, float *out, uint32_t *n_tokens)
+/* Runs seqs [0, nseq) whose ids are packed in m->bids at m->boff[i] ..
+ * m->boff[i+1] through the encoder together: every linear layer sees all
+ * their tokens as one matrix (each weight is read once per batch);
+ * attention and pooling stay within each sequence. */
+static void forward_packed(struct use_model *m, uint32_t nseq, float *out)
 {
-    int32_t *ids;
-    size_t n;
-    int rc = use_tokenize(m, text, len, &ids, &n);
-    if (rc != 0)
-        return rc;
-    uint32_t T = (uint32_t)n, D = m->n_embd;
-    if (n_tokens)
-        *n_tokens = T;
-    memset(m->pooled, 0, D * 4);
+    uint32_t T = m->boff[nseq], D = m->n_embd;
     if (T > 0) {
         uint32_t d0 = m->d_tok;
-        for (uint32_t t = 0; t < T; t++) {
-            float *x = m->x + (size_t)t * d0;
-            gguf_w_row(&m->tok_embd, (uint32_t)ids[t], x);
-            /* the TF graph adds the token embedding twice: Layer_0/add =
-             * embeddings + (embeddings + timing signal) */
-            for (uint32_t i = 0; i < d0; i++)
-                x[i] *= 2.0f;
-            gguf_w_row(&m->pos_embd, t, m->row);
-            kern->add(x, m->row, d0);
-        }
+        for (uint32_t i = 0; i < nseq; i++)
+            for (uint32_t t = m->boff[i]; t < m->boff[i + 1]; t++) {
+                float *x = m->x + (size_t)t * d0;
+                gguf_w_row(&m->tok_embd, (uint32_t)m->bids[t], x);
+                /* the TF graph adds the token embedding twice: Layer_0/add =
+                 * embeddings + (embeddings + timing signal) */
+                for (uint32_t k = 0; k < d0; k++)
+                    x[k] *= 2.0f;
+                gguf_w_row(&m->pos_embd, t - m->boff[i], m->row);
+                kern->add(x, m->row, d0);
+            }
         for (uint32_t l = 0; l < m->n_layer; l++) {
             const struct use_layer *L = &m->layers[l];
             uint32_t din = L->d_in, wd = L->width, hd = L->head_dim;
             for (uint32_t t = 0; t < T; t++)
                 kern->layernorm(m->a + (size_t)t * din, m->x + (size_t)t * din, L->ln1_g, L->ln1_b, din, m->eps);
             linear(m, &L->qkv, L->bqkv, m->a, T, m->qkv);
-            for (uint32_t h = 0; h < m->n_head; h++)
-                for (uint32_t t = 0; t < T; t++) {
-                    const float *qt = m->qkv + (size_t)t * 3 * wd + h * hd;
-                    for (uint32_t s = 0; s < T; s++)
-                        m->att[s] = kern->dot_f32(qt, m->qkv + (size_t)s * 3 * wd + wd + h * hd, hd) * L->scale;
-                    kern->softmax(m->att, T);
-                    float *o = m->o + (size_t)t * wd + h * hd;
-                    memset(o, 0, hd * 4);
-                    for (uint32_t s = 0; s < T; s++) {
-                        const float *vs = m->qkv + (size_t)s * 3 * wd + 2 * wd + h * hd;
-                        for (uint32_t i = 0; i < hd; i++)
-                            o[i] += m->att[s] * vs[i];
+            for (uint32_t i = 0; i < nseq; i++) {
+                uint32_t s0 = m->boff[i], s1 = m->boff[i + 1];
+                for (uint32_t h = 0; h < m->n_head; h++)
+                    for (uint32_t t = s0; t < s1; t++) {
+                        const float *qt = m->qkv + (size_t)t * 3 * wd + h * hd;
+                        for (uint32_t s = s0; s < s1; s++)
+                            m->att[s - s0] = kern->dot_f32(qt, m->qkv + (size_t)s * 3 * wd + wd + h * hd, hd) * L->scale;
+                        kern->softmax(m->att, s1 - s0);
+                        float *o = m->o + (size_t)t * wd + h * hd;
+                        memset(o, 0, hd * 4);
+                        for (uint32_t s = s0; s < s1; s++) {
+                            const float *vs = m->qkv + (size_t)s * 3 * wd + 2 * wd + h * hd;
+                            float w = m->att[s - s0];
+                            for (uint32_t k = 0; k < hd; k++)
+                                o[k] += w * vs[k];
+                        }
                     }
-                }
+            }
             linear(m, &L->o, L->bo, m->o, T, m->h); /* h = attention output [T][D] */
             if (L->has_res) {
                 linear(m, &L->res, L->bres, m->x, T, m->f);
@@ -490,25 +494,74 @@ int use_embed(struct use_model *m, const char *text, size_t len, float *out, uin
             for (uint32_t t = 0; t < T; t++)
                 kern->layernorm(m->a + (size_t)t * D, m->h + (size_t)t * D, L->ln2_g, L->ln2_b, D, m->eps);
             linear(m, &L->up, L->bup, m->a, T, m->f);
-            for (size_t i = 0; i < (size_t)T * m->n_ff; i++)
-                m->f[i] = m->f[i] > 0.0f ? m->f[i] : 0.0f;
+            for (size_t k = 0; k < (size_t)T * m->n_ff; k++)
+                m->f[k] = m->f[k] > 0.0f ? m->f[k] : 0.0f;
             linear(m, &L->down, L->bdown, m->f, T, m->x);
             for (uint32_t t = 0; t < T; t++)
                 kern->add(m->x + (size_t)t * D, m->h + (size_t)t * D, D);
         }
-        for (uint32_t t = 0; t < T; t++)
-            kern->add(m->pooled, m->x + (size_t)t * D, D);
-        for (uint32_t i = 0; i < D; i++)
-            m->pooled[i] /= (float)T;
     }
-    linear(m, &m->pooler, m->bpool, m->pooled, 1, m->y);
-    float ss = 0.0f;
-    for (uint32_t i = 0; i < D; i++) {
-        m->y[i] = tanhf(m->y[i]);
-        ss += m->y[i] * m->y[i];
+    for (uint32_t i = 0; i < nseq; i++) {
+        float *p = m->pooled + (size_t)i * D;
+        uint32_t s0 = m->boff[i], s1 = m->boff[i + 1];
+        memset(p, 0, D * 4);
+        for (uint32_t t = s0; t < s1; t++)
+            kern->add(p, m->x + (size_t)t * D, D);
+        for (uint32_t k = 0; s1 > s0 && k < D; k++)
+            p[k] /= (float)(s1 - s0);
     }
-    float inv = 1.0f / sqrtf(ss > m->l2eps ? ss : m->l2eps);
-    for (uint32_t i = 0; i < D; i++)
-        out[i] = m->y[i] * inv;
+    linear(m, &m->pooler, m->bpool, m->pooled, nseq, m->y);
+    for (uint32_t i = 0; i < nseq; i++) {
+        float *y = m->y + (size_t)i * D, ss = 0.0f;
+        for (uint32_t k = 0; k < D; k++) {
+            y[k] = tanhf(y[k]);
+            ss += y[k] * y[k];
+        }
+        float inv = 1.0f / sqrtf(ss > m->l2eps ? ss : m->l2eps);
+        for (uint32_t k = 0; k < D; k++)
+            out[(size_t)i * D + k] = y[k] * inv;
+    }
+}
+
+int use_embed_batch(struct use_model *m, const char *const *texts, const size_t *lens, size_t n, float *out)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint32_t nseq = 0;
+        m->boff[0] = 0;
+        while (i + nseq < n && nseq < USE_MAX_BATCH) {
+            int32_t *ids;
+            size_t k;
+            int rc = use_tokenize(m, texts[i + nseq], lens[i + nseq], &ids, &k);
+            if (rc != 0)
+                return rc;
+            if (m->boff[nseq] + k > m->batch_tokens) {
+                if (nseq == 0)
+                    return EKB_EINTERNAL; /* cannot happen: n_ctx <= batch_tokens */
+                break;
+            }
+            memcpy(m->bids + m->boff[nseq], ids, k * sizeof *ids);
+            m->boff[nseq + 1] = m->boff[nseq] + (uint32_t)k;
+            nseq++;
+        }
+        forward_packed(m, nseq, out + i * m->n_embd);
+        i += nseq;
+    }
+    return 0;
+}
+
+int use_embed(struct use_model *m, const char *text, size_t len, float *out, uint32_t *n_tokens)
+{
+    int32_t *ids;
+    size_t n;
+    int rc = use_tokenize(m, text, len, &ids, &n);
+    if (rc != 0)
+        return rc;
+    if (n_tokens)
+        *n_tokens = (uint32_t)n;
+    memcpy(m->bids, ids, n * sizeof *ids);
+    m->boff[0] = 0;
+    m->boff[1] = (uint32_t)n;
+    forward_packed(m, 1, out);
     return 0;
 }
