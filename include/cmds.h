@@ -23,6 +23,10 @@ typedef int (*cmd_fn)(struct app *a, const struct global_opts *g, int argc, char
 int cmd_generate(struct app *a, const struct global_opts *g, int argc, char **argv);
 int cmd_quantize(struct app *a, const struct global_opts *g, int argc, char **argv);
 int cmd_embed(struct app *a, const struct global_opts *g, int argc, char **argv);
+int cmd_kb(struct app *a, const struct global_opts *g, int argc, char **argv);
+int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv);
+int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv);
+int cmd_facts(struct app *a, const struct global_opts *g, int argc, char **argv);
 int cmd_gguf_info(struct app *a, const struct global_opts *g, int argc, char **argv);
 
 #endif

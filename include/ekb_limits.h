@@ -46,6 +46,14 @@
 #define EKB_EMBED_FALLBACK_DIM 256   /* dimension of the hash fallback embedder */
 #define EKB_EMBED_BATCH_TOKENS 512   /* tokens one batched encoder pass holds */
 
+/* Knowledge store (store.c) */
+#define EKB_STORE_SNIPPET_MAX 256    /* bytes of a search hit's snippet (UTF-8 safe cut) */
+#define EKB_STORE_CHUNK_MIN 200      /* bytes: smaller paragraphs are merged */
+#define EKB_STORE_CHUNK_MAX 1000     /* bytes: larger paragraphs are cut at sentence ends */
+#define EKB_STORE_DOC_MAX (8u << 20) /* bytes of one document */
+#define EKB_STORE_K_MAX 100          /* hits one search returns at most */
+#define EKB_STORE_QUERY_MAX 4096     /* bytes of a query */
+
 /* Governor (gov.c): thresholds beyond the board's THERMAL_WARN_C/CRIT_C */
 #define EKB_GOV_INTERVAL_MS 1000     /* sensors are read at most this often */
 #define EKB_GOV_THERMAL_HYST_MC 3000 /* leave a thermal state 3 C below its threshold */

@@ -20,12 +20,14 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "ekb_limits.h"
 #include "port.h"
 
 struct gguf;
 
 struct embedder {
-    char name[64];              /* "bert", "hash-fallback" */
+    char name[64];              /* "use-lite", "bert", "hash-fallback" */
+    char path[EKB_PATH_MAX];    /* the model file ("" for the fallback) */
     uint32_t dim;
     uint8_t weights_sha256[32]; /* of the model file; fallback: of its parameter string */
     int is_fallback;

@@ -90,6 +90,7 @@ int embed_open(struct embedder *e, struct arena *a, const struct port *p, const 
     }
     if (fd >= 0)
         p->close(fd);
+    snprintf(e->path, sizeof e->path, "%s", path);
     {
         struct port_cpu cpu;
         p->cpu_detect(&cpu);

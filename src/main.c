@@ -30,6 +30,10 @@ static int cmd_help(struct app *a, const struct global_opts *g, int argc, char *
 
 static const struct command commands[] = {
     {"selftest", 1, cmd_selftest, "check arena, board, sensors, CPU, SQLite, LZ4, SHA-256"},
+    {"kb", 1, cmd_kb, "knowledge base: init --kb DIR [--model FILE] | stats --kb DIR"},
+    {"ingest", 1, cmd_ingest, "add .jsonl/.txt/.md documents and .tsv facts: --kb DIR FILE..."},
+    {"search", 1, cmd_search, "search --kb DIR [--mode vector|text|hybrid] [-k N] [--json] QUERY"},
+    {"facts", 1, cmd_facts, "exact fact lookup: --kb DIR [S|? [P|? [O|?]]]"},
     {"embed", 1, cmd_embed, "sentence embeddings as JSON arrays, or --cos A B (--help)"},
     {"generate", 1, cmd_generate, "generate text with a llama GGUF model (--help)"},
     {"quantize", 1, cmd_quantize, "quantize a GGUF's weight matrices: IN OUT q8_0|q4_0"},

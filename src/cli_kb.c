@@ -1,0 +1,601 @@
+/* cli_kb.c: knowledge-base commands: `edgekb kb init|stats`, `edgekb
+ * ingest`, `edgekb search`, `edgekb facts`. Input files are mapped through
+ * the port (no heap); JSON Lines are parsed by a small strict parser
+ * (objects of string/number/bool/null values; strings fully unescaped,
+ * \uXXXX and surrogate pairs included). A malformed line is reported with
+ * its file and line number and skipped; ingest then exits 1.
+ * Each document is committed on its own and acknowledged on stdout
+ * ("ok <id> ..."), so an interrupted ingest keeps everything acknowledged. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "ekb_err.h"
+#include "ekb_limits.h"
+#include "embed.h"
+#include "log.h"
+#include "store.h"
+
+struct kbctx {
+    struct embedder e;
+    struct store s;
+};
+
+static const char *models_dir(void)
+{
+    const char *d = getenv("EDGEKB_MODELS_DIR");
+    return d ? d : "build/models";
+}
+
+static int open_kb(struct app *a, struct kbctx *k, const char *dir, int create, const char *model, char *err,
+                   size_t errlen)
+{
+    char name[64], path[EKB_PATH_MAX], def[EKB_PATH_MAX + 64];
+    struct arena_region *st = arena_budget(&a->arena, ARENA_STORE);
+    /* SQLite gets the store budget less 1 MiB for the LZ4 state and slack */
+    int rc = store_sqlite_init(st, arena_avail(st) > (2u << 20) ? (arena_avail(st) - (1u << 20)) & ~(size_t)0xfff : 0);
+    if (rc != 0) {
+        snprintf(err, errlen, "store: cannot give SQLite its heap (%s)", ekb_strerror(rc));
+        return rc;
+    }
+    if (!create) {
+        if ((rc = store_peek_embedder(a->port, dir, name, sizeof name, path, sizeof path, err, errlen)) != 0)
+            return rc;
+        model = path;
+    } else if (model == NULL) {
+        snprintf(def, sizeof def, "%s/%s", models_dir(), a->board.model_embed);
+        model = def;
+    }
+    if ((rc = embed_open(&k->e, &a->arena, a->port, model, err, errlen)) != 0)
+        return rc;
+    if (!create && name[0] && strcmp(name, k->e.name) != 0 && !k->e.is_fallback) {
+        snprintf(err, errlen, "store: knowledge base embedder %s, model file gives %s", name, k->e.name);
+        return EKB_EINVAL;
+    }
+    return store_open(&k->s, &a->arena, a->port, dir, &k->e, create, err, errlen);
+}
+
+static void close_kb(struct kbctx *k)
+{
+    store_close(&k->s);
+    embed_close(&k->e);
+    store_sqlite_fini();
+}
+
+/* ---- a small strict JSON object parser (one object per line) ---- */
+struct jfield {
+    const char *key;
+    char *out;
+    size_t cap, len;
+    int found;
+};
+
+static int hexv(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
+}
+
+static size_t put_utf8(char *o, uint32_t cp)
+{
+    if (cp < 0x80) { o[0] = (char)cp; return 1; }
+    if (cp < 0x800) { o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Parses a string at s[*i] (at the quote) into out (cap; NULL: skip). */
+static int jstring(const char *s, size_t n, size_t *i, char *out, size_t cap, size_t *len, const char **why)
+{
+    size_t o = 0;
+    if (*i >= n || s[*i] != '"')
+        return (*why = "expected a string", -1);
+    (*i)++;
+    while (*i < n && s[*i] != '"') {
+        unsigned char c = (unsigned char)s[*i];
+        char tmp[4];
+        size_t tl = 1;
+        if (c < 0x20)
+            return (*why = "control character in a string", -1);
+        if (c == '\\') {
+            if (++(*i) >= n)
+                return (*why = "truncated escape", -1);
+            char e = s[*i];
+            const char *map = "\"\"\\\\//b\bf\fn\nr\rt\t";
+            const char *m = NULL;
+            for (int k = 0; map[k]; k += 2)
+                if (map[k] == e)
+                    m = map + k + 1;
+            if (m) {
+                tmp[0] = *m;
+            } else if (e == 'u') {
+                uint32_t cp = 0;
+                for (int k = 0; k < 4; k++) {
+                    int h = *i + 1 + (size_t)k < n ? hexv(s[*i + 1 + (size_t)k]) : -1;
+                    if (h < 0)
+                        return (*why = "bad \\u escape", -1);
+                    cp = cp * 16 + (uint32_t)h;
+                }
+                *i += 4;
+                if (cp >= 0xD800 && cp <= 0xDBFF) { /* surrogate pair */
+                    uint32_t lo = 0;
+                    if (*i + 6 >= n || s[*i + 1] != '\\' || s[*i + 2] != 'u')
+                        return (*why = "unpaired surrogate", -1);
+                    for (int k = 0; k < 4; k++) {
+                        int h = hexv(s[*i + 3 + (size_t)k]);
+                        if (h < 0)
+                            return (*why = "bad \\u escape", -1);
+                        lo = lo * 16 + (uint32_t)h;
+                    }
+                    if (lo < 0xDC00 || lo > 0xDFFF)
+                        return (*why = "unpaired surrogate", -1);
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    *i += 6;
+                } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                    return (*why = "unpaired surrogate", -1);
+                }
+                tl = put_utf8(tmp, cp);
+            } else {
+                return (*why = "unknown escape", -1);
+            }
+        } else {
+            tmp[0] = (char)c;
+        }
+        if (out) {
+            if (o + tl >= cap)
+                return (*why = "string too long", -2);
+            memcpy(out + o, tmp, tl);
+        }
+        o += tl;
+        (*i)++;
+    }
+    if (*i >= n)
+        return (*why = "unterminated string", -1);
+    (*i)++;
+    if (out)
+        out[o] = 0;
+    *len = o;
+    return 0;
+}
+
+static void ws(const char *s, size_t n, size_t *i)
+{
+    while (*i < n && (s[*i] == ' ' || s[*i] == '\t' || s[*i] == '\r'))
+        (*i)++;
+}
+
+static int jobject(const char *s, size_t n, struct jfield *f, int nf, const char **why)
+{
+    size_t i = 0;
+    ws(s, n, &i);
+    if (i >= n || s[i] != '{')
+        return (*why = "not a JSON object", -1);
+    i++;
+    ws(s, n, &i);
+    if (i < n && s[i] == '}')
+        i++;
+    else
+        for (;;) {
+            char key[64];
+            size_t kl;
+            ws(s, n, &i);
+            int rc = jstring(s, n, &i, key, sizeof key, &kl, why);
+            if (rc == -2)
+                key[0] = 0, rc = 0; /* long unknown key */
+            if (rc)
+                return rc;
+            ws(s, n, &i);
+            if (i >= n || s[i] != ':')
+                return (*why = "expected ':'", -1);
+            i++;
+            ws(s, n, &i);
+            struct jfield *t = NULL;
+            for (int k = 0; k < nf; k++)
+                if (strcmp(key, f[k].key) == 0)
+                    t = &f[k];
+            if (i < n && s[i] == '"') {
+                if ((rc = jstring(s, n, &i, t ? t->out : NULL, t ? t->cap : 0, t ? &t->len : &kl, why)) != 0)
+                    return rc;
+                if (t)
+                    t->found = 1;
+            } else {
+                if (t)
+                    return (*why = "a known field is not a string", -1);
+                size_t st = i; /* number, true, false, null */
+                while (i < n && (s[i] == '-' || s[i] == '+' || s[i] == '.' || (s[i] >= '0' && s[i] <= '9') ||
+                                 (s[i] >= 'a' && s[i] <= 'z') || s[i] == 'E'))
+                    i++;
+                if (i == st)
+                    return (*why = "unsupported value (nested objects/arrays are not accepted)", -1);
+            }
+            ws(s, n, &i);
+            if (i < n && s[i] == ',') {
+                i++;
+                continue;
+            }
+            if (i < n && s[i] == '}') {
+                i++;
+                break;
+            }
+            return (*why = "expected ',' or '}'", -1);
+        }
+    ws(s, n, &i);
+    if (i != n)
+        return (*why = "trailing characters after the object", -1);
+    return 0;
+}
+
+/* ---- commands ---- */
+static int need_kb(const char *kb, const char *cmd)
+{
+    if (kb)
+        return 0;
+    fprintf(stderr, "edgekb %s: --kb DIR is required\n", cmd);
+    return 2;
+}
+
+int cmd_kb(struct app *a, const struct global_opts *g, int argc, char **argv)
+{
+    const char *kb = NULL, *model = NULL;
+    char err[400];
+    struct kbctx k;
+    (void)g;
+    if (argc < 2 || (strcmp(argv[1], "init") && strcmp(argv[1], "stats") && strcmp(argv[1], "check"))) {
+        fprintf(stderr, "usage: edgekb kb init --kb DIR [--model FILE] | edgekb kb stats|check --kb DIR\n");
+        return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--kb") == 0 && i + 1 < argc)
+            kb = argv[++i];
+        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
+            model = argv[++i];
+        else {
+            fprintf(stderr, "edgekb kb: bad argument '%.80s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (need_kb(kb, "kb"))
+        return 2;
+    int create = strcmp(argv[1], "init") == 0;
+    if (open_kb(a, &k, kb, create, model, err, sizeof err) != 0) {
+        fprintf(stderr, "edgekb kb: %s\n", err);
+        return 1;
+    }
+    int64_t d = 0, c = 0, f = 0;
+    if (strcmp(argv[1], "check") == 0) {
+        char res[200];
+        int rc = store_integrity(&k.s, res, sizeof res);
+        printf("kb %s: integrity %s; %u vectors loaded and verified against SQLite\n", kb, res, k.s.n);
+        close_kb(&k);
+        return rc == 0 ? 0 : 1;
+    }
+    store_count(&k.s, &d, &c, &f);
+    printf("kb %s: embedder %s (dim %u%s), %lld documents, %lld chunks, %lld facts, vector capacity %u\n", kb, k.e.name,
+           k.e.dim, k.e.is_fallback ? ", REDUCED FALLBACK" : "", (long long)d, (long long)c, (long long)f, k.s.cap);
+    close_kb(&k);
+    return 0;
+}
+
+static int map_file(struct app *a, const char *path, const char **data, uint64_t *size)
+{
+    int fd = a->port->open(path, PORT_O_RDONLY, 0);
+    if (fd < 0)
+        return fd;
+    int rc = a->port->fsize(fd, size);
+    if (rc == 0 && *size > 0)
+        rc = a->port->map_file(fd, *size, (const void **)data);
+    else if (rc == 0)
+        *data = "";
+    a->port->close(fd);
+    return rc;
+}
+
+static const char *ext_of(const char *p)
+{
+    const char *d = strrchr(p, '.');
+    return d ? d + 1 : "";
+}
+
+int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv)
+{
+    const char *kb = NULL;
+    char err[400];
+    struct kbctx k;
+    int first = 1, bad = 0;
+    (void)g;
+    for (; first < argc && argv[first][0] == '-'; first++) {
+        if (strcmp(argv[first], "--kb") == 0 && first + 1 < argc)
+            kb = argv[++first];
+        else {
+            fprintf(stderr, "usage: edgekb ingest --kb DIR FILE...  (.jsonl {\"id\",\"title\",\"text\"}, .txt, .md, .tsv facts)\n");
+            return 2;
+        }
+    }
+    if (need_kb(kb, "ingest"))
+        return 2;
+    if (first >= argc) {
+        fprintf(stderr, "edgekb ingest: no input files\n");
+        return 2;
+    }
+    if (open_kb(a, &k, kb, 0, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "edgekb ingest: %s\n", err);
+        return 1;
+    }
+    struct arena_region *sc = arena_budget(&a->arena, ARENA_SCRATCH);
+    size_t mark = arena_mark(sc);
+    char *id = arena_alloc(sc, 256, 1), *title = arena_alloc(sc, 512, 1), *text = arena_alloc(sc, EKB_STORE_DOC_MAX + 1, 16);
+    char *p3[3];
+    for (int j = 0; j < 3; j++)
+        p3[j] = arena_alloc(sc, 1024, 1);
+    if (!id || !title || !text || !p3[0] || !p3[1] || !p3[2]) {
+        fprintf(stderr, "edgekb ingest: scratch budget too small for a %u-byte document\n", EKB_STORE_DOC_MAX);
+        close_kb(&k);
+        return 1;
+    }
+    int64_t t0 = a->port->mono_ns();
+    uint64_t bytes = 0, docs = 0, dups = 0, chunks = 0, facts = 0;
+    for (int fi = first; fi < argc; fi++) {
+        const char *path = argv[fi], *data;
+        uint64_t size;
+        int rc = map_file(a, path, &data, &size);
+        if (rc != 0) {
+            fprintf(stderr, "edgekb ingest: %s: %s\n", path, strerror(-rc));
+            bad++;
+            continue;
+        }
+        const char *e = ext_of(path);
+        if (strcmp(e, "jsonl") == 0 || strcmp(e, "tsv") == 0) {
+            size_t line = 0;
+            int tsv = strcmp(e, "tsv") == 0;
+            uint64_t facts0 = facts;
+            if (tsv && store_begin(&k.s) != 0) { /* a facts file is one transaction */
+                fprintf(stderr, "edgekb ingest: %s: the knowledge base is busy\n", path);
+                bad++;
+                a->port->unmap_file(data, size);
+                continue;
+            }
+            for (size_t i = 0; i < size;) {
+                size_t j = i;
+                while (j < size && data[j] != '\n')
+                    j++;
+                line++;
+                size_t n = j - i;
+                if (n > 0 && data[i + n - 1] == '\r')
+                    n--;
+                if (n > 0 && strcmp(e, "jsonl") == 0) {
+                    struct jfield f[3] = {{"id", id, 256, 0, 0}, {"title", title, 512, 0, 0},
+                                          {"text", text, EKB_STORE_DOC_MAX + 1, 0, 0}};
+                    const char *why = "";
+                    if (jobject(data + i, n, f, 3, &why) != 0 || !f[2].found) {
+                        fprintf(stderr, "edgekb ingest: %s:%zu: %s\n", path, line, f[2].found ? why : why[0] ? why : "no \"text\"");
+                        bad++;
+                    } else {
+                        int64_t did;
+                        int dup;
+                        uint32_t nc;
+                        if (!f[0].found)
+                            snprintf(id, 256, "%s:%zu", path, line);
+                        if (!f[1].found)
+                            snprintf(title, 512, "%s", id);
+                        rc = store_add_doc(&k.s, id, title, text, f[2].len, path, &did, &dup, &nc, err, sizeof err);
+                        if (rc != 0) {
+                            fprintf(stderr, "edgekb ingest: %s:%zu: %s\n", path, line, err);
+                            bad++;
+                        } else {
+                            printf("%s %lld %s chunks=%u\n", dup ? "dup" : "ok", (long long)did, id, nc);
+                            dups += (uint64_t)dup;
+                            docs += (uint64_t)!dup;
+                            chunks += nc;
+                            bytes += dup ? 0 : f[2].len;
+                        }
+                    }
+                } else if (n > 0) { /* tsv facts: subject TAB predicate TAB object */
+                    const char *l = data + i, *t1 = memchr(l, '\t', n), *t2 = t1 ? memchr(t1 + 1, '\t', n - (size_t)(t1 + 1 - l)) : NULL;
+                    if (!t1 || !t2 || memchr(t2 + 1, '\t', n - (size_t)(t2 + 1 - l)) || t1 - l >= 1024 ||
+                        t2 - t1 - 1 >= 1024 || l + n - t2 - 1 >= 1024) {
+                        fprintf(stderr, "edgekb ingest: %s:%zu: expected subject<TAB>predicate<TAB>object\n", path, line);
+                        bad++;
+                    } else {
+                        snprintf(p3[0], 1024, "%.*s", (int)(t1 - l), l);
+                        snprintf(p3[1], 1024, "%.*s", (int)(t2 - t1 - 1), t1 + 1);
+                        snprintf(p3[2], 1024, "%.*s", (int)(l + n - t2 - 1), t2 + 1);
+                        if (store_add_fact(&k.s, p3[0], p3[1], p3[2], 1.0, path, err, sizeof err) != 0) {
+                            fprintf(stderr, "edgekb ingest: %s:%zu: %s\n", path, line, err);
+                            bad++;
+                        } else {
+                            facts++;
+                        }
+                    }
+                }
+                i = j + 1;
+            }
+            if (tsv) {
+                if (store_commit(&k.s, 1) != 0) {
+                    fprintf(stderr, "edgekb ingest: %s: commit failed: its facts were not stored\n", path);
+                    facts = facts0;
+                    bad++;
+                } else {
+                    printf("ok facts %llu %s\n", (unsigned long long)(facts - facts0), path);
+                }
+            }
+        } else if (strcmp(e, "txt") == 0 || strcmp(e, "md") == 0 || strcmp(e, "text") == 0) {
+            int64_t did;
+            int dup;
+            uint32_t nc;
+            const char *base = strrchr(path, '/');
+            base = base ? base + 1 : path;
+            rc = store_add_doc(&k.s, base, base, data, (size_t)size, path, &did, &dup, &nc, err, sizeof err);
+            if (rc != 0) {
+                fprintf(stderr, "edgekb ingest: %s: %s\n", path, err);
+                bad++;
+            } else {
+                printf("%s %lld %s chunks=%u\n", dup ? "dup" : "ok", (long long)did, base, nc);
+                dups += (uint64_t)dup;
+                docs += (uint64_t)!dup;
+                chunks += nc;
+                bytes += dup ? 0 : size;
+            }
+        } else {
+            fprintf(stderr, "edgekb ingest: %s: unknown kind '.%s' (jsonl, txt, md, tsv)\n", path, e);
+            bad++;
+        }
+        if (size > 0)
+            a->port->unmap_file(data, size);
+    }
+    double secs = (double)(a->port->mono_ns() - t0) * 1e-9;
+    fprintf(stderr, "ingest: %llu documents (%llu unchanged), %llu chunks, %llu facts, %.2f MB in %.2f s: %.2f MB/s, "
+                    "%.0f chunks/s, embedder %s%s, %d error(s)\n",
+            (unsigned long long)docs, (unsigned long long)dups, (unsigned long long)chunks, (unsigned long long)facts,
+            (double)bytes / 1048576.0, secs, secs > 0 ? (double)bytes / 1048576.0 / secs : 0.0,
+            secs > 0 ? (double)chunks / secs : 0.0, k.e.name, k.e.is_fallback ? " (REDUCED FALLBACK)" : "", bad);
+    arena_reset(sc, mark);
+    close_kb(&k);
+    return bad ? 1 : 0;
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv)
+{
+    const char *kb = NULL;
+    enum store_mode mode = STORE_HYBRID;
+    uint32_t k = 5;
+    int json = 0, first = 1;
+    char err[400], q[EKB_STORE_QUERY_MAX + 1];
+    struct kbctx c;
+    (void)g;
+    for (; first < argc && argv[first][0] == '-'; first++) {
+        const char *o = argv[first];
+        if (strcmp(o, "--kb") == 0 && first + 1 < argc) {
+            kb = argv[++first];
+        } else if (strcmp(o, "--mode") == 0 && first + 1 < argc) {
+            const char *m = argv[++first];
+            if (strcmp(m, "vector") == 0)
+                mode = STORE_VECTOR;
+            else if (strcmp(m, "text") == 0)
+                mode = STORE_TEXT;
+            else if (strcmp(m, "hybrid") == 0)
+                mode = STORE_HYBRID;
+            else {
+                fprintf(stderr, "edgekb search: --mode is vector, text or hybrid\n");
+                return 2;
+            }
+        } else if (strcmp(o, "-k") == 0 && first + 1 < argc) {
+            char *e;
+            long v = strtol(argv[++first], &e, 10);
+            if (*e || v < 1 || v > EKB_STORE_K_MAX) {
+                fprintf(stderr, "edgekb search: -k is 1..%d\n", EKB_STORE_K_MAX);
+                return 2;
+            }
+            k = (uint32_t)v;
+        } else if (strcmp(o, "--json") == 0) {
+            json = 1;
+        } else {
+            fprintf(stderr, "usage: edgekb search --kb DIR [--mode vector|text|hybrid] [-k N] [--json] QUERY\n");
+            return 2;
+        }
+    }
+    if (need_kb(kb, "search"))
+        return 2;
+    size_t ql = 0;
+    for (int i = first; i < argc; i++) {
+        size_t l = strlen(argv[i]);
+        if (ql + l + 1 > EKB_STORE_QUERY_MAX) {
+            fprintf(stderr, "edgekb search: query over %d bytes\n", EKB_STORE_QUERY_MAX);
+            return 2;
+        }
+        if (ql)
+            q[ql++] = ' ';
+        memcpy(q + ql, argv[i], l);
+        ql += l;
+    }
+    q[ql] = 0;
+    if (ql == 0) {
+        fprintf(stderr, "edgekb search: empty query\n");
+        return 2;
+    }
+    if (open_kb(a, &c, kb, 0, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "edgekb search: %s\n", err);
+        return 1;
+    }
+    struct store_hit *hits = arena_alloc(arena_budget(&a->arena, ARENA_CORE), k * sizeof *hits, 16);
+    uint32_t n = 0;
+    int rc = hits ? store_search(&c.s, mode, q, ql, k, hits, &n, err, sizeof err) : EKB_ENOMEM;
+    if (rc != 0) {
+        fprintf(stderr, "edgekb search: %s\n", err);
+        close_kb(&c);
+        return 1;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (json) {
+            printf("{\"rank\":%u,\"chunk\":%lld,\"doc\":%lld,\"id\":", i + 1, (long long)hits[i].chunk_id,
+                   (long long)hits[i].doc_id);
+            json_str(hits[i].ext_id);
+            printf(",\"title\":");
+            json_str(hits[i].title);
+            printf(",\"score\":%.6g,\"snippet\":", hits[i].score);
+            json_str(hits[i].snippet);
+            printf("}\n");
+        } else {
+            printf("%u. %s (%s) score %.4g chunk %lld\n   %s\n", i + 1, hits[i].title, hits[i].ext_id, hits[i].score,
+                   (long long)hits[i].chunk_id, hits[i].snippet);
+        }
+    }
+    if (c.e.is_fallback)
+        log_warn("search: vectors come from the REDUCED hash fallback embedder");
+    close_kb(&c);
+    return 0;
+}
+
+static int print_fact(void *ctx, const char *s, const char *p, const char *o, double conf)
+{
+    (void)ctx;
+    printf("%s\t%s\t%s\t%.2f\n", s, p, o, conf);
+    return 0;
+}
+
+int cmd_facts(struct app *a, const struct global_opts *g, int argc, char **argv)
+{
+    const char *kb = NULL, *spo[3] = {NULL, NULL, NULL};
+    char err[400];
+    struct kbctx c;
+    int np = 0;
+    (void)g;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--kb") == 0 && i + 1 < argc)
+            kb = argv[++i];
+        else if (argv[i][0] != '-' && np < 3)
+            spo[np++] = strcmp(argv[i], "?") == 0 ? NULL : argv[i];
+        else {
+            fprintf(stderr, "usage: edgekb facts --kb DIR [SUBJECT|? [PREDICATE|? [OBJECT|?]]]\n");
+            return 2;
+        }
+    }
+    if (need_kb(kb, "facts"))
+        return 2;
+    if (open_kb(a, &c, kb, 0, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "edgekb facts: %s\n", err);
+        return 1;
+    }
+    int n = store_find_facts(&c.s, spo[0], spo[1], spo[2], print_fact, NULL);
+    close_kb(&c);
+    return n < 0 ? 1 : 0;
+}
