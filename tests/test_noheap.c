@@ -32,6 +32,7 @@
 #include "llm.h"
 #include "log.h"
 #include "port.h"
+#include "embed.h"
 #include "store.h"
 
 /* ---- the wrappers ---- */
@@ -85,6 +86,8 @@ static unsigned window_close(void)
 static struct app APP;
 static char dbpath[160], tmpdir[128];
 static sqlite3 *db;
+static struct embedder EMB;
+static struct store KB;
 static struct gguf *lm_file;
 static struct llm LM;
 static int have_lm;
@@ -117,7 +120,8 @@ static int init_all(void **state)
             have_lm = 1;
         }
     }
-    int rc = store_sqlite_init(arena_budget(&APP.arena, ARENA_STORE), 0);
+    struct arena_region *st = arena_budget(&APP.arena, ARENA_STORE);
+    int rc = store_sqlite_init(st, (arena_avail(st) - (1u << 20)) & ~(size_t)0xfff);
     if (rc != 0) {
         fprintf(stderr, "store_sqlite_init: %d\n", rc);
         return -1;
@@ -136,6 +140,14 @@ static int init_all(void **state)
         fprintf(stderr, "schema: %s\n", sqlite3_errmsg(db));
         return -1;
     }
+    /* a knowledge base, opened as the server does (hash-fallback embedder) */
+    char kbdir[200];
+    snprintf(kbdir, sizeof kbdir, "%s/kb", tmpdir);
+    if (embed_open(&EMB, &APP.arena, APP.port, NULL, err, sizeof err) != 0 ||
+        store_open(&KB, &APP.arena, APP.port, kbdir, &EMB, 1, err, sizeof err) != 0) {
+        fprintf(stderr, "kb: %s\n", err);
+        return -1;
+    }
     return 0;
 }
 
@@ -143,6 +155,7 @@ static int fini_all(void **state)
 {
     char cmd[200];
     (void)state;
+    store_close(&KB);
     if (have_lm)
         gguf_close(lm_file);
     sqlite3_close(db);
@@ -278,6 +291,31 @@ static int work_llm(void)
     return n > 0 && n2 > 0 ? 0 : -1;
 }
 
+static int work_kb(void)
+{
+    char err[200], text[300];
+    struct store_hit hits[5];
+    uint32_t n, nc;
+    int64_t id;
+    int dup, found = 0;
+    for (int i = 0; i < 20; i++) {
+        int l = snprintf(text, sizeof text, "Document %d about element number %d and the marker zz%dq. "
+                                            "Noble gases, metals, and halogens.\n\nSecond paragraph %d.", i, i, i, i);
+        if (store_add_doc(&KB, "d", "title", text, (size_t)l, "noheap", &id, &dup, &nc, err, sizeof err) != 0)
+            return -1;
+    }
+    if (store_add_fact(&KB, "helium", "symbol", "He", 1.0, "noheap", err, sizeof err) != 0)
+        return -1;
+    for (int i = 0; i < 10; i++) {
+        for (int m = 0; m < 3; m++) {
+            if (store_search(&KB, (enum store_mode)m, "marker zz7q noble gases", 23, 5, hits, &n, err, sizeof err) != 0)
+                return -1;
+            found += n > 0;
+        }
+    }
+    return found == 30 ? 0 : -1;
+}
+
 struct workload {
     const char *name;
     int (*run)(void);
@@ -289,6 +327,7 @@ static const struct workload WORKLOADS[] = {
     {"sha256 + hmac x100", work_crypto},
     {"sensors + log", work_sensors_and_log},
     {"board parse", work_board},
+    {"kb: 20 documents + 1 fact + 30 searches (3 modes)", work_kb},
     {"llm: stories260K greedy + top-p sampling, 2 x 48 tokens", work_llm},
 };
 
