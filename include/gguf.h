@@ -7,8 +7,9 @@
  * Invariants after gguf_open succeeds: every count, string length, array
  * length and dimension is within ekb_limits.h; every tensor's data range
  * lies inside the file and is aligned to general.alignment; tensor names are
- * unique, NUL-terminated and at most EKB_GGUF_MAX_NAME bytes; every tensor
- * type is F32, F16, Q8_0 or Q4_0.
+ * unique, NUL-terminated and at most EKB_GGUF_MAX_NAME bytes; metadata keys
+ * are unique; every tensor type is F32, F16, Q8_0 or Q4_0; tensor data ranges
+ * do not overlap.
  * Failure: EKB_ECORRUPT (bad magic, truncated, out-of-range field, overlap),
  * EKB_EUNSUPP (version 1 or > 3, a tensor type we do not run: the message
  * names it), EKB_ETOOBIG (a count or length over a limit), EKB_ENOMEM (the
@@ -43,6 +44,7 @@ struct gguf_tensor {
     uint64_t ne[EKB_GGUF_MAX_DIMS]; /* ne[0] is the row length; unused dims are 1 */
     const void *data;   /* inside the mapping */
     uint64_t nbytes;
+    uint64_t offset;    /* of the data, relative to the data section (as in the file) */
 };
 
 struct gguf;
@@ -60,6 +62,8 @@ void gguf_layout(const struct gguf *g, uint64_t *kv_end, uint64_t *align, uint64
 size_t gguf_n_kv(const struct gguf *g);
 /* The i-th key (not NUL-terminated) and its type. */
 int gguf_kv_at(const struct gguf *g, size_t i, const char **key, size_t *klen, enum gguf_type *type);
+/* The i-th pair's bytes exactly as in the file (key, type, value). */
+int gguf_kv_raw(const struct gguf *g, size_t i, const void **bytes, size_t *n);
 const char *gguf_arch(const struct gguf *g); /* general.architecture or "" (NUL-terminated copy) */
 uint64_t gguf_file_size(const struct gguf *g);
 const void *gguf_file_data(const struct gguf *g);
@@ -97,5 +101,23 @@ const char *gguf_ggml_type_name(uint32_t type);
 /* Bytes of a row of ne0 elements of a supported type; 0 if unsupported or ne0
  * is not a multiple of the block size. */
 uint64_t gguf_row_bytes(uint32_t type, uint64_t ne0);
+
+/* ---- Writing (gguf_write.c) ---- */
+struct gguf_quant_stats {
+    size_t n_tensors, n_quantized;
+    uint64_t in_bytes, out_bytes;
+};
+/* The type `edgekb quantize` gives tensor t when asked for want (GGML_T_Q8_0
+ * or GGML_T_Q4_0): F32/F16 "*.weight" tensors of >= 2 dims with rows a
+ * multiple of 32 become want, except *_norm.weight, position_embd.weight and
+ * token_types.weight (kept), and token_embd.weight in Q4_0 files (Q8_0);
+ * everything else keeps its type. */
+uint32_t gguf_quant_type(const struct gguf_tensor *t, uint32_t want);
+/* Writes `in` to out_path with gguf_quant_type applied, general.file_type
+ * and general.quantization_version set; via out_path.tmp, fsync, rename,
+ * fsync of the directory. Scratch: 256 KiB plus two rows, given back. */
+int gguf_write_quantized(const struct gguf *in, struct arena_region *scratch, const struct port *p,
+                         const char *out_path, uint32_t want, struct gguf_quant_stats *st, char *err,
+                         size_t errlen);
 
 #endif

@@ -1,5 +1,4 @@
-/* cli_generate.c: `edgekb generate` (text from a llama GGUF) and
- * `edgekb gguf-info` (what a GGUF file holds).
+/* cli_generate.c: `edgekb generate` (text from a llama GGUF).
  * Failure: one line on stderr; exit 1 (bad model, I/O) or 2 (usage). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,33 +136,6 @@ int cmd_generate(struct app *a, const struct global_opts *g, int argc, char **ar
              "KV+scratch %llu bytes",
              got, (double)(t1 - t0) * 1e-9, got ? (double)got / ((double)(t1 - t0) * 1e-9) : 0.0, kern->name,
              (unsigned long long)m.weight_bytes, (unsigned long long)m.state_bytes);
-    gguf_close(gf);
-    return 0;
-}
-
-int cmd_gguf_info(struct app *a, const struct global_opts *g, int argc, char **argv)
-{
-    char err[400];
-    struct gguf *gf;
-    (void)g;
-    if (argc != 2 || argv[1][0] == '-') {
-        fprintf(stderr, "usage: edgekb gguf-info FILE\n");
-        return 2;
-    }
-    int rc = gguf_open(&gf, arena_budget(&a->arena, ARENA_MODELS), a->port, argv[1], err, sizeof err);
-    if (rc != 0) {
-        fprintf(stderr, "edgekb gguf-info: %s\n", err);
-        return 1;
-    }
-    printf("file: %s\nversion: %u\narchitecture: %s\nmetadata: %zu\ntensors: %zu\n", argv[1], gguf_version(gf),
-           gguf_arch(gf), gguf_n_kv(gf), gguf_n_tensors(gf));
-    for (size_t i = 0; i < gguf_n_tensors(gf); i++) {
-        const struct gguf_tensor *t = gguf_tensor_at(gf, i);
-        printf("tensor %s %s [", t->name, gguf_ggml_type_name(t->type));
-        for (uint32_t d = 0; d < t->n_dims; d++)
-            printf(d ? ", %llu" : "%llu", (unsigned long long)t->ne[d]);
-        printf("] %llu bytes\n", (unsigned long long)t->nbytes);
-    }
     gguf_close(gf);
     return 0;
 }

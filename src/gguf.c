@@ -4,7 +4,12 @@
  * count + elements), tensor infos (name, n_dims, dims, ggml type, offset
  * relative to the aligned data section), then the data section at the next
  * multiple of general.alignment (default 32). Every read goes through a
- * bounds-checked cursor; sizes are computed with overflow checks. */
+ * bounds-checked cursor; sizes are computed with overflow checks. v2 and v3
+ * have the same little-endian layout (v3 only allows big-endian files, which
+ * we recognise by their byte-swapped version and refuse); v1 (32-bit counts
+ * and lengths) is refused. Keys and tensor names are indexed in open-
+ * addressing hash tables in the region (duplicates are rejected at open,
+ * lookups are O(1)). */
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +26,7 @@ struct kv {
     uint64_t n;          /* arrays: element count; strings: byte length */
     const unsigned char *val; /* scalars and arrays: first byte of the value/elements */
     uint64_t *str_off;   /* string arrays: offset of each element's length field */
+    uint64_t off0, off1; /* the whole pair's bytes in the file: [off0, off1) */
 };
 
 struct gguf {
@@ -33,8 +39,52 @@ struct gguf {
     uint64_t kv_end, align, data_start;
     struct kv *kv;
     struct gguf_tensor *t;
+    uint32_t *kv_hash, *t_hash; /* slot -> index + 1 (0: empty); sizes are powers of two */
+    uint32_t kv_mask, t_mask;
     char arch[EKB_NAME_MAX];
 };
+
+/* FNV-1a */
+static uint32_t hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* A table of at least 2n slots; n <= 2^16. */
+static uint32_t *table_new(struct arena_region *r, uint64_t n, uint32_t *mask)
+{
+    uint32_t size = 16;
+    while (size < 2 * n)
+        size *= 2;
+    *mask = size - 1;
+    return arena_zalloc(r, (size_t)size * sizeof(uint32_t), 0);
+}
+
+static uint32_t kv_slot(const struct gguf *g, const char *key, size_t kl)
+{
+    uint32_t h = hash(key, kl) & g->kv_mask;
+    while (g->kv_hash[h] != 0) {
+        const struct kv *kv = &g->kv[g->kv_hash[h] - 1];
+        if (kv->klen == kl && memcmp(kv->key, key, kl) == 0)
+            break;
+        h = (h + 1) & g->kv_mask;
+    }
+    return h;
+}
+
+static uint32_t t_slot(const struct gguf *g, const char *name, size_t nl)
+{
+    uint32_t h = hash(name, nl) & g->t_mask;
+    while (g->t_hash[h] != 0) {
+        if (strcmp(g->t[g->t_hash[h] - 1].name, name) == 0)
+            break;
+        h = (h + 1) & g->t_mask;
+    }
+    return h;
+}
 
 struct cur {
     const unsigned char *p;
@@ -127,6 +177,8 @@ static int parse(struct gguf *g, struct arena_region *r, char *err, size_t errle
         FAIL(EKB_ECORRUPT, "file too short for a header (%llu bytes)", (unsigned long long)g->size);
     if (magic != 0x46554747u)
         FAIL(EKB_ECORRUPT, "not a GGUF file (bad magic)");
+    if (version == 0x02000000u || version == 0x03000000u)
+        FAIL(EKB_EUNSUPP, "big-endian GGUF files are not supported");
     if (version == 1)
         FAIL(EKB_EUNSUPP, "GGUF version 1 is not supported (convert it to version 3)");
     if (version != 2 && version != 3)
@@ -138,15 +190,28 @@ static int parse(struct gguf *g, struct arena_region *r, char *err, size_t errle
         FAIL(EKB_ETOOBIG, "%llu tensors (limit %d)", (unsigned long long)g->n_tensors, EKB_GGUF_MAX_TENSORS);
     if (g->n_kv > EKB_GGUF_MAX_KV)
         FAIL(EKB_ETOOBIG, "%llu metadata pairs (limit %d)", (unsigned long long)g->n_kv, EKB_GGUF_MAX_KV);
+    /* every pair takes at least 8 (key length) + 4 (type) bytes, every tensor info 8+1+4+8+4+8:
+     * a count the file cannot hold is refused before anything is allocated for it */
+    if (g->n_kv > (g->size - c.off) / 12)
+        FAIL(EKB_ECORRUPT, "%llu metadata pairs cannot fit in %llu bytes", (unsigned long long)g->n_kv,
+             (unsigned long long)g->size);
+    if (g->n_tensors > (g->size - c.off) / 33)
+        FAIL(EKB_ECORRUPT, "%llu tensor infos cannot fit in %llu bytes", (unsigned long long)g->n_tensors,
+             (unsigned long long)g->size);
     g->kv = arena_zalloc(r, (size_t)(g->n_kv ? g->n_kv : 1) * sizeof *g->kv, 0);
     g->t = arena_zalloc(r, (size_t)(g->n_tensors ? g->n_tensors : 1) * sizeof *g->t, 0);
     if (!g->kv || !g->t)
+        FAIL(EKB_ENOMEM, "out of memory for the index");
+    g->kv_hash = table_new(r, g->n_kv, &g->kv_mask);
+    g->t_hash = table_new(r, g->n_tensors, &g->t_mask);
+    if (!g->kv_hash || !g->t_hash)
         FAIL(EKB_ENOMEM, "out of memory for the index");
 
     for (uint64_t i = 0; i < g->n_kv; i++) {
         struct kv *kv = &g->kv[i];
         uint64_t klen;
         uint32_t type;
+        kv->off0 = c.off;
         rc = rd_str(&c, &kv->key, &klen);
         if (rc != 0)
             FAIL(rc, "metadata pair %llu: bad key", (unsigned long long)i);
@@ -199,7 +264,15 @@ static int parse(struct gguf *g, struct arena_region *r, char *err, size_t errle
             if (!need(&c, scalar_size[type]))
                 FAIL(EKB_ECORRUPT, "metadata '%.*s': truncated value", (int)(klen > 64 ? 64 : klen), kv->key);
             c.off += scalar_size[type];
+            if (type == GGUF_TYPE_BOOL && kv->val[0] > 1)
+                FAIL(EKB_ECORRUPT, "metadata '%.*s': bool value %u", (int)(klen > 64 ? 64 : klen), kv->key,
+                     kv->val[0]);
         }
+        kv->off1 = c.off;
+        uint32_t slot = kv_slot(g, kv->key, kv->klen);
+        if (g->kv_hash[slot] != 0)
+            FAIL(EKB_ECORRUPT, "metadata key '%.*s' appears twice", (int)(klen > 64 ? 64 : klen), kv->key);
+        g->kv_hash[slot] = (uint32_t)i + 1;
         if (kv->klen == 20 && memcmp(kv->key, "general.architecture", 20) == 0 && type == GGUF_TYPE_STRING)
             snprintf(g->arch, sizeof g->arch, "%.*s", (int)(kv->n < sizeof g->arch ? kv->n : sizeof g->arch - 1),
                      (const char *)kv->val);
@@ -215,7 +288,6 @@ static int parse(struct gguf *g, struct arena_region *r, char *err, size_t errle
     }
 
     g->kv_end = c.off;
-    uint64_t data_end_max = 0;
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         struct gguf_tensor *t = &g->t[i];
         const char *name;
@@ -265,27 +337,33 @@ static int parse(struct gguf *g, struct arena_region *r, char *err, size_t errle
         if (off % align != 0)
             FAIL(EKB_ECORRUPT, "tensor '%s': offset %llu not aligned to %llu", nm, (unsigned long long)off,
                  (unsigned long long)align);
-        t->data = (const void *)(uintptr_t)off; /* relative until the data section is known */
-        if (off + t->nbytes < off)
-            FAIL(EKB_ECORRUPT, "tensor '%s': size overflows", nm);
-        if (off + t->nbytes > data_end_max)
-            data_end_max = off + t->nbytes;
+        t->offset = off;
     }
     uint64_t data_start = (c.off + align - 1) / align * align;
     g->align = align;
     g->data_start = data_start;
-    if (g->n_tensors > 0 && (data_start > g->size || data_end_max > g->size - data_start))
-        FAIL(EKB_ECORRUPT, "tensor data [%llu, %llu) runs past the end of the file (%llu bytes)",
-             (unsigned long long)data_start, (unsigned long long)(data_start + data_end_max),
+    if (g->n_tensors > 0 && data_start > g->size)
+        FAIL(EKB_ECORRUPT, "data section at %llu beyond end of file (%llu bytes)", (unsigned long long)data_start,
              (unsigned long long)g->size);
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         struct gguf_tensor *t = &g->t[i];
-        uint64_t off = (uint64_t)(uintptr_t)t->data;
+        uint64_t off = t->offset;
+        if (off > g->size - data_start || t->nbytes > g->size - data_start - off)
+            FAIL(EKB_ECORRUPT, "tensor '%s': data [%llu,%llu) beyond end of file (%llu bytes)", t->name,
+                 (unsigned long long)(data_start + off), (unsigned long long)(data_start + off + t->nbytes),
+                 (unsigned long long)g->size);
         t->data = g->base + data_start + off;
-        for (uint64_t j = 0; j < i; j++) { /* names unique, data ranges disjoint */
-            if (strcmp(g->t[j].name, t->name) == 0)
-                FAIL(EKB_ECORRUPT, "tensor name '%s' appears twice", t->name);
-            const unsigned char *a0 = t->data, *b0 = g->t[j].data;
+        uint32_t slot = t_slot(g, t->name, strlen(t->name));
+        if (g->t_hash[slot] != 0)
+            FAIL(EKB_ECORRUPT, "tensor name '%s' appears twice", t->name);
+        g->t_hash[slot] = (uint32_t)i + 1;
+    }
+    /* data ranges disjoint: O(n^2) over at most EKB_GGUF_MAX_TENSORS */
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const struct gguf_tensor *t = &g->t[i];
+        const unsigned char *a0 = t->data;
+        for (uint64_t j = 0; j < i; j++) {
+            const unsigned char *b0 = g->t[j].data;
             if (t->nbytes && g->t[j].nbytes && a0 < b0 + g->t[j].nbytes && b0 < a0 + t->nbytes)
                 FAIL(EKB_ECORRUPT, "tensors '%s' and '%s' overlap", g->t[j].name, t->name);
         }
@@ -384,6 +462,15 @@ const struct gguf_tensor *gguf_tensor_at(const struct gguf *g, size_t i)
     return i < g->n_tensors ? &g->t[i] : NULL;
 }
 
+int gguf_kv_raw(const struct gguf *g, size_t i, const void **bytes, size_t *n)
+{
+    if (i >= g->n_kv)
+        return EKB_ENOENT;
+    *bytes = g->base + g->kv[i].off0;
+    *n = (size_t)(g->kv[i].off1 - g->kv[i].off0);
+    return 0;
+}
+
 int gguf_kv_at(const struct gguf *g, size_t i, const char **key, size_t *klen, enum gguf_type *type)
 {
     if (i >= g->n_kv)
@@ -396,11 +483,8 @@ int gguf_kv_at(const struct gguf *g, size_t i, const char **key, size_t *klen, e
 
 static const struct kv *find(const struct gguf *g, const char *key)
 {
-    size_t kl = strlen(key);
-    for (uint64_t i = 0; i < g->n_kv; i++)
-        if (g->kv[i].klen == kl && memcmp(g->kv[i].key, key, kl) == 0)
-            return &g->kv[i];
-    return NULL;
+    uint32_t slot = kv_slot(g, key, strlen(key));
+    return g->kv_hash[slot] ? &g->kv[g->kv_hash[slot] - 1] : NULL;
 }
 
 int gguf_get_u32(const struct gguf *g, const char *key, uint32_t *v)
@@ -504,12 +588,11 @@ int gguf_arr_str(const struct gguf *g, const char *key, size_t i, const char **s
 
 int gguf_find_tensor(const struct gguf *g, const char *name, const struct gguf_tensor **t)
 {
-    for (uint64_t i = 0; i < g->n_tensors; i++)
-        if (strcmp(g->t[i].name, name) == 0) {
-            *t = &g->t[i];
-            return 0;
-        }
-    return EKB_ENOENT;
+    uint32_t slot = t_slot(g, name, strlen(name));
+    if (g->t_hash[slot] == 0)
+        return EKB_ENOENT;
+    *t = &g->t[g->t_hash[slot] - 1];
+    return 0;
 }
 
 int gguf_weight(const struct gguf *g, struct arena_region *r, const char *name, uint32_t rows, uint32_t cols,

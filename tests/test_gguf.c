@@ -9,21 +9,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "arena.h"
 #include "ekb_err.h"
+#include "ekb_limits.h"
 #include "gguf.h"
 #include "kern.h"
 #include "port.h"
 
 static struct arena A;
 static struct arena_region *R;
+static char tmpdir[64];
 
 /* ---- a minimal writer ---- */
 struct w {
-    unsigned char b[1 << 16];
+    unsigned char b[1 << 18];
     size_t n;
 };
 static void put(struct w *w, const void *p, size_t n)
@@ -46,9 +49,10 @@ static void pad(struct w *w, size_t a)
 
 /* Layout offsets of interest, filled by build() */
 static size_t OFF_VERSION, OFF_NT, OFF_T0_DIMS, OFF_T0_TYPE, OFF_T0_OFF, OFF_ARR_N, OFF_ALIGN_VAL, OFF_T2_OFF;
+static size_t OFF_ARCH_LEN, OFF_KV2_KEY, OFF_ARR2_ET, OFF_BOOL_VAL, OFF_T0_NAME;
 
-/* v3 file: 6 KVs (arch string, u32, f32, string array, i32 array, alignment),
- * 3 tensors: "a" F32 [64, 2], "b" Q8_0 [64, 3], "c" Q4_0 [32]. */
+/* v3 file: 7 KVs (arch string, u32, f32, string array, i32 array, bool,
+ * alignment), 3 tensors: "a" F32 [64, 2], "b" Q8_0 [64, 3], "c" Q4_0 [32]. */
 static void build(struct w *w, uint32_t version)
 {
     w->n = 0;
@@ -57,13 +61,15 @@ static void build(struct w *w, uint32_t version)
     u32(w, version);
     OFF_NT = w->n;
     u64(w, 3);
-    u64(w, 6);
+    u64(w, 7);
     str(w, "general.architecture");
     u32(w, GGUF_TYPE_STRING);
+    OFF_ARCH_LEN = w->n;
     str(w, "llama");
     str(w, "llama.block_count");
     u32(w, GGUF_TYPE_UINT32);
     u32(w, 5);
+    OFF_KV2_KEY = w->n + 8;
     str(w, "llama.rope.freq_base");
     u32(w, GGUF_TYPE_FLOAT32);
     float fb = 10000.0f;
@@ -78,16 +84,22 @@ static void build(struct w *w, uint32_t version)
     str(w, "");
     str(w, "tokenizer.ggml.token_type");
     u32(w, GGUF_TYPE_ARRAY);
+    OFF_ARR2_ET = w->n;
     u32(w, GGUF_TYPE_INT32);
     u64(w, 3);
     u32(w, 3);
     u32(w, 1);
     u32(w, 1);
+    str(w, "tokenizer.ggml.add_bos_token");
+    u32(w, GGUF_TYPE_BOOL);
+    OFF_BOOL_VAL = w->n;
+    w->b[w->n++] = 1;
     str(w, "general.alignment");
     u32(w, GGUF_TYPE_UINT32);
     OFF_ALIGN_VAL = w->n;
     u32(w, 32);
     /* tensors */
+    OFF_T0_NAME = w->n;
     str(w, "a");
     OFF_T0_DIMS = w->n;
     u32(w, 2);
@@ -130,12 +142,22 @@ static int setup(void **state)
     if (arena_init(&A, port_linux(), sizes, 0) != 0)
         return -1;
     R = arena_budget(&A, ARENA_MODELS);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_gguf.XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return -1;
     return 0;
 }
 
 static int teardown(void **state)
 {
+    static const char *const files[] = {"in.gguf", "out.gguf", "old.gguf", "out.gguf.tmp", "old.gguf.tmp"};
+    char p[128];
     (void)state;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", tmpdir, files[i]);
+        remove(p);
+    }
+    rmdir(tmpdir);
     arena_fini(&A);
     return 0;
 }
@@ -193,12 +215,16 @@ static void valid_file_parses(void **state)
     }
 }
 
+static char last_err[300];
+
 static void expect_fail(const struct w *w, int want, const char *in_err)
 {
     struct gguf *g;
-    char err[300] = "";
+    char *err = last_err;
+    size_t errlen = sizeof last_err;
+    err[0] = 0;
     size_t m = arena_mark(R);
-    int rc = gguf_open_mem(&g, R, w->b, w->n, err, sizeof err);
+    int rc = gguf_open_mem(&g, R, w->b, w->n, err, errlen);
     if (rc != want || (in_err && strstr(err, in_err) == NULL))
         fail_msg("rc %d (want %d), err '%s' (want '%s')", rc, want, err, in_err ? in_err : "");
     assert_int_equal(arena_mark(R), m); /* nothing left behind */
@@ -270,7 +296,8 @@ static void corruptions(void **state)
     build(&w, 3);
     off = 1u << 20; /* beyond the end */
     memcpy(w.b + OFF_T0_OFF, &off, 8);
-    expect_fail(&w, EKB_ECORRUPT, "end of the file");
+    expect_fail(&w, EKB_ECORRUPT, "tensor 'a': data [");
+    assert_true(strstr(last_err, "beyond end of file") != NULL);
     build(&w, 3);
     off = 512 + 32; /* "c" inside "b" */
     memcpy(w.b + OFF_T2_OFF, &off, 8);
@@ -286,6 +313,197 @@ static void corruptions(void **state)
     v = 77; /* unknown metadata value type in the first KV */
     memcpy(w.b + 24 + 8 + 20, &v, 4);
     expect_fail(&w, EKB_ECORRUPT, "value type");
+}
+
+/* More hostile inputs: each names the field it breaks. */
+static void corruptions_more(void **state)
+{
+    static struct w w;
+    uint64_t big;
+    uint32_t v;
+    (void)state;
+    build(&w, 3);
+    v = 0x03000000u; /* a big-endian file's version as read little-endian */
+    memcpy(w.b + OFF_VERSION, &v, 4);
+    expect_fail(&w, EKB_EUNSUPP, "big-endian");
+    build(&w, 2);
+    v = 0; /* version 0 */
+    memcpy(w.b + OFF_VERSION, &v, 4);
+    expect_fail(&w, EKB_EUNSUPP, "version 0");
+    build(&w, 3);
+    big = 60000; /* under the limit, but 60000 pairs cannot fit in ~1 KB */
+    memcpy(w.b + OFF_NT + 8, &big, 8);
+    expect_fail(&w, EKB_ECORRUPT, "cannot fit");
+    build(&w, 3);
+    big = 8000;
+    memcpy(w.b + OFF_NT, &big, 8);
+    expect_fail(&w, EKB_ECORRUPT, "cannot fit");
+    build(&w, 3);
+    big = (uint64_t)1 << 60; /* huge string value length */
+    memcpy(w.b + OFF_ARCH_LEN, &big, 8);
+    expect_fail(&w, EKB_ETOOBIG, "general.architecture");
+    build(&w, 3);
+    big = 100000; /* under the string limit, past the end of the file */
+    memcpy(w.b + OFF_ARCH_LEN, &big, 8);
+    expect_fail(&w, EKB_ECORRUPT, "bad string");
+    build(&w, 3);
+    big = 1u << 20; /* an i32 array under the limit running past the end */
+    memcpy(w.b + OFF_ARR2_ET + 4, &big, 8);
+    expect_fail(&w, EKB_ECORRUPT, "past the end");
+    build(&w, 3);
+    v = GGUF_TYPE_ARRAY; /* array of arrays */
+    memcpy(w.b + OFF_ARR2_ET, &v, 4);
+    expect_fail(&w, EKB_EUNSUPP, "array of type 9");
+    build(&w, 3);
+    v = 42; /* array of an unknown type */
+    memcpy(w.b + OFF_ARR2_ET, &v, 4);
+    expect_fail(&w, EKB_EUNSUPP, "array of type 42");
+    build(&w, 3);
+    memcpy(w.b + OFF_KV2_KEY, "general.architecture", 20); /* duplicate key (same length) */
+    expect_fail(&w, EKB_ECORRUPT, "'general.architecture' appears twice");
+    build(&w, 3);
+    w.b[OFF_BOOL_VAL] = 2;
+    expect_fail(&w, EKB_ECORRUPT, "bool value 2");
+    build(&w, 3);
+    v = GGUF_TYPE_INT32; /* general.alignment must be u32 (wrong metadata type) */
+    memcpy(w.b + OFF_ALIGN_VAL - 4, &v, 4);
+    expect_fail(&w, EKB_ECORRUPT, "general.alignment is a i32");
+    build(&w, 3);
+    v = 0; /* alignment 0 */
+    memcpy(w.b + OFF_ALIGN_VAL, &v, 4);
+    expect_fail(&w, EKB_ECORRUPT, "alignment 0");
+    build(&w, 3);
+    v = 0; /* zero dimensions */
+    memcpy(w.b + OFF_T0_DIMS, &v, 4);
+    expect_fail(&w, EKB_ECORRUPT, "0 dimensions");
+    build(&w, 3);
+    big = (uint64_t)1 << 30; /* [2^30, 2^30]: element count overflows our 2^48 bound */
+    memcpy(w.b + OFF_T0_DIMS + 4, &big, 8);
+    memcpy(w.b + OFF_T0_DIMS + 12, &big, 8);
+    expect_fail(&w, EKB_ECORRUPT, "too many elements");
+    build(&w, 3);
+    big = (uint64_t)1 << 40; /* [64, 2^40] F32: 2^48 bytes, far beyond the file */
+    memcpy(w.b + OFF_T0_DIMS + 12, &big, 8);
+    expect_fail(&w, EKB_ECORRUPT, "beyond end of file");
+    build(&w, 3);
+    big = UINT64_MAX - 31; /* aligned offset near 2^64: end would wrap */
+    memcpy(w.b + OFF_T0_OFF, &big, 8);
+    expect_fail(&w, EKB_ECORRUPT, "beyond end of file");
+    build(&w, 3);
+    big = 0; /* empty tensor name */
+    memcpy(w.b + OFF_T0_NAME, &big, 8);
+    expect_fail(&w, EKB_ECORRUPT, NULL);
+    build(&w, 3);
+    w.b[OFF_T0_NAME + 8] = 0; /* NUL inside a name */
+    expect_fail(&w, EKB_ECORRUPT, "NUL");
+    build(&w, 3);
+    v = 30; /* BF16: a known ggml type we do not run */
+    memcpy(w.b + OFF_T0_TYPE, &v, 4);
+    expect_fail(&w, EKB_EUNSUPP, "unsupported tensor type BF16 (id 30)");
+    build(&w, 3);
+    v = GGML_T_Q8_0; /* tensor "a" [64, 2] as Q8_0 is fine; [48, ...] is not a block multiple */
+    memcpy(w.b + OFF_T0_TYPE, &v, 4);
+    big = 48;
+    memcpy(w.b + OFF_T0_DIMS + 4, &big, 8);
+    expect_fail(&w, EKB_ECORRUPT, "multiple of the Q8_0 block");
+    build(&w, 3);
+    w.n -= 1; /* last tensor one byte short */
+    expect_fail(&w, EKB_ECORRUPT, "tensor 'c': data [");
+}
+
+static void lookups(void **state)
+{
+    static struct w w;
+    struct gguf *g;
+    char err[300];
+    int b;
+    uint32_t u;
+    float f;
+    const char *s;
+    size_t l;
+    (void)state;
+    build(&w, 2);
+    size_t m = arena_mark(R);
+    assert_int_equal(gguf_open_mem(&g, R, w.b, w.n, err, sizeof err), 0);
+    assert_int_equal(gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &b), 0);
+    assert_int_equal(b, 1);
+    assert_int_equal(gguf_get_bool(g, "llama.block_count", &b), EKB_EINVAL);
+    assert_int_equal(gguf_get_str(g, "general.architecture", &s, &l), 0);
+    assert_int_equal(l, 5);
+    assert_memory_equal(s, "llama", 5);
+    assert_int_equal(gguf_get_str(g, "llama.block_count", &s, &l), EKB_EINVAL);
+    assert_int_equal(gguf_get_str(g, "general.name", &s, &l), EKB_ENOENT);
+    assert_int_equal(gguf_get_u32(g, "tokenizer.ggml.tokens", &u), EKB_EINVAL); /* an array */
+    assert_int_equal(gguf_get_f32(g, "tokenizer.ggml.add_bos_token", &f), EKB_EINVAL);
+    assert_int_equal(gguf_n_kv(g), 7);
+    /* raw pairs tile the metadata section exactly */
+    uint64_t kv_end, align, data;
+    gguf_layout(g, &kv_end, &align, &data);
+    size_t at = 24;
+    for (size_t i = 0; i < gguf_n_kv(g); i++) {
+        const void *raw;
+        size_t n;
+        assert_int_equal(gguf_kv_raw(g, i, &raw, &n), 0);
+        assert_ptr_equal(raw, w.b + at);
+        at += n;
+    }
+    assert_int_equal(at, kv_end);
+    assert_int_equal(align, 32);
+    assert_int_equal(data % 32, 0);
+    assert_null(gguf_tensor_at(g, 3));
+    assert_string_equal(gguf_tensor_at(g, 2)->name, "c");
+    assert_int_equal(gguf_tensor_at(g, 2)->offset, 512 + 224);
+    arena_reset(R, m);
+}
+
+/* Many keys and tensors: the hash tables, the limits at their edges. */
+static void many_keys_and_tensors(void **state)
+{
+    static struct w w;
+    struct gguf *g;
+    char err[300], name[32];
+    const uint32_t nk = 3000, nt = 1500;
+    (void)state;
+    w.n = 0;
+    u32(&w, 0x46554747u);
+    u32(&w, 3);
+    u64(&w, nt);
+    u64(&w, nk);
+    for (uint32_t i = 0; i < nk; i++) {
+        snprintf(name, sizeof name, "k.%u", i);
+        str(&w, name);
+        u32(&w, GGUF_TYPE_UINT32);
+        u32(&w, i * 7);
+    }
+    for (uint32_t i = 0; i < nt; i++) {
+        snprintf(name, sizeof name, "t.%u.weight", i);
+        str(&w, name);
+        u32(&w, 1);
+        u64(&w, 1);
+        u32(&w, GGML_T_F32);
+        u64(&w, (uint64_t)i * 32);
+    }
+    pad(&w, 32);
+    memset(w.b + w.n, 0, (size_t)nt * 32);
+    w.n += (size_t)nt * 32 - 28; /* the last tensor is 4 bytes */
+    size_t m = arena_mark(R);
+    if (gguf_open_mem(&g, R, w.b, w.n, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    for (uint32_t i = 0; i < nk; i += 97) {
+        uint32_t v;
+        snprintf(name, sizeof name, "k.%u", i);
+        assert_int_equal(gguf_get_u32(g, name, &v), 0);
+        assert_int_equal(v, i * 7);
+    }
+    for (uint32_t i = 0; i < nt; i += 31) {
+        const struct gguf_tensor *t;
+        snprintf(name, sizeof name, "t.%u.weight", i);
+        assert_int_equal(gguf_find_tensor(g, name, &t), 0);
+        assert_ptr_equal(t, gguf_tensor_at(g, i));
+    }
+    uint32_t v;
+    assert_int_equal(gguf_get_u32(g, "k.3000", &v), EKB_ENOENT);
+    arena_reset(R, m);
 }
 
 static void random_garbage_never_crashes(void **state)
@@ -362,6 +580,236 @@ static void open_errors(void **state)
     arena_fail_nth(0);
 }
 
+/* ---- the writer (gguf_write.c) ---- */
+
+static void write_file(const char *path, const void *d, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(d, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+static int exists(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
+static float val(uint32_t t, uint32_t i) { return (float)((t * 131u + i * 29u) % 97u) / 13.0f - 3.5f; }
+
+/* A small llama-like file: one of each kind of tensor the rule treats apart. */
+static const struct {
+    const char *name;
+    uint32_t type, n_dims;
+    uint64_t ne0, ne1;
+    uint32_t q8, q4; /* expected types after quantize q8_0 / q4_0 */
+} WT[] = {
+    {"token_embd.weight", GGML_T_F32, 2, 64, 8, GGML_T_Q8_0, GGML_T_Q8_0},
+    {"position_embd.weight", GGML_T_F32, 2, 64, 4, GGML_T_F32, GGML_T_F32},
+    {"blk.0.attn_q.weight", GGML_T_F32, 2, 64, 4, GGML_T_Q8_0, GGML_T_Q4_0},
+    {"blk.0.ffn_up.weight", GGML_T_F16, 2, 32, 3, GGML_T_Q8_0, GGML_T_Q4_0},
+    {"blk.0.attn_norm.weight", GGML_T_F32, 1, 64, 1, GGML_T_F32, GGML_T_F32},
+    {"blk.0.attn_q.bias", GGML_T_F32, 1, 64, 1, GGML_T_F32, GGML_T_F32},
+    {"odd.weight", GGML_T_F32, 2, 40, 2, GGML_T_F32, GGML_T_F32},
+    {"blk.0.ffn_norm.weight", GGML_T_F32, 2, 32, 1, GGML_T_F32, GGML_T_F32},
+    {"output.weight", GGML_T_Q8_0, 2, 32, 2, GGML_T_Q8_0, GGML_T_Q8_0}, /* already quantized: kept */
+};
+#define NWT (sizeof WT / sizeof WT[0])
+
+static void build_weights(struct w *w, int with_ftype)
+{
+    w->n = 0;
+    u32(w, 0x46554747u);
+    u32(w, 2);
+    u64(w, NWT);
+    u64(w, with_ftype ? 3 : 2);
+    str(w, "general.architecture");
+    u32(w, GGUF_TYPE_STRING);
+    str(w, "llama");
+    if (with_ftype) {
+        str(w, "general.file_type");
+        u32(w, GGUF_TYPE_UINT32);
+        u32(w, 0);
+    }
+    str(w, "llama.block_count");
+    u32(w, GGUF_TYPE_UINT32);
+    u32(w, 1);
+    uint64_t off = 0;
+    for (size_t i = 0; i < NWT; i++) {
+        str(w, WT[i].name);
+        u32(w, WT[i].n_dims);
+        u64(w, WT[i].ne0);
+        if (WT[i].n_dims == 2)
+            u64(w, WT[i].ne1);
+        u32(w, WT[i].type);
+        u64(w, off);
+        off += (gguf_row_bytes(WT[i].type, WT[i].ne0) * WT[i].ne1 + 31) / 32 * 32;
+    }
+    for (size_t i = 0; i < NWT; i++) {
+        pad(w, 32);
+        for (uint32_t j = 0; j < WT[i].ne0 * WT[i].ne1; j++) {
+            float f = val((uint32_t)i, j);
+            if (WT[i].type == GGML_T_F32)
+                put(w, &f, 4);
+            else if (WT[i].type == GGML_T_F16) {
+                uint16_t h = kern_fp32_to_fp16(f);
+                put(w, &h, 2);
+            }
+        }
+        if (WT[i].type == GGML_T_Q8_0)
+            for (uint32_t j = 0; j < WT[i].ne0 / 32 * WT[i].ne1 * 34; j++)
+                w->b[w->n++] = (unsigned char)(j * 7);
+    }
+}
+
+static void quantize_roundtrip(void **state)
+{
+    static struct w w;
+    static unsigned char qrow[4096];
+    static float row[1024];
+    char in[128], out[128], err[300];
+    struct arena_region *S = arena_budget(&A, ARENA_SCRATCH);
+    (void)state;
+    for (int with_ft = 0; with_ft <= 1; with_ft++)
+        for (int q = 0; q < 2; q++) {
+            uint32_t want = q ? GGML_T_Q4_0 : GGML_T_Q8_0;
+            struct gguf *gi, *go;
+            struct gguf_quant_stats st;
+            build_weights(&w, with_ft);
+            snprintf(in, sizeof in, "%s/in.gguf", tmpdir);
+            snprintf(out, sizeof out, "%s/out.gguf", tmpdir);
+            write_file(in, w.b, w.n);
+            size_t m = arena_mark(R), ms = arena_mark(S);
+            if (gguf_open(&gi, R, port_linux(), in, err, sizeof err) != 0)
+                fail_msg("%s", err);
+            if (gguf_write_quantized(gi, S, port_linux(), out, want, &st, err, sizeof err) != 0)
+                fail_msg("%s", err);
+            assert_int_equal(arena_mark(S), ms);
+            assert_false(exists(strcat(strcpy((char[160]){0}, out), ".tmp")));
+            if (gguf_open(&go, R, port_linux(), out, err, sizeof err) != 0)
+                fail_msg("reopen: %s", err);
+            assert_int_equal(gguf_version(go), 3);
+            assert_int_equal(st.n_tensors, NWT);
+            assert_int_equal(st.n_quantized, 3);
+            assert_int_equal(st.out_bytes, gguf_file_size(go));
+            uint32_t ft, qv, bc;
+            assert_int_equal(gguf_get_u32(go, "general.file_type", &ft), 0);
+            assert_int_equal(ft, q ? 2 : 7);
+            assert_int_equal(gguf_get_u32(go, "general.quantization_version", &qv), 0);
+            assert_int_equal(qv, 2);
+            assert_int_equal(gguf_get_u32(go, "llama.block_count", &bc), 0);
+            assert_int_equal(bc, 1);
+            assert_string_equal(gguf_arch(go), "llama");
+            assert_int_equal(gguf_n_kv(go), 4);
+            for (size_t i = 0; i < NWT; i++) {
+                const struct gguf_tensor *a = gguf_tensor_at(gi, i), *b = gguf_tensor_at(go, i);
+                uint32_t et = q ? WT[i].q4 : WT[i].q8;
+                assert_string_equal(a->name, b->name);
+                assert_int_equal(gguf_quant_type(a, want), et);
+                if (b->type != et)
+                    fail_msg("%s: type %u, want %u", b->name, b->type, et);
+                assert_int_equal(a->n_dims, b->n_dims);
+                assert_memory_equal(a->ne, b->ne, sizeof a->ne);
+                if (a->type == b->type) {
+                    assert_int_equal(a->nbytes, b->nbytes);
+                    assert_memory_equal(a->data, b->data, (size_t)a->nbytes);
+                    continue;
+                }
+                /* each row is what kern's quantizer makes of the source row, and close to it */
+                size_t rb = (size_t)gguf_row_bytes(b->type, b->ne[0]);
+                for (uint64_t r = 0; r < a->ne[1]; r++) {
+                    for (uint64_t c = 0; c < a->ne[0]; c++)
+                        row[c] = val((uint32_t)i, (uint32_t)(r * a->ne[0] + c));
+                    if (a->type == GGML_T_F16)
+                        for (uint64_t c = 0; c < a->ne[0]; c++)
+                            row[c] = kern_fp16_to_fp32(kern_fp32_to_fp16(row[c]));
+                    if (b->type == GGML_T_Q8_0)
+                        kern_quantize_row_q8_0(row, qrow, (size_t)a->ne[0]);
+                    else
+                        kern_quantize_row_q4_0(row, qrow, (size_t)a->ne[0]);
+                    assert_memory_equal((const unsigned char *)b->data + r * rb, qrow, rb);
+                    struct gguf_w gw = {b->type, b->data, (uint32_t)b->ne[1], (uint32_t)b->ne[0]};
+                    static float deq[1024];
+                    gguf_w_row(&gw, (uint32_t)r, deq);
+                    for (uint64_t c = 0; c < a->ne[0]; c++)
+                        assert_float_equal(deq[c], row[c], b->type == GGML_T_Q8_0 ? 0.04f : 0.6f);
+                }
+            }
+            gguf_close(go);
+            gguf_close(gi);
+            arena_reset(R, m);
+        }
+}
+
+static void quantize_failures(void **state)
+{
+    static struct w w;
+    char in[128], out[128], tmp[140], err[300];
+    struct arena_region *S = arena_budget(&A, ARENA_SCRATCH);
+    const struct port *fp = port_fake();
+    struct gguf *gi;
+    (void)state;
+    build_weights(&w, 1);
+    snprintf(in, sizeof in, "%s/in.gguf", tmpdir);
+    snprintf(out, sizeof out, "%s/old.gguf", tmpdir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", out);
+    write_file(in, w.b, w.n);
+    size_t m = arena_mark(R);
+    if (gguf_open(&gi, R, port_linux(), in, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    static const struct {
+        enum port_fake_op op;
+        unsigned nth;
+        int errnum, want;
+        const char *msg;
+    } F[] = {
+        {PORT_FAKE_OPEN, 1, 13, EKB_EPERM, "cannot create"},
+        {PORT_FAKE_WRITE, 1, 28, EKB_ENOSPC, "writing"},
+        {PORT_FAKE_FSYNC, 1, 5, EKB_EIO, "writing"},
+        {PORT_FAKE_RENAME, 1, 5, EKB_EIO, "rename"},
+    };
+    for (size_t k = 0; k < sizeof F / sizeof F[0]; k++) {
+        write_file(out, "old contents", 12);
+        port_fake_reset();
+        port_fake_fail(F[k].op, F[k].nth, F[k].errnum);
+        size_t ms = arena_mark(S);
+        int rc = gguf_write_quantized(gi, S, fp, out, GGML_T_Q8_0, NULL, err, sizeof err);
+        if (rc != F[k].want || strstr(err, F[k].msg) == NULL)
+            fail_msg("case %zu: rc %d want %d, err '%s'", k, rc, F[k].want, err);
+        assert_int_equal(arena_mark(S), ms);
+        assert_false(exists(tmp)); /* no half file left behind */
+        char buf[32] = "";
+        FILE *f = fopen(out, "rb"); /* the old OUT is untouched */
+        assert_non_null(f);
+        assert_int_equal(fread(buf, 1, sizeof buf, f), 12);
+        fclose(f);
+        assert_memory_equal(buf, "old contents", 12);
+    }
+    /* directory fsync fails after the rename: reported, the file is complete */
+    port_fake_reset();
+    port_fake_fail(PORT_FAKE_FSYNC, 2, 5);
+    assert_int_equal(gguf_write_quantized(gi, S, fp, out, GGML_T_Q4_0, NULL, err, sizeof err), EKB_EIO);
+    assert_non_null(strstr(err, "directory"));
+    struct gguf *go;
+    if (gguf_open(&go, R, port_linux(), out, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    gguf_close(go);
+    port_fake_reset();
+    /* bad target type, too long a path, scratch exhausted */
+    assert_int_equal(gguf_write_quantized(gi, S, fp, out, GGML_T_F16, NULL, err, sizeof err), EKB_EINVAL);
+    static char longp[EKB_PATH_MAX + 10];
+    memset(longp, 'x', sizeof longp - 1);
+    assert_int_equal(gguf_write_quantized(gi, S, fp, longp, GGML_T_Q8_0, NULL, err, sizeof err), EKB_ETOOBIG);
+    arena_fail_nth(1);
+    assert_int_equal(gguf_write_quantized(gi, S, fp, out, GGML_T_Q8_0, NULL, err, sizeof err), EKB_ENOMEM);
+    arena_fail_nth(0);
+    gguf_close(gi);
+    arena_reset(R, m);
+}
+
 static void stories260k(void **state)
 {
     char path[600], err[300];
@@ -408,8 +856,13 @@ int main(void)
         cmocka_unit_test(valid_file_parses),
         cmocka_unit_test(every_truncation_fails_cleanly),
         cmocka_unit_test(corruptions),
+        cmocka_unit_test(corruptions_more),
+        cmocka_unit_test(lookups),
+        cmocka_unit_test(many_keys_and_tensors),
         cmocka_unit_test(random_garbage_never_crashes),
         cmocka_unit_test(open_errors),
+        cmocka_unit_test(quantize_roundtrip),
+        cmocka_unit_test(quantize_failures),
         cmocka_unit_test(stories260k),
     };
     return cmocka_run_group_tests_name("gguf", tests, setup, teardown);
