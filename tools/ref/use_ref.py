@@ -26,7 +26,6 @@ By default the forward pass runs in float64 on the file's float32 weights;
 --f32 runs it in float32 (closer to what a C engine does).
 """
 import json
-import math
 import os
 import re
 import subprocess
@@ -37,7 +36,7 @@ import unicodedata
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gguf_min import GGUF  # noqa: E402
+from gguf import GGUFReader  # noqa: E402  (tools/ref/gguf.py, shares no code with the converter)
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DEFAULT_EVAL = os.path.join(os.path.dirname(ROOT), "shared", "eval-dev")
@@ -115,7 +114,7 @@ class Tokenizer:
 # ----------------------------------------------------------------------------
 class Model:
     def __init__(self, path, dtype=np.float64):
-        g = GGUF(path)
+        g = GGUFReader(path)
         if g.kv["general.architecture"] != "use-lite":
             raise ValueError("not a use-lite GGUF")
         self.g = g
@@ -131,7 +130,8 @@ class Model:
         self.l2eps = float(kv["use-lite.l2_norm_epsilon"])
         self.n_embd = int(kv["use-lite.embedding_length"])
         assert int(kv["use-lite.pooling_type"]) == 1
-        self.t = {k: v.astype(dtype) for k, v in g.tensors.items()}
+        # F32 files are used as stored; Q8_0/Q4_0 files are dequantized by gguf.py
+        self.t = {k: g.tensor(k).astype(dtype) for k in g.tensor_order}
 
     def ln(self, x, name):
         w, b = self.t[name + ".weight"], self.t[name + ".bias"]
