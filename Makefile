@@ -6,6 +6,7 @@
 #                             glibc ASan+UBSan unit tests, platform-code check
 #   make BOARD=rpi5           static aarch64 cross build (also rpi4, pizero2w)
 #   make check-cross BOARD=rpi5   unit tests under qemu-aarch64-static, -cpu cortex-a53 and cortex-a76
+#   make fuzz [FUZZ=gguf] [FUZZ_TIME=120]   libFuzzer targets tools/fuzz/fuzz_*.c (clang)
 #   make clean
 #
 # The board file (board/$(BOARD).conf) is read here and compiled into the
@@ -226,6 +227,35 @@ bench: $(BIN) $(BENCH_BIN)
 models: $(BIN)
 	@EDGEKB=$(CURDIR)/$(BIN) MODELS_DIR=$(MODELS_DIR) tools/models.sh
 
+# Fuzzing (host, clang libFuzzer + ASan + UBSan, glibc like the asan build):
+# every tools/fuzz/fuzz_<name>.c is a target, seeded from tests/fuzz/<name>/.
+FUZZ_CC := clang
+FUZZ_DIR := build/fuzz
+FUZZ_ALL := $(patsubst tools/fuzz/fuzz_%.c,%,$(sort $(wildcard tools/fuzz/fuzz_*.c)))
+FUZZ ?= $(FUZZ_ALL)
+FUZZ_TIME ?= 60
+FUZZ_FLAGS := $(BASEFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+              -fno-sanitize-recover=undefined -I$(DEPS_DIR)/x86_64/include -I$(BUILD)/gen
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(ASAN_LIB_SRC))
+
+$(FUZZ_DIR)/obj/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	@echo '  CLANG $<'
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(ISAFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_DIR)/libedgekb.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tools/fuzz/fuzz_%.o $(FUZZ_DIR)/libedgekb.a
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -pthread -o $@ $^ $(filter-out -lcmocka,$(ASAN_LIBS))
+
+fuzz:
+	@if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then \
+	  echo "make fuzz: $(FUZZ_CC) not found; install it with: apt-get install -y clang"; exit 0; fi; \
+	$(MAKE) --no-print-directory $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ)) && \
+	tools/run-fuzz.sh $(FUZZ_TIME) $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ))
+
 run: all
 	$(BIN) selftest
 
@@ -235,4 +265,4 @@ clean:
 distclean:
 	rm -rf build
 
--include $(shell find build/$(BOARD)/obj build/asan/obj -name '*.d' 2>/dev/null)
+-include $(shell find build/$(BOARD)/obj build/asan/obj build/fuzz/obj -name '*.d' 2>/dev/null)

@@ -240,6 +240,9 @@ static int parse(struct gguf *g, struct arena_region *r, char *err, size_t errle
             kv->elem = (enum gguf_type)et;
             kv->val = c.p + c.off;
             if (et == GGUF_TYPE_STRING) {
+                if (kv->n > (c.size - c.off) / 8) /* each element has at least its 8-byte length */
+                    FAIL(EKB_ECORRUPT, "metadata '%.*s': array runs past the end of the file",
+                         (int)(klen > 64 ? 64 : klen), kv->key);
                 kv->str_off = arena_alloc(r, (size_t)(kv->n ? kv->n : 1) * sizeof(uint64_t), 0);
                 if (!kv->str_off)
                     FAIL(EKB_ENOMEM, "out of memory indexing '%.*s'", (int)(klen > 64 ? 64 : klen), kv->key);

@@ -810,6 +810,67 @@ static void quantize_failures(void **state)
     arena_reset(R, m);
 }
 
+/* The fuzzing seeds (tests/fuzz/gguf/, written by tools/fuzz/mkseeds_gguf.py
+ * with the numpy reference writer) all parse, with what the writer put in. */
+static void fuzz_seeds_parse(void **state)
+{
+    static const struct {
+        const char *file;
+        uint32_t version;
+        size_t n_kv, n_t;
+        const char *arch;
+    } S[] = {
+        {"llama-mixed.gguf", 3, 10, 4, "llama"}, {"v2-llama-mixed.gguf", 2, 10, 4, "llama"},
+        {"all-kv-types.gguf", 3, 24, 0, ""},     {"align64-dims.gguf", 3, 2, 3, "bert"},
+        {"empty.gguf", 3, 0, 0, ""},
+    };
+    char path[200], err[300];
+    (void)state;
+    for (size_t i = 0; i < sizeof S / sizeof S[0]; i++) {
+        struct gguf *g;
+        snprintf(path, sizeof path, "tests/fuzz/gguf/%s", S[i].file);
+        size_t m = arena_mark(R);
+        if (gguf_open(&g, R, port_linux(), path, err, sizeof err) != 0)
+            fail_msg("%s: %s", path, err);
+        assert_int_equal(gguf_version(g), S[i].version);
+        assert_int_equal(gguf_n_kv(g), S[i].n_kv);
+        assert_int_equal(gguf_n_tensors(g), S[i].n_t);
+        assert_string_equal(gguf_arch(g), S[i].arch);
+        if (strcmp(S[i].file, "all-kv-types.gguf") == 0) {
+            uint32_t u;
+            float f;
+            int b;
+            const char *s;
+            size_t l;
+            assert_int_equal(gguf_get_u32(g, "k.0", &u), 0); /* u8 */
+            assert_int_equal(u, 7);
+            assert_int_equal(gguf_get_u32(g, "k.1", &u), EKB_EINVAL); /* i8 -7 does not fit */
+            assert_int_equal(gguf_get_u32(g, "k.4", &u), 0);
+            assert_int_equal(u, 70000);
+            assert_int_equal(gguf_get_u32(g, "k.9", &u), EKB_EINVAL); /* u64 2^40 does not fit */
+            assert_int_equal(gguf_get_f32(g, "k.11", &f), 0);       /* f64 */
+            assert_float_equal(f, 2.25f, 0);
+            assert_int_equal(gguf_get_bool(g, "k.7", &b), 0);
+            assert_int_equal(b, 0);
+            assert_int_equal(gguf_arr_str(g, "arr.str", 2, &s, &l), 0);
+            assert_int_equal(l, 2);
+            assert_memory_equal(s, "yz", 2);
+        }
+        if (strcmp(S[i].file, "align64-dims.gguf") == 0) {
+            uint64_t kv_end, align, data;
+            const struct gguf_tensor *t;
+            gguf_layout(g, &kv_end, &align, &data);
+            assert_int_equal(align, 64);
+            assert_int_equal(gguf_find_tensor(g, "t4", &t), 0);
+            assert_int_equal(t->n_dims, 4);
+            assert_int_equal(t->offset % 64, 0);
+            assert_float_equal(((const float *)t->data)[15], 15.0f, 0);
+        }
+        gguf_close(g);
+        arena_reset(R, m);
+    }
+}
+
 static void stories260k(void **state)
 {
     char path[600], err[300];
@@ -863,6 +924,7 @@ int main(void)
         cmocka_unit_test(open_errors),
         cmocka_unit_test(quantize_roundtrip),
         cmocka_unit_test(quantize_failures),
+        cmocka_unit_test(fuzz_seeds_parse),
         cmocka_unit_test(stories260k),
     };
     return cmocka_run_group_tests_name("gguf", tests, setup, teardown);
