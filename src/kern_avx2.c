@@ -158,73 +158,86 @@ static void av_matvec_q4_0(float *y, const void *W, const void *xq, size_t rows,
         y[r] = row_q4_0((const struct kern_q4_0 *)W + r * nb, xq, nb);
 }
 
-/* One weight row against 4 activation rows: each weight block is loaded
- * (and for Q4_0 unpacked) once and used four times. */
-static void av_matmul_q8_0(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n)
+/* Weights of one block as signed int8: Q8_0 as stored (may hold -128),
+ * Q4_0 nibbles minus 8 ([-8, 7]). */
+static inline __m256i wblock_q8(const void *W, size_t i)
 {
-    size_t nb = cols / KERN_QK, i = 0;
+    return _mm256_loadu_si256((const __m256i *)(const void *)((const struct kern_q8_0 *)W)[i].qs);
+}
+static inline __m256i wblock_q4(const void *W, size_t i)
+{
+    return _mm256_sub_epi8(unpack_q4(((const struct kern_q4_0 *)W)[i].qs), _mm256_set1_epi8(8));
+}
+static inline float wscale(const void *W, size_t i, int q4)
+{
+    return h2f(q4 ? ((const struct kern_q4_0 *)W)[i].d : ((const struct kern_q8_0 *)W)[i].d);
+}
+
+/* Exact int32 partial sums of w.a given uw = |w| (as unsigned) and w. */
+static inline __m256 dot_signed(__m256i uw, __m256i w, const int8_t *aq)
+{
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)aq);
+    __m256i p16 = _mm256_maddubs_epi16(uw, _mm256_sign_epi8(a, w));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+}
+
+/* Tiles of 2 weight rows x 4 activation rows: each weight block is loaded
+ * (for Q4_0 unpacked) once and used four times, each activation block
+ * twice; 8 accumulators stay in registers. Leftover rows and activation
+ * rows fall back to the matvec path. */
+static inline void av_matmul_q(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n,
+                               int q4)
+{
+    size_t nb = cols / KERN_QK, i = 0, r;
     const struct kern_q8a *A = X;
     for (; i + 4 <= n; i += 4) {
         const struct kern_q8a *a0 = A + i * nb, *a1 = a0 + nb, *a2 = a1 + nb, *a3 = a2 + nb;
-        for (size_t r = 0; r < rows; r++) {
-            const struct kern_q8_0 *w = (const struct kern_q8_0 *)W + r * nb;
-            __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+        for (r = 0; r + 2 <= rows; r += 2) {
+            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
+            __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+            size_t o0 = r * nb, o1 = o0 + nb;
             for (size_t b = 0; b < nb; b++) {
-                __m256i wq = _mm256_loadu_si256((const __m256i *)(const void *)w[b].qs);
-                __m256i uw = _mm256_sign_epi8(wq, wq);
-                float wd = h2f(w[b].d);
-                const __m256i one = _mm256_set1_epi16(1);
-#define STEP(c, a)                                                                                 \
-    c = _mm256_fmadd_ps(                                                                           \
-        _mm256_set1_ps(wd * a[b].d),                                                               \
-        _mm256_cvtepi32_ps(_mm256_madd_epi16(                                                      \
-            _mm256_maddubs_epi16(uw, _mm256_sign_epi8(                                             \
-                                         _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs), wq)), \
-            one)),                                                                                 \
-        c)
-                STEP(c0, a0);
-                STEP(c1, a1);
-                STEP(c2, a2);
-                STEP(c3, a3);
+                __m256i w0 = q4 ? wblock_q4(W, o0 + b) : wblock_q8(W, o0 + b);
+                __m256i w1 = q4 ? wblock_q4(W, o1 + b) : wblock_q8(W, o1 + b);
+                __m256i u0 = _mm256_sign_epi8(w0, w0), u1 = _mm256_sign_epi8(w1, w1);
+                float d0 = wscale(W, o0 + b, q4), d1 = wscale(W, o1 + b, q4);
+#define STEP(k, a)                                                                                 \
+    c0##k = _mm256_fmadd_ps(_mm256_set1_ps(d0 * a[b].d), dot_signed(u0, w0, a[b].qs), c0##k);      \
+    c1##k = _mm256_fmadd_ps(_mm256_set1_ps(d1 * a[b].d), dot_signed(u1, w1, a[b].qs), c1##k)
+                STEP(0, a0);
+                STEP(1, a1);
+                STEP(2, a2);
+                STEP(3, a3);
 #undef STEP
             }
-            Y[(i + 0) * rows + r] = hsum8(c0);
-            Y[(i + 1) * rows + r] = hsum8(c1);
-            Y[(i + 2) * rows + r] = hsum8(c2);
-            Y[(i + 3) * rows + r] = hsum8(c3);
+            Y[(i + 0) * rows + r] = hsum8(c00);
+            Y[(i + 1) * rows + r] = hsum8(c01);
+            Y[(i + 2) * rows + r] = hsum8(c02);
+            Y[(i + 3) * rows + r] = hsum8(c03);
+            Y[(i + 0) * rows + r + 1] = hsum8(c10);
+            Y[(i + 1) * rows + r + 1] = hsum8(c11);
+            Y[(i + 2) * rows + r + 1] = hsum8(c12);
+            Y[(i + 3) * rows + r + 1] = hsum8(c13);
         }
+        for (; r < rows; r++) /* odd last weight row */
+            for (size_t k = 0; k < 4; k++) {
+                const struct kern_q8a *a = A + (i + k) * nb;
+                Y[(i + k) * rows + r] = q4 ? row_q4_0((const struct kern_q4_0 *)W + r * nb, a, nb)
+                                           : row_q8_0((const struct kern_q8_0 *)W + r * nb, a, nb);
+            }
     }
     for (; i < n; i++)
-        av_matvec_q8_0(Y + i * rows, W, A + i * nb, rows, cols);
+        (q4 ? av_matvec_q4_0 : av_matvec_q8_0)(Y + i * rows, W, A + i * nb, rows, cols);
+}
+
+static void av_matmul_q8_0(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n)
+{
+    av_matmul_q(Y, W, X, rows, cols, n, 0);
 }
 
 static void av_matmul_q4_0(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n)
 {
-    size_t nb = cols / KERN_QK, i = 0;
-    const struct kern_q8a *A = X;
-    for (; i + 4 <= n; i += 4) {
-        const struct kern_q8a *a[4] = {A + i * nb, A + (i + 1) * nb, A + (i + 2) * nb, A + (i + 3) * nb};
-        for (size_t r = 0; r < rows; r++) {
-            const struct kern_q4_0 *w = (const struct kern_q4_0 *)W + r * nb;
-            __m256 c[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                           _mm256_setzero_ps()};
-            float corr[4] = {0, 0, 0, 0};
-            for (size_t b = 0; b < nb; b++) {
-                __m256i nib = unpack_q4(w[b].qs);
-                float wd = h2f(w[b].d);
-                for (int k = 0; k < 4; k++) {
-                    __m256i aq = _mm256_loadu_si256((const __m256i *)(const void *)a[k][b].qs);
-                    float d = wd * a[k][b].d;
-                    c[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(dot_q4_block(nib, aq)), c[k]);
-                    corr[k] += d * (float)(8 * a[k][b].sum);
-                }
-            }
-            for (int k = 0; k < 4; k++)
-                Y[(i + (size_t)k) * rows + r] = hsum8(c[k]) - corr[k];
-        }
-    }
-    for (; i < n; i++)
-        av_matvec_q4_0(Y + i * rows, W, A + i * nb, rows, cols);
+    av_matmul_q(Y, W, X, rows, cols, n, 1);
 }
 
 static float av_dot_f32(const float *a, const float *b, size_t n)
