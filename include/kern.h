@@ -73,7 +73,9 @@ extern const struct kern_ops *kern;
 
 /* Picks the best variant the CPU runs; returns its name. */
 const char *kern_init(const struct port_cpu *cpu);
-/* A variant by name if compiled in and runnable on cpu, else NULL. */
+/* A variant by name if compiled in and runnable on cpu, else NULL (also
+ * for a NULL name or cpu). Note: takes the cpu explicitly (api.md has
+ * kern_ops_get(variant)); kern_init returns the chosen name, not an int. */
 const struct kern_ops *kern_ops_get(const char *variant, const struct port_cpu *cpu);
 /* Every variant compiled into this binary (NULL-terminated). */
 extern const struct kern_ops *const kern_all[];

@@ -61,6 +61,16 @@ uint16_t kern_fp32_to_fp16(float f)
 }
 
 /* ---------------------------------------------------------- quantizers */
+/* 1/d as ggml computes it (0 for d == 0), except that a block so small that
+ * 1/d overflows (amax below ~4e-37; its fp16 scale is 0 anyway) quantizes
+ * to zeros instead of inf*x (NaN for x == 0, then an undefined float->int
+ * conversion). Identical to ggml wherever ggml's result is defined. */
+static float safe_inv(float d)
+{
+    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    return isinf(id) ? 0.0f : id;
+}
+
 void kern_quantize_row_q8_0(const float *x, void *out, size_t n)
 {
     struct kern_q8_0 *y = out;
@@ -72,7 +82,7 @@ void kern_quantize_row_q8_0(const float *x, void *out, size_t n)
             if (a > amax)
                 amax = a;
         }
-        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        float d = amax / 127.0f, id = safe_inv(d);
         y[b].d = kern_fp32_to_fp16(d);
         for (int j = 0; j < KERN_QK; j++)
             y[b].qs[j] = (int8_t)roundf(v[j] * id);
@@ -91,7 +101,7 @@ void kern_quantize_row_q4_0(const float *x, void *out, size_t n)
                 max = v[j];
             }
         }
-        float d = max / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        float d = max / -8.0f, id = safe_inv(d);
         y[b].d = kern_fp32_to_fp16(d);
         for (int j = 0; j < KERN_QK / 2; j++) {
             float x0 = v[j] * id, x1 = v[j + KERN_QK / 2] * id;
@@ -130,7 +140,18 @@ void kern_dequantize_row_q4_0(const void *in, float *y, size_t n)
 size_t kern_act_bytes(size_t n) { return n / KERN_QK * sizeof(struct kern_q8a); }
 
 /* Activation blocks: as the Q8_0 reference (q from the float scale), but the
- * stored scale is the fp16-rounded one, as ggml's vec_dot_type Q8_0 does. */
+ * stored scale is the fp16-rounded one, as ggml's vec_dot_type Q8_0 does.
+ * Beyond ggml (which gives inf/NaN there): a scale that overflows fp16
+ * (|x| > 8.3e6) is kept in float, and a block too small for 1/d quantizes
+ * to zeros. Every variant uses kern_act_inv/kern_act_scale (kern_impl.h). */
+float kern_act_inv(float d) { return safe_inv(d); }
+
+float kern_act_scale(float d)
+{
+    float r = kern_fp16_to_fp32(kern_fp32_to_fp16(d));
+    return isinf(r) ? d : r;
+}
+
 void kern_sc_quantize_act(const float *x, size_t n, void *xq)
 {
     struct kern_q8a *y = xq;
@@ -140,9 +161,9 @@ void kern_sc_quantize_act(const float *x, size_t n, void *xq)
         for (int j = 0; j < KERN_QK; j++)
             if (fabsf(v[j]) > amax)
                 amax = fabsf(v[j]);
-        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        float d = amax / 127.0f, id = kern_act_inv(d);
         int32_t s = 0;
-        y[b].d = kern_fp16_to_fp32(kern_fp32_to_fp16(d));
+        y[b].d = kern_act_scale(d);
         for (int j = 0; j < KERN_QK; j++) {
             int q = (int)roundf(v[j] * id);
             q = q > 127 ? 127 : q < -127 ? -127 : q;
@@ -382,6 +403,8 @@ static int runnable(const struct kern_ops *k, const struct port_cpu *c)
 
 const struct kern_ops *kern_ops_get(const char *variant, const struct port_cpu *cpu)
 {
+    if (variant == NULL || cpu == NULL)
+        return NULL;
     for (size_t i = 0; kern_all[i] != NULL; i++)
         if (strcmp(kern_all[i]->name, variant) == 0)
             return runnable(kern_all[i], cpu) ? kern_all[i] : NULL;
@@ -391,7 +414,7 @@ const struct kern_ops *kern_ops_get(const char *variant, const struct port_cpu *
 const char *kern_init(const struct port_cpu *cpu)
 {
     const struct kern_ops *best = &kern_scalar;
-    for (size_t i = 0; kern_all[i] != NULL; i++) /* listed in increasing preference */
+    for (size_t i = 0; cpu != NULL && kern_all[i] != NULL; i++) /* increasing preference */
         if (runnable(kern_all[i], cpu))
             best = kern_all[i];
     kern = best;

@@ -71,8 +71,8 @@ static void av_quantize_act(const float *x, size_t n, void *xq)
         m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
         m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
         float amax = _mm_cvtss_f32(m4);
-        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-        y[b].d = _cvtsh_ss(_cvtss_sh(d, 0));
+        float d = amax / 127.0f, id = kern_act_inv(d);
+        y[b].d = kern_act_scale(d);
         __m256 vid = _mm256_set1_ps(id);
         /* roundf (half away from zero), exactly: t = trunc(s); s - t is exact;
          * add sign(s) when |s - t| >= 0.5 */

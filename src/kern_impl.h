@@ -7,6 +7,11 @@
 #include <stddef.h>
 
 void kern_sc_quantize_act(const float *x, size_t n, void *xq);
+/* Activation quantization details every variant must share (bit-exact):
+ * 1/d (0 when d is 0 or 1/d overflows) and the stored scale (d rounded
+ * through fp16; d itself when that overflows). */
+float kern_act_inv(float d);
+float kern_act_scale(float d);
 void kern_sc_softmax(float *x, size_t n);
 void kern_sc_layernorm(float *y, const float *x, const float *g, const float *b, size_t n, float eps);
 void kern_sc_rmsnorm(float *y, const float *x, const float *g, size_t n, float eps);

@@ -10,6 +10,8 @@
  *   by tools/ref/mk_kern_vectors.py from the numpy reference);
  * - fp16 conversion against known encodings;
  * - dispatch follows the CPU features.
+ * - hand-computed corners: -128 weights x +-127 activations, Q4_0 nibble
+ *   ends, zero / huge / denormal scales, ggml quantizer rounding rules.
  * Variants not runnable here are listed as skipped with the reason. */
 #include <math.h>
 #include <setjmp.h>
@@ -40,19 +42,44 @@ static float frand(void) { return (float)((int)(rnd() % 20001) - 10000) / 5000.0
 #define MAXR 9
 #define MAXN 9
 
+/* Why a compiled-in variant cannot run here ("" if it can). */
+static const char *why_not(const char *name)
+{
+    if (strcmp(name, "avx2") == 0 && !(CPU.avx2 && CPU.fma && CPU.f16c))
+        return "CPU lacks avx2/fma/f16c";
+    if (strcmp(name, "avx512") == 0 && !(CPU.avx512f && CPU.avx512bw && CPU.avx512vl && CPU.avx512vnni))
+        return "CPU lacks avx512f/bw/vl/vnni (e.g. AMD Zen 3): compiled, never executed here";
+    if (strcmp(name, "neon") == 0 && !CPU.asimd)
+        return "CPU lacks asimd";
+    if (strcmp(name, "dotprod") == 0 && !CPU.asimddp)
+        return "CPU lacks asimddp (sdot), e.g. Cortex-A53/A72";
+    return "";
+}
+
 static void each_variant(void (*fn)(const struct kern_ops *k))
 {
     int ran = 0;
     for (size_t i = 0; kern_all[i] != NULL; i++) {
         const struct kern_ops *k = kern_ops_get(kern_all[i]->name, &CPU);
-        if (k == NULL) {
-            print_message("    [%s: compiled in, not runnable on this CPU: skipped]\n", kern_all[i]->name);
-            continue;
-        }
+        if (k == NULL)
+            continue; /* listed with the reason by variants_listed */
         fn(k);
         ran++;
     }
     assert_true(ran >= 1);
+}
+
+/* Prints which variants the other tests run and which they skip, and why. */
+static void variants_listed(void **state)
+{
+    (void)state;
+    for (size_t i = 0; kern_all[i] != NULL; i++) {
+        const char *name = kern_all[i]->name, *why = why_not(name);
+        const struct kern_ops *k = kern_ops_get(name, &CPU);
+        print_message("    variant %-8s %s%s\n", name, k ? "RUN" : "SKIPPED: ", k ? "" : why);
+        /* runnable exactly when no reason against it was found */
+        assert_true((k != NULL) == (why[0] == '\0'));
+    }
 }
 
 static void v_dot_i8(const struct kern_ops *k)
@@ -110,7 +137,10 @@ static void v_quantize_act(const struct kern_ops *k)
     static struct kern_q8a a[MAXC / 32], b[MAXC / 32];
     for (int round = 0; round < 50; round++) {
         size_t n = 32 * (1 + rnd() % 8);
-        float scale = round % 5 == 0 ? 1e-6f : round % 5 == 1 ? 1e4f : 1.0f;
+        /* tiny (fp16-subnormal scale), large, denormal inputs (1/d overflows),
+         * huge (the scale overflows fp16) */
+        float scales[] = {1e-6f, 1e4f, 1.0f, 1e-40f, 1e30f, 1.0f};
+        float scale = scales[round % 6];
         for (size_t i = 0; i < n; i++)
             x[i] = frand() * scale;
         if (round % 7 == 0) /* exact ties after scaling: x = q/127 * amax with .5 steps */
@@ -123,6 +153,11 @@ static void v_quantize_act(const struct kern_ops *k)
         for (size_t j = 0; j < n / 32; j++) {
             if (a[j].d != b[j].d || a[j].sum != b[j].sum || memcmp(a[j].qs, b[j].qs, 32) != 0)
                 fail_msg("%s quantize_act differs in block %zu (round %d)", k->name, j, round);
+            if (!isfinite(b[j].d))
+                fail_msg("%s quantize_act: scale %g in block %zu", k->name, (double)b[j].d, j);
+            for (int e = 0; e < 32; e++)
+                if (b[j].qs[e] < -127)
+                    fail_msg("%s quantize_act: -128 in block %zu", k->name, j);
         }
     }
 }
@@ -315,6 +350,176 @@ static void helpers_close(void **state)
     each_variant(v_helpers);
 }
 
+/* Hand-computed results that do not depend on the scalar reference:
+ * saturation corners of the integer paths (-128 weights, +-127
+ * activations: maddubs pairs reach 2*128*127 = 32512), Q4_0 nibble ends,
+ * zero scales, and huge / denormal scales (finite, close to scalar). */
+static void set_act(struct kern_q8a *a, size_t nb, float d, int v0, int v1)
+{
+    for (size_t b = 0; b < nb; b++) {
+        a[b].d = d;
+        a[b].sum = 0;
+        for (int j = 0; j < 32; j++) {
+            a[b].qs[j] = (int8_t)(j % 2 ? v1 : v0);
+            a[b].sum += j % 2 ? v1 : v0;
+        }
+    }
+}
+
+static void check_all(const struct kern_ops *k, int q4, const void *W, const struct kern_q8a *act, size_t rows,
+                      size_t cols, size_t n, float want, const char *what)
+{
+    static float y[16 * 16];
+    size_t nb = cols / 32;
+    for (size_t i = 0; i < n; i++) {
+        (q4 ? k->matvec_q4_0 : k->matvec_q8_0)(y, W, act + i * nb, rows, cols);
+        for (size_t r = 0; r < rows; r++)
+            if (y[r] != want)
+                fail_msg("%s matvec_%s %s: %.9g, want %.9g", k->name, q4 ? "q4_0" : "q8_0", what, (double)y[r],
+                         (double)want);
+    }
+    (q4 ? k->matmul_q4_0 : k->matmul_q8_0)(y, W, act, rows, cols, n);
+    for (size_t i = 0; i < n * rows; i++)
+        if (y[i] != want)
+            fail_msg("%s matmul_%s %s: %.9g, want %.9g", k->name, q4 ? "q4_0" : "q8_0", what, (double)y[i],
+                     (double)want);
+}
+
+static void v_extremes(const struct kern_ops *k)
+{
+    enum { R = 3, C = 8 * 32, N = 5, NB = C / 32 }; /* 3 rows: a 2-row tile + 1; 5 acts: a 4-tile + 1 */
+    static unsigned char w8b[R * NB * 34 + 1], w4b[R * NB * 18 + 1];
+    static struct kern_q8a act[N * NB];
+    struct kern_q8_0 *w8 = (struct kern_q8_0 *)(void *)(w8b + 1); /* odd address */
+    struct kern_q4_0 *w4 = (struct kern_q4_0 *)(void *)(w4b + 1);
+    for (size_t b = 0; b < R * NB; b++) {
+        w8[b].d = 0x3c00;
+        memset(w8[b].qs, 0x80, 32); /* -128 */
+        w4[b].d = 0x3c00;
+        memset(w4[b].qs, 0x00, 16); /* every nibble 0: value -8 */
+    }
+    set_act(act, N * NB, 1.0f, 127, 127);
+    check_all(k, 0, w8, act, R, C, N, -128.0f * 127 * C, "-128 x 127");
+    check_all(k, 1, w4, act, R, C, N, -8.0f * 127 * C, "-8 x 127");
+    set_act(act, N * NB, 1.0f, -127, -127);
+    check_all(k, 0, w8, act, R, C, N, 128.0f * 127 * C, "-128 x -127");
+    set_act(act, N * NB, 1.0f, 127, -127);
+    check_all(k, 0, w8, act, R, C, N, 0.0f, "-128 x +-127");
+    for (size_t b = 0; b < R * NB; b++)
+        memset(w4[b].qs, 0xff, 16); /* every nibble 15: value 7 */
+    set_act(act, N * NB, 1.0f, -127, -127);
+    check_all(k, 1, w4, act, R, C, N, -7.0f * 127 * C, "7 x -127");
+    set_act(act, N * NB, 0.5f, 1, 2); /* Q4_0 offset with a non-zero activation sum */
+    check_all(k, 1, w4, act, R, C, N, 0.5f * 7 * 3 * 16 * C / 32, "7 x (1,2) d=0.5");
+    /* zero scales: exactly 0 whatever the integers */
+    fill_q8(w8, R * NB, 1);
+    fill_q4(w4, R * NB, 1);
+    for (size_t b = 0; b < R * NB; b++)
+        w8[b].d = w4[b].d = 0x0000;
+    fill_act(act, N * NB, 0);
+    check_all(k, 0, w8, act, R, C, N, 0.0f, "weight scale 0");
+    check_all(k, 1, w4, act, R, C, N, 0.0f, "weight scale 0");
+    for (size_t b = 0; b < N * NB; b++)
+        act[b].d = 0.0f;
+    for (size_t b = 0; b < R * NB; b++)
+        w8[b].d = w4[b].d = 0x3c00;
+    check_all(k, 0, w8, act, R, C, N, 0.0f, "activation scale 0");
+    check_all(k, 1, w4, act, R, C, N, 0.0f, "activation scale 0");
+    /* huge (fp16 max x 1e4) and denormal (fp16 min subnormal x 1e-35) scales */
+    const float ad[2] = {1e4f, 1e-35f};
+    const uint16_t wd[2] = {0x7bff, 0x0001};
+    for (int e = 0; e < 2; e++) {
+        fill_q8(w8, R * NB, 1);
+        fill_q4(w4, R * NB, 1);
+        for (size_t b = 0; b < R * NB; b++)
+            w8[b].d = w4[b].d = wd[e];
+        fill_act(act, N * NB, 1);
+        for (size_t b = 0; b < N * NB; b++)
+            act[b].d = ad[e] * (b % 2 ? -1.0f : 1.0f);
+        for (int q = 0; q < 2; q++) {
+            const void *W = q ? (const void *)w4 : (const void *)w8;
+            float y0[R], y1[N * R];
+            (q ? k->matmul_q4_0 : k->matmul_q8_0)(y1, W, act, R, C, N);
+            for (size_t i = 0; i < N; i++) {
+                (q ? kern_scalar.matvec_q4_0 : kern_scalar.matvec_q8_0)(y0, W, act + i * NB, R, C);
+                for (size_t r = 0; r < R; r++) {
+                    float tol = 2e-6f * mag_row(q, W, r, act + i * NB, NB) + 1e-37f;
+                    if (!isfinite(y1[i * R + r]) || fabsf(y0[r] - y1[i * R + r]) > tol)
+                        fail_msg("%s %s scales e=%d: %g != %g", k->name, q ? "q4_0" : "q8_0", e,
+                                 (double)y1[i * R + r], (double)y0[r]);
+                }
+            }
+        }
+    }
+}
+static void quantized_extremes(void **state)
+{
+    (void)state;
+    each_variant(v_extremes);
+}
+
+/* The ggml rules worked by hand (round half away from zero for Q8_0;
+ * Q4_0: d = max/-8 with max the signed value of largest magnitude, first one
+ * on ties; q = trunc(x/d + 8.5) clamped to 15). */
+static void quantizers_hand_computed(void **state)
+{
+    float x[32];
+    unsigned char q[34];
+    (void)state;
+    /* Q8_0 of j - 16: amax 16, d = 16/127 (fp16 0x3008), 1/d = 7.9375 */
+    for (int j = 0; j < 32; j++)
+        x[j] = (float)(j - 16);
+    kern_quantize_row_q8_0(x, q, 32);
+    assert_int_equal(q[0] | q[1] << 8, 0x3008);
+    const int want8[32] = {-127, -119, -111, -103, -95, -87, -79, -71, -64 /* -63.5 */, -56, -48, -40, -32, -24,
+                           -16,  -8,   0,    8,    16,  24,  32,  40,  48,  56,  64 /* 63.5 */, 71, 79, 87,
+                           95,   103,  111,  119};
+    for (int j = 0; j < 32; j++)
+        if ((int8_t)q[2 + j] != want8[j])
+            fail_msg("Q8_0 element %d: %d, want %d", j, (int8_t)q[2 + j], want8[j]);
+    /* Q4_0, max -8: d = 1, q = x + 8 (+ .5 truncated) */
+    memset(x, 0, sizeof x);
+    x[0] = -8.0f, x[1] = 7.0f, x[3] = 3.5f, x[4] = -0.5f, x[16] = -7.5f, x[17] = 2.5f;
+    kern_quantize_row_q4_0(x, q, 32);
+    const unsigned char want4a[18] = {0x00, 0x3c, 0x10, 0xbf, 0x88, 0x8c, 0x88, 0x88, 0x88,
+                                      0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88};
+    assert_memory_equal(q, want4a, 18);
+    /* Q4_0, max +4 (first of 4 and -4): d = -0.5, x = -4 gives 16.5 -> 15 */
+    memset(x, 0, sizeof x);
+    x[0] = 4.0f, x[1] = -4.0f, x[2] = 1.0f, x[16] = -1.0f, x[17] = 2.0f;
+    kern_quantize_row_q4_0(x, q, 32);
+    const unsigned char want4b[18] = {0x00, 0xb8, 0xa0, 0x4f, 0x86, 0x88, 0x88, 0x88, 0x88,
+                                      0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88};
+    assert_memory_equal(q, want4b, 18);
+    /* all zero: d = 0, q = 0 (Q4_0 nibble 8) */
+    memset(x, 0, sizeof x);
+    kern_quantize_row_q8_0(x, q, 32);
+    for (int j = 0; j < 34; j++)
+        assert_int_equal(q[j], 0);
+    /* denormal block: 1/d overflows; zeros instead of NaN casts */
+    for (int j = 0; j < 32; j++)
+        x[j] = (float)(j % 3) * 1e-40f;
+    kern_quantize_row_q8_0(x, q, 32);
+    for (int j = 0; j < 34; j++)
+        assert_int_equal(q[j], 0);
+    kern_quantize_row_q4_0(x, q, 32);
+    assert_int_equal((q[0] | q[1] << 8) & 0x7fff, 0); /* d = max / -8 = -0 */
+    for (int j = 2; j < 18; j++)
+        assert_int_equal(q[j], 0x88);
+    /* dequantize by hand: d = 0.5 (0x3800); Q4_0 byte 0x2f: element 0 = 15-8, element 16 = 2-8 */
+    unsigned char b4[18] = {0x00, 0x38, 0x2f};
+    float y[32];
+    memset(b4 + 3, 0x88, 15);
+    kern_dequantize_row_q4_0(b4, y, 32);
+    assert_float_equal(y[0], 3.5f, 0);
+    assert_float_equal(y[16], -3.0f, 0);
+    assert_float_equal(y[1], 0.0f, 0);
+    unsigned char b8[34] = {0x00, 0x38, 0x80, 0x7f};
+    kern_dequantize_row_q8_0(b8, y, 32);
+    assert_float_equal(y[0], -64.0f, 0);
+    assert_float_equal(y[1], 63.5f, 0);
+}
+
 static void reference_helpers_values(void **state)
 {
     float x[4] = {1.0f, 2.0f, 3.0f, 4.0f}, y[4];
@@ -423,6 +628,11 @@ static void dispatch_follows_cpu(void **state)
     assert_null(kern_ops_get("avx2", &none));
     assert_null(kern_ops_get("dotprod", &none));
     assert_null(kern_ops_get("no-such-variant", &CPU));
+    assert_null(kern_ops_get("", &CPU));
+    assert_null(kern_ops_get("AVX2", &CPU));
+    assert_null(kern_ops_get(NULL, &CPU));
+    assert_null(kern_ops_get("scalar", NULL));
+    assert_string_equal(kern_init(NULL), "scalar");
     assert_string_equal(kern_init(&none), "scalar");
     const char *best = kern_init(&CPU);
     print_message("    cpu: %s; selected kernels: %s\n", CPU.arch, best);
@@ -431,11 +641,15 @@ static void dispatch_follows_cpu(void **state)
     assert_true((kern_ops_get("avx512", &CPU) != NULL) == (CPU.avx512vnni && CPU.avx512bw));
     if (CPU.avx2 && !CPU.avx512vnni)
         assert_string_equal(best, "avx2");
+    assert_null(kern_ops_get("neon", &CPU)); /* not compiled in on x86-64 */
+    assert_null(kern_ops_get("dotprod", &CPU));
 #elif defined(__aarch64__)
     assert_non_null(kern_ops_get("neon", &CPU));
     /* qemu -cpu cortex-a53: no asimddp; -cpu cortex-a76: has it */
     assert_true((kern_ops_get("dotprod", &CPU) != NULL) == CPU.asimddp);
     assert_string_equal(best, CPU.asimddp ? "dotprod" : "neon");
+    assert_null(kern_ops_get("avx2", &CPU)); /* not compiled in on aarch64 */
+    assert_null(kern_ops_get("avx512", &CPU));
 #endif
 }
 
@@ -443,7 +657,9 @@ int main(void)
 {
     port_linux()->cpu_detect(&CPU);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(variants_listed),
         cmocka_unit_test(fp16_known),
+        cmocka_unit_test(quantizers_hand_computed),
         cmocka_unit_test(quantizers_match_numpy_reference),
         cmocka_unit_test(reference_helpers_values),
         cmocka_unit_test(dispatch_follows_cpu),
@@ -451,6 +667,7 @@ int main(void)
         cmocka_unit_test(dot_f32_close),
         cmocka_unit_test(quantize_act_exact),
         cmocka_unit_test(quantized_matvec_matmul),
+        cmocka_unit_test(quantized_extremes),
         cmocka_unit_test(f32_matvec_matmul),
         cmocka_unit_test(helpers_close),
     };
