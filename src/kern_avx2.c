@@ -2,14 +2,16 @@
  * -mf16c, chosen at run time only when the CPU and OS support them).
  *
  * Quantized dot products: per 32-block the int32 sum is exact. Q8_0 uses the
- * sign trick: maddubs(|w|, a*sign(w)) (|w| <= 128 as unsigned, |a| <= 127,
- * so a pair sum <= 32512 never saturates), then madd with ones. Q4_0 feeds
- * the unsigned nibbles (0..15) to maddubs directly and subtracts 8*sum(a)
- * from one int32 lane (exact).
- * Float accumulation: 8 lanes, then a horizontal sum: differs from the
- * scalar reference by summation order only. matmul reuses each weight block
- * across 4 activation rows. softmax, norms, gelu, silu use the scalar
- * reference (they are not where the time goes). */
+ * sign trick: maddubs(|w|, a*sign(w)) (|w| <= 128 as unsigned, also for
+ * w = -128; |a| <= 127, so a pair sum <= 32512 never saturates), then madd
+ * with ones. Q4_0 matvec feeds the unsigned nibbles (0..15) to maddubs
+ * directly and takes 8*sum(a) off through a scalar accumulator; Q4_0 matmul
+ * unpacks to signed [-8, 7] and uses the sign trick.
+ * matvec: 4 weight rows per pass share each activation block. matmul: tiles
+ * of 2 weight rows x 4 activation rows. Float accumulation: 8 lanes, then a
+ * horizontal sum: differs from the scalar reference by summation order only.
+ * softmax, norms, gelu, silu use the scalar reference (not where the time
+ * goes); add, mul, dot_i8 (any int8, via int16 madd), f32 ops are AVX2. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -43,17 +45,19 @@ static inline __m256i dot_q8_block(__m256i w, __m256i a)
     return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
+/* Q4_0 nibbles as unsigned bytes 0..15, elements 0..15 in the low lane and
+ * 16..31 in the high lane: one broadcast load, shift, blend, mask. */
 static inline __m256i unpack_q4(const uint8_t *qs)
 {
-    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)qs);
-    __m128i lo = _mm_and_si128(b, _mm_set1_epi8(15));
-    __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(15));
-    return _mm256_set_m128i(hi, lo); /* elements 0..15 low, 16..31 high */
+    __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)qs));
+    return _mm256_and_si256(_mm256_blend_epi32(b, _mm256_srli_epi16(b, 4), 0xf0), _mm256_set1_epi8(15));
 }
 
+/* Exact int32 partial sums of nib.a for unsigned nibbles (0..15: maddubs
+ * pairs stay <= 2 * 15 * 127). The -8 offset is applied by the caller. */
 static inline __m256i dot_q4_block(__m256i nib, __m256i a)
 {
-    __m256i p16 = _mm256_maddubs_epi16(nib, a); /* nib unsigned 0..15 */
+    __m256i p16 = _mm256_maddubs_epi16(nib, a);
     return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
@@ -120,41 +124,92 @@ static float row_q8_0(const struct kern_q8_0 *w, const struct kern_q8a *a, size_
     return hsum8(_mm256_add_ps(acc0, acc1));
 }
 
+/* Q4_0 row: sum_b dw*da*(nib.a - 8*sum(a)); the integer nib.a part goes
+ * through the vector accumulators, the -8*sum(a) part through a scalar one
+ * (both exact per block; only the float summation order differs). */
 static float row_q4_0(const struct kern_q4_0 *w, const struct kern_q8a *a, size_t nb)
 {
-    /* the -8 offset is folded in per block as an integer: dot - 8*sum(a) */
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    float corr = 0.0f;
     size_t b = 0;
     for (; b + 2 <= nb; b += 2) {
         __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
         __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)a[b + 1].qs);
-        __m256i s0 = _mm256_sub_epi32(dot_q4_block(unpack_q4(w[b].qs), x0),
-                                      _mm256_setr_epi32(8 * a[b].sum, 0, 0, 0, 0, 0, 0, 0));
-        __m256i s1 = _mm256_sub_epi32(dot_q4_block(unpack_q4(w[b + 1].qs), x1),
-                                      _mm256_setr_epi32(8 * a[b + 1].sum, 0, 0, 0, 0, 0, 0, 0));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[b].d) * a[b].d), _mm256_cvtepi32_ps(s0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[b + 1].d) * a[b + 1].d), _mm256_cvtepi32_ps(s1), acc1);
+        float d0 = h2f(w[b].d) * a[b].d, d1 = h2f(w[b + 1].d) * a[b + 1].d;
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0), _mm256_cvtepi32_ps(dot_q4_block(unpack_q4(w[b].qs), x0)), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d1), _mm256_cvtepi32_ps(dot_q4_block(unpack_q4(w[b + 1].qs), x1)),
+                               acc1);
+        corr += d0 * (float)a[b].sum + d1 * (float)a[b + 1].sum;
     }
     for (; b < nb; b++) {
         __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
-        __m256i s0 = _mm256_sub_epi32(dot_q4_block(unpack_q4(w[b].qs), x0),
-                                      _mm256_setr_epi32(8 * a[b].sum, 0, 0, 0, 0, 0, 0, 0));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[b].d) * a[b].d), _mm256_cvtepi32_ps(s0), acc0);
+        float d0 = h2f(w[b].d) * a[b].d;
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0), _mm256_cvtepi32_ps(dot_q4_block(unpack_q4(w[b].qs), x0)), acc0);
+        corr += d0 * (float)a[b].sum;
     }
-    return hsum8(_mm256_add_ps(acc0, acc1));
+    return hsum8(_mm256_add_ps(acc0, acc1)) - 8.0f * corr;
 }
 
+/* Four Q8_0 rows at once, sharing each activation block. */
 static void av_matvec_q8_0(float *y, const void *W, const void *xq, size_t rows, size_t cols)
 {
-    size_t nb = cols / KERN_QK;
-    for (size_t r = 0; r < rows; r++)
+    size_t nb = cols / KERN_QK, r = 0;
+    const struct kern_q8a *a = xq;
+    for (; r + 4 <= rows; r += 4) {
+        const struct kern_q8_0 *w0 = (const struct kern_q8_0 *)W + r * nb, *w1 = w0 + nb, *w2 = w1 + nb,
+                               *w3 = w2 + nb;
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        for (size_t b = 0; b < nb; b++) {
+            __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
+            float da = a[b].d;
+#define ROW(k)                                                                                     \
+    {                                                                                              \
+        __m256i wq = _mm256_loadu_si256((const __m256i *)(const void *)w##k[b].qs);                \
+        acc##k = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w##k[b].d) * da),                              \
+                                 _mm256_cvtepi32_ps(dot_q8_block(wq, x)), acc##k);                 \
+    }
+            ROW(0) ROW(1) ROW(2) ROW(3)
+#undef ROW
+        }
+        y[r] = hsum8(acc0);
+        y[r + 1] = hsum8(acc1);
+        y[r + 2] = hsum8(acc2);
+        y[r + 3] = hsum8(acc3);
+    }
+    for (; r < rows; r++)
         y[r] = row_q8_0((const struct kern_q8_0 *)W + r * nb, xq, nb);
 }
 
+/* Four Q4_0 rows at once: each activation block (load, scale, sum) is
+ * handled once for all four. Same arithmetic per row as row_q4_0. */
 static void av_matvec_q4_0(float *y, const void *W, const void *xq, size_t rows, size_t cols)
 {
-    size_t nb = cols / KERN_QK;
-    for (size_t r = 0; r < rows; r++)
+    size_t nb = cols / KERN_QK, r = 0;
+    const struct kern_q8a *a = xq;
+    for (; r + 4 <= rows; r += 4) {
+        const struct kern_q4_0 *w0 = (const struct kern_q4_0 *)W + r * nb, *w1 = w0 + nb, *w2 = w1 + nb,
+                               *w3 = w2 + nb;
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        float c0 = 0.0f, c1 = 0.0f, c2 = 0.0f, c3 = 0.0f;
+        for (size_t b = 0; b < nb; b++) {
+            __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
+            float da = a[b].d, sa = (float)a[b].sum;
+#define ROW(k)                                                                                     \
+    {                                                                                              \
+        float d = h2f(w##k[b].d) * da;                                                             \
+        acc##k = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(dot_q4_block(unpack_q4(w##k[b].qs), x)), \
+                                 acc##k);                                                          \
+        c##k += d * sa;                                                                            \
+    }
+            ROW(0) ROW(1) ROW(2) ROW(3)
+#undef ROW
+        }
+        y[r] = hsum8(acc0) - 8.0f * c0;
+        y[r + 1] = hsum8(acc1) - 8.0f * c1;
+        y[r + 2] = hsum8(acc2) - 8.0f * c2;
+        y[r + 3] = hsum8(acc3) - 8.0f * c3;
+    }
+    for (; r < rows; r++)
         y[r] = row_q4_0((const struct kern_q4_0 *)W + r * nb, xq, nb);
 }
 

@@ -387,7 +387,7 @@ static void check_all(const struct kern_ops *k, int q4, const void *W, const str
 
 static void v_extremes(const struct kern_ops *k)
 {
-    enum { R = 3, C = 8 * 32, N = 5, NB = C / 32 }; /* 3 rows: a 2-row tile + 1; 5 acts: a 4-tile + 1 */
+    enum { R = 7, C = 8 * 32, N = 5, NB = C / 32 }; /* 7 rows: 4-row and 2-row tiles + leftovers; 5 acts: 4 + 1 */
     static unsigned char w8b[R * NB * 34 + 1], w4b[R * NB * 18 + 1];
     static struct kern_q8a act[N * NB];
     struct kern_q8_0 *w8 = (struct kern_q8_0 *)(void *)(w8b + 1); /* odd address */
