@@ -10,7 +10,8 @@
  * against n separate matvec calls of the same variant (weight reuse).
  * Medians of 7 runs. Weights live in the arena. The large matvec shape
  * (8192 x 8192: Q8_0 71 MB, Q4_0 38 MB) exceeds a 32 MB L3; 512 x 512
- * (Q8_0 272 KB) stays in L2. Numbers under qemu are meaningless. */
+ * (Q8_0 272 KB) stays in L2. Numbers under qemu are meaningless: run it
+ * there with --quick (1024 x 1024, 8 MB stream buffer) as a smoke test. */
 #include <stdio.h>
 #include <string.h>
 
@@ -166,8 +167,11 @@ static void bench_matmul(const struct port_cpu *cpu, struct arena_region *m)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* --quick: small shapes, for smoke runs under qemu (numbers meaningless) */
+    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    size_t big = quick ? 1024 : 8192;
     const struct port *p = port_linux();
     struct port_cpu cpu;
     struct arena a;
@@ -181,10 +185,11 @@ int main(void)
     const char *sel = kern_init(&cpu);
     char feats[200];
     port_cpu_describe(&cpu, feats, sizeof feats);
-    printf("bench kern cpu=\"%s\" arch=%s selected=%s\n", feats, cpu.arch, sel);
+    printf("bench kern cpu=\"%s\" arch=%s selected=%s%s\n", feats, cpu.arch, sel,
+           quick ? " mode=quick-smoke-test-numbers-meaningless" : "");
 
     /* memory ceiling: 128 MB buffers, 4x a 32 MB L3 */
-    size_t sb = 128u << 20;
+    size_t sb = quick ? 8u << 20 : 128u << 20;
     float *s1 = arena_alloc(m, sb, 64), *s2 = arena_alloc(m, sb, 64);
     if (!s1 || !s2)
         return 1;
@@ -198,7 +203,7 @@ int main(void)
     s1 = arena_alloc(m, sb, 64); /* same place, same contents: the paired read runs */
     if (!s1)
         return 1;
-    bench_matvec(&cpu, m, 8192, 8192, rd, s1, sb / 4);
+    bench_matvec(&cpu, m, big, big, rd, s1, sb / 4);
     arena_reset(m, 0);
     bench_matvec(&cpu, m, 512, 512, rd, NULL, 0);
     arena_reset(m, 0);
