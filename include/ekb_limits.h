@@ -54,6 +54,26 @@
 #define EKB_STORE_K_MAX 100          /* hits one search returns at most */
 #define EKB_STORE_QUERY_MAX 4096     /* bytes of a query */
 
+/* Server and protocol (srv*.c, proto.c; docs/protocol.md section 8) */
+#define EKB_PROTO_LINE_MAX 4096          /* bytes of a request line, terminator and CRC suffix excluded */
+#define EKB_PROTO_PAYLOAD_MAX (1u << 20) /* bytes of a DOC ADD payload */
+#define EKB_SRV_MAX_CLIENTS 64           /* socket connections served at once (plus the serial line) */
+#define EKB_SRV_IN_MAX 8192              /* raw input bytes buffered per connection */
+#define EKB_SRV_OUT_MAX (128u << 10)     /* unread reply bytes per connection before it is dropped */
+#define EKB_SRV_IDLE_S 300               /* default idle seconds before a client is closed */
+#define EKB_SRV_QUEUE_MAX 64             /* requests waiting for a worker, at most */
+#define EKB_SRV_WORKERS_MAX 8            /* worker threads, at most */
+#define EKB_SRV_UPLOADS 2                /* DOC ADD payload buffers (EKB_PROTO_PAYLOAD_MAX each) */
+#define EKB_SRV_FIND_MAX 200             /* facts one FIND returns at most ("OK 200 MORE") */
+#define EKB_SRV_K_DEFAULT 5              /* SEARCH k when not given */
+#define EKB_SRV_GEN_DEFAULT 64           /* GEN tokens when not given */
+#define EKB_SRV_GEN_MAX 256              /* GEN tokens at most */
+#define EKB_SRV_ID_MAX 127               /* bytes of a document id */
+#define EKB_SRV_NAME_MAX 255             /* bytes of a title or of a fact part */
+#define EKB_SRV_ALLOW_UIDS 16            /* uids in the allowlist */
+#define EKB_SRV_SECRET_MIN 16            /* bytes of the device secret, at least */
+#define EKB_SRV_SECRET_MAX 256           /* and at most */
+
 /* Governor (gov.c): thresholds beyond the board's THERMAL_WARN_C/CRIT_C */
 #define EKB_GOV_INTERVAL_MS 1000     /* sensors are read at most this often */
 #define EKB_GOV_THERMAL_HYST_MC 3000 /* leave a thermal state 3 C below its threshold */

@@ -123,6 +123,16 @@ struct port {
      * no NOTIFY_SOCKET. */
     int (*notify)(const char *state);
 
+    /* ---- server additions (srv.c) ---- */
+    /* SIGTERM/SIGINT set *flag to 1 (instead of killing the process) and
+     * write a byte to wake_fd when >= 0 (self-pipe); SIGPIPE is ignored (a
+     * closed peer gives EPIPE on write). */
+    int (*on_terminate)(volatile int *flag, int wake_fd);
+    /* A non-blocking, close-on-exec pipe: fds[0] reads, fds[1] writes. */
+    int (*pipe)(int fds[2]);
+    /* n bytes from the kernel's CSPRNG (getrandom). */
+    int (*random)(void *buf, size_t n);
+
     /* CPU features, detected once by the caller at start. */
     void (*cpu_detect)(struct port_cpu *out);
 };

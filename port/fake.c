@@ -378,6 +378,10 @@ static int fk_notify(const char *state)
     return 0;
 }
 
+static int fk_on_terminate(volatile int *flag, int wake_fd) { return real()->on_terminate(flag, wake_fd); }
+static int fk_pipe(int fds[2]) { return real()->pipe(fds); }
+static int fk_random(void *buf, size_t n) { return real()->random(buf, n); }
+
 static void fk_cpu_detect(struct port_cpu *c)
 {
     pthread_mutex_lock(&fk.lock);
@@ -420,6 +424,9 @@ static const struct port fake_port = {
     .wdt_kick = fk_wdt_kick,
     .wdt_close = fk_wdt_close,
     .notify = fk_notify,
+    .on_terminate = fk_on_terminate,
+    .pipe = fk_pipe,
+    .random = fk_random,
     .cpu_detect = fk_cpu_detect,
 };
 

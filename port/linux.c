@@ -10,6 +10,8 @@
  * retried. Failure: -errno; a sensor the kernel lacks gives -ENOENT. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
+#include <sys/random.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stddef.h>
@@ -303,6 +305,61 @@ fail:
     return rc;
 }
 
+/* ------------------------------------------------------------------ signals */
+static volatile int *term_flag;
+static int term_wake_fd = -1;
+
+static void on_term_signal(int sig)
+{
+    int saved = errno;
+    (void)sig;
+    if (term_flag)
+        *term_flag = 1;
+    if (term_wake_fd >= 0) {
+        char b = 1;
+        ssize_t w = write(term_wake_fd, &b, 1);
+        (void)w;
+    }
+    errno = saved;
+}
+
+static int lx_on_terminate(volatile int *flag, int wake_fd)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    term_flag = flag;
+    term_wake_fd = wake_fd;
+    sa.sa_handler = on_term_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+        return -errno;
+    sa.sa_handler = SIG_IGN;
+    if (sigaction(SIGPIPE, &sa, NULL) != 0)
+        return -errno;
+    return 0;
+}
+
+static int lx_pipe(int fds[2])
+{
+    return pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0 ? -errno : 0;
+}
+
+static int lx_random(void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t r = getrandom(p, n, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ sensors */
 /* Reads a whole small file into buf (NUL-terminated). */
 static int read_small(const char *path, char *buf, size_t len)
@@ -587,6 +644,9 @@ static const struct port linux_port = {
     .wdt_kick = lx_wdt_kick,
     .wdt_close = lx_wdt_close,
     .notify = lx_notify,
+    .on_terminate = lx_on_terminate,
+    .pipe = lx_pipe,
+    .random = lx_random,
     .cpu_detect = lx_cpu_detect,
 };
 

@@ -1,0 +1,399 @@
+/* srv_cli.c: `edgekb cli`, the protocol client (docs/protocol.md).
+ *
+ * Owns: connecting (UNIX socket or serial line through the port), optional
+ * HELLO/AUTH with a secret file and CRC mode, sending requests (one-shot
+ * from argv, or one per stdin line; DOC ADD payloads from --file or from
+ * the following stdin bytes), and reading each reply by its status line
+ * (single line, `OK <n>` lines, `OK PAYLOAD <bytes>`, `OK STREAM`), printed
+ * as received or as one JSON object per reply (--json).
+ * Buffers come from the arena's scratch budget. Failure: exit 1 when a
+ * reply is an ERR or the connection is lost, 2 on usage errors. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "app.h"
+#include "cmds.h"
+#include "crypto.h"
+#include "ekb_err.h"
+#include "proto.h"
+
+struct rd {
+    const struct port *p;
+    int fd;
+    char *buf;
+    size_t cap, len, off;
+};
+
+static int rd_fill(struct rd *r)
+{
+    if (r->off > 0) {
+        memmove(r->buf, r->buf + r->off, r->len - r->off);
+        r->len -= r->off;
+        r->off = 0;
+    }
+    if (r->len == r->cap)
+        return EKB_ETOOBIG;
+    int64_t n = r->p->read(r->fd, r->buf + r->len, r->cap - r->len);
+    if (n <= 0)
+        return EKB_EIO;
+    r->len += (size_t)n;
+    return 0;
+}
+
+/* One line (NUL-terminated, without \r\n and, in CRC mode, its checked suffix). */
+static int rd_line(struct rd *r, int crc, char **line, size_t *len)
+{
+    for (;;) {
+        char *nl = memchr(r->buf + r->off, '\n', r->len - r->off);
+        if (nl) {
+            char *l = r->buf + r->off;
+            size_t n = (size_t)(nl - l);
+            r->off += n + 1;
+            if (n > 0 && l[n - 1] == '\r')
+                n--;
+            if (crc) {
+                char want[8];
+                if (n < 5)
+                    return EKB_ECORRUPT;
+                snprintf(want, sizeof want, "*%04X", proto_crc16(l, n - 5));
+                if (strncmp(want, l + n - 5, 5) != 0)
+                    return EKB_ECORRUPT;
+                n -= 5;
+            }
+            l[n] = 0;
+            *line = l;
+            *len = n;
+            return 0;
+        }
+        int rc = rd_fill(r);
+        if (rc != 0)
+            return rc;
+    }
+}
+
+static void json_str(const char *s, size_t n)
+{
+    putchar('"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c == '\n')
+            printf("\\n");
+        else if (c == '\t')
+            printf("\\t");
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+static int send_all(const struct port *p, int fd, const char *d, size_t n)
+{
+    while (n > 0) {
+        int64_t w = p->write(fd, d, n);
+        if (w <= 0)
+            return EKB_EIO;
+        d += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* A line or a payload: the bytes, "*XXXX" in CRC mode, "\n". */
+static int send_line(const struct port *p, int fd, int crc, const char *s, size_t n)
+{
+    char tail[8];
+    int rc = send_all(p, fd, s, n);
+    if (rc == 0 && crc) {
+        snprintf(tail, sizeof tail, "*%04X", proto_crc16(s, n));
+        rc = send_all(p, fd, tail, 5);
+    }
+    return rc ? rc : send_all(p, fd, "\n", 1);
+}
+
+/* Reads one whole reply and prints it. *ok: 1 for OK. status (may be NULL)
+ * receives the status line. */
+static int read_reply(struct rd *r, int crc, int json, int *ok, char *status, size_t slen)
+{
+    char *l;
+    size_t n;
+    int rc = rd_line(r, crc, &l, &n);
+    if (rc != 0)
+        return rc;
+    if (status)
+        snprintf(status, slen, "%s", l);
+    *ok = strncmp(l, "OK", 2) == 0 && (l[2] == 0 || l[2] == ' ');
+    if (!*ok) {
+        if (json) {
+            char code[32] = "", *sp = strchr(l, ' '), *msg = sp ? strchr(sp + 1, ' ') : NULL;
+            if (sp)
+                snprintf(code, sizeof code, "%.*s", (int)(msg ? (size_t)(msg - sp - 1) : strlen(sp + 1)), sp + 1);
+            printf("{\"ok\":false,\"code\":");
+            json_str(code, strlen(code));
+            printf(",\"message\":");
+            json_str(msg ? msg + 1 : "", msg ? strlen(msg + 1) : 0);
+            printf("}\n");
+        } else {
+            printf("%s\n", l);
+        }
+        return 0;
+    }
+    const char *a = l[2] ? l + 3 : "";
+    long nlines = -1;
+    int stream = 0;
+    unsigned long long pbytes = 0;
+    int payload = 0;
+    if (a[0] >= '0' && a[0] <= '9')
+        nlines = strtol(a, NULL, 10);
+    else if (!strcmp(a, "STREAM"))
+        stream = 1;
+    else if (!strncmp(a, "PAYLOAD ", 8))
+        payload = 1, pbytes = strtoull(a + 8, NULL, 10);
+    if (json) {
+        printf("{\"ok\":true,\"status\":");
+        json_str(l, n);
+    } else {
+        printf("%s\n", l);
+    }
+    if (payload) {
+        while (r->len - r->off < pbytes + 1) {
+            if ((rc = rd_fill(r)) != 0)
+                return rc;
+        }
+        const char *d = r->buf + r->off;
+        if (json) {
+            printf(",\"payload\":");
+            json_str(d, (size_t)pbytes);
+            printf("}\n");
+        } else {
+            fwrite(d, 1, (size_t)pbytes, stdout);
+            printf("\n");
+        }
+        r->off += (size_t)pbytes;
+        return rd_line(r, crc, &l, &n); /* the terminator (its CRC is checked in CRC mode) */
+    }
+    if (json)
+        printf(",\"lines\":[");
+    for (long i = 0; stream || i < nlines; i++) {
+        if ((rc = rd_line(r, crc, &l, &n)) != 0)
+            return rc;
+        int end = stream && l[0] != '+';
+        if (end && strncmp(l, "END", 3) != 0)
+            *ok = 0;
+        if (json) {
+            if (end) {
+                printf("],\"end\":");
+                json_str(l, n);
+                break;
+            }
+            if (i)
+                putchar(',');
+            json_str(stream ? l + 1 : l, stream ? n - 1 : n);
+        } else {
+            printf("%s\n", l);
+            fflush(stdout);
+            if (end)
+                break;
+        }
+    }
+    if (json)
+        printf(nlines >= 0 || !stream ? "]}\n" : "}\n");
+    return 0;
+}
+
+static int read_file(const struct port *p, const char *path, char *buf, size_t cap, size_t *n)
+{
+    int fd = p->open(path, PORT_O_RDONLY, 0);
+    if (fd < 0)
+        return EKB_ENOENT;
+    size_t got = 0;
+    int64_t r;
+    while ((r = p->read(fd, buf + got, cap - got)) > 0)
+        got += (size_t)r;
+    p->close(fd);
+    if (got == cap)
+        return EKB_ETOOBIG;
+    *n = got;
+    return 0;
+}
+
+static void cli_usage(FILE *f)
+{
+    fprintf(f, "usage: edgekb cli [--sock PATH | --serial DEV [--baud N]] [--secret FILE] [--crc] [--json]\n"
+               "                  [--file FILE] [REQUEST WORDS...]\n"
+               "With words: sends them as one request (DOC ADD - ID [TITLE] --file F sends F as the payload),\n"
+               "prints the reply, exits 0 on OK and 1 on ERR. Without: one request per line of standard input\n"
+               "(a DOC ADD <n> line is followed by its n payload bytes and a newline).\n"
+               "--secret FILE authenticates first (HELLO/AUTH); --crc switches to CRC mode first;\n"
+               "--json prints each reply as one JSON object. Default socket: run/edgekb.sock.\n");
+}
+
+int cmd_cli(struct app *a, const struct global_opts *g, int argc, char **argv)
+{
+    const char *sock = "run/edgekb.sock", *serial = NULL, *secret = NULL, *file = NULL;
+    uint32_t baud = a->board.serial_baud;
+    int json = 0, crc = 0, first = 1, bad = 0;
+    const struct port *p = a->port;
+    (void)g;
+    for (; first < argc && argv[first][0] == '-' && argv[first][1] == '-'; first++) {
+        const char *o = argv[first];
+        int has = first + 1 < argc;
+        if (!strcmp(o, "--json"))
+            json = 1;
+        else if (!strcmp(o, "--crc"))
+            crc = 1;
+        else if (!strcmp(o, "--help")) {
+            cli_usage(stdout);
+            return 0;
+        } else if (has && !strcmp(o, "--sock"))
+            sock = argv[++first];
+        else if (has && !strcmp(o, "--serial"))
+            serial = argv[++first];
+        else if (has && !strcmp(o, "--secret"))
+            secret = argv[++first];
+        else if (has && !strcmp(o, "--file"))
+            file = argv[++first];
+        else if (has && !strcmp(o, "--baud"))
+            baud = (uint32_t)strtoul(argv[++first], NULL, 10);
+        else {
+            cli_usage(stderr);
+            return 2;
+        }
+    }
+    int fd = serial ? p->serial_open(serial, baud) : p->unix_connect(sock);
+    if (fd < 0) {
+        fprintf(stderr, "edgekb cli: cannot open %s: %s%s\n", serial ? serial : sock, strerror(-fd),
+                serial ? "" : " (is edgekb serve running?)");
+        return 1;
+    }
+    struct arena_region *sc = arena_budget(&a->arena, ARENA_SCRATCH);
+    struct rd r = {p, fd, arena_alloc(sc, EKB_PROTO_PAYLOAD_MAX + 65536, 64), EKB_PROTO_PAYLOAD_MAX + 65536, 0, 0};
+    char *line = arena_alloc(sc, EKB_PROTO_LINE_MAX + 64, 64);
+    char *pay = arena_alloc(sc, EKB_PROTO_PAYLOAD_MAX + 1, 64);
+    int ok = 0;
+    if (!r.buf || !line || !pay) {
+        fprintf(stderr, "edgekb cli: the scratch budget is too small\n");
+        return 1;
+    }
+    if (crc) {
+        char *l;
+        size_t n;
+        if (send_line(p, fd, 0, "CRC ON", 6) != 0 || rd_line(&r, 1, &l, &n) != 0 || strcmp(l, "OK CRC ON") != 0) {
+            fprintf(stderr, "edgekb cli: CRC ON refused\n");
+            return 1;
+        }
+    }
+    if (secret) {
+        char key[EKB_SRV_SECRET_MAX + 1];
+        size_t kl = 0;
+        char *l;
+        size_t n;
+        if (read_file(p, secret, key, sizeof key, &kl) != 0) {
+            fprintf(stderr, "edgekb cli: cannot read secret file %s\n", secret);
+            return 1;
+        }
+        while (kl > 0 && (key[kl - 1] == '\n' || key[kl - 1] == '\r'))
+            kl--;
+        if (send_line(p, fd, crc, "HELLO", 5) != 0 || rd_line(&r, crc, &l, &n) != 0 ||
+            strncmp(l, "OK HELLO ", 9) != 0 || n != 9 + 32) {
+            fprintf(stderr, "edgekb cli: HELLO failed\n");
+            return 1;
+        }
+        uint8_t mac[CRYPTO_SHA256_LEN];
+        char req[80];
+        crypto_hmac_sha256(key, kl, l + 9, 32, mac);
+        memcpy(req, "AUTH ", 5);
+        crypto_hex(mac, sizeof mac, req + 5);
+        if (send_line(p, fd, crc, req, 69) != 0 || rd_line(&r, crc, &l, &n) != 0 || strcmp(l, "OK AUTH") != 0) {
+            fprintf(stderr, "edgekb cli: authentication failed\n");
+            return 1;
+        }
+    }
+    if (first < argc) { /* one-shot */
+        size_t n = 0, plen = 0;
+        int is_doc = argc - first >= 3 && !strcasecmp(argv[first], "DOC") && !strcasecmp(argv[first + 1], "ADD");
+        if (is_doc && file) {
+            int rc = read_file(p, file, pay, EKB_PROTO_PAYLOAD_MAX + 1, &plen);
+            if (rc != 0) {
+                fprintf(stderr, "edgekb cli: cannot read %s (or it is over 1 MiB)\n", file);
+                return 1;
+            }
+        }
+        for (int i = first; i < argc; i++) {
+            char num[24];
+            const char *w = argv[i];
+            if (is_doc && file && i == first + 2 && !strcmp(w, "-")) {
+                snprintf(num, sizeof num, "%zu", plen);
+                w = num;
+            }
+            size_t l = strlen(w);
+            if (n + l + 2 > EKB_PROTO_LINE_MAX) {
+                fprintf(stderr, "edgekb cli: request over %d bytes\n", EKB_PROTO_LINE_MAX);
+                return 2;
+            }
+            if (n)
+                line[n++] = ' ';
+            memcpy(line + n, w, l);
+            n += l;
+        }
+        int rc = send_line(p, fd, crc, line, n);
+        if (rc == 0 && is_doc && file)
+            rc = send_line(p, fd, crc, pay, plen);
+        if (rc != 0 || read_reply(&r, crc, json, &ok, NULL, 0) != 0) {
+            fprintf(stderr, "edgekb cli: connection lost\n");
+            return 1;
+        }
+        fflush(stdout);
+        p->close(fd);
+        return ok ? 0 : 1;
+    }
+    /* interactive: stdin lines; stdin is read through the same reader type */
+    struct rd in = {p, 0, pay, EKB_PROTO_PAYLOAD_MAX + 1, 0, 0};
+    for (;;) {
+        char *l;
+        size_t n;
+        int rc = rd_line(&in, 0, &l, &n);
+        if (rc != 0)
+            break;
+        if (n > EKB_PROTO_LINE_MAX) {
+            fprintf(stderr, "edgekb cli: line over %d bytes not sent\n", EKB_PROTO_LINE_MAX);
+            bad++;
+            continue;
+        }
+        memcpy(line, l, n);
+        line[n] = 0;
+        unsigned long long pb = 0;
+        int doc = 0;
+        char w1[8], w2[8];
+        if (sscanf(line, "%7s %7s %llu", w1, w2, &pb) == 3 && !strcasecmp(w1, "DOC") && !strcasecmp(w2, "ADD") &&
+            pb <= EKB_PROTO_PAYLOAD_MAX)
+            doc = 1;
+        if (send_line(p, fd, crc, line, n) != 0)
+            break;
+        if (doc) {
+            while (in.len - in.off < pb + 1 && rd_fill(&in) == 0) {
+            }
+            size_t have = in.len - in.off < pb ? in.len - in.off : (size_t)pb;
+            if (send_line(p, fd, crc, in.buf + in.off, have) != 0)
+                break;
+            in.off += have;
+            if (in.off < in.len && in.buf[in.off] == '\n')
+                in.off++;
+        }
+        if (n == 0 || strspn(line, " \t") == n) /* blank: no reply */
+            continue;
+        if (read_reply(&r, crc, json, &ok, NULL, 0) != 0) {
+            fprintf(stderr, "edgekb cli: connection lost\n");
+            return 1;
+        }
+        bad += !ok;
+        fflush(stdout);
+    }
+    p->close(fd);
+    return bad ? 1 : 0;
+}

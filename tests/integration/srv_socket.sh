@@ -1,0 +1,167 @@
+# srv_socket.sh: edgekb serve over a real UNIX socket (socat and edgekb cli):
+# every command, pipelining, CRC mode, and bad input: over-long line, NUL and
+# binary bytes, unknown command, too many arguments, negative / huge /
+# over-limit / truncated / over-long payloads, 200 clients connecting at
+# once, a client that never reads its replies, a full queue (ERR BUSY at
+# once), optional AUTH and the uid allowlist; after each the server still
+# answers PING. SIGTERM during a generation: clean exit, socket file removed.
+. "$(dirname "$0")/_lib.sh"
+set -u
+command -v socat >/dev/null 2>&1 || { echo "skip: socat not installed"; exit 77; }
+[ -r "$SHARED/eval-dev/elements_docs.jsonl" ] || { echo "skip: no $SHARED/eval-dev"; exit 77; }
+B=$EDGEKB
+KB=$TMPDIR/kb
+S=$TMPDIR/s.sock
+LM=$SHARED/models/stories260K.gguf
+[ -r "$LM" ] || LM=none
+expect_rc 0 "$B" -q kb init --kb "$KB" --model "$TMPDIR/none.gguf"
+expect_rc 0 "$B" -q ingest --kb "$KB" "$SHARED/eval-dev/elements_docs.jsonl" "$SHARED/eval-dev/elements_facts.tsv"
+PIDS=""
+trap 'for p in $PIDS; do kill -9 $p 2>/dev/null; done' EXIT
+start() { # start SOCK LOG ARGS...
+  sk=$1; lg=$2; shift 2
+  "$B" serve --kb "$KB" --sock "$sk" --lm "$LM" "$@" >"$lg" 2>&1 &
+  SP=$!; PIDS="$PIDS $SP"
+  i=0; while [ ! -S "$sk" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  [ -S "$sk" ] || { echo "FAIL: server did not start"; cat "$lg"; exit 1; }
+}
+start "$S" "$TMPDIR/serve.log"
+MAIN=$SP
+[ "$(stat -c %a "$S")" = 660 ] || { echo "FAIL: socket mode $(stat -c %a "$S"), want 660"; exit 1; }
+q() { printf '%b' "$1" | socat -t 5 - UNIX-CONNECT:"$S"; }
+alive() { r=$(q 'PING\n'); [ "$r" = "OK PONG" ] || { echo "FAIL: server not answering after $1 (got '$r')"; exit 1; }; }
+n=0
+check() { # check REQUEST_BYTES EXPECTED_REGEX WHAT
+  r=$(q "$1"); echo "$r" | grep -Eq -- "$2" || { echo "FAIL: $3: got '$(echo "$r" | head -5)'"; exit 1; }
+  alive "$3"; n=$((n + 1)); }
+check 'PING\n' '^OK PONG$' ping
+check 'ping\r\n' '^OK PONG$' 'lower case + CRLF'
+check 'HELP\n' '^OK 19$' help
+check 'INFO\n' 'documents=137' info
+check 'STATS\n' 'embedder=hash-fallback.*REDUCED' 'stats says fallback'
+check 'HEALTH\n' '^OK status=(ok|warn|crit) tier=[0-9] mem_available_mb=' health
+check 'METRICS\n' '^edgekb_requests_total\{cmd="PING"\} [0-9]+$' metrics
+check 'METRICS\n' '^# TYPE edgekb_arena_used_bytes gauge$' 'metrics types'
+check 'SEARCH text 3 noble gas\n' '^OK 3$' search
+check 'SEARCH vector 2 lightest gas\n' '^OK 2$' 'vector search'
+check 'SEARCH gold\n' '^1	elements:gold	' 'hybrid search default k'
+check 'FIND hydrogen | symbol | ?\n' '^hydrogen	symbol	H	' find
+check 'FIND ? | symbol | Au\n' '^gold	symbol	Au	' 'find by object'
+check 'FIND ? | ? | ?\n' '^OK 200 MORE$' 'find limit says MORE'
+check 'FIND nosuch | ? | ?\n' '^OK 0$' 'find nothing'
+check 'FACT ADD unobtainium | symbol | Uo\nFIND unobtainium | ? | ?\n' 'unobtainium	symbol	Uo' 'fact add'
+check 'DOC ADD 24 note1 A note\ncobalt blue is a pigment\nSEARCH text cobalt pigment\n' 'note1' 'doc add + search'
+check 'DOC ADD 24 note1 again\ncobalt blue is a pigment\n' '^OK DUP' 'duplicate doc'
+check 'EMBED hello world\n' '^OK 1 hash-fallback 256$' embed
+check 'CANCEL\n' '^OK IDLE$' 'cancel with nothing running'
+check 'QUIT\nPING\n' '^OK BYE$' quit
+[ "$(q 'QUIT\nPING\n')" = "OK BYE" ] || { echo "FAIL: a request after QUIT was answered"; exit 1; }
+check 'DOC GET note1\n' '^ERR UNAVAIL' 'doc get (store has no API yet)'
+if [ "$LM" != none ]; then
+  check 'GEN 8 Once upon a time\n' '^END tokens=8 reason=length$' 'gen'
+  r=$(q 'GEN 5 Once\n'); [ "$(echo "$r" | head -1)" = "OK STREAM" ] && [ "$(echo "$r" | grep -c '^+')" = 5 ] ||
+    { echo "FAIL: GEN stream: $r"; exit 1; }
+  check 'GEN 256 Once upon a time\nCANCEL\nPING\n' 'reason=(canceled|length|eos)' 'gen + cancel'
+  r=$(q 'GEN 256 Once upon a time\nCANCEL\nPING\n' | tail -2 | tr '\n' ' ')
+  [ "$r" = "OK CANCELED OK PONG " ] || { echo "FAIL: CANCEL reply order: $r"; exit 1; }
+else
+  check 'GEN 8 Once\n' '^ERR UNAVAIL' 'gen without a model'
+fi
+# pipelining: 50 requests in one write, 50 replies in order
+req=""; i=0; while [ $i -lt 50 ]; do req="${req}PING\nSEARCH text 1 gold\n"; i=$((i + 1)); done
+[ "$(q "$req" | grep -c '^OK PONG$')" = 50 ] || { echo "FAIL: pipelining lost replies"; exit 1; }
+# CRC mode, through the client
+out=$("$B" -q cli --sock "$S" --crc SEARCH text 2 noble gas) || { echo "FAIL: cli --crc: $out"; exit 1; }
+echo "$out" | grep -q '^OK 2$' || { echo "FAIL: cli --crc: $out"; exit 1; }
+check 'CRC ON\nPING\n' 'ERR CRC' 'crc mode: a line without its checksum'
+# the client: one-shot, --json, a DOC ADD from a file
+out=$("$B" -q cli --sock "$S" --json SEARCH hybrid 2 noble gas) || { echo "FAIL: cli --json"; exit 1; }
+printf "%s\n" "$out" | grep -q '^{"ok":true,"status":"OK 2","lines":\["1\\t' || { echo "FAIL: cli --json: $out"; exit 1; }
+printf 'Tungsten carbide is very hard.\nIt is used for drills.\n' >"$TMPDIR/doc.txt"
+out=$("$B" -q cli --sock "$S" --file "$TMPDIR/doc.txt" DOC ADD - wc1 Tungsten carbide) || { echo "FAIL: cli doc: $out"; exit 1; }
+echo "$out" | grep -q '^OK ADDED' || { echo "FAIL: cli doc add: $out"; exit 1; }
+"$B" -q cli --sock "$S" FROB >/dev/null && { echo "FAIL: cli exit 0 on ERR"; exit 1; }
+out=$(printf 'PING\nDOC ADD 5 int1\nhello\nSEARCH text 1 hello\n' | "$B" -q cli --sock "$S") || { echo "FAIL: interactive cli: $out"; exit 1; }
+echo "$out" | grep -q 'int1' || { echo "FAIL: interactive cli: $out"; exit 1; }
+# bad input
+long=$(head -c 5000 /dev/zero | tr '\0' 'a')
+check "SEARCH $long\nPING\n" '^ERR TOOLONG' 'over-long line'
+[ "$(q "SEARCH $long\nPING\n" | tail -1)" = "OK PONG" ] || { echo "FAIL: no recovery after an over-long line"; exit 1; }
+check 'PI\0NG\n' '^ERR BADREQ' 'NUL byte'
+check '\377\376\375garbage\n' '^ERR BADREQ' 'binary bytes'
+check 'FROB\n' '^ERR UNKNOWN' 'unknown command'
+check 'PING extra args\n' '^ERR ARGS' 'too many arguments'
+check 'SEARCH\n' '^ERR ARGS' 'SEARCH without text'
+check 'SEARCH 0 x\n' '^ERR ARGS' 'k = 0'
+check 'FIND a | b\n' '^ERR ARGS' 'FIND with two parts'
+check 'DOC ADD -5 x\n' '^ERR ARGS' 'negative length'
+check 'DOC ADD 99999999999 x\n' '^ERR TOOLONG' 'huge length'
+check 'DOC ADD 3 x\nabcdef\nPING\n' '^ERR BADREQ payload longer' 'over-long payload'
+check 'DOC ADD 5 x\n\377\376\0ab\n' '^ERR BADREQ payload' 'binary payload'
+check 'DOC ADD 100 x\nshort' '' 'truncated payload (client hangs up)'
+check '\n\n' '' 'empty lines'
+# a payload over 1 MiB is refused at once and skipped, never read as requests
+head -c 1100000 /dev/zero | tr '\0' 'P' >"$TMPDIR/big"
+r=$( (printf 'DOC ADD 1100000 big\n'; cat "$TMPDIR/big"; printf '\nPING\n') | socat -t 5 - UNIX-CONNECT:"$S" | tr '\n' ' ')
+[ "$r" = "ERR TOOLONG payload over 1048576 bytes (skipped) OK PONG " ] || { echo "FAIL: big payload: $r"; exit 1; }
+n=$((n + 1))
+# 200 clients at once
+i=0
+W=""
+while [ $i -lt 200 ]; do ( (printf 'PING\n'; sleep 1) | socat -t 5 - UNIX-CONNECT:"$S" >>"$TMPDIR/many.out" 2>/dev/null) & W="$W $!"; i=$((i + 1)); done
+wait $W 2>/dev/null
+pongs=$(grep -c 'OK PONG' "$TMPDIR/many.out"); busy=$(grep -c 'ERR BUSY too many clients' "$TMPDIR/many.out")
+# each client stays 1 s: 64 are served, the others are told BUSY (a few socats die on EPIPE writing
+# PING to a socket the server already closed after its BUSY line, before reading it)
+[ "$pongs" -ge 60 ] && [ "$busy" -ge 50 ] && [ $((pongs + busy)) -le 200 ] ||
+  { echo "FAIL: 200 clients: $pongs PONG + $busy BUSY"; exit 1; }
+alive '200 clients'
+# a client that sends requests and never reads its replies is dropped; others are served meanwhile
+( i=0; while [ $i -lt 4000 ]; do printf 'HELP\n'; i=$((i + 1)); done; sleep 4 ) | socat -u - UNIX-CONNECT:"$S" &
+SLOW=$!
+sleep 1
+alive 'a client that does not read'
+wait $SLOW 2>/dev/null
+grep -q 'stopped reading' "$TMPDIR/serve.log" || { echo "FAIL: the non-reading client was not dropped"; exit 1; }
+alive 'dropping the non-reading client'
+# a full queue answers ERR BUSY at once: 1 worker, queue 1, 16 pipelining clients
+S2=$TMPDIR/q.sock
+start "$S2" "$TMPDIR/q.log" --workers 1 --queue 1
+req=""; i=0; while [ $i -lt 40 ]; do req="${req}SEARCH hybrid 20 noble gas metal\n"; i=$((i + 1)); done
+i=0
+W=""
+while [ $i -lt 16 ]; do (printf '%b' "$req" | socat -t 10 - UNIX-CONNECT:"$S2" | grep -E '^(OK [0-9]+|ERR)' >>"$TMPDIR/q.out") & W="$W $!"; i=$((i + 1)); done
+wait $W 2>/dev/null
+oks=$(grep -c '^OK' "$TMPDIR/q.out"); qb=$(grep -c '^ERR BUSY queue full' "$TMPDIR/q.out")
+[ $((oks + qb)) -eq 640 ] || { echo "FAIL: queue test: $oks OK + $qb BUSY of 640"; exit 1; }
+[ "$qb" -gt 0 ] || { echo "FAIL: queue test: nothing was refused with ERR BUSY"; exit 1; }
+kill -TERM $SP; wait $SP
+# AUTH on the socket, and the uid allowlist
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMPDIR/secret"
+S3=$TMPDIR/a.sock
+start "$S3" "$TMPDIR/a.log" --sock-auth on --secret "$TMPDIR/secret"
+r=$(printf 'PING\nSEARCH gold\nAUTH 0000000000000000000000000000000000000000000000000000000000000000\nHELLO\n' |
+    socat -t 5 - UNIX-CONNECT:"$S3" | tr '\n' ' ')
+echo "$r" | grep -Eq '^OK PONG ERR AUTH authenticate first .*ERR AUTH send HELLO first .*OK HELLO [0-9a-f]{32} $' ||
+  { echo "FAIL: auth gate: $r"; exit 1; }
+out=$("$B" -q cli --sock "$S3" --secret "$TMPDIR/secret" SEARCH text 1 gold) || { echo "FAIL: cli auth: $out"; exit 1; }
+printf 'wrong-secret-0123456789\n' >"$TMPDIR/bad"
+"$B" -q cli --sock "$S3" --secret "$TMPDIR/bad" PING >/dev/null 2>&1 && { echo "FAIL: a wrong secret authenticated"; exit 1; }
+kill -TERM $SP; wait $SP
+S4=$TMPDIR/u.sock
+start "$S4" "$TMPDIR/u.log" --allow-uid 4242
+r=$(socat -t 5 UNIX-CONNECT:"$S4" - </dev/null)
+[ "$r" = "ERR DENIED peer uid not allowed" ] || { echo "FAIL: allowlist: $r"; exit 1; }
+grep -q "refused pid [0-9]* uid $(id -u)" "$TMPDIR/u.log" || { echo "FAIL: peer credentials not logged"; exit 1; }
+kill -TERM $SP; wait $SP
+n=$((n + 3))
+# SIGTERM while a generation streams: it ends, the socket file goes
+G=""
+if [ "$LM" != none ]; then (printf 'GEN 256 Once upon a time\n'; sleep 2) | socat -t 3 - UNIX-CONNECT:"$S" >"$TMPDIR/gen.out" & G=$!; fi
+sleep 0.2
+kill -TERM $MAIN; wait $MAIN; rc=$?
+[ $rc -eq 0 ] || { echo "FAIL: serve exited $rc on SIGTERM"; tail -5 "$TMPDIR/serve.log"; exit 1; }
+[ ! -e "$S" ] || { echo "FAIL: socket file left behind"; exit 1; }
+[ -z "$G" ] || wait $G 2>/dev/null
+trap - EXIT
+echo "ok: $n checks (every command, bad input), 200 clients ($pongs served, $busy told BUSY), non-reading client dropped, full queue ($qb ERR BUSY of 640), auth + allowlist, clean SIGTERM"
