@@ -1,7 +1,8 @@
 # edgekb Makefile.
 #
 #   make                      static musl release build for BOARD (default x86_64-generic)
-#   make run                  build, then do the main job
+#   make run                  build, models, demo knowledge base, serve on run/edgekb.sock
+#   make demo                 the same, then a scripted client session; exits
 #   make check                every test: musl unit tests, integration tests,
 #                             glibc ASan+UBSan unit tests, platform-code check
 #   make BOARD=rpi5           static aarch64 cross build (also rpi4, pizero2w)
@@ -86,7 +87,7 @@ ISA_DOTPROD := -march=armv8.2-a+dotprod
 # Per-test extra link flags: LDFLAGS_<test>.
 LDFLAGS_test_noheap := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=aligned_alloc,--wrap=posix_memalign
 
-.PHONY: all run check check-cross unit integration asan platform-check tests clean distclean deps help
+.PHONY: all run demo check check-cross unit integration asan platform-check tests clean distclean deps help
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -256,8 +257,10 @@ fuzz:
 	$(MAKE) --no-print-directory $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ)) && \
 	tools/run-fuzz.sh $(FUZZ_TIME) $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ))
 
-run: all
-	$(BIN) selftest
+# make run: models, the elements knowledge base, the server on ./run/edgekb.sock
+# (foreground); make demo: the same plus a scripted client session, then exit.
+run demo: all
+	@EDGEKB=$(CURDIR)/$(BIN) MODELS_DIR=$(MODELS_DIR) tools/run.sh $@
 
 clean:
 	rm -rf build/$(BOARD) build/asan

@@ -43,7 +43,7 @@ t0=$(date +%s)
 # the same machine. python3-numpy: reference implementations (tools/ref).
 PKGS_HOST="build-essential musl-tools musl-dev libmbedtls-dev liblz4-dev
   libsqlite3-dev libcmocka-dev cmake tcl dpkg-dev file socat hyperfine
-  python3 python3-numpy nodejs npm clang libclang-rt-14-dev xxd"
+  python3 python3-numpy nodejs npm clang libclang-rt-14-dev xxd dict-elements"
 PKGS_AARCH64="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
   binutils-aarch64-linux-gnu"
 
