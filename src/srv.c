@@ -686,6 +686,12 @@ static void refuse_payload(struct conn *c)
         proto_rx_expect_payload(&c->rx, NULL, c->req.bytes);
 }
 
+static void serial_session_reset(struct srv *s, struct conn *c)
+{
+    c->authed = c->has_nonce = 0;
+    c->crc_tx = c->rx.crc = s->cf->serial_crc;
+}
+
 static void handle_line(struct srv *s, struct conn *c, const char *line, size_t len)
 {
     const char *msg;
@@ -715,7 +721,10 @@ static void handle_line(struct srv *s, struct conn *c, const char *line, size_t 
     case PCMD_HEALTH: return do_health(s, c);
     case PCMD_QUIT:
         loop_reply(s, c, "OK BYE");
-        c->quit = 1;
+        if (c->kind == K_SERIAL) /* a serial line stays open: QUIT ends the session (auth, CRC mode) */
+            serial_session_reset(s, c);
+        else
+            c->quit = 1;
         return;
     case PCMD_CANCEL: return loop_reply(s, c, "OK IDLE");
     case PCMD_CRC:
@@ -1049,6 +1058,9 @@ static int serve_loop(struct srv *s)
                 conn_close(s, c, "peer closed");
             } else if (c->quit && !out_pending(c)) {
                 conn_close(s, c, "QUIT");
+            } else if (c->kind == K_SERIAL && c->authed && now - c->last_ns > (int64_t)s->cf->idle_s * 1000000000LL) {
+                serial_session_reset(s, c); /* an idle serial session must authenticate again */
+                log_info("serve: serial session idle: authentication reset");
             } else if (c->kind == K_SOCK && !c->quit && now - c->last_ns > (int64_t)s->cf->idle_s * 1000000000LL) {
                 loop_err(s, c, PROTO_IDLE, "idle too long; closing");
                 conn_flush(s, c);

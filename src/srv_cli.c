@@ -53,14 +53,17 @@ static int rd_line(struct rd *r, int crc, char **line, size_t *len)
             r->off += n + 1;
             if (n > 0 && l[n - 1] == '\r')
                 n--;
-            if (crc) {
+            if (crc) { /* 1: a checksum is required; 2: removed when present and right */
                 char want[8];
-                if (n < 5)
+                int good = n >= 5;
+                if (good) {
+                    snprintf(want, sizeof want, "*%04X", proto_crc16(l, n - 5));
+                    good = strncmp(want, l + n - 5, 5) == 0;
+                }
+                if (!good && crc == 1)
                     return EKB_ECORRUPT;
-                snprintf(want, sizeof want, "*%04X", proto_crc16(l, n - 5));
-                if (strncmp(want, l + n - 5, 5) != 0)
-                    return EKB_ECORRUPT;
-                n -= 5;
+                if (good)
+                    n -= 5;
             }
             l[n] = 0;
             *line = l;
@@ -280,14 +283,8 @@ int cmd_cli(struct app *a, const struct global_opts *g, int argc, char **argv)
         fprintf(stderr, "edgekb cli: the scratch budget is too small\n");
         return 1;
     }
-    if (crc) {
-        char *l;
-        size_t n;
-        if (send_line(p, fd, 0, "CRC ON", 6) != 0 || rd_line(&r, 1, &l, &n) != 0 || strcmp(l, "OK CRC ON") != 0) {
-            fprintf(stderr, "edgekb cli: CRC ON refused\n");
-            return 1;
-        }
-    }
+    /* authenticate first (only PING, HELLO and AUTH pass before it), with
+     * checksums the server accepts in either mode, then switch to CRC mode */
     if (secret) {
         char key[EKB_SRV_SECRET_MAX + 1];
         size_t kl = 0;
@@ -299,7 +296,7 @@ int cmd_cli(struct app *a, const struct global_opts *g, int argc, char **argv)
         }
         while (kl > 0 && (key[kl - 1] == '\n' || key[kl - 1] == '\r'))
             kl--;
-        if (send_line(p, fd, crc, "HELLO", 5) != 0 || rd_line(&r, crc, &l, &n) != 0 ||
+        if (send_line(p, fd, 1, "HELLO", 5) != 0 || rd_line(&r, 2, &l, &n) != 0 ||
             strncmp(l, "OK HELLO ", 9) != 0 || n != 9 + 32) {
             fprintf(stderr, "edgekb cli: HELLO failed\n");
             return 1;
@@ -309,8 +306,16 @@ int cmd_cli(struct app *a, const struct global_opts *g, int argc, char **argv)
         crypto_hmac_sha256(key, kl, l + 9, 32, mac);
         memcpy(req, "AUTH ", 5);
         crypto_hex(mac, sizeof mac, req + 5);
-        if (send_line(p, fd, crc, req, 69) != 0 || rd_line(&r, crc, &l, &n) != 0 || strcmp(l, "OK AUTH") != 0) {
+        if (send_line(p, fd, 1, req, 69) != 0 || rd_line(&r, 2, &l, &n) != 0 || strcmp(l, "OK AUTH") != 0) {
             fprintf(stderr, "edgekb cli: authentication failed\n");
+            return 1;
+        }
+    }
+    if (crc) {
+        char *l;
+        size_t n;
+        if (send_line(p, fd, 1, "CRC ON", 6) != 0 || rd_line(&r, 1, &l, &n) != 0 || strcmp(l, "OK CRC ON") != 0) {
+            fprintf(stderr, "edgekb cli: CRC ON refused\n");
             return 1;
         }
     }
@@ -349,6 +354,12 @@ int cmd_cli(struct app *a, const struct global_opts *g, int argc, char **argv)
             return 1;
         }
         fflush(stdout);
+        if (serial) { /* end the serial session (auth, CRC mode) for whoever uses the line next */
+            char *l;
+            size_t ln;
+            if (send_line(p, fd, crc, "QUIT", 4) == 0)
+                (void)rd_line(&r, crc, &l, &ln);
+        }
         p->close(fd);
         return ok ? 0 : 1;
     }
