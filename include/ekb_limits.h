@@ -84,4 +84,16 @@
 #define EKB_GOV_MEM_CRIT_MB 16       /* MemAvailable below this: shed load */
 #define EKB_GOV_CALM_TICKS 3         /* healthy ticks in a row before stepping back up */
 
+/* Vector index (hnsw.c) */
+#define EKB_HNSW_DIM_MAX 4096        /* vector dimension */
+#define EKB_HNSW_M_MIN 2             /* neighbours per upper-level node (level 0: 2*M) */
+#define EKB_HNSW_M_MAX 64
+#define EKB_HNSW_EF_MAX 1024         /* ef_search, ef_construction and k at most */
+#define EKB_HNSW_LEVEL_MAX 16        /* graph levels above 0 */
+#define EKB_HNSW_CAP_MAX (1u << 30)  /* vectors in one index */
+#define EKB_HNSW_DEFAULT_M 16
+#define EKB_HNSW_DEFAULT_EFC 200
+#define EKB_HNSW_DEFAULT_EF 64
+#define EKB_HNSW_DEFAULT_TOMB_PCT 20 /* compact when tombstones exceed this % of used slots */
+
 #endif

@@ -1,0 +1,978 @@
+/* hnsw.c: the int8 HNSW vector index (see include/hnsw.h).
+ *
+ * Owns: one block of the caller's region, laid out at create time (struct
+ * hnsw, then 64-byte aligned arrays): per-slot meta (id, level, flags,
+ * first upper list), per-slot records (int8 vector padded to 4 bytes, then
+ * its float scale), level-0 lists (count + 2M slots), a pool of upper-level
+ * lists (count + M slots; a node of level L owns L consecutive lists), the
+ * uint16 visited epochs, the id -> slot hash (linear probing, backward-shift
+ * delete, load <= 2/3) and fixed search buffers.
+ * Invariants: slots [0, n) are live or tombstoned, never free; every list
+ * entry is a slot < n of level >= the list's level and not its owner; the
+ * hash holds exactly the live ids; the entry node has level max_level.
+ * Failure: codes only (hnsw.h); a failed load leaves the index empty. */
+#include "hnsw.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "ekb_err.h"
+#include "ekb_limits.h"
+#include "kern.h"
+
+#define NONE UINT32_MAX
+#define F_DEAD 1u
+#define CAND_CAP (4u * EKB_HNSW_EF_MAX)
+
+struct meta {
+    uint64_t id;
+    uint32_t upper; /* first upper list (level 1) in the pool */
+    uint8_t level;
+    uint8_t flags;
+    uint16_t pad;
+};
+_Static_assert(sizeof(struct meta) == 16, "meta is 16 bytes");
+
+struct cand {
+    float d; /* -cosine: lower is closer */
+    uint32_t s;
+};
+
+struct hnsw {
+    uint32_t dim, M, M0, efc, ef, tomb_pct;
+    uint32_t cap, n, live, dead;
+    uint32_t entry, max_level;
+    uint32_t upper_cap, upper_used;
+    uint32_t tmask, compactions;
+    size_t vpad, stride, bytes;
+    uint64_t seed, rng, ndist;
+    struct meta *meta;
+    unsigned char *rec;
+    uint32_t *l0, *up, *table;
+    uint16_t *visited;
+    uint16_t epoch;
+    struct cand *cand, *res, *sel, *tmp;
+    int8_t *qbuf;
+};
+
+/* ---- layout: the single source of the memory formula ---- */
+
+struct layout {
+    uint64_t meta, rec, l0, up, visited, table, cand, res, sel, tmp, qbuf, total;
+    uint64_t vpad, stride, upper_cap, tsize;
+};
+
+static uint64_t up64(uint64_t x) { return (x + 63) & ~(uint64_t)63; }
+
+static int layout_of(uint64_t cap, uint32_t dim, uint32_t M, struct layout *L)
+{
+    if (dim == 0 || dim > EKB_HNSW_DIM_MAX || M < EKB_HNSW_M_MIN || M > EKB_HNSW_M_MAX ||
+        cap == 0 || cap > EKB_HNSW_CAP_MAX)
+        return -1;
+    uint64_t M0 = 2ull * M;
+    L->vpad = (dim + 3u) & ~3u;
+    L->stride = (L->vpad + 4 + 15) & ~(uint64_t)15;
+    /* expected upper lists per node: sum_l M^-l = 1/(M-1); 25 % margin + 64 */
+    L->upper_cap = cap * 5 / (4 * (uint64_t)(M - 1)) + 64;
+    L->tsize = 4;
+    while (L->tsize < cap + cap / 2 + 1)
+        L->tsize <<= 1;
+    uint64_t o = up64(sizeof(struct hnsw));
+    L->meta = o;
+    o = up64(o + cap * sizeof(struct meta));
+    L->rec = o;
+    o = up64(o + cap * L->stride);
+    L->l0 = o;
+    o = up64(o + cap * (1 + M0) * 4);
+    L->up = o;
+    o = up64(o + L->upper_cap * (1 + (uint64_t)M) * 4);
+    L->visited = o;
+    o = up64(o + cap * 2);
+    L->table = o;
+    o = up64(o + L->tsize * 4);
+    L->cand = o;
+    o = up64(o + CAND_CAP * sizeof(struct cand));
+    L->res = o;
+    o = up64(o + (EKB_HNSW_EF_MAX + 1) * sizeof(struct cand));
+    L->sel = o;
+    o = up64(o + (EKB_HNSW_EF_MAX + M0 + 2) * sizeof(struct cand));
+    L->tmp = o;
+    o = up64(o + (M0 + 2) * sizeof(struct cand));
+    L->qbuf = o;
+    o = up64(o + L->vpad);
+    L->total = o + 128; /* alignment and ASan red zone slack */
+    return 0;
+}
+
+size_t hnsw_bytes_for(uint32_t capacity, uint32_t dim, uint32_t M)
+{
+    struct layout L;
+    if (layout_of(capacity, dim, M, &L) != 0 || L.total > SIZE_MAX)
+        return SIZE_MAX;
+    return (size_t)L.total;
+}
+
+uint32_t hnsw_capacity_for(size_t bytes, uint32_t dim, uint32_t M)
+{
+    uint32_t lo = 0, hi = EKB_HNSW_CAP_MAX; /* invariant: lo fits (or is 0), hi+1 does not */
+    if (hnsw_bytes_for(1, dim, M) > bytes)
+        return 0;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo + 1) / 2;
+        if (hnsw_bytes_for(mid, dim, M) <= bytes)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+void hnsw_params_default(struct hnsw_params *p, uint32_t dim)
+{
+    p->dim = dim;
+    p->M = EKB_HNSW_DEFAULT_M;
+    p->ef_construction = EKB_HNSW_DEFAULT_EFC;
+    p->ef_search = EKB_HNSW_DEFAULT_EF;
+    p->tomb_pct = EKB_HNSW_DEFAULT_TOMB_PCT;
+    p->seed = 0x5eed;
+}
+
+/* ---- small helpers ---- */
+
+static inline int8_t *vec(const struct hnsw *h, uint32_t s) { return (int8_t *)(h->rec + (size_t)s * h->stride); }
+
+static inline float scale_of(const struct hnsw *h, uint32_t s)
+{
+    float f;
+    memcpy(&f, h->rec + (size_t)s * h->stride + h->vpad, sizeof f);
+    return f;
+}
+
+static inline uint32_t *links(const struct hnsw *h, uint32_t s, uint32_t level)
+{
+    if (level == 0)
+        return h->l0 + (size_t)s * (1 + h->M0);
+    return h->up + (size_t)(h->meta[s].upper + level - 1) * (1 + h->M);
+}
+
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Geometric level: P(level >= l) = M^-l (the paper's mL = 1/ln M). */
+static uint32_t draw_level(struct hnsw *h)
+{
+    uint64_t lim = UINT64_MAX / h->M;
+    uint32_t l = 0;
+    while (l < EKB_HNSW_LEVEL_MAX && splitmix(&h->rng) < lim)
+        l++;
+    return l;
+}
+
+static uint32_t hash_id(uint64_t id)
+{
+    uint64_t x = id;
+    return (uint32_t)(splitmix(&x) >> 32);
+}
+
+/* Position of id in the table, or of the empty cell where it would go. */
+static uint32_t table_find(const struct hnsw *h, uint64_t id)
+{
+    uint32_t i = hash_id(id) & h->tmask;
+    while (h->table[i] != 0 && h->meta[h->table[i] - 1].id != id)
+        i = (i + 1) & h->tmask;
+    return i;
+}
+
+static void table_remove(struct hnsw *h, uint32_t i)
+{
+    uint32_t j = i;
+    h->table[i] = 0;
+    for (;;) {
+        j = (j + 1) & h->tmask;
+        if (h->table[j] == 0)
+            return;
+        uint32_t home = hash_id(h->meta[h->table[j] - 1].id) & h->tmask;
+        /* move j back to the hole i unless home lies cyclically in (i, j] */
+        if (((j - home) & h->tmask) >= ((j - i) & h->tmask)) {
+            h->table[i] = h->table[j];
+            h->table[j] = 0;
+            i = j;
+        }
+    }
+}
+
+static void epoch_next(struct hnsw *h)
+{
+    if (++h->epoch == 0) {
+        memset(h->visited, 0, (size_t)h->cap * sizeof *h->visited);
+        h->epoch = 1;
+    }
+}
+
+/* Inserts (d, s) into the ascending array a[lo, *n) of capacity cap; when
+ * full the worst entry falls off (nothing happens if (d, s) is the worst).
+ * Returns the position or NONE. */
+static uint32_t sorted_put(struct cand *a, uint32_t lo, uint32_t *n, uint32_t cap, float d, uint32_t s)
+{
+    uint32_t hi = *n, l = lo;
+    if (hi == cap) {
+        if (hi == lo || !(d < a[hi - 1].d))
+            return NONE;
+        hi--; /* drop the worst */
+        *n = hi;
+    }
+    uint32_t r = hi;
+    while (l < r) {
+        uint32_t m = l + (r - l) / 2;
+        if (a[m].d <= d)
+            l = m + 1;
+        else
+            r = m;
+    }
+    memmove(a + l + 1, a + l, (size_t)(hi - l) * sizeof *a);
+    a[l].d = d;
+    a[l].s = s;
+    (*n)++;
+    return l;
+}
+
+/* ---- distances ---- */
+
+typedef int32_t (*dot_fn)(const int8_t *, const int8_t *, size_t);
+
+static inline float qdist(struct hnsw *h, dot_fn dot, const int8_t *q, float qs, uint32_t s)
+{
+    h->ndist++;
+    return -((float)dot(q, vec(h, s), h->dim) * qs * scale_of(h, s));
+}
+
+/* ---- search ---- */
+
+struct query {
+    const int8_t *q;
+    float qs;
+    dot_fn dot;
+    hnsw_keep_fn keep; /* NULL: everything (construction) */
+    void *ctx;
+    int skip_dead;
+};
+
+static inline int accepted(const struct hnsw *h, const struct query *Q, uint32_t s)
+{
+    if (Q->skip_dead && (h->meta[s].flags & F_DEAD))
+        return 0;
+    return Q->keep == NULL || Q->keep(Q->ctx, h->meta[s].id);
+}
+
+/* Greedy walk on levels top..bottom+1 from *cur (distance *dcur). */
+static void greedy(struct hnsw *h, const struct query *Q, uint32_t top, uint32_t bottom, uint32_t *cur,
+                   float *dcur)
+{
+    for (uint32_t l = top; l > bottom; l--) {
+        int changed = 1;
+        while (changed) {
+            changed = 0;
+            const uint32_t *ls = links(h, *cur, l);
+            for (uint32_t j = 0; j < ls[0]; j++) {
+                float d = qdist(h, Q->dot, Q->q, Q->qs, ls[1 + j]);
+                if (d < *dcur) {
+                    *dcur = d;
+                    *cur = ls[1 + j];
+                    changed = 1;
+                }
+            }
+        }
+    }
+}
+
+/* Beam search on one level from the nep entry points in h->res; leaves the
+ * (up to) ef best accepted nodes in h->res, ascending; returns their count.
+ * Candidates live in h->cand, a sorted array consumed from the front: in
+ * an unfiltered search every useful candidate is also in the result set,
+ * so CAND_CAP >= ef + 1 makes dropping the worst candidate exact. */
+static uint32_t search_level(struct hnsw *h, const struct query *Q, uint32_t nep, uint32_t ef, uint32_t level)
+{
+    struct cand *C = h->cand, *R = h->res;
+    uint32_t ch = 0, cn = 0, rn = 0;
+    epoch_next(h);
+    for (uint32_t i = 0; i < nep; i++) {
+        C[cn++] = R[i];
+        h->visited[R[i].s] = h->epoch;
+    }
+    /* R[0, nep) is sorted already; keep only the accepted entry points */
+    for (uint32_t i = 0; i < nep; i++)
+        if (accepted(h, Q, C[i].s))
+            R[rn++] = C[i];
+    if (rn > ef)
+        rn = ef;
+    while (ch < cn) {
+        struct cand c = C[ch++];
+        if (rn == ef && c.d > R[rn - 1].d)
+            break;
+        const uint32_t *ls = links(h, c.s, level);
+        uint32_t cnt = ls[0];
+        for (uint32_t j = 0; j < cnt; j++) {
+            uint32_t s = ls[1 + j];
+            if (j + 1 < cnt)
+                __builtin_prefetch(vec(h, ls[2 + j]));
+            if (h->visited[s] == h->epoch)
+                continue;
+            h->visited[s] = h->epoch;
+            float d = qdist(h, Q->dot, Q->q, Q->qs, s);
+            if (rn < ef || d < R[rn - 1].d) {
+                if (cn == CAND_CAP && ch > 0) { /* reclaim the consumed front */
+                    memmove(C, C + ch, (size_t)(cn - ch) * sizeof *C);
+                    cn -= ch;
+                    ch = 0;
+                }
+                sorted_put(C, ch, &cn, CAND_CAP, d, s);
+                if (accepted(h, Q, s))
+                    sorted_put(R, 0, &rn, ef, d, s);
+            }
+        }
+    }
+    return rn;
+}
+
+/* ---- construction ---- */
+
+/* The paper's heuristic (algorithm 4): from candidates a[0, n) sorted by
+ * distance to the base, keep e only if it is closer to the base than to
+ * every neighbour kept so far; at most max. Writes out, returns the count. */
+static uint32_t select_heuristic(struct hnsw *h, dot_fn dot, const struct cand *a, uint32_t n, uint32_t max,
+                                 struct cand *out)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n && k < max; i++) {
+        const int8_t *ve = vec(h, a[i].s);
+        float se = scale_of(h, a[i].s);
+        int good = 1;
+        for (uint32_t j = 0; j < k && good; j++)
+            if (qdist(h, dot, ve, se, out[j].s) < a[i].d)
+                good = 0;
+        if (good)
+            out[k++] = a[i];
+    }
+    return k;
+}
+
+/* Adds s to the level-l list of node t, re-selecting with the heuristic
+ * when the list is full. */
+static void add_link(struct hnsw *h, dot_fn dot, uint32_t t, uint32_t s, uint32_t l)
+{
+    uint32_t *ls = links(h, t, l);
+    uint32_t max = l == 0 ? h->M0 : h->M, cnt = ls[0];
+    for (uint32_t j = 0; j < cnt; j++)
+        if (ls[1 + j] == s)
+            return;
+    if (cnt < max) {
+        ls[1 + cnt] = s;
+        ls[0] = cnt + 1;
+        return;
+    }
+    const int8_t *vt = vec(h, t);
+    float st = scale_of(h, t);
+    uint32_t n = 0;
+    sorted_put(h->tmp, 0, &n, max + 1, qdist(h, dot, vt, st, s), s);
+    for (uint32_t j = 0; j < cnt; j++)
+        sorted_put(h->tmp, 0, &n, max + 1, qdist(h, dot, vt, st, ls[1 + j]), ls[1 + j]);
+    uint32_t k = select_heuristic(h, dot, h->tmp, n, max, h->sel);
+    for (uint32_t j = 0; j < k; j++)
+        ls[1 + j] = h->sel[j].s;
+    ls[0] = k;
+}
+
+/* Links the stored slot s (meta and vector set, lists empty) into the graph. */
+static void link_slot(struct hnsw *h, uint32_t s)
+{
+    uint32_t L = h->meta[s].level;
+    if (h->entry == NONE) {
+        h->entry = s;
+        h->max_level = L;
+        return;
+    }
+    struct query Q = {vec(h, s), scale_of(h, s), kern->dot_i8, NULL, NULL, 0};
+    uint32_t cur = h->entry;
+    float dcur = qdist(h, Q.dot, Q.q, Q.qs, cur);
+    if (h->max_level > L)
+        greedy(h, &Q, h->max_level, L, &cur, &dcur);
+    h->res[0].d = dcur;
+    h->res[0].s = cur;
+    uint32_t nep = 1;
+    for (uint32_t l = L < h->max_level ? L : h->max_level;; l--) {
+        uint32_t nr = search_level(h, &Q, nep, h->efc, l);
+        uint32_t k = select_heuristic(h, Q.dot, h->res, nr, h->M, h->sel);
+        uint32_t *ls = links(h, s, l);
+        for (uint32_t j = 0; j < k; j++)
+            ls[1 + j] = h->sel[j].s;
+        ls[0] = k;
+        for (uint32_t j = 0; j < k; j++)
+            add_link(h, Q.dot, ls[1 + j], s, l); /* uses tmp/sel, not res */
+        nep = nr;                                 /* res: next level's entry points */
+        if (l == 0)
+            break;
+    }
+    if (L > h->max_level) {
+        h->entry = s;
+        h->max_level = L;
+    }
+}
+
+/* Gives slot s its level, its upper lists (clamped to what the pool has)
+ * and empty lists. */
+static void place_slot(struct hnsw *h, uint32_t s)
+{
+    uint32_t L = draw_level(h);
+    if (L > h->upper_cap - h->upper_used)
+        L = h->upper_cap - h->upper_used;
+    h->meta[s].level = (uint8_t)L;
+    h->meta[s].upper = h->upper_used;
+    h->upper_used += L;
+    links(h, s, 0)[0] = 0;
+    for (uint32_t l = 1; l <= L; l++)
+        links(h, s, l)[0] = 0;
+}
+
+/* ---- public API ---- */
+
+static int check_params(const struct hnsw_params *p, char *err, size_t errlen)
+{
+    const char *why = NULL;
+    if (p->dim == 0 || p->dim > EKB_HNSW_DIM_MAX)
+        why = "dim";
+    else if (p->M < EKB_HNSW_M_MIN || p->M > EKB_HNSW_M_MAX)
+        why = "M";
+    else if (p->ef_construction == 0 || p->ef_construction > EKB_HNSW_EF_MAX)
+        why = "ef_construction";
+    else if (p->ef_search == 0 || p->ef_search > EKB_HNSW_EF_MAX)
+        why = "ef_search";
+    else if (p->tomb_pct == 0 || p->tomb_pct > 100)
+        why = "tomb_pct";
+    if (why && err)
+        snprintf(err, errlen, "hnsw: %s out of range (dim 1..%d, M %d..%d, ef 1..%d, tomb_pct 1..100)", why,
+                 EKB_HNSW_DIM_MAX, EKB_HNSW_M_MIN, EKB_HNSW_M_MAX, EKB_HNSW_EF_MAX);
+    return why ? EKB_EINVAL : 0;
+}
+
+void hnsw_clear(struct hnsw *h)
+{
+    h->n = h->live = h->dead = 0;
+    h->entry = NONE;
+    h->max_level = 0;
+    h->upper_used = 0;
+    h->rng = h->seed;
+    memset(h->table, 0, ((size_t)h->tmask + 1) * sizeof *h->table);
+}
+
+int hnsw_create(struct hnsw **out, struct arena_region *r, size_t bytes, const struct hnsw_params *p,
+                char *err, size_t errlen)
+{
+    struct layout L;
+    int rc = check_params(p, err, errlen);
+    if (rc != 0)
+        return rc;
+    if (bytes == 0 || bytes > arena_avail(r))
+        bytes = arena_avail(r);
+    uint32_t cap = hnsw_capacity_for(bytes, p->dim, p->M);
+    if (cap == 0 || layout_of(cap, p->dim, p->M, &L) != 0) {
+        if (err)
+            snprintf(err, errlen, "hnsw: %zu bytes hold no vector of dim %u (one needs %zu)", bytes, p->dim,
+                     hnsw_bytes_for(1, p->dim, p->M));
+        return EKB_ENOMEM;
+    }
+    unsigned char *b = arena_alloc(r, (size_t)L.total - 128, 64);
+    if (!b) {
+        if (err)
+            snprintf(err, errlen, "hnsw: region '%s' refused %llu bytes", r->name ? r->name : "?",
+                     (unsigned long long)L.total);
+        return EKB_ENOMEM;
+    }
+    struct hnsw *h = (struct hnsw *)(void *)b;
+    memset(h, 0, sizeof *h);
+    h->dim = p->dim;
+    h->M = p->M;
+    h->M0 = 2 * p->M;
+    h->efc = p->ef_construction;
+    h->ef = p->ef_search;
+    h->tomb_pct = p->tomb_pct;
+    h->seed = p->seed;
+    h->cap = cap;
+    h->vpad = (size_t)L.vpad;
+    h->stride = (size_t)L.stride;
+    h->bytes = (size_t)L.total;
+    h->upper_cap = (uint32_t)L.upper_cap;
+    h->tmask = (uint32_t)(L.tsize - 1);
+    h->meta = (struct meta *)(void *)(b + L.meta);
+    h->rec = b + L.rec;
+    h->l0 = (uint32_t *)(void *)(b + L.l0);
+    h->up = (uint32_t *)(void *)(b + L.up);
+    h->visited = (uint16_t *)(void *)(b + L.visited);
+    h->table = (uint32_t *)(void *)(b + L.table);
+    h->cand = (struct cand *)(void *)(b + L.cand);
+    h->res = (struct cand *)(void *)(b + L.res);
+    h->sel = (struct cand *)(void *)(b + L.sel);
+    h->tmp = (struct cand *)(void *)(b + L.tmp);
+    h->qbuf = (int8_t *)(void *)(b + L.qbuf);
+    memset(h->visited, 0, (size_t)cap * sizeof *h->visited);
+    memset(h->rec, 0, (size_t)cap * h->stride); /* padding bytes are hashed on save */
+    memset(h->meta, 0, (size_t)cap * sizeof *h->meta);
+    hnsw_clear(h);
+    *out = h;
+    return 0;
+}
+
+float hnsw_quantize(const float *v, uint32_t dim, int8_t *q)
+{
+    float amax = 0.0f;
+    for (uint32_t i = 0; i < dim; i++) {
+        if (!isfinite(v[i]))
+            return NAN;
+        amax = fmaxf(amax, fabsf(v[i]));
+    }
+    float s = amax > 0.0f ? amax / 127.0f : 1.0f;
+    for (uint32_t i = 0; i < dim; i++) {
+        float r = roundf(v[i] / s);
+        q[i] = (int8_t)(r > 127.0f ? 127 : r < -127.0f ? -127 : (int)r);
+    }
+    return s;
+}
+
+int hnsw_compact(struct hnsw *h)
+{
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < h->n; i++) {
+        if (h->meta[i].flags & F_DEAD)
+            continue;
+        if (i != j) {
+            h->meta[j] = h->meta[i];
+            memcpy(h->rec + (size_t)j * h->stride, h->rec + (size_t)i * h->stride, h->stride);
+        }
+        j++;
+    }
+    uint32_t n = j;
+    hnsw_clear(h);
+    uint64_t x = h->seed + h->compactions + 1;
+    h->rng = splitmix(&x); /* fresh levels */
+    h->n = h->live = n;
+    for (uint32_t s = 0; s < n; s++) {
+        h->table[table_find(h, h->meta[s].id)] = s + 1;
+        h->meta[s].flags = 0;
+        place_slot(h, s);
+        link_slot(h, s);
+    }
+    h->compactions++;
+    return 0;
+}
+
+int hnsw_insert_q8(struct hnsw *h, uint64_t id, const int8_t *q, float scale)
+{
+    if (!h || !q || !(scale > 0.0f) || !isfinite(scale))
+        return EKB_EINVAL;
+    if (h->table[table_find(h, id)] != 0)
+        return EKB_EEXIST;
+    if (h->dead > 0 && (h->n == h->cap || (uint64_t)h->dead * 100 > (uint64_t)h->tomb_pct * h->n))
+        hnsw_compact(h);
+    if (h->n == h->cap)
+        return EKB_ENOSPC;
+    uint32_t s = h->n++;
+    memcpy(vec(h, s), q, h->dim);
+    memcpy(h->rec + (size_t)s * h->stride + h->vpad, &scale, sizeof scale);
+    h->meta[s].id = id;
+    h->meta[s].flags = 0;
+    h->table[table_find(h, id)] = s + 1;
+    h->live++;
+    place_slot(h, s);
+    link_slot(h, s);
+    return 0;
+}
+
+int hnsw_insert(struct hnsw *h, uint64_t id, const float *v)
+{
+    if (!h || !v)
+        return EKB_EINVAL;
+    float s = hnsw_quantize(v, h->dim, h->qbuf);
+    if (!isfinite(s))
+        return EKB_EINVAL;
+    return hnsw_insert_q8(h, id, h->qbuf, s);
+}
+
+int hnsw_delete(struct hnsw *h, uint64_t id)
+{
+    uint32_t i = table_find(h, id);
+    if (h->table[i] == 0)
+        return EKB_ENOENT;
+    h->meta[h->table[i] - 1].flags |= F_DEAD;
+    table_remove(h, i);
+    h->live--;
+    h->dead++;
+    return 0;
+}
+
+int hnsw_contains(const struct hnsw *h, uint64_t id) { return h->table[table_find(h, id)] != 0; }
+
+int hnsw_search(struct hnsw *h, const float *q, uint32_t k, uint32_t ef, hnsw_keep_fn keep, void *ctx,
+                struct hnsw_hit *out)
+{
+    if (!h || !q || !out || k == 0)
+        return EKB_EINVAL;
+    if (k > EKB_HNSW_EF_MAX || ef > EKB_HNSW_EF_MAX)
+        return EKB_ETOOBIG;
+    if (ef == 0)
+        ef = h->ef;
+    if (ef < k)
+        ef = k;
+    if (h->entry == NONE)
+        return 0;
+    float qs = hnsw_quantize(q, h->dim, h->qbuf);
+    if (!isfinite(qs))
+        return EKB_EINVAL;
+    struct query Q = {h->qbuf, qs, kern->dot_i8, keep, ctx, 1};
+    uint32_t cur = h->entry;
+    float dcur = qdist(h, Q.dot, Q.q, Q.qs, cur);
+    greedy(h, &Q, h->max_level, 0, &cur, &dcur);
+    h->res[0].d = dcur;
+    h->res[0].s = cur;
+    uint32_t nr = search_level(h, &Q, 1, ef, 0);
+    if (nr > k)
+        nr = k;
+    for (uint32_t i = 0; i < nr; i++) {
+        out[i].id = h->meta[h->res[i].s].id;
+        out[i].score = -h->res[i].d;
+    }
+    return (int)nr;
+}
+
+int hnsw_set_ef(struct hnsw *h, uint32_t ef_search)
+{
+    if (ef_search == 0 || ef_search > EKB_HNSW_EF_MAX)
+        return EKB_EINVAL;
+    h->ef = ef_search;
+    return 0;
+}
+
+uint32_t hnsw_count(const struct hnsw *h) { return h->live; }
+
+void hnsw_get_stats(const struct hnsw *h, struct hnsw_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    s->dim = h->dim;
+    s->M = h->M;
+    s->ef_construction = h->efc;
+    s->ef_search = h->ef;
+    s->capacity = h->cap;
+    s->used = h->n;
+    s->live = h->live;
+    s->deleted = h->dead;
+    s->max_level = h->max_level;
+    s->upper_used = h->upper_used;
+    s->upper_cap = h->upper_cap;
+    s->compactions = h->compactions;
+    s->bytes = h->bytes;
+    s->dist_evals = h->ndist;
+}
+
+/* ---- persistence ---- */
+
+#define HDR_BYTES 160
+#define HDR_HASHED 128
+#define FILE_VERSION 1
+static const char file_magic[8] = {'E', 'K', 'B', 'H', 'N', 'S', 'W', 0};
+
+static void put32(unsigned char *b, size_t o, uint32_t v) { memcpy(b + o, &v, 4); }
+static void put64(unsigned char *b, size_t o, uint64_t v) { memcpy(b + o, &v, 8); }
+static uint32_t get32(const unsigned char *b, size_t o)
+{
+    uint32_t v;
+    memcpy(&v, b + o, 4);
+    return v;
+}
+static uint64_t get64(const unsigned char *b, size_t o)
+{
+    uint64_t v;
+    memcpy(&v, b + o, 8);
+    return v;
+}
+
+/* The body: meta, records, level-0 lists of n slots, then the upper lists. */
+struct part {
+    void *p;
+    uint64_t n;
+};
+static void body_parts(const struct hnsw *h, uint32_t n, uint32_t upper, struct part P[4])
+{
+    P[0].p = h->meta;
+    P[0].n = (uint64_t)n * sizeof(struct meta);
+    P[1].p = h->rec;
+    P[1].n = (uint64_t)n * h->stride;
+    P[2].p = h->l0;
+    P[2].n = (uint64_t)n * (1 + h->M0) * 4;
+    P[3].p = h->up;
+    P[3].n = (uint64_t)upper * (1 + h->M) * 4;
+}
+
+static void dir_of(const char *path, char *dir, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, len, ".");
+    else if (slash == path)
+        snprintf(dir, len, "/");
+    else
+        snprintf(dir, len, "%.*s", (int)(slash - path), path);
+}
+
+static int write_all(const struct port *p, int fd, const void *buf, uint64_t n)
+{
+    const unsigned char *c = buf;
+    while (n > 0) {
+        size_t chunk = n > (1u << 24) ? (1u << 24) : (size_t)n;
+        int64_t w = p->write(fd, c, chunk);
+        if (w < 0)
+            return (int)w;
+        if (w == 0)
+            return -EIO;
+        c += w;
+        n -= (uint64_t)w;
+    }
+    return 0;
+}
+
+int hnsw_save(const struct hnsw *h, const struct port *p, const char *path, const uint8_t embedder_sha[32],
+              char *err, size_t errlen)
+{
+    char tmp[EKB_PATH_MAX + 8], dir[EKB_PATH_MAX];
+    unsigned char hdr[HDR_BYTES];
+    struct part P[4];
+    struct crypto_sha256 c;
+    int e = 0, fd = -1;
+    const char *what = "writing";
+    if (!h || !p || !path || !embedder_sha || !err)
+        return EKB_EINVAL;
+    if (strlen(path) >= EKB_PATH_MAX) {
+        snprintf(err, errlen, "hnsw: path longer than %d bytes", EKB_PATH_MAX - 1);
+        return EKB_ETOOBIG;
+    }
+    body_parts(h, h->n, h->upper_used, P);
+    memset(hdr, 0, sizeof hdr);
+    memcpy(hdr, file_magic, 8);
+    put32(hdr, 8, FILE_VERSION);
+    put32(hdr, 12, 0x01020304u);
+    put32(hdr, 16, HDR_BYTES);
+    put32(hdr, 20, h->dim);
+    put32(hdr, 24, h->M);
+    put32(hdr, 28, h->efc);
+    put32(hdr, 32, h->ef);
+    put32(hdr, 36, h->tomb_pct);
+    put32(hdr, 40, h->n);
+    put32(hdr, 44, h->live);
+    put32(hdr, 48, h->dead);
+    put32(hdr, 52, h->entry);
+    put32(hdr, 56, h->max_level);
+    put32(hdr, 60, h->upper_used);
+    put32(hdr, 64, (uint32_t)h->stride);
+    put32(hdr, 68, h->compactions);
+    put64(hdr, 72, h->seed);
+    put64(hdr, 80, h->rng);
+    put64(hdr, 88, P[0].n + P[1].n + P[2].n + P[3].n);
+    memcpy(hdr + 96, embedder_sha, 32);
+    if (crypto_sha256_start(&c) != 0 || crypto_sha256_update(&c, hdr, HDR_HASHED) != 0)
+        return EKB_EINTERNAL;
+    for (int i = 0; i < 4; i++)
+        if (crypto_sha256_update(&c, P[i].p, (size_t)P[i].n) != 0)
+            return EKB_EINTERNAL;
+    if (crypto_sha256_finish(&c, hdr + HDR_HASHED) != 0)
+        return EKB_EINTERNAL;
+
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    fd = p->open(tmp, PORT_O_WRONLY | PORT_O_CREAT | PORT_O_TRUNC, 0644);
+    if (fd < 0) {
+        e = fd;
+        what = "cannot create";
+        goto fail;
+    }
+    e = write_all(p, fd, hdr, sizeof hdr);
+    for (int i = 0; i < 4 && e == 0; i++)
+        e = write_all(p, fd, P[i].p, P[i].n);
+    if (e == 0)
+        e = p->fsync(fd);
+    int ce = p->close(fd);
+    fd = -1;
+    if (e == 0)
+        e = ce;
+    if (e < 0)
+        goto fail;
+    e = p->rename(tmp, path);
+    if (e < 0) {
+        what = "rename";
+        goto fail;
+    }
+    dir_of(path, dir, sizeof dir);
+    e = p->fsync_dir(dir);
+    if (e < 0) { /* the new file is in place; only its durability is in doubt */
+        snprintf(err, errlen, "hnsw: fsync of directory %.300s: %s", dir, strerror(-e));
+        return ekb_from_errno(-e);
+    }
+    return 0;
+fail:
+    snprintf(err, errlen, "hnsw: %s %.300s: %s", what, tmp, strerror(-e));
+    if (fd >= 0)
+        p->close(fd);
+    if (strcmp(what, "cannot create") != 0)
+        p->unlink(tmp);
+    return ekb_from_errno(-e);
+}
+
+static int read_all(const struct port *p, int fd, void *buf, uint64_t n, struct crypto_sha256 *c)
+{
+    unsigned char *b = buf;
+    uint64_t left = n;
+    while (left > 0) {
+        size_t chunk = left > (1u << 24) ? (1u << 24) : (size_t)left;
+        int64_t r = p->read(fd, b, chunk);
+        if (r < 0)
+            return (int)r;
+        if (r == 0)
+            return 1; /* shorter than the header said */
+        b += r;
+        left -= (uint64_t)r;
+    }
+    return c ? (crypto_sha256_update(c, buf, (size_t)n) != 0 ? -EIO : 0) : 0;
+}
+
+/* Every structural invariant of a loaded body; NULL when it holds. */
+static const char *check_graph(struct hnsw *h)
+{
+    uint32_t live = 0;
+    for (uint32_t s = 0; s < h->n; s++) {
+        const struct meta *m = &h->meta[s];
+        float sc = scale_of(h, s);
+        if (m->flags > F_DEAD || m->pad != 0 || m->level > EKB_HNSW_LEVEL_MAX)
+            return "bad node flags or level";
+        if (m->level > 0 && (m->upper > h->upper_used || h->upper_used - m->upper < m->level))
+            return "upper lists out of range";
+        if (!(sc > 0.0f) || !isfinite(sc))
+            return "bad vector scale";
+        for (uint32_t l = 0; l <= m->level; l++) {
+            const uint32_t *ls = links(h, s, l);
+            if (ls[0] > (l == 0 ? h->M0 : h->M))
+                return "neighbour count over the limit";
+            for (uint32_t j = 0; j < ls[0]; j++)
+                if (ls[1 + j] >= h->n || ls[1 + j] == s || h->meta[ls[1 + j]].level < l)
+                    return "neighbour index out of range";
+        }
+        if (!(m->flags & F_DEAD)) {
+            uint32_t i = table_find(h, m->id);
+            if (h->table[i] != 0)
+                return "duplicate id";
+            h->table[i] = s + 1;
+            live++;
+        }
+    }
+    if (live != h->live)
+        return "live count disagrees with the nodes";
+    if (h->n > 0 && (h->entry >= h->n || h->meta[h->entry].level != h->max_level))
+        return "bad entry point";
+    if (h->n == 0 && h->entry != NONE)
+        return "entry point in an empty index";
+    return NULL;
+}
+
+int hnsw_load(struct hnsw *h, const struct port *p, const char *path, const uint8_t embedder_sha[32],
+              char *err, size_t errlen)
+{
+    unsigned char hdr[HDR_BYTES], sum[32];
+    struct part P[4];
+    struct crypto_sha256 c;
+    const char *why = NULL;
+    uint64_t fsz = 0;
+    int rc = EKB_ECORRUPT;
+    if (!h || !p || !path || !embedder_sha || !err)
+        return EKB_EINVAL;
+    memset(hdr, 0, sizeof hdr);
+    hnsw_clear(h);
+    int fd = p->open(path, PORT_O_RDONLY, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "hnsw: cannot open %.300s: %s", path, strerror(-fd));
+        return ekb_from_errno(-fd);
+    }
+    int e = p->fsize(fd, &fsz);
+    if (e == 0)
+        e = read_all(p, fd, hdr, fsz < HDR_BYTES ? 0 : HDR_BYTES, NULL);
+    if (e < 0) {
+        why = strerror(-e);
+        rc = ekb_from_errno(-e);
+        goto out;
+    }
+    uint32_t n = get32(hdr, 40), upper = get32(hdr, 60);
+    body_parts(h, n <= h->cap ? n : 0, upper <= h->upper_cap ? upper : 0, P);
+    uint64_t body = P[0].n + P[1].n + P[2].n + P[3].n;
+    if (fsz < HDR_BYTES)
+        why = "truncated header";
+    else if (memcmp(hdr, file_magic, 8) != 0)
+        why = "not an edgekb HNSW file (bad magic)";
+    else if (get32(hdr, 8) != FILE_VERSION)
+        why = "unsupported version";
+    else if (get32(hdr, 12) != 0x01020304u || get32(hdr, 16) != HDR_BYTES)
+        why = "bad byte order or header size";
+    else if (get32(hdr, 20) != h->dim || get32(hdr, 24) != h->M || get32(hdr, 64) != h->stride)
+        why = "dim or M differ from this index";
+    else if (n > h->cap || upper > h->upper_cap)
+        why = "more vectors than this index holds";
+    else if ((uint64_t)get32(hdr, 44) + get32(hdr, 48) != n || get32(hdr, 56) > EKB_HNSW_LEVEL_MAX)
+        why = "inconsistent counts";
+    else if (get32(hdr, 28) == 0 || get32(hdr, 28) > EKB_HNSW_EF_MAX || get32(hdr, 32) == 0 ||
+             get32(hdr, 32) > EKB_HNSW_EF_MAX || get32(hdr, 36) == 0 || get32(hdr, 36) > 100)
+        why = "parameters out of range";
+    else if (get64(hdr, 88) != body || fsz != HDR_BYTES + body)
+        why = fsz < HDR_BYTES + body ? "truncated" : "size disagrees with the header";
+    else if (!crypto_equal(hdr + 96, embedder_sha, 32))
+        why = "made with another embedder";
+    if (why)
+        goto out;
+    if (crypto_sha256_start(&c) != 0 || crypto_sha256_update(&c, hdr, HDR_HASHED) != 0) {
+        rc = EKB_EINTERNAL;
+        why = "sha256";
+        goto out;
+    }
+    for (int i = 0; i < 4 && e == 0; i++)
+        e = read_all(p, fd, P[i].p, P[i].n, &c);
+    if (e != 0) {
+        why = e > 0 ? "truncated" : strerror(-e);
+        rc = e > 0 ? EKB_ECORRUPT : ekb_from_errno(-e);
+        goto out;
+    }
+    if (crypto_sha256_finish(&c, sum) != 0 || !crypto_equal(sum, hdr + HDR_HASHED, 32)) {
+        why = "checksum mismatch";
+        goto out;
+    }
+    h->efc = get32(hdr, 28);
+    h->ef = get32(hdr, 32);
+    h->tomb_pct = get32(hdr, 36);
+    h->n = n;
+    h->live = get32(hdr, 44);
+    h->dead = get32(hdr, 48);
+    h->entry = get32(hdr, 52);
+    h->max_level = get32(hdr, 56);
+    h->upper_used = upper;
+    h->compactions = get32(hdr, 68);
+    h->seed = get64(hdr, 72);
+    h->rng = get64(hdr, 80);
+    why = check_graph(h);
+    if (!why)
+        rc = 0;
+out:
+    p->close(fd);
+    if (rc != 0) {
+        snprintf(err, errlen, "hnsw: %.300s: %s", path, why ? why : "unreadable");
+        hnsw_clear(h);
+    }
+    return rc;
+}

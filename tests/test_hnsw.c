@@ -1,0 +1,786 @@
+/* test_hnsw.c: the int8 HNSW index against an exact float brute force
+ * computed here (recall@10 on random and clustered data), deletes,
+ * filters, capacity, compaction, and the file: round trip, every flipped
+ * byte, every truncation, wrong dim/version/embedder, structural damage
+ * behind a valid checksum, and save failures injected by the fake port
+ * (the old file must survive). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "arena.h"
+#include "crypto.h"
+#include "ekb_err.h"
+#include "ekb_limits.h"
+#include "hnsw.h"
+#include "kern.h"
+#include "port.h"
+
+static struct arena A;
+static struct arena_region *R;
+static char tmpdir[64];
+static const uint8_t EMB[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+
+/* ---- data ---- */
+static uint64_t rs;
+static uint64_t rnd(void)
+{
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return rs;
+}
+static float unif(void) { return (float)((double)(rnd() >> 11) / 9007199254740992.0); }
+static float gauss(void)
+{
+    float u = unif(), v = unif();
+    if (u < 1e-12f)
+        u = 1e-12f;
+    return sqrtf(-2.0f * logf(u)) * cosf(6.2831853f * v);
+}
+static void normalise(float *v, uint32_t d)
+{
+    double s = 0;
+    for (uint32_t i = 0; i < d; i++)
+        s += (double)v[i] * v[i];
+    float inv = (float)(1.0 / sqrt(s));
+    for (uint32_t i = 0; i < d; i++)
+        v[i] *= inv;
+}
+/* n vectors: clusters == 0 gives isotropic Gaussian, else a mixture of
+ * that many Gaussian blobs (spread 0.35 around unit centres). */
+static float *make_data(uint32_t n, uint32_t d, uint32_t clusters, uint64_t seed)
+{
+    float *x = malloc((size_t)n * d * sizeof *x);
+    float *c = clusters ? malloc((size_t)clusters * d * sizeof *c) : NULL;
+    rs = seed;
+    for (uint32_t k = 0; k < clusters; k++) {
+        for (uint32_t i = 0; i < d; i++)
+            c[(size_t)k * d + i] = gauss();
+        normalise(c + (size_t)k * d, d);
+    }
+    for (uint32_t j = 0; j < n; j++) {
+        float *v = x + (size_t)j * d;
+        const float *cc = clusters ? c + (size_t)(rnd() % clusters) * d : NULL;
+        for (uint32_t i = 0; i < d; i++)
+            v[i] = cc ? cc[i] + 0.35f * gauss() / sqrtf((float)d) * 4.0f : gauss();
+        normalise(v, d);
+    }
+    free(c);
+    return x;
+}
+
+static double fdot(const float *a, const float *b, uint32_t d)
+{
+    double s = 0;
+    for (uint32_t i = 0; i < d; i++)
+        s += (double)a[i] * b[i];
+    return s;
+}
+
+typedef int (*keep_fn)(void *, uint64_t);
+
+/* Exact top-k ids (id = row index) among rows accepted by keep. */
+static uint32_t brute(const float *x, uint32_t n, uint32_t d, const float *q, uint32_t k, keep_fn keep,
+                      void *ctx, uint64_t *ids)
+{
+    double best[64];
+    uint32_t m = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        if (keep && !keep(ctx, j))
+            continue;
+        double s = fdot(x + (size_t)j * d, q, d);
+        if (m == k && s <= best[k - 1])
+            continue;
+        uint32_t p = m < k ? m++ : k - 1;
+        while (p > 0 && best[p - 1] < s) {
+            best[p] = best[p - 1];
+            ids[p] = ids[p - 1];
+            p--;
+        }
+        best[p] = s;
+        ids[p] = j;
+    }
+    return m;
+}
+
+static struct hnsw *build(uint32_t n, uint32_t d, const float *x, uint32_t M, size_t bytes)
+{
+    struct hnsw_params p;
+    struct hnsw *h;
+    char err[200];
+    hnsw_params_default(&p, d);
+    p.M = M;
+    if (hnsw_create(&h, R, bytes, &p, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    for (uint32_t j = 0; j < n; j++)
+        assert_int_equal(hnsw_insert(h, j, x + (size_t)j * d), 0);
+    return h;
+}
+
+/* recall@10 of h over nq queries (rows of qx) vs the brute force. */
+static double recall(struct hnsw *h, const float *x, uint32_t n, uint32_t d, const float *qx, uint32_t nq,
+                     uint32_t ef, keep_fn keep, void *ctx)
+{
+    uint32_t hit = 0, tot = 0;
+    for (uint32_t i = 0; i < nq; i++) {
+        uint64_t gt[10];
+        struct hnsw_hit r[10];
+        const float *q = qx + (size_t)i * d;
+        uint32_t g = brute(x, n, d, q, 10, keep, ctx, gt);
+        int got = hnsw_search(h, q, 10, ef, keep, ctx, r);
+        assert_true(got >= 0);
+        for (int a = 1; a < got; a++)
+            assert_true(r[a - 1].score >= r[a].score); /* sorted */
+        for (int a = 0; a < got; a++) {
+            if (keep)
+                assert_true(keep(ctx, r[a].id));
+            /* the score estimates the exact cosine */
+            assert_true(fabs((double)r[a].score - fdot(x + (size_t)r[a].id * d, q, d)) < 0.03);
+        }
+        for (uint32_t a = 0; a < g; a++)
+            for (int b = 0; b < got; b++)
+                hit += gt[a] == r[b].id;
+        tot += g;
+    }
+    return (double)hit / tot;
+}
+
+/* ---- fixtures ---- */
+static int setup(void **state)
+{
+    size_t sizes[ARENA_NBUDGETS] = {1 << 20, 64 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20};
+    struct port_cpu cpu;
+    (void)state;
+    port_linux()->cpu_detect(&cpu);
+    printf("kern variant: %s\n", kern_init(&cpu));
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ekb-hnsw-XXXXXX");
+    if (!mkdtemp(tmpdir) || arena_init(&A, port_linux(), sizes, 0) != 0)
+        return -1;
+    R = arena_budget(&A, ARENA_INDEX);
+    return 0;
+}
+static int teardown(void **state)
+{
+    char cmd[128];
+    (void)state;
+    arena_fini(&A);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+static int reset_region(void **state)
+{
+    (void)state;
+    arena_reset(R, 0);
+    port_fake_reset();
+    return 0;
+}
+
+/* ---- tests ---- */
+static void sizes_and_params(void **state)
+{
+    (void)state;
+    struct hnsw_params p;
+    struct hnsw *h;
+    char err[200];
+    hnsw_params_default(&p, 64);
+    assert_int_equal(p.M, 16);
+    assert_int_equal(p.ef_construction, 200);
+    assert_int_equal(p.ef_search, 64);
+    size_t prev = 0;
+    for (uint32_t cap = 1; cap < 5000; cap += 97) {
+        size_t b = hnsw_bytes_for(cap, 64, 16);
+        assert_true(b > prev);
+        prev = b;
+        assert_int_equal(hnsw_capacity_for(b, 64, 16), cap);
+        assert_int_equal(hnsw_capacity_for(b - 1, 64, 16), cap - 1);
+    }
+    assert_int_equal(hnsw_bytes_for(0, 64, 16), SIZE_MAX);
+    assert_int_equal(hnsw_bytes_for(10, 0, 16), SIZE_MAX);
+    assert_int_equal(hnsw_bytes_for(10, 64, 1), SIZE_MAX);
+    assert_int_equal(hnsw_bytes_for(EKB_HNSW_CAP_MAX + 1u, 64, 16), SIZE_MAX);
+    assert_int_equal(hnsw_capacity_for(100, 64, 16), 0);
+    /* memory formula: about 64 + 4 + 16 + 132 + 2 + ids + upper lists per vector */
+    double per = (double)hnsw_bytes_for(100000, 512, 16) / 100000;
+    printf("bytes per 512-d vector at M=16: %.1f\n", per);
+    assert_true(per > 512 + 4 + 16 + 132 && per < 720);
+
+    struct hnsw_params bad[6];
+    for (int i = 0; i < 6; i++)
+        bad[i] = p;
+    bad[0].dim = 0;
+    bad[1].dim = EKB_HNSW_DIM_MAX + 1;
+    bad[2].M = 1;
+    bad[3].M = EKB_HNSW_M_MAX + 1;
+    bad[4].ef_construction = EKB_HNSW_EF_MAX + 1;
+    bad[5].tomb_pct = 0;
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(hnsw_create(&h, R, 0, &bad[i], err, sizeof err), EKB_EINVAL);
+    assert_int_equal(arena_mark(R), 0);
+    /* a region too small for one vector */
+    assert_int_equal(hnsw_create(&h, R, hnsw_bytes_for(1, 64, 16) - 1, &p, err, sizeof err), EKB_ENOMEM);
+    assert_non_null(strstr(err, "no vector"));
+    /* the arena refuses */
+    arena_fail_nth(1);
+    assert_int_equal(hnsw_create(&h, R, 0, &p, err, sizeof err), EKB_ENOMEM);
+    arena_fail_nth(0);
+    assert_int_equal(arena_mark(R), 0);
+    /* the index takes no more than hnsw_bytes_for(capacity) */
+    size_t b = hnsw_bytes_for(1000, 64, 16);
+    assert_int_equal(hnsw_create(&h, R, b, &p, err, sizeof err), 0);
+    struct hnsw_stats st;
+    hnsw_get_stats(h, &st);
+    assert_int_equal(st.capacity, 1000);
+    assert_true(arena_mark(R) <= b);
+    assert_int_equal(st.bytes, b);
+}
+
+static void bad_inputs(void **state)
+{
+    (void)state;
+    float *x = make_data(20, 32, 0, 7);
+    struct hnsw *h = build(0, 32, x, 8, 0);
+    struct hnsw_hit r[4];
+    assert_int_equal(hnsw_search(h, x, 4, 0, NULL, NULL, r), 0); /* empty index */
+    for (uint32_t j = 0; j < 20; j++)
+        assert_int_equal(hnsw_insert(h, 1000 + j, x + j * 32), 0);
+    assert_int_equal(hnsw_insert(h, 1005, x), EKB_EEXIST);
+    assert_int_equal(hnsw_search(h, x, 0, 0, NULL, NULL, r), EKB_EINVAL);
+    assert_int_equal(hnsw_search(h, x, EKB_HNSW_EF_MAX + 1, 0, NULL, NULL, r), EKB_ETOOBIG);
+    assert_int_equal(hnsw_search(h, x, 4, EKB_HNSW_EF_MAX + 1, NULL, NULL, r), EKB_ETOOBIG);
+    assert_int_equal(hnsw_search(h, NULL, 4, 0, NULL, NULL, r), EKB_EINVAL);
+    float v[32];
+    memcpy(v, x, sizeof v);
+    v[3] = NAN;
+    assert_int_equal(hnsw_insert(h, 1, v), EKB_EINVAL);
+    assert_int_equal(hnsw_search(h, v, 4, 0, NULL, NULL, r), EKB_EINVAL);
+    v[3] = INFINITY;
+    assert_int_equal(hnsw_insert(h, 1, v), EKB_EINVAL);
+    int8_t q[32] = {0};
+    assert_int_equal(hnsw_insert_q8(h, 1, q, 0.0f), EKB_EINVAL);
+    assert_int_equal(hnsw_insert_q8(h, 1, q, NAN), EKB_EINVAL);
+    assert_int_equal(hnsw_delete(h, 77), EKB_ENOENT);
+    assert_int_equal(hnsw_set_ef(h, 0), EKB_EINVAL);
+    assert_int_equal(hnsw_set_ef(h, EKB_HNSW_EF_MAX + 1), EKB_EINVAL);
+    /* a zero vector is stored (scale 1) and found by itself */
+    memset(v, 0, sizeof v);
+    assert_int_equal(hnsw_insert(h, 2, v), 0);
+    assert_int_equal(hnsw_count(h), 21);
+    /* the quantizer: symmetric, max maps to 127, the store's rule */
+    float w[4] = {0.5f, -0.25f, 0.0f, 0.126f};
+    int8_t qw[4];
+    float s = hnsw_quantize(w, 4, qw);
+    assert_true(fabsf(s - 0.5f / 127) < 1e-9f);
+    assert_int_equal(qw[0], 127);
+    assert_int_equal(qw[1], -64); /* -63.5 rounds away from zero */
+    assert_int_equal(qw[2], 0);
+    assert_int_equal(qw[3], 32);
+    free(x);
+}
+
+static void recall_random(void **state)
+{
+    (void)state;
+    const uint32_t n = 4000, d = 32, nq = 100;
+    float *x = make_data(n, d, 0, 11), *q = make_data(nq, d, 0, 12);
+    struct hnsw *h = build(n, d, x, 16, 0);
+    double r = recall(h, x, n, d, q, nq, 0, NULL, NULL);
+    double r10 = recall(h, x, n, d, q, nq, 10, NULL, NULL);
+    struct hnsw_stats st;
+    hnsw_get_stats(h, &st);
+    printf("random n=%u d=%u: recall@10 %.3f at ef 64, %.3f at ef 10; max level %u, upper lists %u/%u\n", n, d,
+           r, r10, st.max_level, st.upper_used, st.upper_cap);
+    assert_true(r >= 0.95);
+    assert_true(r >= r10); /* a wider beam is not worse */
+    free(x);
+    free(q);
+}
+
+static void recall_clustered(void **state)
+{
+    (void)state;
+    const uint32_t n = 4000, d = 64, nq = 100;
+    /* rows after the data: the same mixture, unseen by the index */
+    float *x = make_data(n + nq, d, 40, 21), *q = x + (size_t)n * d;
+    struct hnsw *h = build(n, d, x, 16, 0);
+    double r = recall(h, x, n, d, q, nq, 0, NULL, NULL);
+    printf("clustered n=%u d=%u: recall@10 %.3f at ef 64\n", n, d, r);
+    assert_true(r >= 0.95);
+    free(x);
+}
+
+static int keep_even(void *ctx, uint64_t id)
+{
+    (void)ctx;
+    return (id & 1) == 0;
+}
+static int keep_live(void *ctx, uint64_t id) { return !((const unsigned char *)ctx)[id]; }
+struct both {
+    const unsigned char *dead;
+    uint64_t mod;
+};
+static int keep_live_mod(void *ctx, uint64_t id)
+{
+    const struct both *b = ctx;
+    return !b->dead[id] && id % b->mod == 0;
+}
+static int keep_mod(void *ctx, uint64_t id) { return id % ((const struct both *)ctx)->mod == 0; }
+
+static void filter_respected(void **state)
+{
+    (void)state;
+    const uint32_t n = 3000, d = 32, nq = 60;
+    float *x = make_data(n, d, 0, 31), *q = make_data(nq, d, 0, 32);
+    struct hnsw *h = build(n, d, x, 12, 0);
+    double r = recall(h, x, n, d, q, nq, 0, keep_even, NULL);
+    printf("filter even ids: recall@10 %.3f\n", r);
+    assert_true(r >= 0.95);
+    struct both b = {NULL, 50}; /* only 2 % pass */
+    r = recall(h, x, n, d, q, nq, 0, keep_mod, &b);
+    printf("filter 2%% of ids: recall@10 %.3f\n", r);
+    assert_true(r >= 0.8);
+    free(x);
+    free(q);
+}
+
+static void deletes_never_returned(void **state)
+{
+    (void)state;
+    const uint32_t n = 3000, d = 32, nq = 80;
+    float *x = make_data(n, d, 20, 41), *q = make_data(nq, d, 0, 42);
+    struct hnsw_params p;
+    struct hnsw *h;
+    char err[200];
+    unsigned char *dead = calloc(n, 1);
+    hnsw_params_default(&p, d);
+    p.tomb_pct = 100; /* compaction only when full: the tombstones stay */
+    assert_int_equal(hnsw_create(&h, R, 0, &p, err, sizeof err), 0);
+    for (uint32_t j = 0; j < n; j++)
+        assert_int_equal(hnsw_insert(h, j, x + j * d), 0);
+    rs = 99;
+    for (uint32_t i = 0; i < n * 4 / 10; i++) { /* ~33 % distinct */
+        uint32_t j = (uint32_t)(rnd() % n);
+        assert_int_equal(hnsw_delete(h, j), dead[j] ? EKB_ENOENT : 0);
+        dead[j] = 1;
+        assert_false(hnsw_contains(h, j));
+    }
+    uint32_t nd = 0;
+    for (uint32_t j = 0; j < n; j++)
+        nd += dead[j];
+    assert_int_equal(hnsw_count(h), n - nd);
+    struct hnsw_stats st;
+    hnsw_get_stats(h, &st);
+    assert_int_equal(st.deleted, nd);
+    /* keep_live in the oracle only: the index must skip deleted ids itself */
+    uint32_t hit = 0, tot = 0;
+    for (uint32_t i = 0; i < nq; i++) {
+        uint64_t gt[10];
+        struct hnsw_hit r[10];
+        uint32_t g = brute(x, n, d, q + i * d, 10, keep_live, dead, gt);
+        int got = hnsw_search(h, q + i * d, 10, 0, NULL, NULL, r);
+        assert_int_equal(got, 10);
+        for (int a = 0; a < got; a++) {
+            assert_false(dead[r[a].id]);
+            for (uint32_t b = 0; b < g; b++)
+                hit += gt[b] == r[a].id;
+        }
+        tot += g;
+        /* with a filter too */
+        struct both bb = {dead, 3};
+        g = brute(x, n, d, q + i * d, 10, keep_live_mod, &bb, gt);
+        got = hnsw_search(h, q + i * d, 10, 0, keep_mod, &bb, r);
+        for (int a = 0; a < got; a++)
+            assert_true(!dead[r[a].id] && r[a].id % 3 == 0);
+    }
+    printf("after deleting %u of %u: recall@10 among live %.3f\n", nd, n, (double)hit / tot);
+    assert_true((double)hit / tot >= 0.9);
+    /* re-inserting a deleted id gives it a new slot */
+    uint32_t j0 = 0;
+    while (!dead[j0])
+        j0++;
+    assert_int_equal(hnsw_insert(h, j0, x + j0 * d), 0);
+    assert_true(hnsw_contains(h, j0));
+    struct hnsw_hit r1;
+    assert_int_equal(hnsw_search(h, x + j0 * d, 1, 0, NULL, NULL, &r1), 1);
+    assert_int_equal(r1.id, j0);
+    /* explicit compaction: tombstones gone, nothing deleted comes back, recall kept */
+    dead[j0] = 0;
+    assert_int_equal(hnsw_compact(h), 0);
+    hnsw_get_stats(h, &st);
+    assert_int_equal(st.deleted, 0);
+    assert_int_equal(st.used, n - nd + 1);
+    assert_int_equal(st.compactions, 1);
+    double r = recall(h, x, n, d, q, nq, 0, keep_live, dead);
+    printf("after compaction: recall@10 %.3f\n", r);
+    assert_true(r >= 0.95);
+    for (uint32_t i = 0; i < nq; i++) {
+        struct hnsw_hit rr[10];
+        int got = hnsw_search(h, q + i * d, 10, 0, NULL, NULL, rr);
+        for (int a = 0; a < got; a++)
+            assert_false(dead[rr[a].id]);
+    }
+    free(dead);
+    free(x);
+    free(q);
+}
+
+static void capacity_and_reuse(void **state)
+{
+    (void)state;
+    const uint32_t d = 24, cap = 200;
+    float *x = make_data(cap + 50, d, 0, 51);
+    struct hnsw_params p;
+    struct hnsw *h;
+    char err[200];
+    hnsw_params_default(&p, d);
+    p.M = 8;
+    assert_int_equal(hnsw_create(&h, R, hnsw_bytes_for(cap, d, 8), &p, err, sizeof err), 0);
+    for (uint32_t j = 0; j < cap; j++)
+        assert_int_equal(hnsw_insert(h, j, x + j * d), 0);
+    assert_int_equal(hnsw_insert(h, cap, x + cap * d), EKB_ENOSPC); /* full, no tombstones */
+    assert_int_equal(hnsw_count(h), cap);
+    /* delete 10: the next insert compacts and reuses their slots */
+    for (uint32_t j = 0; j < 10; j++)
+        assert_int_equal(hnsw_delete(h, j * 7), 0);
+    for (uint32_t j = 0; j < 10; j++)
+        assert_int_equal(hnsw_insert(h, cap + j, x + (cap + j) * d), 0);
+    struct hnsw_stats st;
+    hnsw_get_stats(h, &st);
+    assert_int_equal(st.compactions, 1);
+    assert_int_equal(st.live, cap);
+    assert_int_equal(st.used, cap);
+    assert_int_equal(hnsw_insert(h, cap + 10, x + (cap + 10) * d), EKB_ENOSPC);
+    for (uint32_t j = 0; j < cap + 10; j++)
+        assert_int_equal(hnsw_contains(h, j), !(j < 70 && j % 7 == 0));
+    /* every live vector is its own nearest neighbour */
+    for (uint32_t j = 0; j < cap + 10; j++) {
+        struct hnsw_hit r;
+        if (!hnsw_contains(h, j))
+            continue;
+        assert_int_equal(hnsw_search(h, x + j * d, 1, 0, NULL, NULL, &r), 1);
+        assert_int_equal(r.id, j);
+    }
+    /* the tombstone threshold compacts before the index is full */
+    for (uint32_t j = 1; j < 60; j++)
+        assert_int_equal(hnsw_delete(h, j), j % 7 == 0 ? EKB_ENOENT : 0);
+    assert_int_equal(hnsw_insert(h, 5000, x), 0);
+    hnsw_get_stats(h, &st);
+    assert_int_equal(st.compactions, 2);
+    assert_int_equal(st.deleted, 0);
+    free(x);
+}
+
+/* ---- files ---- */
+static void file_path(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", tmpdir, name); }
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(*n + 1);
+    assert_int_equal(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}
+static void spill(const char *path, const void *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+/* Rewrites the header checksum after a deliberate edit. */
+static void reseal(unsigned char *b, size_t n)
+{
+    struct crypto_sha256 c;
+    crypto_sha256_start(&c);
+    crypto_sha256_update(&c, b, 128);
+    crypto_sha256_update(&c, b + 160, n - 160);
+    crypto_sha256_finish(&c, b + 128);
+}
+
+static void same_results(struct hnsw *a, struct hnsw *b, const float *q, uint32_t nq, uint32_t d)
+{
+    for (uint32_t i = 0; i < nq; i++) {
+        struct hnsw_hit ra[10], rb[10];
+        int na = hnsw_search(a, q + i * d, 10, 0, NULL, NULL, ra);
+        int nb = hnsw_search(b, q + i * d, 10, 0, NULL, NULL, rb);
+        assert_int_equal(na, nb);
+        for (int j = 0; j < na; j++) {
+            assert_int_equal(ra[j].id, rb[j].id);
+            assert_true(ra[j].score == rb[j].score);
+        }
+    }
+}
+
+static void persistence_round_trip(void **state)
+{
+    (void)state;
+    const uint32_t n = 1500, d = 40, nq = 30;
+    float *x = make_data(n + 100, d, 10, 61), *q = make_data(nq, d, 0, 62);
+    char path[128], err[300];
+    file_path(path, sizeof path, "rt.hnsw");
+    struct hnsw *a = build(n, d, x, 10, 8 << 20);
+    for (uint32_t j = 0; j < n; j += 9)
+        assert_int_equal(hnsw_delete(a, j), 0);
+    if (hnsw_save(a, port_linux(), path, EMB, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    struct hnsw *b = build(0, d, x, 10, 8 << 20);
+    if (hnsw_load(b, port_linux(), path, EMB, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    struct hnsw_stats sa, sb;
+    hnsw_get_stats(a, &sa);
+    hnsw_get_stats(b, &sb);
+    assert_int_equal(sa.live, sb.live);
+    assert_int_equal(sa.deleted, sb.deleted);
+    assert_int_equal(sa.max_level, sb.max_level);
+    assert_int_equal(sa.upper_used, sb.upper_used);
+    for (uint32_t j = 0; j < n; j++)
+        assert_int_equal(hnsw_contains(b, j), j % 9 != 0);
+    same_results(a, b, q, nq, d);
+    /* both go on identically (the PRNG state is in the file) */
+    for (uint32_t j = n; j < n + 100; j++) {
+        assert_int_equal(hnsw_insert(a, j, x + j * d), 0);
+        assert_int_equal(hnsw_insert(b, j, x + j * d), 0);
+    }
+    same_results(a, b, q, nq, d);
+    /* the same index saved twice gives the same bytes */
+    char p2[128];
+    file_path(p2, sizeof p2, "rt2.hnsw");
+    assert_int_equal(hnsw_save(a, port_linux(), path, EMB, err, sizeof err), 0);
+    assert_int_equal(hnsw_save(b, port_linux(), p2, EMB, err, sizeof err), 0);
+    size_t n1, n2;
+    unsigned char *f1 = slurp(path, &n1), *f2 = slurp(p2, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(f1, f2, n1);
+    free(f1);
+    free(f2);
+    /* an empty index round-trips too */
+    struct hnsw *e = build(0, d, x, 10, 1 << 20);
+    assert_int_equal(hnsw_save(e, port_linux(), p2, EMB, err, sizeof err), 0);
+    assert_int_equal(hnsw_load(b, port_linux(), p2, EMB, err, sizeof err), 0);
+    assert_int_equal(hnsw_count(b), 0);
+    /* a file too big for the index: refused, the index is left empty and usable */
+    struct hnsw *small = build(0, d, x, 10, hnsw_bytes_for(100, d, 10));
+    assert_int_equal(hnsw_load(small, port_linux(), path, EMB, err, sizeof err), EKB_ECORRUPT);
+    assert_non_null(strstr(err, "more vectors"));
+    assert_int_equal(hnsw_count(small), 0);
+    assert_int_equal(hnsw_insert(small, 1, x), 0);
+    /* missing file */
+    file_path(p2, sizeof p2, "none.hnsw");
+    assert_int_equal(hnsw_load(b, port_linux(), p2, EMB, err, sizeof err), EKB_ENOENT);
+    free(x);
+    free(q);
+}
+
+static void corruption_detected(void **state)
+{
+    (void)state;
+    const uint32_t n = 60, d = 16;
+    float *x = make_data(n, d, 0, 71);
+    char path[128], bad[128], err[300];
+    file_path(path, sizeof path, "c.hnsw");
+    file_path(bad, sizeof bad, "bad.hnsw");
+    struct hnsw *a = build(n, d, x, 4, 1 << 20);
+    assert_int_equal(hnsw_delete(a, 3), 0);
+    assert_int_equal(hnsw_save(a, port_linux(), path, EMB, err, sizeof err), 0);
+    struct hnsw *b = build(0, d, x, 4, 1 << 20);
+    size_t sz;
+    unsigned char *f = slurp(path, &sz);
+    printf("file of %u vectors (d %u, M 4): %zu bytes\n", n, d, sz);
+    assert_int_equal(hnsw_load(b, port_linux(), path, EMB, err, sizeof err), 0);
+    /* every byte flipped (two patterns) */
+    for (size_t i = 0; i < sz; i++) {
+        static const unsigned char pat[2] = {0x01, 0x80};
+        for (int k = 0; k < 2; k++) {
+            f[i] ^= pat[k];
+            spill(bad, f, sz);
+            int rc = hnsw_load(b, port_linux(), bad, EMB, err, sizeof err);
+            if (rc != EKB_ECORRUPT)
+                fail_msg("flip at %zu (^%02x): rc %d", i, pat[k], rc);
+            assert_int_equal(hnsw_count(b), 0);
+            f[i] ^= pat[k];
+        }
+    }
+    /* truncated at every length, and one byte too long */
+    for (size_t len = 0; len < sz; len++) {
+        spill(bad, f, len);
+        if (hnsw_load(b, port_linux(), bad, EMB, err, sizeof err) != EKB_ECORRUPT)
+            fail_msg("truncated at %zu: not detected", len);
+    }
+    f[sz] = 0;
+    spill(bad, f, sz + 1);
+    assert_int_equal(hnsw_load(b, port_linux(), bad, EMB, err, sizeof err), EKB_ECORRUPT);
+    /* another embedder */
+    uint8_t other[32] = {9};
+    assert_int_equal(hnsw_load(b, port_linux(), path, other, err, sizeof err), EKB_ECORRUPT);
+    assert_non_null(strstr(err, "embedder"));
+    /* wrong dim / M: the loading index differs from the file */
+    struct hnsw *c17 = build(0, d + 1, x, 4, 1 << 20);
+    assert_int_equal(hnsw_load(c17, port_linux(), path, EMB, err, sizeof err), EKB_ECORRUPT);
+    assert_non_null(strstr(err, "dim"));
+    struct hnsw *m5 = build(0, d, x, 5, 1 << 20);
+    assert_int_equal(hnsw_load(m5, port_linux(), path, EMB, err, sizeof err), EKB_ECORRUPT);
+    /* edits behind a valid checksum: caught by the field checks */
+    static const struct {
+        size_t off;
+        uint32_t val;
+        const char *msg;
+    } E[] = {
+        {8, 2, "version"},       {20, 17, "dim"},          {40, 1000, "counts"}, {88, 12345, "size"},
+        {44, 1, "counts"},       {56, 99, "counts"},       {52, 60, "entry"},
+        {28, 0, "parameters"},   {12, 0x04030201, "byte order"},
+    };
+    for (size_t k = 0; k < sizeof E / sizeof E[0]; k++) {
+        unsigned char *g = malloc(sz);
+        memcpy(g, f, sz);
+        memcpy(g + E[k].off, &E[k].val, 4);
+        reseal(g, sz);
+        spill(bad, g, sz);
+        int rc = hnsw_load(b, port_linux(), bad, EMB, err, sizeof err);
+        if (rc != EKB_ECORRUPT || !strstr(err, E[k].msg))
+            fail_msg("edit %zu: rc %d err '%s'", k, rc, err);
+        free(g);
+    }
+    /* a neighbour index out of range, a self link, a bad scale, flags: all behind a valid checksum */
+    size_t meta = 160, rec = meta + n * 16, stride = 32, l0 = rec + n * stride;
+    static const struct {
+        int what;
+        const char *msg;
+    } S[] = {{0, "neighbour"}, {1, "neighbour"}, {2, "scale"}, {3, "flags"}, {4, "duplicate"}};
+    for (size_t k = 0; k < sizeof S / sizeof S[0]; k++) {
+        unsigned char *g = malloc(sz);
+        memcpy(g, f, sz);
+        uint32_t v;
+        float fv = -1.0f;
+        uint64_t id0;
+        switch (S[k].what) {
+        case 0: /* node 5's first level-0 neighbour -> n */
+            memcpy(&v, g + l0 + 5 * 9 * 4, 4);
+            assert_true(v > 0);
+            v = n;
+            memcpy(g + l0 + 5 * 9 * 4 + 4, &v, 4);
+            break;
+        case 1:
+            v = 7;
+            memcpy(g + l0 + 7 * 9 * 4 + 4, &v, 4);
+            break;
+        case 2:
+            memcpy(g + rec + 2 * stride + 16, &fv, 4);
+            break;
+        case 3:
+            g[meta + 4 * 16 + 13] = 2;
+            break;
+        case 4:
+            memcpy(&id0, g + meta, 8);
+            memcpy(g + meta + 16, &id0, 8);
+            break;
+        }
+        reseal(g, sz);
+        spill(bad, g, sz);
+        int rc = hnsw_load(b, port_linux(), bad, EMB, err, sizeof err);
+        if (rc != EKB_ECORRUPT || !strstr(err, S[k].msg))
+            fail_msg("structural %zu: rc %d err '%s'", k, rc, err);
+        free(g);
+    }
+    /* binary garbage of the right size */
+    rs = 5;
+    for (size_t i = 0; i < sz; i++)
+        f[i] = (unsigned char)rnd();
+    spill(bad, f, sz);
+    assert_int_equal(hnsw_load(b, port_linux(), bad, EMB, err, sizeof err), EKB_ECORRUPT);
+    /* the intact file still loads */
+    assert_int_equal(hnsw_load(b, port_linux(), path, EMB, err, sizeof err), 0);
+    assert_int_equal(hnsw_count(b), n - 1);
+    free(f);
+    free(x);
+}
+
+static void save_failures(void **state)
+{
+    (void)state;
+    const uint32_t n = 300, d = 16;
+    float *x = make_data(n, d, 0, 81);
+    char path[128], tmp[140], err[300];
+    file_path(path, sizeof path, "s.hnsw");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    struct hnsw *old = build(100, d, x, 6, 1 << 20);
+    struct hnsw *a = build(n, d, x, 6, 1 << 20), *b = build(0, d, x, 6, 1 << 20);
+    const struct port *fp = port_fake();
+    port_fake_reset();
+    assert_int_equal(hnsw_save(old, fp, path, EMB, err, sizeof err), 0);
+    size_t n0;
+    unsigned char *f0 = slurp(path, &n0);
+    static const struct {
+        enum port_fake_op op;
+        unsigned nth;
+        int errnum, want;
+    } F[] = {
+        {PORT_FAKE_OPEN, 1, 13, EKB_EPERM},  {PORT_FAKE_WRITE, 1, 28, EKB_ENOSPC},
+        {PORT_FAKE_WRITE, 2, 5, EKB_EIO},    {PORT_FAKE_WRITE, 4, 28, EKB_ENOSPC},
+        {PORT_FAKE_FSYNC, 1, 5, EKB_EIO},    {PORT_FAKE_RENAME, 1, 5, EKB_EIO},
+    };
+    for (size_t k = 0; k < sizeof F / sizeof F[0]; k++) {
+        port_fake_reset();
+        port_fake_fail(F[k].op, F[k].nth, F[k].errnum);
+        int rc = hnsw_save(a, fp, path, EMB, err, sizeof err);
+        if (rc != F[k].want)
+            fail_msg("case %zu: rc %d want %d (%s)", k, rc, F[k].want, err);
+        assert_int_equal(access(tmp, F_OK), -1); /* no half file left */
+        size_t n1;
+        unsigned char *f1 = slurp(path, &n1); /* the old file is intact */
+        assert_int_equal(n1, n0);
+        assert_memory_equal(f1, f0, n0);
+        free(f1);
+        assert_int_equal(hnsw_load(b, fp, path, EMB, err, sizeof err), 0);
+        assert_int_equal(hnsw_count(b), 100);
+    }
+    /* the directory fsync fails after the rename: reported, new file complete */
+    port_fake_reset();
+    port_fake_fail(PORT_FAKE_FSYNC, 2, 5);
+    assert_int_equal(hnsw_save(a, fp, path, EMB, err, sizeof err), EKB_EIO);
+    assert_non_null(strstr(err, "directory"));
+    assert_int_equal(hnsw_load(b, fp, path, EMB, err, sizeof err), 0);
+    assert_int_equal(hnsw_count(b), n);
+    /* read errors while loading */
+    port_fake_reset();
+    port_fake_fail(PORT_FAKE_READ, 2, 5);
+    assert_int_equal(hnsw_load(b, fp, path, EMB, err, sizeof err), EKB_EIO);
+    assert_int_equal(hnsw_count(b), 0);
+    /* a path over the limit */
+    char longp[EKB_PATH_MAX + 10];
+    memset(longp, 'a', sizeof longp - 1);
+    longp[sizeof longp - 1] = 0;
+    assert_int_equal(hnsw_save(a, fp, longp, EMB, err, sizeof err), EKB_ETOOBIG);
+    free(f0);
+    free(x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(sizes_and_params, reset_region),
+        cmocka_unit_test_setup(bad_inputs, reset_region),
+        cmocka_unit_test_setup(recall_random, reset_region),
+        cmocka_unit_test_setup(recall_clustered, reset_region),
+        cmocka_unit_test_setup(filter_respected, reset_region),
+        cmocka_unit_test_setup(deletes_never_returned, reset_region),
+        cmocka_unit_test_setup(capacity_and_reuse, reset_region),
+        cmocka_unit_test_setup(persistence_round_trip, reset_region),
+        cmocka_unit_test_setup(corruption_detected, reset_region),
+        cmocka_unit_test_setup(save_failures, reset_region),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
