@@ -293,30 +293,64 @@ static void greedy(struct hnsw *h, const struct query *Q, uint32_t top, uint32_t
     }
 }
 
+/* Binary heaps of candidates: min-heap (best on top) when max == 0,
+ * max-heap (worst on top) when max == 1. */
+static inline int above(const struct cand *x, const struct cand *y, int max) { return max ? x->d > y->d : x->d < y->d; }
+
+static void heap_up(struct cand *a, uint32_t i, int max)
+{
+    struct cand c = a[i];
+    while (i > 0 && above(&c, &a[(i - 1) / 2], max)) {
+        a[i] = a[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    a[i] = c;
+}
+
+static void heap_down(struct cand *a, uint32_t n, uint32_t i, int max)
+{
+    struct cand c = a[i];
+    for (;;) {
+        uint32_t k = 2 * i + 1;
+        if (k >= n)
+            break;
+        if (k + 1 < n && above(&a[k + 1], &a[k], max))
+            k++;
+        if (!above(&a[k], &c, max))
+            break;
+        a[i] = a[k];
+        i = k;
+    }
+    a[i] = c;
+}
+
 /* Beam search on one level from the nep entry points in h->res; leaves the
  * (up to) ef best accepted nodes in h->res, ascending; returns their count.
- * Candidates live in h->cand, a sorted array consumed from the front: in
- * an unfiltered search every useful candidate is also in the result set,
- * so CAND_CAP >= ef + 1 makes dropping the worst candidate exact. */
+ * Candidates (h->cand) are a min-heap, results a max-heap of ef. When the
+ * candidate heap fills up, candidates worse than a full result set's worst
+ * (never expanded) are swept out; only a filtered search can still find
+ * it full, and then the new candidate is not queued (documented limit). */
 static uint32_t search_level(struct hnsw *h, const struct query *Q, uint32_t nep, uint32_t ef, uint32_t level)
 {
     struct cand *C = h->cand, *R = h->res;
-    uint32_t ch = 0, cn = 0, rn = 0;
+    uint32_t cn = 0, rn = 0;
     epoch_next(h);
     for (uint32_t i = 0; i < nep; i++) {
-        C[cn++] = R[i];
+        C[cn] = R[i];
+        heap_up(C, cn++, 0);
         h->visited[R[i].s] = h->epoch;
     }
-    /* R[0, nep) is sorted already; keep only the accepted entry points */
-    for (uint32_t i = 0; i < nep; i++)
-        if (accepted(h, Q, C[i].s))
-            R[rn++] = C[i];
-    if (rn > ef)
-        rn = ef;
-    while (ch < cn) {
-        struct cand c = C[ch++];
-        if (rn == ef && c.d > R[rn - 1].d)
+    for (uint32_t i = 0; i < cn; i++) /* C holds a copy of the entry points */
+        if (rn < ef && accepted(h, Q, C[i].s)) {
+            R[rn] = C[i];
+            heap_up(R, rn++, 1);
+        }
+    while (cn > 0) {
+        struct cand c = C[0];
+        if (rn == ef && c.d > R[0].d)
             break;
+        C[0] = C[--cn];
+        heap_down(C, cn, 0, 0);
         const uint32_t *ls = links(h, c.s, level);
         uint32_t cnt = ls[0];
         for (uint32_t j = 0; j < cnt; j++) {
@@ -327,17 +361,41 @@ static uint32_t search_level(struct hnsw *h, const struct query *Q, uint32_t nep
                 continue;
             h->visited[s] = h->epoch;
             float d = qdist(h, Q->dot, Q->q, Q->qs, s);
-            if (rn < ef || d < R[rn - 1].d) {
-                if (cn == CAND_CAP && ch > 0) { /* reclaim the consumed front */
-                    memmove(C, C + ch, (size_t)(cn - ch) * sizeof *C);
-                    cn -= ch;
-                    ch = 0;
+            if (rn == ef && !(d < R[0].d))
+                continue;
+            if (cn == CAND_CAP && rn == ef) { /* sweep out the hopeless */
+                uint32_t k = 0;
+                for (uint32_t i = 0; i < cn; i++)
+                    if (!(C[i].d > R[0].d))
+                        C[k++] = C[i];
+                cn = k;
+                for (uint32_t i = cn / 2; i-- > 0;)
+                    heap_down(C, cn, i, 0);
+            }
+            if (cn < CAND_CAP) {
+                C[cn].d = d;
+                C[cn].s = s;
+                heap_up(C, cn++, 0);
+            }
+            if (accepted(h, Q, s)) {
+                if (rn == ef) {
+                    R[0].d = d;
+                    R[0].s = s;
+                    heap_down(R, rn, 0, 1);
+                } else {
+                    R[rn].d = d;
+                    R[rn].s = s;
+                    heap_up(R, rn++, 1);
                 }
-                sorted_put(C, ch, &cn, CAND_CAP, d, s);
-                if (accepted(h, Q, s))
-                    sorted_put(R, 0, &rn, ef, d, s);
             }
         }
+    }
+    /* heap sort: ascending */
+    for (uint32_t n = rn; n > 1; n--) {
+        struct cand t = R[0];
+        R[0] = R[n - 1];
+        R[n - 1] = t;
+        heap_down(R, n - 1, 0, 1);
     }
     return rn;
 }
