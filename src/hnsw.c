@@ -351,12 +351,21 @@ static uint32_t search_level(struct hnsw *h, const struct query *Q, uint32_t nep
             break;
         C[0] = C[--cn];
         heap_down(C, cn, 0, 0);
+        if (cn > 0) /* the next candidate's list (a likely cache miss) */
+            __builtin_prefetch(links(h, C[0].s, level));
         const uint32_t *ls = links(h, c.s, level);
         uint32_t cnt = ls[0];
+        for (uint32_t j = 0; j < cnt; j++)
+            __builtin_prefetch(&h->visited[ls[1 + j]]);
+        if (cnt > 0)
+            __builtin_prefetch(vec(h, ls[1]));
         for (uint32_t j = 0; j < cnt; j++) {
             uint32_t s = ls[1 + j];
-            if (j + 1 < cnt)
-                __builtin_prefetch(vec(h, ls[2 + j]));
+            if (j + 1 < cnt) {
+                const int8_t *nv = vec(h, ls[2 + j]);
+                __builtin_prefetch(nv);
+                __builtin_prefetch(nv + 64);
+            }
             if (h->visited[s] == h->epoch)
                 continue;
             h->visited[s] = h->epoch;
