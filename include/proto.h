@@ -66,6 +66,7 @@ struct proto_rx {
     size_t cap, len;
     int state;              /* internal */
     int crc;                /* 1: CRC mode (lines and payload terminators checked) */
+    int crc_optional;       /* outside CRC mode, strip a correct "*XXXX" suffix (servers; default 0) */
     char *pay;              /* payload destination, NULL: skip */
     uint64_t need, got;
     uint16_t pcrc;

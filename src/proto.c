@@ -196,7 +196,7 @@ size_t proto_rx_feed(struct proto_rx *rx, const char *data, size_t n, struct pro
                 if (L < 5 || crc_suffix(rx->line + L - 5) != (int32_t)proto_crc16(rx->line, L - 5))
                     return rx_error(rx, ev, PROTO_CRC, "line checksum missing or wrong", i);
                 L -= 5;
-            } else if (L >= 5 && crc_suffix(rx->line + L - 5) == (int32_t)proto_crc16(rx->line, L - 5)) {
+            } else if (rx->crc_optional && L >= 5 && crc_suffix(rx->line + L - 5) == (int32_t)proto_crc16(rx->line, L - 5)) {
                 L -= 5; /* outside CRC mode a correct suffix is accepted too (e.g. "CRC ON*XXXX") */
             }
             if (L > EKB_PROTO_LINE_MAX)

@@ -841,6 +841,7 @@ static void conn_reset(struct srv *s, struct conn *c)
     c->overflow = 0;
     pthread_mutex_unlock(&c->mu);
     proto_rx_init(&c->rx, c->rxline, PROTO_RX_LINE_CAP);
+    c->rx.crc_optional = 1;
 }
 
 static void conn_open(struct srv *s, struct conn *c, int fd, int kind)

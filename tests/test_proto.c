@@ -328,6 +328,19 @@ static void crc_mode(void **state)
     assert_int_equal(r.code[2], PROTO_CRC);
     assert_int_equal(r.len[3], 0);
     assert_string_equal(r.line[4], "HELP");
+    /* outside CRC mode a correct suffix is stripped only when crc_optional is set */
+    k = snprintf(line, sizeof line, "PING*%04X\n", proto_crc16("PING", 4));
+    rx.crc = 0;
+    memset(&r, 0, sizeof r);
+    feed(&rx, line, (size_t)k, 64, &r);
+    assert_int_equal(r.len[0], 9);
+    rx.crc_optional = 1;
+    feed(&rx, line, (size_t)k, 64, &r);
+    assert_string_equal(r.line[1], "PING");
+    feed(&rx, "PING*0000\n", 10, 64, &r); /* a wrong one stays part of the line */
+    assert_int_equal(r.len[2], 9);
+    rx.crc = 1;
+    rx.crc_optional = 0;
     /* a flipped bit in a payload */
     memset(&r, 0, sizeof r);
     k = snprintf(line, sizeof line, "DOC ADD 5 x*%04X\nhellp*%04X\n", proto_crc16("DOC ADD 5 x", 11),
