@@ -70,6 +70,7 @@
 #define EKB_SRV_GEN_MAX 256              /* GEN tokens at most */
 #define EKB_SRV_ID_MAX 127               /* bytes of a document id */
 #define EKB_SRV_NAME_MAX 255             /* bytes of a title or of a fact part */
+#define EKB_SRV_GET_MAX (96u << 10)      /* bytes of a document DOC GET returns (else ERR TOOLONG) */
 #define EKB_SRV_ALLOW_UIDS 16            /* uids in the allowlist */
 #define EKB_SRV_SECRET_MIN 16            /* bytes of the device secret, at least */
 #define EKB_SRV_SECRET_MAX 256           /* and at most */

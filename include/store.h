@@ -84,6 +84,17 @@ int store_find_facts(struct store *s, const char *subj, const char *pred, const 
 int store_search(struct store *s, enum store_mode mode, const char *query, size_t qlen, uint32_t k,
                  struct store_hit *hits, uint32_t *n, char *err, size_t errlen);
 int store_count(struct store *s, int64_t *docs, int64_t *chunks, int64_t *facts);
+/* ---- added for the protocol server (src/store_ops.c) ---- */
+/* The newest document with ext_id: its text (rebuilt from its chunks and
+ * checked against its SHA-256) into out[0..cap), its title into title. */
+int store_get_doc(struct store *s, const char *ext_id, char *title, size_t tlen, char *out, size_t cap,
+                  size_t *len);
+/* Deletes every document with ext_id (FTS rows, chunks, vectors) in one
+ * transaction; *n_docs: how many. EKB_ENOENT when there was none. */
+int store_del_doc(struct store *s, const char *ext_id, uint32_t *n_docs, char *err, size_t errlen);
+/* Deletes the exact fact (names compared without case); EKB_ENOENT if absent. */
+int store_del_fact(struct store *s, const char *subj, const char *pred, const char *obj, uint32_t *n);
+
 /* PRAGMA integrity_check: 0 and "ok", or EKB_ECORRUPT and SQLite's first complaint. */
 int store_integrity(struct store *s, char *out, size_t len);
 

@@ -82,6 +82,7 @@ struct worker {
     struct store_hit *hits;
     float *vec;
     char *esc;
+    char *doc;
 };
 
 struct srv {
@@ -432,6 +433,28 @@ static void do_doc_add(struct srv *s, struct proto_tx *t, struct conn *c)
         proto_tx_printf(t, "OK ADDED %lld chunks=%u", (long long)id, nc);
 }
 
+static void do_doc_get(struct srv *s, struct worker *w, struct proto_tx *t, const struct proto_req *r)
+{
+    char title[EKB_SRV_NAME_MAX + 1], etitle[4 * EKB_SRV_NAME_MAX + 8];
+    size_t len = 0;
+    pthread_mutex_lock(&s->store_mu);
+    int rc = store_get_doc(&s->kb, r->part[0], title, sizeof title, w->doc, EKB_SRV_GET_MAX, &len);
+    pthread_mutex_unlock(&s->store_mu);
+    if (rc == EKB_ENOENT)
+        return tx_err(s, t, PROTO_NOTFOUND, "no document with that id");
+    if (rc == EKB_ETOOBIG)
+        return tx_err(s, t, PROTO_TOOLONG, "document over 98304 bytes (EKB_SRV_GET_MAX)");
+    if (rc != 0)
+        return tx_err(s, t, PROTO_INTERNAL, rc == EKB_ECORRUPT ? "the stored chunks do not rebuild the document"
+                                                                : "document read failed");
+    proto_escape(title, strlen(title), etitle, sizeof etitle);
+    proto_tx_printf(t, "OK PAYLOAD %zu %s %s", len, r->part[0], etitle[0] ? etitle : "-");
+    if (proto_tx_payload(t, w->doc, len) != 0) {
+        t->len = 0;
+        tx_err(s, t, PROTO_TOOLONG, "document does not fit the reply buffer");
+    }
+}
+
 struct gen_ctx {
     struct srv *s;
     struct conn *c;
@@ -522,11 +545,31 @@ static void run_job(struct srv *s, struct worker *w, struct conn *c)
                 proto_tx_line(&t, "OK ADDED", 8);
             break;
         }
-        case PCMD_DOC_GET:
-        case PCMD_DOC_DEL:
-        case PCMD_FACT_DEL:
-            tx_err(s, &t, PROTO_UNAVAIL, "not supported by this knowledge store version yet");
+        case PCMD_DOC_GET: do_doc_get(s, w, &t, r); break;
+        case PCMD_DOC_DEL: {
+            char err[256];
+            uint32_t n = 0;
+            pthread_mutex_lock(&s->store_mu);
+            int rc = store_del_doc(&s->kb, r->part[0], &n, err, sizeof err);
+            pthread_mutex_unlock(&s->store_mu);
+            if (rc != 0)
+                tx_err(s, &t, rc == EKB_ENOENT ? PROTO_NOTFOUND : PROTO_INTERNAL, err);
+            else
+                proto_tx_printf(&t, "OK DELETED %u", n);
             break;
+        }
+        case PCMD_FACT_DEL: {
+            uint32_t n = 0;
+            pthread_mutex_lock(&s->store_mu);
+            int rc = store_del_fact(&s->kb, r->part[0], r->part[1], r->part[2], &n);
+            pthread_mutex_unlock(&s->store_mu);
+            if (rc != 0)
+                tx_err(s, &t, rc == EKB_ENOENT ? PROTO_NOTFOUND : PROTO_INTERNAL,
+                       rc == EKB_ENOENT ? "no such fact" : "fact delete failed");
+            else
+                proto_tx_printf(&t, "OK DELETED %u", n);
+            break;
+        }
         case PCMD_GEN: do_gen(s, w, &t, c); break;
         default: tx_err(s, &t, PROTO_INTERNAL, "command queued by mistake"); break;
         }
@@ -1176,7 +1219,8 @@ static int alloc_all(struct srv *s, char *err, size_t errlen)
         w->hits = arena_alloc(core, EKB_STORE_K_MAX * sizeof *w->hits, 64);
         w->vec = arena_alloc(core, (s->emb.dim + 16) * sizeof(float), 64);
         w->esc = arena_alloc(core, EKB_SRV_OUT_MAX / 2, 64);
-        if (!w->txbuf || !w->hits || !w->vec || !w->esc)
+        w->doc = arena_alloc(core, EKB_SRV_GET_MAX, 64);
+        if (!w->txbuf || !w->hits || !w->vec || !w->esc || !w->doc)
             goto nomem;
     }
     return 0;

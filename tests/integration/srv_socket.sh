@@ -56,7 +56,12 @@ check 'EMBED hello world\n' '^OK 1 hash-fallback 256$' embed
 check 'CANCEL\n' '^OK IDLE$' 'cancel with nothing running'
 check 'QUIT\nPING\n' '^OK BYE$' quit
 [ "$(q 'QUIT\nPING\n')" = "OK BYE" ] || { echo "FAIL: a request after QUIT was answered"; exit 1; }
-check 'DOC GET note1\n' '^ERR UNAVAIL' 'doc get (store has no API yet)'
+r=$(q 'DOC GET note1\n'); [ "$r" = "$(printf 'OK PAYLOAD 24 note1 A note\ncobalt blue is a pigment')" ] || { echo "FAIL: doc get: $r"; exit 1; }
+check 'DOC GET elements:gold\n' '^OK PAYLOAD [0-9]+ elements:gold gold$' 'doc get of an ingested document'
+check 'DOC DEL note1\nSEARCH text cobalt pigment\nDOC GET note1\n' '^ERR NOTFOUND' 'doc del'
+r=$(q 'DOC DEL note1\nSEARCH text 5 cobalt pigment\n' | tr '\n' ' '); echo "$r" | grep -q '^ERR NOTFOUND ' && ! echo "$r" | grep -q '	note1	' || { echo "FAIL: deleted doc still found: $r"; exit 1; }
+check 'FACT DEL unobtainium | symbol | Uo\nFIND unobtainium | ? | ?\n' '^OK 0$' 'fact del'
+check 'FACT DEL unobtainium | symbol | Uo\n' '^ERR NOTFOUND' 'fact del of a missing fact'
 if [ "$LM" != none ]; then
   check 'GEN 8 Once upon a time\n' '^END tokens=8 reason=length$' 'gen'
   r=$(q 'GEN 5 Once\n'); [ "$(echo "$r" | head -1)" = "OK STREAM" ] && [ "$(echo "$r" | grep -c '^+')" = 5 ] ||
