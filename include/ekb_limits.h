@@ -35,9 +35,12 @@
 #define EKB_GGUF_MAX_DIMS 4          /* tensor dimensions */
 #define EKB_GGUF_MAX_NAME 128        /* bytes in a tensor name */
 
-/* Tokenizers and the decoder (tok_spm.c, llm.c) */
+/* Tokenizers and the decoder (tok_spm.c, tok_bpe.c, llm.c) */
 #define EKB_TOK_MAX_VOCAB 262144     /* tokens in a vocabulary */
-#define EKB_TOK_MAX_TEXT 16384       /* bytes of text encoded at once (merging is O(n^2)) */
+#define EKB_TOK_MAX_TEXT 16384       /* bytes of text encoded at once (scratch is sized for it at load) */
+#define EKB_TOK_MAX_TOKEN 1024       /* bytes in one token string (SPM, BPE) */
+#define EKB_TOK_MAX_SPECIAL 4096     /* user-defined + control tokens matched in text (BPE) */
+#define EKB_TOK_MAX_SPECIAL_DEPTH 64 /* distinct special tokens nested in one text's split */
 #define EKB_LLM_DEFAULT_CTX 512      /* KV cache positions unless asked otherwise */
 #define EKB_LLM_MAX_CTX 8192         /* most positions a KV cache may hold */
 

@@ -2,8 +2,8 @@
  *
  * Owns: the vocabulary tables (a string->id hash in the caller's arena
  * region; token strings point into the mapped GGUF). Kinds: "llama"
- * SentencePiece with byte fallback (tok_spm.c). WordPiece, SentencePiece
- * unigram and GPT-2 BPE come with the encoders and larger decoders.
+ * SentencePiece with byte fallback (tok_spm.c), BERT WordPiece
+ * (tok_wordpiece.c), GPT-2 byte-level BPE (tok_bpe.c).
  *
  * Invariants: ids returned are < n_vocab; encoding never allocates.
  * Failure: EKB_ETOOBIG when text is over EKB_TOK_MAX_TEXT bytes or the ids
@@ -17,6 +17,8 @@
 
 #include "arena.h"
 #include "gguf.h"
+
+struct tok_merge;
 
 /* llama.cpp token types */
 enum tok_type { TOK_NORMAL = 1, TOK_UNKNOWN = 2, TOK_CONTROL = 3, TOK_USER = 4, TOK_UNUSED = 5, TOK_BYTE = 6 };
@@ -36,7 +38,9 @@ struct tok {
     int add_bos, add_eos, add_space_prefix;
     /* merge scratch (EKB_TOK_MAX_TEXT + prefix symbols), allocated at load */
     uint32_t *sym_start, *sym_len;
-    int32_t *sym_next;
+    int32_t *sym_next, *sym_prev;
+    struct tok_merge *heap; /* candidate merges (src/tok_impl.h) */
+    size_t heap_cap;
     char *buf;
 };
 
@@ -80,5 +84,51 @@ int tok_wp_load_gguf(struct tok_wp *t, struct arena_region *r, const struct gguf
 int tok_wp_encode(const struct tok_wp *t, const char *text, size_t len, int add_special, int32_t *ids, size_t max,
                   size_t *n);
 int32_t tok_wp_lookup(const struct tok_wp *t, const char *s, size_t len);
+
+/* ---- GPT-2 byte-level BPE (SmolLM2 class), tok_bpe.c ----
+ * tokenizer.ggml.model "gpt2": tokens in GPT-2's byte->unicode form,
+ * tokenizer.ggml.merges "left right" (rank = index) in a hash keyed by the
+ * (left id, right id) pair, from the caller's region. Pre-tokenizer by hand:
+ * the GPT-2 pattern 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ * and, for tokenizer.ggml.pre "smollm" (and the other llama.cpp pre-types
+ * with the same rule), every \p{N} character split out first. Special
+ * tokens: user-defined always, control only with TOK_PARSE_SPECIAL. */
+struct tok_bpe {
+    uint32_t n_vocab;
+    const char **str; /* token strings (not NUL-terminated), byte->unicode form */
+    uint32_t *len;
+    const unsigned char *types; /* i32 per token, unaligned (see tok_ttype); may be NULL */
+    uint32_t *hash, hsize;      /* token string -> id + 1 */
+    uint64_t *mkey;             /* merge hash: (left id + 1) << 32 | (right id + 1), 0 = empty */
+    uint32_t *mrank;            /* rank of the merge */
+    int32_t *mres;              /* id of the merged token */
+    uint32_t mhsize, n_merges, n_merges_skipped;
+    int32_t byte_id[256];       /* token of each single byte */
+    int32_t bos, eos;
+    int add_bos, add_eos, split_digits;
+    int32_t *special;           /* user-defined and control ids, longest string first */
+    uint32_t n_special;
+    /* scratch for one encode call (EKB_TOK_MAX_TEXT bytes), allocated at load */
+    uint32_t *cstart;           /* byte offset of each character of a fragment */
+    uint8_t *ccls;              /* its class: whitespace, letter, number, other */
+    int32_t *sym, *sym_next, *sym_prev;
+    struct tok_merge *heap;
+    size_t heap_cap;
+};
+
+enum { TOK_ADD_SPECIAL = 1, TOK_PARSE_SPECIAL = 2 };
+
+int tok_bpe_load(struct tok_bpe *t, struct arena_region *r, const struct gguf *g, char *err, size_t errlen);
+/* flags: TOK_ADD_SPECIAL (BOS/EOS per the vocabulary's flags), TOK_PARSE_SPECIAL.
+ * Invalid UTF-8: each offending byte is a character of its own, class
+ * "other", and comes out as its byte token. EKB_ETOOBIG: text over
+ * EKB_TOK_MAX_TEXT bytes or more than max ids. */
+int tok_bpe_encode(const struct tok_bpe *t, const char *text, size_t len, int flags, int32_t *ids, size_t max,
+                   size_t *n);
+/* Appends the bytes of one token to out (at most cap); returns the bytes it
+ * would take. Control tokens give nothing. */
+size_t tok_bpe_piece(const struct tok_bpe *t, int32_t id, char *out, size_t cap);
+int32_t tok_bpe_lookup(const struct tok_bpe *t, const char *s, size_t len);
+int32_t tok_bpe_ttype(const struct tok_bpe *t, int32_t id);
 
 #endif

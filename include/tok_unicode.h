@@ -10,6 +10,8 @@
 int uni_is_control(uint32_t cp); /* category C*, except TAB, LF, CR */
 int uni_is_space(uint32_t cp);   /* Zs, TAB, LF, CR */
 int uni_is_punct(uint32_t cp);   /* P*, and ASCII symbols */
+int uni_is_letter(uint32_t cp);  /* L* (GPT-2 pre-tokenizer \p{L}) */
+int uni_is_number(uint32_t cp);  /* N* (\p{N}) */
 /* UTF-8 of the folded form in *out (may be empty), or (size_t)-1 when cp
  * folds to itself. */
 size_t uni_fold(uint32_t cp, const char **out);

@@ -4,11 +4,13 @@
  *   1. prefix a space (add_space_prefix), spaces become U+2581;
  *   2. start with one symbol per UTF-8 character;
  *   3. repeatedly merge the adjacent pair whose concatenation is a token with
- *      the highest score (ties: the leftmost pair);
+ *      the highest score (ties: the leftmost pair), via a heap of candidate
+ *      pairs (tok_impl.h), so a 16 KiB word costs O(n log n);
  *   4. each final symbol is its token, else its bytes as <0xXX> tokens,
  *      else unk.
- * Step 3 is a plain scan per merge (O(n^2)); text is capped at
- * EKB_TOK_MAX_TEXT bytes. The scratch arrays are allocated at load, so
+ * Text is capped at EKB_TOK_MAX_TEXT bytes. Invalid UTF-8: every byte that
+ * does not start a complete sequence is a symbol of its own (it never merges,
+ * so it comes out as its <0xXX> token). The scratch arrays are allocated at load, so
  * encoding never allocates; it is not reentrant (one caller at a time). */
 #include <stdio.h>
 #include <string.h>
@@ -16,64 +18,15 @@
 #include "ekb_err.h"
 #include "ekb_limits.h"
 #include "tok.h"
+#include "tok_impl.h"
 
-static uint32_t fnv(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
+float tok_score(const struct tok *t, int32_t id) { return tok_f32_at(t->scores, id); }
 
-float tok_score(const struct tok *t, int32_t id)
-{
-    float f = 0.0f;
-    if (t->scores)
-        memcpy(&f, t->scores + (size_t)id * 4, 4);
-    return f;
-}
-
-int32_t tok_ttype(const struct tok *t, int32_t id)
-{
-    int32_t v = TOK_NORMAL;
-    if (t->types)
-        memcpy(&v, t->types + (size_t)id * 4, 4);
-    return v;
-}
+int32_t tok_ttype(const struct tok *t, int32_t id) { return tok_i32_at(t->types, id, TOK_NORMAL); }
 
 int32_t tok_lookup(const struct tok *t, const char *s, size_t len)
 {
-    uint32_t m = t->hsize - 1, i = fnv(s, len) & m;
-    for (;;) {
-        uint32_t v = t->hash[i];
-        if (v == 0)
-            return -1;
-        if (t->len[v - 1] == len && memcmp(t->str[v - 1], s, len) == 0)
-            return (int32_t)(v - 1);
-        i = (i + 1) & m;
-    }
-}
-
-static int get_id(const struct gguf *g, const char *key, int32_t def, uint32_t n, int32_t *out)
-{
-    uint32_t v;
-    int rc = gguf_get_u32(g, key, &v);
-    if (rc == EKB_ENOENT) {
-        *out = def;
-        return 0;
-    }
-    if (rc != 0 || v >= n)
-        return EKB_ECORRUPT;
-    *out = (int32_t)v;
-    return 0;
-}
-
-static int get_flag(const struct gguf *g, const char *key, int def)
-{
-    int v;
-    return gguf_get_bool(g, key, &v) == 0 ? v : def;
+    return tok_str_lookup(t->str, t->len, t->hash, t->hsize, s, len);
 }
 
 int tok_spm_load(struct tok *t, struct arena_region *r, const struct gguf *g, char *err, size_t errlen)
@@ -116,12 +69,17 @@ int tok_spm_load(struct tok *t, struct arena_region *r, const struct gguf *g, ch
     t->str = arena_alloc(r, n * sizeof *t->str, 0);
     t->len = arena_alloc(r, n * sizeof *t->len, 0);
     t->hash = arena_zalloc(r, t->hsize * sizeof *t->hash, 0);
-    size_t cap = EKB_TOK_MAX_TEXT * 3 + 16; /* spaces become 3-byte U+2581 */
-    t->sym_start = arena_alloc(r, cap * sizeof(uint32_t), 0);
-    t->sym_len = arena_alloc(r, cap * sizeof(uint32_t), 0);
-    t->sym_next = arena_alloc(r, cap * sizeof(int32_t), 0);
+    size_t cap = EKB_TOK_MAX_TEXT * 3 + 16; /* bytes: spaces become 3-byte U+2581 */
+    size_t nsym = EKB_TOK_MAX_TEXT + 2;     /* symbols: one per input byte at most, plus the prefix */
+    t->sym_start = arena_alloc(r, nsym * sizeof(uint32_t), 0);
+    t->sym_len = arena_alloc(r, nsym * sizeof(uint32_t), 0);
+    t->sym_next = arena_alloc(r, nsym * sizeof(int32_t), 0);
+    t->sym_prev = arena_alloc(r, nsym * sizeof(int32_t), 0);
+    t->heap_cap = 3 * nsym; /* n - 1 initial pairs, at most 2 more per merge */
+    t->heap = arena_alloc(r, t->heap_cap * sizeof *t->heap, 0);
     t->buf = arena_alloc(r, cap, 0);
-    if (!t->str || !t->len || !t->hash || !t->sym_start || !t->sym_len || !t->sym_next || !t->buf) {
+    if (!t->str || !t->len || !t->hash || !t->sym_start || !t->sym_len || !t->sym_next || !t->sym_prev ||
+        !t->heap || !t->buf) {
         snprintf(err, errlen, "tokenizer: out of memory for %zu tokens", n);
         return EKB_ENOMEM;
     }
@@ -136,12 +94,7 @@ int tok_spm_load(struct tok *t, struct arena_region *r, const struct gguf *g, ch
         }
         t->str[i] = s;
         t->len[i] = (uint32_t)l;
-        if (tok_lookup(t, s, l) < 0) { /* first occurrence wins */
-            uint32_t m = t->hsize - 1, h = fnv(s, l) & m;
-            while (t->hash[h])
-                h = (h + 1) & m;
-            t->hash[h] = (uint32_t)i + 1;
-        }
+        tok_str_insert(t->str, t->len, t->hash, t->hsize, (uint32_t)i);
         if (l == 6 && s[0] == '<' && s[1] == '0' && s[2] == 'x' && s[5] == '>' &&
             tok_ttype(t, (int32_t)i) == TOK_BYTE) {
             unsigned b;
@@ -149,16 +102,29 @@ int tok_spm_load(struct tok *t, struct arena_region *r, const struct gguf *g, ch
                 t->byte_id[b] = (int32_t)i;
         }
     }
-    if (get_id(g, "tokenizer.ggml.bos_token_id", 1, t->n_vocab, &t->bos) != 0 ||
-        get_id(g, "tokenizer.ggml.eos_token_id", 2, t->n_vocab, &t->eos) != 0 ||
-        get_id(g, "tokenizer.ggml.unknown_token_id", 0, t->n_vocab, &t->unk) != 0) {
+    if (tok_gguf_id(g, "tokenizer.ggml.bos_token_id", 1, t->n_vocab, &t->bos) != 0 ||
+        tok_gguf_id(g, "tokenizer.ggml.eos_token_id", 2, t->n_vocab, &t->eos) != 0 ||
+        tok_gguf_id(g, "tokenizer.ggml.unknown_token_id", 0, t->n_vocab, &t->unk) != 0) {
         snprintf(err, errlen, "tokenizer: a special token id is out of range");
         return EKB_ECORRUPT;
     }
-    t->add_bos = get_flag(g, "tokenizer.ggml.add_bos_token", 1);
-    t->add_eos = get_flag(g, "tokenizer.ggml.add_eos_token", 0);
-    t->add_space_prefix = get_flag(g, "tokenizer.ggml.add_space_prefix", 1);
+    t->add_bos = tok_gguf_flag(g, "tokenizer.ggml.add_bos_token", 1);
+    t->add_eos = tok_gguf_flag(g, "tokenizer.ggml.add_eos_token", 0);
+    t->add_space_prefix = tok_gguf_flag(g, "tokenizer.ggml.add_space_prefix", 1);
     return 0;
+}
+
+/* pushes the pair (left, right) when their concatenation is a token */
+static void spm_try_add(const struct tok *t, int32_t left, int32_t right, size_t *nh)
+{
+    if (left < 0 || right < 0)
+        return;
+    uint32_t n = t->sym_len[left] + t->sym_len[right];
+    int32_t id = tok_lookup(t, t->buf + t->sym_start[left], n);
+    if (id < 0)
+        return;
+    struct tok_merge e = {-tok_score(t, id), (uint32_t)left, (uint32_t)right, n};
+    (void)tok_heap_push(t->heap, nh, t->heap_cap, e); /* cannot fail: heap_cap >= 3 * symbols */
 }
 
 static size_t utf8_len(unsigned char c)
@@ -204,31 +170,30 @@ int tok_spm_encode(const struct tok *t, const char *text, size_t len, int add_sp
             t->sym_start[ns] = (uint32_t)i;
             t->sym_len[ns] = (uint32_t)l;
             t->sym_next[ns] = -1;
+            t->sym_prev[ns] = (int32_t)ns - 1;
             if (ns > 0)
                 t->sym_next[ns - 1] = (int32_t)ns;
             ns++;
             i += l;
         }
-        /* merge the best-scoring adjacent pair until none is a token */
-        for (;;) {
-            int32_t best = -1;
-            float best_score = 0.0f;
-            for (int32_t i = 0; i >= 0 && t->sym_next[i] >= 0; i = t->sym_next[i]) {
-                int32_t j = t->sym_next[i];
-                int32_t id = tok_lookup(t, b + t->sym_start[i], t->sym_len[i] + t->sym_len[j]);
-                if (id < 0)
-                    continue;
-                float sc = tok_score(t, id);
-                if (best < 0 || sc > best_score) {
-                    best = i;
-                    best_score = sc;
-                }
-            }
-            if (best < 0)
-                break;
-            int32_t j = t->sym_next[best];
-            t->sym_len[best] += t->sym_len[j];
-            t->sym_next[best] = t->sym_next[j];
+        /* merge the best-scoring adjacent pair (leftmost on ties) until no
+         * adjacent pair is a token: a heap of candidates, stale entries
+         * recognised by the merged length, as llama.cpp does */
+        size_t nh = 0;
+        for (size_t i = 1; i < ns; i++)
+            spm_try_add(t, (int32_t)i - 1, (int32_t)i, &nh);
+        while (nh > 0) {
+            struct tok_merge e = tok_heap_pop(t->heap, &nh);
+            uint32_t l = e.left, r = e.right;
+            if (t->sym_len[l] == 0 || t->sym_len[r] == 0 || t->sym_len[l] + t->sym_len[r] != e.aux)
+                continue;
+            t->sym_len[l] += t->sym_len[r];
+            t->sym_len[r] = 0;
+            t->sym_next[l] = t->sym_next[r];
+            if (t->sym_next[r] >= 0)
+                t->sym_prev[t->sym_next[r]] = (int32_t)l;
+            spm_try_add(t, t->sym_prev[l], (int32_t)l, &nh);
+            spm_try_add(t, (int32_t)l, t->sym_next[l], &nh);
         }
         for (int32_t i = 0; i >= 0; i = t->sym_next[i]) {
             int32_t id = tok_lookup(t, b + t->sym_start[i], t->sym_len[i]);

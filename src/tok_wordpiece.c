@@ -9,23 +9,14 @@
 #include "ekb_err.h"
 #include "ekb_limits.h"
 #include "tok.h"
+#include "tok_impl.h"
 #include "tok_unicode.h"
 
 #define WP_MAX_CHARS 100
 
-static uint32_t fnv(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 int32_t tok_wp_lookup(const struct tok_wp *t, const char *s, size_t len)
 {
-    uint32_t m = t->hsize - 1, i = fnv(s, len) & m;
+    uint32_t m = t->hsize - 1, i = tok_fnv(s, len) & m;
     for (;;) {
         uint32_t v = t->hash[i];
         if (v == 0)
@@ -57,7 +48,7 @@ static void wp_index(struct tok_wp *t, uint32_t id)
 {
     if (tok_wp_lookup(t, t->pool + t->off[id], t->len[id]) >= 0)
         return; /* first occurrence wins */
-    uint32_t m = t->hsize - 1, h = fnv(t->pool + t->off[id], t->len[id]) & m;
+    uint32_t m = t->hsize - 1, h = tok_fnv(t->pool + t->off[id], t->len[id]) & m;
     while (t->hash[h])
         h = (h + 1) & m;
     t->hash[h] = id + 1;
@@ -203,30 +194,6 @@ static uint32_t utf8_next(const unsigned char *s, size_t n, size_t *adv)
     return cp;
 }
 
-static size_t utf8_put(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 static int is_cjk(uint32_t cp)
 {
     return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF) ||
@@ -302,13 +269,13 @@ int tok_wp_encode(const struct tok_wp *t, const char *text, size_t len, int add_
             t->norm[nl++] = ' ';
         } else if (is_cjk(cp)) {
             t->norm[nl++] = ' ';
-            nl += utf8_put(t->norm + nl, cp);
+            nl += tok_utf8_put(t->norm + nl, cp);
             t->norm[nl++] = ' ';
         } else if ((fl = uni_fold(cp, &f)) != (size_t)-1) {
             memcpy(t->norm + nl, f, fl);
             nl += fl;
         } else {
-            nl += utf8_put(t->norm + nl, cp);
+            nl += tok_utf8_put(t->norm + nl, cp);
         }
     }
     if (add_special) {

@@ -6,24 +6,15 @@
 #include "ekb_err.h"
 #include "ekb_limits.h"
 #include "kern.h"
+#include "tok_impl.h"
 #include "tok_unicode.h"
 #include "use.h"
 
 #define TEXT_CAP ((size_t)EKB_TOK_MAX_TEXT * 18 + 16) /* NFKC can expand; plus "▁" per space */
 
-static uint32_t fnv(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 static int32_t lookup(const struct use_model *m, const char *s, size_t len)
 {
-    uint32_t mask = m->hsize - 1, i = fnv(s, len) & mask;
+    uint32_t mask = m->hsize - 1, i = tok_fnv(s, len) & mask;
     for (;;) {
         uint32_t v = m->hash[i];
         if (v == 0)
@@ -152,13 +143,13 @@ int use_load(struct use_model *m, struct arena_region *r, const struct gguf *g, 
     for (size_t i = m->reserved; i < n; i++) {
         int32_t old = lookup(m, m->piece[i], m->piece_len[i]);
         if (old >= 0) {
-            uint32_t mask = m->hsize - 1, h = fnv(m->piece[i], m->piece_len[i]) & mask;
+            uint32_t mask = m->hsize - 1, h = tok_fnv(m->piece[i], m->piece_len[i]) & mask;
             while (m->hash[h] != (uint32_t)old + 1)
                 h = (h + 1) & mask;
             m->hash[h] = (uint32_t)i + 1;
             continue;
         }
-        uint32_t mask = m->hsize - 1, h = fnv(m->piece[i], m->piece_len[i]) & mask;
+        uint32_t mask = m->hsize - 1, h = tok_fnv(m->piece[i], m->piece_len[i]) & mask;
         while (m->hash[h])
             h = (h + 1) & mask;
         m->hash[h] = (uint32_t)i + 1;
@@ -287,30 +278,6 @@ static uint32_t utf8_next(const unsigned char *s, size_t n, size_t *adv)
     return cp;
 }
 
-static size_t utf8_put(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 int use_tokenize(struct use_model *m, const char *text, size_t len, int32_t **ids_out, size_t *n_out)
 {
     size_t tl = 0, adv;
@@ -323,7 +290,7 @@ int use_tokenize(struct use_model *m, const char *text, size_t len, int32_t **id
         const char *f;
         size_t fl = uni_nfkc(cp, &f);
         if (fl == (size_t)-1) {
-            tl += utf8_put(m->text + 3 + tl, cp);
+            tl += tok_utf8_put(m->text + 3 + tl, cp);
             continue;
         }
         for (size_t k = 0; k < fl; k++)

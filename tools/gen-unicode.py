@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """gen-unicode.py > src/tok_unicode.c: the Unicode tables the BERT (WordPiece)
-normaliser needs, generated from Python's unicodedata:
+normaliser and the GPT-2 BPE pre-tokenizer need, generated from Python's unicodedata:
+  - ranges of letters (category L*) and numbers (N*) for the GPT-2 pre-tokenizer,
   - ranges of control characters (category C*, except TAB, LF, CR),
   - ranges of whitespace (category Zs, plus TAB, LF, CR),
   - ranges of punctuation (category P*, plus the ASCII symbol ranges BERT
@@ -44,6 +45,14 @@ def is_punct(cp, cat):
     return 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126 or cat.startswith("P")
 
 
+def is_letter(cp, cat):
+    return cat.startswith("L")
+
+
+def is_number(cp, cat):
+    return cat.startswith("N")
+
+
 def fold(cp):
     c = chr(cp)
     s = unicodedata.normalize("NFD", c)
@@ -66,6 +75,8 @@ print('#include "tok_unicode.h"\n')
 emit_ranges("ctrl_r", ranges(is_ctrl))
 emit_ranges("ws_r", ranges(is_ws))
 emit_ranges("punct_r", ranges(is_punct))
+emit_ranges("letter_r", ranges(is_letter))
+emit_ranges("number_r", ranges(is_number))
 entries = []
 for cp in range(MAXCP):
     if 0xD800 <= cp <= 0xDFFF or 0xAC00 <= cp <= 0xD7A3:  # Hangul syllables: decomposed in code
@@ -120,6 +131,8 @@ static int in_ranges(const uint32_t (*r)[2], size_t n, uint32_t cp)
 int uni_is_control(uint32_t cp) { return in_ranges(ctrl_r, sizeof ctrl_r / sizeof ctrl_r[0], cp); }
 int uni_is_space(uint32_t cp) { return in_ranges(ws_r, sizeof ws_r / sizeof ws_r[0], cp); }
 int uni_is_punct(uint32_t cp) { return in_ranges(punct_r, sizeof punct_r / sizeof punct_r[0], cp); }
+int uni_is_letter(uint32_t cp) { return in_ranges(letter_r, sizeof letter_r / sizeof letter_r[0], cp); }
+int uni_is_number(uint32_t cp) { return in_ranges(number_r, sizeof number_r / sizeof number_r[0], cp); }
 
 static void put_utf8(char *o, size_t *n, uint32_t cp)
 {
