@@ -43,6 +43,7 @@
 #define EKB_TOK_MAX_SPECIAL_DEPTH 64 /* distinct special tokens nested in one text's split */
 #define EKB_LLM_DEFAULT_CTX 512      /* KV cache positions unless asked otherwise */
 #define EKB_LLM_MAX_CTX 8192         /* most positions a KV cache may hold */
+#define EKB_LLM_BATCH 16             /* prompt tokens per batched forward pass (scratch rows) */
 
 /* Encoders (bert.c, embed.c) */
 #define EKB_EMBED_MAX_TOKENS 256     /* tokens per text, [CLS]/[SEP] included (MiniLM's max_seq_length) */

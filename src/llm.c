@@ -2,7 +2,12 @@
  * Conventions follow llama.cpp's GGUF "llama" layout, cross-checked against
  * tools/ref/llama_ref.py: weights [rows = out features][cols = in features];
  * Q/K rows already permuted so RoPE rotates adjacent pairs; attention
- * scale 1/sqrt(head_dim); causal mask by construction (positions <= now). */
+ * scale 1/sqrt(head_dim); causal mask by construction (positions <= now).
+ * One forward routine takes a batch of 1..EKB_LLM_BATCH tokens: rows go
+ * through matmul_* (batch > 1) or matvec_* (batch 1), each token attends to
+ * the cache up to its own position. Sampling: greedy, or temperature with
+ * top-p selected by an in-place heap over the vocabulary (no sort, no
+ * allocation), a xorshift64 PRNG seeded by the caller. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,31 +72,40 @@ int llm_load(struct llm *m, struct arena_region *r, const struct gguf *g, uint32
         snprintf(err, errlen, "llm: context %u out of range (1..%d)", m->n_ctx, EKB_LLM_MAX_CTX);
         return EKB_EINVAL;
     }
-    rc = tok_spm_load(&m->tok, r, g, err, errlen);
+    /* the tokenizer: llama SPM, GPT-2 BPE, or none (ids only) */
+    const struct gguf_tensor *te;
+    if (gguf_find_tensor(g, "token_embd.weight", &te) != 0 || te->n_dims != 2 || te->ne[1] == 0 ||
+        te->ne[1] > EKB_TOK_MAX_VOCAB) {
+        snprintf(err, errlen, "llm: tensor 'token_embd.weight' missing, not 2-D or too large");
+        rc = EKB_ECORRUPT;
+        goto fail;
+    }
+    m->eos = -1;
+    const char *tm;
+    size_t tml;
+    int is_bpe = gguf_get_str(g, "tokenizer.ggml.model", &tm, &tml) == 0 && tml == 4 && memcmp(tm, "gpt2", 4) == 0;
+    rc = is_bpe ? tok_bpe_load(&m->bpe, r, g, m->tok_why, sizeof m->tok_why)
+                : tok_spm_load(&m->tok, r, g, m->tok_why, sizeof m->tok_why);
     if (rc == EKB_EUNSUPP || rc == EKB_ENOENT) {
-        /* another tokenizer (GPT-2 BPE is not built yet) or none: the model
-         * still runs on token ids (llm_step), not on text */
-        const struct gguf_tensor *te;
-        if (gguf_find_tensor(g, "token_embd.weight", &te) != 0 || te->ne[1] > EKB_TOK_MAX_VOCAB) {
-            snprintf(err, errlen, "llm: tensor 'token_embd.weight' missing or too large");
-            rc = EKB_ECORRUPT;
-            goto fail;
-        }
-        memset(&m->tok, 0, sizeof m->tok);
-        m->tok.n_vocab = (uint32_t)te->ne[1];
-        m->tok.eos = -1;
+        /* a tokenizer we do not implement, or none: the model still runs on ids */
+        m->n_vocab = (uint32_t)te->ne[1];
         rc = 0;
     } else if (rc != 0) {
+        snprintf(err, errlen, "llm: %s", m->tok_why);
         goto fail;
+    } else if (is_bpe) {
+        m->tok_kind = LLM_TOK_BPE;
+        m->n_vocab = m->bpe.n_vocab;
+        m->eos = m->bpe.eos;
     } else {
-        m->has_tok = 1;
+        m->tok_kind = LLM_TOK_SPM;
+        m->n_vocab = m->tok.n_vocab;
+        m->eos = m->tok.eos;
     }
-    m->n_vocab = m->tok.n_vocab;
+    m->has_tok = m->tok_kind != LLM_TOK_NONE;
     uint32_t kv_dim = m->head_dim * m->n_head_kv;
     if ((rc = gguf_weight(g, r, "token_embd.weight", m->n_vocab, m->n_embd, &m->tok_embd, err, errlen)) != 0)
         goto fail;
-    if (m->tok_embd.type == GGML_T_F32)
-        m->tok_embd_f32 = m->tok_embd.data;
     const struct gguf_tensor *ot;
     if (gguf_find_tensor(g, "output.weight", &ot) == 0) {
         if ((rc = gguf_weight(g, r, "output.weight", m->n_vocab, m->n_embd, &m->output, err, errlen)) != 0)
@@ -129,24 +143,24 @@ int llm_load(struct llm *m, struct arena_region *r, const struct gguf *g, uint32
     }
     m->weight_bytes += gguf_row_bytes(m->output.type, m->n_embd) * m->n_vocab;
     size_t before = r->used;
-    size_t cache = (size_t)m->n_layer * m->n_ctx * kv_dim;
+    size_t cache = (size_t)m->n_layer * m->n_ctx * kv_dim, B = EKB_LLM_BATCH;
     size_t maxd = m->n_embd > m->n_ff ? m->n_embd : m->n_ff;
     m->k_cache = arena_alloc(r, cache * sizeof(float), 64);
     m->v_cache = arena_alloc(r, cache * sizeof(float), 64);
-    m->x = arena_alloc(r, m->n_embd * sizeof(float), 64);
-    m->xb = arena_alloc(r, m->n_embd * sizeof(float), 64);
-    m->xb2 = arena_alloc(r, m->n_embd * sizeof(float), 64);
-    m->q = arena_alloc(r, m->n_embd * sizeof(float), 64);
-    m->k = arena_alloc(r, kv_dim * sizeof(float), 64);
-    m->v = arena_alloc(r, kv_dim * sizeof(float), 64);
+    m->x = arena_alloc(r, B * m->n_embd * sizeof(float), 64);
+    m->xb = arena_alloc(r, B * m->n_embd * sizeof(float), 64);
+    m->q = arena_alloc(r, B * m->n_embd * sizeof(float), 64);
+    m->k = arena_alloc(r, B * kv_dim * sizeof(float), 64);
+    m->v = arena_alloc(r, B * kv_dim * sizeof(float), 64);
+    m->hb = arena_alloc(r, B * m->n_ff * sizeof(float), 64);
+    m->hb2 = arena_alloc(r, B * m->n_ff * sizeof(float), 64);
     m->att = arena_alloc(r, m->n_ctx * sizeof(float), 64);
-    m->hb = arena_alloc(r, m->n_ff * sizeof(float), 64);
-    m->hb2 = arena_alloc(r, m->n_ff * sizeof(float), 64);
     m->logits = arena_alloc(r, m->n_vocab * sizeof(float), 64);
-    m->xq = arena_alloc(r, kern_act_bytes((maxd + 31) / 32 * 32), 64);
+    m->xq = arena_alloc(r, B * kern_act_bytes((maxd + 31) / 32 * 32), 64);
+    m->prompt = arena_alloc(r, m->n_ctx * sizeof(int32_t), 64);
     m->cand = arena_alloc(r, m->n_vocab * sizeof *m->cand, 64);
-    if (!m->k_cache || !m->v_cache || !m->x || !m->xb || !m->xb2 || !m->q || !m->k || !m->v || !m->att || !m->hb ||
-        !m->hb2 || !m->logits || !m->xq || !m->cand)
+    if (!m->k_cache || !m->v_cache || !m->x || !m->xb || !m->q || !m->k || !m->v || !m->att || !m->hb ||
+        !m->hb2 || !m->logits || !m->xq || !m->prompt || !m->cand)
         goto nomem;
     m->state_bytes = r->used - before;
     return 0;
@@ -160,78 +174,126 @@ fail:
 
 void llm_reset(struct llm *m) { m->n_past = 0; }
 
-static void linear(struct llm *m, const struct gguf_w *w, const float *x, float *y)
+/* Y[i] = W X[i] for n rows of w->cols inputs (Y rows of w->rows) */
+static void linear(struct llm *m, const struct gguf_w *w, const float *X, size_t n, float *Y)
 {
+    size_t ab = kern_act_bytes(w->cols);
     switch (w->type) {
     case GGML_T_Q8_0:
-        kern->quantize_act(x, w->cols, m->xq);
-        kern->matvec_q8_0(y, w->data, m->xq, w->rows, w->cols);
-        break;
     case GGML_T_Q4_0:
-        kern->quantize_act(x, w->cols, m->xq);
-        kern->matvec_q4_0(y, w->data, m->xq, w->rows, w->cols);
+        for (size_t i = 0; i < n; i++)
+            kern->quantize_act(X + i * w->cols, w->cols, (char *)m->xq + i * ab);
+        if (n == 1)
+            (w->type == GGML_T_Q8_0 ? kern->matvec_q8_0 : kern->matvec_q4_0)(Y, w->data, m->xq, w->rows, w->cols);
+        else
+            (w->type == GGML_T_Q8_0 ? kern->matmul_q8_0 : kern->matmul_q4_0)(Y, w->data, m->xq, w->rows, w->cols, n);
         break;
     default:
-        kern->matvec_f32(y, w->data, x, w->rows, w->cols);
+        if (n == 1)
+            kern->matvec_f32(Y, w->data, X, w->rows, w->cols);
+        else
+            kern->matmul_f32(Y, w->data, X, w->rows, w->cols, n);
         break;
     }
 }
 
-int llm_step(struct llm *m, int32_t token)
+/* one batch of n <= EKB_LLM_BATCH tokens at positions n_past.. (checked by
+ * the callers); logits of every row into all (NULL: last row into m->logits) */
+static void forward(struct llm *m, const int32_t *ids, size_t n, float *all)
 {
     uint32_t d = m->n_embd, hd = m->head_dim, kv_dim = hd * m->n_head_kv, grp = m->n_head / m->n_head_kv;
-    uint32_t pos = m->n_past;
-    if (token < 0 || (uint32_t)token >= m->n_vocab)
-        return EKB_EINVAL;
-    if (pos >= m->n_ctx)
-        return EKB_ETOOBIG;
-    if (m->tok_embd_f32) {
-        memcpy(m->x, m->tok_embd_f32 + (size_t)token * d, d * sizeof(float));
-    } else if (m->tok_embd.type == GGML_T_Q8_0) {
-        kern_dequantize_row_q8_0((const char *)m->tok_embd.data + (size_t)token * gguf_row_bytes(GGML_T_Q8_0, d), m->x, d);
-    } else {
-        kern_dequantize_row_q4_0((const char *)m->tok_embd.data + (size_t)token * gguf_row_bytes(GGML_T_Q4_0, d), m->x, d);
-    }
+    uint32_t p0 = m->n_past, ff = m->n_ff;
     float scale = 1.0f / sqrtf((float)hd);
+    for (size_t i = 0; i < n; i++)
+        gguf_w_row(&m->tok_embd, (uint32_t)ids[i], m->x + i * d);
     for (uint32_t l = 0; l < m->n_layer; l++) {
         const struct llm_layer *L = &m->layers[l];
         float *kc = m->k_cache + ((size_t)l * m->n_ctx) * kv_dim, *vc = m->v_cache + ((size_t)l * m->n_ctx) * kv_dim;
-        kern->rmsnorm(m->xb, m->x, L->attn_norm, d, m->eps);
-        linear(m, &L->q, m->xb, m->q);
-        linear(m, &L->k, m->xb, m->k);
-        linear(m, &L->v, m->xb, m->v);
-        kern_rope(m->q, m->n_head, hd, pos, m->rope_base, 0);
-        kern_rope(m->k, m->n_head_kv, hd, pos, m->rope_base, 0);
-        memcpy(kc + (size_t)pos * kv_dim, m->k, kv_dim * sizeof(float));
-        memcpy(vc + (size_t)pos * kv_dim, m->v, kv_dim * sizeof(float));
-        for (uint32_t h = 0; h < m->n_head; h++) {
-            const float *qh = m->q + h * hd;
-            uint32_t kvh = h / grp;
-            for (uint32_t t = 0; t <= pos; t++)
-                m->att[t] = kern->dot_f32(qh, kc + (size_t)t * kv_dim + kvh * hd, hd) * scale;
-            kern->softmax(m->att, pos + 1);
-            float *out = m->xb + h * hd;
-            memset(out, 0, hd * sizeof(float));
-            for (uint32_t t = 0; t <= pos; t++) {
-                const float *vt = vc + (size_t)t * kv_dim + kvh * hd;
-                float a = m->att[t];
-                for (uint32_t i = 0; i < hd; i++)
-                    out[i] += a * vt[i];
+        for (size_t i = 0; i < n; i++)
+            kern->rmsnorm(m->xb + i * d, m->x + i * d, L->attn_norm, d, m->eps);
+        linear(m, &L->q, m->xb, n, m->q);
+        linear(m, &L->k, m->xb, n, m->k);
+        linear(m, &L->v, m->xb, n, m->v);
+        for (size_t i = 0; i < n; i++) {
+            kern_rope(m->q + i * d, m->n_head, hd, p0 + i, m->rope_base, 0);
+            kern_rope(m->k + i * kv_dim, m->n_head_kv, hd, p0 + i, m->rope_base, 0);
+            memcpy(kc + (p0 + i) * kv_dim, m->k + i * kv_dim, kv_dim * sizeof(float));
+            memcpy(vc + (p0 + i) * kv_dim, m->v + i * kv_dim, kv_dim * sizeof(float));
+        }
+        for (size_t i = 0; i < n; i++) {
+            size_t pos = p0 + i;
+            for (uint32_t h = 0; h < m->n_head; h++) {
+                const float *qh = m->q + i * d + h * hd;
+                uint32_t kvh = h / grp;
+                for (size_t t = 0; t <= pos; t++)
+                    m->att[t] = kern->dot_f32(qh, kc + t * kv_dim + kvh * hd, hd) * scale;
+                kern->softmax(m->att, pos + 1);
+                float *out = m->xb + i * d + h * hd;
+                memset(out, 0, hd * sizeof(float));
+                for (size_t t = 0; t <= pos; t++) {
+                    const float *vt = vc + t * kv_dim + kvh * hd;
+                    float a = m->att[t];
+                    for (uint32_t e = 0; e < hd; e++)
+                        out[e] += a * vt[e];
+                }
             }
         }
-        linear(m, &L->o, m->xb, m->xb2);
-        kern->add(m->x, m->xb2, d);
-        kern->rmsnorm(m->xb, m->x, L->ffn_norm, d, m->eps);
-        linear(m, &L->gate, m->xb, m->hb);
-        linear(m, &L->up, m->xb, m->hb2);
-        kern->silu(m->hb, m->n_ff);
-        kern->mul(m->hb, m->hb2, m->n_ff);
-        linear(m, &L->down, m->hb, m->xb2);
-        kern->add(m->x, m->xb2, d);
+        linear(m, &L->o, m->xb, n, m->q); /* q is free again: it takes the projection */
+        kern->add(m->x, m->q, n * d);
+        for (size_t i = 0; i < n; i++)
+            kern->rmsnorm(m->xb + i * d, m->x + i * d, L->ffn_norm, d, m->eps);
+        linear(m, &L->gate, m->xb, n, m->hb);
+        linear(m, &L->up, m->xb, n, m->hb2);
+        kern->silu(m->hb, n * ff);
+        kern->mul(m->hb, m->hb2, n * ff);
+        linear(m, &L->down, m->hb, n, m->q);
+        kern->add(m->x, m->q, n * d);
     }
-    kern->rmsnorm(m->xb, m->x, m->output_norm, d, m->eps);
-    linear(m, &m->output, m->xb, m->logits);
-    m->n_past++;
+    if (all) {
+        for (size_t i = 0; i < n; i++)
+            kern->rmsnorm(m->xb + i * d, m->x + i * d, m->output_norm, d, m->eps);
+        linear(m, &m->output, m->xb, n, all);
+        memcpy(m->logits, all + (n - 1) * m->n_vocab, m->n_vocab * sizeof(float));
+    } else {
+        kern->rmsnorm(m->xb, m->x + (n - 1) * d, m->output_norm, d, m->eps);
+        linear(m, &m->output, m->xb, 1, m->logits);
+    }
+    m->n_past += (uint32_t)n;
+}
+
+int llm_prefill(struct llm *m, const int32_t *ids, size_t n, float *all)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || (uint32_t)ids[i] >= m->n_vocab)
+            return EKB_EINVAL;
+    if (n > m->n_ctx - m->n_past)
+        return EKB_ETOOBIG;
+    for (size_t i = 0; i < n; i += EKB_LLM_BATCH) {
+        size_t b = n - i < EKB_LLM_BATCH ? n - i : EKB_LLM_BATCH;
+        forward(m, ids + i, b, all ? all + i * m->n_vocab : NULL);
+    }
+    return 0;
+}
+
+int llm_step(struct llm *m, int32_t token) { return llm_prefill(m, &token, 1, NULL); }
+
+int llm_tokenize(const struct llm *m, const char *text, size_t len, int32_t *ids, size_t max, size_t *n)
+{
+    *n = 0;
+    if (m->tok_kind == LLM_TOK_SPM)
+        return tok_spm_encode(&m->tok, text, len, 1, ids, max, n);
+    if (m->tok_kind == LLM_TOK_BPE)
+        return tok_bpe_encode(&m->bpe, text, len, TOK_ADD_SPECIAL | (m->parse_special ? TOK_PARSE_SPECIAL : 0),
+                              ids, max, n);
+    return EKB_EUNSUPP;
+}
+
+size_t llm_piece(const struct llm *m, int32_t id, int first, char *out, size_t cap)
+{
+    if (m->tok_kind == LLM_TOK_SPM)
+        return tok_spm_piece(&m->tok, id, first, out, cap);
+    if (m->tok_kind == LLM_TOK_BPE)
+        return tok_bpe_piece(&m->bpe, id, out, cap);
     return 0;
 }
 
@@ -245,71 +307,99 @@ static uint64_t xorshift(uint64_t *s)
     return x;
 }
 
-static int cmp_cand(const void *a, const void *b)
+/* candidate order: higher probability first, then lower id */
+static int cand_before(const struct llm *m, size_t a, size_t b)
 {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x < y) - (x > y);
+    return m->cand[a].p > m->cand[b].p || (m->cand[a].p == m->cand[b].p && m->cand[a].id < m->cand[b].id);
+}
+
+static void sift_down(struct llm *m, size_t i, size_t n)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && cand_before(m, c + 1, c))
+            c++;
+        if (!cand_before(m, c, i))
+            return;
+        struct llm_cand t = m->cand[i];
+        m->cand[i] = m->cand[c];
+        m->cand[c] = t;
+        i = c;
+    }
 }
 
 int32_t llm_sample(struct llm *m, const struct llm_sampling *s, uint64_t *rng)
 {
     int32_t best = 0;
-    for (uint32_t i = 1; i < m->n_vocab; i++)
+    uint32_t V = m->n_vocab;
+    for (uint32_t i = 1; i < V; i++)
         if (m->logits[i] > m->logits[best])
             best = (int32_t)i;
-    if (s == NULL || s->temp <= 0.0f)
+    if (s == NULL || s->temp <= 0.0f || rng == NULL)
         return best;
-    float mx = m->logits[best], sum = 0.0f;
-    for (uint32_t i = 0; i < m->n_vocab; i++) {
+    double sum = 0.0;
+    float mx = m->logits[best];
+    for (uint32_t i = 0; i < V; i++) {
         m->cand[i].p = expf((m->logits[i] - mx) / s->temp);
         m->cand[i].id = (int32_t)i;
         sum += m->cand[i].p;
     }
-    qsort(m->cand, m->n_vocab, sizeof *m->cand, cmp_cand);
-    float top_p = s->top_p > 0.0f && s->top_p < 1.0f ? s->top_p : 1.0f, acc = 0.0f;
-    uint32_t n = 0;
-    while (n < m->n_vocab) {
-        acc += m->cand[n].p / sum;
-        n++;
-        if (acc >= top_p)
-            break;
+    double r = (double)(xorshift(rng) >> 11) / 9007199254740992.0; /* [0, 1) */
+    if (!(s->top_p > 0.0f && s->top_p < 1.0f)) {
+        double c = 0.0, want = r * sum;
+        for (uint32_t i = 0; i < V; i++) {
+            c += m->cand[i].p;
+            if (want < c)
+                return m->cand[i].id;
+        }
+        return m->cand[V - 1].id;
     }
-    float r = (float)((double)(xorshift(rng) >> 11) / 9007199254740992.0) * acc * sum, c = 0.0f;
-    for (uint32_t i = 0; i < n; i++) {
+    /* nucleus: pop the most likely tokens from a heap until they hold top_p
+     * of the mass; popped ones collect at the end of cand, most likely last */
+    for (size_t i = V / 2; i-- > 0;)
+        sift_down(m, i, V);
+    double acc = 0.0;
+    size_t n = V;
+    while (n > 0 && acc < (double)s->top_p * sum) {
+        acc += m->cand[0].p;
+        struct llm_cand t = m->cand[0];
+        m->cand[0] = m->cand[n - 1];
+        m->cand[n - 1] = t;
+        n--;
+        sift_down(m, 0, n);
+    }
+    double c = 0.0, want = r * acc;
+    for (size_t i = V; i-- > n;) {
         c += m->cand[i].p;
-        if (r < c)
+        if (want < c)
             return m->cand[i].id;
     }
-    return m->cand[n - 1].id;
+    return m->cand[n].id;
 }
 
-int llm_generate(struct llm *m, const char *prompt, size_t plen, uint32_t n, const struct llm_sampling *s,
-                 llm_emit_fn emit, void *ctx, const volatile int *cancel, uint32_t *n_out)
+int llm_generate_ids(struct llm *m, const int32_t *ids, size_t np, uint32_t n, const struct llm_sampling *s,
+                     llm_emit_fn emit, void *ctx, const volatile int *cancel, uint32_t *n_out)
 {
-    int32_t ids[512];
-    size_t np;
     uint64_t rng = s ? s->seed : 0;
     int rc;
-    char piece[512];
+    char piece[EKB_TOK_MAX_TOKEN];
 
     *n_out = 0;
-    if (!m->has_tok)
-        return EKB_EUNSUPP;
-    rc = tok_spm_encode(&m->tok, prompt, plen, 1, ids, sizeof ids / sizeof ids[0], &np);
-    if (rc != 0)
-        return rc;
-    llm_reset(m);
-    if (np == 0 || np + n > m->n_ctx)
+    if (np == 0)
+        return EKB_EINVAL;
+    if (np > m->n_ctx || n > m->n_ctx - np)
         return EKB_ETOOBIG;
-    for (size_t i = 0; i < np; i++)
-        if ((rc = llm_step(m, ids[i])) != 0)
-            return rc;
+    llm_reset(m);
+    if ((rc = llm_prefill(m, ids, np, NULL)) != 0)
+        return rc;
     int first = 1;
     for (uint32_t k = 0; k < n; k++) {
         if (cancel && *cancel)
             return EKB_ECANCELED;
         int32_t id = llm_sample(m, s, &rng);
-        if (id == m->tok.eos)
+        if (id == m->eos)
             break;
         int stop = 0;
         for (int j = 0; s && j < 8; j++)
@@ -317,7 +407,7 @@ int llm_generate(struct llm *m, const char *prompt, size_t plen, uint32_t n, con
                 stop = 1;
         if (stop)
             break;
-        size_t pl = tok_spm_piece(&m->tok, id, first, piece, sizeof piece);
+        size_t pl = llm_piece(m, id, first, piece, sizeof piece);
         first = 0;
         (*n_out)++;
         if (emit && emit(ctx, id, piece, pl < sizeof piece ? pl : sizeof piece) != 0)
@@ -326,4 +416,17 @@ int llm_generate(struct llm *m, const char *prompt, size_t plen, uint32_t n, con
             return rc;
     }
     return 0;
+}
+
+int llm_generate(struct llm *m, const char *prompt, size_t plen, uint32_t n, const struct llm_sampling *s,
+                 llm_emit_fn emit, void *ctx, const volatile int *cancel, uint32_t *n_out)
+{
+    size_t np;
+    *n_out = 0;
+    if (!m->has_tok)
+        return EKB_EUNSUPP;
+    int rc = llm_tokenize(m, prompt, plen, m->prompt, m->n_ctx, &np);
+    if (rc != 0)
+        return rc; /* EKB_ETOOBIG: the prompt alone is over the context */
+    return llm_generate_ids(m, m->prompt, np, n, s, emit, ctx, cancel, n_out);
 }
