@@ -197,6 +197,26 @@ int main(void)
                "gbps=%.2f frac_of_ceiling=%.2f model_mb=%.1f kv_scratch_mb=%.1f\n",
                qi ? "q4_0" : "q8_0", kern->name, tps, bpt, gbps, gbps / ceiling, (double)w.n / 1048576.0,
                (double)m.state_bytes / 1048576.0);
+        /* where the time goes: the matvecs alone at this model's shapes */
+        const struct gguf_w *parts[3] = {&m.output, &m.layers[0].up, &m.layers[0].q};
+        const char *pn[3] = {"output", "ffn_up", "attn_q"};
+        for (int pi = 0; pi < 3; pi++) {
+            const struct gguf_w *pw = parts[pi];
+            double tt[7];
+            kern->quantize_act(m.x, pw->cols, m.xq);
+            for (int r = 0; r < 7; r++) {
+                int reps = (int)(2e8 / (double)(gguf_row_bytes(pw->type, pw->cols) * pw->rows)) + 1;
+                double t0 = bench_now();
+                for (int k = 0; k < reps; k++)
+                    (pw->type == GGML_T_Q8_0 ? kern->matvec_q8_0 : kern->matvec_q4_0)(m.logits, pw->data, m.xq, pw->rows,
+                                                                                     pw->cols);
+                tt[r] = (bench_now() - t0) / reps;
+            }
+            double b = (double)(gguf_row_bytes(pw->type, pw->cols) * pw->rows), g2 = b / bench_median(tt, 7) * 1e-9;
+            printf("bench decode_part model=smollm2-135m-shape quant=%s matrix=%s rows=%u cols=%u gbps=%.2f "
+                   "frac_of_ceiling=%.2f\n",
+                   qi ? "q4_0" : "q8_0", pn[pi], pw->rows, pw->cols, g2, g2 / ceiling);
+        }
         arena_reset(mr, mark);
         arena_reset(mr, 0);
     }

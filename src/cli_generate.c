@@ -216,10 +216,14 @@ int cmd_generate(struct app *a, const struct global_opts *g, int argc, char **ar
         gguf_close(gf);
         return 1;
     }
+    uint64_t rss = 0, peak = 0;
+    if (a->port->rss)
+        (void)a->port->rss(&rss, &peak);
     log_info("generate: %zu prompt + %u tokens in %.3f s (%.1f tok/s incl. prompt), kernels %s, weights %llu "
-             "bytes, KV+scratch %llu bytes",
+             "bytes, file %llu bytes, KV+scratch %llu bytes, peak RSS %llu bytes",
              np, got, (double)(t1 - t0) * 1e-9, got ? (double)got / ((double)(t1 - t0) * 1e-9) : 0.0, kern->name,
-             (unsigned long long)m.weight_bytes, (unsigned long long)m.state_bytes);
+             (unsigned long long)m.weight_bytes, (unsigned long long)gguf_file_size(gf),
+             (unsigned long long)m.state_bytes, (unsigned long long)peak);
     gguf_close(gf);
     return 0;
 }

@@ -170,11 +170,12 @@ int tok_bpe_load(struct tok_bpe *t, struct arena_region *r, const struct gguf *g
             return EKB_EUNSUPP;
         }
     }
-    if (gguf_get_arr(g, "tokenizer.ggml.tokens", &et, &n, &d) != 0 || et != GGUF_TYPE_STRING || n == 0 ||
-        n > EKB_TOK_MAX_VOCAB) {
+    rc = gguf_get_arr(g, "tokenizer.ggml.tokens", &et, &n, &d);
+    if (rc != 0 || et != GGUF_TYPE_STRING || n == 0 || n > EKB_TOK_MAX_VOCAB) {
         snprintf(err, errlen, "tokenizer: tokenizer.ggml.tokens missing or malformed");
-        return EKB_ECORRUPT;
+        return rc == EKB_ENOENT ? EKB_ENOENT : EKB_ECORRUPT;
     }
+    rc = EKB_ECORRUPT;
     t->n_vocab = (uint32_t)n;
     if (gguf_get_arr(g, "tokenizer.ggml.token_type", &et, &nt, &d) == 0) {
         if (et != GGUF_TYPE_INT32 || nt != n) {
