@@ -1,42 +1,60 @@
-/* bench_embed.c: USE-lite sentences per second in C, at batch 1 (one text
- * per call) and batch 32 (use_embed_batch), for each of use-lite-f32/q8_0/
- * q4_0.gguf in $MODELS_DIR, over the first 256 lines of a sentence file
- * (argv[1]; default build/use-oracle/sentences.txt). Median of 5 runs after
- * a warm-up; model loading is not timed. bench/bench_embed.sh puts the Node
- * oracle's figures next to these in the same run.
- *   bench embed impl=c model=use-lite-q8_0 batch=32 sent_per_s=.. model_mb=.. scratch_mb=..
+/* bench_embed.c: sentence-embedding throughput of one model file through
+ * the embedder API (embed_open / embed_text / embed_batch), at batch 1 (one
+ * text per call) and batch 32, over the first 256 lines of a sentence file.
+ * Median of 5 runs after a warm-up; loading is not timed. Then the memory
+ * of this process: model file bytes (mapped), MODELS-region tables, the
+ * SCRATCH taken at load, and the peak RSS (getrusage; the arena is mapped
+ * without populating, so untouched budget pages do not count).
+ * bench/bench_embed.sh runs it once per model (so each peak RSS is that
+ * model's) and puts the Node oracle's figures next to these.
+ *   usage: bench_embed SENTENCES MODEL.gguf
+ *   bench embed impl=c model=use-lite-q8_0 kernels=avx2 batch=32 n=256 sent_per_s=..
+ *   bench embed mem model=use-lite-q8_0 model_bytes=.. tables_bytes=.. scratch_bytes=.. peak_rss_bytes=.. overhead_bytes=..
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "arena.h"
 #include "bench_common.h"
+#include "embed.h"
 #include "gguf.h"
 #include "kern.h"
+#include "log.h"
 #include "port.h"
-#include "use.h"
 
 #define NS 256
+
+static void model_name(const char *path, char *out, size_t cap)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    size_t n = strlen(b);
+    if (n > 5 && strcmp(b + n - 5, ".gguf") == 0)
+        n -= 5;
+    snprintf(out, cap, "%.*s", (int)n, b);
+}
 
 int main(int argc, char **argv)
 {
     const struct port *p = port_linux();
-    const char *sf = argc > 1 ? argv[1] : "build/use-oracle/sentences.txt";
-    const char *md = getenv("MODELS_DIR") ? getenv("MODELS_DIR") : "build/models";
-    struct port_cpu cpu;
     struct arena a;
-    size_t sizes[ARENA_NBUDGETS] = {256u << 20, 1u << 20, 1u << 20, 1u << 20, 8u << 20, 1u << 20};
+    size_t sizes[ARENA_NBUDGETS] = {256u << 20, 1u << 20, 1u << 20, 1u << 20, 32u << 20, 1u << 20};
     static char text[1 << 20];
     static const char *texts[NS];
     static size_t lens[NS];
-    char err[300];
+    static float out[NS * 1024];
+    char err[300], name[128];
 
-    p->cpu_detect(&cpu);
-    kern_init(&cpu);
-    int fd = p->open(sf, PORT_O_RDONLY, 0);
+    if (argc != 3) {
+        fprintf(stderr, "usage: bench_embed SENTENCES MODEL.gguf\n");
+        return 2;
+    }
+    model_name(argv[2], name, sizeof name);
+    log_init(p, LOG_ERROR, 0);
+    int fd = p->open(argv[1], PORT_O_RDONLY, 0);
     if (fd < 0) {
-        printf("bench embed skipped=\"no sentence file %s (run make check or tools/ref/use_ref.py sentences)\"\n", sf);
+        printf("bench embed skipped=\"no sentence file %s\"\n", argv[1]);
         return 0;
     }
     int64_t got = p->read(fd, text, sizeof text - 1);
@@ -51,41 +69,36 @@ int main(int argc, char **argv)
         }
     if (n == 0 || arena_init(&a, p, sizes, 0) != 0)
         return 1;
-    struct arena_region *r = arena_budget(&a, ARENA_MODELS), *sc = arena_budget(&a, ARENA_SCRATCH);
-    float *out = arena_alloc(sc, NS * 512 * sizeof(float), 64);
-    const char *q[3] = {"f32", "q8_0", "q4_0"};
-    for (int qi = 0; qi < 3; qi++) {
-        char path[600];
-        snprintf(path, sizeof path, "%s/use-lite-%s.gguf", md, q[qi]);
-        struct gguf *g;
-        size_t mark = arena_mark(r);
-        static struct use_model m;
-        if (gguf_open(&g, r, p, path, err, sizeof err) != 0 || use_load(&m, r, g, err, sizeof err) != 0) {
-            printf("bench embed impl=c model=use-lite-%s skipped=\"%s (make models)\"\n", q[qi], err);
-            continue;
-        }
-        size_t used = r->used - mark;
-        for (int batch = 1; batch <= 32; batch += 31) {
-            double t[5];
-            for (int run = -1; run < 5; run++) {
-                double t0 = bench_now();
-                if (batch == 1)
-                    for (size_t i = 0; i < n; i++)
-                        use_embed(&m, texts[i], lens[i], out + i * m.n_embd, NULL);
-                else
-                    for (size_t i = 0; i < n; i += 32)
-                        use_embed_batch(&m, texts + i, lens + i, n - i < 32 ? n - i : 32, out + i * m.n_embd);
-                if (run >= 0)
-                    t[run] = bench_now() - t0;
-            }
-            printf("bench embed impl=c model=use-lite-%s kernels=%s batch=%d n=%zu sent_per_s=%.1f model_mb=%.1f "
-                   "tables_scratch_mb=%.1f\n",
-                   q[qi], kern->name, batch, n, (double)n / bench_median(t, 5), (double)gguf_file_size(g) / 1048576.0,
-                   (double)used / 1048576.0);
-        }
-        gguf_close(g);
-        arena_reset(r, mark);
+    struct arena_region *rm = arena_budget(&a, ARENA_MODELS), *rs = arena_budget(&a, ARENA_SCRATCH);
+    struct embedder e;
+    if (embed_open(&e, &a, p, argv[2], err, sizeof err) != 0 || e.is_fallback || e.dim > 1024) {
+        printf("bench embed impl=c model=%s skipped=\"%s\"\n", name, e.is_fallback ? "no model file (make models)" : err);
+        return 0;
     }
+    size_t tables = rm->used, scratch = rs->used;
+    for (int batch = 1; batch <= 32; batch += 31) {
+        double t[5];
+        for (int run = -1; run < 5; run++) {
+            double t0 = bench_now();
+            if (batch == 1)
+                for (size_t i = 0; i < n; i++)
+                    embed_text(&e, texts[i], lens[i], out + i * e.dim);
+            else
+                for (size_t i = 0; i < n; i += 32)
+                    embed_batch(&e, texts + i, lens + i, n - i < 32 ? n - i : 32, out + i * e.dim);
+            if (run >= 0)
+                t[run] = bench_now() - t0;
+        }
+        printf("bench embed impl=c model=%s kernels=%s batch=%d n=%zu sent_per_s=%.1f\n", name, kern->name, batch, n,
+               (double)n / bench_median(t, 5));
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    long long rss = (long long)ru.ru_maxrss * 1024, model = (long long)gguf_file_size(e.file);
+    printf("bench embed mem model=%s model_bytes=%lld tables_bytes=%zu scratch_bytes=%zu peak_rss_bytes=%lld "
+           "overhead_bytes=%lld\n",
+           name, model, tables, scratch, rss, rss - model - (long long)tables - (long long)scratch);
+    embed_close(&e);
     arena_fini(&a);
     return 0;
 }

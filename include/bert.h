@@ -3,7 +3,7 @@
  *
  * Owns: weight views into the mapped file (F32, Q8_0, Q4_0; F16 converted
  * at load), the WordPiece tokenizer, and scratch for EKB_EMBED_MAX_TOKENS
- * tokens, all from one arena region at bert_load; bert_embed allocates
+ * tokens (from the SCRATCH region) at bert_load; bert_embed allocates
  * nothing. Computation (docs/models/reference.md): token + position +
  * type-0 embeddings, LayerNorm, per layer post-norm attention (no mask) and
  * GELU (erf) FFN, mean pooling over all tokens incl. [CLS]/[SEP], L2 norm.
@@ -42,7 +42,9 @@ struct bert {
     uint64_t weight_bytes;
 };
 
-int bert_load(struct bert *m, struct arena_region *r, const struct gguf *g, char *err, size_t errlen);
+/* Tables and weight views in r (MODELS), scratch in sr (SCRATCH). */
+int bert_load(struct bert *m, struct arena_region *r, struct arena_region *sr, const struct gguf *g, char *err,
+              size_t errlen);
 /* out: n_embd floats, L2-normalised. n_tokens (may be NULL): tokens used. */
 int bert_embed(struct bert *m, const char *text, size_t len, float *out, uint32_t *n_tokens);
 

@@ -39,7 +39,20 @@ struct embedder {
 int embed_open(struct embedder *e, struct arena *a, const struct port *p, const char *model_path, char *err,
                size_t errlen);
 int embed_text(struct embedder *e, const char *text, size_t len, float *out);
+/* n texts at once, out n*dim floats (row i = embed_text of texts[i]).
+ * USE-lite packs the texts into passes of up to USE_MAX_BATCH texts whose
+ * linear layers run as one matrix product (several times faster per text
+ * than one by one); BERT and the fallback loop. On error nothing is
+ * promised about out; the error of the first failing text is returned. */
+int embed_batch(struct embedder *e, const char *const *texts, const size_t *lens, size_t n, float *out);
 void embed_close(struct embedder *e);
 float embed_cosine(const float *a, const float *b, uint32_t dim);
+
+/* For the encoders (use.c, bert.c): Y[T][rows] = X[T][cols] W^T + b through
+ * the active kernels: F32 weights with f32 activations (matmul_f32), Q8_0 /
+ * Q4_0 weights with int8 activations quantized into xq (T rows of
+ * kern_act_bytes(cols)) and matmul_q8_0 / matmul_q4_0. */
+struct gguf_w;
+void embed_linear(const struct gguf_w *w, const float *b, const float *X, uint32_t T, float *Y, void *xq);
 
 #endif

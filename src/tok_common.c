@@ -1,8 +1,8 @@
 /* tok_common.c: helpers shared by tok_spm.c and tok_bpe.c (declared in
  * src/tok_impl.h): the token-string hash (FNV-1a, open addressing, the
- * first occurrence of a string keeps its slot), UTF-8 encoding, unaligned GGUF array reads,
+ * first occurrence of a string keeps its slot), UTF-8 encoding and decoding, unaligned GGUF array reads,
  * special-token ids and flags from metadata. Also used by tok_wordpiece.c
- * and use.c. No allocation; no failure modes
+ * and tok_unigram.c. No allocation; no failure modes
  * beyond the return codes documented in tok_impl.h. */
 #include <string.h>
 
@@ -101,4 +101,43 @@ size_t tok_utf8_put(char *o, uint32_t cp)
     o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
     o[3] = (char)(0x80 | (cp & 0x3f));
     return 4;
+}
+
+uint32_t tok_utf8_next(const unsigned char *s, size_t n, size_t *adv)
+{
+    unsigned char c = s[0];
+    uint32_t cp;
+    size_t need;
+    if (c < 0x80) {
+        *adv = 1;
+        return c;
+    } else if ((c & 0xE0) == 0xC0) {
+        cp = c & 0x1F;
+        need = 1;
+    } else if ((c & 0xF0) == 0xE0) {
+        cp = c & 0x0F;
+        need = 2;
+    } else if ((c & 0xF8) == 0xF0) {
+        cp = c & 0x07;
+        need = 3;
+    } else {
+        *adv = 1;
+        return 0xFFFD;
+    }
+    if (need >= n) {
+        *adv = 1;
+        return 0xFFFD;
+    }
+    for (size_t i = 1; i <= need; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            *adv = 1;
+            return 0xFFFD;
+        }
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    *adv = need + 1;
+    if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0xFFFD; /* overlong or out of range */
+    return cp;
 }

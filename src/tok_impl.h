@@ -25,6 +25,9 @@ int tok_gguf_id(const struct gguf *g, const char *key, int32_t def, uint32_t n, 
 int tok_gguf_flag(const struct gguf *g, const char *key, int def);
 size_t tok_utf8_put(char *o, uint32_t cp); /* cp <= 0x10FFFF; returns 1..4 bytes */
 uint32_t tok_fnv(const char *s, size_t n);  /* FNV-1a */
+/* One UTF-8 sequence at s (n > 0 bytes left): its code point, or U+FFFD
+ * with *adv = 1 for an invalid, overlong, surrogate or truncated one. */
+uint32_t tok_utf8_next(const unsigned char *s, size_t n, size_t *adv);
 
 struct tok_merge {
     float pri;      /* SPM: -score; BPE: merge rank */

@@ -154,46 +154,6 @@ int tok_wp_load_gguf(struct tok_wp *t, struct arena_region *r, const struct gguf
     return wp_specials(t, err, errlen);
 }
 
-/* Decodes one UTF-8 sequence; invalid bytes give U+FFFD (dropped later). */
-static uint32_t utf8_next(const unsigned char *s, size_t n, size_t *adv)
-{
-    unsigned char c = s[0];
-    uint32_t cp;
-    size_t need;
-    if (c < 0x80) {
-        *adv = 1;
-        return c;
-    } else if ((c & 0xE0) == 0xC0) {
-        cp = c & 0x1F;
-        need = 1;
-    } else if ((c & 0xF0) == 0xE0) {
-        cp = c & 0x0F;
-        need = 2;
-    } else if ((c & 0xF8) == 0xF0) {
-        cp = c & 0x07;
-        need = 3;
-    } else {
-        *adv = 1;
-        return 0xFFFD;
-    }
-    if (need >= n) {
-        *adv = 1;
-        return 0xFFFD;
-    }
-    for (size_t i = 1; i <= need; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *adv = 1;
-            return 0xFFFD;
-        }
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    *adv = need + 1;
-    if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0xFFFD; /* overlong or out of range */
-    return cp;
-}
-
 static int is_cjk(uint32_t cp)
 {
     return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF) ||
@@ -206,7 +166,7 @@ static int wp_word(const struct tok_wp *t, const char *w, size_t wl, int32_t *id
 {
     size_t nc = 0, adv;
     for (size_t i = 0; i < wl; i += adv) {
-        utf8_next((const unsigned char *)w + i, wl - i, &adv);
+        tok_utf8_next((const unsigned char *)w + i, wl - i, &adv);
         if (nc > WP_MAX_CHARS)
             break;
         t->word_cp[nc++] = (uint32_t)i;
@@ -258,7 +218,7 @@ int tok_wp_encode(const struct tok_wp *t, const char *text, size_t len, int add_
         return EKB_ETOOBIG;
     /* normalise */
     for (size_t i = 0; i < len; i += adv) {
-        uint32_t cp = utf8_next(s + i, len - i, &adv);
+        uint32_t cp = tok_utf8_next(s + i, len - i, &adv);
         const char *f;
         size_t fl;
         if (nl + 32 > (size_t)EKB_TOK_MAX_TEXT * 6)
@@ -287,7 +247,7 @@ int tok_wp_encode(const struct tok_wp *t, const char *text, size_t len, int add_
     size_t ws = 0;
     int in_word = 0;
     for (size_t i = 0; i <= nl; i += adv) {
-        uint32_t cp = i < nl ? utf8_next((const unsigned char *)t->norm + i, nl - i, &adv) : ' ';
+        uint32_t cp = i < nl ? tok_utf8_next((const unsigned char *)t->norm + i, nl - i, &adv) : ' ';
         if (i == nl)
             adv = 1;
         int sp = uni_is_space(cp), pu = !sp && uni_is_punct(cp);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -21,7 +22,7 @@ static struct arena A;
 
 static int setup(void **state)
 {
-    size_t sizes[ARENA_NBUDGETS] = {64 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20};
+    size_t sizes[ARENA_NBUDGETS] = {64 << 20, 1 << 20, 1 << 20, 1 << 20, 32 << 20, 1 << 20};
     (void)state;
     log_init(port_linux(), LOG_ERROR, 0);
     return arena_init(&A, port_linux(), sizes, 0);
@@ -87,11 +88,156 @@ static void bad_files_are_errors(void **state)
     assert_int_equal(arena_mark(arena_budget(&A, ARENA_MODELS)), m); /* nothing left behind */
 }
 
+static void batch_equals_single(struct embedder *e, const char *const *t, const size_t *l, size_t n, float tol)
+{
+    static float B[80 * 1024], one[1024];
+    assert_true(n <= 80 && e->dim <= 1024);
+    assert_int_equal(embed_batch(e, t, l, n, B), 0);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(embed_text(e, t[i], l[i], one), 0);
+        int zero = 1;
+        for (uint32_t k = 0; k < e->dim; k++)
+            zero &= one[k] == 0.0f;
+        if (zero) { /* the fallback on a text without features */
+            assert_memory_equal(one, B + i * e->dim, e->dim * sizeof(float));
+            continue;
+        }
+        float c = embed_cosine(one, B + i * e->dim, e->dim), nn = 0;
+        for (uint32_t k = 0; k < e->dim; k++)
+            nn += B[i * e->dim + k] * B[i * e->dim + k];
+        if (c < 1.0f - tol)
+            fail_msg("text %zu '%.40s': batch vs single cosine %.7f", i, t[i], (double)c);
+        assert_float_equal(nn, 1.0f, 1e-4);
+    }
+}
+
+/* 70 texts: over USE_MAX_BATCH, the empty text, one over the context, junk */
+static size_t make_texts(const char **t, size_t *l)
+{
+    static char longt[3000], junk[200];
+    static const char *base[] = {"Helium is a noble gas.", "", "What is the atomic number of iron?", " ",
+                                 "caf\xc3\xa9 na\xc3\xafve", "x", "The quick brown fox jumps over the lazy dog."};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof longt - 1; i++)
+        longt[i] = "lorem ipsum dolor sit amet "[i % 27];
+    uint32_t x = 3;
+    for (size_t i = 0; i < sizeof junk; i++) {
+        x = x * 1103515245u + 12345u;
+        junk[i] = (char)(x >> 16);
+    }
+    for (; n < 70; n++) {
+        t[n] = n % 10 == 7 ? longt : n % 10 == 8 ? junk : base[n % 7];
+        l[n] = n % 10 == 7 ? sizeof longt - 1 : n % 10 == 8 ? sizeof junk : strlen(t[n]);
+    }
+    return n;
+}
+
+static void batch_fallback(void **state)
+{
+    struct embedder e;
+    char err[200];
+    const char *t[80];
+    size_t l[80];
+    (void)state;
+    assert_int_equal(embed_open(&e, &A, port_linux(), NULL, err, sizeof err), 0);
+    size_t n = make_texts(t, l);
+    batch_equals_single(&e, t, l, n, 0.0f);
+    embed_close(&e);
+}
+
+static void model_path(char *out, size_t cap, const char *q)
+{
+    const char *md = getenv("EDGEKB_MODELS_DIR");
+    snprintf(out, cap, "%s/use-lite-%s.gguf", md ? md : "build/models", q);
+}
+
+/* The USE-lite model through the API (skipped without make models):
+ * batches equal single texts, limits hold, the scratch comes from SCRATCH
+ * and a too-small SCRATCH is a clean EKB_ENOMEM. Accuracy against the
+ * TF.js oracle is tests/integration/use_oracle.sh. */
+static void use_model_api(void **state)
+{
+    struct embedder e;
+    char path[600], err[300];
+    const char *t[80];
+    size_t l[80];
+    (void)state;
+    model_path(path, sizeof path, "q8_0");
+    struct arena_region *sc = arena_budget(&A, ARENA_SCRATCH), *mo = arena_budget(&A, ARENA_MODELS);
+    size_t ms = arena_mark(sc), mm = arena_mark(mo);
+    assert_int_equal(embed_open(&e, &A, port_linux(), path, err, sizeof err), 0);
+    if (e.is_fallback) {
+        print_message("    [%s absent (make models): skipped]\n", path);
+        skip();
+    }
+    assert_string_equal(e.name, "use-lite");
+    assert_int_equal(e.dim, 512);
+    assert_true(arena_mark(sc) > ms); /* encoder scratch in SCRATCH */
+    size_t n = make_texts(t, l);
+    batch_equals_single(&e, t, l, n, 1e-5f);
+    /* the empty text: l2norm(tanh(pooler.bias)), a unit vector */
+    static float v[512], w[512];
+    assert_int_equal(embed_text(&e, "", 0, v), 0);
+    assert_int_equal(embed_text(&e, "Helium", 6, w), 0);
+    assert_true(embed_cosine(v, w, 512) < 0.99f);
+    static char big[EKB_TOK_MAX_TEXT + 1];
+    memset(big, 'a', sizeof big);
+    assert_int_equal(embed_text(&e, big, sizeof big, v), EKB_ETOOBIG);
+    const char *bt[2] = {"ok", big};
+    size_t bl[2] = {2, sizeof big};
+    static float bo[2 * 512];
+    assert_int_equal(embed_batch(&e, bt, bl, 2, bo), EKB_ETOOBIG);
+    embed_close(&e);
+    arena_reset(sc, ms);
+    arena_reset(mo, mm);
+    /* a SCRATCH budget too small for the context: ENOMEM, nothing left behind */
+    struct arena small;
+    size_t sizes[ARENA_NBUDGETS] = {64 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20};
+    assert_int_equal(arena_init(&small, port_linux(), sizes, 0), 0);
+    assert_int_equal(embed_open(&e, &small, port_linux(), path, err, sizeof err), EKB_ENOMEM);
+    assert_non_null(strstr(err, "scratch"));
+    assert_int_equal(arena_budget(&small, ARENA_SCRATCH)->used, 0);
+    assert_int_equal(arena_budget(&small, ARENA_MODELS)->used, 0);
+    arena_fini(&small);
+}
+
+/* every quantization loads and agrees with F32 on a few texts */
+static void use_quantized_close(void **state)
+{
+    const char *q[3] = {"f32", "q8_0", "q4_0"};
+    const char *t[3] = {"Hydrogen is the lightest element.", "What is the symbol of gold?", "Noble gases are inert."};
+    static float v[3][3][512];
+    char path[600], err[300];
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        struct embedder e;
+        size_t ms = arena_mark(arena_budget(&A, ARENA_SCRATCH)), mm = arena_mark(arena_budget(&A, ARENA_MODELS));
+        model_path(path, sizeof path, q[i]);
+        assert_int_equal(embed_open(&e, &A, port_linux(), path, err, sizeof err), 0);
+        if (e.is_fallback) {
+            print_message("    [%s absent (make models): skipped]\n", path);
+            skip();
+        }
+        for (int k = 0; k < 3; k++)
+            assert_int_equal(embed_text(&e, t[k], strlen(t[k]), v[i][k]), 0);
+        embed_close(&e);
+        arena_reset(arena_budget(&A, ARENA_SCRATCH), ms);
+        arena_reset(arena_budget(&A, ARENA_MODELS), mm);
+    }
+    for (int k = 0; k < 3; k++) {
+        assert_true(embed_cosine(v[0][k], v[1][k], 512) > 0.995f);
+        assert_true(embed_cosine(v[0][k], v[2][k], 512) > 0.97f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fallback_when_no_model),
         cmocka_unit_test(bad_files_are_errors),
+        cmocka_unit_test(batch_fallback),
+        cmocka_unit_test(use_model_api),
+        cmocka_unit_test(use_quantized_close),
     };
     return cmocka_run_group_tests_name("embed", tests, setup, teardown);
 }

@@ -4,8 +4,13 @@
  *   all-MiniLM-L6-v2's vocab.txt;
  * - llama SPM: stories260K ids produced by tools/ref/tok_ref.py, and
  *   decode(encode(x)) == x;
+ * - USE-lite unigram: the npm package's own ids (tools/use_oracle.mjs
+ *   --tokens, stored in tests/data/use_tokens.jsonl by
+ *   tools/mk_use_token_vectors.sh) for 250 eval sentences and the edge
+ *   cases, with the vocabulary of build/models/use-lite-*.gguf (or
+ *   $EDGEKB_MODELS_DIR);
  * - bad input: invalid UTF-8, NUL bytes, text over the limit, too few id
- *   slots, very long words. Skipped (with a message) when the shared files
+ *   slots, very long words, random bytes. Skipped (with a message) when the shared files
  *   are absent. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +27,7 @@
 #include "ekb_limits.h"
 #include "gguf.h"
 #include "tok.h"
+#include "../src/tok_impl.h" /* tok_utf8_put */
 
 static struct arena A;
 static struct arena_region *R;
@@ -234,12 +240,195 @@ static void spm_stories(void **state)
     gguf_close(g);
 }
 
+/* ---- USE-lite unigram ---- */
+
+/* Decodes the JSON string starting at the opening quote *p into out (UTF-8);
+ * returns bytes written, advances *p past the closing quote. */
+static size_t json_str(const char **p, char *out, size_t cap)
+{
+    const char *s = *p + 1;
+    size_t n = 0;
+    while (*s && *s != '"' && n + 8 < cap) {
+        uint32_t cp;
+        if (*s != '\\') {
+            out[n++] = *s++;
+            continue;
+        }
+        s++;
+        switch (*s) {
+        case 'n': cp = '\n'; break;
+        case 't': cp = '\t'; break;
+        case 'r': cp = '\r'; break;
+        case 'b': cp = '\b'; break;
+        case 'f': cp = '\f'; break;
+        case 'u':
+            cp = (uint32_t)strtoul((char[]){s[1], s[2], s[3], s[4], 0}, NULL, 16);
+            s += 4;
+            if (cp >= 0xD800 && cp < 0xDC00 && s[1] == '\\' && s[2] == 'u') {
+                uint32_t lo = (uint32_t)strtoul((char[]){s[3], s[4], s[5], s[6], 0}, NULL, 16);
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                s += 6;
+            }
+            break;
+        default: cp = (unsigned char)*s; break;
+        }
+        s++;
+        n += tok_utf8_put(out + n, cp);
+    }
+    *p = *s ? s + 1 : s;
+    return n;
+}
+
+static struct tok_uni UNI;
+static int have_uni;
+
+static void load_uni(void)
+{
+    char path[600], err[300];
+    const char *md = getenv("EDGEKB_MODELS_DIR");
+    static const char *q[] = {"f32", "q8_0", "q4_0"};
+    if (have_uni)
+        return;
+    for (int i = 0; i < 3; i++) {
+        struct gguf *g;
+        snprintf(path, sizeof path, "%s/use-lite-%s.gguf", md ? md : "build/models", q[i]);
+        if (gguf_open(&g, R, port_linux(), path, err, sizeof err) != 0)
+            continue;
+        if (tok_uni_load(&UNI, R, R, g, err, sizeof err) != 0)
+            fail_msg("%s: %s", path, err);
+        have_uni = 1; /* g stays open: the tables point into its mapping */
+        return;
+    }
+    print_message("    [no use-lite-*.gguf in %s (make models): skipped]\n", md ? md : "build/models");
+    skip();
+}
+
+static void unigram_oracle_ids(void **state)
+{
+    size_t len;
+    (void)state;
+    load_uni();
+    char *data = slurp("tests/data/use_tokens.jsonl", &len);
+    if (!data)
+        fail_msg("tests/data/use_tokens.jsonl missing (tools/mk_use_token_vectors.sh)");
+    static char text[16384];
+    static int32_t want[4096], got[4096];
+    int cases = 0, ok = 0, total = 0, known_diff = 0;
+    for (char *line = data; *line; ) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        const char *p = strstr(line, "\"text\": \"");
+        assert_non_null(p);
+        p += 8;
+        size_t tl = json_str(&p, text, sizeof text);
+        p = strstr(p, "\"ids\": [");
+        assert_non_null(p);
+        p += 8;
+        size_t nw = 0;
+        while (*p && *p != ']') {
+            char *end;
+            want[nw++] = (int32_t)strtol(p, &end, 10);
+            p = end;
+            while (*p == ',' || *p == ' ')
+                p++;
+        }
+        size_t n, all;
+        assert_int_equal(tok_uni_encode(&UNI, text, tl, got, 4096, &n, &all), 0);
+        assert_int_equal(n, all);
+        cases++;
+        total += (int)nw;
+        /* known: NFKC is applied per code point, so a base letter followed
+         * by a combining mark is not composed (JavaScript composes it) */
+        text[tl] = 0;
+        int known = strstr(text, "\xcc\x81") != NULL;
+        if (n == nw && memcmp(got, want, n * sizeof *got) == 0) {
+            ok++;
+        } else if (known) {
+            print_message("    case %d '%.*s': differs as documented (no cross-character composition)\n", cases,
+                          (int)(tl < 40 ? tl : 40), text);
+            known_diff++;
+        } else {
+            print_message("    case %d '%.*s': %zu ids, want %zu\n", cases, (int)(tl < 60 ? tl : 60), text, n, nw);
+        }
+        line = nl ? nl + 1 : line + strlen(line);
+    }
+    free(data);
+    print_message("    unigram: %d/%d texts (%d ids) identical to the package's tokenizer, %d known difference(s)\n", ok,
+                  cases, total, known_diff);
+    assert_true(cases >= 250);
+    assert_true(known_diff <= 1);
+    assert_int_equal(ok + known_diff, cases);
+}
+
+static void unigram_edges(void **state)
+{
+    int32_t ids[300];
+    size_t n, all;
+    (void)state;
+    load_uni();
+    assert_int_equal(tok_uni_encode(&UNI, "", 0, ids, 300, &n, &all), 0);
+    assert_int_equal(n, 0);
+    /* truncation: the first max ids, and how many there are */
+    const char *t = "the quick brown fox jumps over the lazy dog";
+    int32_t full[64];
+    size_t nf;
+    assert_int_equal(tok_uni_encode(&UNI, t, strlen(t), full, 64, &nf, NULL), 0);
+    assert_true(nf > 5);
+    assert_int_equal(tok_uni_encode(&UNI, t, strlen(t), ids, 5, &n, &all), 0);
+    assert_int_equal(n, 5);
+    assert_int_equal(all, nf);
+    assert_memory_equal(ids, full, 5 * sizeof ids[0]);
+    /* NUL bytes, invalid and truncated UTF-8: unknowns, merged */
+    const char bad[] = "a\0\0b \xff\xfe\xc3 x\xe2\x82";
+    assert_int_equal(tok_uni_encode(&UNI, bad, sizeof bad - 1, ids, 300, &n, NULL), 0);
+    for (size_t i = 0; i + 1 < n; i++)
+        assert_false(ids[i] == (int32_t)UNI.unk && ids[i + 1] == (int32_t)UNI.unk);
+    /* over the byte limit */
+    static char big[EKB_TOK_MAX_TEXT + 1];
+    memset(big, 'a', sizeof big);
+    assert_int_equal(tok_uni_encode(&UNI, big, sizeof big, ids, 300, &n, NULL), EKB_ETOOBIG);
+    /* at the limit, all spaces (each becomes a 3-byte U+2581): fits */
+    memset(big, ' ', EKB_TOK_MAX_TEXT);
+    assert_int_equal(tok_uni_encode(&UNI, big, EKB_TOK_MAX_TEXT, ids, 300, &n, &all), 0);
+    assert_int_equal(n, 300);
+    assert_int_equal(all, EKB_TOK_MAX_TEXT + 1);
+    /* pathological NFKC expansion (U+FDFA: 18 code points) past the normalised cap */
+    for (size_t i = 0; i + 3 <= EKB_TOK_MAX_TEXT; i += 3)
+        memcpy(big + i, "\xef\xb7\xba", 3);
+    assert_int_equal(tok_uni_encode(&UNI, big, EKB_TOK_MAX_TEXT / 3 * 3, ids, 300, &n, NULL), EKB_ETOOBIG);
+    /* random bytes: ids in range */
+    uint32_t x = 7;
+    for (int r = 0; r < 300; r++) {
+        char junk[200];
+        for (size_t i = 0; i < sizeof junk; i++) {
+            x = x * 1103515245u + 12345u;
+            junk[i] = (char)(x >> 16);
+        }
+        assert_int_equal(tok_uni_encode(&UNI, junk, sizeof junk, ids, 300, &n, NULL), 0);
+        for (size_t i = 0; i < n; i++)
+            assert_true(ids[i] >= 0 && (uint32_t)ids[i] < UNI.n_vocab);
+    }
+    /* another tokenizer model is refused */
+    char path[600], err[300];
+    struct gguf *g;
+    struct tok_uni t2;
+    snprintf(path, sizeof path, "%s/stories260K.gguf", shared);
+    if (gguf_open(&g, R, port_linux(), path, err, sizeof err) == 0) {
+        assert_int_equal(tok_uni_load(&t2, R, R, g, err, sizeof err), EKB_EUNSUPP);
+        assert_non_null(strstr(err, "use-unigram"));
+        gguf_close(g);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(wordpiece_47_vectors),
         cmocka_unit_test(wordpiece_edges),
         cmocka_unit_test(spm_stories),
+        cmocka_unit_test(unigram_oracle_ids),
+        cmocka_unit_test(unigram_edges),
     };
     return cmocka_run_group_tests_name("tok", tests, setup, teardown);
 }

@@ -7,9 +7,10 @@
 #    the python quantizer) and the fuzz seeds (v2, every KV type, alignment 64);
 #  - `edgekb quantize` output: every tensor the C rule quantizes is byte-equal
 #    to the python ggml-exact quantizer on the source tensor; the set of
-#    quantized tensors equals python's should_quantize (token_embd is Q8_0 in
-#    our Q4_0 files, documented in docs/models/quantize.md); metadata equal to
-#    the source except general.file_type / quantization_version;
+#    quantized tensors and their types equal python's quant_type (token_embd,
+#    and USE-lite's blk.0.*, are Q8_0 in our Q4_0 files: docs/models/quantize.md)
+#    on stories260K, bert-tiny, minilm-shape and use-lite-f32 (when made);
+#    metadata equal to the source except general.file_type / quantization_version;
 #  - bad inputs to the commands: truncated file, bad type, unwritable output.
 . "$(dirname "$0")/_lib.sh"
 set -u
@@ -58,7 +59,8 @@ done
 [ $nf -ge 10 ] || { echo "FAIL: only $nf files listed"; exit 1; }
 echo "gguf-info: $nf files, $nt tensors listed identically to the python reader"
 
-for src in "$SHARED/models/stories260K.gguf" "$REFD/bert-tiny-f32.gguf" "$REFD/minilm-shape-f32.gguf"; do
+for src in "$SHARED/models/stories260K.gguf" "$REFD/bert-tiny-f32.gguf" "$REFD/minilm-shape-f32.gguf" \
+           "${MODELS_DIR:-$root/build/models}/use-lite-f32.gguf"; do
   [ -r "$src" ] || continue
   for q in q8_0 q4_0; do
     out=$TMPDIR/out-$q.gguf
@@ -82,9 +84,7 @@ nq = 0
 for n in s.tensor_order:
     ts, td = s.tensors[n], d.tensors[n]
     assert ts.ne == td.ne, n
-    expect = ts.type
-    if gguf.should_quantize(n, ts.ne) and ts.type in (gguf.GGML_F32, gguf.GGML_F16):
-        expect = gguf.GGML_Q8_0 if (want == gguf.GGML_Q4_0 and n == "token_embd.weight") else want
+    expect = gguf.quant_type(n, ts.ne, ts.type, want, s.get("general.architecture", ""))
     assert td.type == expect, "%s: type %d, want %d" % (n, td.type, expect)
     if td.type == ts.type:
         assert bytes(td.raw()) == bytes(ts.raw()), n

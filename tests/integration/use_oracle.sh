@@ -1,9 +1,10 @@
 # use_oracle.sh: the C USE-lite encoder against the TF.js runtime of the npm
 # package (tools/use_oracle.mjs) over the eval-dev sentences (element
 # descriptions split into sentences + the questions; >= 200 real sentences):
-# F32 mean cosine >= 0.9999, Q8_0 >= 0.995; Q4_0 is printed and must be
-# >= 0.95 (the issue's target is 0.98: not met, see the closing note).
+# mean cosine F32 >= 0.9999, Q8_0 >= 0.995, Q4_0 >= 0.98 (Q4_0 files keep
+# USE-lite's block 0 in Q8_0: docs/models/quantize.md); mean and min printed.
 # Also checks the numpy reference (tools/ref/use_ref.py) on the same file.
+# edgekb embed reads the sentences from stdin (batched through embed_batch).
 # Skips (77) without node/npm. Models come from tools/models.sh (make models),
 # the oracle's output is cached under build/use-oracle.
 . "$(dirname "$0")/_lib.sh"
@@ -31,7 +32,7 @@ for q in f32 q8_0 q4_0; do
 done
 head -200 "$S" >"$TMPDIR/s200.txt" # the float64 numpy reference is slow: its check uses 200 sentences
 $PY "$root/tools/ref/use_ref.py" embed --gguf "$MD/use-lite-f32.gguf" "$TMPDIR/s200.txt" >"$TMPDIR/ref.jsonl" 2>/dev/null || exit 1
-$PY - "$C/oracle.jsonl" "$TMPDIR" <<'PYEOF'
+$PY - "$C/oracle.jsonl" "$TMPDIR" >"$TMPDIR/summary" <<'PYEOF'
 import json, sys
 import numpy as np
 O = np.array([json.loads(l) for l in open(sys.argv[1])], dtype=np.float64)
@@ -40,7 +41,7 @@ ok = True
 def load(f):
     rows = [json.loads(l) for l in open(f)]
     return np.array([r if isinstance(r, list) else r["embedding"] for r in rows], dtype=np.float64)
-for label, f, need in (("c-f32", "c-f32", 0.9999), ("c-q8_0", "c-q8_0", 0.995), ("c-q4_0", "c-q4_0", 0.95),
+for label, f, need in (("c-f32", "c-f32", 0.9999), ("c-q8_0", "c-q8_0", 0.995), ("c-q4_0", "c-q4_0", 0.98),
                        ("numpy-ref-f32", "ref", 0.9999)):
     X = load("%s/%s.jsonl" % (sys.argv[2], f))
     assert X.shape[1] == O.shape[1] and X.shape[0] <= O.shape[0], (label, X.shape, O.shape)
@@ -50,5 +51,6 @@ for label, f, need in (("c-f32", "c-f32", 0.9999), ("c-q8_0", "c-q8_0", 0.995), 
 sys.exit(0 if ok else 1)
 PYEOF
 rc=$?
+cat "$TMPDIR/summary"
 [ $rc -eq 0 ] || { echo "FAIL: below a threshold"; exit 1; }
-echo "ok: USE-lite (C) agrees with the TF.js oracle over $n sentences"
+echo "ok: USE-lite (C) vs the TF.js oracle over $n sentences: $(grep -o 'c-[a-z0-9_]* vs tfjs over [0-9]* sentences: mean [0-9.]* min [0-9.]*' "$TMPDIR/summary" | sed 's/ vs tfjs over [0-9]* sentences://' | tr '\n' ';')"

@@ -423,6 +423,20 @@ def should_quantize(name, ne):
     return ne[0] % QK == 0
 
 
+def quant_type(name, ne, src_type, want, arch=""):
+    """The type `edgekb quantize` gives a tensor in a file quantized to want
+    (GGML_Q8_0/GGML_Q4_0); docs/models/quantize.md.  should_quantize, plus
+    our two deliberate differences for Q4_0 files: token_embd.weight is
+    Q8_0, and in USE-lite (arch "use-lite") block 0's matrices (blk.0.*)
+    are Q8_0.  Tensors not F32/F16 keep their type."""
+    if src_type not in (GGML_F32, GGML_F16) or not should_quantize(name, ne):
+        return src_type
+    if want == GGML_Q4_0 and (name == "token_embd.weight" or
+                              (arch == "use-lite" and name.startswith("blk.0."))):
+        return GGML_Q8_0
+    return want
+
+
 def copy_kvs(reader, writer, override=None, skip=()):
     override = override or {}
     for key in reader.kv:
@@ -437,18 +451,21 @@ def copy_kvs(reader, writer, override=None, skip=()):
 
 
 def quantize_file(src, dst, qtype):
-    """Re-encode every eligible tensor of src as qtype (GGML_Q8_0/GGML_Q4_0)
-    with the reference quantizer.  Tensors are dequantized to float32 first."""
+    """Re-encode every eligible tensor of src as qtype (GGML_Q8_0/GGML_Q4_0;
+    per tensor as quant_type says) with the reference quantizer.  Tensors
+    are dequantized to float32 first."""
     r = GGUFReader(src)
     w = GGUFWriter(r.alignment)
     copy_kvs(r, w, override={}, skip=("general.file_type", "general.quantization_version"))
     w.add_kv("general.file_type", FTYPE_FOR[qtype], T_UINT32)
     w.add_kv("general.quantization_version", 2, T_UINT32)
     nq = 0
+    arch = r.get("general.architecture", "")
     for name in r.tensor_order:
         ti = r.tensors[name]
-        if should_quantize(name, ti.ne):
-            w.add_tensor(name, ti.numpy(), qtype)
+        qt = quant_type(name, ti.ne, ti.type, qtype, arch)
+        if qt != ti.type:
+            w.add_tensor(name, ti.numpy(), qt)
             nq += 1
         elif ti.type == GGML_F32:
             w.add_tensor(name, None, GGML_F32, raw=bytes(ti.raw()), ne=ti.ne)
