@@ -135,6 +135,9 @@ struct port {
 
     /* CPU features, detected once by the caller at start. */
     void (*cpu_detect)(struct port_cpu *out);
+
+    /* 1 if fd is a terminal (progress output), else 0. */
+    int (*is_tty)(int fd);
 };
 
 const struct port *port_linux(void);

@@ -389,6 +389,8 @@ static void fk_cpu_detect(struct port_cpu *c)
     pthread_mutex_unlock(&fk.lock);
 }
 
+static int fk_is_tty(int fd) { return real()->is_tty(fd); }
+
 static const struct port fake_port = {
     .name = "fake",
     .mono_ns = fk_mono_ns,
@@ -428,6 +430,7 @@ static const struct port fake_port = {
     .pipe = fk_pipe,
     .random = fk_random,
     .cpu_detect = fk_cpu_detect,
+    .is_tty = fk_is_tty,
 };
 
 const struct port *port_fake(void)

@@ -609,6 +609,8 @@ static void lx_cpu_detect(struct port_cpu *c)
 #endif
 }
 
+static int lx_is_tty(int fd) { return isatty(fd) == 1; }
+
 static const struct port linux_port = {
     .name = "linux",
     .mono_ns = lx_mono_ns,
@@ -648,6 +650,7 @@ static const struct port linux_port = {
     .pipe = lx_pipe,
     .random = lx_random,
     .cpu_detect = lx_cpu_detect,
+    .is_tty = lx_is_tty,
 };
 
 const struct port *port_linux(void) { return &linux_port; }
