@@ -43,6 +43,7 @@ struct board {
     uint32_t watchdog_timeout_s;
     char model_embed[EKB_PATH_MAX];  /* file names, looked up in the model dir */
     char model_lm[EKB_PATH_MAX];
+    uint32_t chunk_min, chunk_max, chunk_overlap; /* bytes; 0: EKB_CHUNK_DEFAULT_* (chunk.h) */
 };
 
 int board_parse(const char *text, size_t len, struct board *b, char *err, size_t errlen);

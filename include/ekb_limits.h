@@ -50,13 +50,27 @@
 #define EKB_EMBED_FALLBACK_DIM 256   /* dimension of the hash fallback embedder */
 #define EKB_EMBED_BATCH_TOKENS 512   /* tokens one batched encoder pass holds */
 
-/* Knowledge store (store.c) */
-#define EKB_STORE_SNIPPET_MAX 256    /* bytes of a search hit's snippet (UTF-8 safe cut) */
-#define EKB_STORE_CHUNK_MIN 200      /* bytes: smaller paragraphs are merged */
-#define EKB_STORE_CHUNK_MAX 1000     /* bytes: larger paragraphs are cut at sentence ends */
-#define EKB_STORE_DOC_MAX (8u << 20) /* bytes of one document */
+/* Knowledge store, chunker, search (store.c, chunk.c, search.c) */
+#define EKB_STORE_SNIPPET_MAX 256    /* bytes of a search hit's snippet buffer (text cut at ~200, UTF-8 safe) */
+#define EKB_STORE_CHUNK_MIN 200      /* (store_kb.c until it uses the chunker) */
+#define EKB_STORE_CHUNK_MAX 1000
+#define EKB_STORE_SNIPPET_TEXT 200   /* bytes of snippet text before "..." */
+#define EKB_STORE_DOC_MAX (8u << 20) /* bytes of one document given in memory (JSONL text, protocol) */
+#define EKB_STORE_FILE_MAX (1u << 30) /* bytes of one .txt/.md file (mapped, chunked as a stream) */
 #define EKB_STORE_K_MAX 100          /* hits one search returns at most */
 #define EKB_STORE_QUERY_MAX 4096     /* bytes of a query */
+#define EKB_STORE_TITLE_MAX 511      /* bytes of a document title (and of an ext id) */
+#define EKB_STORE_FACT_MAX 1023      /* bytes of a fact's subject, predicate or object */
+#define EKB_STORE_CAND_MIN 50        /* candidates each mode gives hybrid fusion, at least (4k otherwise) */
+#define EKB_STORE_RRF_K 60           /* reciprocal-rank fusion constant */
+#define EKB_STORE_SQL_LENGTH (1u << 16) /* sqlite3_limit: bytes of one SQL statement */
+#define EKB_STORE_BLOB_MAX (32u << 20)  /* sqlite3_limit: bytes of a string or BLOB */
+#define EKB_STORE_BUSY_MS 2000       /* SQLite busy timeout */
+#define EKB_CHUNK_MIN_LO 16          /* chunk min at least */
+#define EKB_CHUNK_MAX_HI 65536       /* chunk max at most (the chunker's window) */
+#define EKB_CHUNK_DEFAULT_MIN 200    /* bytes: smaller paragraphs are merged (board CHUNK_MIN) */
+#define EKB_CHUNK_DEFAULT_MAX 1000   /* bytes: larger runs are cut at sentence ends (board CHUNK_MAX) */
+#define EKB_CHUNK_DEFAULT_OVERLAP 100 /* bytes repeated after a cut inside a paragraph (board CHUNK_OVERLAP) */
 
 /* Server and protocol (srv*.c, proto.c; docs/protocol.md section 8) */
 #define EKB_PROTO_LINE_MAX 4096          /* bytes of a request line, terminator and CRC suffix excluded */
