@@ -52,8 +52,6 @@
 
 /* Knowledge store, chunker, search (store.c, chunk.c, search.c) */
 #define EKB_STORE_SNIPPET_MAX 256    /* bytes of a search hit's snippet buffer (text cut at ~200, UTF-8 safe) */
-#define EKB_STORE_CHUNK_MIN 200      /* (store_kb.c until it uses the chunker) */
-#define EKB_STORE_CHUNK_MAX 1000
 #define EKB_STORE_SNIPPET_TEXT 200   /* bytes of snippet text before "..." */
 #define EKB_STORE_DOC_MAX (8u << 20) /* bytes of one document given in memory (JSONL text, protocol) */
 #define EKB_STORE_FILE_MAX (1u << 30) /* bytes of one .txt/.md file (mapped, chunked as a stream) */

@@ -1,26 +1,37 @@
-/* store.h: the knowledge store (SQLite + LZ4).
+/* store.h: the knowledge store (SQLite + LZ4 + FTS5, vectors in SQLite).
  *
- * Owns: SQLite's memory (memsys5 over the arena's store budget); a
- * knowledge base directory DIR/kb.sqlite (WAL, synchronous=FULL, foreign
- * keys, defensive mode) with documents, LZ4-compressed chunks (offsets into
- * their document), chunk vectors (int8 + scale: SQLite is the source of
- * truth), a contentless FTS5 index for BM25, entities, predicates, facts,
- * and meta (schema version, the embedder's name/dim/SHA-256: a KB refuses
- * another embedder). Vector search is exact (brute force over the int8
- * vectors loaded into the INDEX budget at open, kern dot_i8); the HNSW
- * index is not built yet. Hybrid = reciprocal-rank fusion (k = 60).
- * Each document is one transaction; re-adding identical content (SHA-256)
- * is a no-op.
+ * Owns: SQLite's memory (memsys5 over the arena's store budget, no libc
+ * heap); a knowledge base directory DIR with DIR/kb.sqlite (WAL,
+ * synchronous=FULL, foreign keys, defensive mode, sqlite3_limit caps,
+ * schema migrations by PRAGMA user_version: docs/schema.md) and
+ * DIR/index.hnsw (the HNSW vector index, a cache: rebuilt from SQLite when
+ * missing, corrupt, made by another embedder or older than the data).
+ * Tables: documents, chunks (offsets into their document, LZ4 text, int8
+ * vector + scale: SQLite is the source of truth), chunks_fts (contentless
+ * FTS5 over "<title>. <chunk>"), entities (+ entities_fts over names and
+ * aliases), predicates, facts, meta (embedder name/dim/SHA-256, chunking
+ * parameters, data/index generations). A KB refuses another embedder.
+ * Search (vector / BM25 / hybrid) is in search.c (search.h).
+ *
+ * Ingest: each document is one transaction (chunked by chunk.c as a
+ * stream, compressed, embedded, FTS-indexed, inserted into the HNSW index);
+ * it is acknowledged only after COMMIT. Identical content (SHA-256) is a
+ * no-op. Documents must be valid UTF-8 without NUL bytes and hold some
+ * non-blank text.
+ * Concurrency: one struct store per thread at a time; one writing process
+ * per KB at a time (another process's writes are noticed by data_gen and
+ * the index is rebuilt before the next search).
  * Invariant: store_sqlite_init() runs once per process before any other
  * SQLite call; after it SQLite never touches the libc heap.
- * Failure: EKB_ENOMEM when the budget is too small, EKB_EINTERNAL if SQLite
- * refuses its configuration (called twice, or after use). */
+ * Failure: EKB_E* codes with a one-line reason in err; a failed document
+ * rolls back (database and index), so a KB never holds half a document. */
 #ifndef EKB_STORE_H
 #define EKB_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chunk.h"
 #include "ekb_limits.h"
 
 struct arena;
@@ -28,6 +39,7 @@ struct arena_region;
 struct port;
 struct embedder;
 struct sqlite3;
+struct hnsw;
 
 /* Gives SQLite `bytes` of r (0: all that is left) as its only heap. */
 int store_sqlite_init(struct arena_region *r, size_t bytes);
@@ -35,56 +47,78 @@ void store_sqlite_fini(void);
 /* SQLite's own accounting of the heap: bytes in use and the high-water mark. */
 void store_sqlite_mem(size_t *used, size_t *peak);
 
+#define STORE_SCHEMA_VERSION 2
+
 enum store_mode { STORE_VECTOR = 0, STORE_TEXT = 1, STORE_HYBRID = 2 };
 
 struct store_hit {
     int64_t chunk_id, doc_id;
-    double score;
+    double score; /* vector: cosine; text: -bm25; hybrid: RRF sum */
     char ext_id[EKB_NAME_MAX * 2];
     char title[EKB_NAME_MAX * 2];
-    char snippet[EKB_STORE_SNIPPET_MAX];
+    char snippet[EKB_STORE_SNIPPET_MAX]; /* best-matching sentence, <= ~200 bytes, UTF-8 */
 };
+
+/* Progress of the document being added: bytes chunked so far of total. */
+typedef void (*store_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 struct store {
     const struct port *port;
     struct sqlite3 *db;
     struct embedder *emb;
     struct arena_region *scratch; /* per-call scratch, reset after each call */
-    uint32_t dim, cap, n;         /* vectors: capacity from the INDEX budget */
-    int64_t *vid;                 /* chunk id of each vector */
-    float *vscale;
-    int8_t *vec;
-    void *lz4;                    /* LZ4 state, from the STORE budget */
-    uint32_t chunk_min, chunk_max;
+    uint32_t dim, cap, n;         /* vectors: index capacity, live vectors */
+    struct hnsw *ix;              /* INDEX budget */
+    int ix_dirty;                 /* differs from DIR/index.hnsw */
+    int64_t gen;                  /* meta data_gen the index reflects */
+    char ix_state[96];            /* how the index was obtained at open ("loaded", "rebuilt: why") */
+    char dir[EKB_PATH_MAX];
+    void *lz4;                    /* LZ4 state, STORE budget */
+    char *lzbuf, *ctx;            /* compressed chunk, "<title>. <chunk>" (STORE budget) */
+    int lzcap;
+    float *v;                     /* one embedding (STORE budget) */
+    int8_t *q;
+    struct chunk_params cp;       /* from meta (set at kb init) */
+    struct chunker ck;
+    store_progress_fn progress;   /* optional */
+    void *progress_ctx;
 };
 
-/* Opens (create: creates) DIR/kb.sqlite bound to the embedder e. Budgets:
- * SQLite must have been given its heap (store_sqlite_init); vectors go to
- * a's INDEX budget, scratch to a's SCRATCH budget. */
+/* Opens (create: creates, binding the embedder and the chunk parameters cp,
+ * NULL: defaults) DIR/kb.sqlite. Budgets: SQLite must have its heap
+ * (store_sqlite_init); the index takes all of a's INDEX budget, buffers come
+ * from a's STORE budget, scratch from a's SCRATCH budget. */
 int store_open(struct store *s, struct arena *a, const struct port *p, const char *dir, struct embedder *e,
                int create, char *err, size_t errlen);
+int store_open_cp(struct store *s, struct arena *a, const struct port *p, const char *dir, struct embedder *e,
+                  int create, const struct chunk_params *cp, char *err, size_t errlen);
+/* Saves the index if it changed, closes. */
 void store_close(struct store *s);
 /* The embedder a KB was made with (name, model path) for `edgekb` commands
  * that open it: copies into name/path (path may be "" for the fallback). */
 int store_peek_embedder(const struct port *p, const char *dir, char *name, size_t nl, char *path, size_t pl,
                         char *err, size_t errlen);
-/* Adds a document (chunked, compressed, embedded, indexed) in one
- * transaction. *dup = 1 when identical content was already there (no-op). */
+/* Adds a document (len <= EKB_STORE_FILE_MAX) in one transaction.
+ * *dup = 1 when identical content was already there (no-op). */
 int store_add_doc(struct store *s, const char *ext_id, const char *title, const char *text, size_t len,
                   const char *source, int64_t *doc_id, int *dup, uint32_t *n_chunks, char *err, size_t errlen);
+/* Adds a fact (no-op if present). The object becomes an entity link when an
+ * entity of that name exists, else a literal. Predicates "also known as",
+ * "alias", "aka" also add the object to the subject's aliases. */
 int store_add_fact(struct store *s, const char *subj, const char *pred, const char *obj, double confidence,
                    const char *source, char *err, size_t errlen);
 /* Groups many facts in one transaction (documents always commit alone):
  * store_begin, store_add_fact..., store_commit(s, 1) or (s, 0) to roll back. */
 int store_begin(struct store *s);
 int store_commit(struct store *s, int ok);
-/* Exact match; NULL means any. Calls fn per fact (stop when it returns non-zero). */
+/* Exact match (names without case); NULL means any. Calls fn per fact (stop
+ * when it returns non-zero). Returns the number of facts seen or < 0. */
 int store_find_facts(struct store *s, const char *subj, const char *pred, const char *obj,
                      int (*fn)(void *ctx, const char *s, const char *p, const char *o, double conf), void *ctx);
+/* Search: see search.h (this forwards to search_run). */
 int store_search(struct store *s, enum store_mode mode, const char *query, size_t qlen, uint32_t k,
                  struct store_hit *hits, uint32_t *n, char *err, size_t errlen);
 int store_count(struct store *s, int64_t *docs, int64_t *chunks, int64_t *facts);
-/* ---- added for the protocol server (src/store_ops.c) ---- */
 /* The newest document with ext_id: its text (rebuilt from its chunks and
  * checked against its SHA-256) into out[0..cap), its title into title. */
 int store_get_doc(struct store *s, const char *ext_id, char *title, size_t tlen, char *out, size_t cap,
@@ -94,8 +128,21 @@ int store_get_doc(struct store *s, const char *ext_id, char *title, size_t tlen,
 int store_del_doc(struct store *s, const char *ext_id, uint32_t *n_docs, char *err, size_t errlen);
 /* Deletes the exact fact (names compared without case); EKB_ENOENT if absent. */
 int store_del_fact(struct store *s, const char *subj, const char *pred, const char *obj, uint32_t *n);
-
-/* PRAGMA integrity_check: 0 and "ok", or EKB_ECORRUPT and SQLite's first complaint. */
+/* Lists documents (id, ext_id, title, bytes, chunks) in id order. */
+int store_list_docs(struct store *s, int (*fn)(void *ctx, int64_t id, const char *ext_id, const char *title,
+                                               int64_t bytes), void *ctx);
+/* PRAGMA integrity_check plus PRAGMA foreign_key_check: 0 and "ok", or
+ * EKB_ECORRUPT and SQLite's first complaint. */
 int store_integrity(struct store *s, char *out, size_t len);
+
+/* ---- for search.c ---- */
+int store_meta_get(struct store *s, const char *key, char *out, size_t ol);
+int store_meta_set(struct store *s, const char *key, const char *val);
+int64_t store_meta_i64(struct store *s, const char *key);
+/* Decompresses chunk id into out (cap bytes); *len, and its document's
+ * ext_id/title into the hit. */
+int store_chunk_text(struct store *s, int64_t chunk_id, char *out, size_t cap, size_t *len, struct store_hit *h);
+/* 1 if c is not a valid position to start/finish; utility: UTF-8 check. */
+int store_utf8_valid(const char *t, size_t n, size_t *bad_at);
 
 #endif

@@ -1,11 +1,15 @@
-/* cli_kb.c: knowledge-base commands: `edgekb kb init|stats`, `edgekb
- * ingest`, `edgekb search`, `edgekb facts`. Input files are mapped through
- * the port (no heap); JSON Lines are parsed by a small strict parser
- * (objects of string/number/bool/null values; strings fully unescaped,
- * \uXXXX and surrogate pairs included). A malformed line is reported with
- * its file and line number and skipped; ingest then exits 1.
- * Each document is committed on its own and acknowledged on stdout
- * ("ok <id> ..."), so an interrupted ingest keeps everything acknowledged. */
+/* cli_kb.c: knowledge-base commands: `edgekb kb init|stats|check|list`,
+ * `edgekb ingest`, `edgekb search`, `edgekb facts` (FIND), `edgekb fact`
+ * (add one). Input files are mapped through the port (no heap); JSON Lines
+ * are parsed by a small strict parser (objects of string/number/bool/null
+ * values; strings fully unescaped, \uXXXX and surrogate pairs included;
+ * nested objects/arrays refused). A malformed line is reported with its
+ * file and line number and skipped; the other lines are still ingested and
+ * ingest then exits 1. Each document is committed on its own and
+ * acknowledged on stdout ("ok <doc id> <ext id> chunks=N", "dup ..." for
+ * identical content) only after COMMIT, so an interrupted ingest keeps
+ * everything acknowledged. A .tsv facts file is one transaction
+ * ("ok facts N FILE"). Progress goes to stderr when it is a terminal. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +19,8 @@
 #include "ekb_limits.h"
 #include "embed.h"
 #include "log.h"
+#include "port.h"
+#include "search.h"
 #include "store.h"
 
 struct kbctx {
@@ -25,6 +31,8 @@ struct kbctx {
 static const char *models_dir(void)
 {
     const char *d = getenv("EDGEKB_MODELS_DIR");
+    if (!d)
+        d = getenv("MODELS_DIR");
     return d ? d : "build/models";
 }
 
@@ -33,7 +41,7 @@ static int open_kb(struct app *a, struct kbctx *k, const char *dir, int create, 
 {
     char name[64], path[EKB_PATH_MAX], def[EKB_PATH_MAX + 64];
     struct arena_region *st = arena_budget(&a->arena, ARENA_STORE);
-    /* SQLite gets the store budget less 1 MiB for the LZ4 state and slack */
+    /* SQLite gets the store budget less 1 MiB for the LZ4 state, the chunker and slack */
     int rc = store_sqlite_init(st, arena_avail(st) > (2u << 20) ? (arena_avail(st) - (1u << 20)) & ~(size_t)0xfff : 0);
     if (rc != 0) {
         snprintf(err, errlen, "store: cannot give SQLite its heap (%s)", ekb_strerror(rc));
@@ -46,14 +54,23 @@ static int open_kb(struct app *a, struct kbctx *k, const char *dir, int create, 
     } else if (model == NULL) {
         snprintf(def, sizeof def, "%s/%s", models_dir(), a->board.model_embed);
         model = def;
+        int fd = a->port->open(def, PORT_O_RDONLY, 0);
+        if (fd >= 0)
+            a->port->close(fd);
+        else
+            fprintf(stderr, "kb init: NOTICE: no default model %s: this knowledge base will use the hash-fallback "
+                            "embedder (lexical only, REDUCED search quality); give --model FILE or run make models\n",
+                    def);
     }
     if ((rc = embed_open(&k->e, &a->arena, a->port, model, err, errlen)) != 0)
         return rc;
-    if (!create && name[0] && strcmp(name, k->e.name) != 0 && !k->e.is_fallback) {
-        snprintf(err, errlen, "store: knowledge base embedder %s, model file gives %s", name, k->e.name);
+    if (!create && name[0] && strcmp(name, k->e.name) != 0) {
+        snprintf(err, errlen, "store: this knowledge base was built with embedder %s but its model %.200s now gives %s",
+                 name, path[0] ? path : "(none)", k->e.name);
         return EKB_EINVAL;
     }
-    return store_open(&k->s, &a->arena, a->port, dir, &k->e, create, err, errlen);
+    struct chunk_params cp = {a->board.chunk_min, a->board.chunk_max, a->board.chunk_overlap};
+    return store_open_cp(&k->s, &a->arena, a->port, dir, &k->e, create, &cp, err, errlen);
 }
 
 static void close_kb(struct kbctx *k)
@@ -239,20 +256,28 @@ static int need_kb(const char *kb, const char *cmd)
     return 2;
 }
 
+static int list_doc(void *ctx, int64_t id, const char *ext_id, const char *title, int64_t bytes)
+{
+    (void)ctx;
+    printf("%lld\t%s\t%s\t%lld\n", (long long)id, ext_id ? ext_id : "", title ? title : "", (long long)bytes);
+    return 0;
+}
+
 int cmd_kb(struct app *a, const struct global_opts *g, int argc, char **argv)
 {
     const char *kb = NULL, *model = NULL;
     char err[400];
     struct kbctx k;
     (void)g;
-    if (argc < 2 || (strcmp(argv[1], "init") && strcmp(argv[1], "stats") && strcmp(argv[1], "check"))) {
-        fprintf(stderr, "usage: edgekb kb init --kb DIR [--model FILE] | edgekb kb stats|check --kb DIR\n");
+    if (argc < 2 || (strcmp(argv[1], "init") && strcmp(argv[1], "stats") && strcmp(argv[1], "check") &&
+                     strcmp(argv[1], "list"))) {
+        fprintf(stderr, "usage: edgekb kb init --kb DIR [--model FILE] | edgekb kb stats|check|list --kb DIR\n");
         return 2;
     }
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--kb") == 0 && i + 1 < argc)
             kb = argv[++i];
-        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
+        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc && strcmp(argv[1], "init") == 0)
             model = argv[++i];
         else {
             fprintf(stderr, "edgekb kb: bad argument '%.80s'\n", argv[i]);
@@ -267,18 +292,26 @@ int cmd_kb(struct app *a, const struct global_opts *g, int argc, char **argv)
         return 1;
     }
     int64_t d = 0, c = 0, f = 0;
+    int rc = 0;
     if (strcmp(argv[1], "check") == 0) {
-        char res[200];
-        int rc = store_integrity(&k.s, res, sizeof res);
-        printf("kb %s: integrity %s; %u vectors loaded and verified against SQLite\n", kb, res, k.s.n);
-        close_kb(&k);
-        return rc == 0 ? 0 : 1;
+        char res[200], ix[300];
+        rc = store_integrity(&k.s, res, sizeof res);
+        int rc2 = search_index_verify(&k.s, ix, sizeof ix);
+        printf("kb %s: integrity %s; %s\n", kb, res, ix);
+        rc = rc == 0 && rc2 == 0 ? 0 : 1;
+    } else if (strcmp(argv[1], "list") == 0) {
+        rc = store_list_docs(&k.s, list_doc, NULL) < 0;
+    } else {
+        size_t used, peak;
+        store_count(&k.s, &d, &c, &f);
+        store_sqlite_mem(&used, &peak);
+        printf("kb %s: embedder %s (dim %u%s), %lld documents, %lld chunks, %lld facts, %u vectors (capacity %u, "
+               "index %s), chunking min %u max %u overlap %u, sqlite heap peak %zu KB\n",
+               kb, k.e.name, k.e.dim, k.e.is_fallback ? ", REDUCED FALLBACK" : "", (long long)d, (long long)c,
+               (long long)f, k.s.n, k.s.cap, k.s.ix_state, k.s.cp.min, k.s.cp.max, k.s.cp.overlap, peak >> 10);
     }
-    store_count(&k.s, &d, &c, &f);
-    printf("kb %s: embedder %s (dim %u%s), %lld documents, %lld chunks, %lld facts, vector capacity %u\n", kb, k.e.name,
-           k.e.dim, k.e.is_fallback ? ", REDUCED FALLBACK" : "", (long long)d, (long long)c, (long long)f, k.s.cap);
     close_kb(&k);
-    return 0;
+    return rc;
 }
 
 static int map_file(struct app *a, const char *path, const char **data, uint64_t *size)
@@ -299,6 +332,31 @@ static const char *ext_of(const char *p)
 {
     const char *d = strrchr(p, '.');
     return d ? d + 1 : "";
+}
+
+struct progress {
+    const struct port *p;
+    int on;
+    int64_t t0, last;
+    uint64_t bytes, docs, chunks; /* of the finished documents */
+};
+
+static void progress_show(struct progress *pr, uint64_t doc_done, int force)
+{
+    int64_t now = pr->p->mono_ns();
+    if (!pr->on || (!force && now - pr->last < 250000000))
+        return;
+    pr->last = now;
+    double secs = (double)(now - pr->t0) * 1e-9, mb = (double)(pr->bytes + doc_done) / 1048576.0;
+    fprintf(stderr, "\r  %llu documents, %.1f MB, %llu chunks, %.2f MB/s   ", (unsigned long long)pr->docs, mb,
+            (unsigned long long)pr->chunks, secs > 0 ? mb / secs : 0.0);
+    fflush(stderr);
+}
+
+static void progress_cb(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)total;
+    progress_show(ctx, done, 0);
 }
 
 int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv)
@@ -339,6 +397,9 @@ int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv
     }
     int64_t t0 = a->port->mono_ns();
     uint64_t bytes = 0, docs = 0, dups = 0, chunks = 0, facts = 0;
+    struct progress pr = {a->port, a->port->is_tty && a->port->is_tty(2), t0, t0, 0, 0, 0};
+    k.s.progress = progress_cb;
+    k.s.progress_ctx = &pr;
     for (int fi = first; fi < argc; fi++) {
         const char *path = argv[fi], *data;
         uint64_t size;
@@ -346,6 +407,10 @@ int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv
         if (rc != 0) {
             fprintf(stderr, "edgekb ingest: %s: %s\n", path, strerror(-rc));
             bad++;
+            continue;
+        }
+        if (size == 0) {
+            fprintf(stderr, "edgekb ingest: %s: empty file, nothing to ingest\n", path);
             continue;
         }
         const char *e = ext_of(path);
@@ -388,10 +453,13 @@ int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv
                             bad++;
                         } else {
                             printf("%s %lld %s chunks=%u\n", dup ? "dup" : "ok", (long long)did, id, nc);
+                            fflush(stdout); /* acknowledged: committed and printed */
                             dups += (uint64_t)dup;
                             docs += (uint64_t)!dup;
-                            chunks += nc;
+                            chunks += dup ? 0 : nc;
                             bytes += dup ? 0 : f[2].len;
+                            pr.docs = docs, pr.chunks = chunks, pr.bytes = bytes;
+                            progress_show(&pr, 0, 0);
                         }
                     }
                 } else if (n > 0) { /* tsv facts: subject TAB predicate TAB object */
@@ -421,6 +489,7 @@ int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv
                     bad++;
                 } else {
                     printf("ok facts %llu %s\n", (unsigned long long)(facts - facts0), path);
+                    fflush(stdout);
                 }
             }
         } else if (strcmp(e, "txt") == 0 || strcmp(e, "md") == 0 || strcmp(e, "text") == 0) {
@@ -435,10 +504,12 @@ int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv
                 bad++;
             } else {
                 printf("%s %lld %s chunks=%u\n", dup ? "dup" : "ok", (long long)did, base, nc);
+                fflush(stdout);
                 dups += (uint64_t)dup;
                 docs += (uint64_t)!dup;
-                chunks += nc;
+                chunks += dup ? 0 : nc;
                 bytes += dup ? 0 : size;
+                pr.docs = docs, pr.chunks = chunks, pr.bytes = bytes;
             }
         } else {
             fprintf(stderr, "edgekb ingest: %s: unknown kind '.%s' (jsonl, txt, md, tsv)\n", path, e);
@@ -447,6 +518,9 @@ int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv
         if (size > 0)
             a->port->unmap_file(data, size);
     }
+    progress_show(&pr, 0, 1);
+    if (pr.on)
+        fputc('\n', stderr);
     double secs = (double)(a->port->mono_ns() - t0) * 1e-9;
     fprintf(stderr, "ingest: %llu documents (%llu unchanged), %llu chunks, %llu facts, %.2f MB in %.2f s: %.2f MB/s, "
                     "%.0f chunks/s, embedder %s%s, %d error(s)\n",
@@ -478,7 +552,7 @@ int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv
     const char *kb = NULL;
     enum store_mode mode = STORE_HYBRID;
     uint32_t k = 5;
-    int json = 0, first = 1;
+    int json = 0, first = 1, entity = 0;
     char err[400], q[EKB_STORE_QUERY_MAX + 1];
     struct kbctx c;
     (void)g;
@@ -494,8 +568,10 @@ int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv
                 mode = STORE_TEXT;
             else if (strcmp(m, "hybrid") == 0)
                 mode = STORE_HYBRID;
+            else if (strcmp(m, "entity") == 0)
+                entity = 1;
             else {
-                fprintf(stderr, "edgekb search: --mode is vector, text or hybrid\n");
+                fprintf(stderr, "edgekb search: --mode is vector, text, hybrid or entity\n");
                 return 2;
             }
         } else if (strcmp(o, "-k") == 0 && first + 1 < argc) {
@@ -509,7 +585,7 @@ int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv
         } else if (strcmp(o, "--json") == 0) {
             json = 1;
         } else {
-            fprintf(stderr, "usage: edgekb search --kb DIR [--mode vector|text|hybrid] [-k N] [--json] QUERY\n");
+            fprintf(stderr, "usage: edgekb search --kb DIR [--mode vector|text|hybrid|entity] [-k N] [--json] QUERY\n");
             return 2;
         }
     }
@@ -535,6 +611,24 @@ int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv
     if (open_kb(a, &c, kb, 0, NULL, err, sizeof err) != 0) {
         fprintf(stderr, "edgekb search: %s\n", err);
         return 1;
+    }
+    if (entity) { /* the entity index: names and aliases */
+        struct search_entity *es = arena_alloc(arena_budget(&a->arena, ARENA_CORE), k * sizeof *es, 16);
+        uint32_t ne = 0;
+        int rc = es ? search_entities(&c.s, q, ql, k, es, &ne) : EKB_ENOMEM;
+        for (uint32_t i = 0; rc == 0 && i < ne; i++) {
+            if (json) {
+                printf("{\"rank\":%u,\"entity\":", i + 1);
+                json_str(es[i].name);
+                printf(",\"score\":%.6g}\n", es[i].score);
+            } else {
+                printf("%u. %s score %.4g\n", i + 1, es[i].name, es[i].score);
+            }
+        }
+        if (rc != 0)
+            fprintf(stderr, "edgekb search: entity search failed: %s\n", ekb_strerror(rc));
+        close_kb(&c);
+        return rc != 0;
     }
     struct store_hit *hits = arena_alloc(arena_budget(&a->arena, ARENA_CORE), k * sizeof *hits, 16);
     uint32_t n = 0;
@@ -598,4 +692,48 @@ int cmd_facts(struct app *a, const struct global_opts *g, int argc, char **argv)
     int n = store_find_facts(&c.s, spo[0], spo[1], spo[2], print_fact, NULL);
     close_kb(&c);
     return n < 0 ? 1 : 0;
+}
+
+int cmd_fact(struct app *a, const struct global_opts *g, int argc, char **argv)
+{
+    const char *kb = NULL, *spo[3] = {NULL, NULL, NULL};
+    char err[400];
+    struct kbctx c;
+    double conf = 1.0;
+    int np = 0;
+    (void)g;
+    for (int i = 1; i < argc; i++) {
+        char *e;
+        if (strcmp(argv[i], "--kb") == 0 && i + 1 < argc) {
+            kb = argv[++i];
+        } else if (strcmp(argv[i], "--confidence") == 0 && i + 1 < argc) {
+            conf = strtod(argv[++i], &e);
+            if (*e || !(conf >= 0.0 && conf <= 1.0)) {
+                fprintf(stderr, "edgekb fact: --confidence is a number in [0, 1]\n");
+                return 2;
+            }
+        } else if (argv[i][0] != '-' && np < 3) {
+            spo[np++] = argv[i];
+        } else {
+            np = -1;
+            break;
+        }
+    }
+    if (np != 3) {
+        fprintf(stderr, "usage: edgekb fact --kb DIR [--confidence C] SUBJECT PREDICATE OBJECT\n");
+        return 2;
+    }
+    if (need_kb(kb, "fact"))
+        return 2;
+    if (open_kb(a, &c, kb, 0, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "edgekb fact: %s\n", err);
+        return 1;
+    }
+    int rc = store_add_fact(&c.s, spo[0], spo[1], spo[2], conf, "cli", err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "edgekb fact: %s\n", err);
+    else
+        printf("ok fact %s\t%s\t%s\n", spo[0], spo[1], spo[2]);
+    close_kb(&c);
+    return rc != 0;
 }

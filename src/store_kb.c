@@ -1,9 +1,14 @@
-/* store_kb.c: the knowledge base (see store.h): schema, chunking, ingest,
- * facts, and vector / BM25 / hybrid search. Every SQLite call goes through
- * prepared statements with bound parameters; all memory comes from the
- * arena (SQLite's heap, the LZ4 state, the vector table, per-call scratch).
- * Failure: EKB_E* codes with a one-line reason; a failed document rolls its
- * transaction back, so a KB never holds half a document. */
+/* store_kb.c: the knowledge base (see store.h): schema and migrations,
+ * open/close, document ingest (streamed through the chunker, LZ4,
+ * embedded, FTS5, HNSW), document get/delete, facts and entities.
+ * Every SQLite call uses prepared statements with bound parameters; all
+ * memory comes from the arena (SQLite's heap, LZ4 state and buffers from
+ * the STORE budget, the index from INDEX, per-call scratch).
+ * Invariants: a document is one transaction and the index follows the
+ * database: chunks inserted into the index during a transaction that rolls
+ * back are deleted from it again; deletions reach the index only after
+ * COMMIT. meta.data_gen grows with every committed document change.
+ * Failure: EKB_E* codes with a one-line reason. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,53 +22,86 @@
 #include "ekb_err.h"
 #include "ekb_limits.h"
 #include "embed.h"
-#include "kern.h"
+#include "hnsw.h"
+#include "log.h"
 #include "port.h"
+#include "search.h"
 #include "store.h"
 
-#define SCHEMA_VERSION 1
-
-static const char *SCHEMA =
-    "PRAGMA foreign_keys=ON;"
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS documents(id INTEGER PRIMARY KEY, ext_id TEXT, title TEXT, source TEXT,"
+/* Schema migrations: MIGRATIONS[v - 1] takes user_version v - 1 to v.
+ * Version 1 is the first layout (KBs made before user_version was used
+ * carry meta.schema_version = '1' and user_version 0; they are recognised
+ * as version 1). docs/schema.md describes the result. */
+static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {
+    /* 1: base tables */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE documents(id INTEGER PRIMARY KEY, ext_id TEXT, title TEXT, source TEXT,"
     " content_sha256 BLOB NOT NULL UNIQUE, bytes INTEGER NOT NULL, created INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS documents_ext ON documents(ext_id);"
-    "CREATE TABLE IF NOT EXISTS chunks(id INTEGER PRIMARY KEY,"
+    "CREATE INDEX documents_ext ON documents(ext_id);"
+    "CREATE TABLE chunks(id INTEGER PRIMARY KEY,"
     " doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE, seq INTEGER NOT NULL,"
     " start INTEGER NOT NULL, end INTEGER NOT NULL, raw_len INTEGER NOT NULL, lz4 BLOB NOT NULL,"
     " vscale REAL NOT NULL, vec BLOB NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);"
-    "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(text, content='',"
-    " tokenize='unicode61 remove_diacritics 2');"
-    "CREATE TABLE IF NOT EXISTS entities(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
-    " aliases TEXT);"
-    "CREATE TABLE IF NOT EXISTS predicates(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE);"
-    "CREATE TABLE IF NOT EXISTS facts(id INTEGER PRIMARY KEY, s INTEGER NOT NULL REFERENCES entities(id),"
+    "CREATE INDEX chunks_doc ON chunks(doc_id);"
+    "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='', tokenize='unicode61 remove_diacritics 2');"
+    "CREATE TABLE entities(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE, aliases TEXT);"
+    "CREATE TABLE predicates(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE);"
+    "CREATE TABLE facts(id INTEGER PRIMARY KEY, s INTEGER NOT NULL REFERENCES entities(id),"
     " p INTEGER NOT NULL REFERENCES predicates(id), o_entity INTEGER REFERENCES entities(id), o_literal TEXT,"
     " confidence REAL NOT NULL DEFAULT 1.0, source TEXT,"
     " CHECK ((o_entity IS NULL) <> (o_literal IS NULL)));"
-    "CREATE INDEX IF NOT EXISTS facts_spo ON facts(s, p);"
-    "CREATE INDEX IF NOT EXISTS facts_p ON facts(p);";
+    "CREATE INDEX facts_spo ON facts(s, p);"
+    "CREATE INDEX facts_p ON facts(p);",
+    /* 2: entity index (names + aliases) for linking, generations for the HNSW file */
+    "CREATE VIRTUAL TABLE entities_fts USING fts5(name, aliases, content='entities', content_rowid='id',"
+    " tokenize='unicode61 remove_diacritics 2');"
+    "CREATE TRIGGER entities_ai AFTER INSERT ON entities BEGIN"
+    " INSERT INTO entities_fts(rowid, name, aliases) VALUES (new.id, new.name, new.aliases); END;"
+    "CREATE TRIGGER entities_ad AFTER DELETE ON entities BEGIN"
+    " INSERT INTO entities_fts(entities_fts, rowid, name, aliases) VALUES ('delete', old.id, old.name, old.aliases);"
+    " END;"
+    "CREATE TRIGGER entities_au AFTER UPDATE ON entities BEGIN"
+    " INSERT INTO entities_fts(entities_fts, rowid, name, aliases) VALUES ('delete', old.id, old.name, old.aliases);"
+    " INSERT INTO entities_fts(rowid, name, aliases) VALUES (new.id, new.name, new.aliases); END;"
+    "INSERT INTO entities_fts(entities_fts) VALUES ('rebuild');"
+    "CREATE INDEX facts_o ON facts(o_entity);"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES ('data_gen', '0'), ('index_gen', '-1');"
+    "DELETE FROM meta WHERE key = 'schema_version';",
+};
 
-static int sql_err(struct store *s, int rc, char *err, size_t errlen, const char *what)
+static int sql_code(int rc)
 {
-    if (err)
-        snprintf(err, errlen, "store: %s: %s", what, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-    if (rc == SQLITE_FULL)
+    switch (rc & 0xff) {
+    case SQLITE_FULL:
         return EKB_ENOSPC;
-    if (rc == SQLITE_NOMEM)
+    case SQLITE_NOMEM:
         return EKB_ENOMEM;
-    if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
         return EKB_ECORRUPT;
-    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
         return EKB_EBUSY;
-    if (rc == SQLITE_CANTOPEN)
+    case SQLITE_CANTOPEN:
         return EKB_ENOENT;
-    return EKB_EIO;
+    case SQLITE_TOOBIG:
+        return EKB_ETOOBIG;
+    default:
+        return EKB_EIO;
+    }
 }
 
-static int meta_get(struct store *s, const char *key, char *out, size_t ol)
+static int sql_err(struct store *s, char *err, size_t errlen, const char *what)
+{
+    int rc = s->db ? sqlite3_extended_errcode(s->db) : SQLITE_ERROR;
+    if (err)
+        snprintf(err, errlen, "store: %s: %s", what, s->db ? sqlite3_errmsg(s->db) : "no database");
+    return sql_code(rc);
+}
+
+static int exec(struct store *s, const char *sql) { return sqlite3_exec(s->db, sql, NULL, NULL, NULL); }
+
+int store_meta_get(struct store *s, const char *key, char *out, size_t ol)
 {
     sqlite3_stmt *st;
     int rc = EKB_ENOENT;
@@ -71,14 +109,15 @@ static int meta_get(struct store *s, const char *key, char *out, size_t ol)
         return EKB_EIO;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) {
-        snprintf(out, ol, "%s", (const char *)sqlite3_column_text(st, 0));
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        snprintf(out, ol, "%s", v ? v : "");
         rc = 0;
     }
     sqlite3_finalize(st);
     return rc;
 }
 
-static int meta_set(struct store *s, const char *key, const char *val)
+int store_meta_set(struct store *s, const char *key, const char *val)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", -1, &st, NULL) != SQLITE_OK)
@@ -88,6 +127,54 @@ static int meta_set(struct store *s, const char *key, const char *val)
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : EKB_EIO;
     sqlite3_finalize(st);
     return rc;
+}
+
+int64_t store_meta_i64(struct store *s, const char *key)
+{
+    char v[32];
+    if (store_meta_get(s, key, v, sizeof v) != 0)
+        return -1;
+    return strtoll(v, NULL, 10);
+}
+
+int store_utf8_valid(const char *t, size_t n, size_t *bad_at)
+{
+    const unsigned char *u = (const unsigned char *)t;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = u[i], need, cp;
+        if (c == 0)
+            goto bad;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            need = 1, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF)
+            need = 2, cp = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4)
+            need = 3, cp = c & 0x07;
+        else
+            goto bad;
+        if (i + need >= n)
+            goto bad;
+        for (unsigned k = 1; k <= need; k++) {
+            if ((u[i + k] & 0xC0) != 0x80)
+                goto bad;
+            cp = (cp << 6) | (u[i + k] & 0x3F);
+        }
+        /* overlong forms, surrogates, beyond U+10FFFF */
+        if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            goto bad;
+        i += need + 1;
+    }
+    return 1;
+bad:
+    if (bad_at)
+        *bad_at = i;
+    return 0;
 }
 
 static int open_db(const struct port *p, const char *dir, int create, sqlite3 **db, char *err, size_t errlen)
@@ -114,17 +201,88 @@ static int open_db(const struct port *p, const char *dir, int create, sqlite3 **
         *db = NULL;
         return rc == SQLITE_CANTOPEN ? EKB_ENOENT : EKB_EIO;
     }
+    /* no writes to the schema through SQL tricks, bounded statements and values */
     sqlite3_db_config(*db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)0);
-    sqlite3_limit(*db, SQLITE_LIMIT_LENGTH, 32 << 20);
-    sqlite3_limit(*db, SQLITE_LIMIT_SQL_LENGTH, 1 << 16);
+    sqlite3_db_config(*db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)0);
+    sqlite3_limit(*db, SQLITE_LIMIT_LENGTH, (int)EKB_STORE_BLOB_MAX);
+    sqlite3_limit(*db, SQLITE_LIMIT_SQL_LENGTH, (int)EKB_STORE_SQL_LENGTH);
+    sqlite3_limit(*db, SQLITE_LIMIT_COLUMN, 100);
+    sqlite3_limit(*db, SQLITE_LIMIT_EXPR_DEPTH, 100);
+    sqlite3_limit(*db, SQLITE_LIMIT_COMPOUND_SELECT, 8);
+    sqlite3_limit(*db, SQLITE_LIMIT_FUNCTION_ARG, 16);
+    sqlite3_limit(*db, SQLITE_LIMIT_ATTACHED, 0);
+    sqlite3_limit(*db, SQLITE_LIMIT_LIKE_PATTERN_LENGTH, 256);
     sqlite3_limit(*db, SQLITE_LIMIT_VARIABLE_NUMBER, 64);
-    sqlite3_busy_timeout(*db, 2000);
+    sqlite3_limit(*db, SQLITE_LIMIT_TRIGGER_DEPTH, 4);
+    sqlite3_busy_timeout(*db, EKB_STORE_BUSY_MS);
     rc = sqlite3_exec(*db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "store: %s: %s", path, sqlite3_errmsg(*db));
         sqlite3_close(*db);
         *db = NULL;
         return rc == SQLITE_NOTADB ? EKB_ECORRUPT : EKB_EIO;
+    }
+    return 0;
+}
+
+static int pragma_int(struct store *s, const char *sql, int64_t *v)
+{
+    sqlite3_stmt *st;
+    int rc = EKB_EIO;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sql_code(sqlite3_extended_errcode(s->db));
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *v = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else {
+        rc = sql_code(sqlite3_extended_errcode(s->db));
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Brings the schema to STORE_SCHEMA_VERSION, one transaction per step. */
+static int migrate(struct store *s, const char *dir, int create, char *err, size_t errlen)
+{
+    int64_t uv = 0, ntab = 0;
+    char v[32];
+    if (pragma_int(s, "PRAGMA user_version", &uv) != 0 ||
+        pragma_int(s, "SELECT count(*) FROM sqlite_master", &ntab) != 0)
+        return sql_err(s, err, errlen, "reading the schema");
+    if (uv == 0 && ntab > 0) {
+        if (store_meta_get(s, "schema_version", v, sizeof v) == 0 && strcmp(v, "1") == 0) {
+            uv = 1; /* made before user_version was used */
+        } else {
+            snprintf(err, errlen, "store: %s/kb.sqlite is an SQLite database but not an edgekb knowledge base", dir);
+            return EKB_EINVAL;
+        }
+    }
+    if (uv == 0 && !create) {
+        snprintf(err, errlen, "store: %s is not an edgekb knowledge base (run: edgekb kb init --kb %s)", dir, dir);
+        return EKB_ENOENT;
+    }
+    if (uv > STORE_SCHEMA_VERSION) {
+        snprintf(err, errlen, "store: schema version %lld is newer than this binary's %d", (long long)uv,
+                 STORE_SCHEMA_VERSION);
+        return EKB_EUNSUPP;
+    }
+    for (int64_t to = uv + 1; to <= STORE_SCHEMA_VERSION; to++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version=%lld", (long long)to);
+        if (exec(s, "BEGIN IMMEDIATE") != SQLITE_OK)
+            return sql_err(s, err, errlen, "migration BEGIN");
+        if (exec(s, MIGRATIONS[to - 1]) != SQLITE_OK || exec(s, sql) != SQLITE_OK) {
+            int rc = sql_err(s, err, errlen, "schema migration");
+            exec(s, "ROLLBACK");
+            return rc;
+        }
+        if (exec(s, "COMMIT") != SQLITE_OK) {
+            int rc = sql_err(s, err, errlen, "migration COMMIT");
+            exec(s, "ROLLBACK");
+            return rc;
+        }
+        if (to > 1)
+            log_info("store: %s migrated to schema version %lld", dir, (long long)to);
     }
     return 0;
 }
@@ -137,108 +295,89 @@ int store_peek_embedder(const struct port *p, const char *dir, char *name, size_
     int rc = open_db(p, dir, 0, &s.db, err, errlen);
     if (rc != 0)
         return rc;
-    if (meta_get(&s, "embedder_name", name, nl) != 0 || meta_get(&s, "embedder_path", path, pl) != 0) {
-        snprintf(err, errlen, "store: %s is not an edgekb knowledge base (no meta)", dir);
+    if (store_meta_get(&s, "embedder_name", name, nl) != 0 || store_meta_get(&s, "embedder_path", path, pl) != 0) {
+        snprintf(err, errlen, "store: %s is not an edgekb knowledge base (no meta; run: edgekb kb init --kb %s)", dir,
+                 dir);
         rc = EKB_ECORRUPT;
     }
     sqlite3_close(s.db);
     return rc;
 }
 
-static int load_vectors(struct store *s, struct arena *a, char *err, size_t errlen)
+static int bind_meta(struct store *s, const struct chunk_params *cp0, char *err, size_t errlen)
 {
-    struct arena_region *ix = arena_budget(a, ARENA_INDEX);
-    size_t per = s->dim + sizeof(int64_t) + sizeof(float);
-    size_t avail = arena_avail(ix) > 4096 ? arena_avail(ix) - 4096 : 0;
-    s->cap = (uint32_t)(avail / per > 0x7fffffff ? 0x7fffffff : avail / per);
-    s->vid = arena_alloc(ix, (size_t)s->cap * sizeof *s->vid, 64);
-    s->vscale = arena_alloc(ix, (size_t)s->cap * sizeof *s->vscale, 64);
-    s->vec = arena_alloc(ix, (size_t)s->cap * s->dim, 64);
-    if (!s->vid || !s->vscale || !s->vec || s->cap == 0) {
-        snprintf(err, errlen, "store: the index budget cannot hold any vector");
-        return EKB_ENOMEM;
-    }
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT id, vscale, vec FROM chunks ORDER BY id", -1, &st, NULL) != SQLITE_OK)
-        return sql_err(s, SQLITE_ERROR, err, errlen, "loading vectors");
-    int rc = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (s->n >= s->cap) {
-            snprintf(err, errlen, "store: %u vectors do not fit the index budget (capacity %u)", s->n + 1, s->cap);
-            rc = EKB_ENOSPC;
-            break;
+    struct embedder *e = s->emb;
+    char sha[65], num[32], name[64] = "", osha[72] = "", odim[16] = "";
+    crypto_hex(e->weights_sha256, 32, sha);
+    if (store_meta_get(s, "embedder_name", name, sizeof name) != 0) { /* a new KB */
+        struct chunk_params cp = cp0 ? *cp0 : (struct chunk_params){0, 0, EKB_CHUNK_DEFAULT_OVERLAP};
+        int rc = chunk_params_fix(&cp, err, errlen);
+        if (rc != 0)
+            return rc;
+        if (exec(s, "BEGIN IMMEDIATE") != SQLITE_OK)
+            return sql_err(s, err, errlen, "BEGIN");
+        snprintf(num, sizeof num, "%u", e->dim);
+        rc = store_meta_set(s, "embedder_name", e->name) | store_meta_set(s, "embedder_dim", num) |
+             store_meta_set(s, "embedder_sha256", sha) | store_meta_set(s, "embedder_path", e->path);
+        snprintf(num, sizeof num, "%u", cp.min);
+        rc |= store_meta_set(s, "chunk_min", num);
+        snprintf(num, sizeof num, "%u", cp.max);
+        rc |= store_meta_set(s, "chunk_max", num);
+        snprintf(num, sizeof num, "%u", cp.overlap);
+        rc |= store_meta_set(s, "chunk_overlap", num);
+        if (rc != 0 || exec(s, "COMMIT") != SQLITE_OK) {
+            rc = sql_err(s, err, errlen, "writing meta");
+            exec(s, "ROLLBACK");
+            return rc;
         }
-        if ((uint32_t)sqlite3_column_bytes(st, 2) != s->dim) {
-            snprintf(err, errlen, "store: chunk %lld has a vector of %d bytes, expected %u",
-                     (long long)sqlite3_column_int64(st, 0), sqlite3_column_bytes(st, 2), s->dim);
-            rc = EKB_ECORRUPT;
-            break;
-        }
-        s->vid[s->n] = sqlite3_column_int64(st, 0);
-        s->vscale[s->n] = (float)sqlite3_column_double(st, 1);
-        memcpy(s->vec + (size_t)s->n * s->dim, sqlite3_column_blob(st, 2), s->dim);
-        s->n++;
+        return 0;
     }
-    sqlite3_finalize(st);
-    return rc;
+    store_meta_get(s, "embedder_sha256", osha, sizeof osha);
+    store_meta_get(s, "embedder_dim", odim, sizeof odim);
+    if (strcmp(osha, sha) != 0 || (uint32_t)atol(odim) != e->dim) {
+        snprintf(err, errlen,
+                 "store: this knowledge base was built with embedder %s (dim %s, sha256 %.12s...), not %s (dim %u, "
+                 "sha256 %.12s...); re-create it with kb init or open it with its own model",
+                 name, odim, osha, e->name, e->dim, sha);
+        return EKB_EINVAL;
+    }
+    return 0;
 }
 
-int store_open(struct store *s, struct arena *a, const struct port *p, const char *dir, struct embedder *e, int create,
-               char *err, size_t errlen)
+int store_open_cp(struct store *s, struct arena *a, const struct port *p, const char *dir, struct embedder *e,
+                  int create, const struct chunk_params *cp, char *err, size_t errlen)
 {
-    char v[128], sha[65];
+    struct arena_region *st = arena_budget(a, ARENA_STORE);
     int rc;
     memset(s, 0, sizeof *s);
     s->port = p;
     s->emb = e;
     s->dim = e->dim;
     s->scratch = arena_budget(a, ARENA_SCRATCH);
-    s->chunk_min = EKB_STORE_CHUNK_MIN;
-    s->chunk_max = EKB_STORE_CHUNK_MAX;
-    s->lz4 = arena_alloc(arena_budget(a, ARENA_STORE), (size_t)LZ4_sizeofState(), 16);
-    if (!s->lz4) {
-        snprintf(err, errlen, "store: out of memory for the LZ4 state");
-        return EKB_ENOMEM;
-    }
+    snprintf(s->dir, sizeof s->dir, "%s", dir);
     if ((rc = open_db(p, dir, create, &s->db, err, errlen)) != 0)
         return rc;
-    crypto_hex(e->weights_sha256, 32, sha);
-    if (create && sqlite3_exec(s->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) {
-        rc = sql_err(s, SQLITE_ERROR, err, errlen, "creating the schema");
+    if ((rc = migrate(s, dir, create, err, errlen)) != 0 || (rc = bind_meta(s, cp, err, errlen)) != 0)
+        goto fail;
+    s->cp.min = (uint32_t)store_meta_i64(s, "chunk_min");
+    s->cp.max = (uint32_t)store_meta_i64(s, "chunk_max");
+    s->cp.overlap = (uint32_t)store_meta_i64(s, "chunk_overlap");
+    if (s->cp.min == UINT32_MAX || s->cp.max == UINT32_MAX || s->cp.overlap == UINT32_MAX) /* KBs of version 1 */
+        s->cp = (struct chunk_params){EKB_CHUNK_DEFAULT_MIN, EKB_CHUNK_DEFAULT_MAX, 0};
+    if ((rc = chunk_init(&s->ck, st, &s->cp, err, errlen)) != 0)
+        goto fail;
+    s->lzcap = LZ4_compressBound((int)s->cp.max);
+    s->lz4 = arena_alloc(st, (size_t)LZ4_sizeofState(), 16);
+    s->lzbuf = arena_alloc(st, (size_t)s->lzcap, 16);
+    s->ctx = arena_alloc(st, s->cp.max + 300, 16);
+    s->v = arena_alloc(st, s->dim * sizeof(float), 64);
+    s->q = arena_alloc(st, s->dim, 64);
+    if (!s->lz4 || !s->lzbuf || !s->ctx || !s->v || !s->q) {
+        snprintf(err, errlen, "store: the store budget has no room for the ingest buffers");
+        rc = EKB_ENOMEM;
         goto fail;
     }
-    if (meta_get(s, "schema_version", v, sizeof v) != 0) {
-        if (!create) {
-            snprintf(err, errlen, "store: %s is not an edgekb knowledge base (run: edgekb kb init --kb %s)", dir, dir);
-            rc = EKB_ENOENT;
-            goto fail;
-        }
-        char dim[16];
-        snprintf(dim, sizeof dim, "%u", e->dim);
-        snprintf(v, sizeof v, "%d", SCHEMA_VERSION);
-        if (meta_set(s, "schema_version", v) || meta_set(s, "embedder_name", e->name) ||
-            meta_set(s, "embedder_dim", dim) || meta_set(s, "embedder_sha256", sha) ||
-            meta_set(s, "embedder_path", e->path)) {
-            rc = sql_err(s, SQLITE_ERROR, err, errlen, "writing meta");
-            goto fail;
-        }
-    } else {
-        char name[64] = "", osha[72] = "";
-        if (atoi(v) != SCHEMA_VERSION) {
-            snprintf(err, errlen, "store: schema version %s, this binary knows %d", v, SCHEMA_VERSION);
-            rc = EKB_EUNSUPP;
-            goto fail;
-        }
-        meta_get(s, "embedder_name", name, sizeof name);
-        meta_get(s, "embedder_sha256", osha, sizeof osha);
-        if (strcmp(osha, sha) != 0) {
-            snprintf(err, errlen, "store: this knowledge base was built with embedder %s (sha256 %.12s...), not %s (%.12s...)",
-                     name, osha, e->name, sha);
-            rc = EKB_EINVAL;
-            goto fail;
-        }
-    }
-    if ((rc = load_vectors(s, a, err, errlen)) != 0)
+    if ((rc = search_index_open(s, a, err, errlen)) != 0)
         goto fail;
     return 0;
 fail:
@@ -247,202 +386,195 @@ fail:
     return rc;
 }
 
+int store_open(struct store *s, struct arena *a, const struct port *p, const char *dir, struct embedder *e, int create,
+               char *err, size_t errlen)
+{
+    return store_open_cp(s, a, p, dir, e, create, NULL, err, errlen);
+}
+
 void store_close(struct store *s)
 {
+    char err[300];
+    if (s->db && s->ix && s->ix_dirty && search_index_save(s, err, sizeof err) != 0)
+        log_warn("%s (it will be rebuilt at the next open)", err);
     if (s->db)
         sqlite3_close(s->db);
     s->db = NULL;
 }
 
-/* --------------------------------------------------------------- chunking */
-/* Cuts [0, len) into chunks: newline-separated segments merged while the
- * chunk stays <= chunk_max (and always while it is under chunk_min);
- * segments over chunk_max are cut at the last sentence end (". ", "! ",
- * "? ") before the limit, else at the limit on a UTF-8 boundary. */
-static size_t seg_cut(const char *t, size_t start, size_t end, size_t max)
-{
-    if (end - start <= max)
-        return end;
-    size_t lim = start + max, best = 0;
-    for (size_t i = start + max / 4; i + 1 < lim; i++)
-        if ((t[i] == '.' || t[i] == '!' || t[i] == '?') && t[i + 1] == ' ')
-            best = i + 2;
-    if (best)
-        return best;
-    while (lim > start + 1 && ((unsigned char)t[lim] & 0xC0) == 0x80)
-        lim--;
-    return lim;
-}
-
-typedef int (*chunk_fn)(void *ctx, size_t start, size_t end);
-
-static int chunk_text(const struct store *s, const char *t, size_t len, chunk_fn fn, void *ctx)
-{
-    size_t cs = 0, ce = 0, i = 0;
-    int have = 0, rc;
-    while (i < len) {
-        while (i < len && (t[i] == '\n' || t[i] == '\r' || t[i] == ' ' || t[i] == '\t'))
-            i++;
-        if (i >= len)
-            break;
-        size_t e = i;
-        while (e < len && t[e] != '\n')
-            e++;
-        size_t se = e;
-        while (se > i && (t[se - 1] == '\r' || t[se - 1] == ' '))
-            se--;
-        /* the segment [i, se), cut if too long */
-        size_t a = i;
-        while (a < se) {
-            size_t b = seg_cut(t, a, se, s->chunk_max);
-            if (!have) {
-                cs = a;
-                ce = b;
-                have = 1;
-            } else if (ce - cs < s->chunk_min || b - cs <= s->chunk_max) {
-                ce = b;
-            } else {
-                if ((rc = fn(ctx, cs, ce)) != 0)
-                    return rc;
-                cs = a;
-                ce = b;
-            }
-            a = b;
-            while (a < se && t[a] == ' ')
-                a++;
-        }
-        i = e;
-    }
-    if (have)
-        return fn(ctx, cs, ce);
-    return 0;
-}
-
 /* ------------------------------------------------------------------ ingest */
+/* The text a chunk is embedded and FTS-indexed as: "<title>. <chunk
+ * without leading/trailing blanks>" (a chunk rarely names its document:
+ * "Symbol: Tc. Atomic number: 43"). 0 for a blank chunk (not indexed). */
+static size_t index_text(const char *title, const char *t, size_t n, char *out)
+{
+    size_t a = 0, b = n, o = 0, tl = title ? strlen(title) : 0;
+    while (a < b && (t[a] == ' ' || t[a] == '\t' || t[a] == '\r' || t[a] == '\n'))
+        a++;
+    while (b > a && (t[b - 1] == ' ' || t[b - 1] == '\t' || t[b - 1] == '\r' || t[b - 1] == '\n'))
+        b--;
+    if (a == b)
+        return 0;
+    if (tl > 0 && tl < 256) {
+        memcpy(out, title, tl);
+        memcpy(out + tl, ". ", 2);
+        o = tl + 2;
+    }
+    memcpy(out + o, t + a, b - a);
+    return o + b - a;
+}
+
 struct add_ctx {
     struct store *s;
-    const char *text;
-    const char *title; /* prefixed to every chunk for embedding and BM25 (not stored) */
-    char *ctx;         /* scratch: title + ". " + chunk */
-    int64_t doc_id;
+    const char *title;
+    int64_t doc_id, first_id, last_id;
+    uint64_t total;
     uint32_t seq;
     sqlite3_stmt *ins, *fts;
-    float *v;
-    int8_t *q;
-    char *lz;
-    int lzcap;
     char *err;
     size_t errlen;
 };
 
-static float quantize_vec(const float *v, uint32_t d, int8_t *q)
-{
-    float m = 0.0f;
-    for (uint32_t i = 0; i < d; i++)
-        if (fabsf(v[i]) > m)
-            m = fabsf(v[i]);
-    float sc = m > 0.0f ? m / 127.0f : 1.0f;
-    for (uint32_t i = 0; i < d; i++) {
-        long r = lroundf(v[i] / sc);
-        q[i] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
-    }
-    return sc;
-}
-
-static int add_chunk(void *vctx, size_t start, size_t end)
+static int add_chunk(void *vctx, const char *text, size_t len, uint64_t start)
 {
     struct add_ctx *c = vctx;
     struct store *s = c->s;
-    int n = (int)(end - start);
-    /* a chunk rarely names its document ("Symbol: Tc. Atomic number: 43"):
-     * embed and index it as "<title>. <chunk>" */
-    size_t tl = c->title ? strlen(c->title) : 0, cl0 = 0;
-    if (tl > 0 && tl < 256) {
-        memcpy(c->ctx, c->title, tl);
-        memcpy(c->ctx + tl, ". ", 2);
-        cl0 = tl + 2;
-    }
-    memcpy(c->ctx + cl0, c->text + start, (size_t)n);
-    size_t cn = cl0 + (size_t)n;
-    int rc = embed_text(s->emb, c->ctx, cn, c->v);
-    if (rc != 0) {
-        snprintf(c->err, c->errlen, "store: embedding a chunk failed: %s", ekb_strerror(rc));
-        return rc;
-    }
-    float sc = quantize_vec(c->v, s->dim, c->q);
-    int cl = LZ4_compress_fast_extState(s->lz4, c->text + start, c->lz, n, c->lzcap, 1);
+    size_t cn = index_text(c->title, text, len, s->ctx);
+    float sc = 0.0f;
+    int cl = LZ4_compress_fast_extState(s->lz4, text, s->lzbuf, (int)len, s->lzcap, 1);
     if (cl <= 0) {
         snprintf(c->err, c->errlen, "store: LZ4 compression failed");
         return EKB_EINTERNAL;
     }
-    if (s->n >= s->cap) {
-        snprintf(c->err, c->errlen, "store: the vector index is full (%u chunks): raise BUDGET_INDEX_MB", s->cap);
-        return EKB_ENOSPC;
+    if (cn > 0) {
+        int rc = embed_text(s->emb, s->ctx, cn, s->v);
+        if (rc != 0) {
+            snprintf(c->err, c->errlen, "store: embedding a chunk failed: %s", ekb_strerror(rc));
+            return rc;
+        }
+        sc = hnsw_quantize(s->v, s->dim, s->q);
+        if (isnan(sc)) {
+            snprintf(c->err, c->errlen, "store: the embedder returned a non-finite vector");
+            return EKB_EINTERNAL;
+        }
     }
     sqlite3_reset(c->ins);
     sqlite3_bind_int64(c->ins, 1, c->doc_id);
     sqlite3_bind_int(c->ins, 2, (int)c->seq++);
     sqlite3_bind_int64(c->ins, 3, (sqlite3_int64)start);
-    sqlite3_bind_int64(c->ins, 4, (sqlite3_int64)end);
-    sqlite3_bind_int(c->ins, 5, n);
-    sqlite3_bind_blob(c->ins, 6, c->lz, cl, SQLITE_STATIC);
+    sqlite3_bind_int64(c->ins, 4, (sqlite3_int64)(start + len));
+    sqlite3_bind_int(c->ins, 5, (int)len);
+    sqlite3_bind_blob(c->ins, 6, s->lzbuf, cl, SQLITE_STATIC);
     sqlite3_bind_double(c->ins, 7, sc);
-    sqlite3_bind_blob(c->ins, 8, c->q, (int)s->dim, SQLITE_STATIC);
+    if (cn > 0)
+        sqlite3_bind_blob(c->ins, 8, s->q, (int)s->dim, SQLITE_STATIC);
+    else
+        sqlite3_bind_zeroblob(c->ins, 8, 0); /* a blank chunk: kept for the text, not indexed */
     if (sqlite3_step(c->ins) != SQLITE_DONE)
-        return sql_err(s, SQLITE_ERROR, c->err, c->errlen, "inserting a chunk");
-    int64_t cid = sqlite3_last_insert_rowid(s->db);
-    sqlite3_reset(c->fts);
-    sqlite3_bind_int64(c->fts, 1, cid);
-    sqlite3_bind_text(c->fts, 2, c->ctx, (int)cn, SQLITE_STATIC);
-    if (sqlite3_step(c->fts) != SQLITE_DONE)
-        return sql_err(s, SQLITE_ERROR, c->err, c->errlen, "indexing a chunk");
-    /* visible to searches only after COMMIT: staged at the end of the table */
-    s->vid[s->n] = cid;
-    s->vscale[s->n] = sc;
-    memcpy(s->vec + (size_t)s->n * s->dim, c->q, s->dim);
-    s->n++;
+        return sql_err(s, c->err, c->errlen, "insert chunk");
+    int64_t id = sqlite3_last_insert_rowid(s->db);
+    if (c->first_id < 0)
+        c->first_id = id;
+    c->last_id = id;
+    if (cn > 0) {
+        sqlite3_reset(c->fts);
+        sqlite3_bind_int64(c->fts, 1, id);
+        sqlite3_bind_text(c->fts, 2, s->ctx, (int)cn, SQLITE_STATIC);
+        if (sqlite3_step(c->fts) != SQLITE_DONE)
+            return sql_err(s, c->err, c->errlen, "insert FTS row");
+        int rc = hnsw_insert_q8(s->ix, (uint64_t)id, s->q, sc);
+        if (rc == EKB_ENOSPC) {
+            snprintf(c->err, c->errlen, "store: the vector index is full (%u vectors): raise BUDGET_INDEX_MB",
+                     hnsw_count(s->ix));
+            return rc;
+        }
+        if (rc != 0) {
+            snprintf(c->err, c->errlen, "store: index insert failed: %s", ekb_strerror(rc));
+            return rc;
+        }
+    }
+    if (s->progress)
+        s->progress(s->progress_ctx, start + len, c->total);
+    return 0;
+}
+
+static int has_text(const char *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i] != ' ' && t[i] != '\t' && t[i] != '\r' && t[i] != '\n')
+            return 1;
+    return 0;
+}
+
+static int check_str(const char *what, const char *v, size_t max, char *err, size_t errlen)
+{
+    size_t bad, n = v ? strlen(v) : 0;
+    if (n > max) {
+        snprintf(err, errlen, "store: %s is %zu bytes (at most %zu)", what, n, max);
+        return EKB_ETOOBIG;
+    }
+    if (v && !store_utf8_valid(v, n, &bad)) {
+        snprintf(err, errlen, "store: %s is not valid UTF-8 (byte %zu)", what, bad);
+        return EKB_EINVAL;
+    }
     return 0;
 }
 
 int store_add_doc(struct store *s, const char *ext_id, const char *title, const char *text, size_t len,
                   const char *source, int64_t *doc_id, int *dup, uint32_t *n_chunks, char *err, size_t errlen)
 {
-    uint8_t sha[32];
+    uint8_t sha[CRYPTO_SHA256_LEN];
     sqlite3_stmt *st = NULL;
     struct add_ctx c;
-    size_t mark = arena_mark(s->scratch);
-    uint32_t n0 = s->n;
+    size_t bad;
     int rc;
-
+    memset(&c, 0, sizeof c);
+    c.first_id = -1;
     *dup = 0;
     *n_chunks = 0;
-    if (len > EKB_STORE_DOC_MAX) {
-        snprintf(err, errlen, "store: document of %zu bytes is over the %u-byte limit", len, EKB_STORE_DOC_MAX);
+    *doc_id = -1;
+    if (len > EKB_STORE_FILE_MAX) {
+        snprintf(err, errlen, "store: document of %zu bytes (at most %u)", len, EKB_STORE_FILE_MAX);
         return EKB_ETOOBIG;
     }
-    crypto_sha256(text, len, sha);
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return sql_err(s, SQLITE_ERROR, err, errlen, "BEGIN");
-    memset(&c, 0, sizeof c);
-    if (sqlite3_prepare_v2(s->db, "SELECT id FROM documents WHERE content_sha256=?", -1, &st, NULL) != SQLITE_OK) {
-        rc = sql_err(s, SQLITE_ERROR, err, errlen, "lookup");
-        goto rollback;
+    if ((rc = check_str("the id", ext_id, EKB_STORE_TITLE_MAX, err, errlen)) != 0 ||
+        (rc = check_str("the title", title, EKB_STORE_TITLE_MAX, err, errlen)) != 0 ||
+        (rc = check_str("the source", source, EKB_PATH_MAX, err, errlen)) != 0)
+        return rc;
+    if (!store_utf8_valid(text, len, &bad)) {
+        snprintf(err, errlen, "store: the text is not valid UTF-8 (%s at byte %zu)",
+                 text[bad] == 0 ? "NUL" : "bad sequence", bad);
+        return EKB_EINVAL;
     }
-    sqlite3_bind_blob(st, 1, sha, 32, SQLITE_STATIC);
+    if (!has_text(text, len)) {
+        snprintf(err, errlen, "store: the document is empty");
+        return EKB_EINVAL;
+    }
+    if ((rc = search_index_sync(s, err, errlen)) != 0)
+        return rc;
+    crypto_sha256(text, len, sha);
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT d.id, (SELECT count(*) FROM chunks WHERE doc_id=d.id) FROM documents d"
+                           " WHERE content_sha256=?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_err(s, err, errlen, "lookup");
+    sqlite3_bind_blob(st, 1, sha, sizeof sha, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) {
         *doc_id = sqlite3_column_int64(st, 0);
+        *n_chunks = (uint32_t)sqlite3_column_int(st, 1);
         *dup = 1;
-        sqlite3_finalize(st);
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return 0;
     }
     sqlite3_finalize(st);
     st = NULL;
+    if (*dup)
+        return 0;
+    if (exec(s, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return sql_err(s, err, errlen, "BEGIN");
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO documents(ext_id, title, source, content_sha256, bytes, created)"
                            " VALUES (?, ?, ?, ?, ?, strftime('%s','now'))",
                            -1, &st, NULL) != SQLITE_OK) {
-        rc = sql_err(s, SQLITE_ERROR, err, errlen, "insert document");
+        rc = sql_err(s, err, errlen, "insert document");
         goto rollback;
     }
     sqlite3_bind_text(st, 1, ext_id, -1, SQLITE_STATIC);
@@ -451,56 +583,266 @@ int store_add_doc(struct store *s, const char *ext_id, const char *title, const 
     sqlite3_bind_blob(st, 4, sha, 32, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)len);
     if (sqlite3_step(st) != SQLITE_DONE) {
-        rc = sql_err(s, SQLITE_ERROR, err, errlen, "insert document");
+        rc = sql_err(s, err, errlen, "insert document");
         goto rollback;
     }
     sqlite3_finalize(st);
     st = NULL;
     c.s = s;
-    c.text = text;
     c.title = title;
-    c.ctx = arena_alloc(s->scratch, s->chunk_max + 264, 16);
+    c.total = len;
     c.doc_id = *doc_id = sqlite3_last_insert_rowid(s->db);
     c.err = err;
     c.errlen = errlen;
-    c.lzcap = LZ4_compressBound((int)s->chunk_max + 8);
-    c.v = arena_alloc(s->scratch, s->dim * sizeof(float), 64);
-    c.q = arena_alloc(s->scratch, s->dim, 64);
-    c.lz = arena_alloc(s->scratch, (size_t)c.lzcap, 16);
-    if (!c.v || !c.q || !c.lz || !c.ctx) {
-        snprintf(err, errlen, "store: out of scratch memory");
-        rc = EKB_ENOMEM;
-        goto rollback;
-    }
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO chunks(doc_id, seq, start, end, raw_len, lz4, vscale, vec)"
                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                            -1, &c.ins, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)", -1, &c.fts, NULL) != SQLITE_OK) {
-        rc = sql_err(s, SQLITE_ERROR, err, errlen, "prepare");
+        sqlite3_prepare_v2(s->db, "INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)", -1, &c.fts, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_gen'", -1, &st,
+                           NULL) != SQLITE_OK) {
+        rc = sql_err(s, err, errlen, "prepare");
         goto rollback;
     }
-    rc = chunk_text(s, text, len, add_chunk, &c);
-    if (rc != 0)
+    chunk_reset(&s->ck);
+    for (size_t off = 0; off < len; off += 1u << 20) /* the chunker takes the text as a stream */
+        if ((rc = chunk_feed(&s->ck, text + off, len - off < (1u << 20) ? len - off : 1u << 20, add_chunk, &c)) != 0)
+            goto rollback;
+    if ((rc = chunk_finish(&s->ck, add_chunk, &c)) != 0)
         goto rollback;
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = sql_err(s, err, errlen, "data_gen");
+        goto rollback;
+    }
+    sqlite3_finalize(st);
     sqlite3_finalize(c.ins);
     sqlite3_finalize(c.fts);
-    c.ins = c.fts = NULL;
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = sql_err(s, SQLITE_ERROR, err, errlen, "COMMIT");
+    st = c.ins = c.fts = NULL;
+    if (exec(s, "COMMIT") != SQLITE_OK) {
+        rc = sql_err(s, err, errlen, "COMMIT");
         goto rollback;
     }
+    s->gen++;
+    s->ix_dirty = 1;
+    s->n = hnsw_count(s->ix);
     *n_chunks = c.seq;
-    arena_reset(s->scratch, mark);
     return 0;
 rollback:
     sqlite3_finalize(st);
     sqlite3_finalize(c.ins);
     sqlite3_finalize(c.fts);
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    s->n = n0; /* the staged vectors go too */
+    exec(s, "ROLLBACK");
+    chunk_reset(&s->ck);
+    for (int64_t id = c.first_id; c.first_id >= 0 && id <= c.last_id; id++) /* the index follows the rollback */
+        if (hnsw_contains(s->ix, (uint64_t)id))
+            hnsw_delete(s->ix, (uint64_t)id);
+    s->n = hnsw_count(s->ix);
+    *doc_id = -1;
+    return rc;
+}
+
+/* ---------------------------------------------------- documents: get, del */
+static int chunk_raw(sqlite3_stmt *st, int col, char *dst, size_t cap)
+{
+    int raw = sqlite3_column_int(st, col + 1);
+    if (raw < 0 || (size_t)raw > cap)
+        return EKB_ECORRUPT;
+    if (raw == 0)
+        return 0;
+    int got = LZ4_decompress_safe(sqlite3_column_blob(st, col), dst, sqlite3_column_bytes(st, col), raw);
+    return got == raw ? raw : EKB_ECORRUPT;
+}
+
+static void copy_utf8(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--;
+    }
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+int store_chunk_text(struct store *s, int64_t chunk_id, char *out, size_t cap, size_t *len, struct store_hit *h)
+{
+    sqlite3_stmt *st;
+    int rc = EKB_ENOENT;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT c.doc_id, d.ext_id, d.title, c.lz4, c.raw_len FROM chunks c JOIN documents d ON"
+                           " d.id=c.doc_id WHERE c.id=?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return EKB_EIO;
+    sqlite3_bind_int64(st, 1, chunk_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        if (h) {
+            h->doc_id = sqlite3_column_int64(st, 0);
+            copy_utf8(h->ext_id, sizeof h->ext_id, (const char *)sqlite3_column_text(st, 1));
+            copy_utf8(h->title, sizeof h->title, (const char *)sqlite3_column_text(st, 2));
+        }
+        int n = chunk_raw(st, 3, out, cap);
+        rc = n < 0 ? n : 0;
+        *len = n < 0 ? 0 : (size_t)n;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_get_doc(struct store *s, const char *ext_id, char *title, size_t tlen, char *out, size_t cap, size_t *len)
+{
+    sqlite3_stmt *d = NULL, *c = NULL;
+    int rc = EKB_ENOENT;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, title, bytes, content_sha256 FROM documents WHERE ext_id=?1 ORDER BY id DESC LIMIT 1",
+                           -1, &d, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "SELECT start, lz4, raw_len FROM chunks WHERE doc_id=?1 ORDER BY seq", -1, &c,
+                           NULL) != SQLITE_OK) {
+        rc = EKB_EIO;
+        goto out;
+    }
+    sqlite3_bind_text(d, 1, ext_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(d) != SQLITE_ROW)
+        goto out;
+    int64_t bytes = sqlite3_column_int64(d, 2);
+    const char *t = (const char *)sqlite3_column_text(d, 1);
+    snprintf(title, tlen, "%s", t ? t : "");
+    if (bytes < 0 || (uint64_t)bytes > cap) {
+        rc = EKB_ETOOBIG;
+        goto out;
+    }
+    memset(out, ' ', (size_t)bytes); /* KBs of schema 1 skipped blanks between chunks */
+    sqlite3_bind_int64(c, 1, sqlite3_column_int64(d, 0));
+    while (sqlite3_step(c) == SQLITE_ROW) { /* overlapping chunks write the same bytes twice */
+        int64_t start = sqlite3_column_int64(c, 0);
+        if (start < 0 || start > bytes) {
+            rc = EKB_ECORRUPT;
+            goto out;
+        }
+        int n = chunk_raw(c, 1, out + start, (size_t)(bytes - start));
+        if (n < 0) {
+            rc = n;
+            goto out;
+        }
+    }
+    uint8_t h[CRYPTO_SHA256_LEN];
+    crypto_sha256(out, (size_t)bytes, h);
+    if (sqlite3_column_bytes(d, 3) != CRYPTO_SHA256_LEN || memcmp(h, sqlite3_column_blob(d, 3), sizeof h) != 0) {
+        rc = EKB_ECORRUPT; /* the chunks do not rebuild the document */
+        goto out;
+    }
+    *len = (size_t)bytes;
+    rc = 0;
+out:
+    sqlite3_finalize(d);
+    sqlite3_finalize(c);
+    return rc;
+}
+
+int store_del_doc(struct store *s, const char *ext_id, uint32_t *n_docs, char *err, size_t errlen)
+{
+    sqlite3_stmt *c = NULL, *f = NULL, *del = NULL;
+    size_t mark = arena_mark(s->scratch);
+    int64_t nch = 0;
+    uint32_t ngone = 0;
+    int rc = 0;
+    *n_docs = 0;
+    if ((rc = search_index_sync(s, err, errlen)) != 0)
+        return rc;
+    if (exec(s, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return sql_err(s, err, errlen, "BEGIN");
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT c.id, d.title, c.lz4, c.raw_len, length(c.vec) FROM chunks c JOIN documents d ON"
+                           " d.id=c.doc_id WHERE d.ext_id=?1",
+                           -1, &c, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES('delete', ?1, ?2)", -1, &f,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "DELETE FROM documents WHERE ext_id=?1", -1, &del, NULL) != SQLITE_OK) {
+        rc = sql_err(s, err, errlen, "prepare");
+        goto out;
+    }
+    sqlite3_bind_text(c, 1, ext_id, -1, SQLITE_STATIC);
+    while (sqlite3_step(c) == SQLITE_ROW)
+        nch++;
+    sqlite3_reset(c);
+    char *raw = arena_alloc(s->scratch, EKB_CHUNK_MAX_HI, 16);
+    int64_t *gone = arena_alloc(s->scratch, sizeof(int64_t) * (size_t)(nch + 1), 16);
+    if (!raw || !gone) {
+        snprintf(err, errlen, "store: scratch budget too small to delete %lld chunks", (long long)nch);
+        rc = EKB_ENOMEM;
+        goto out;
+    }
+    while (sqlite3_step(c) == SQLITE_ROW) {
+        int n = chunk_raw(c, 2, raw, EKB_CHUNK_MAX_HI);
+        if (n < 0) {
+            snprintf(err, errlen, "store: a chunk of %s does not decompress", ext_id);
+            rc = n;
+            goto out;
+        }
+        if (sqlite3_column_int(c, 4) == 0)
+            continue; /* blank chunk: never indexed */
+        size_t cn = index_text((const char *)sqlite3_column_text(c, 1), raw, (size_t)n, s->ctx);
+        int64_t cid = sqlite3_column_int64(c, 0);
+        sqlite3_reset(f);
+        sqlite3_bind_int64(f, 1, cid);
+        sqlite3_bind_text(f, 2, s->ctx, (int)cn, SQLITE_STATIC);
+        if (sqlite3_step(f) != SQLITE_DONE) {
+            rc = sql_err(s, err, errlen, "FTS delete");
+            goto out;
+        }
+        if (ngone < nch)
+            gone[ngone++] = cid;
+    }
+    sqlite3_bind_text(del, 1, ext_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(del) != SQLITE_DONE) {
+        rc = sql_err(s, err, errlen, "delete");
+        goto out;
+    }
+    *n_docs = (uint32_t)sqlite3_changes(s->db);
+    if (*n_docs == 0) {
+        snprintf(err, errlen, "no document with id %s", ext_id);
+        rc = EKB_ENOENT;
+    } else if (exec(s, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_gen'") != SQLITE_OK) {
+        rc = sql_err(s, err, errlen, "data_gen");
+    }
+out:
+    sqlite3_finalize(c);
+    sqlite3_finalize(f);
+    sqlite3_finalize(del);
+    if (rc == 0 && exec(s, "COMMIT") != SQLITE_OK)
+        rc = sql_err(s, err, errlen, "COMMIT");
+    if (rc != 0) {
+        exec(s, "ROLLBACK");
+        *n_docs = 0;
+    } else { /* committed: the index follows */
+        for (uint32_t i = 0; i < ngone; i++)
+            if (hnsw_contains(s->ix, (uint64_t)gone[i]))
+                hnsw_delete(s->ix, (uint64_t)gone[i]);
+        s->gen++;
+        s->ix_dirty = 1;
+        s->n = hnsw_count(s->ix);
+    }
     arena_reset(s->scratch, mark);
     return rc;
+}
+
+int store_list_docs(struct store *s, int (*fn)(void *ctx, int64_t id, const char *ext_id, const char *title,
+                                               int64_t bytes), void *ctx)
+{
+    sqlite3_stmt *st;
+    int n = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT id, ext_id, title, bytes FROM documents ORDER BY id", -1, &st, NULL) !=
+        SQLITE_OK)
+        return EKB_EIO;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        n++;
+        if (fn(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+               (const char *)sqlite3_column_text(st, 2), sqlite3_column_int64(st, 3)) != 0)
+            break;
+    }
+    sqlite3_finalize(st);
+    return n;
 }
 
 /* ------------------------------------------------------------------- facts */
@@ -528,22 +870,36 @@ static int64_t name_id(struct store *s, const char *table, const char *name, int
     return id;
 }
 
+static int is_alias_pred(const char *p)
+{
+    return strcasecmp(p, "also known as") == 0 || strcasecmp(p, "alias") == 0 || strcasecmp(p, "aka") == 0;
+}
+
 int store_add_fact(struct store *s, const char *subj, const char *pred, const char *obj, double confidence,
                    const char *source, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     int rc = 0;
-    if (!subj[0] || !pred[0] || !obj[0]) {
+    if (!subj || !pred || !obj || !subj[0] || !pred[0] || !obj[0]) {
         snprintf(err, errlen, "store: a fact needs a subject, a predicate and an object");
         return EKB_EINVAL;
     }
+    if (!(confidence >= 0.0 && confidence <= 1.0)) {
+        snprintf(err, errlen, "store: confidence must be in [0, 1]");
+        return EKB_EINVAL;
+    }
+    if ((rc = check_str("the subject", subj, EKB_STORE_FACT_MAX, err, errlen)) != 0 ||
+        (rc = check_str("the predicate", pred, EKB_STORE_FACT_MAX, err, errlen)) != 0 ||
+        (rc = check_str("the object", obj, EKB_STORE_FACT_MAX, err, errlen)) != 0 ||
+        (rc = check_str("the source", source, EKB_PATH_MAX, err, errlen)) != 0)
+        return rc;
     int own = sqlite3_get_autocommit(s->db); /* else: inside the caller's store_begin() */
-    if (own && sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return sql_err(s, SQLITE_ERROR, err, errlen, "BEGIN");
+    if (own && exec(s, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return sql_err(s, err, errlen, "BEGIN");
     int64_t si = name_id(s, "entities", subj, 1), pi = name_id(s, "predicates", pred, 1);
     int64_t oi = name_id(s, "entities", obj, 0);
     if (si < 0 || pi < 0) {
-        rc = sql_err(s, SQLITE_ERROR, err, errlen, "entities");
+        rc = sql_err(s, err, errlen, "entities");
         goto out;
     }
     if (sqlite3_prepare_v2(s->db,
@@ -551,7 +907,7 @@ int store_add_fact(struct store *s, const char *subj, const char *pred, const ch
                            " SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM facts WHERE s=?1 AND p=?2"
                            " AND o_entity IS ?3 AND o_literal IS ?4)",
                            -1, &st, NULL) != SQLITE_OK) {
-        rc = sql_err(s, SQLITE_ERROR, err, errlen, "insert fact");
+        rc = sql_err(s, err, errlen, "insert fact");
         goto out;
     }
     sqlite3_bind_int64(st, 1, si);
@@ -565,30 +921,53 @@ int store_add_fact(struct store *s, const char *subj, const char *pred, const ch
     }
     sqlite3_bind_double(st, 5, confidence);
     sqlite3_bind_text(st, 6, source, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = sql_err(s, SQLITE_ERROR, err, errlen, "insert fact");
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = sql_err(s, err, errlen, "insert fact");
+        goto out;
+    }
+    if (is_alias_pred(pred)) { /* the entity index finds the subject by this name too */
+        sqlite3_finalize(st);
+        if (sqlite3_prepare_v2(s->db,
+                               "UPDATE entities SET aliases = CASE WHEN aliases IS NULL OR aliases = '' THEN ?2"
+                               " ELSE aliases || char(10) || ?2 END WHERE id = ?1 AND (aliases IS NULL OR"
+                               " instr(char(10) || lower(aliases) || char(10), char(10) || lower(?2) || char(10)) = 0)",
+                               -1, &st, NULL) != SQLITE_OK) {
+            rc = sql_err(s, err, errlen, "alias");
+            goto out;
+        }
+        sqlite3_bind_int64(st, 1, si);
+        sqlite3_bind_text(st, 2, obj, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = sql_err(s, err, errlen, "alias");
+    }
 out:
     sqlite3_finalize(st);
     if (!own)
         return rc;
-    if (rc == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+    if (rc == 0 && exec(s, "COMMIT") == SQLITE_OK)
         return 0;
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc ? rc : sql_err(s, SQLITE_ERROR, err, errlen, "COMMIT");
+    if (rc == 0)
+        rc = sql_err(s, err, errlen, "COMMIT");
+    exec(s, "ROLLBACK");
+    return rc;
 }
 
 int store_begin(struct store *s)
 {
-    return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : EKB_EBUSY;
+    return exec(s, "BEGIN IMMEDIATE") == SQLITE_OK ? 0 : sql_code(sqlite3_extended_errcode(s->db));
 }
 
 int store_commit(struct store *s, int ok)
 {
     if (!ok) {
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        exec(s, "ROLLBACK");
         return 0;
     }
-    return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : EKB_EIO;
+    if (exec(s, "COMMIT") == SQLITE_OK)
+        return 0;
+    int rc = sql_code(sqlite3_extended_errcode(s->db));
+    exec(s, "ROLLBACK");
+    return rc;
 }
 
 int store_find_facts(struct store *s, const char *subj, const char *pred, const char *obj,
@@ -610,19 +989,48 @@ int store_find_facts(struct store *s, const char *subj, const char *pred, const 
         sqlite3_bind_text(st, 2, pred, -1, SQLITE_STATIC);
     if (obj)
         sqlite3_bind_text(st, 3, obj, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         n++;
         if (fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-               (const char *)sqlite3_column_text(st, 2), sqlite3_column_double(st, 3)) != 0)
+               (const char *)sqlite3_column_text(st, 2), sqlite3_column_double(st, 3)) != 0) {
+            rc = SQLITE_DONE;
             break;
+        }
     }
     sqlite3_finalize(st);
-    return n;
+    return rc == SQLITE_DONE ? n : EKB_EIO;
+}
+
+int store_del_fact(struct store *s, const char *subj, const char *pred, const char *obj, uint32_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "DELETE FROM facts WHERE id IN (SELECT f.id FROM facts f"
+                           " JOIN entities es ON es.id=f.s JOIN predicates p ON p.id=f.p"
+                           " LEFT JOIN entities eo ON eo.id=f.o_entity"
+                           " WHERE es.name=?1 COLLATE NOCASE AND p.name=?2 COLLATE NOCASE"
+                           " AND COALESCE(eo.name, f.o_literal)=?3 COLLATE NOCASE)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return EKB_EIO;
+    sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, pred, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, obj, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : EKB_EIO;
+    sqlite3_finalize(st);
+    if (rc == 0) {
+        *n = (uint32_t)sqlite3_changes(s->db);
+        if (*n == 0)
+            rc = EKB_ENOENT;
+    }
+    return rc;
 }
 
 int store_count(struct store *s, int64_t *docs, int64_t *chunks, int64_t *facts)
 {
     sqlite3_stmt *st;
+    *docs = *chunks = *facts = 0;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks),"
                            " (SELECT count(*) FROM facts)",
@@ -637,178 +1045,10 @@ int store_count(struct store *s, int64_t *docs, int64_t *chunks, int64_t *facts)
     return 0;
 }
 
-/* ------------------------------------------------------------------ search */
-struct cand {
-    int64_t id;
-    double score;
-};
-
-static void topk_insert(struct cand *c, uint32_t *n, uint32_t k, int64_t id, double score)
-{
-    if (*n == k && score <= c[k - 1].score)
-        return;
-    uint32_t i = *n < k ? (*n)++ : k - 1;
-    while (i > 0 && c[i - 1].score < score) {
-        c[i] = c[i - 1];
-        i--;
-    }
-    c[i].id = id;
-    c[i].score = score;
-}
-
-static int vector_cands(struct store *s, const char *q, size_t ql, struct cand *c, uint32_t k, uint32_t *n)
-{
-    float *v = arena_alloc(s->scratch, s->dim * sizeof(float), 64);
-    int8_t *qq = arena_alloc(s->scratch, s->dim, 64);
-    if (!v || !qq)
-        return EKB_ENOMEM;
-    int rc = embed_text(s->emb, q, ql, v);
-    if (rc != 0)
-        return rc;
-    float qs = quantize_vec(v, s->dim, qq);
-    *n = 0;
-    for (uint32_t i = 0; i < s->n; i++) {
-        int32_t d = kern->dot_i8(qq, s->vec + (size_t)i * s->dim, s->dim);
-        topk_insert(c, n, k, s->vid[i], (double)d * qs * s->vscale[i]);
-    }
-    return 0;
-}
-
-/* FTS5 query from free text: every word quoted, OR-ed (no operators from users). */
-static int text_cands(struct store *s, const char *q, size_t ql, struct cand *c, uint32_t k, uint32_t *n)
-{
-    char *fq = arena_alloc(s->scratch, ql * 8 + 16, 1);
-    size_t fl = 0;
-    int words = 0;
-    if (!fq)
-        return EKB_ENOMEM;
-    for (size_t i = 0; i < ql;) {
-        while (i < ql && !(((unsigned char)q[i] >= 0x80) || (q[i] >= '0' && q[i] <= '9') ||
-                           ((q[i] | 0x20) >= 'a' && (q[i] | 0x20) <= 'z')))
-            i++;
-        size_t st = i;
-        while (i < ql && (((unsigned char)q[i] >= 0x80) || (q[i] >= '0' && q[i] <= '9') ||
-                          ((q[i] | 0x20) >= 'a' && (q[i] | 0x20) <= 'z')))
-            i++;
-        if (i > st) {
-            fl += (size_t)snprintf(fq + fl, ql * 8 + 16 - fl, "%s\"%.*s\"", words ? " OR " : "", (int)(i - st), q + st);
-            words++;
-        }
-    }
-    *n = 0;
-    if (words == 0)
-        return 0;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY 2 LIMIT ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return EKB_EIO;
-    sqlite3_bind_text(st, 1, fq, (int)fl, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, (int)k);
-    while (sqlite3_step(st) == SQLITE_ROW && *n < k) {
-        c[*n].id = sqlite3_column_int64(st, 0);
-        c[*n].score = -sqlite3_column_double(st, 1); /* bm25: lower is better */
-        (*n)++;
-    }
-    sqlite3_finalize(st);
-    return 0;
-}
-
-static void fill_hit(struct store *s, struct store_hit *h)
-{
-    sqlite3_stmt *st;
-    h->ext_id[0] = h->title[0] = h->snippet[0] = 0;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT c.doc_id, d.ext_id, d.title, c.lz4, c.raw_len FROM chunks c JOIN documents d ON"
-                           " d.id=c.doc_id WHERE c.id=?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return;
-    sqlite3_bind_int64(st, 1, h->chunk_id);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        h->doc_id = sqlite3_column_int64(st, 0);
-        snprintf(h->ext_id, sizeof h->ext_id, "%s", sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1) : "");
-        snprintf(h->title, sizeof h->title, "%s", sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "");
-        int raw = sqlite3_column_int(st, 4);
-        char *buf = arena_alloc(s->scratch, (size_t)raw + 1, 16);
-        if (buf && raw > 0 &&
-            LZ4_decompress_safe(sqlite3_column_blob(st, 3), buf, sqlite3_column_bytes(st, 3), raw) == raw) {
-            size_t n = (size_t)raw < sizeof h->snippet - 1 ? (size_t)raw : sizeof h->snippet - 4;
-            while (n > 0 && n < (size_t)raw && ((unsigned char)buf[n] & 0xC0) == 0x80)
-                n--; /* UTF-8 safe cut */
-            memcpy(h->snippet, buf, n);
-            for (size_t i = 0; i < n; i++)
-                if (h->snippet[i] == '\n' || h->snippet[i] == '\r' || h->snippet[i] == '\t')
-                    h->snippet[i] = ' ';
-            if (n < (size_t)raw)
-                memcpy(h->snippet + n, "...", 4);
-            else
-                h->snippet[n] = 0;
-        }
-    }
-    sqlite3_finalize(st);
-}
-
 int store_search(struct store *s, enum store_mode mode, const char *query, size_t qlen, uint32_t k,
                  struct store_hit *hits, uint32_t *n, char *err, size_t errlen)
 {
-    size_t mark = arena_mark(s->scratch);
-    uint32_t kk = k * 4 < 50 ? 50 : k * 4, nv = 0, nt = 0;
-    int rc = 0;
-    *n = 0;
-    if (k == 0 || k > EKB_STORE_K_MAX || qlen > EKB_STORE_QUERY_MAX) {
-        snprintf(err, errlen, "store: k must be 1..%d and the query at most %d bytes", EKB_STORE_K_MAX,
-                 EKB_STORE_QUERY_MAX);
-        return EKB_EINVAL;
-    }
-    struct cand *cv = arena_alloc(s->scratch, kk * sizeof *cv, 16), *ct = arena_alloc(s->scratch, kk * sizeof *ct, 16);
-    struct cand *out = arena_alloc(s->scratch, 2 * kk * sizeof *out, 16);
-    if (!cv || !ct || !out) {
-        rc = EKB_ENOMEM;
-        goto done;
-    }
-    if (mode != STORE_TEXT && (rc = vector_cands(s, query, qlen, cv, mode == STORE_VECTOR ? k : kk, &nv)) != 0)
-        goto done;
-    if (mode != STORE_VECTOR && (rc = text_cands(s, query, qlen, ct, mode == STORE_TEXT ? k : kk, &nt)) != 0)
-        goto done;
-    uint32_t no = 0;
-    if (mode == STORE_VECTOR) {
-        memcpy(out, cv, nv * sizeof *out);
-        no = nv;
-    } else if (mode == STORE_TEXT) {
-        memcpy(out, ct, nt * sizeof *out);
-        no = nt;
-    } else { /* reciprocal-rank fusion, k = 60 */
-        for (uint32_t i = 0; i < nv; i++) {
-            out[no].id = cv[i].id;
-            out[no++].score = 1.0 / (60.0 + i + 1);
-        }
-        for (uint32_t i = 0; i < nt; i++) {
-            uint32_t j = 0;
-            while (j < no && out[j].id != ct[i].id)
-                j++;
-            if (j == no) {
-                out[no].id = ct[i].id;
-                out[no++].score = 0.0;
-            }
-            out[j].score += 1.0 / (60.0 + i + 1);
-        }
-        for (uint32_t i = 1; i < no; i++) /* sort by score (insertion: no <= 2 kk) */
-            for (uint32_t j = i; j > 0 && out[j - 1].score < out[j].score; j--) {
-                struct cand t = out[j];
-                out[j] = out[j - 1];
-                out[j - 1] = t;
-            }
-    }
-    for (uint32_t i = 0; i < no && *n < k; i++) {
-        hits[*n].chunk_id = out[i].id;
-        hits[*n].score = out[i].score;
-        fill_hit(s, &hits[*n]);
-        (*n)++;
-    }
-done:
-    if (rc != 0)
-        snprintf(err, errlen, "store: search failed: %s", ekb_strerror(rc));
-    arena_reset(s->scratch, mark);
-    return rc;
+    return search_run(s, mode, query, qlen, k, hits, n, err, errlen);
 }
 
 int store_integrity(struct store *s, char *out, size_t len)
@@ -821,6 +1061,16 @@ int store_integrity(struct store *s, char *out, size_t len)
     if (sqlite3_step(st) == SQLITE_ROW) {
         snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
         rc = strcmp(out, "ok") == 0 ? 0 : EKB_ECORRUPT;
+    }
+    sqlite3_finalize(st);
+    if (rc != 0)
+        return rc;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
+        return EKB_EIO;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(out, len, "foreign key violation in %s row %lld", (const char *)sqlite3_column_text(st, 0),
+                 (long long)sqlite3_column_int64(st, 1));
+        rc = EKB_ECORRUPT;
     }
     sqlite3_finalize(st);
     return rc;

@@ -1,8 +1,11 @@
 /* test_store.c: the knowledge base with the hash-fallback embedder:
  * create/reopen, documents chunked and searchable in all three modes,
- * identical content is a no-op, facts with wildcards, a KB refuses another
- * embedder, limits and bad arguments, a non-KB file, and a rolled-back
- * document leaves nothing behind. */
+ * identical content is a no-op, facts with wildcards and aliases, a KB
+ * refuses another embedder (error names both), bad documents (invalid
+ * UTF-8, NUL bytes, binary garbage, empty, blank, over-long titles), a
+ * long multi-paragraph document rebuilt exactly from its overlapping
+ * chunks, delete, a non-KB file, a foreign SQLite file, a newer schema,
+ * and the migration of a version-1 KB. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,11 +17,13 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "ekb_err.h"
 #include "embed.h"
 #include "kern.h"
 #include "log.h"
+#include "search.h"
 #include "store.h"
 
 static struct arena A;
@@ -115,6 +120,10 @@ static void documents_and_search(void **state)
     assert_int_equal(store_search(&s, STORE_TEXT, bigq, sizeof bigq, 3, hits, &n, err, sizeof err), EKB_EINVAL);
     static char bigdoc[EKB_STORE_DOC_MAX + 1];
     assert_int_equal(store_add_doc(&s, "big", "big", bigdoc, sizeof bigdoc, "t", &id, &dup, &nc, err, sizeof err),
+                     EKB_EINVAL); /* NUL bytes */
+    assert_non_null(strstr(err, "NUL at byte 0"));
+    assert_int_equal(store_add_doc(&s, "big", "big", bigdoc, (size_t)EKB_STORE_FILE_MAX + 1, "t", &id, &dup, &nc, err,
+                                   sizeof err),
                      EKB_ETOOBIG);
     /* facts */
     assert_int_equal(store_add_fact(&s, "helium", "symbol", "He", 1.0, "t", err, sizeof err), 0);
@@ -144,7 +153,12 @@ static void documents_and_search(void **state)
     /* another embedder is refused */
     e.weights_sha256[0] ^= 1;
     assert_int_equal(store_open(&s, &A, port_linux(), kb, &e, 0, err, sizeof err), EKB_EINVAL);
-    assert_non_null(strstr(err, "built with embedder"));
+    assert_non_null(strstr(err, "built with embedder hash-fallback"));
+    assert_non_null(strstr(err, "not hash-fallback"));
+    e.weights_sha256[0] ^= 1;
+    e.dim = 128; /* same file, other dimension */
+    assert_int_equal(store_open(&s, &A, port_linux(), kb, &e, 0, err, sizeof err), EKB_EINVAL);
+    e.dim = 256;
     arena_reset(arena_budget(&A, ARENA_INDEX), mi);
     arena_reset(arena_budget(&A, ARENA_MODELS), mm);
 }
@@ -168,11 +182,196 @@ static void not_a_kb(void **state)
     assert_int_not_equal(store_peek_embedder(port_linux(), kb, name, sizeof name, mp, sizeof mp, err, sizeof err), 0);
 }
 
+static void open_fallback(struct embedder *e, struct store *s, const char *name, int create, char *kb, size_t kbl)
+{
+    char err[300];
+    snprintf(kb, kbl, "%s/%s", dir, name);
+    assert_int_equal(embed_open(e, &A, port_linux(), NULL, err, sizeof err), 0);
+    int rc = store_open(s, &A, port_linux(), kb, e, create, err, sizeof err);
+    if (rc != 0)
+        fail_msg("store_open: %s", err);
+}
+
+static void close_reset(struct store *s, size_t mi, size_t mm, size_t ms)
+{
+    char res[200];
+    assert_int_equal(store_integrity(s, res, sizeof res), 0);
+    store_close(s);
+    arena_reset(arena_budget(&A, ARENA_INDEX), mi);
+    arena_reset(arena_budget(&A, ARENA_MODELS), mm);
+    arena_reset(arena_budget(&A, ARENA_STORE), ms);
+}
+
+static void bad_documents(void **state)
+{
+    struct embedder e;
+    struct store s;
+    char err[300], kb[200];
+    int64_t id;
+    int dup;
+    uint32_t nc;
+    (void)state;
+    size_t mi = arena_mark(arena_budget(&A, ARENA_INDEX)), mm = arena_mark(arena_budget(&A, ARENA_MODELS));
+    size_t ms = arena_mark(arena_budget(&A, ARENA_STORE));
+    open_fallback(&e, &s, "bad", 1, kb, sizeof kb);
+    static const struct {
+        const char *text;
+        size_t len;
+        int rc;
+        const char *msg;
+    } cases[] = {
+        {"caf\xc3 au lait", 11, EKB_EINVAL, "UTF-8 (bad sequence at byte 3)"},
+        {"overlong \xc0\xaf slash", 16, EKB_EINVAL, "UTF-8"},
+        {"surrogate \xed\xa0\x80 half", 18, EKB_EINVAL, "UTF-8"},
+        {"truncated at the end \xe2\x82", 23, EKB_EINVAL, "UTF-8"},
+        {"nul\0inside", 10, EKB_EINVAL, "NUL at byte 3"},
+        {"", 0, EKB_EINVAL, "empty"},
+        {" \n\n\t \r\n ", 8, EKB_EINVAL, "empty"},
+        {"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16, EKB_EINVAL, "UTF-8"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        err[0] = 0;
+        assert_int_equal(store_add_doc(&s, "x", "x", cases[i].text, cases[i].len, "t", &id, &dup, &nc, err, sizeof err),
+                         cases[i].rc);
+        if (!strstr(err, cases[i].msg))
+            fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].msg);
+    }
+    assert_int_equal(store_add_doc(&s, "x", "bad \xff title", "ok text", 7, "t", &id, &dup, &nc, err, sizeof err),
+                     EKB_EINVAL);
+    static char longt[EKB_STORE_TITLE_MAX + 2];
+    memset(longt, 'T', sizeof longt - 1);
+    assert_int_equal(store_add_doc(&s, "x", longt, "ok text", 7, "t", &id, &dup, &nc, err, sizeof err), EKB_ETOOBIG);
+    assert_int_equal(store_add_fact(&s, "a", "b", "c", 1.5, "t", err, sizeof err), EKB_EINVAL);
+    assert_int_equal(store_add_fact(&s, "a\xc3", "b", "c", 1.0, "t", err, sizeof err), EKB_EINVAL);
+    int64_t d, ch, f;
+    store_count(&s, &d, &ch, &f);
+    assert_int_equal(d + ch + f, 0); /* nothing half-added */
+    close_reset(&s, mi, mm, ms);
+}
+
+static void long_document_round_trip(void **state)
+{
+    struct embedder e;
+    struct store s;
+    char err[300], kb[200];
+    static char text[60000], back[60000], title[600];
+    size_t n = 0, bl = 0;
+    int64_t id;
+    int dup;
+    uint32_t nc, nd;
+    (void)state;
+    size_t mi = arena_mark(arena_budget(&A, ARENA_INDEX)), mm = arena_mark(arena_budget(&A, ARENA_MODELS));
+    size_t ms = arena_mark(arena_budget(&A, ARENA_STORE));
+    open_fallback(&e, &s, "long", 1, kb, sizeof kb);
+    for (int i = 0; n < 50000; i++) /* paragraphs of 1..40 sentences, some \u00e9 and \u20ac */
+        n += (size_t)snprintf(text + n, sizeof text - n, "Sentence %d tells of caf\xc3\xa9 and \xe2\x82\xac%d.%s", i,
+                              i * 7, i % 13 == 0 ? "\n\n" : i % 5 == 0 ? "\n" : " ");
+    assert_int_equal(store_add_doc(&s, "long", "A long one", text, n, "t", &id, &dup, &nc, err, sizeof err), 0);
+    assert_true(nc >= n / 1000);
+    assert_int_equal(store_get_doc(&s, "long", title, sizeof title, back, sizeof back, &bl), 0);
+    assert_int_equal(bl, n);
+    assert_memory_equal(back, text, n);
+    assert_string_equal(title, "A long one");
+    uint32_t before = s.n;
+    struct store_hit h[3];
+    uint32_t nh;
+    assert_int_equal(store_search(&s, STORE_TEXT, "Sentence 778", 12, 3, h, &nh, err, sizeof err), 0);
+    assert_true(nh >= 1 && strstr(h[0].snippet, "Sentence 778 ") != NULL);
+    assert_int_equal(store_del_doc(&s, "long", &nd, err, sizeof err), 0);
+    assert_int_equal(nd, 1);
+    assert_true(s.n < before);
+    assert_int_equal(store_search(&s, STORE_TEXT, "Sentence 778", 12, 3, h, &nh, err, sizeof err), 0);
+    assert_int_equal(nh, 0);
+    assert_int_equal(store_search(&s, STORE_VECTOR, "Sentence 778", 12, 3, h, &nh, err, sizeof err), 0);
+    assert_int_equal(nh, 0);
+    assert_int_equal(store_del_doc(&s, "long", &nd, err, sizeof err), EKB_ENOENT);
+    close_reset(&s, mi, mm, ms);
+}
+
+static void raw_sql(const char *kb, const char *sql)
+{
+    char path[300];
+    sqlite3 *db;
+    snprintf(path, sizeof path, "%s/kb.sqlite", kb);
+    mkdir(kb, 0700);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        fail_msg("%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+/* Version 1 as made before user_version was used (the first layout). */
+static const char *V1 =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE documents(id INTEGER PRIMARY KEY, ext_id TEXT, title TEXT, source TEXT,"
+    " content_sha256 BLOB NOT NULL UNIQUE, bytes INTEGER NOT NULL, created INTEGER NOT NULL);"
+    "CREATE TABLE chunks(id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, raw_len INTEGER NOT NULL, lz4 BLOB NOT NULL,"
+    " vscale REAL NOT NULL, vec BLOB NOT NULL);"
+    "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='', tokenize='unicode61 remove_diacritics 2');"
+    "CREATE TABLE entities(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE, aliases TEXT);"
+    "CREATE TABLE predicates(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE);"
+    "CREATE TABLE facts(id INTEGER PRIMARY KEY, s INTEGER NOT NULL REFERENCES entities(id),"
+    " p INTEGER NOT NULL REFERENCES predicates(id), o_entity INTEGER REFERENCES entities(id), o_literal TEXT,"
+    " confidence REAL NOT NULL DEFAULT 1.0, source TEXT, CHECK ((o_entity IS NULL) <> (o_literal IS NULL)));"
+    "INSERT INTO entities(name, aliases) VALUES ('tungsten', 'wolfram');"
+    "INSERT INTO meta VALUES ('schema_version', '1'), ('embedder_name', 'hash-fallback'), ('embedder_dim', '256'),"
+    " ('embedder_path', '');";
+
+static void schema_versions(void **state)
+{
+    struct embedder e;
+    struct store s;
+    char err[300], kb[200], sql[400], sha[65];
+    (void)state;
+    size_t mi = arena_mark(arena_budget(&A, ARENA_INDEX)), mm = arena_mark(arena_budget(&A, ARENA_MODELS));
+    size_t ms = arena_mark(arena_budget(&A, ARENA_STORE));
+    assert_int_equal(embed_open(&e, &A, port_linux(), NULL, err, sizeof err), 0);
+    /* a version-1 KB is migrated: entity index built from the old rows */
+    snprintf(kb, sizeof kb, "%s/v1", dir);
+    raw_sql(kb, V1);
+    for (int i = 0; i < 32; i++)
+        snprintf(sha + 2 * i, 3, "%02x", e.weights_sha256[i]);
+    snprintf(sql, sizeof sql, "INSERT INTO meta VALUES ('embedder_sha256', '%s')", sha);
+    raw_sql(kb, sql);
+    if (store_open(&s, &A, port_linux(), kb, &e, 0, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    struct search_entity ent[2];
+    uint32_t n;
+    assert_int_equal(search_entities(&s, "wolfram", 7, 2, ent, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(ent[0].name, "tungsten");
+    int64_t dummy;
+    assert_int_equal(store_add_doc(&s, "w", "tungsten", "Tungsten is dense.", 18, "t", &dummy, &(int){0}, &(uint32_t){0},
+                                   err, sizeof err),
+                     0);
+    store_close(&s);
+    arena_reset(arena_budget(&A, ARENA_INDEX), mi);
+    arena_reset(arena_budget(&A, ARENA_STORE), ms);
+    /* a newer schema is refused */
+    raw_sql(kb, "PRAGMA user_version=99");
+    assert_int_equal(store_open(&s, &A, port_linux(), kb, &e, 0, err, sizeof err), EKB_EUNSUPP);
+    assert_non_null(strstr(err, "newer"));
+    arena_reset(arena_budget(&A, ARENA_INDEX), mi);
+    arena_reset(arena_budget(&A, ARENA_STORE), ms);
+    /* an SQLite file of something else is not a KB, even with create */
+    snprintf(kb, sizeof kb, "%s/foreign", dir);
+    raw_sql(kb, "CREATE TABLE t(x)");
+    assert_int_equal(store_open(&s, &A, port_linux(), kb, &e, 1, err, sizeof err), EKB_EINVAL);
+    assert_non_null(strstr(err, "not an edgekb"));
+    arena_reset(arena_budget(&A, ARENA_INDEX), mi);
+    arena_reset(arena_budget(&A, ARENA_STORE), ms);
+    arena_reset(arena_budget(&A, ARENA_MODELS), mm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(documents_and_search),
         cmocka_unit_test(not_a_kb),
+        cmocka_unit_test(bad_documents),
+        cmocka_unit_test(long_document_round_trip),
+        cmocka_unit_test(schema_versions),
     };
     return cmocka_run_group_tests_name("store", tests, setup, teardown);
 }
