@@ -11,13 +11,19 @@
  *   bench hnsw impl=edgekb data=LABEL n= dim= M= efc= ef= recall10= qps= bytes_per_vec= build_s=
  * plus impl=brute_f32 (exact float scan: the ground truth, recall 1) and
  * impl=brute_i8 (exact scan of the same int8 vectors, what the store does
- * today). qps: median of 3 passes over the queries. With no arguments it
+ * today). qps: queries / the median wall time of PASSES (5) passes over the
+ * queries; qps_cpu: the same with this thread's CPU time (CLOCK_THREAD_
+ * CPUTIME_ID), which leaves out the time other processes on a shared
+ * machine hold the core; build_s / build_cpu_s likewise. hnswlib_ref.cpp
+ * measures both the same way. With no arguments it
  * runs a small synthetic self-check so `make bench` has a line even
  * without data files. */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "arena.h"
 #include "bench_common.h"
@@ -27,6 +33,14 @@
 #include "port.h"
 
 #define K 10
+#define PASSES 5
+
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 static float *load_rows(const char *path, uint32_t dim, uint32_t n)
 {
@@ -72,11 +86,11 @@ static double recall_of(const uint32_t *gt, const uint32_t *got, uint32_t nq)
 }
 
 static void line(const char *impl, const char *label, uint32_t n, uint32_t dim, uint32_t M, uint32_t efc,
-                 uint32_t ef, double rec, double qps, double bpv, double build_s)
+                 uint32_t ef, double rec, double qps, double qps_cpu, double bpv, double build_s, double build_cpu_s)
 {
-    printf("bench hnsw impl=%s data=%s n=%u dim=%u M=%u efc=%u ef=%u recall10=%.4f qps=%.0f "
-           "bytes_per_vec=%.1f build_s=%.2f\n",
-           impl, label, n, dim, M, efc, ef, rec, qps, bpv, build_s);
+    printf("bench hnsw impl=%s data=%s n=%u dim=%u M=%u efc=%u ef=%u recall10=%.4f qps=%.0f qps_cpu=%.0f "
+           "bytes_per_vec=%.1f build_s=%.2f build_cpu_s=%.2f\n",
+           impl, label, n, dim, M, efc, ef, rec, qps, qps_cpu, bpv, build_s, build_cpu_s);
     fflush(stdout);
 }
 
@@ -140,22 +154,23 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench_hnsw: kern %s, %s: n=%u nq=%u dim=%u\n", variant, label, n, nq, dim);
 
     /* exact float brute force: the ground truth */
-    double t0 = bench_now();
+    double t0 = bench_now(), c0 = cpu_now();
     for (uint32_t i = 0; i < nq; i++) {
         float best[K];
         uint32_t m = 0;
         for (uint32_t j = 0; j < n; j++)
             topk_put(best, gt + i * K, &m, kern->dot_f32(q + (size_t)i * dim, x + (size_t)j * dim, dim), j);
     }
-    double tb = bench_now() - t0;
-    line("brute_f32", label, n, dim, 0, 0, 0, 1.0, nq / tb, (double)dim * 4, 0);
-    if (gt_out) {
-        FILE *f = fopen(gt_out, "wb");
-        if (!f || fwrite(gt, sizeof *gt * K, nq, f) != nq) {
+    double tb = bench_now() - t0, cb = cpu_now() - c0;
+    line("brute_f32", label, n, dim, 0, 0, 0, 1.0, nq / tb, nq / cb, (double)dim * 4, 0, 0);
+    if (gt_out) { /* GT_OUT.tmp, then rename: a reader never sees half a file */
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp", gt_out);
+        FILE *f = fopen(tmp, "wb");
+        if (!f || fwrite(gt, sizeof *gt * K, nq, f) != nq || fclose(f) != 0 || rename(tmp, gt_out) != 0) {
             fprintf(stderr, "bench_hnsw: cannot write %s\n", gt_out);
             return 1;
         }
-        fclose(f);
     }
 
     /* the index */
@@ -177,6 +192,7 @@ int main(int argc, char **argv)
         return 1;
     }
     t0 = bench_now();
+    c0 = cpu_now();
     for (uint32_t j = 0; j < n; j++) {
         int rc = hnsw_insert(h, j, x + (size_t)j * dim);
         if (rc != 0) {
@@ -186,7 +202,7 @@ int main(int argc, char **argv)
         if ((j + 1) % 100000 == 0)
             fprintf(stderr, "bench_hnsw: %u inserted, %.1f s\n", j + 1, bench_now() - t0);
     }
-    double build_s = bench_now() - t0;
+    double build_s = bench_now() - t0, build_cpu_s = cpu_now() - c0;
 
     /* int8 brute force over the index's own vectors (same quantization) */
     int8_t *xq = malloc((size_t)n * dim), *qq = malloc(dim);
@@ -196,6 +212,7 @@ int main(int argc, char **argv)
     for (uint32_t j = 0; j < n; j++)
         xs[j] = hnsw_quantize(x + (size_t)j * dim, dim, xq + (size_t)j * dim);
     t0 = bench_now();
+    c0 = cpu_now();
     for (uint32_t i = 0; i < nq; i++) {
         float best[K];
         uint32_t m = 0;
@@ -204,7 +221,8 @@ int main(int argc, char **argv)
             topk_put(best, got + i * K, &m, (float)kern->dot_i8(qq, xq + (size_t)j * dim, dim) * qs * xs[j], j);
     }
     tb = bench_now() - t0;
-    line("brute_i8", label, n, dim, 0, 0, 0, recall_of(gt, got, nq), nq / tb, (double)dim + 4, 0);
+    cb = cpu_now() - c0;
+    line("brute_i8", label, n, dim, 0, 0, 0, recall_of(gt, got, nq), nq / tb, nq / cb, (double)dim + 4, 0, 0);
     free(xq);
     free(xs);
     free(qq);
@@ -213,20 +231,23 @@ int main(int argc, char **argv)
     hnsw_get_stats(h, &st);
     double bpv = (double)st.bytes / n;
     for (uint32_t e = 0; e < nef; e++) {
-        double t[3];
+        double t[PASSES], c[PASSES];
         double rec = 0;
-        for (int r = 0; r < 3; r++) {
+        for (int r = 0; r < PASSES; r++) {
             struct hnsw_hit hits[K];
             t0 = bench_now();
+            c0 = cpu_now();
             for (uint32_t i = 0; i < nq; i++) {
-                int c = hnsw_search(h, q + (size_t)i * dim, K, efs[e], NULL, NULL, hits);
+                int nh = hnsw_search(h, q + (size_t)i * dim, K, efs[e], NULL, NULL, hits);
                 for (int a = 0; a < K; a++)
-                    got[i * K + a] = a < c ? (uint32_t)hits[a].id : UINT32_MAX;
+                    got[i * K + a] = a < nh ? (uint32_t)hits[a].id : UINT32_MAX;
             }
             t[r] = bench_now() - t0;
+            c[r] = cpu_now() - c0;
             rec = recall_of(gt, got, nq);
         }
-        line("edgekb", label, n, dim, M, efc, efs[e], rec, nq / bench_median(t, 3), bpv, build_s);
+        line("edgekb", label, n, dim, M, efc, efs[e], rec, nq / bench_median(t, PASSES), nq / bench_median(c, PASSES),
+             bpv, build_s, build_cpu_s);
     }
     arena_fini(&A);
     free(x);

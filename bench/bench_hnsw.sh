@@ -15,8 +15,17 @@
 # hnswlib: header-only C++ from libhnswlib-dev, built here with g++ -O3
 #   -march=native into build/bench/; skipped with a message when absent (this
 #   script installs nothing: apt-get install -y libhnswlib-dev).
+# After each data set: one `bench hnsw_cmp` line per recall level R (0.95,
+#   0.98, 0.99) that both reach: each impl's queries/s AT recall R,
+#   interpolated (log qps linear in recall) between the two ef points around
+#   R (the lowest ef's qps if that one is already above R: a lower bound for
+#   that impl), the ratio edgekb/hnswlib (wall and CPU time), the memory
+#   ratio, and target=met when qps_cpu ratio > 1 and memory <= 1/2.
 # Environment: EDGEKB (the binary), MODELS_DIR, BENCH_BIN_DIR (from make bench),
-#   HNSW_BENCH_SETS (default "gcide-10k gcide-100k synth"), HNSW_BENCH_EF.
+#   HNSW_BENCH_SETS (default "gcide-10k gcide-100k synth"), HNSW_BENCH_EF,
+#   HNSW_BENCH_EFC (ef_construction of BOTH implementations, default 200),
+#   HNSW_BENCH_PARALLEL=1 (run edgekb and hnswlib at the same time, one core
+#   each, to halve the wall time of the 1M case; compare qps_cpu then).
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 D=$root/build/bench-data
@@ -24,7 +33,7 @@ PY=/usr/bin/python3
 BIN=${BENCH_BIN_DIR:-$root/build/x86_64-generic/bench}/bench_hnsw
 EFS=${HNSW_BENCH_EF:-16,32,64,128,256}
 M=16
-EFC=200
+EFC=${HNSW_BENCH_EFC:-200}
 mkdir -p "$D" "$root/build/bench"
 [ -x "$BIN" ] || { echo "bench hnsw skipped=\"$BIN not built (make bench)\""; exit 0; }
 
@@ -38,11 +47,68 @@ else
   REF=""
 fi
 
+# cmp FILE: the hnsw_cmp lines from one data set's bench lines
+cmp() {
+  $PY - "$1" <<'PYEOF'
+import math, sys
+rows = {}
+for l in open(sys.argv[1]):
+    f = dict(kv.split("=", 1) for kv in l.split()[2:] if "=" in kv)
+    if f.get("impl") in ("edgekb", "hnswlib"):
+        rows.setdefault(f["impl"], []).append(f)
+if len(rows) < 2:
+    sys.exit(0)
+def at(pts, R, key):
+    pts = sorted(pts, key=lambda f: int(f["ef"]))
+    r = [float(f["recall10"]) for f in pts]
+    q = [float(f[key]) for f in pts]
+    if r[0] >= R:
+        return q[0], "bound"
+    for i in range(1, len(pts)):
+        if r[i - 1] < R <= r[i]:
+            t = (R - r[i - 1]) / (r[i] - r[i - 1])
+            return math.exp(math.log(q[i - 1]) + t * (math.log(q[i]) - math.log(q[i - 1]))), "interp"
+    return None, "unreached"
+e, h = rows["edgekb"], rows["hnswlib"]
+mem = float(e[0]["bytes_per_vec"]) / float(h[0]["bytes_per_vec"])
+for R in (0.95, 0.98, 0.99):
+    eq, ek = at(e, R, "qps_cpu")
+    hq, hk = at(h, R, "qps_cpu")
+    ew, _ = at(e, R, "qps")
+    hw, _ = at(h, R, "qps")
+    if eq is None or hq is None:
+        print("bench hnsw_cmp data=%s recall=%.2f edgekb=%s hnswlib=%s" % (e[0]["data"], R, ek, hk))
+        continue
+    print("bench hnsw_cmp data=%s n=%s recall=%.2f edgekb_qps_cpu=%.0f hnswlib_qps_cpu=%.0f qps_cpu_ratio=%.2f "
+          "edgekb_qps=%.0f hnswlib_qps=%.0f qps_ratio=%.2f edgekb_bytes_per_vec=%s hnswlib_bytes_per_vec=%s "
+          "mem_ratio=%.3f edgekb_build_s=%s hnswlib_build_s=%s how=%s/%s target=%s"
+          % (e[0]["data"], e[0]["n"], R, eq, hq, eq / hq, ew, hw, ew / hw, e[0]["bytes_per_vec"],
+             h[0]["bytes_per_vec"], mem, e[0]["build_s"], h[0]["build_s"], ek, hk,
+             "met" if eq > hq and mem <= 0.5 else "missed"))
+PYEOF
+}
+
 # run SET BASE QUERY N NQ
 run() {
   echo "== $1: n=$4 queries=$5 dim=512 M=$M efc=$EFC" >&2
-  "$BIN" "$2" "$3" 512 "$4" "$5" "$1" "$D/$1.gt" $M $EFC "$EFS" || return 1
-  [ -n "$REF" ] && "$REF" "$2" "$3" 512 "$4" "$5" "$1" "$D/$1.gt" $M $EFC "$EFS"
+  out=$root/build/bench/hnsw-$1.txt
+  if [ -n "$REF" ] && [ "${HNSW_BENCH_PARALLEL:-0}" = 1 ]; then
+    # both implementations at once (one core each), hnswlib started as
+    # soon as bench_hnsw has written the ground truth
+    rm -f "$D/$1.gt"
+    "$BIN" "$2" "$3" 512 "$4" "$5" "$1" "$D/$1.gt" $M $EFC "$EFS" >"$out.edgekb" &
+    pid=$!
+    while [ ! -s "$D/$1.gt" ] && kill -0 $pid 2>/dev/null; do sleep 5; done
+    [ -s "$D/$1.gt" ] || { wait $pid; return 1; }
+    "$REF" "$2" "$3" 512 "$4" "$5" "$1" "$D/$1.gt" $M $EFC "$EFS" >"$out.hnswlib"
+    wait $pid
+    cat "$out.edgekb" "$out.hnswlib" | tee "$out"
+  else
+    "$BIN" "$2" "$3" 512 "$4" "$5" "$1" "$D/$1.gt" $M $EFC "$EFS" | tee "$out"
+    [ -n "$REF" ] && "$REF" "$2" "$3" 512 "$4" "$5" "$1" "$D/$1.gt" $M $EFC "$EFS" | tee -a "$out"
+  fi
+  [ "$(grep -c 'impl=edgekb' "$out")" -gt 0 ] || return 1
+  [ -n "$REF" ] && cmp "$out"
   return 0
 }
 

@@ -7,7 +7,8 @@
  * L2-normalised floats quantized symmetrically per vector (int8 in
  * [-127, 127] times one float scale, the same rule as the store's chunk
  * vectors); similarity is the cosine estimated as dot_i8(a, b) * sa * sb
- * with kern->dot_i8 (the run-time chosen SIMD variant).
+ * with an exact int8 dot product (src/hnsw_avx2.c when kern's run-time
+ * variant runs AVX2, else kern->dot_i8; all give the same integer).
  *
  * Graph: level-0 neighbour lists of 2*M, upper levels M, levels drawn
  * geometrically (P(level >= l) = M^-l, i.e. mL = 1/ln M) from a seeded
@@ -97,7 +98,9 @@ int hnsw_create(struct hnsw **out, struct arena_region *r, size_t bytes, const s
 float hnsw_quantize(const float *v, uint32_t dim, int8_t *q);
 
 /* Adds id with vector v (dim floats, L2-normalised), or already quantized
- * (q, scale > 0). May compact first (see above). */
+ * (q, scale > 0; q is stored with -128 raised to -127, the range
+ * hnsw_quantize makes and the SIMD distance relies on). May compact first
+ * (see above). */
 int hnsw_insert(struct hnsw *h, uint64_t id, const float *v);
 int hnsw_insert_q8(struct hnsw *h, uint64_t id, const int8_t *q, float scale);
 /* Tombstones id: EKB_ENOENT if not present. */

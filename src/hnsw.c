@@ -6,9 +6,11 @@
  * its float scale), level-0 lists (count + 2M slots), a pool of upper-level
  * lists (count + M slots; a node of level L owns L consecutive lists), the
  * uint16 visited epochs, the id -> slot hash (linear probing, backward-shift
- * delete, load <= 2/3) and fixed search buffers.
+ * delete, load <= 2/3) and fixed search buffers. Distances: pick_dot (our
+ * AVX2 dot in hnsw_avx2.c, or kern->dot_i8), exact either way.
  * Invariants: slots [0, n) are live or tombstoned, never free; every list
- * entry is a slot < n of level >= the list's level and not its owner; the
+ * entry is a slot < n of level >= the list's level and not its owner;
+ * stored vector bytes are never -128 (hnsw_impl.h); the
  * hash holds exactly the live ids; the entry node has level max_level.
  * Failure: codes only (hnsw.h); a failed load leaves the index empty. */
 #include "hnsw.h"
@@ -21,11 +23,15 @@
 #include "crypto.h"
 #include "ekb_err.h"
 #include "ekb_limits.h"
+#include "hnsw_impl.h"
 #include "kern.h"
 
 #define NONE UINT32_MAX
 #define F_DEAD 1u
 #define CAND_CAP (4u * EKB_HNSW_EF_MAX)
+#ifndef PF_AHEAD
+#define PF_AHEAD 2u /* records prefetched ahead in a neighbour list */
+#endif
 
 struct meta {
     uint64_t id;
@@ -248,6 +254,27 @@ static uint32_t sorted_put(struct cand *a, uint32_t lo, uint32_t *n, uint32_t ca
 
 typedef int32_t (*dot_fn)(const int8_t *, const int8_t *, size_t);
 
+/* The int8 dot product: our AVX2 one (hnsw_avx2.c, valid for stored
+ * vectors in [-127, 127]) when kern's run-time variant says the CPU runs
+ * AVX2, else kern's. Both return the same exact integer. */
+static dot_fn pick_dot(void)
+{
+#if defined(__x86_64__)
+    if (strcmp(kern->name, "avx2") == 0 || strcmp(kern->name, "avx512") == 0)
+        return hnsw_dot_i8_avx2;
+#endif
+    return kern->dot_i8;
+}
+
+/* Prefetches the cache lines of slot s's record (vector and scale). */
+static inline void prefetch_rec(const struct hnsw *h, uint32_t s)
+{
+    const char *p = (const char *)vec(h, s);
+    for (size_t o = 0; o < h->stride; o += 64)
+        __builtin_prefetch(p + o);
+    __builtin_prefetch(p + h->stride - 1);
+}
+
 static inline float qdist(struct hnsw *h, dot_fn dot, const int8_t *q, float qs, uint32_t s)
 {
     h->ndist++;
@@ -333,7 +360,7 @@ static void heap_down(struct cand *a, uint32_t n, uint32_t i, int max)
 static uint32_t search_level(struct hnsw *h, const struct query *Q, uint32_t nep, uint32_t ef, uint32_t level)
 {
     struct cand *C = h->cand, *R = h->res;
-    uint32_t cn = 0, rn = 0;
+    uint32_t cn = 0, rn = 0, nb[2 * EKB_HNSW_M_MAX];
     epoch_next(h);
     for (uint32_t i = 0; i < nep; i++) {
         C[cn] = R[i];
@@ -351,24 +378,35 @@ static uint32_t search_level(struct hnsw *h, const struct query *Q, uint32_t nep
             break;
         C[0] = C[--cn];
         heap_down(C, cn, 0, 0);
-        if (cn > 0) /* the next candidate's list (a likely cache miss) */
-            __builtin_prefetch(links(h, C[0].s, level));
+        if (cn > 0) { /* the next candidate's list (a likely cache miss) */
+            const char *nl = (const char *)links(h, C[0].s, level);
+            __builtin_prefetch(nl);
+            __builtin_prefetch(nl + 64);
+            __builtin_prefetch(nl + 128);
+        }
+        /* First the unvisited neighbours (marked now), then their
+         * distances with the records prefetched PF_AHEAD ahead: the
+         * record misses overlap instead of coming one after another. */
         const uint32_t *ls = links(h, c.s, level);
-        uint32_t cnt = ls[0];
+        uint32_t cnt = ls[0], m = 0;
         for (uint32_t j = 0; j < cnt; j++)
             __builtin_prefetch(&h->visited[ls[1 + j]]);
-        if (cnt > 0)
-            __builtin_prefetch(vec(h, ls[1]));
         for (uint32_t j = 0; j < cnt; j++) {
             uint32_t s = ls[1 + j];
-            if (j + 1 < cnt) {
-                const int8_t *nv = vec(h, ls[2 + j]);
-                __builtin_prefetch(nv);
-                __builtin_prefetch(nv + 64);
+            if (h->visited[s] != h->epoch) {
+                h->visited[s] = h->epoch;
+                nb[m++] = s;
             }
-            if (h->visited[s] == h->epoch)
-                continue;
-            h->visited[s] = h->epoch;
+        }
+        for (uint32_t j = 0; j < m && j < PF_AHEAD; j++)
+            prefetch_rec(h, nb[j]);
+        if (Q->skip_dead || Q->keep) /* accepted() reads the meta */
+            for (uint32_t j = 0; j < m; j++)
+                __builtin_prefetch(&h->meta[nb[j]]);
+        for (uint32_t j = 0; j < m; j++) {
+            uint32_t s = nb[j];
+            if (j + PF_AHEAD < m)
+                prefetch_rec(h, nb[j + PF_AHEAD]);
             float d = qdist(h, Q->dot, Q->q, Q->qs, s);
             if (rn == ef && !(d < R[0].d))
                 continue;
@@ -466,7 +504,7 @@ static void link_slot(struct hnsw *h, uint32_t s)
         h->max_level = L;
         return;
     }
-    struct query Q = {vec(h, s), scale_of(h, s), kern->dot_i8, NULL, NULL, 0};
+    struct query Q = {vec(h, s), scale_of(h, s), pick_dot(), NULL, NULL, 0};
     uint32_t cur = h->entry;
     float dcur = qdist(h, Q.dot, Q.q, Q.qs, cur);
     if (h->max_level > L)
@@ -650,7 +688,9 @@ int hnsw_insert_q8(struct hnsw *h, uint64_t id, const int8_t *q, float scale)
     if (h->n == h->cap)
         return EKB_ENOSPC;
     uint32_t s = h->n++;
-    memcpy(vec(h, s), q, h->dim);
+    int8_t *v = vec(h, s);
+    for (uint32_t i = 0; i < h->dim; i++) /* -128 -> -127: see hnsw_impl.h */
+        v[i] = q[i] < -127 ? -127 : q[i];
     memcpy(h->rec + (size_t)s * h->stride + h->vpad, &scale, sizeof scale);
     h->meta[s].id = id;
     h->meta[s].flags = 0;
@@ -701,7 +741,7 @@ int hnsw_search(struct hnsw *h, const float *q, uint32_t k, uint32_t ef, hnsw_ke
     float qs = hnsw_quantize(q, h->dim, h->qbuf);
     if (!isfinite(qs))
         return EKB_EINVAL;
-    struct query Q = {h->qbuf, qs, kern->dot_i8, keep, ctx, 1};
+    struct query Q = {h->qbuf, qs, pick_dot(), keep, ctx, h->dead > 0}; /* no tombstones: no meta reads */
     uint32_t cur = h->entry;
     float dcur = qdist(h, Q.dot, Q.q, Q.qs, cur);
     greedy(h, &Q, h->max_level, 0, &cur, &dcur);
@@ -927,6 +967,8 @@ static const char *check_graph(struct hnsw *h)
             return "upper lists out of range";
         if (!(sc > 0.0f) || !isfinite(sc))
             return "bad vector scale";
+        if (memchr(vec(h, s), 0x80, h->dim))
+            return "vector byte -128";
         for (uint32_t l = 0; l <= m->level; l++) {
             const uint32_t *ls = links(h, s, l);
             if (ls[0] > (l == 0 ? h->M0 : h->M))

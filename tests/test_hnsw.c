@@ -654,12 +654,13 @@ static void corruption_detected(void **state)
             fail_msg("edit %zu: rc %d err '%s'", k, rc, err);
         free(g);
     }
-    /* a neighbour index out of range, a self link, a bad scale, flags: all behind a valid checksum */
+    /* a neighbour index out of range, a self link, a bad scale, flags, a
+     * duplicate id, a -128 vector byte: all behind a valid checksum */
     size_t meta = 160, rec = meta + n * 16, stride = 32, l0 = rec + n * stride;
     static const struct {
         int what;
         const char *msg;
-    } S[] = {{0, "neighbour"}, {1, "neighbour"}, {2, "scale"}, {3, "flags"}, {4, "duplicate"}};
+    } S[] = {{0, "neighbour"}, {1, "neighbour"}, {2, "scale"}, {3, "flags"}, {4, "duplicate"}, {5, "-128"}};
     for (size_t k = 0; k < sizeof S / sizeof S[0]; k++) {
         unsigned char *g = malloc(sz);
         memcpy(g, f, sz);
@@ -686,6 +687,9 @@ static void corruption_detected(void **state)
         case 4:
             memcpy(&id0, g + meta, 8);
             memcpy(g + meta + 16, &id0, 8);
+            break;
+        case 5: /* a vector byte no insert stores */
+            g[rec + 3 * stride + 2] = 0x80;
             break;
         }
         reseal(g, sz);
@@ -768,6 +772,91 @@ static void save_failures(void **state)
     free(x);
 }
 
+
+/* Builds the same index under every kern variant this CPU runs (the
+ * scalar reference first): the distance's dot product may be a different
+ * SIMD routine per variant (hnsw_avx2.c on x86-64), but it is exact, so
+ * the saved files must be byte-identical and every search the same. Odd
+ * dims exercise the tails; extreme vectors (all +-127, and -128 which
+ * insert_q8 stores as -127) the int16 pair bound. */
+static void variants_agree(void **state)
+{
+    (void)state;
+    static const uint32_t dims[] = {512, 100, 33, 7};
+    const struct kern_ops *saved = kern;
+    struct port_cpu cpu;
+    port_linux()->cpu_detect(&cpu);
+    char path[128], err[300];
+    snprintf(path, sizeof path, "%s/v.hnsw", tmpdir);
+    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+        const uint32_t d = dims[di], n = 400, nq = 20;
+        float *x = make_data(n, d, 8, 40 + di), *q = make_data(nq, d, 8, 50 + di);
+        int8_t *e = malloc(d), *e128 = malloc(d);
+        for (uint32_t i = 0; i < d; i++) {
+            e[i] = (int8_t)((i * 7 + di) % 3 == 0 ? 127 : -127);
+            e128[i] = e[i] == -127 ? -128 : 127;
+        }
+        unsigned char *ref = NULL;
+        size_t nref = 0;
+        struct hnsw_hit rref[20][10];
+        int cref[20];
+        int runs = 0;
+        for (size_t v = 0; kern_all[v]; v++) {
+            const struct kern_ops *k = kern_ops_get(kern_all[v]->name, &cpu);
+            if (!k)
+                continue;
+            kern = k;
+            arena_reset(R, 0);
+            struct hnsw *h = build(n, d, x, 8, 0);
+            assert_int_equal(hnsw_insert_q8(h, 5000, e, 0.01f), 0);
+            assert_int_equal(hnsw_insert_q8(h, 5001, e128, 0.01f), 0);
+            for (uint32_t i = 0; i < nq; i++) {
+                struct hnsw_hit r[10];
+                int c = hnsw_search(h, q + (size_t)i * d, 10, 32, NULL, NULL, r);
+                assert_true(c > 0);
+                if (runs == 0) {
+                    cref[i] = c;
+                    memcpy(rref[i], r, sizeof r);
+                    continue;
+                }
+                assert_int_equal(c, cref[i]);
+                for (int a = 0; a < c; a++) {
+                    assert_int_equal(r[a].id, rref[i][a].id);
+                    assert_true(r[a].score == rref[i][a].score);
+                }
+            }
+            /* -128 was stored as -127: both extreme vectors score the same */
+            float ev[512];
+            for (uint32_t i = 0; i < d; i++)
+                ev[i] = (float)e[i];
+            struct hnsw_hit r2[2];
+            assert_int_equal(hnsw_search(h, ev, 2, 64, NULL, NULL, r2), 2);
+            assert_true(r2[0].id >= 5000 && r2[1].id >= 5000);
+            assert_true(r2[0].score == r2[1].score);
+            assert_int_equal(hnsw_save(h, port_linux(), path, EMB, err, sizeof err), 0);
+            size_t nf;
+            unsigned char *f = slurp(path, &nf);
+            if (runs == 0) {
+                ref = f;
+                nref = nf;
+            } else {
+                assert_int_equal(nf, nref);
+                assert_memory_equal(f, ref, nf);
+                free(f);
+            }
+            printf("d=%u kern %s: same index and results as %s\n", d, k->name, runs ? "scalar" : "itself");
+            runs++;
+        }
+        assert_true(runs >= 1);
+        free(ref);
+        free(e);
+        free(e128);
+        free(x);
+        free(q);
+    }
+    kern = saved;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -781,6 +870,7 @@ int main(void)
         cmocka_unit_test_setup(persistence_round_trip, reset_region),
         cmocka_unit_test_setup(corruption_detected, reset_region),
         cmocka_unit_test_setup(save_failures, reset_region),
+        cmocka_unit_test_setup(variants_agree, reset_region),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
