@@ -7,7 +7,11 @@
  *   bench decode model=smollm2-135m-shape quant=q8_0 tok_per_s=.. bytes_per_tok=.. gbps=.. frac_of_ceiling=..
  *     model_mb=.. kv_scratch_mb=..
  * and the same for stories260K (F32 file from ../shared/models when present).
- * Medians of 5 runs of 32 tokens after an 8-token prompt. Single thread. */
+ *   bench decode_split ... ms_per_tok=.. matvec_ms=.. other_ms=.. (the matvecs of a token alone)
+ *   bench decode_part ... matrix=.. gbps=.. frac_of_ceiling=.. (one shape, repeated)
+ * Medians of 7 runs of 32 tokens after an 8-token prompt, each run paired
+ * with a read-ceiling run (frac_of_ceiling: median of the per-run ratios).
+ * Single thread. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,13 +140,35 @@ static double run(struct llm *m, int ntok)
     llm_reset(m);
     for (int i = 0; i < 8; i++)
         llm_step(m, 100 + i);
-    double t0 = bench_now();
+    double t0 = bench_cpu_now();
     int32_t id = 5;
     for (int i = 0; i < ntok; i++) {
         llm_step(m, id);
         id = llm_sample(m, NULL, NULL);
     }
-    return (bench_now() - t0) / ntok;
+    return (bench_cpu_now() - t0) / ntok;
+}
+
+static void mv(const struct gguf_w *w, const float *x, struct llm *m)
+{
+    kern->quantize_act(x, w->cols, m->xq);
+    (w->type == GGML_T_Q8_0 ? kern->matvec_q8_0 : kern->matvec_q4_0)(m->logits, w->data, m->xq, w->rows, w->cols);
+}
+
+/* The matvecs of one token alone (activation quantization included), in
+ * the decoder's order: what the rest of a step (attention, norms, RoPE,
+ * SwiGLU, sampling) adds is tok time minus this. */
+static double run_matvecs(struct llm *m)
+{
+    double t0 = bench_cpu_now();
+    for (uint32_t l = 0; l < m->n_layer; l++) {
+        const struct llm_layer *L = &m->layers[l];
+        const struct gguf_w *ws[7] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
+        for (int k = 0; k < 7; k++)
+            mv(ws[k], k == 6 ? m->hb : m->xb, m);
+    }
+    mv(&m->output, m->xb, m);
+    return bench_cpu_now() - t0;
 }
 
 int main(void)
@@ -159,13 +185,16 @@ int main(void)
         return 1;
     }
     struct arena_region *sc = arena_budget(&a, ARENA_SCRATCH), *mr = arena_budget(&a, ARENA_MODELS);
-    float *s1 = arena_alloc(sc, 256u << 20, 64);
+    /* the read ceiling's buffer stays: every timed run below is paired with
+     * a read run, so each fraction compares runs made under the same load
+     * (this host is shared; its bandwidth changes minute to minute) */
+    const size_t SF = 32u << 20; /* 128 MB of floats, 4x the L3 */
+    float *s1 = arena_alloc(sc, SF * sizeof(float), 64);
     if (!s1)
         return 1;
-    for (size_t i = 0; i < (64u << 20); i++)
+    for (size_t i = 0; i < SF; i++)
         s1[i] = (float)(i & 7);
-    double ceiling = bench_stream_read(s1, 64u << 20, 7);
-    arena_reset(sc, 0);
+    double ceiling = bench_stream_read(s1, SF, 7);
     printf("bench stream kind=read gbps=%.2f kernels=%s\n", ceiling, sel);
 
     uint32_t types[2] = {GGML_T_Q8_0, GGML_T_Q4_0};
@@ -187,35 +216,50 @@ int main(void)
             fprintf(stderr, "bench_decode: %s\n", err);
             return 1;
         }
-        double t[5];
+        enum { RUNS = 7 };
+        double t[RUNS], rd[RUNS], fr[RUNS], tm[RUNS], frm[RUNS];
+        double bpt = (double)m.weight_bytes;
         run(&m, 4);
-        for (int r = 0; r < 5; r++)
+        for (int r = 0; r < RUNS; r++) {
+            rd[r] = bench_stream_read(s1, SF, 1);
             t[r] = run(&m, 32);
-        double spt = bench_median(t, 5), tps = 1.0 / spt;
-        double bpt = (double)m.weight_bytes, gbps = bpt * tps * 1e-9;
+            tm[r] = run_matvecs(&m);
+            fr[r] = bpt / t[r] * 1e-9 / rd[r];
+            frm[r] = bpt / tm[r] * 1e-9 / rd[r];
+        }
+        double spt = bench_median(t, RUNS), tps = 1.0 / spt, smv = bench_median(tm, RUNS);
         printf("bench decode model=smollm2-135m-shape quant=%s kernels=%s tok_per_s=%.1f bytes_per_tok=%.0f "
-               "gbps=%.2f frac_of_ceiling=%.2f model_mb=%.1f kv_scratch_mb=%.1f\n",
-               qi ? "q4_0" : "q8_0", kern->name, tps, bpt, gbps, gbps / ceiling, (double)w.n / 1048576.0,
-               (double)m.state_bytes / 1048576.0);
-        /* where the time goes: the matvecs alone at this model's shapes */
-        const struct gguf_w *parts[3] = {&m.output, &m.layers[0].up, &m.layers[0].q};
-        const char *pn[3] = {"output", "ffn_up", "attn_q"};
-        for (int pi = 0; pi < 3; pi++) {
+               "gbps=%.2f read_gbps=%.2f frac_of_ceiling=%.2f model_mb=%.1f kv_scratch_mb=%.1f\n",
+               qi ? "q4_0" : "q8_0", kern->name, tps, bpt, bpt * tps * 1e-9, bench_median(rd, RUNS),
+               bench_median(fr, RUNS), (double)w.n / 1048576.0, (double)m.state_bytes / 1048576.0);
+        printf("bench decode_split model=smollm2-135m-shape quant=%s ms_per_tok=%.2f matvec_ms=%.2f other_ms=%.2f "
+               "matvec_frac_of_ceiling=%.2f\n",
+               qi ? "q4_0" : "q8_0", spt * 1e3, smv * 1e3, (spt - smv) * 1e3, bench_median(frm, RUNS));
+        /* per matrix shape: the matvec alone, repeated, paired with reads;
+         * every one of these fits the 32 MiB L3 (fits_l3=1), so repeated it
+         * runs partly or wholly from the caches: above 1 is cache speed.
+         * The decode lines above stream the whole model per token. */
+        const struct gguf_w *parts[4] = {&m.output, &m.layers[0].up, &m.layers[0].down, &m.layers[0].q};
+        const char *pn[4] = {"output", "ffn_up", "ffn_down", "attn_q"};
+        for (int pi = 0; pi < 4; pi++) {
             const struct gguf_w *pw = parts[pi];
-            double tt[7];
+            double tt[RUNS], ff[RUNS];
+            double b = (double)(gguf_row_bytes(pw->type, pw->cols) * pw->rows);
             kern->quantize_act(m.x, pw->cols, m.xq);
-            for (int r = 0; r < 7; r++) {
-                int reps = (int)(2e8 / (double)(gguf_row_bytes(pw->type, pw->cols) * pw->rows)) + 1;
-                double t0 = bench_now();
+            for (int r = 0; r < RUNS; r++) {
+                int reps = (int)(2e8 / b) + 1;
+                double r0 = bench_stream_read(s1, SF, 1), t0 = bench_cpu_now();
                 for (int k = 0; k < reps; k++)
                     (pw->type == GGML_T_Q8_0 ? kern->matvec_q8_0 : kern->matvec_q4_0)(m.logits, pw->data, m.xq, pw->rows,
                                                                                      pw->cols);
-                tt[r] = (bench_now() - t0) / reps;
+                tt[r] = (bench_cpu_now() - t0) / reps;
+                ff[r] = b / tt[r] * 1e-9 / r0;
             }
-            double b = (double)(gguf_row_bytes(pw->type, pw->cols) * pw->rows), g2 = b / bench_median(tt, 7) * 1e-9;
+            double g2 = b / bench_median(tt, RUNS) * 1e-9;
             printf("bench decode_part model=smollm2-135m-shape quant=%s matrix=%s rows=%u cols=%u gbps=%.2f "
-                   "frac_of_ceiling=%.2f\n",
-                   qi ? "q4_0" : "q8_0", pn[pi], pw->rows, pw->cols, g2, g2 / ceiling);
+                   "frac_of_ceiling=%.2f%s\n",
+                   qi ? "q4_0" : "q8_0", pn[pi], pw->rows, pw->cols, g2, bench_median(ff, RUNS),
+                   b < 33.5e6 ? " fits_l3=1" : "");
         }
         arena_reset(mr, mark);
         arena_reset(mr, 0);

@@ -82,10 +82,10 @@ static void bench_matvec(const struct port_cpu *cpu, struct arena_region *m, siz
             double t[REPS], rds[REPS];
             for (int r = 0; r < REPS; r++) {
                 rds[r] = sbuf ? bench_stream_read(sbuf, sfloats, 1) : rd;
-                double t0 = bench_now();
+                double t0 = bench_cpu_now();
                 for (int it = 0; it < inner; it++)
                     (q ? k->matvec_q4_0 : k->matvec_q8_0)(y, q ? (void *)w4 : (void *)w8, xq, rows, cols);
-                t[r] = (bench_now() - t0) / inner;
+                t[r] = (bench_cpu_now() - t0) / inner;
             }
             double gbps = (double)bytes / bench_median(t, REPS) * 1e-9, rdl = bench_median(rds, REPS);
             if (strcmp(k->name, "scalar") == 0)
@@ -103,7 +103,7 @@ static double time_mm(const struct kern_ops *k, int q, int mm, float *Y, const v
                       size_t cols, size_t n)
 {
     size_t xs = q == 2 ? cols * 4 : kern_act_bytes(cols);
-    double t0 = bench_now();
+    double t0 = bench_cpu_now();
     if (mm) {
         if (q == 0)
             k->matmul_q8_0(Y, W, X, rows, cols, n);
@@ -122,7 +122,7 @@ static double time_mm(const struct kern_ops *k, int q, int mm, float *Y, const v
                 k->matvec_f32(Y + i * rows, W, xi, rows, cols);
         }
     }
-    return bench_now() - t0;
+    return bench_cpu_now() - t0;
 }
 
 static void bench_matmul(const struct port_cpu *cpu, struct arena_region *m)

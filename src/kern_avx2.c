@@ -10,9 +10,11 @@
  * matvec: 4 weight rows per pass share each activation block. matmul: tiles
  * of 2 weight rows x 4 activation rows. Float accumulation: 8 lanes, then a
  * horizontal sum: differs from the scalar reference by summation order only.
- * softmax, norms, gelu, silu use the scalar reference (not where the time
- * goes); add, mul, dot_i8 (any int8, via int16 madd), f32 ops are AVX2. */
+ * rmsnorm and silu (a Cephes-style exp) are AVX2 (a few % of a decode
+ * step); softmax, layernorm, gelu use the scalar reference; add, mul, dot_i8
+ * (any int8, via int16 madd), f32 ops are AVX2. */
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "kern.h"
@@ -150,67 +152,212 @@ static float row_q4_0(const struct kern_q4_0 *w, const struct kern_q8a *a, size_
     return hsum8(_mm256_add_ps(acc0, acc1)) - 8.0f * corr;
 }
 
-/* Four Q8_0 rows at once, sharing each activation block. */
-static void av_matvec_q8_0(float *y, const void *W, const void *xq, size_t rows, size_t cols)
+/* ---- matvec: 4 rows per pass, taken from the 4 quarters of the matrix.
+ * Each of the 4 weight loads in the loop then walks one contiguous stream
+ * (row i of a quarter is followed by row i+1), whatever the row length: the
+ * hardware prefetchers see 4 long sequential streams also for short rows
+ * (576 columns: 4 adjacent rows would make each load site jump every 18
+ * blocks, which halved the read rate). Each stream is also prefetched
+ * MV_PF bytes ahead. Per pass, the 4 rows' block sums are reduced with
+ * hadd to one int32 lane per (row, block), the -8 offset of Q4_0 is
+ * subtracted as 8*sum(a) in the integer domain (so the per-block integer is
+ * exactly the reference's), the 8 fp16 scales are gathered with inserts
+ * and converted at once, and one cvt + one FMA scales 4 rows x 2 blocks.
+ * Rows left over (rows % 4) go through the one-row functions. */
+#define MV_PF 768
+
+static inline void pf_stream(const void *p) { _mm_prefetch((const char *)p + MV_PF, _MM_HINT_T0); }
+
+/* The first MV_PF bytes of each stream, which the in-loop prefetch never covers. */
+static inline void pf_start(const unsigned char *w, size_t stride, size_t bytes)
 {
-    size_t nb = cols / KERN_QK, r = 0;
-    const struct kern_q8a *a = xq;
-    for (; r + 4 <= rows; r += 4) {
-        const struct kern_q8_0 *w0 = (const struct kern_q8_0 *)W + r * nb, *w1 = w0 + nb, *w2 = w1 + nb,
-                               *w3 = w2 + nb;
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        for (size_t b = 0; b < nb; b++) {
-            __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
-            float da = a[b].d;
-#define ROW(k)                                                                                     \
-    {                                                                                              \
-        __m256i wq = _mm256_loadu_si256((const __m256i *)(const void *)w##k[b].qs);                \
-        acc##k = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w##k[b].d) * da),                              \
-                                 _mm256_cvtepi32_ps(dot_q8_block(wq, x)), acc##k);                 \
-    }
-            ROW(0) ROW(1) ROW(2) ROW(3)
-#undef ROW
-        }
-        y[r] = hsum8(acc0);
-        y[r + 1] = hsum8(acc1);
-        y[r + 2] = hsum8(acc2);
-        y[r + 3] = hsum8(acc3);
-    }
-    for (; r < rows; r++)
-        y[r] = row_q8_0((const struct kern_q8_0 *)W + r * nb, xq, nb);
+    size_t n = bytes < MV_PF ? bytes : MV_PF;
+    for (size_t o = 0; o < n; o += 64)
+        for (int k = 0; k < 4; k++)
+            _mm_prefetch((const char *)w + k * stride + o, _MM_HINT_T0);
 }
 
-/* Four Q4_0 rows at once: each activation block (load, scale, sum) is
- * handled once for all four. Same arithmetic per row as row_q4_0. */
+/* [s0, s1, s2, s3] sums of each 128-bit lane of 4 int32x8 vectors: lane 0
+ * of the result holds the low-lane sums, lane 1 the high-lane sums. */
+static inline __m256i hsum4x(__m256i s0, __m256i s1, __m256i s2, __m256i s3)
+{
+    return _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
+}
+
+/* fp16 scales of 4 rows at blocks b (lanes 0..3) and b + 1 (lanes 4..7):
+ * two independent insert chains, converted at once (cheaper than scalar
+ * shifts and a lane-crossing permute). */
+static inline __m256 scales4x2(uint16_t d0, uint16_t d1, uint16_t d2, uint16_t d3, uint16_t e0, uint16_t e1,
+                               uint16_t e2, uint16_t e3)
+{
+    __m128i h0 = _mm_cvtsi32_si128(d0), h1 = _mm_cvtsi32_si128(e0);
+    h0 = _mm_insert_epi16(h0, d1, 1);
+    h1 = _mm_insert_epi16(h1, e1, 1);
+    h0 = _mm_insert_epi16(h0, d2, 2);
+    h1 = _mm_insert_epi16(h1, e2, 2);
+    h0 = _mm_insert_epi16(h0, d3, 3);
+    h1 = _mm_insert_epi16(h1, e3, 3);
+    return _mm256_cvtph_ps(_mm_unpacklo_epi64(h0, h1));
+}
+static inline __m128 scales4(uint16_t d0, uint16_t d1, uint16_t d2, uint16_t d3)
+{
+    uint64_t lo = (uint64_t)d0 | (uint64_t)d1 << 16 | (uint64_t)d2 << 32 | (uint64_t)d3 << 48;
+    return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)lo));
+}
+
+/* y[0], y[q], y[2q], y[3q] from the 4 lanes of lo + hi */
+static inline void store4(float *y, size_t q, __m128 v)
+{
+    float t[4];
+    _mm_storeu_ps(t, v);
+    y[0] = t[0];
+    y[q] = t[1];
+    y[2 * q] = t[2];
+    y[3 * q] = t[3];
+}
+
+static void av_matvec_q8_0(float *y, const void *W, const void *xq, size_t rows, size_t cols)
+{
+    size_t nb = cols / KERN_QK, q = rows / 4, r;
+    const struct kern_q8a *a = xq;
+    const struct kern_q8_0 *W0 = W;
+    size_t st = q * nb; /* blocks between the streams */
+    if (q > 0)
+        pf_start((const unsigned char *)W, st * sizeof *W0, st * sizeof *W0);
+    for (size_t i = 0; i < q; i++) {
+        const struct kern_q8_0 *w0 = W0 + i * nb, *w1 = w0 + st, *w2 = w1 + st, *w3 = w2 + st;
+        __m256 acc = _mm256_setzero_ps();
+        __m128 acc1 = _mm_setzero_ps();
+        size_t b = 0;
+#define S8(k, bb, x)                                                                               \
+    dot_q8_block(_mm256_loadu_si256((const __m256i *)(const void *)w##k[bb].qs), x)
+        for (; b + 2 <= nb; b += 2) {
+            pf_stream(w0 + b);
+            pf_stream(w1 + b);
+            pf_stream(w2 + b);
+            pf_stream(w3 + b);
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)a[b + 1].qs);
+            __m256i h0 = hsum4x(S8(0, b, x0), S8(1, b, x0), S8(2, b, x0), S8(3, b, x0));
+            __m256i h1 = hsum4x(S8(0, b + 1, x1), S8(1, b + 1, x1), S8(2, b + 1, x1), S8(3, b + 1, x1));
+            __m256i s = _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20),
+                                         _mm256_permute2x128_si256(h0, h1, 0x31));
+            __m256 da = _mm256_set_m128(_mm_set1_ps(a[b + 1].d), _mm_set1_ps(a[b].d));
+            __m256 d = _mm256_mul_ps(scales4x2(w0[b].d, w1[b].d, w2[b].d, w3[b].d, w0[b + 1].d, w1[b + 1].d,
+                                               w2[b + 1].d, w3[b + 1].d),
+                                     da);
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), d, acc);
+        }
+        if (b < nb) {
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
+            __m256i h0 = hsum4x(S8(0, b, x0), S8(1, b, x0), S8(2, b, x0), S8(3, b, x0));
+            __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h0), _mm256_extracti128_si256(h0, 1));
+            __m128 d = _mm_mul_ps(scales4(w0[b].d, w1[b].d, w2[b].d, w3[b].d), _mm_set1_ps(a[b].d));
+            acc1 = _mm_mul_ps(_mm_cvtepi32_ps(s), d);
+        }
+#undef S8
+        __m128 v = _mm_add_ps(_mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)), acc1);
+        store4(y + i, q, v);
+    }
+    for (r = 4 * q; r < rows; r++)
+        y[r] = row_q8_0(W0 + r * nb, xq, nb);
+}
+
+/* Blocks w[0] (low lane) and w[1] (high lane) of one row against the
+ * unsigned nibbles (no -8 yet): the two blocks share a register, low
+ * nibbles are elements 0..15 of each, high nibbles 16..31; alo/ahi hold
+ * the activations in the same order. Returns int16 lanes, each the sum of
+ * 4 products: |.| <= 4*15*127 = 7620 (maddubs pairs <= 3810: no
+ * saturation). */
+static inline __m256i q4_pair(const struct kern_q4_0 *w, __m256i alo, __m256i ahi)
+{
+    const __m256i m15 = _mm256_set1_epi8(15);
+    __m256i v = _mm256_loadu2_m128i((const __m128i *)(const void *)w[1].qs, (const __m128i *)(const void *)w[0].qs);
+    return _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(v, m15), alo),
+                            _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m15), ahi));
+}
+
+/* Activation blocks b, b+1 as the Q4_0 pair step wants them: quants
+ * regrouped by nibble half, 8*sum per block and the scale per block, each
+ * spread over the 4 lanes of its block's half. Made once per matvec call
+ * (on the stack, up to Q4_PAIRS pairs) or on the fly for longer rows. */
+struct q4_apair {
+    __m256i lo, hi, corr;
+    __m256 d;
+};
+#define Q4_PAIRS 64 /* 8 KB of stack: rows up to 4096 columns */
+
+static inline void q4_apair_make(struct q4_apair *p, const struct kern_q8a *a)
+{
+    __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)a[0].qs);
+    __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)a[1].qs);
+    p->lo = _mm256_permute2x128_si256(x0, x1, 0x20);
+    p->hi = _mm256_permute2x128_si256(x0, x1, 0x31);
+    p->corr = _mm256_set_m128i(_mm_set1_epi32(8 * a[1].sum), _mm_set1_epi32(8 * a[0].sum));
+    p->d = _mm256_set_m128(_mm_set1_ps(a[1].d), _mm_set1_ps(a[0].d));
+}
+
+/* One step of 4 rows x 2 blocks: acc lanes 0..3 take rows 0..3 at block
+ * b, lanes 4..7 at block b+1. Two levels of hadd_epi16 sum 16 products per
+ * int16 (|.| <= 30480 < 32767: exact), madd with ones gives the int32 per
+ * (row, block), and subtracting 8*sum(a) makes it the reference's integer
+ * exactly: nib.a - 8*sum(a). */
+static inline __m256 q4_step(const struct kern_q4_0 *w0, const struct kern_q4_0 *w1, const struct kern_q4_0 *w2,
+                             const struct kern_q4_0 *w3, const struct q4_apair *p, __m256 acc)
+{
+    pf_stream(w0);
+    pf_stream(w1);
+    pf_stream(w2);
+    pf_stream(w3);
+    __m256i t01 = _mm256_hadd_epi16(q4_pair(w0, p->lo, p->hi), q4_pair(w1, p->lo, p->hi));
+    __m256i t23 = _mm256_hadd_epi16(q4_pair(w2, p->lo, p->hi), q4_pair(w3, p->lo, p->hi));
+    __m256i s = _mm256_madd_epi16(_mm256_hadd_epi16(t01, t23), _mm256_set1_epi16(1));
+    s = _mm256_sub_epi32(s, p->corr);
+    __m256 dw = scales4x2(w0[0].d, w1[0].d, w2[0].d, w3[0].d, w0[1].d, w1[1].d, w2[1].d, w3[1].d);
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, p->d), acc);
+}
+
 static void av_matvec_q4_0(float *y, const void *W, const void *xq, size_t rows, size_t cols)
 {
-    size_t nb = cols / KERN_QK, r = 0;
+    size_t nb = cols / KERN_QK, q = rows / 4, r, np = nb / 2;
     const struct kern_q8a *a = xq;
-    for (; r + 4 <= rows; r += 4) {
-        const struct kern_q4_0 *w0 = (const struct kern_q4_0 *)W + r * nb, *w1 = w0 + nb, *w2 = w1 + nb,
-                               *w3 = w2 + nb;
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        float c0 = 0.0f, c1 = 0.0f, c2 = 0.0f, c3 = 0.0f;
-        for (size_t b = 0; b < nb; b++) {
-            __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
-            float da = a[b].d, sa = (float)a[b].sum;
-#define ROW(k)                                                                                     \
-    {                                                                                              \
-        float d = h2f(w##k[b].d) * da;                                                             \
-        acc##k = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(dot_q4_block(unpack_q4(w##k[b].qs), x)), \
-                                 acc##k);                                                          \
-        c##k += d * sa;                                                                            \
-    }
-            ROW(0) ROW(1) ROW(2) ROW(3)
-#undef ROW
+    const struct kern_q4_0 *W0 = W;
+    size_t st = q * nb;
+    struct q4_apair P[Q4_PAIRS];
+    int pre = np <= Q4_PAIRS;
+    if (q > 0)
+        pf_start((const unsigned char *)W, st * sizeof *W0, st * sizeof *W0);
+    for (size_t j = 0; pre && j < np && q > 0; j++)
+        q4_apair_make(&P[j], a + 2 * j);
+    for (size_t i = 0; i < q; i++) {
+        const struct kern_q4_0 *w0 = W0 + i * nb, *w1 = w0 + st, *w2 = w1 + st, *w3 = w2 + st;
+        __m256 acc = _mm256_setzero_ps();
+        __m128 acc1 = _mm_setzero_ps();
+        size_t b = 0;
+        if (pre) {
+            for (; b + 2 <= nb; b += 2)
+                acc = q4_step(w0 + b, w1 + b, w2 + b, w3 + b, &P[b / 2], acc);
+        } else {
+            for (; b + 2 <= nb; b += 2) {
+                struct q4_apair t;
+                q4_apair_make(&t, a + b);
+                acc = q4_step(w0 + b, w1 + b, w2 + b, w3 + b, &t, acc);
+            }
         }
-        y[r] = hsum8(acc0) - 8.0f * c0;
-        y[r + 1] = hsum8(acc1) - 8.0f * c1;
-        y[r + 2] = hsum8(acc2) - 8.0f * c2;
-        y[r + 3] = hsum8(acc3) - 8.0f * c3;
+        if (b < nb) {
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
+            __m256i h0 = hsum4x(dot_q4_block(unpack_q4(w0[b].qs), x0), dot_q4_block(unpack_q4(w1[b].qs), x0),
+                                dot_q4_block(unpack_q4(w2[b].qs), x0), dot_q4_block(unpack_q4(w3[b].qs), x0));
+            __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h0), _mm256_extracti128_si256(h0, 1));
+            s = _mm_sub_epi32(s, _mm_set1_epi32(8 * a[b].sum));
+            __m128 d = _mm_mul_ps(scales4(w0[b].d, w1[b].d, w2[b].d, w3[b].d), _mm_set1_ps(a[b].d));
+            acc1 = _mm_mul_ps(_mm_cvtepi32_ps(s), d);
+        }
+        __m128 v = _mm_add_ps(_mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)), acc1);
+        store4(y + i, q, v);
     }
-    for (; r < rows; r++)
-        y[r] = row_q4_0((const struct kern_q4_0 *)W + r * nb, xq, nb);
+    for (r = 4 * q; r < rows; r++)
+        y[r] = row_q4_0(W0 + r * nb, xq, nb);
 }
 
 /* Weights of one block as signed int8: Q8_0 as stored (may hold -128),
@@ -384,6 +531,71 @@ static void av_mul(float *y, const float *x, size_t n)
         y[i] *= x[i];
 }
 
+/* exp(x) for x in [-87.3, 88.3] (callers clamp), Cephes' expf scheme:
+ * n = round(x log2 e), r = x - n ln 2 in two parts, degree-6 polynomial,
+ * times 2^n built in the exponent bits. ~1-2 ulp against expf. */
+static inline __m256 exp_ps(__m256 x)
+{
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+/* x / (1 + exp(-x)); exp's argument clamped to [-87.3, 88.3], x < -88.3
+ * gives -0 as the reference does (its exp overflows): the result differs
+ * from the reference's by under 1e-36 there, not at all for x > 87.3
+ * (exp(-x) is below x's rounding). NaN stays NaN. */
+static void av_silu(float *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i), z = _mm256_setzero_ps();
+        __m256 t = _mm256_min_ps(_mm256_max_ps(_mm256_sub_ps(z, v), _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+        __m256 r = _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), exp_ps(t)));
+        /* x < -88.3: exp(-x) overflows in the reference, which gives -0 */
+        r = _mm256_blendv_ps(r, _mm256_mul_ps(v, z), _mm256_cmp_ps(v, _mm256_set1_ps(-88.3f), _CMP_LT_OQ));
+        _mm256_storeu_ps(x + i, r);
+    }
+    if (i < n)
+        kern_sc_silu(x + i, n - i);
+}
+
+static void av_rmsnorm(float *y, const float *x, const float *g, size_t n, float eps)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
+        s0 = _mm256_fmadd_ps(a, a, s0);
+        s1 = _mm256_fmadd_ps(b, b, s1);
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_loadu_ps(x + i);
+        s0 = _mm256_fmadd_ps(a, a, s0);
+    }
+    float ss = hsum8(_mm256_add_ps(s0, s1));
+    for (; i < n; i++)
+        ss += x[i] * x[i];
+    float inv = 1.0f / sqrtf(ss / (float)n + eps);
+    __m256 vi = _mm256_set1_ps(inv);
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vi);
+        _mm256_storeu_ps(y + i, g ? _mm256_mul_ps(v, _mm256_loadu_ps(g + i)) : v);
+    }
+    for (; i < n; i++)
+        y[i] = x[i] * inv * (g ? g[i] : 1.0f);
+}
+
 const struct kern_ops kern_avx2 = {
     .name = "avx2",
     .quantize_act = av_quantize_act,
@@ -395,7 +607,12 @@ const struct kern_ops kern_avx2 = {
     .matmul_f32 = av_matmul_f32,
     .dot_i8 = av_dot_i8,
     .dot_f32 = av_dot_f32,
-    KERN_SCALAR_HELPERS,
+    .softmax = kern_sc_softmax,
+    .layernorm = kern_sc_layernorm,
+    .rmsnorm = av_rmsnorm,
+    .gelu = kern_sc_gelu,
+    .gelu_tanh = kern_sc_gelu_tanh,
+    .silu = av_silu,
     .add = av_add,
     .mul = av_mul,
 };

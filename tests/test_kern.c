@@ -268,6 +268,41 @@ static void quantized_matvec_matmul(void **state)
     each_variant(v_quant_mat);
 }
 
+/* Long rows (131 blocks: beyond the AVX2 Q4_0 kernel's 64 precomputed
+ * activation pairs, odd block count) and row counts around the 4-row
+ * passes over the matrix quarters (rows 4..13 leave 0..3 rows over). */
+static void v_quant_long(const struct kern_ops *k)
+{
+    enum { NB = 131, C = NB * 32, R = 13 };
+    static unsigned char w8b[R * NB * 34 + 8], w4b[R * NB * 18 + 8];
+    static struct kern_q8a act[NB];
+    static float y0[R], y1[R];
+    struct kern_q8_0 *w8 = (struct kern_q8_0 *)(void *)(w8b + 3);
+    struct kern_q4_0 *w4 = (struct kern_q4_0 *)(void *)(w4b + 5);
+    for (int unit = 1; unit >= 0; unit--) {
+        fill_q8(w8, R * NB, unit);
+        fill_q4(w4, R * NB, unit);
+        fill_act(act, NB, unit);
+        for (size_t rows = 4; rows <= R; rows++)
+            for (int q = 0; q < 2; q++) {
+                const void *W = q ? (const void *)w4 : (const void *)w8;
+                (q ? kern_scalar.matvec_q4_0 : kern_scalar.matvec_q8_0)(y0, W, act, rows, C);
+                (q ? k->matvec_q4_0 : k->matvec_q8_0)(y1, W, act, rows, C);
+                for (size_t r = 0; r < rows; r++) {
+                    float tol = unit ? 0.0f : 2e-6f * mag_row(q, W, r, act, NB);
+                    if (fabsf(y0[r] - y1[r]) > tol)
+                        fail_msg("%s matvec_%s long rows=%zu r=%zu unit=%d: %.9g != %.9g", k->name,
+                                 q ? "q4_0" : "q8_0", rows, r, unit, (double)y1[r], (double)y0[r]);
+                }
+            }
+    }
+}
+static void quantized_long_rows(void **state)
+{
+    (void)state;
+    each_variant(v_quant_long);
+}
+
 static void v_f32_mat(const struct kern_ops *k)
 {
     static float W[MAXR * 135 + 8], X[MAXN * 135 + 8], y0[MAXN * MAXR], y1[MAXN * MAXR];
@@ -344,10 +379,28 @@ static void v_helpers(const struct kern_ops *k)
 #undef SAME
     }
 }
+/* silu far outside [-3, 3]: the AVX2 exp clamps its argument */
+static void v_silu_extremes(const struct kern_ops *k)
+{
+    static const float v[] = {-1000.0f, -200.0f, -104.0f, -88.5f, -87.4f, -87.0f, -50.0f, -20.0f, -1e-30f, 0.0f,
+                              1e-30f,   5.0f,    20.0f,   50.0f,  87.0f,  88.5f,  104.0f, 200.0f, 1000.0f, 3e38f,
+                              -3e38f,   1e-40f,  -1e-40f, 0.5f};
+    enum { N = sizeof v / sizeof v[0] };
+    float y0[N], y1[N];
+    memcpy(y0, v, sizeof v);
+    memcpy(y1, v, sizeof v);
+    kern_scalar.silu(y0, N);
+    k->silu(y1, N);
+    for (size_t i = 0; i < N; i++)
+        if (fabsf(y0[i] - y1[i]) > 1e-5f * (fabsf(y0[i]) + 1.0f) || isnan(y0[i]) != isnan(y1[i]))
+            fail_msg("%s silu(%g) = %g, want %g", k->name, (double)v[i], (double)y1[i], (double)y0[i]);
+}
+
 static void helpers_close(void **state)
 {
     (void)state;
     each_variant(v_helpers);
+    each_variant(v_silu_extremes);
 }
 
 /* Hand-computed results that do not depend on the scalar reference:
@@ -667,6 +720,7 @@ int main(void)
         cmocka_unit_test(dot_f32_close),
         cmocka_unit_test(quantize_act_exact),
         cmocka_unit_test(quantized_matvec_matmul),
+        cmocka_unit_test(quantized_long_rows),
         cmocka_unit_test(quantized_extremes),
         cmocka_unit_test(f32_matvec_matmul),
         cmocka_unit_test(helpers_close),
