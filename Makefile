@@ -86,6 +86,7 @@ ISA_DOTPROD := -march=armv8.2-a+dotprod
 
 # Per-test extra link flags: LDFLAGS_<test>.
 LDFLAGS_test_noheap := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=aligned_alloc,--wrap=posix_memalign
+LDFLAGS_test_srv := $(LDFLAGS_test_noheap)
 
 .PHONY: all run demo check check-cross unit integration asan platform-check tests clean distclean deps help
 .DEFAULT_GOAL := all

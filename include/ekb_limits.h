@@ -79,14 +79,14 @@
 #define EKB_SRV_IDLE_S 300               /* default idle seconds before a client is closed */
 #define EKB_SRV_QUEUE_MAX 64             /* requests waiting for a worker, at most */
 #define EKB_SRV_WORKERS_MAX 8            /* worker threads, at most */
-#define EKB_SRV_UPLOADS 2                /* DOC ADD payload buffers (EKB_PROTO_PAYLOAD_MAX each) */
+#define EKB_SRV_UPLOADS 2                /* DOC ADD / DOC GET payload buffers (EKB_PROTO_PAYLOAD_MAX each) */
 #define EKB_SRV_FIND_MAX 200             /* facts one FIND returns at most ("OK 200 MORE") */
 #define EKB_SRV_K_DEFAULT 5              /* SEARCH k when not given */
 #define EKB_SRV_GEN_DEFAULT 64           /* GEN tokens when not given */
 #define EKB_SRV_GEN_MAX 256              /* GEN tokens at most */
 #define EKB_SRV_ID_MAX 127               /* bytes of a document id */
 #define EKB_SRV_NAME_MAX 255             /* bytes of a title or of a fact part */
-#define EKB_SRV_GET_MAX (96u << 10)      /* bytes of a document DOC GET returns (else ERR TOOLONG) */
+#define EKB_SRV_STALL_S 30               /* default seconds a streamed reply (DOC GET) may wait for the client to read */
 #define EKB_SRV_ALLOW_UIDS 16            /* uids in the allowlist */
 #define EKB_SRV_SECRET_MIN 16            /* bytes of the device secret, at least */
 #define EKB_SRV_SECRET_MAX 256           /* and at most */

@@ -34,6 +34,7 @@ struct srv_conf {
     uint32_t allow_uids[EKB_SRV_ALLOW_UIDS];
     unsigned n_allow;               /* 0: every uid may connect */
     unsigned workers, queue, max_clients, idle_s;
+    unsigned stall_s;               /* a streamed reply (DOC GET) not read for this long: client dropped */
     char lm[EKB_PATH_MAX];          /* decoder model for GEN; "none": no GEN; "": the board's MODEL_LM */
 };
 

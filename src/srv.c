@@ -70,9 +70,12 @@ struct conn {
     atomic_int busy;
     volatile int cancel;
     pthread_mutex_t mu;
+    pthread_cond_t cv;   /* output space freed, or a streamed reply must stop */
     char *out;
     size_t out_off, out_len;
     int overflow;
+    int waiting;         /* a worker streaming a reply waits for output space, since wait_ns */
+    int64_t wait_ns;
 };
 
 struct worker {
@@ -82,7 +85,6 @@ struct worker {
     struct store_hit *hits;
     float *vec;
     char *esc;
-    char *doc;
 };
 
 struct srv {
@@ -154,6 +156,67 @@ static int conn_emit(struct conn *c, const char *d, size_t n)
     }
     pthread_mutex_unlock(&c->mu);
     return rc;
+}
+
+/* Appends the n bytes of a streamed reply (DOC GET), waiting while the
+ * output buffer is full for the loop to send what the client reads. -1 when
+ * the connection is being dropped: peer gone (cancel), or stalled longer
+ * than stall_s (overflow, set by the loop). */
+static int conn_stream(struct srv *s, struct conn *c, const char *d, size_t n)
+{
+    int rc = 0;
+    pthread_mutex_lock(&c->mu);
+    while (n > 0) {
+        if (c->overflow || c->cancel) {
+            rc = -1;
+            break;
+        }
+        if (c->out_off > 0) {
+            memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+            c->out_len -= c->out_off;
+            c->out_off = 0;
+        }
+        size_t room = EKB_SRV_OUT_MAX - c->out_len;
+        if (room == 0) {
+            c->waiting = 1;
+            c->wait_ns = s->p->mono_ns();
+            pthread_mutex_unlock(&c->mu);
+            wake_loop(s);
+            pthread_mutex_lock(&c->mu);
+            while (c->out_off == 0 && c->out_len == EKB_SRV_OUT_MAX && !c->overflow && !c->cancel)
+                pthread_cond_wait(&c->cv, &c->mu);
+            c->waiting = 0;
+            continue;
+        }
+        size_t k = n < room ? n : room;
+        memcpy(c->out + c->out_len, d, k);
+        c->out_len += k;
+        d += k;
+        n -= k;
+    }
+    pthread_mutex_unlock(&c->mu);
+    wake_loop(s);
+    return rc;
+}
+
+/* The loop tells a worker streaming to c to stop: the peer is gone. */
+static void conn_abort(struct conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->cancel = 1;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* A streamed reply that made no progress for stall_s: the client is dropped. */
+static void check_stall(struct srv *s, struct conn *c, int64_t now)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->waiting && !c->overflow && now - c->wait_ns > (int64_t)s->cf->stall_s * 1000000000LL) {
+        c->overflow = 1;
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
 }
 
 static void tx_init(struct proto_tx *t, char *buf, size_t cap, const struct conn *c)
@@ -433,26 +496,36 @@ static void do_doc_add(struct srv *s, struct proto_tx *t, struct conn *c)
         proto_tx_printf(t, "OK ADDED %lld chunks=%u", (long long)id, nc);
 }
 
-static void do_doc_get(struct srv *s, struct worker *w, struct proto_tx *t, const struct proto_req *r)
+/* The text goes into the connection's payload buffer (taken by the loop
+ * when it queued the request), is checked against its SHA-256 by the store,
+ * and only then streamed: status line, bytes as the client reads them,
+ * terminator. A client that stops reading for stall_s is dropped. */
+static void do_doc_get(struct srv *s, struct proto_tx *t, struct conn *c)
 {
-    char title[EKB_SRV_NAME_MAX + 1], etitle[4 * EKB_SRV_NAME_MAX + 8];
+    const struct proto_req *r = &c->req;
+    char title[EKB_SRV_NAME_MAX + 1], etitle[4 * EKB_SRV_NAME_MAX + 8], term[8];
+    char *doc = s->upload_buf[c->upload];
     size_t len = 0;
     pthread_mutex_lock(&s->store_mu);
-    int rc = store_get_doc(&s->kb, r->part[0], title, sizeof title, w->doc, EKB_SRV_GET_MAX, &len);
+    int rc = store_get_doc(&s->kb, r->part[0], title, sizeof title, doc, EKB_PROTO_PAYLOAD_MAX, &len);
     pthread_mutex_unlock(&s->store_mu);
     if (rc == EKB_ENOENT)
         return tx_err(s, t, PROTO_NOTFOUND, "no document with that id");
     if (rc == EKB_ETOOBIG)
-        return tx_err(s, t, PROTO_TOOLONG, "document over 98304 bytes (EKB_SRV_GET_MAX)");
+        return tx_err(s, t, PROTO_TOOLONG, "document over 1048576 bytes (EKB_PROTO_PAYLOAD_MAX)");
     if (rc != 0)
         return tx_err(s, t, PROTO_INTERNAL, rc == EKB_ECORRUPT ? "the stored chunks do not rebuild the document"
                                                                 : "document read failed");
     proto_escape(title, strlen(title), etitle, sizeof etitle);
-    proto_tx_printf(t, "OK PAYLOAD %zu %s %s", len, r->part[0], etitle[0] ? etitle : "-");
-    if (proto_tx_payload(t, w->doc, len) != 0) {
-        t->len = 0;
-        tx_err(s, t, PROTO_TOOLONG, "document does not fit the reply buffer");
-    }
+    if (proto_tx_printf(t, "OK PAYLOAD %zu %s %s", len, r->part[0], etitle[0] ? etitle : "-") != 0)
+        return tx_err(s, t, PROTO_INTERNAL, "status line too long");
+    if (c->crc_tx)
+        snprintf(term, sizeof term, "*%04X\n", proto_crc16(doc, len));
+    else
+        snprintf(term, sizeof term, "\n");
+    if (conn_stream(s, c, t->buf, t->len) == 0 && conn_stream(s, c, doc, len) == 0)
+        (void)conn_stream(s, c, term, strlen(term));
+    t->len = 0; /* sent (or the connection is being dropped: a cut payload cannot be resynchronised) */
 }
 
 struct gen_ctx {
@@ -545,7 +618,7 @@ static void run_job(struct srv *s, struct worker *w, struct conn *c)
                 proto_tx_line(&t, "OK ADDED", 8);
             break;
         }
-        case PCMD_DOC_GET: do_doc_get(s, w, &t, r); break;
+        case PCMD_DOC_GET: do_doc_get(s, &t, c); break;
         case PCMD_DOC_DEL: {
             char err[256];
             uint32_t n = 0;
@@ -788,6 +861,15 @@ static void handle_line(struct srv *s, struct conn *c, const char *line, size_t 
         }
         proto_rx_expect_payload(&c->rx, s->upload_buf[c->upload], c->req.bytes);
         return;
+    case PCMD_DOC_GET:
+        c->upload = upload_get(s);
+        if (c->upload < 0)
+            return loop_err(s, c, PROTO_BUSY, "all payload buffers in use; retry");
+        if (enqueue(s, c) != 0) {
+            upload_put(s, c);
+            loop_err(s, c, PROTO_BUSY, "queue full; retry");
+        }
+        return;
     default:
         if (enqueue(s, c) != 0)
             loop_err(s, c, PROTO_BUSY, "queue full; retry");
@@ -920,14 +1002,19 @@ static void conn_flush(struct srv *s, struct conn *c)
     while (c->out_off < c->out_len) {
         int64_t w = s->p->write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
         if (w < 0) {
-            if (w != -11 && w != -4) /* EAGAIN, EINTR */
+            if (w != -11 && w != -4) { /* EAGAIN, EINTR */
                 c->closing = 1;
+                c->cancel = 1; /* a generation or a streamed reply stops */
+                pthread_cond_broadcast(&c->cv);
+            }
             break;
         }
         c->out_off += (size_t)w;
     }
     if (c->out_off == c->out_len)
         c->out_off = c->out_len = 0;
+    if (c->waiting && c->out_len < EKB_SRV_OUT_MAX)
+        pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -1011,8 +1098,7 @@ static void serial_try_open(struct srv *s)
 static void job_done(struct srv *s, struct conn *c)
 {
     c->running = 0;
-    if (c->req.cmd == PCMD_DOC_ADD)
-        upload_put(s, c);
+    upload_put(s, c); /* DOC ADD / DOC GET payload buffer */
     for (; c->cancel_replies > 0; c->cancel_replies--)
         loop_reply(s, c, "OK CANCELED");
     c->cancel = 0;
@@ -1069,11 +1155,11 @@ static int serve_loop(struct srv *s)
                     c->eof = 1; /* half-closed: pipelined requests are still answered */
                 } else if (r != -11 && r != -4) {
                     c->closing = 1;
-                    c->cancel = 1;
+                    conn_abort(c);
                 }
             } else if (re & (PORT_POLLHUP | PORT_POLLERR)) {
                 c->closing = 1; /* the peer is gone in both directions */
-                c->cancel = 1;
+                conn_abort(c);
             }
         }
         for (unsigned i = 0; i < s->nconn; i++) {
@@ -1085,7 +1171,7 @@ static int serve_loop(struct srv *s)
             conn_process(s, c);
             if (c->overflow) {
                 if (c->running) {
-                    c->cancel = 1;
+                    conn_abort(c);
                     continue;
                 }
                 atomic_fetch_add(&s->dropped_slow, 1);
@@ -1094,8 +1180,10 @@ static int serve_loop(struct srv *s)
             }
             if (out_pending(c))
                 conn_flush(s, c);
-            if (c->running)
+            if (c->running) {
+                check_stall(s, c, now);
                 continue;
+            }
             if (c->closing) {
                 conn_close(s, c, "peer closed");
             } else if (c->eof && !c->have_pend && !out_pending(c)) {
@@ -1206,6 +1294,7 @@ static int alloc_all(struct srv *s, char *err, size_t errlen)
         if (!c->rxline || !c->in || !c->req_line || !c->out)
             goto nomem;
         pthread_mutex_init(&c->mu, NULL);
+        pthread_cond_init(&c->cv, NULL);
         c->upload = -1;
         conn_reset(s, c);
     }
@@ -1219,8 +1308,7 @@ static int alloc_all(struct srv *s, char *err, size_t errlen)
         w->hits = arena_alloc(core, EKB_STORE_K_MAX * sizeof *w->hits, 64);
         w->vec = arena_alloc(core, (s->emb.dim + 16) * sizeof(float), 64);
         w->esc = arena_alloc(core, EKB_SRV_OUT_MAX / 2, 64);
-        w->doc = arena_alloc(core, EKB_SRV_GET_MAX, 64);
-        if (!w->txbuf || !w->hits || !w->vec || !w->esc || !w->doc)
+        if (!w->txbuf || !w->hits || !w->vec || !w->esc)
             goto nomem;
     }
     return 0;
@@ -1333,17 +1421,22 @@ int srv_run(struct app *a, const struct srv_conf *cf, volatile int *stop, char *
     }
     int64_t deadline = s->p->mono_ns() + 30000000000LL;
     for (;;) {
-        int running = 0;
+        int running = 0, late = s->p->mono_ns() > deadline;
         for (unsigned i = 0; i < s->nconn; i++) {
             struct conn *c = &s->c[i];
             if (c->running && !atomic_load(&c->busy))
                 job_done(s, c);
-            if (c->running) {
-                c->cancel = 1;
-                running = 1;
+            if (!c->running)
+                continue;
+            running = 1;
+            if (c->req.cmd == PCMD_GEN || late) {
+                conn_abort(c); /* generations stop; a streamed DOC GET may finish */
+            } else if (!c->closing) {
+                conn_flush(s, c);
+                check_stall(s, c, s->p->mono_ns());
             }
         }
-        if (!running || s->p->mono_ns() > deadline)
+        if (!running || s->p->mono_ns() > deadline + 5000000000LL)
             break;
         struct port_pollfd w1 = {s->wake[0], PORT_POLLIN, 0};
         s->p->poll(&w1, 1, 100);

@@ -177,8 +177,16 @@ static int read_reply(struct rd *r, int crc, int json, int *ok, char *status, si
             fwrite(d, 1, (size_t)pbytes, stdout);
             printf("\n");
         }
+        uint16_t pc = proto_crc16(d, (size_t)pbytes);
         r->off += (size_t)pbytes;
-        return rd_line(r, crc, &l, &n); /* the terminator (its CRC is checked in CRC mode) */
+        /* the terminator: "\n", or in CRC mode "*XXXX\n" with the CRC of the payload bytes */
+        if ((rc = rd_line(r, 0, &l, &n)) != 0)
+            return rc;
+        char want[8];
+        snprintf(want, sizeof want, "*%04X", pc);
+        if (crc ? n != 5 || strncasecmp(l, want, 5) != 0 : n != 0)
+            return EKB_ECORRUPT;
+        return 0;
     }
     if (json)
         printf(",\"lines\":[");
@@ -229,11 +237,17 @@ static void cli_usage(FILE *f)
 {
     fprintf(f, "usage: edgekb cli [--sock PATH | --serial DEV [--baud N]] [--secret FILE] [--crc] [--json]\n"
                "                  [--file FILE] [REQUEST WORDS...]\n"
-               "With words: sends them as one request (DOC ADD - ID [TITLE] --file F sends F as the payload),\n"
-               "prints the reply, exits 0 on OK and 1 on ERR. Without: one request per line of standard input\n"
-               "(a DOC ADD <n> line is followed by its n payload bytes and a newline).\n"
-               "--secret FILE authenticates first (HELLO/AUTH); --crc switches to CRC mode first;\n"
-               "--json prints each reply as one JSON object. Default socket: run/edgekb.sock.\n");
+               "With words: sends them as one request, prints the reply, exits 0 on OK and 1 on ERR.\n"
+               "Without: one request per line of standard input (a DOC ADD <n> line is followed by\n"
+               "its n payload bytes and a newline).\n"
+               "  --sock PATH     UNIX socket of edgekb serve (default run/edgekb.sock)\n"
+               "  --serial DEV    a serial line instead (ends the session with QUIT after a one-shot)\n"
+               "  --baud N        serial speed (default: the board's SERIAL_BAUD)\n"
+               "  --secret FILE   authenticate first (HELLO/AUTH, HMAC-SHA256 with the device secret)\n"
+               "  --crc           switch to CRC mode first (every line carries *XXXX; checked)\n"
+               "  --json          print each reply as one JSON object\n"
+               "  --file FILE     with DOC ADD - ID [TITLE]: send FILE (at most 1 MiB) as the payload\n"
+               "  --help          this text\n");
 }
 
 int cmd_cli(struct app *a, const struct global_opts *g, int argc, char **argv)

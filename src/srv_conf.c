@@ -30,6 +30,7 @@ void srv_conf_defaults(struct srv_conf *c, const struct board *b)
     c->queue = 32;
     c->max_clients = EKB_SRV_MAX_CLIENTS;
     c->idle_s = EKB_SRV_IDLE_S;
+    c->stall_s = EKB_SRV_STALL_S;
 }
 
 static int parse_uint(const char *v, unsigned long lo, unsigned long hi, int base, unsigned long *out)
@@ -110,6 +111,8 @@ int srv_conf_set(struct srv_conf *c, const struct board *b, const char *key, con
         bad = parse_uint(val, 1, EKB_SRV_MAX_CLIENTS, 10, &x) || (c->max_clients = (unsigned)x, 0);
     else if (!strcmp(k, "idle") || !strcmp(k, "idle_s"))
         bad = parse_uint(val, 1, 86400, 10, &x) || (c->idle_s = (unsigned)x, 0);
+    else if (!strcmp(k, "stall") || !strcmp(k, "stall_s"))
+        bad = parse_uint(val, 1, 86400, 10, &x) || (c->stall_s = (unsigned)x, 0);
     else if (!strcmp(k, "lm"))
         bad = set_path(c->lm, val);
     else {
@@ -181,24 +184,37 @@ void srv_conf_usage(void)
            "\n"
            "Serves a knowledge base over the line protocol (docs/protocol.md) on a UNIX\n"
            "socket and/or a serial line. Settings come from the board, then the config\n"
-           "file (`key = value` lines, same keys with underscores), then these flags:\n"
-           "  --kb DIR              knowledge base directory (default run/kb)\n"
+           "file, then these flags. In the file each is a `key = value` line (`#`\n"
+           "comments) with the flag's name without dashes, `-` or `_` alike\n"
+           "(sock_mode = 0600); the key is given where it differs.\n"
+           "  --config FILE         read settings from FILE first (flags override it)\n"
+           "  --kb DIR              knowledge base directory (default run/kb); its embedder\n"
+           "                        (or the reduced hash fallback, said in the log) is the one\n"
+           "                        the KB was made with\n"
            "  --sock PATH|none      UNIX socket (default run/edgekb.sock)\n"
            "  --sock-mode OCTAL     socket file mode (default 0660)\n"
            "  --sock-auth on|off    require HELLO/AUTH on the socket (default off)\n"
-           "  --allow-uid UID[,UID] only these peer uids may connect (SO_PEERCRED; default any)\n"
+           "  --allow-uid UID[,UID] only these peer uids may connect (SO_PEERCRED; default any;\n"
+           "                        key allow_uid or allow_uids; at most %d)\n"
            "  --serial DEV|board|none  serial line (board: the board's SERIAL_DEV; default none)\n"
            "  --baud N              serial speed (default: the board's SERIAL_BAUD)\n"
            "  --serial-auth on|off  require HELLO/AUTH on the serial line (default on)\n"
            "  --serial-crc on|off   CRC mode from the start on the serial line (default off)\n"
-           "  --secret FILE         device secret for HMAC-SHA256 AUTH (>= 16 bytes)\n"
+           "  --secret FILE         device secret for HMAC-SHA256 AUTH, %d..%d bytes\n"
+           "                        (key secret or secret_file)\n"
            "  --workers N           worker threads, 1..%d (default 2)\n"
            "  --queue N             requests waiting for a worker, 1..%d (default 32); beyond: ERR BUSY\n"
            "  --max-clients N       socket clients at once, 1..%d (default %d)\n"
-           "  --idle S              seconds before an idle client is closed (default %d)\n"
-           "  --lm FILE|none        decoder model for GEN (default: the board's MODEL_LM if found)\n"
+           "  --idle S              seconds before an idle client is closed (default %d; key idle or idle_s)\n"
+           "  --stall S             seconds a streamed reply (DOC GET) waits for the client to\n"
+           "                        read before it is dropped (default %d; key stall or stall_s)\n"
+           "  --lm FILE|none        decoder model for GEN (default: the board's MODEL_LM, looked\n"
+           "                        for in $EDGEKB_MODEL_DIR, build/models, ../shared/models;\n"
+           "                        none found: GEN answers ERR UNAVAIL)\n"
+           "  --help                this text\n"
            "Shutdown: SIGTERM or SIGINT (in-flight replies are finished, the socket file removed).\n",
-           EKB_SRV_WORKERS_MAX, EKB_SRV_QUEUE_MAX, EKB_SRV_MAX_CLIENTS, EKB_SRV_MAX_CLIENTS, EKB_SRV_IDLE_S);
+           EKB_SRV_ALLOW_UIDS, EKB_SRV_SECRET_MIN, EKB_SRV_SECRET_MAX - 1, EKB_SRV_WORKERS_MAX, EKB_SRV_QUEUE_MAX,
+           EKB_SRV_MAX_CLIENTS, EKB_SRV_MAX_CLIENTS, EKB_SRV_IDLE_S, EKB_SRV_STALL_S);
 }
 
 int cmd_serve(struct app *a, const struct global_opts *g, int argc, char **argv)

@@ -3,8 +3,9 @@
  * Linked with -Wl,--wrap=malloc,calloc,realloc,free,aligned_alloc,
  * posix_memalign (see LDFLAGS_test_noheap in the Makefile): in the static
  * musl build every reference in every object (ours, SQLite, LZ4, mbedtls and
- * libc itself) goes through the wrappers below, which count calls while the
- * window is open. Init (arena, SQLite heap, files) happens before the window;
+ * libc itself) goes through the wrappers of tests/noheap_wrap.h, which count
+ * calls while the window is open. (The server's workload is in test_srv.c,
+ * linked the same way.) Init (arena, SQLite heap, files) happens before the window;
  * the workload runs inside it; shutdown after it. A canary test proves the
  * counting works, so the zero results mean something.
  *
@@ -35,52 +36,7 @@
 #include "embed.h"
 #include "store.h"
 
-/* ---- the wrappers ---- */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t a, size_t b);
-void *__real_realloc(void *p, size_t n);
-void __real_free(void *p);
-void *__real_aligned_alloc(size_t a, size_t n);
-int __real_posix_memalign(void **p, size_t a, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t a, size_t b);
-void *__wrap_realloc(void *p, size_t n);
-void __wrap_free(void *p);
-void *__wrap_aligned_alloc(size_t a, size_t n);
-int __wrap_posix_memalign(void **p, size_t a, size_t n);
-
-static atomic_int window;
-static atomic_uint heap_calls;
-
-static void count(void)
-{
-    if (atomic_load(&window))
-        atomic_fetch_add(&heap_calls, 1);
-}
-
-void *__wrap_malloc(size_t n) { count(); return __real_malloc(n); }
-void *__wrap_calloc(size_t a, size_t b) { count(); return __real_calloc(a, b); }
-void *__wrap_realloc(void *p, size_t n) { count(); return __real_realloc(p, n); }
-void __wrap_free(void *p)
-{
-    if (p != NULL)
-        count();
-    __real_free(p);
-}
-void *__wrap_aligned_alloc(size_t a, size_t n) { count(); return __real_aligned_alloc(a, n); }
-int __wrap_posix_memalign(void **p, size_t a, size_t n) { count(); return __real_posix_memalign(p, a, n); }
-
-static void window_open(void)
-{
-    atomic_store(&heap_calls, 0);
-    atomic_store(&window, 1);
-}
-
-static unsigned window_close(void)
-{
-    atomic_store(&window, 0);
-    return atomic_load(&heap_calls);
-}
+#include "noheap_wrap.h" /* the counting wrappers, window_open/window_close */
 
 /* ---- the process, initialised as the binary does ---- */
 static struct app APP;

