@@ -1,6 +1,7 @@
 # srv_serial.sh: edgekb serve on a serial line, through a socat pty pair
 # (raw termios on the server side), at the same time as a UNIX socket:
-# commands before AUTH are refused (PING, HELLO allowed), HELLO/AUTH with
+# commands before AUTH are refused (PING, HELLO allowed; a DOC ADD's payload
+# is skipped), HELLO/AUTH with
 # the device secret (edgekb cli --secret), a wrong MAC, CRC mode with a
 # corrupted line and binary noise (ERR CRC, resync at the next newline, the
 # next good line answered), QUIT ends the serial session (auth again).
@@ -33,6 +34,9 @@ sr() { printf '%b' "$1" | socat -t 2 - "$TMPDIR/ttyC",raw,echo=0; }
 r=$(sr 'PING\nSEARCH gold\nFIND gold | ? | ?\n' | tr '\n' ' ')
 [ "$r" = "OK PONG ERR AUTH authenticate first (HELLO, AUTH) ERR AUTH authenticate first (HELLO, AUTH) " ] ||
   { echo "FAIL: before AUTH: '$r'"; exit 1; }
+# a DOC ADD before AUTH is refused and its payload skipped (never read as a request)
+r=$(sr 'DOC ADD 5 x\nHELP!\nPING\n' | tr '\n' ' ')
+[ "$r" = "ERR AUTH authenticate first (HELLO, AUTH) OK PONG " ] || { echo "FAIL: DOC ADD before AUTH: '$r'"; exit 1; }
 r=$(sr 'HELLO\nAUTH 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\nSEARCH gold\n' | tr '\n' ' ')
 echo "$r" | grep -Eq '^OK HELLO [0-9a-f]{32} ERR AUTH bad response .*ERR AUTH authenticate first' ||
   { echo "FAIL: wrong MAC accepted or odd replies: '$r'"; exit 1; }
