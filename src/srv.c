@@ -999,6 +999,7 @@ static void conn_close(struct srv *s, struct conn *c, const char *why)
 static void conn_flush(struct srv *s, struct conn *c)
 {
     pthread_mutex_lock(&c->mu);
+    size_t before = c->out_len - c->out_off;
     while (c->out_off < c->out_len) {
         int64_t w = s->p->write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
         if (w < 0) {
@@ -1013,7 +1014,7 @@ static void conn_flush(struct srv *s, struct conn *c)
     }
     if (c->out_off == c->out_len)
         c->out_off = c->out_len = 0;
-    if (c->waiting && c->out_len < EKB_SRV_OUT_MAX)
+    if (c->waiting && c->out_len - c->out_off < before) /* any progress: a streaming worker refills */
         pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
 }
