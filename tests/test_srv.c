@@ -357,7 +357,7 @@ static void big_text(char *d, size_t n, unsigned seed)
     for (unsigned i = 0; o < n; i++) {
         char sent[96];
         int k = snprintf(sent, sizeof sent, "Sentence %u of document %u mentions element %u and isotope %u.%s",
-                         i, seed, (i * 7 + seed) % 118, i % 13, " ");
+                         i, seed, (i * 7 + seed) % 118, i % 13, i % 9 == 8 ? "\n\n" : " ");
         size_t t = (size_t)k < n - o ? (size_t)k : n - o;
         memcpy(d + o, sent, t);
         o += t;

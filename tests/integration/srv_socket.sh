@@ -23,7 +23,7 @@ d = sys.argv[1]
 def text(n, seed):
     out, i = [], 0
     while sum(map(len, out)) < n:
-        out.append("Sentence %d of document %d names element %d. " % (i, seed, (i * 7 + seed) % 118))
+        out.append("Sentence %d of document %d names element %d.%s" % (i, seed, (i * 7 + seed) % 118, "\n" if i % 9 == 8 else " "))
         i += 1
     return "".join(out)[:n]
 open(d + "/big.txt", "w").write(text(1 << 20, 1))
