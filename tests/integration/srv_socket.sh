@@ -3,7 +3,7 @@
 # binary bytes, unknown command, too many arguments, negative / huge /
 # over-limit / truncated / over-long payloads, 200 clients connecting at
 # once, a client that never reads its replies, a full queue (ERR BUSY at
-# once), optional AUTH and the uid allowlist; after each the server still
+# once), optional AUTH, the uid allowlist and the idle timeout; after each the server still
 # answers PING. SIGTERM during a generation: clean exit, socket file removed.
 . "$(dirname "$0")/_lib.sh"
 set -u
@@ -208,12 +208,15 @@ kill -TERM $SP; wait $SP
 # AUTH on the socket, and the uid allowlist
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMPDIR/secret"
 S3=$TMPDIR/a.sock
-start "$S3" "$TMPDIR/a.log" --sock-auth on --secret "$TMPDIR/secret"
+start "$S3" "$TMPDIR/a.log" --sock-auth on --secret "$TMPDIR/secret" --idle 2
 r=$(printf 'PING\nSEARCH gold\nAUTH 0000000000000000000000000000000000000000000000000000000000000000\nHELLO\n' |
     socat -t 5 - UNIX-CONNECT:"$S3" | tr '\n' ' ')
 echo "$r" | grep -Eq '^OK PONG ERR AUTH authenticate first .*ERR AUTH send HELLO first .*OK HELLO [0-9a-f]{32} $' ||
   { echo "FAIL: auth gate: $r"; exit 1; }
 out=$("$B" -q cli --sock "$S3" --secret "$TMPDIR/secret" SEARCH text 1 gold) || { echo "FAIL: cli auth: $out"; exit 1; }
+# a client silent for longer than --idle 2 gets ERR IDLE and is closed
+r=$(sleep 3 | socat -t 5 - UNIX-CONNECT:"$S3")
+[ "$r" = "ERR IDLE idle too long; closing" ] || { echo "FAIL: idle client: '$r'"; exit 1; }
 printf 'wrong-secret-0123456789\n' >"$TMPDIR/bad"
 "$B" -q cli --sock "$S3" --secret "$TMPDIR/bad" PING >/dev/null 2>&1 && { echo "FAIL: a wrong secret authenticated"; exit 1; }
 kill -TERM $SP; wait $SP
@@ -233,4 +236,4 @@ kill -TERM $MAIN; wait $MAIN; rc=$?
 [ ! -e "$S" ] || { echo "FAIL: socket file left behind"; exit 1; }
 [ -z "$G" ] || wait $G 2>/dev/null
 trap - EXIT
-echo "ok: $n checks (every command, bad input), 200 clients ($pongs served, $busy told BUSY), non-reading client dropped, full queue ($qb ERR BUSY of 640), auth + allowlist, clean SIGTERM"
+echo "ok: $n checks (every command, bad input), 200 clients ($pongs served, $busy told BUSY), non-reading client dropped, full queue ($qb ERR BUSY of 640), auth + allowlist, idle timeout, clean SIGTERM"
