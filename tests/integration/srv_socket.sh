@@ -101,6 +101,39 @@ if [ "$LM" != none ]; then
   check 'GEN 256 Once upon a time\nCANCEL\nPING\n' 'reason=(canceled|length|eos)' 'gen + cancel'
   r=$(q 'GEN 256 Once upon a time\nCANCEL\nPING\n' | tail -2 | tr '\n' ' ')
   [ "$r" = "OK CANCELED OK PONG " ] || { echo "FAIL: CANCEL reply order: $r"; exit 1; }
+  # CANCEL in the middle of a running stream: wait for the first chunk, then
+  # cancel; the stream must end reason=canceled before n tokens. A try whose
+  # story hits EOS before the CANCEL lands is retried with another prompt.
+  /usr/bin/python3 - "$S" <<'PY' || exit 1
+import socket, sys
+res = []
+for i, prompt in enumerate(["Once upon a time", "The little dog", "One day Lily", "Tom and Sue", "A big red ball"]):
+    c = socket.socket(socket.AF_UNIX); c.settimeout(10); c.connect(sys.argv[1])
+    f = c.makefile("rb")
+    c.sendall(b"GEN 256 " + prompt.encode() + b"\n")
+    assert f.readline() == b"OK STREAM\n"
+    first = f.readline()
+    assert first.startswith(b"+"), first
+    c.sendall(b"CANCEL\n")
+    chunks, end = 1, None
+    while True:
+        l = f.readline()
+        if not l: break
+        if l.startswith(b"+"): chunks += 1; continue
+        end = l.decode().strip(); break
+    ack = f.readline().decode().strip()
+    c.close()
+    res.append((end, chunks, ack))
+    if end and "reason=canceled" in end:
+        n = int(end.split("tokens=")[1].split()[0])
+        if n < 256 and ack == "OK CANCELED":
+            print("ok: mid-stream CANCEL after %d chunk(s): %s, then %s (try %d)" % (chunks, end, ack, i + 1))
+            sys.exit(0)
+    if end and "reason=length" in end:
+        break   # ran to n although CANCEL was sent after the first chunk: a failure
+print("FAIL: mid-stream CANCEL did not stop GEN: %r" % res); sys.exit(1)
+PY
+  alive 'mid-stream cancel'; n=$((n + 1))
 else
   check 'GEN 8 Once\n' '^ERR UNAVAIL' 'gen without a model'
 fi
