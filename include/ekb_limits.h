@@ -54,7 +54,7 @@
 #define EKB_STORE_SNIPPET_MAX 256    /* bytes of a search hit's snippet buffer (text cut at ~200, UTF-8 safe) */
 #define EKB_STORE_SNIPPET_TEXT 200   /* bytes of snippet text before "..." */
 #define EKB_STORE_DOC_MAX (8u << 20) /* bytes of one document given in memory (JSONL text, protocol) */
-#define EKB_STORE_FILE_MAX (1u << 30) /* bytes of one .txt/.md file (mapped, chunked as a stream) */
+#define EKB_STORE_READ_BUF (256u << 10) /* bytes read at a time from a streamed document (.txt/.md: any size) */
 #define EKB_STORE_K_MAX 100          /* hits one search returns at most */
 #define EKB_STORE_QUERY_MAX 4096     /* bytes of a query */
 #define EKB_STORE_TITLE_MAX 511      /* bytes of a document title (and of an ext id) */
@@ -64,6 +64,8 @@
 #define EKB_STORE_SQL_LENGTH (1u << 16) /* sqlite3_limit: bytes of one SQL statement */
 #define EKB_STORE_BLOB_MAX (32u << 20)  /* sqlite3_limit: bytes of a string or BLOB */
 #define EKB_STORE_BUSY_MS 2000       /* SQLite busy timeout */
+#define EKB_STORE_ENTITY_IX_PCT 10   /* % of the INDEX budget for the entity index (the chunk index gets the rest) */
+#define EKB_STORE_FILTER_EXACT 4096  /* filtered vector search: exact scan when HNSW finds < k and <= this many chunks match */
 #define EKB_CHUNK_MIN_LO 16          /* chunk min at least */
 #define EKB_CHUNK_MAX_HI 65536       /* chunk max at most (the chunker's window) */
 #define EKB_CHUNK_DEFAULT_MIN 200    /* bytes: smaller paragraphs are merged (board CHUNK_MIN) */

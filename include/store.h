@@ -3,14 +3,17 @@
  * Owns: SQLite's memory (memsys5 over the arena's store budget, no libc
  * heap); a knowledge base directory DIR with DIR/kb.sqlite (WAL,
  * synchronous=FULL, foreign keys, defensive mode, sqlite3_limit caps,
- * schema migrations by PRAGMA user_version: docs/schema.md) and
- * DIR/index.hnsw (the HNSW vector index, a cache: rebuilt from SQLite when
- * missing, corrupt, made by another embedder or older than the data).
+ * schema migrations by PRAGMA user_version, docs/architecture.md "store")
+ * and two HNSW index files, DIR/index.hnsw (chunks) and DIR/entities.hnsw
+ * (entity names and aliases): caches, rebuilt from SQLite when missing,
+ * corrupt, made by another embedder, not the file saved at the current
+ * data generation, or holding another number of vectors.
  * Tables: documents, chunks (offsets into their document, LZ4 text, int8
  * vector + scale: SQLite is the source of truth), chunks_fts (contentless
  * FTS5 over "<title>. <chunk>"), entities (+ entities_fts over names and
- * aliases), predicates, facts, meta (embedder name/dim/SHA-256, chunking
- * parameters, data/index generations). A KB refuses another embedder.
+ * aliases, + entity_vecs: one int8 vector per name or alias), predicates,
+ * facts, meta (embedder name/dim/SHA-256, chunking parameters, data/index
+ * generations and index file checksums). A KB refuses another embedder.
  * Search (vector / BM25 / hybrid) is in search.c (search.h).
  *
  * Ingest: each document is one transaction (chunked by chunk.c as a
@@ -47,7 +50,7 @@ void store_sqlite_fini(void);
 /* SQLite's own accounting of the heap: bytes in use and the high-water mark. */
 void store_sqlite_mem(size_t *used, size_t *peak);
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 enum store_mode { STORE_VECTOR = 0, STORE_TEXT = 1, STORE_HYBRID = 2 };
 
@@ -62,20 +65,32 @@ struct store_hit {
 /* Progress of the document being added: bytes chunked so far of total. */
 typedef void (*store_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
+/* One HNSW index and what ties it to SQLite (search.c owns the life cycle). */
+struct store_index {
+    struct hnsw *h;   /* INDEX budget */
+    int kind;         /* STORE_IX_CHUNKS or STORE_IX_ENTITIES */
+    uint32_t cap, n;  /* capacity, live vectors */
+    int dirty;        /* differs from its file */
+    int64_t gen;      /* the meta generation it reflects */
+    char state[160];  /* how it was obtained at open ("loaded from ...", "rebuilt from SQLite (why)") */
+};
+enum { STORE_IX_CHUNKS = 0, STORE_IX_ENTITIES = 1 };
+
 struct store {
     const struct port *port;
     struct sqlite3 *db;
     struct embedder *emb;
     struct arena_region *scratch; /* per-call scratch, reset after each call */
-    uint32_t dim, cap, n;         /* vectors: index capacity, live vectors */
-    struct hnsw *ix;              /* INDEX budget */
-    int ix_dirty;                 /* differs from DIR/index.hnsw */
-    int64_t gen;                  /* meta data_gen the index reflects */
-    char ix_state[96];            /* how the index was obtained at open ("loaded", "rebuilt: why") */
+    uint32_t dim;
+    struct store_index ci;        /* chunks: DIR/index.hnsw */
+    struct store_index ei;        /* entity names and aliases: DIR/entities.hnsw */
+    int64_t ev_first, ev_last;    /* entity vectors added by the open transaction (-1: none) */
+    uint32_t ev_bumps;            /* entity_gen increments in the open transaction */
     char dir[EKB_PATH_MAX];
     void *lz4;                    /* LZ4 state, STORE budget */
     char *lzbuf, *ctx;            /* compressed chunk, "<title>. <chunk>" (STORE budget) */
     int lzcap;
+    char *rbuf;                   /* EKB_STORE_READ_BUF bytes for streamed documents (STORE budget) */
     float *v;                     /* one embedding (STORE budget) */
     int8_t *q;
     struct chunk_params cp;       /* from meta (set at kb init) */
@@ -98,13 +113,26 @@ void store_close(struct store *s);
  * that open it: copies into name/path (path may be "" for the fallback). */
 int store_peek_embedder(const struct port *p, const char *dir, char *name, size_t nl, char *path, size_t pl,
                         char *err, size_t errlen);
-/* Adds a document (len <= EKB_STORE_FILE_MAX) in one transaction.
+/* Adds a document held in memory (store_add_stream over it).
  * *dup = 1 when identical content was already there (no-op). */
 int store_add_doc(struct store *s, const char *ext_id, const char *title, const char *text, size_t len,
                   const char *source, int64_t *doc_id, int *dup, uint32_t *n_chunks, char *err, size_t errlen);
+/* Reads n bytes at off into buf: returns bytes read (> 0), 0 at the end,
+ * or a negative EKB_E*. Called twice over the stream (hash, then chunks). */
+typedef int64_t (*store_read_fn)(void *ctx, uint64_t off, void *buf, size_t n);
+/* Adds a document of len bytes read through rd, in one transaction, with
+ * memory bounded whatever len (EKB_STORE_READ_BUF at a time): a first pass
+ * checks UTF-8 and hashes (identical content: *dup = 1, nothing read
+ * again), a second pass chunks, compresses, embeds and indexes. */
+int store_add_stream(struct store *s, const char *ext_id, const char *title, store_read_fn rd, void *rctx,
+                     uint64_t len, const char *source, int64_t *doc_id, int *dup, uint32_t *n_chunks, char *err,
+                     size_t errlen);
+/* Saves the indexes that changed (ingest calls it after each file; close does too). */
+int store_checkpoint(struct store *s, char *err, size_t errlen);
 /* Adds a fact (no-op if present). The object becomes an entity link when an
  * entity of that name exists, else a literal. Predicates "also known as",
- * "alias", "aka" also add the object to the subject's aliases. */
+ * "alias", "aka" also add the object to the subject's aliases. A new
+ * entity name or alias is embedded into entity_vecs and the entity index. */
 int store_add_fact(struct store *s, const char *subj, const char *pred, const char *obj, double confidence,
                    const char *source, char *err, size_t errlen);
 /* Groups many facts in one transaction (documents always commit alone):
@@ -115,7 +143,7 @@ int store_commit(struct store *s, int ok);
  * when it returns non-zero). Returns the number of facts seen or < 0. */
 int store_find_facts(struct store *s, const char *subj, const char *pred, const char *obj,
                      int (*fn)(void *ctx, const char *s, const char *p, const char *o, double conf), void *ctx);
-/* Search: see search.h (this forwards to search_run). */
+/* Search: see search.h (this forwards to search_run, unfiltered). */
 int store_search(struct store *s, enum store_mode mode, const char *query, size_t qlen, uint32_t k,
                  struct store_hit *hits, uint32_t *n, char *err, size_t errlen);
 int store_count(struct store *s, int64_t *docs, int64_t *chunks, int64_t *facts);

@@ -9,7 +9,10 @@
  * acknowledged on stdout ("ok <doc id> <ext id> chunks=N", "dup ..." for
  * identical content) only after COMMIT, so an interrupted ingest keeps
  * everything acknowledged. A .tsv facts file is one transaction
- * ("ok facts N FILE"). Progress goes to stderr when it is a terminal. */
+ * ("ok facts N FILE"). .txt/.md files are read as a stream (any size,
+ * bounded memory); the index files are saved after each input file.
+ * Progress goes to stderr only when it is a terminal; the throughput
+ * (MB/s, chunks/s) is printed at the end. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,7 +297,7 @@ int cmd_kb(struct app *a, const struct global_opts *g, int argc, char **argv)
     int64_t d = 0, c = 0, f = 0;
     int rc = 0;
     if (strcmp(argv[1], "check") == 0) {
-        char res[200], ix[300];
+        char res[200], ix[700];
         rc = store_integrity(&k.s, res, sizeof res);
         int rc2 = search_index_verify(&k.s, ix, sizeof ix);
         printf("kb %s: integrity %s; %s\n", kb, res, ix);
@@ -306,9 +309,11 @@ int cmd_kb(struct app *a, const struct global_opts *g, int argc, char **argv)
         store_count(&k.s, &d, &c, &f);
         store_sqlite_mem(&used, &peak);
         printf("kb %s: embedder %s (dim %u%s), %lld documents, %lld chunks, %lld facts, %u vectors (capacity %u, "
-               "index %s), chunking min %u max %u overlap %u, sqlite heap peak %zu KB\n",
+               "index %s), %u entity vectors (capacity %u, %s), chunking min %u max %u overlap %u, sqlite heap "
+               "peak %zu KB\n",
                kb, k.e.name, k.e.dim, k.e.is_fallback ? ", REDUCED FALLBACK" : "", (long long)d, (long long)c,
-               (long long)f, k.s.n, k.s.cap, k.s.ix_state, k.s.cp.min, k.s.cp.max, k.s.cp.overlap, peak >> 10);
+               (long long)f, k.s.ci.n, k.s.ci.cap, k.s.ci.state, k.s.ei.n, k.s.ei.cap, k.s.ei.state, k.s.cp.min,
+               k.s.cp.max, k.s.cp.overlap, peak >> 10);
     }
     close_kb(&k);
     return rc;
@@ -324,6 +329,28 @@ static int map_file(struct app *a, const char *path, const char **data, uint64_t
         rc = a->port->map_file(fd, *size, (const void **)data);
     else if (rc == 0)
         *data = "";
+    a->port->close(fd);
+    return rc;
+}
+
+struct file_src {
+    const struct port *p;
+    int fd;
+};
+
+static int64_t file_read(void *ctx, uint64_t off, void *buf, size_t n)
+{
+    const struct file_src *f = ctx;
+    int64_t r = f->p->pread(f->fd, buf, n, off);
+    return r < 0 ? ekb_from_errno((int)-r) : r;
+}
+
+static int file_size(struct app *a, const char *path, uint64_t *size)
+{
+    int fd = a->port->open(path, PORT_O_RDONLY, 0);
+    if (fd < 0)
+        return fd;
+    int rc = a->port->fsize(fd, size);
     a->port->close(fd);
     return rc;
 }
@@ -401,9 +428,10 @@ int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv
     k.s.progress = progress_cb;
     k.s.progress_ctx = &pr;
     for (int fi = first; fi < argc; fi++) {
-        const char *path = argv[fi], *data;
-        uint64_t size;
-        int rc = map_file(a, path, &data, &size);
+        const char *path = argv[fi], *data = NULL, *e = ext_of(path);
+        uint64_t size = 0;
+        int streamed = strcmp(e, "txt") == 0 || strcmp(e, "md") == 0 || strcmp(e, "text") == 0;
+        int rc = streamed ? file_size(a, path, &size) : map_file(a, path, &data, &size); /* text: never mapped */
         if (rc != 0) {
             fprintf(stderr, "edgekb ingest: %s: %s\n", path, strerror(-rc));
             bad++;
@@ -413,7 +441,6 @@ int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv
             fprintf(stderr, "edgekb ingest: %s: empty file, nothing to ingest\n", path);
             continue;
         }
-        const char *e = ext_of(path);
         if (strcmp(e, "jsonl") == 0 || strcmp(e, "tsv") == 0) {
             size_t line = 0;
             int tsv = strcmp(e, "tsv") == 0;
@@ -497,10 +524,15 @@ int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv
             int dup;
             uint32_t nc;
             const char *base = strrchr(path, '/');
+            struct file_src fs = {a->port, a->port->open(path, PORT_O_RDONLY, 0)};
             base = base ? base + 1 : path;
-            rc = store_add_doc(&k.s, base, base, data, (size_t)size, path, &did, &dup, &nc, err, sizeof err);
+            rc = fs.fd < 0 ? ekb_from_errno(-fs.fd)
+                           : store_add_stream(&k.s, base, base, file_read, &fs, size, path, &did, &dup, &nc, err,
+                                              sizeof err); /* read as a stream: any size, bounded memory */
+            if (fs.fd >= 0)
+                a->port->close(fs.fd);
             if (rc != 0) {
-                fprintf(stderr, "edgekb ingest: %s: %s\n", path, err);
+                fprintf(stderr, "edgekb ingest: %s: %s\n", path, fs.fd < 0 ? strerror(-fs.fd) : err);
                 bad++;
             } else {
                 printf("%s %lld %s chunks=%u\n", dup ? "dup" : "ok", (long long)did, base, nc);
@@ -515,8 +547,10 @@ int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv
             fprintf(stderr, "edgekb ingest: %s: unknown kind '.%s' (jsonl, txt, md, tsv)\n", path, e);
             bad++;
         }
-        if (size > 0)
+        if (data && size > 0)
             a->port->unmap_file(data, size);
+        if (store_checkpoint(&k.s, err, sizeof err) != 0) /* the index file follows each input file */
+            fprintf(stderr, "edgekb ingest: %s (the index will be rebuilt at the next open)\n", err);
     }
     progress_show(&pr, 0, 1);
     if (pr.on)
@@ -549,7 +583,7 @@ static void json_str(const char *s)
 
 int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv)
 {
-    const char *kb = NULL;
+    const char *kb = NULL, *doc = NULL;
     enum store_mode mode = STORE_HYBRID;
     uint32_t k = 5;
     int json = 0, first = 1, entity = 0;
@@ -568,8 +602,8 @@ int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv
                 mode = STORE_TEXT;
             else if (strcmp(m, "hybrid") == 0)
                 mode = STORE_HYBRID;
-            else if (strcmp(m, "entity") == 0)
-                entity = 1;
+            else if (strcmp(m, "entity") == 0) /* = --entities --mode hybrid */
+                entity = 1, mode = STORE_HYBRID;
             else {
                 fprintf(stderr, "edgekb search: --mode is vector, text, hybrid or entity\n");
                 return 2;
@@ -584,8 +618,13 @@ int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv
             k = (uint32_t)v;
         } else if (strcmp(o, "--json") == 0) {
             json = 1;
+        } else if (strcmp(o, "--entities") == 0) {
+            entity = 1;
+        } else if (strcmp(o, "--doc") == 0 && first + 1 < argc) {
+            doc = argv[++first];
         } else {
-            fprintf(stderr, "usage: edgekb search --kb DIR [--mode vector|text|hybrid|entity] [-k N] [--json] QUERY\n");
+            fprintf(stderr, "usage: edgekb search --kb DIR [--mode vector|text|hybrid] [--entities | --doc PREFIX] [-k N] "
+                            "[--json] QUERY\n");
             return 2;
         }
     }
@@ -615,7 +654,7 @@ int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv
     if (entity) { /* the entity index: names and aliases */
         struct search_entity *es = arena_alloc(arena_budget(&a->arena, ARENA_CORE), k * sizeof *es, 16);
         uint32_t ne = 0;
-        int rc = es ? search_entities(&c.s, q, ql, k, es, &ne) : EKB_ENOMEM;
+        int rc = es ? search_entities(&c.s, mode, q, ql, k, es, &ne) : EKB_ENOMEM;
         for (uint32_t i = 0; rc == 0 && i < ne; i++) {
             if (json) {
                 printf("{\"rank\":%u,\"entity\":", i + 1);
@@ -632,7 +671,7 @@ int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv
     }
     struct store_hit *hits = arena_alloc(arena_budget(&a->arena, ARENA_CORE), k * sizeof *hits, 16);
     uint32_t n = 0;
-    int rc = hits ? store_search(&c.s, mode, q, ql, k, hits, &n, err, sizeof err) : EKB_ENOMEM;
+    int rc = hits ? search_run(&c.s, mode, q, ql, k, doc, hits, &n, err, sizeof err) : EKB_ENOMEM;
     if (rc != 0) {
         fprintf(stderr, "edgekb search: %s\n", err);
         close_kb(&c);

@@ -34,7 +34,7 @@ static const struct command commands[] = {
     {"cli", 1, cmd_cli, "protocol client: cli [--sock PATH|--serial DEV] [--json] [REQUEST...] (--help)"},
     {"kb", 1, cmd_kb, "knowledge base: init --kb DIR [--model FILE] | stats|check|list --kb DIR"},
     {"ingest", 1, cmd_ingest, "add .jsonl/.txt/.md documents and .tsv facts: --kb DIR FILE..."},
-    {"search", 1, cmd_search, "search --kb DIR [--mode vector|text|hybrid|entity] [-k N] [--json] QUERY"},
+    {"search", 1, cmd_search, "search --kb DIR [--mode vector|text|hybrid] [--entities|--doc PREFIX] [-k N] [--json] QUERY"},
     {"facts", 1, cmd_facts, "exact fact lookup: --kb DIR [S|? [P|? [O|?]]]"},
     {"fact", 1, cmd_fact, "add a fact: --kb DIR [--confidence C] S P O"},
     {"embed", 1, cmd_embed, "sentence embeddings as JSON arrays, or --cos A B (--help)"},

@@ -1,9 +1,11 @@
-/* search.c: vector / BM25 / hybrid search, snippets, the entity index and
- * the HNSW index life cycle (see search.h).
- * Invariants: the index holds exactly the chunks of SQLite that have a
- * vector (checked by count at load and by id in search_index_verify);
- * s->gen is the meta.data_gen the index reflects. Failure: EKB_E* codes;
- * a search never changes the database. */
+/* search.c: vector / BM25 / hybrid search over chunks and entities,
+ * filtered vector search, snippets, and the life cycle of the two HNSW
+ * index files (see search.h).
+ * Invariants: each index holds exactly the SQLite rows that have a vector
+ * (chunks with length(vec) > 0; entity_vecs), checked by count at load and
+ * by id in search_index_verify; x->gen is the meta generation it reflects.
+ * Failure: EKB_E* codes; a search never changes the data (a rebuilt index
+ * is saved with its generation at close). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,14 +20,27 @@
 #include "port.h"
 #include "search.h"
 
-/* ------------------------------------------------------------ the index */
-static void index_path(const struct store *s, char *out, size_t n) { snprintf(out, n, "%s/index.hnsw", s->dir); }
+/* ------------------------------------------------------------ the indexes */
+static const struct ix_desc {
+    const char *file, *gen_key, *igen_key, *sha_key, *count_sql, *rows_sql, *ids_sql;
+} DESC[2] = {
+    {"index.hnsw", "data_gen", "index_gen", "index_sha256", "SELECT count(*) FROM chunks WHERE length(vec) > 0",
+     "SELECT id, vscale, vec FROM chunks WHERE length(vec) > 0 ORDER BY id",
+     "SELECT id FROM chunks WHERE length(vec) > 0"},
+    {"entities.hnsw", "entity_gen", "entity_index_gen", "entity_index_sha256", "SELECT count(*) FROM entity_vecs",
+     "SELECT id, vscale, vec FROM entity_vecs ORDER BY id", "SELECT id FROM entity_vecs"},
+};
 
-static int64_t count_indexed(struct store *s)
+static void index_path(const struct store *s, const struct store_index *x, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", s->dir, DESC[x->kind].file);
+}
+
+static int64_t count_sql(struct store *s, const char *sql)
 {
     sqlite3_stmt *st;
     int64_t n = -1;
-    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM chunks WHERE length(vec) > 0", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
     if (sqlite3_step(st) == SQLITE_ROW)
         n = sqlite3_column_int64(st, 0);
@@ -33,15 +48,39 @@ static int64_t count_indexed(struct store *s)
     return n;
 }
 
-int search_index_rebuild(struct store *s, const char *why, char *err, size_t errlen)
+/* The SHA-256 in an index file's header (bytes 128..160, docs/architecture.md "hnsw"), as hex. */
+static int file_sha(struct store *s, const char *path, char hex[65], char *why, size_t wl)
 {
+    static const char digits[] = "0123456789abcdef";
+    uint8_t b[32];
+    int fd = s->port->open(path, PORT_O_RDONLY, 0);
+    if (fd < 0) {
+        snprintf(why, wl, "no index file (%s)", strerror(-fd));
+        return fd;
+    }
+    int64_t got = s->port->pread(fd, b, sizeof b, 128);
+    s->port->close(fd);
+    if (got != (int64_t)sizeof b) {
+        snprintf(why, wl, "the file is too short for a header");
+        return EKB_ECORRUPT;
+    }
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[b[i] >> 4];
+        hex[2 * i + 1] = digits[b[i] & 15];
+    }
+    hex[64] = 0;
+    return 0;
+}
+
+int search_index_rebuild(struct store *s, struct store_index *x, const char *why, char *err, size_t errlen)
+{
+    const struct ix_desc *d = &DESC[x->kind];
     sqlite3_stmt *st;
     int64_t t0 = s->port->mono_ns();
     int rc = 0;
-    hnsw_clear(s->ix);
-    s->gen = store_meta_i64(s, "data_gen");
-    if (sqlite3_prepare_v2(s->db, "SELECT id, vscale, vec FROM chunks WHERE length(vec) > 0 ORDER BY id", -1, &st,
-                           NULL) != SQLITE_OK) {
+    hnsw_clear(x->h);
+    x->gen = store_meta_i64(s, d->gen_key);
+    if (sqlite3_prepare_v2(s->db, d->rows_sql, -1, &st, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "store: reading vectors: %s", sqlite3_errmsg(s->db));
         return EKB_EIO;
     }
@@ -49,15 +88,15 @@ int search_index_rebuild(struct store *s, const char *why, char *err, size_t err
         int64_t id = sqlite3_column_int64(st, 0);
         float sc = (float)sqlite3_column_double(st, 1);
         if ((uint32_t)sqlite3_column_bytes(st, 2) != s->dim || !(sc > 0.0f) || !isfinite(sc)) {
-            snprintf(err, errlen, "store: chunk %lld has a vector of %d bytes (scale %g), expected %u", (long long)id,
-                     sqlite3_column_bytes(st, 2), (double)sc, s->dim);
+            snprintf(err, errlen, "store: %s row %lld has a vector of %d bytes (scale %g), expected %u", d->file,
+                     (long long)id, sqlite3_column_bytes(st, 2), (double)sc, s->dim);
             rc = EKB_ECORRUPT;
             break;
         }
-        rc = hnsw_insert_q8(s->ix, (uint64_t)id, sqlite3_column_blob(st, 2), sc);
+        rc = hnsw_insert_q8(x->h, (uint64_t)id, sqlite3_column_blob(st, 2), sc);
         if (rc == EKB_ENOSPC) {
-            snprintf(err, errlen, "store: the vectors do not fit the index budget (capacity %u): raise BUDGET_INDEX_MB",
-                     s->cap);
+            snprintf(err, errlen, "store: the vectors do not fit the %s budget (capacity %u): raise BUDGET_INDEX_MB",
+                     d->file, x->cap);
             break;
         }
         if (rc != 0) {
@@ -66,88 +105,147 @@ int search_index_rebuild(struct store *s, const char *why, char *err, size_t err
         }
     }
     sqlite3_finalize(st);
-    s->n = hnsw_count(s->ix);
-    s->ix_dirty = 1;
-    snprintf(s->ix_state, sizeof s->ix_state, "rebuilt from SQLite (%.60s)", why);
+    x->n = hnsw_count(x->h);
+    x->dirty = 1;
+    snprintf(x->state, sizeof x->state, "rebuilt from SQLite (%.120s)", why);
     if (rc == 0)
-        log_info("store: index %s: %u vectors in %.2f s", s->ix_state, s->n,
+        log_info("store: %s %s: %u vectors in %.2f s", d->file, x->state, x->n,
                  (double)(s->port->mono_ns() - t0) * 1e-9);
     return rc;
 }
 
-int search_index_open(struct store *s, struct arena *a, char *err, size_t errlen)
+static int index_open(struct store *s, struct store_index *x, struct arena_region *r, size_t bytes, char *err,
+                      size_t errlen)
 {
+    const struct ix_desc *d = &DESC[x->kind];
     struct hnsw_params hp;
     struct hnsw_stats hs;
-    char path[EKB_PATH_MAX + 16], why[200];
+    char path[EKB_PATH_MAX + 32], why[200], msha[72] = "", fsha[65];
     hnsw_params_default(&hp, s->dim);
-    int rc = hnsw_create(&s->ix, arena_budget(a, ARENA_INDEX), 0, &hp, err, errlen);
+    int rc = hnsw_create(&x->h, r, bytes, &hp, err, errlen);
     if (rc != 0)
         return rc;
-    hnsw_get_stats(s->ix, &hs);
-    s->cap = hs.capacity;
-    index_path(s, path, sizeof path);
-    int64_t dg = store_meta_i64(s, "data_gen"), ig = store_meta_i64(s, "index_gen"), want = count_indexed(s);
+    hnsw_get_stats(x->h, &hs);
+    x->cap = hs.capacity;
+    index_path(s, x, path, sizeof path);
+    int64_t dg = store_meta_i64(s, d->gen_key), ig = store_meta_i64(s, d->igen_key), want = count_sql(s, d->count_sql);
+    store_meta_get(s, d->sha_key, msha, sizeof msha);
     if (dg < 0 || want < 0) {
         snprintf(why, sizeof why, "no generation in meta");
     } else if (ig != dg) {
-        snprintf(why, sizeof why, "the file is older than the data");
-    } else if ((rc = hnsw_load(s->ix, s->port, path, s->emb->weights_sha256, why, sizeof why)) != 0) {
-        ; /* why says it (missing, corrupt, other embedder) */
-    } else if ((int64_t)hnsw_count(s->ix) != want) {
-        snprintf(why, sizeof why, "the file has %u vectors, SQLite %lld", hnsw_count(s->ix), (long long)want);
+        snprintf(why, sizeof why, "the file is older than the data: saved at generation %lld, data at %lld",
+                 (long long)ig, (long long)dg);
+    } else if (file_sha(s, path, fsha, why, sizeof why) != 0) {
+        ; /* why says it */
+    } else if (strcmp(fsha, msha) != 0) {
+        snprintf(why, sizeof why, "the file is not the one saved at generation %lld (header checksum differs)",
+                 (long long)dg);
+    } else if ((rc = hnsw_load(x->h, s->port, path, s->emb->weights_sha256, why, sizeof why)) != 0) {
+        ; /* why says it (corrupt, other embedder, ...) */
+    } else if ((int64_t)hnsw_count(x->h) != want) {
+        snprintf(why, sizeof why, "the file has %u vectors, SQLite %lld", hnsw_count(x->h), (long long)want);
     } else {
-        s->gen = dg;
-        s->n = hnsw_count(s->ix);
-        snprintf(s->ix_state, sizeof s->ix_state, "loaded from index.hnsw");
+        x->gen = dg;
+        x->n = hnsw_count(x->h);
+        x->dirty = 0;
+        snprintf(x->state, sizeof x->state, "loaded from %s (verified)", d->file);
         return 0;
     }
-    return search_index_rebuild(s, why, err, errlen);
+    return search_index_rebuild(s, x, why, err, errlen);
+}
+
+int search_index_open(struct store *s, struct arena *a, char *err, size_t errlen)
+{
+    struct arena_region *r = arena_budget(a, ARENA_INDEX);
+    size_t eb = arena_avail(r) / 100 * EKB_STORE_ENTITY_IX_PCT;
+    s->ci.kind = STORE_IX_CHUNKS;
+    s->ei.kind = STORE_IX_ENTITIES;
+    int rc = index_open(s, &s->ei, r, eb, err, errlen);
+    if (rc == 0)
+        rc = index_open(s, &s->ci, r, 0, err, errlen);
+    return rc;
+}
+
+static int index_save(struct store *s, struct store_index *x, char *err, size_t errlen)
+{
+    const struct ix_desc *d = &DESC[x->kind];
+    char path[EKB_PATH_MAX + 32], g[32], sha[65], why[120];
+    index_path(s, x, path, sizeof path);
+    int rc = hnsw_save(x->h, s->port, path, s->emb->weights_sha256, err, errlen);
+    if (rc != 0)
+        return rc;
+    if (file_sha(s, path, sha, why, sizeof why) != 0) {
+        snprintf(err, errlen, "store: %s after saving: %s", d->file, why);
+        return EKB_EIO;
+    }
+    snprintf(g, sizeof g, "%lld", (long long)x->gen);
+    int own = sqlite3_get_autocommit(s->db);
+    if (own && sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "store: recording the %s generation: %s", d->file, sqlite3_errmsg(s->db));
+        return EKB_EBUSY;
+    }
+    rc = store_meta_set(s, d->igen_key, g) | store_meta_set(s, d->sha_key, sha);
+    if (own && (rc != 0 || sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)) {
+        snprintf(err, errlen, "store: recording the %s generation: %s", d->file, sqlite3_errmsg(s->db));
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return EKB_EIO;
+    }
+    x->dirty = 0;
+    return rc != 0 ? EKB_EIO : 0;
 }
 
 int search_index_save(struct store *s, char *err, size_t errlen)
 {
-    char path[EKB_PATH_MAX + 16], g[32];
-    index_path(s, path, sizeof path);
-    int rc = hnsw_save(s->ix, s->port, path, s->emb->weights_sha256, err, errlen);
-    if (rc != 0)
-        return rc;
-    snprintf(g, sizeof g, "%lld", (long long)s->gen);
-    if (store_meta_set(s, "index_gen", g) != 0) {
-        snprintf(err, errlen, "store: recording the index generation: %s", sqlite3_errmsg(s->db));
-        return EKB_EIO;
-    }
-    s->ix_dirty = 0;
-    return 0;
+    int rc = 0;
+    if (s->ci.h && s->ci.dirty)
+        rc = index_save(s, &s->ci, err, errlen);
+    if (rc == 0 && s->ei.h && s->ei.dirty)
+        rc = index_save(s, &s->ei, err, errlen);
+    return rc;
 }
 
 int search_index_sync(struct store *s, char *err, size_t errlen)
 {
-    int64_t dg = store_meta_i64(s, "data_gen");
-    if (dg == s->gen)
+    struct store_index *xs[2] = {&s->ci, &s->ei};
+    for (int i = 0; i < 2; i++) {
+        int64_t g = store_meta_i64(s, DESC[xs[i]->kind].gen_key);
+        if (g != xs[i]->gen) {
+            int rc = search_index_rebuild(s, xs[i], "changed by another process", err, errlen);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int index_verify(struct store *s, struct store_index *x, char *out, size_t len)
+{
+    const struct ix_desc *d = &DESC[x->kind];
+    sqlite3_stmt *st;
+    int64_t want = count_sql(s, d->count_sql), missing = 0;
+    if (sqlite3_prepare_v2(s->db, d->ids_sql, -1, &st, NULL) != SQLITE_OK)
+        return EKB_EIO;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        missing += !hnsw_contains(x->h, (uint64_t)sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+    if (missing == 0 && (int64_t)hnsw_count(x->h) == want) {
+        snprintf(out, len, "%s ok: %u vectors, every row present, %s", d->file, x->n, x->state);
         return 0;
-    return search_index_rebuild(s, "changed by another process", err, errlen);
+    }
+    char why[120], err[200];
+    snprintf(why, sizeof why, "%lld rows missing, %u indexed vs %lld in SQLite", (long long)missing,
+             hnsw_count(x->h), (long long)want);
+    int rc = search_index_rebuild(s, x, why, err, sizeof err);
+    snprintf(out, len, "%s %s", d->file, rc == 0 ? x->state : err);
+    return rc;
 }
 
 int search_index_verify(struct store *s, char *out, size_t len)
 {
-    sqlite3_stmt *st;
-    int64_t want = count_indexed(s), missing = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT id FROM chunks WHERE length(vec) > 0", -1, &st, NULL) != SQLITE_OK)
-        return EKB_EIO;
-    while (sqlite3_step(st) == SQLITE_ROW)
-        missing += !hnsw_contains(s->ix, (uint64_t)sqlite3_column_int64(st, 0));
-    sqlite3_finalize(st);
-    if (missing == 0 && (int64_t)hnsw_count(s->ix) == want) {
-        snprintf(out, len, "index ok: %u vectors, every chunk present (%s)", s->n, s->ix_state);
-        return 0;
-    }
-    char why[120], err[200];
-    snprintf(why, sizeof why, "%lld chunks missing, %u indexed vs %lld in SQLite", (long long)missing,
-             hnsw_count(s->ix), (long long)want);
-    int rc = search_index_rebuild(s, why, err, sizeof err);
-    snprintf(out, len, "index %s", rc == 0 ? s->ix_state : err);
-    return rc;
+    char a[300], b[300];
+    int rc = index_verify(s, &s->ci, a, sizeof a), rc2 = index_verify(s, &s->ei, b, sizeof b);
+    snprintf(out, len, "%s; %s", a, b);
+    return rc != 0 ? rc : rc2;
 }
 
 /* ------------------------------------------------------------ queries */
@@ -181,10 +279,12 @@ struct cand {
     double score;
 };
 
-static int text_cands(struct store *s, const char *table, const char *q, size_t ql, struct cand *c, uint32_t k,
-                      uint32_t *n)
+/* FTS candidates from table (chunks_fts or entities_fts); with prefix (chunks
+ * only), only chunks of documents whose ext_id starts with it. */
+static int text_cands(struct store *s, const char *table, const char *q, size_t ql, const char *prefix, struct cand *c,
+                      uint32_t k, uint32_t *n)
 {
-    char sql[160];
+    char sql[400];
     size_t cap = ql * 8 + 16, fl;
     char *fq = arena_alloc(s->scratch, cap, 1);
     *n = 0;
@@ -192,12 +292,21 @@ static int text_cands(struct store *s, const char *table, const char *q, size_t 
         return EKB_ENOMEM;
     if (fts_query(q, ql, fq, cap, &fl) == 0)
         return 0;
-    snprintf(sql, sizeof sql, "SELECT rowid, bm25(%s) FROM %s WHERE %s MATCH ? ORDER BY 2 LIMIT ?", table, table, table);
+    if (prefix)
+        snprintf(sql, sizeof sql,
+                 "SELECT f.rowid, bm25(%s) FROM %s f JOIN chunks c ON c.id=f.rowid JOIN documents d ON d.id=c.doc_id"
+                 " WHERE %s MATCH ?1 AND substr(d.ext_id, 1, length(?3))=?3 ORDER BY 2 LIMIT ?2",
+                 table, table, table);
+    else
+        snprintf(sql, sizeof sql, "SELECT rowid, bm25(%s) FROM %s WHERE %s MATCH ?1 ORDER BY 2 LIMIT ?2", table, table,
+                 table);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return EKB_EIO;
     sqlite3_bind_text(st, 1, fq, (int)fl, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, (int)k);
+    if (prefix)
+        sqlite3_bind_text(st, 3, prefix, -1, SQLITE_STATIC);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < k) {
         c[*n].id = sqlite3_column_int64(st, 0);
@@ -208,21 +317,116 @@ static int text_cands(struct store *s, const char *table, const char *q, size_t 
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : EKB_EIO;
 }
 
-static int vector_cands(struct store *s, const char *q, size_t ql, struct cand *c, uint32_t k, uint32_t *n)
+/* The chunk ids a document prefix allows, sorted (the filter of a vector search). */
+struct allow {
+    int64_t *id;
+    uint32_t n;
+};
+
+static int keep_allowed(void *ctx, uint64_t id)
+{
+    const struct allow *a = ctx;
+    uint32_t lo = 0, hi = a->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if ((uint64_t)a->id[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < a->n && (uint64_t)a->id[lo] == id;
+}
+
+static int allow_load(struct store *s, const char *prefix, struct allow *a)
+{
+    static const char *const where = " FROM chunks c JOIN documents d ON d.id=c.doc_id WHERE length(c.vec) > 0 AND"
+                                     " substr(d.ext_id, 1, length(?1))=?1";
+    char sql[300];
+    sqlite3_stmt *st;
+    int64_t n = 0;
+    a->n = 0;
+    a->id = NULL;
+    snprintf(sql, sizeof sql, "SELECT count(*)%s", where);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return EKB_EIO;
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (n == 0)
+        return 0;
+    if ((uint64_t)n > arena_avail(s->scratch) / sizeof(int64_t) ||
+        (a->id = arena_alloc(s->scratch, (size_t)n * sizeof(int64_t), 16)) == NULL)
+        return EKB_ENOMEM;
+    snprintf(sql, sizeof sql, "SELECT c.id%s ORDER BY c.id", where);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return EKB_EIO;
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW && a->n < (uint64_t)n)
+        a->id[a->n++] = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* Exact filtered search: every allowed chunk's int8 vector from SQLite
+ * against q, the same similarity as the index (dot(q8, v8) * sq * sv). */
+static int exact_cands(struct store *s, const float *v, const struct allow *a, struct cand *c, uint32_t k, uint32_t *n)
+{
+    sqlite3_stmt *st;
+    int8_t *q = arena_alloc(s->scratch, s->dim, 64);
+    *n = 0;
+    if (!q)
+        return EKB_ENOMEM;
+    float sq = hnsw_quantize(v, s->dim, q);
+    if (sqlite3_prepare_v2(s->db, "SELECT vscale, vec FROM chunks WHERE id=?", -1, &st, NULL) != SQLITE_OK)
+        return EKB_EIO;
+    for (uint32_t i = 0; i < a->n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, a->id[i]);
+        if (sqlite3_step(st) != SQLITE_ROW || (uint32_t)sqlite3_column_bytes(st, 1) != s->dim)
+            continue;
+        const int8_t *x = sqlite3_column_blob(st, 1);
+        int32_t dot = 0;
+        for (uint32_t j = 0; j < s->dim; j++)
+            dot += (int32_t)q[j] * x[j];
+        double sc = (double)dot * sq * sqlite3_column_double(st, 0);
+        uint32_t at = *n < k ? (*n)++ : k; /* insertion into the sorted top k */
+        while (at > 0 && c[at - 1].score < sc) {
+            if (at < k)
+                c[at] = c[at - 1];
+            at--;
+        }
+        if (at < k) {
+            c[at].id = a->id[i];
+            c[at].score = sc;
+        }
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* Vector candidates from index x; prefix (chunk index only): the filter. */
+static int vector_cands(struct store *s, struct store_index *x, const char *q, size_t ql, const char *prefix,
+                        struct cand *c, uint32_t k, uint32_t *n)
 {
     float *v = arena_alloc(s->scratch, s->dim * sizeof(float), 64);
     struct hnsw_hit *h = arena_alloc(s->scratch, k * sizeof *h, 16);
+    struct allow a = {NULL, 0};
     *n = 0;
     if (!v || !h)
         return EKB_ENOMEM;
-    if (hnsw_count(s->ix) == 0)
+    if (hnsw_count(x->h) == 0)
         return 0;
-    int rc = embed_text(s->emb, q, ql, v);
-    if (rc != 0)
+    int rc = prefix ? allow_load(s, prefix, &a) : 0;
+    if (rc != 0 || (prefix && a.n == 0))
         return rc;
-    rc = hnsw_search(s->ix, v, k, k > EKB_HNSW_DEFAULT_EF ? k : 0, NULL, NULL, h);
+    if ((rc = embed_text(s->emb, q, ql, v)) != 0)
+        return rc;
+    rc = hnsw_search(x->h, v, k, k > EKB_HNSW_DEFAULT_EF ? k : 0, prefix ? keep_allowed : NULL, &a, h);
     if (rc < 0)
         return rc;
+    if (prefix && (uint32_t)rc < k && (uint32_t)rc < a.n && a.n <= EKB_STORE_FILTER_EXACT)
+        return exact_cands(s, v, &a, c, k, n); /* a selective filter: the graph ran out of candidates */
     for (int i = 0; i < rc; i++) {
         c[i].id = (int64_t)h[i].id;
         c[i].score = h[i].score;
@@ -231,16 +435,38 @@ static int vector_cands(struct store *s, const char *q, size_t ql, struct cand *
     return 0;
 }
 
-int search_run(struct store *s, enum store_mode mode, const char *q, size_t ql, uint32_t k, struct store_hit *hits,
-               uint32_t *n, char *err, size_t errlen)
+/* Reciprocal-rank fusion of two ranked lists into out (room for na + nb), best first. */
+static uint32_t rrf(const struct cand *ca, uint32_t na, const struct cand *cb, uint32_t nb, struct cand *out)
 {
-    size_t mark = arena_mark(s->scratch), bad;
-    uint32_t kk = mode == STORE_HYBRID ? (k * 4 < EKB_STORE_CAND_MIN ? EKB_STORE_CAND_MIN : k * 4) : k;
-    uint32_t nv = 0, nt = 0, no = 0;
-    int rc = 0;
-    *n = 0;
-    if (k == 0 || k > EKB_STORE_K_MAX || ql > EKB_STORE_QUERY_MAX || (mode != STORE_VECTOR && mode != STORE_TEXT &&
-                                                                       mode != STORE_HYBRID)) {
+    uint32_t no = 0;
+    for (uint32_t i = 0; i < na; i++) {
+        out[no].id = ca[i].id;
+        out[no++].score = 1.0 / (EKB_STORE_RRF_K + i + 1);
+    }
+    for (uint32_t i = 0; i < nb; i++) {
+        uint32_t j = 0;
+        while (j < no && out[j].id != cb[i].id)
+            j++;
+        if (j == no) {
+            out[no].id = cb[i].id;
+            out[no++].score = 0.0;
+        }
+        out[j].score += 1.0 / (EKB_STORE_RRF_K + i + 1);
+    }
+    for (uint32_t i = 1; i < no; i++) /* stable insertion sort, no <= na + nb */
+        for (uint32_t j = i; j > 0 && out[j - 1].score < out[j].score; j--) {
+            struct cand t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return no;
+}
+
+static int check_query(enum store_mode mode, const char *q, size_t ql, uint32_t k, char *err, size_t errlen)
+{
+    size_t bad;
+    if (k == 0 || k > EKB_STORE_K_MAX || ql > EKB_STORE_QUERY_MAX ||
+        (mode != STORE_VECTOR && mode != STORE_TEXT && mode != STORE_HYBRID)) {
         snprintf(err, errlen, "search: k must be 1..%d, the query at most %d bytes, the mode vector|text|hybrid",
                  EKB_STORE_K_MAX, EKB_STORE_QUERY_MAX);
         return EKB_EINVAL;
@@ -249,6 +475,21 @@ int search_run(struct store *s, enum store_mode mode, const char *q, size_t ql, 
         snprintf(err, errlen, "search: the query is not valid UTF-8 (byte %zu)", bad);
         return EKB_EINVAL;
     }
+    return 0;
+}
+
+int search_run(struct store *s, enum store_mode mode, const char *q, size_t ql, uint32_t k, const char *prefix,
+               struct store_hit *hits, uint32_t *n, char *err, size_t errlen)
+{
+    size_t mark = arena_mark(s->scratch);
+    uint32_t kk = mode == STORE_HYBRID ? (k * 4 < EKB_STORE_CAND_MIN ? EKB_STORE_CAND_MIN : k * 4) : k;
+    uint32_t nv = 0, nt = 0, no = 0;
+    int rc;
+    *n = 0;
+    if ((rc = check_query(mode, q, ql, k, err, errlen)) != 0)
+        return rc;
+    if (prefix && (prefix[0] == 0 || strlen(prefix) > EKB_STORE_TITLE_MAX))
+        prefix = NULL;
     if ((rc = search_index_sync(s, err, errlen)) != 0)
         return rc;
     struct cand *cv = arena_alloc(s->scratch, kk * sizeof *cv, 16), *ct = arena_alloc(s->scratch, kk * sizeof *ct, 16);
@@ -258,9 +499,9 @@ int search_run(struct store *s, enum store_mode mode, const char *q, size_t ql, 
         rc = EKB_ENOMEM;
         goto done;
     }
-    if (mode != STORE_TEXT && (rc = vector_cands(s, q, ql, cv, kk, &nv)) != 0)
+    if (mode != STORE_TEXT && (rc = vector_cands(s, &s->ci, q, ql, prefix, cv, kk, &nv)) != 0)
         goto done;
-    if (mode != STORE_VECTOR && (rc = text_cands(s, "chunks_fts", q, ql, ct, kk, &nt)) != 0)
+    if (mode != STORE_VECTOR && (rc = text_cands(s, "chunks_fts", q, ql, prefix, ct, kk, &nt)) != 0)
         goto done;
     if (mode == STORE_VECTOR) {
         memcpy(out, cv, nv * sizeof *out);
@@ -268,27 +509,8 @@ int search_run(struct store *s, enum store_mode mode, const char *q, size_t ql, 
     } else if (mode == STORE_TEXT) {
         memcpy(out, ct, nt * sizeof *out);
         no = nt;
-    } else { /* reciprocal-rank fusion */
-        for (uint32_t i = 0; i < nv; i++) {
-            out[no].id = cv[i].id;
-            out[no++].score = 1.0 / (EKB_STORE_RRF_K + i + 1);
-        }
-        for (uint32_t i = 0; i < nt; i++) {
-            uint32_t j = 0;
-            while (j < no && out[j].id != ct[i].id)
-                j++;
-            if (j == no) {
-                out[no].id = ct[i].id;
-                out[no++].score = 0.0;
-            }
-            out[j].score += 1.0 / (EKB_STORE_RRF_K + i + 1);
-        }
-        for (uint32_t i = 1; i < no; i++) /* stable insertion sort, no <= 2 kk */
-            for (uint32_t j = i; j > 0 && out[j - 1].score < out[j].score; j--) {
-                struct cand t = out[j];
-                out[j] = out[j - 1];
-                out[j - 1] = t;
-            }
+    } else {
+        no = rrf(cv, nv, ct, nt, out);
     }
     for (uint32_t i = 0; i < no && *n < k; i++) {
         struct store_hit *h = &hits[*n];
@@ -303,38 +525,78 @@ int search_run(struct store *s, enum store_mode mode, const char *q, size_t ql, 
     }
 done:
     if (rc != 0)
-        snprintf(err, errlen, "search: %s", ekb_strerror(rc));
+        snprintf(err, errlen, "search: %s%s", ekb_strerror(rc),
+                 rc == EKB_ENOMEM ? " (scratch budget: the document filter matches too many chunks?)" : "");
     arena_reset(s->scratch, mark);
     return rc;
 }
 
-int search_entities(struct store *s, const char *q, size_t ql, uint32_t k, struct search_entity *out, uint32_t *n)
+int search_entities(struct store *s, enum store_mode mode, const char *q, size_t ql, uint32_t k,
+                    struct search_entity *out, uint32_t *n)
 {
     size_t mark = arena_mark(s->scratch);
-    struct cand *c = arena_alloc(s->scratch, (k ? k : 1) * sizeof *c, 16);
+    char err[200];
+    uint32_t kk = k * 4 < EKB_STORE_CAND_MIN ? EKB_STORE_CAND_MIN : k * 4, nv = 0, nt = 0, no = 0;
     sqlite3_stmt *st = NULL;
     int rc;
     *n = 0;
-    if (k == 0 || k > EKB_STORE_K_MAX || ql > EKB_STORE_QUERY_MAX || !store_utf8_valid(q, ql, NULL))
-        return EKB_EINVAL;
-    if (!c) {
+    if ((rc = check_query(mode, q, ql, k, err, sizeof err)) != 0)
+        return rc;
+    if ((rc = search_index_sync(s, err, sizeof err)) != 0)
+        return rc;
+    struct cand *cv = arena_alloc(s->scratch, kk * sizeof *cv, 16), *ct = arena_alloc(s->scratch, kk * sizeof *ct, 16);
+    struct cand *all = arena_alloc(s->scratch, 2 * kk * sizeof *all, 16);
+    if (!cv || !ct || !all) {
         rc = EKB_ENOMEM;
         goto out;
     }
-    uint32_t nc = 0;
-    if ((rc = text_cands(s, "entities_fts", q, ql, c, k, &nc)) != 0)
+    if (mode != STORE_TEXT) { /* entity_vecs rows -> entities, each entity at its best rank */
+        uint32_t nr = 0;
+        if ((rc = vector_cands(s, &s->ei, q, ql, NULL, all, kk, &nr)) != 0)
+            goto out;
+        if (sqlite3_prepare_v2(s->db, "SELECT entity_id FROM entity_vecs WHERE id=?", -1, &st, NULL) != SQLITE_OK) {
+            rc = EKB_EIO;
+            goto out;
+        }
+        for (uint32_t i = 0; i < nr; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, all[i].id);
+            if (sqlite3_step(st) != SQLITE_ROW)
+                continue;
+            int64_t eid = sqlite3_column_int64(st, 0);
+            uint32_t j = 0;
+            while (j < nv && cv[j].id != eid)
+                j++;
+            if (j == nv) {
+                cv[nv].id = eid;
+                cv[nv++].score = all[i].score;
+            }
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    if (mode != STORE_VECTOR && (rc = text_cands(s, "entities_fts", q, ql, NULL, ct, kk, &nt)) != 0)
         goto out;
+    if (mode == STORE_VECTOR) {
+        memcpy(all, cv, nv * sizeof *all);
+        no = nv;
+    } else if (mode == STORE_TEXT) {
+        memcpy(all, ct, nt * sizeof *all);
+        no = nt;
+    } else {
+        no = rrf(cv, nv, ct, nt, all);
+    }
     if (sqlite3_prepare_v2(s->db, "SELECT name FROM entities WHERE id=?", -1, &st, NULL) != SQLITE_OK) {
         rc = EKB_EIO;
         goto out;
     }
-    for (uint32_t i = 0; i < nc; i++) {
+    for (uint32_t i = 0; i < no && *n < k; i++) {
         sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, c[i].id);
+        sqlite3_bind_int64(st, 1, all[i].id);
         if (sqlite3_step(st) != SQLITE_ROW)
             continue;
-        out[*n].id = c[i].id;
-        out[*n].score = c[i].score;
+        out[*n].id = all[i].id;
+        out[*n].score = all[i].score;
         snprintf(out[*n].name, sizeof out[*n].name, "%s", (const char *)sqlite3_column_text(st, 0));
         (*n)++;
     }

@@ -309,7 +309,7 @@ static void do_info(struct srv *s, struct proto_tx *t)
     proto_tx_printf(t, "documents=%lld", (long long)d);
     proto_tx_printf(t, "chunks=%lld", (long long)ch);
     proto_tx_printf(t, "facts=%lld", (long long)f);
-    proto_tx_printf(t, "vectors=%u", s->kb.n);
+    proto_tx_printf(t, "vectors=%u", s->kb.ci.n);
     proto_tx_printf(t, "clients=%u", n_clients(s));
     proto_tx_printf(t, "requests=%llu", total(s->req_by_cmd, PCMD_COUNT));
     proto_tx_printf(t, "errors=%llu", total(s->err_by_code, PROTO_NCODES));
@@ -1406,7 +1406,7 @@ int srv_run(struct app *a, const struct srv_conf *cf, volatile int *stop, char *
         log_warn("serve: RUNNING ON A REDUCED FALLBACK: no embedding model file, vector search uses the lexical "
                  "hash embedder (run `make models`)");
     log_info("serve: knowledge base %s, embedder %s (dim %u), %u vectors, decoder %s, %u workers, queue %u", cf->kb,
-             s->emb.name, s->emb.dim, s->kb.n, s->have_lm ? s->lm_path : "none", s->nworkers, s->qcap);
+             s->emb.name, s->emb.dim, s->kb.ci.n, s->have_lm ? s->lm_path : "none", s->nworkers, s->qcap);
     if (want_sock)
         log_info("serve: listening on %s (mode %04o, auth %s, %s)", cf->sock, cf->sock_mode,
                  cf->sock_auth ? "required" : "off", cf->n_allow ? "uid allowlist" : "any uid");

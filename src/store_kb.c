@@ -67,6 +67,11 @@ static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {
     "CREATE INDEX facts_o ON facts(o_entity);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('data_gen', '0'), ('index_gen', '-1');"
     "DELETE FROM meta WHERE key = 'schema_version';",
+    /* 3: entity vectors (one per name or alias) for the entity HNSW index; filled at open (entity_backfill) */
+    "CREATE TABLE entity_vecs(id INTEGER PRIMARY KEY,"
+    " entity_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE, label TEXT NOT NULL,"
+    " vscale REAL NOT NULL, vec BLOB NOT NULL, UNIQUE(entity_id, label));"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES ('entity_gen', '0'), ('entity_index_gen', '-1');",
 };
 
 static int sql_code(int rc)
@@ -344,6 +349,8 @@ static int bind_meta(struct store *s, const struct chunk_params *cp0, char *err,
     return 0;
 }
 
+static int entity_backfill(struct store *s, char *err, size_t errlen);
+
 int store_open_cp(struct store *s, struct arena *a, const struct port *p, const char *dir, struct embedder *e,
                   int create, const struct chunk_params *cp, char *err, size_t errlen)
 {
@@ -372,12 +379,14 @@ int store_open_cp(struct store *s, struct arena *a, const struct port *p, const 
     s->ctx = arena_alloc(st, s->cp.max + 300, 16);
     s->v = arena_alloc(st, s->dim * sizeof(float), 64);
     s->q = arena_alloc(st, s->dim, 64);
-    if (!s->lz4 || !s->lzbuf || !s->ctx || !s->v || !s->q) {
+    s->rbuf = arena_alloc(st, EKB_STORE_READ_BUF, 64);
+    s->ev_first = s->ev_last = -1;
+    if (!s->lz4 || !s->lzbuf || !s->ctx || !s->v || !s->q || !s->rbuf) {
         snprintf(err, errlen, "store: the store budget has no room for the ingest buffers");
         rc = EKB_ENOMEM;
         goto fail;
     }
-    if ((rc = search_index_open(s, a, err, errlen)) != 0)
+    if ((rc = entity_backfill(s, err, errlen)) != 0 || (rc = search_index_open(s, a, err, errlen)) != 0)
         goto fail;
     return 0;
 fail:
@@ -392,11 +401,13 @@ int store_open(struct store *s, struct arena *a, const struct port *p, const cha
     return store_open_cp(s, a, p, dir, e, create, NULL, err, errlen);
 }
 
+int store_checkpoint(struct store *s, char *err, size_t errlen) { return search_index_save(s, err, errlen); }
+
 void store_close(struct store *s)
 {
     char err[300];
-    if (s->db && s->ix && s->ix_dirty && search_index_save(s, err, sizeof err) != 0)
-        log_warn("%s (it will be rebuilt at the next open)", err);
+    if (s->db && search_index_save(s, err, sizeof err) != 0)
+        log_warn("%s (the index will be rebuilt at the next open)", err);
     if (s->db)
         sqlite3_close(s->db);
     s->db = NULL;
@@ -447,7 +458,11 @@ static int add_chunk(void *vctx, const char *text, size_t len, uint64_t start)
         return EKB_EINTERNAL;
     }
     if (cn > 0) {
-        int rc = embed_text(s->emb, s->ctx, cn, s->v);
+        size_t en = cn; /* the embedder reads at most EKB_TOK_MAX_TEXT bytes (models see far fewer tokens anyway) */
+        if (en > EKB_TOK_MAX_TEXT)
+            for (en = EKB_TOK_MAX_TEXT; en > 0 && ((unsigned char)s->ctx[en] & 0xC0) == 0x80; en--)
+                ;
+        int rc = embed_text(s->emb, s->ctx, en, s->v);
         if (rc != 0) {
             snprintf(c->err, c->errlen, "store: embedding a chunk failed: %s", ekb_strerror(rc));
             return rc;
@@ -482,10 +497,10 @@ static int add_chunk(void *vctx, const char *text, size_t len, uint64_t start)
         sqlite3_bind_text(c->fts, 2, s->ctx, (int)cn, SQLITE_STATIC);
         if (sqlite3_step(c->fts) != SQLITE_DONE)
             return sql_err(s, c->err, c->errlen, "insert FTS row");
-        int rc = hnsw_insert_q8(s->ix, (uint64_t)id, s->q, sc);
+        int rc = hnsw_insert_q8(s->ci.h, (uint64_t)id, s->q, sc);
         if (rc == EKB_ENOSPC) {
             snprintf(c->err, c->errlen, "store: the vector index is full (%u vectors): raise BUDGET_INDEX_MB",
-                     hnsw_count(s->ix));
+                     hnsw_count(s->ci.h));
             return rc;
         }
         if (rc != 0) {
@@ -495,14 +510,6 @@ static int add_chunk(void *vctx, const char *text, size_t len, uint64_t start)
     }
     if (s->progress)
         s->progress(s->progress_ctx, start + len, c->total);
-    return 0;
-}
-
-static int has_text(const char *t, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (t[i] != ' ' && t[i] != '\t' && t[i] != '\r' && t[i] != '\n')
-            return 1;
     return 0;
 }
 
@@ -520,39 +527,126 @@ static int check_str(const char *what, const char *v, size_t max, char *err, siz
     return 0;
 }
 
+/* Streaming UTF-8 check of one piece: validates the complete characters of
+ * t[0, n) and returns how many bytes it consumed (a character cut by the
+ * piece's end is left for the next piece unless last); -1 on a bad byte
+ * (*bad: its offset in the piece). Also notes whether a non-blank byte was seen. */
+static int64_t utf8_piece(const char *t, size_t n, int last, size_t *bad, int *nonblank)
+{
+    size_t keep = n;
+    if (!last) { /* back up over a possibly incomplete final character (at most 3 bytes) */
+        size_t i = n, k = 0;
+        while (i > 0 && k < 3 && ((unsigned char)t[i - 1] & 0xC0) == 0x80)
+            i--, k++;
+        if (i > 0 && (unsigned char)t[i - 1] >= 0xC0) {
+            unsigned c = (unsigned char)t[i - 1];
+            size_t need = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1;
+            if (k < need)
+                keep = i - 1;
+        }
+    }
+    if (!store_utf8_valid(t, keep, bad))
+        return -1;
+    for (size_t i = 0; i < keep && !*nonblank; i++)
+        *nonblank = t[i] != ' ' && t[i] != '\t' && t[i] != '\r' && t[i] != '\n';
+    return (int64_t)keep;
+}
+
+/* Reads exactly n bytes at off (short reads retried). */
+static int read_full(store_read_fn rd, void *ctx, uint64_t off, char *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        int64_t r = rd(ctx, off + got, buf + got, n - got);
+        if (r < 0)
+            return (int)r;
+        if (r == 0)
+            return EKB_EIO; /* shorter than announced */
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* Pass 1: UTF-8, NUL bytes, not blank, SHA-256. */
+static int scan_stream(struct store *s, store_read_fn rd, void *rctx, uint64_t len, uint8_t sha[32], char *err,
+                       size_t errlen)
+{
+    struct crypto_sha256 h;
+    uint64_t off = 0;
+    int nonblank = 0, rc;
+    crypto_sha256_start(&h);
+    while (off < len) {
+        size_t n = len - off < EKB_STORE_READ_BUF ? (size_t)(len - off) : EKB_STORE_READ_BUF, bad = 0;
+        if ((rc = read_full(rd, rctx, off, s->rbuf, n)) != 0) {
+            snprintf(err, errlen, "store: reading the document at byte %llu: %s", (unsigned long long)off,
+                     ekb_strerror(rc));
+            return rc;
+        }
+        int64_t ok = utf8_piece(s->rbuf, n, off + n == len, &bad, &nonblank);
+        if (ok < 0 || (ok == 0 && n > 0)) {
+            snprintf(err, errlen, "store: the text is not valid UTF-8 (%s at byte %llu)",
+                     ok < 0 && s->rbuf[bad] == 0 ? "NUL" : "bad sequence", (unsigned long long)(off + bad));
+            return EKB_EINVAL;
+        }
+        crypto_sha256_update(&h, s->rbuf, (size_t)ok);
+        off += (uint64_t)ok;
+    }
+    crypto_sha256_finish(&h, sha);
+    if (!nonblank) {
+        snprintf(err, errlen, "store: the document is empty");
+        return EKB_EINVAL;
+    }
+    return 0;
+}
+
+struct mem_src {
+    const char *t;
+    uint64_t len;
+};
+
+static int64_t mem_read(void *ctx, uint64_t off, void *buf, size_t n)
+{
+    const struct mem_src *m = ctx;
+    if (off >= m->len)
+        return 0;
+    if (n > m->len - off)
+        n = (size_t)(m->len - off);
+    memcpy(buf, m->t + off, n);
+    return (int64_t)n;
+}
+
 int store_add_doc(struct store *s, const char *ext_id, const char *title, const char *text, size_t len,
                   const char *source, int64_t *doc_id, int *dup, uint32_t *n_chunks, char *err, size_t errlen)
+{
+    struct mem_src m = {text, len};
+    return store_add_stream(s, ext_id, title, mem_read, &m, len, source, doc_id, dup, n_chunks, err, errlen);
+}
+
+int store_add_stream(struct store *s, const char *ext_id, const char *title, store_read_fn rd, void *rctx,
+                     uint64_t len, const char *source, int64_t *doc_id, int *dup, uint32_t *n_chunks, char *err,
+                     size_t errlen)
 {
     uint8_t sha[CRYPTO_SHA256_LEN];
     sqlite3_stmt *st = NULL;
     struct add_ctx c;
-    size_t bad;
     int rc;
     memset(&c, 0, sizeof c);
     c.first_id = -1;
     *dup = 0;
     *n_chunks = 0;
     *doc_id = -1;
-    if (len > EKB_STORE_FILE_MAX) {
-        snprintf(err, errlen, "store: document of %zu bytes (at most %u)", len, EKB_STORE_FILE_MAX);
+    if (len > (uint64_t)INT64_MAX) {
+        snprintf(err, errlen, "store: document of %llu bytes", (unsigned long long)len);
         return EKB_ETOOBIG;
     }
     if ((rc = check_str("the id", ext_id, EKB_STORE_TITLE_MAX, err, errlen)) != 0 ||
         (rc = check_str("the title", title, EKB_STORE_TITLE_MAX, err, errlen)) != 0 ||
         (rc = check_str("the source", source, EKB_PATH_MAX, err, errlen)) != 0)
         return rc;
-    if (!store_utf8_valid(text, len, &bad)) {
-        snprintf(err, errlen, "store: the text is not valid UTF-8 (%s at byte %zu)",
-                 text[bad] == 0 ? "NUL" : "bad sequence", bad);
-        return EKB_EINVAL;
-    }
-    if (!has_text(text, len)) {
-        snprintf(err, errlen, "store: the document is empty");
-        return EKB_EINVAL;
-    }
+    if ((rc = scan_stream(s, rd, rctx, len, sha, err, errlen)) != 0)
+        return rc;
     if ((rc = search_index_sync(s, err, errlen)) != 0)
         return rc;
-    crypto_sha256(text, len, sha);
     if (sqlite3_prepare_v2(s->db,
                            "SELECT d.id, (SELECT count(*) FROM chunks WHERE doc_id=d.id) FROM documents d"
                            " WHERE content_sha256=?",
@@ -605,9 +699,17 @@ int store_add_doc(struct store *s, const char *ext_id, const char *title, const 
         goto rollback;
     }
     chunk_reset(&s->ck);
-    for (size_t off = 0; off < len; off += 1u << 20) /* the chunker takes the text as a stream */
-        if ((rc = chunk_feed(&s->ck, text + off, len - off < (1u << 20) ? len - off : 1u << 20, add_chunk, &c)) != 0)
+    for (uint64_t off = 0; off < len;) { /* pass 2: the chunker takes the text as a stream */
+        size_t n = len - off < EKB_STORE_READ_BUF ? (size_t)(len - off) : EKB_STORE_READ_BUF;
+        if ((rc = read_full(rd, rctx, off, s->rbuf, n)) != 0) {
+            snprintf(err, errlen, "store: reading the document at byte %llu: %s", (unsigned long long)off,
+                     ekb_strerror(rc));
             goto rollback;
+        }
+        if ((rc = chunk_feed(&s->ck, s->rbuf, n, add_chunk, &c)) != 0)
+            goto rollback;
+        off += n;
+    }
     if ((rc = chunk_finish(&s->ck, add_chunk, &c)) != 0)
         goto rollback;
     if (sqlite3_step(st) != SQLITE_DONE) {
@@ -622,9 +724,9 @@ int store_add_doc(struct store *s, const char *ext_id, const char *title, const 
         rc = sql_err(s, err, errlen, "COMMIT");
         goto rollback;
     }
-    s->gen++;
-    s->ix_dirty = 1;
-    s->n = hnsw_count(s->ix);
+    s->ci.gen++;
+    s->ci.dirty = 1;
+    s->ci.n = hnsw_count(s->ci.h);
     *n_chunks = c.seq;
     return 0;
 rollback:
@@ -634,9 +736,9 @@ rollback:
     exec(s, "ROLLBACK");
     chunk_reset(&s->ck);
     for (int64_t id = c.first_id; c.first_id >= 0 && id <= c.last_id; id++) /* the index follows the rollback */
-        if (hnsw_contains(s->ix, (uint64_t)id))
-            hnsw_delete(s->ix, (uint64_t)id);
-    s->n = hnsw_count(s->ix);
+        if (hnsw_contains(s->ci.h, (uint64_t)id))
+            hnsw_delete(s->ci.h, (uint64_t)id);
+    s->ci.n = hnsw_count(s->ci.h);
     *doc_id = -1;
     return rc;
 }
@@ -816,12 +918,12 @@ out:
         exec(s, "ROLLBACK");
         *n_docs = 0;
     } else { /* committed: the index follows */
-        for (uint32_t i = 0; i < ngone; i++)
-            if (hnsw_contains(s->ix, (uint64_t)gone[i]))
-                hnsw_delete(s->ix, (uint64_t)gone[i]);
-        s->gen++;
-        s->ix_dirty = 1;
-        s->n = hnsw_count(s->ix);
+        for (uint32_t i = 0; i < ngone; i++) /* tombstones */
+            if (hnsw_contains(s->ci.h, (uint64_t)gone[i]))
+                hnsw_delete(s->ci.h, (uint64_t)gone[i]);
+        s->ci.gen++;
+        s->ci.dirty = 1;
+        s->ci.n = hnsw_count(s->ci.h);
     }
     arena_reset(s->scratch, mark);
     return rc;
@@ -846,11 +948,13 @@ int store_list_docs(struct store *s, int (*fn)(void *ctx, int64_t id, const char
 }
 
 /* ------------------------------------------------------------------- facts */
-static int64_t name_id(struct store *s, const char *table, const char *name, int create)
+static int64_t name_id(struct store *s, const char *table, const char *name, int create, int *created)
 {
     char sql[128];
     sqlite3_stmt *st;
     int64_t id = -1;
+    if (created)
+        *created = 0;
     snprintf(sql, sizeof sql, "SELECT id FROM %s WHERE name=?", table);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
@@ -864,10 +968,128 @@ static int64_t name_id(struct store *s, const char *table, const char *name, int
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_DONE)
+    if (sqlite3_step(st) == SQLITE_DONE) {
         id = sqlite3_last_insert_rowid(s->db);
+        if (created)
+            *created = 1;
+    }
     sqlite3_finalize(st);
     return id;
+}
+
+/* Embeds label (an entity's name or alias) into entity_vecs and the entity
+ * index, inside the open transaction; the index entry is pending until
+ * COMMIT (ev_first..ev_last, undone by entity_pending(s, 0)). */
+static int entity_label(struct store *s, int64_t eid, const char *label, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    int rc = embed_text(s->emb, label, strlen(label), s->v);
+    if (rc != 0) {
+        snprintf(err, errlen, "store: embedding the entity name failed: %s", ekb_strerror(rc));
+        return rc;
+    }
+    float sc = hnsw_quantize(s->v, s->dim, s->q);
+    if (isnan(sc)) {
+        snprintf(err, errlen, "store: the embedder returned a non-finite vector");
+        return EKB_EINTERNAL;
+    }
+    if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO entity_vecs(entity_id, label, vscale, vec) VALUES (?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_err(s, err, errlen, "entity vector");
+    sqlite3_bind_int64(st, 1, eid);
+    sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 3, sc);
+    sqlite3_bind_blob(st, 4, s->q, (int)s->dim, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_err(s, err, errlen, "entity vector");
+    sqlite3_finalize(st);
+    if (rc != 0 || sqlite3_changes(s->db) == 0)
+        return rc;
+    int64_t id = sqlite3_last_insert_rowid(s->db);
+    if (exec(s, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'entity_gen'") != SQLITE_OK)
+        return sql_err(s, err, errlen, "entity_gen");
+    rc = s->ei.h ? hnsw_insert_q8(s->ei.h, (uint64_t)id, s->q, sc) : 0;
+    if (rc == EKB_ENOSPC) {
+        snprintf(err, errlen, "store: the entity index is full (%u vectors): raise BUDGET_INDEX_MB", s->ei.n);
+        return rc;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "store: entity index insert failed: %s", ekb_strerror(rc));
+        return rc;
+    }
+    if (s->ev_first < 0)
+        s->ev_first = id;
+    s->ev_last = id;
+    s->ev_bumps++;
+    return 0;
+}
+
+/* The open transaction ended: committed (the pending entity vectors stay,
+ * the index reflects one more generation per label) or rolled back (they
+ * leave the index). */
+static void entity_pending(struct store *s, int committed)
+{
+    if (s->ev_first >= 0 && s->ei.h) {
+        for (int64_t id = s->ev_first; !committed && id <= s->ev_last; id++)
+            if (hnsw_contains(s->ei.h, (uint64_t)id))
+                hnsw_delete(s->ei.h, (uint64_t)id);
+        if (committed) {
+            s->ei.gen += s->ev_bumps;
+            s->ei.dirty = 1;
+        }
+        s->ei.n = hnsw_count(s->ei.h);
+    }
+    s->ev_first = s->ev_last = -1;
+    s->ev_bumps = 0;
+}
+
+/* Entities of a KB made before entity_vecs existed (schema < 3) get their
+ * vectors (name and aliases), in one transaction; the entity index is then
+ * rebuilt at open (entity_gen moved). */
+static int entity_backfill(struct store *s, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = 0;
+    int rc = 0;
+    if (pragma_int(s, "SELECT count(*) FROM entities e WHERE NOT EXISTS (SELECT 1 FROM entity_vecs v WHERE"
+                      " v.entity_id = e.id)", &n) != 0)
+        return sql_err(s, err, errlen, "entities");
+    if (n == 0)
+        return 0;
+    if (exec(s, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return sql_err(s, err, errlen, "BEGIN");
+    if (sqlite3_prepare_v2(s->db, "SELECT e.id, e.name, e.aliases FROM entities e WHERE NOT EXISTS (SELECT 1 FROM"
+                                  " entity_vecs v WHERE v.entity_id = e.id) ORDER BY e.id", -1, &st, NULL) != SQLITE_OK) {
+        rc = sql_err(s, err, errlen, "entities");
+        goto out;
+    }
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+        char label[EKB_STORE_FACT_MAX + 1];
+        int64_t eid = sqlite3_column_int64(st, 0);
+        const char *al = (const char *)sqlite3_column_text(st, 2);
+        snprintf(label, sizeof label, "%s", (const char *)sqlite3_column_text(st, 1));
+        rc = entity_label(s, eid, label, err, errlen);
+        while (rc == 0 && al && *al) { /* aliases: one per line */
+            const char *e = strchr(al, '\n');
+            size_t l = e ? (size_t)(e - al) : strlen(al);
+            if (l > 0 && l < sizeof label) {
+                memcpy(label, al, l);
+                label[l] = 0;
+                rc = entity_label(s, eid, label, err, errlen);
+            }
+            al = e ? e + 1 : NULL;
+        }
+    }
+out:
+    sqlite3_finalize(st);
+    if (rc == 0 && exec(s, "COMMIT") != SQLITE_OK)
+        rc = sql_err(s, err, errlen, "COMMIT");
+    if (rc != 0)
+        exec(s, "ROLLBACK");
+    else
+        log_info("store: %lld entities given vectors for the entity index", (long long)n);
+    s->ev_first = s->ev_last = -1;
+    s->ev_bumps = 0;
+    return rc;
 }
 
 static int is_alias_pred(const char *p)
@@ -879,7 +1101,7 @@ int store_add_fact(struct store *s, const char *subj, const char *pred, const ch
                    const char *source, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
-    int rc = 0;
+    int rc = 0, created = 0;
     if (!subj || !pred || !obj || !subj[0] || !pred[0] || !obj[0]) {
         snprintf(err, errlen, "store: a fact needs a subject, a predicate and an object");
         return EKB_EINVAL;
@@ -894,14 +1116,18 @@ int store_add_fact(struct store *s, const char *subj, const char *pred, const ch
         (rc = check_str("the source", source, EKB_PATH_MAX, err, errlen)) != 0)
         return rc;
     int own = sqlite3_get_autocommit(s->db); /* else: inside the caller's store_begin() */
+    if (own && (rc = search_index_sync(s, err, errlen)) != 0)
+        return rc;
     if (own && exec(s, "BEGIN IMMEDIATE") != SQLITE_OK)
         return sql_err(s, err, errlen, "BEGIN");
-    int64_t si = name_id(s, "entities", subj, 1), pi = name_id(s, "predicates", pred, 1);
-    int64_t oi = name_id(s, "entities", obj, 0);
+    int64_t si = name_id(s, "entities", subj, 1, &created), pi = name_id(s, "predicates", pred, 1, NULL);
+    int64_t oi = name_id(s, "entities", obj, 0, NULL);
     if (si < 0 || pi < 0) {
         rc = sql_err(s, err, errlen, "entities");
         goto out;
     }
+    if (created && (rc = entity_label(s, si, subj, err, errlen)) != 0)
+        goto out;
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO facts(s, p, o_entity, o_literal, confidence, source)"
                            " SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM facts WHERE s=?1 AND p=?2"
@@ -925,7 +1151,7 @@ int store_add_fact(struct store *s, const char *subj, const char *pred, const ch
         rc = sql_err(s, err, errlen, "insert fact");
         goto out;
     }
-    if (is_alias_pred(pred)) { /* the entity index finds the subject by this name too */
+    if (is_alias_pred(pred)) { /* the entity indexes find the subject by this name too */
         sqlite3_finalize(st);
         if (sqlite3_prepare_v2(s->db,
                                "UPDATE entities SET aliases = CASE WHEN aliases IS NULL OR aliases = '' THEN ?2"
@@ -939,21 +1165,30 @@ int store_add_fact(struct store *s, const char *subj, const char *pred, const ch
         sqlite3_bind_text(st, 2, obj, -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = sql_err(s, err, errlen, "alias");
+        else if (sqlite3_changes(s->db) > 0)
+            rc = entity_label(s, si, obj, err, errlen);
     }
 out:
     sqlite3_finalize(st);
     if (!own)
         return rc;
-    if (rc == 0 && exec(s, "COMMIT") == SQLITE_OK)
+    if (rc == 0 && exec(s, "COMMIT") == SQLITE_OK) {
+        entity_pending(s, 1);
         return 0;
+    }
     if (rc == 0)
         rc = sql_err(s, err, errlen, "COMMIT");
     exec(s, "ROLLBACK");
+    entity_pending(s, 0);
     return rc;
 }
 
 int store_begin(struct store *s)
 {
+    char err[200];
+    int rc = search_index_sync(s, err, sizeof err);
+    if (rc != 0)
+        return rc;
     return exec(s, "BEGIN IMMEDIATE") == SQLITE_OK ? 0 : sql_code(sqlite3_extended_errcode(s->db));
 }
 
@@ -961,12 +1196,16 @@ int store_commit(struct store *s, int ok)
 {
     if (!ok) {
         exec(s, "ROLLBACK");
+        entity_pending(s, 0);
         return 0;
     }
-    if (exec(s, "COMMIT") == SQLITE_OK)
+    if (exec(s, "COMMIT") == SQLITE_OK) {
+        entity_pending(s, 1);
         return 0;
+    }
     int rc = sql_code(sqlite3_extended_errcode(s->db));
     exec(s, "ROLLBACK");
+    entity_pending(s, 0);
     return rc;
 }
 
@@ -1048,7 +1287,7 @@ int store_count(struct store *s, int64_t *docs, int64_t *chunks, int64_t *facts)
 int store_search(struct store *s, enum store_mode mode, const char *query, size_t qlen, uint32_t k,
                  struct store_hit *hits, uint32_t *n, char *err, size_t errlen)
 {
-    return search_run(s, mode, query, qlen, k, hits, n, err, errlen);
+    return search_run(s, mode, query, qlen, k, NULL, hits, n, err, errlen);
 }
 
 int store_integrity(struct store *s, char *out, size_t len)

@@ -12,13 +12,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <unistd.h>
+#include <errno.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
 
 #include "ekb_err.h"
 #include "embed.h"
+#include "hnsw.h"
 #include "kern.h"
 #include "log.h"
 #include "search.h"
@@ -143,30 +146,30 @@ static void modes_and_index_file(void **state)
     assert_true(hits[0].score > 1.0 / 61 && hits[0].score <= 2.0 / 61 + 1e-12);
     /* entity index: by alias */
     struct search_entity ent[3];
-    assert_int_equal(search_entities(&s, "what is wolfram", 15, 3, ent, &n), 0);
+    assert_int_equal(search_entities(&s, STORE_HYBRID, "what is wolfram", 15, 3, ent, &n), 0);
     assert_int_equal(n, 1);
     assert_string_equal(ent[0].name, "tungsten");
     /* bad queries */
     assert_int_equal(store_search(&s, STORE_TEXT, "bad \xff", 5, 3, hits, &n, err, sizeof err), EKB_EINVAL);
     assert_int_equal(store_search(&s, (enum store_mode)7, "x", 1, 3, hits, &n, err, sizeof err), EKB_EINVAL);
-    assert_int_equal(search_entities(&s, "x", 1, 0, ent, &n), EKB_EINVAL);
+    assert_int_equal(search_entities(&s, STORE_HYBRID, "x", 1, 0, ent, &n), EKB_EINVAL);
     assert_int_equal(store_search(&s, STORE_TEXT, "", 0, 3, hits, &n, err, sizeof err), 0);
     assert_int_equal(n, 0);
-    uint32_t vectors = s.n;
+    uint32_t vectors = s.ci.n;
     store_close(&s);
     arena_reset(arena_budget(&A, ARENA_INDEX), mi);
     arena_reset(arena_budget(&A, ARENA_STORE), ms);
     /* reopen: the saved index is current */
     open_kb(&e, &s, kb, 0);
-    assert_string_equal(s.ix_state, "loaded from index.hnsw");
-    assert_int_equal(s.n, vectors);
+    assert_non_null(strstr(s.ci.state, "loaded from index.hnsw"));
+    assert_int_equal(s.ci.n, vectors);
     assert_int_equal(search_index_verify(&s, res, sizeof res), 0);
-    assert_non_null(strstr(res, "index ok"));
+    assert_non_null(strstr(res, "index.hnsw ok"));
     /* another process adds to the KB (data_gen moves): the next search rebuilds */
     set_meta(kb, "UPDATE meta SET value = value + 1 WHERE key = 'data_gen'");
     assert_int_equal(store_search(&s, STORE_VECTOR, "shiny metal jewellery", 21, 1, hits, &n, err, sizeof err), 0);
     assert_string_equal(hits[0].ext_id, "el:gold");
-    assert_non_null(strstr(s.ix_state, "another process"));
+    assert_non_null(strstr(s.ci.state, "another process"));
     store_close(&s);
     arena_reset(arena_budget(&A, ARENA_INDEX), mi);
     arena_reset(arena_budget(&A, ARENA_STORE), ms);
@@ -179,8 +182,8 @@ static void modes_and_index_file(void **state)
     fputc(c ^ 0x40, f);
     fclose(f);
     open_kb(&e, &s, kb, 0);
-    assert_non_null(strstr(s.ix_state, "rebuilt"));
-    assert_int_equal(s.n, vectors);
+    assert_non_null(strstr(s.ci.state, "rebuilt"));
+    assert_int_equal(s.ci.n, vectors);
     assert_int_equal(store_search(&s, STORE_VECTOR, "rusts in moist air", 18, 1, hits, &n, err, sizeof err), 0);
     assert_string_equal(hits[0].ext_id, "el:iron");
     store_close(&s);
@@ -189,17 +192,305 @@ static void modes_and_index_file(void **state)
     /* a missing one too; and a stale one (crash after commits, before the save) */
     assert_int_equal(unlink(path), 0);
     open_kb(&e, &s, kb, 0);
-    assert_non_null(strstr(s.ix_state, "rebuilt"));
+    assert_non_null(strstr(s.ci.state, "rebuilt"));
     store_close(&s);
     arena_reset(arena_budget(&A, ARENA_INDEX), mi);
     arena_reset(arena_budget(&A, ARENA_STORE), ms);
     set_meta(kb, "UPDATE meta SET value = value + 5 WHERE key = 'data_gen'");
     open_kb(&e, &s, kb, 0);
-    assert_non_null(strstr(s.ix_state, "older than the data"));
-    assert_int_equal(s.n, vectors);
+    assert_non_null(strstr(s.ci.state, "older than the data"));
+    assert_int_equal(s.ci.n, vectors);
     store_close(&s);
     arena_reset(arena_budget(&A, ARENA_INDEX), mi);
     arena_reset(arena_budget(&A, ARENA_STORE), ms);
+}
+
+static void reset_budgets(size_t mi, size_t ms)
+{
+    arena_reset(arena_budget(&A, ARENA_INDEX), mi);
+    arena_reset(arena_budget(&A, ARENA_STORE), ms);
+}
+
+static size_t slurp(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, cap, f);
+    fclose(f);
+    return n;
+}
+
+static void spill(const char *path, const char *buf, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, n, f), n);
+    fclose(f);
+}
+
+static void add(struct store *s, const char *id, const char *title, const char *text)
+{
+    int64_t did;
+    int dup;
+    uint32_t nc;
+    char err[300];
+    if (store_add_doc(s, id, title, text, strlen(text), "t", &did, &dup, &nc, err, sizeof err) != 0)
+        fail_msg("add %s: %s", id, err);
+}
+
+/* The index files are tied to the data generation and to the exact bytes
+ * saved then; a failed save leaves the old file in place (atomic rename)
+ * and the next open rebuilds; the entity index is a file of its own. */
+static void index_files_bound_and_atomic(void **state)
+{
+    struct embedder e;
+    struct store s;
+    char err[300], kb[200], path[300], epath[300], tmp[320];
+    static char old[1 << 20], cur[1 << 20], after[1 << 20];
+    (void)state;
+    size_t mi = arena_mark(arena_budget(&A, ARENA_INDEX)), ms = arena_mark(arena_budget(&A, ARENA_STORE));
+    assert_int_equal(embed_open(&e, &A, port_linux(), NULL, err, sizeof err), 0);
+    snprintf(kb, sizeof kb, "%s/bound", dir);
+    snprintf(path, sizeof path, "%s/index.hnsw", kb);
+    snprintf(epath, sizeof epath, "%s/entities.hnsw", kb);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    open_kb(&e, &s, kb, 1);
+    for (int i = 0; i < 3; i++)
+        add(&s, DOCS[i][0], DOCS[i][1], DOCS[i][2]);
+    assert_int_equal(store_add_fact(&s, "tungsten", "also known as", "wolfram", 1.0, "t", err, sizeof err), 0);
+    assert_int_equal(s.ei.n, 2); /* name + alias, in the entity index only */
+    uint32_t chunks = s.ci.n;
+    store_close(&s);
+    reset_budgets(mi, ms);
+    size_t on = slurp(path, old, sizeof old);
+    assert_true(on > 160);
+    /* reopen: both files verified and loaded */
+    open_kb(&e, &s, kb, 0);
+    assert_non_null(strstr(s.ci.state, "loaded from index.hnsw"));
+    assert_non_null(strstr(s.ei.state, "loaded from entities.hnsw"));
+    assert_int_equal(s.ci.n, chunks);
+    add(&s, DOCS[3][0], DOCS[3][1], DOCS[3][2]);
+    store_close(&s);
+    reset_budgets(mi, ms);
+    /* an older but intact index file put back: not the file saved at this generation */
+    spill(path, old, on);
+    open_kb(&e, &s, kb, 0);
+    assert_non_null(strstr(s.ci.state, "rebuilt from SQLite (the file is not the one saved at generation"));
+    assert_non_null(strstr(s.ei.state, "loaded"));
+    assert_int_equal(s.ci.n, chunks + 1);
+    store_close(&s);
+    reset_budgets(mi, ms);
+    /* a save that fails at the rename: the old file is untouched, no .tmp stays, the next open rebuilds */
+    size_t cn = slurp(path, cur, sizeof cur);
+    const struct port *fp = port_fake();
+    port_fake_reset();
+    if (store_open(&s, &A, fp, kb, &e, 0, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_non_null(strstr(s.ci.state, "loaded"));
+    add(&s, "el:extra", "extra", "An extra document about xenon lamps and their blue glow.");
+    port_fake_fail(PORT_FAKE_RENAME, 1, EIO);
+    store_close(&s);
+    port_fake_reset();
+    reset_budgets(mi, ms);
+    assert_int_equal(slurp(path, after, sizeof after), cn);
+    assert_memory_equal(after, cur, cn);
+    assert_int_equal(access(tmp, F_OK), -1);
+    open_kb(&e, &s, kb, 0);
+    assert_non_null(strstr(s.ci.state, "older than the data"));
+    assert_int_equal(s.ci.n, chunks + 2);
+    store_close(&s);
+    reset_budgets(mi, ms);
+    /* a save that fails at the fsync: same */
+    cn = slurp(path, cur, sizeof cur);
+    port_fake_reset();
+    if (store_open(&s, &A, fp, kb, &e, 0, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    add(&s, "el:extra2", "extra2", "Radon is a radioactive noble gas found in basements.");
+    port_fake_fail(PORT_FAKE_FSYNC, 1, EIO);
+    store_close(&s);
+    port_fake_reset();
+    reset_budgets(mi, ms);
+    assert_int_equal(slurp(path, after, sizeof after), cn);
+    assert_memory_equal(after, cur, cn);
+    assert_int_equal(access(tmp, F_OK), -1);
+    /* a corrupt entity file is rebuilt on its own */
+    FILE *f = fopen(epath, "r+b");
+    assert_non_null(f);
+    fseek(f, 170, SEEK_SET);
+    fputc(0x5a ^ fgetc(f), f);
+    fclose(f);
+    open_kb(&e, &s, kb, 0);
+    assert_non_null(strstr(s.ci.state, "older than the data"));
+    assert_non_null(strstr(s.ei.state, "rebuilt"));
+    assert_int_equal(s.ei.n, 2);
+    struct search_entity ent[2];
+    uint32_t n;
+    assert_int_equal(search_entities(&s, STORE_VECTOR, "wolfram", 7, 2, ent, &n), 0);
+    assert_string_equal(ent[0].name, "tungsten");
+    char res[700];
+    assert_int_equal(search_index_verify(&s, res, sizeof res), 0);
+    assert_non_null(strstr(res, "index.hnsw ok"));
+    assert_non_null(strstr(res, "entities.hnsw ok"));
+    store_close(&s);
+    reset_budgets(mi, ms);
+}
+
+/* Deleting a document tombstones its chunks in the index (kept in the
+ * file); entity vectors added by a rolled-back transaction leave the index. */
+static void deletes_tombstone(void **state)
+{
+    struct embedder e;
+    struct store s;
+    struct hnsw_stats st0, st1;
+    char err[300], kb[200];
+    struct store_hit hits[8];
+    int64_t ids[64];
+    uint32_t n, nd, nid = 0;
+    (void)state;
+    size_t mi = arena_mark(arena_budget(&A, ARENA_INDEX)), ms = arena_mark(arena_budget(&A, ARENA_STORE));
+    assert_int_equal(embed_open(&e, &A, port_linux(), NULL, err, sizeof err), 0);
+    snprintf(kb, sizeof kb, "%s/tomb", dir);
+    open_kb(&e, &s, kb, 1);
+    for (int i = 0; i < 4; i++)
+        add(&s, DOCS[i][0], DOCS[i][1], DOCS[i][2]);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(s.db,
+                                        "SELECT c.id FROM chunks c JOIN documents d ON d.id=c.doc_id WHERE"
+                                        " d.ext_id='el:iron' AND length(c.vec) > 0",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(q) == SQLITE_ROW && nid < 64)
+        ids[nid++] = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    assert_true(nid >= 1);
+    hnsw_get_stats(s.ci.h, &st0);
+    assert_int_equal(store_del_doc(&s, "el:iron", &nd, err, sizeof err), 0);
+    hnsw_get_stats(s.ci.h, &st1);
+    assert_int_equal(st1.deleted, st0.deleted + nid); /* tombstones, not a rebuild */
+    assert_int_equal(st1.used, st0.used);
+    assert_int_equal(st1.live, st0.live - nid);
+    for (uint32_t i = 0; i < nid; i++)
+        assert_false(hnsw_contains(s.ci.h, (uint64_t)ids[i]));
+    assert_int_equal(store_search(&s, STORE_VECTOR, DOCS[1][2], strlen(DOCS[1][2]), 8, hits, &n, err, sizeof err), 0);
+    for (uint32_t i = 0; i < n; i++)
+        assert_string_not_equal(hits[i].ext_id, "el:iron");
+    /* entity vectors of a rolled-back transaction leave the entity index */
+    uint32_t en = s.ei.n;
+    assert_int_equal(store_begin(&s), 0);
+    assert_int_equal(store_add_fact(&s, "osmium", "symbol", "Os", 1.0, "t", err, sizeof err), 0);
+    assert_int_equal(s.ei.n, en);
+    assert_true(hnsw_count(s.ei.h) == en + 1);
+    assert_int_equal(store_commit(&s, 0), 0);
+    assert_int_equal(hnsw_count(s.ei.h), en);
+    struct search_entity ent[2];
+    assert_int_equal(search_entities(&s, STORE_HYBRID, "osmium", 6, 2, ent, &n), 0);
+    assert_int_equal(n, 0);
+    store_close(&s);
+    reset_budgets(mi, ms);
+    /* the tombstones were saved: the file loads and still lacks the chunks */
+    open_kb(&e, &s, kb, 0);
+    assert_non_null(strstr(s.ci.state, "loaded"));
+    hnsw_get_stats(s.ci.h, &st1);
+    assert_int_equal(st1.deleted, st0.deleted + nid);
+    for (uint32_t i = 0; i < nid; i++)
+        assert_false(hnsw_contains(s.ci.h, (uint64_t)ids[i]));
+    store_close(&s);
+    reset_budgets(mi, ms);
+}
+
+/* Filtered vector search (a document ext_id prefix through the index's
+ * keep() predicate) against an exact filtered ranking computed here from
+ * the int8 vectors in SQLite; text and hybrid honour the filter too. */
+static void filtered_search(void **state)
+{
+    static const char *W[] = {"copper", "silver", "argon",  "carbon", "oxygen", "sodium", "barium", "cobalt",
+                              "nickel", "zinc",   "bright", "dense",  "soft",   "toxic",  "liquid", "gas",
+                              "metal",  "crystal", "salt",  "acid",   "reacts", "burns",  "melts",  "glows"};
+    struct embedder e;
+    struct store s;
+    char err[300], kb[200], text[400], id[32];
+    struct store_hit hits[10];
+    uint32_t n;
+    uint64_t g = 12345;
+    (void)state;
+    size_t mi = arena_mark(arena_budget(&A, ARENA_INDEX)), ms = arena_mark(arena_budget(&A, ARENA_STORE));
+    assert_int_equal(embed_open(&e, &A, port_linux(), NULL, err, sizeof err), 0);
+    snprintf(kb, sizeof kb, "%s/filter", dir);
+    open_kb(&e, &s, kb, 1);
+    for (int d = 0; d < 300; d++) {
+        size_t l = 0;
+        for (int w = 0; w < 12; w++) {
+            g = g * 6364136223846793005ull + 1442695040888963407ull;
+            l += (size_t)snprintf(text + l, sizeof text - l, "%s ", W[(g >> 33) % 24]);
+        }
+        snprintf(id, sizeof id, "f:%03d", d);
+        add(&s, id, id, text);
+    }
+    const char *queries[] = {"bright copper metal", "toxic gas burns", "soft salt crystal melts", "zinc acid"};
+    const char *prefixes[] = {"f:01", "f:2", "f:123"};
+    float *qv = malloc(e.dim * sizeof(float));
+    int8_t *q8 = malloc(e.dim);
+    for (int pi = 0; pi < 3; pi++)
+        for (int qi = 0; qi < 4; qi++) {
+            const char *pre = prefixes[pi], *qs = queries[qi];
+            assert_int_equal(search_run(&s, STORE_VECTOR, qs, strlen(qs), 5, pre, hits, &n, err, sizeof err), 0);
+            /* exact: every allowed chunk, dot(q8, v8) * sq * sv */
+            assert_int_equal(embed_text(&e, qs, strlen(qs), qv), 0);
+            float sq = hnsw_quantize(qv, e.dim, q8);
+            sqlite3_stmt *st;
+            assert_int_equal(sqlite3_prepare_v2(s.db,
+                                                "SELECT c.id, c.vscale, c.vec FROM chunks c JOIN documents d ON"
+                                                " d.id=c.doc_id WHERE substr(d.ext_id,1,length(?1))=?1",
+                                                -1, &st, NULL),
+                             SQLITE_OK);
+            sqlite3_bind_text(st, 1, pre, -1, SQLITE_STATIC);
+            int64_t best[5] = {-1, -1, -1, -1, -1};
+            double bs[5] = {-9, -9, -9, -9, -9};
+            uint32_t allowed = 0;
+            while (sqlite3_step(st) == SQLITE_ROW) {
+                const int8_t *v = sqlite3_column_blob(st, 2);
+                double dot = 0;
+                for (uint32_t j = 0; j < e.dim; j++)
+                    dot += (double)q8[j] * v[j];
+                double sc = dot * sq * sqlite3_column_double(st, 1);
+                allowed++;
+                for (int r = 0; r < 5; r++)
+                    if (sc > bs[r]) {
+                        memmove(bs + r + 1, bs + r, (size_t)(4 - r) * sizeof *bs);
+                        memmove(best + r + 1, best + r, (size_t)(4 - r) * sizeof *best);
+                        bs[r] = sc;
+                        best[r] = sqlite3_column_int64(st, 0);
+                        break;
+                    }
+            }
+            sqlite3_finalize(st);
+            assert_int_equal(n, allowed < 5 ? allowed : 5);
+            uint32_t found = 0;
+            for (uint32_t i = 0; i < n; i++) {
+                assert_memory_equal(hits[i].ext_id, pre, strlen(pre)); /* only allowed documents */
+                for (int r = 0; r < 5; r++)
+                    found += hits[i].chunk_id == best[r];
+            }
+            assert_true(n == 0 || fabs(hits[0].score - bs[0]) < 1e-4); /* the best one first */
+            assert_true(found + 1 >= n);                               /* recall@5 >= 0.8 */
+            for (int m = 1; m < 3; m++) {
+                assert_int_equal(search_run(&s, (enum store_mode)m, qs, strlen(qs), 10, pre, hits, &n, err,
+                                            sizeof err),
+                                 0);
+                for (uint32_t i = 0; i < n; i++)
+                    assert_memory_equal(hits[i].ext_id, pre, strlen(pre));
+            }
+        }
+    /* unfiltered hits do come from elsewhere; a prefix matching nothing gives nothing */
+    assert_int_equal(search_run(&s, STORE_VECTOR, "copper", 6, 10, NULL, hits, &n, err, sizeof err), 0);
+    assert_int_equal(n, 10);
+    assert_int_equal(search_run(&s, STORE_HYBRID, "copper", 6, 10, "nope:", hits, &n, err, sizeof err), 0);
+    assert_int_equal(n, 0);
+    free(qv);
+    free(q8);
+    store_close(&s);
+    reset_budgets(mi, ms);
 }
 
 int main(void)
@@ -207,6 +498,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(snippets),
         cmocka_unit_test(modes_and_index_file),
+        cmocka_unit_test(index_files_bound_and_atomic),
+        cmocka_unit_test(deletes_tombstone),
+        cmocka_unit_test(filtered_search),
     };
     return cmocka_run_group_tests_name("search", tests, setup, teardown);
 }
