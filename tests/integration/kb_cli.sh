@@ -58,4 +58,33 @@ expect_rc 1 "$B" search --kb "$TMPDIR/nowhere" x
 expect_out 'kb init'
 mkdir -p "$TMPDIR/notkb"; head -c 5000 /dev/urandom >"$TMPDIR/notkb/kb.sqlite"
 expect_rc 1 "$B" search --kb "$TMPDIR/notkb" x
-echo "ok: kb init/ingest/search/facts/check and 12 bad-input cases"
+# a larger .txt goes in as a stream; throughput is printed; progress only when stderr is a terminal
+/usr/bin/python3 -c "
+import sys
+with open(sys.argv[1], 'w') as f:
+    for i in range(40000):
+        f.write('Line %d of the long text about alloys and ores.%s' % (i, '\\n\\n' if i % 7 == 6 else ' '))
+" "$TMPDIR/long.txt"
+"$B" ingest --kb "$KB" "$TMPDIR/long.txt" >"$TMPDIR/o" 2>"$TMPDIR/e" || { echo "FAIL: long.txt ingest"; cat "$TMPDIR/e"; exit 1; }
+grep -Eq '^ingest: 1 documents \(0 unchanged\), [0-9]+ chunks, .* MB/s, [0-9]+ chunks/s' "$TMPDIR/e" ||
+  { echo "FAIL: no throughput line: $(cat "$TMPDIR/e")"; exit 1; }
+if grep -q "$(printf '\r')" "$TMPDIR/e"; then echo "FAIL: progress written to a non-terminal"; exit 1; fi
+if command -v script >/dev/null 2>&1; then
+  printf 'A second note, on a terminal this time, about nickel.\n' >"$TMPDIR/tty.md"
+  script -qec "$B ingest --kb $KB $TMPDIR/tty.md" /dev/null >"$TMPDIR/t" 2>&1
+  grep -q "$(printf '\r')  1 documents, .* MB/s" "$TMPDIR/t" || { echo "FAIL: no progress on a terminal: $(cat -v "$TMPDIR/t")"; exit 1; }
+fi
+expect_rc 0 "$B" ingest --kb "$KB" "$TMPDIR/long.txt"
+expect_out '^dup [0-9]+ long.txt'
+expect_out '0 documents \(1 unchanged\)'
+expect_rc 0 "$B" -q search --kb "$KB" --mode text -k 1 --json "Line 39998"
+expect_out '"id":"long.txt"'
+# filtered search (document id prefix) and the entity index
+expect_rc 0 "$B" -q search --kb "$KB" --mode vector --doc d -k 10 --json "alloys and ores"
+if echo "$OUT" | grep -q '"id":"long.txt"'; then echo "FAIL: --doc d returned long.txt"; exit 1; fi
+expect_out '"id":"d[123]"'
+expect_rc 0 "$B" -q search --kb "$KB" --entities --mode vector -k 1 gold
+expect_out '^1\. gold '
+expect_rc 0 "$B" kb check --kb "$KB"
+expect_out 'index.hnsw ok: [0-9]+ vectors, every row present, loaded from index.hnsw \(verified\); entities.hnsw ok: 2 vectors'
+echo "ok: kb init/ingest/search/facts/check, 12 bad-input cases, streamed .txt, throughput, TTY-only progress, filtered and entity search"
