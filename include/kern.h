@@ -66,6 +66,9 @@ struct kern_ops {
     void (*silu)(float *x, size_t n);
     void (*add)(float *y, const float *x, size_t n);
     void (*mul)(float *y, const float *x, size_t n);
+    /* y[i] += a * x[i], as a product then a sum (never fused), so every
+     * variant gives the reference's result bit for bit */
+    void (*axpy)(float *y, float a, const float *x, size_t n);
 };
 
 /* The active variant (the scalar reference until kern_init). */

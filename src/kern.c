@@ -333,13 +333,52 @@ static void sc_mul(float *y, const float *x, size_t n)
         y[i] *= x[i];
 }
 
+void kern_sc_axpy(float *y, float a, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] += a * x[i]; /* kern.c is built with -ffp-contract=off: not fused */
+}
+
+/* The cos/sin of the last (pos, head_dim, theta) per thread: a decoder
+ * rotates q and k of every layer at the same position (60 calls per token
+ * for 30 layers), and pow + sincos per pair was ~2% of a decode step. The
+ * values are computed exactly as without the cache. */
+#define ROPE_CACHE 256
+static _Thread_local struct {
+    int ok;
+    size_t pos, head_dim;
+    float theta, c[ROPE_CACHE], s[ROPE_CACHE];
+} rope_tab;
+
+static void rope_cs(size_t i, size_t head_dim, size_t pos, float theta_base, float *c, float *s)
+{
+    double inv = pow((double)theta_base, -2.0 * (double)i / (double)head_dim);
+    double ang = (double)pos * inv;
+    *c = (float)cos(ang);
+    *s = (float)sin(ang);
+}
+
 void kern_rope(float *x, size_t n_heads, size_t head_dim, size_t pos, float theta_base, int neox)
 {
     size_t half = head_dim / 2;
+    int cached = half <= ROPE_CACHE;
+    if (cached && !(rope_tab.ok && rope_tab.pos == pos && rope_tab.head_dim == head_dim &&
+                    memcmp(&rope_tab.theta, &theta_base, sizeof theta_base) == 0)) {
+        for (size_t i = 0; i < half; i++)
+            rope_cs(i, head_dim, pos, theta_base, &rope_tab.c[i], &rope_tab.s[i]);
+        rope_tab.ok = 1;
+        rope_tab.pos = pos;
+        rope_tab.head_dim = head_dim;
+        rope_tab.theta = theta_base;
+    }
     for (size_t i = 0; i < half; i++) {
-        double inv = pow((double)theta_base, -2.0 * (double)i / (double)head_dim);
-        double ang = (double)pos * inv;
-        float c = (float)cos(ang), s = (float)sin(ang);
+        float c, s;
+        if (cached) {
+            c = rope_tab.c[i];
+            s = rope_tab.s[i];
+        } else {
+            rope_cs(i, head_dim, pos, theta_base, &c, &s);
+        }
         for (size_t h = 0; h < n_heads; h++) {
             float *v = x + h * head_dim;
             size_t a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
@@ -369,6 +408,7 @@ const struct kern_ops kern_scalar = {
     .silu = kern_sc_silu,
     .add = sc_add,
     .mul = sc_mul,
+    .axpy = kern_sc_axpy,
 };
 
 /* ------------------------------------------------------------ dispatch */

@@ -522,6 +522,17 @@ static void av_add(float *y, const float *x, size_t n)
         y[i] += x[i];
 }
 
+/* mul then add, not FMA: bit-identical to the reference */
+static void av_axpy(float *y, float a, const float *x, size_t n)
+{
+    __m256 va = _mm256_set1_ps(a);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, _mm256_loadu_ps(x + i))));
+    for (; i < n; i++)
+        y[i] += a * x[i];
+}
+
 static void av_mul(float *y, const float *x, size_t n)
 {
     size_t i = 0;
@@ -615,4 +626,5 @@ const struct kern_ops kern_avx2 = {
     .silu = av_silu,
     .add = av_add,
     .mul = av_mul,
+    .axpy = av_axpy,
 };

@@ -18,9 +18,10 @@ void kern_sc_rmsnorm(float *y, const float *x, const float *g, size_t n, float e
 void kern_sc_gelu(float *x, size_t n);
 void kern_sc_gelu_tanh(float *x, size_t n);
 void kern_sc_silu(float *x, size_t n);
+void kern_sc_axpy(float *y, float a, const float *x, size_t n);
 
 #define KERN_SCALAR_HELPERS                                                                        \
     .softmax = kern_sc_softmax, .layernorm = kern_sc_layernorm, .rmsnorm = kern_sc_rmsnorm,        \
-    .gelu = kern_sc_gelu, .gelu_tanh = kern_sc_gelu_tanh, .silu = kern_sc_silu
+    .gelu = kern_sc_gelu, .gelu_tanh = kern_sc_gelu_tanh, .silu = kern_sc_silu, .axpy = kern_sc_axpy
 
 #endif

@@ -230,12 +230,8 @@ static void forward(struct llm *m, const int32_t *ids, size_t n, float *all)
                 kern->softmax(m->att, pos + 1);
                 float *out = m->xb + i * d + h * hd;
                 memset(out, 0, hd * sizeof(float));
-                for (size_t t = 0; t <= pos; t++) {
-                    const float *vt = vc + t * kv_dim + kvh * hd;
-                    float a = m->att[t];
-                    for (uint32_t e = 0; e < hd; e++)
-                        out[e] += a * vt[e];
-                }
+                for (size_t t = 0; t <= pos; t++) /* out += att[t] * v[t], bit-exact in every variant */
+                    kern->axpy(out, m->att[t], vc + t * kv_dim + kvh * hd, hd);
             }
         }
         linear(m, &L->o, m->xb, n, m->q); /* q is free again: it takes the projection */

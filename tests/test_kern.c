@@ -376,6 +376,12 @@ static void v_helpers(const struct kern_ops *k)
         kern_scalar.mul(y0, b, n);
         k->mul(y1, b, n);
         SAME("mul");
+        /* axpy is bit-exact (product then sum, never fused) */
+        kern_scalar.axpy(y0, 0.37f, b, n);
+        k->axpy(y1, 0.37f, b, n);
+        for (size_t i = 0; i < n; i++)
+            if (memcmp(&y0[i], &y1[i], 4) != 0)
+                fail_msg("%s axpy n=%zu i=%zu: %.9g != %.9g", k->name, n, i, (double)y1[i], (double)y0[i]);
 #undef SAME
     }
 }
@@ -605,6 +611,19 @@ static void reference_helpers_values(void **state)
     assert_float_equal(nx[0], cosf(1.0f), 1e-6);
     assert_float_equal(nx[2], sinf(1.0f), 1e-6);
     assert_float_equal(nx[3], sinf(0.01f), 1e-6);
+    /* same position and size, other base: the per-thread cos/sin cache must not answer */
+    float t2[4] = {0, 0, 1, 0};
+    kern_rope(t2, 1, 4, 1, 100.0f, 0); /* pair (2,3): angle 100^(-1/2) = 0.1 */
+    assert_float_equal(t2[2], cosf(0.1f), 1e-6);
+    assert_float_equal(t2[3], sinf(0.1f), 1e-6);
+    float t3[4] = {0, 0, 1, 0};
+    kern_rope(t3, 1, 4, 2, 100.0f, 0); /* other position: angle 0.2 */
+    assert_float_equal(t3[3], sinf(0.2f), 1e-6);
+    /* head_dim beyond the cache (1026): computed directly; last pair angle 3 * 10000^(-1024/1026) */
+    static float big[1026];
+    big[1024] = 1.0f;
+    kern_rope(big, 1, 1026, 3, 10000.0f, 0);
+    assert_float_equal(big[1025], sinf((float)(3.0 * pow(10000.0, -1024.0 / 1026.0))), 1e-6);
 }
 
 static void fp16_known(void **state)
