@@ -7,11 +7,15 @@
  * without populating, so untouched budget pages do not count).
  * bench/bench_embed.sh runs it once per model (so each peak RSS is that
  * model's) and puts the Node oracle's figures next to these.
- *   usage: bench_embed SENTENCES MODEL.gguf
- *   bench embed impl=c model=use-lite-q8_0 kernels=avx2 batch=32 n=256 sent_per_s=..
+ * With THREADS > 1 each pass also runs on that many threads (embed_threads)
+ * and the single-thread figures are printed first, in the same process.
+ *   usage: bench_embed SENTENCES MODEL.gguf [THREADS]
+ *   bench embed impl=c model=use-lite-q8_0 kernels=avx2 threads=1 batch=32 n=256 sent_per_s=..
  *   bench embed mem model=use-lite-q8_0 model_bytes=.. tables_bytes=.. scratch_bytes=.. peak_rss_bytes=.. overhead_bytes=..
  */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -43,13 +47,14 @@ int main(int argc, char **argv)
     static char text[1 << 20];
     static const char *texts[NS];
     static size_t lens[NS];
-    static float out[NS * 1024];
+    static float out[NS * 1024], ref[NS * 1024];
     char err[300], name[128];
 
-    if (argc != 3) {
-        fprintf(stderr, "usage: bench_embed SENTENCES MODEL.gguf\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: bench_embed SENTENCES MODEL.gguf [THREADS]\n");
         return 2;
     }
+    unsigned max_threads = argc == 4 ? (unsigned)atoi(argv[3]) : 1;
     model_name(argv[2], name, sizeof name);
     log_init(p, LOG_ERROR, 0);
     int fd = p->open(argv[1], PORT_O_RDONLY, 0);
@@ -76,7 +81,14 @@ int main(int argc, char **argv)
         return 0;
     }
     size_t tables = rm->used, scratch = rs->used;
+    unsigned ths[2] = {1, max_threads};
+    for (int ti = 0; ti < (max_threads > 1 ? 2 : 1); ti++)
     for (int batch = 1; batch <= 32; batch += 31) {
+        unsigned th = ths[ti];
+        if (batch == 1 && embed_threads(&e, &a, th, err, sizeof err) != 0) {
+            printf("bench embed impl=c model=%s threads=%u skipped=\"%s\"\n", name, th, err);
+            break;
+        }
         double t[5];
         for (int run = -1; run < 5; run++) {
             double t0 = bench_now();
@@ -89,9 +101,17 @@ int main(int argc, char **argv)
             if (run >= 0)
                 t[run] = bench_now() - t0;
         }
-        printf("bench embed impl=c model=%s kernels=%s batch=%d n=%zu sent_per_s=%.1f\n", name, kern->name, batch, n,
-               (double)n / bench_median(t, 5));
+        /* the same vectors whatever the thread count or batching */
+        float maxdiff = 0.0f;
+        if (ti == 0 && batch == 1)
+            memcpy(ref, out, n * e.dim * sizeof *out);
+        for (size_t k = 0; k < n * e.dim; k++)
+            maxdiff = fabsf(out[k] - ref[k]) > maxdiff ? fabsf(out[k] - ref[k]) : maxdiff;
+        printf("bench embed impl=c model=%s kernels=%s threads=%u batch=%d n=%zu sent_per_s=%.1f "
+               "max_abs_diff_vs_threads1_batch1=%.3g\n",
+               name, kern->name, th, batch, n, (double)n / bench_median(t, 5), (double)maxdiff);
     }
+    scratch = rs->used; /* with the threads' state */
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     long long rss = (long long)ru.ru_maxrss * 1024, model = (long long)gguf_file_size(e.file);

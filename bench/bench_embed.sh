@@ -4,7 +4,10 @@
 # in the same run, on the same 256 sentences; prints the ratio (target >= 10x)
 # and the memory of each C process: model bytes (mapped file), MODELS tables,
 # SCRATCH taken at load, peak RSS, and whether peak RSS <= model + scratch +
-# 16 MB.
+# 16 MB. Each C process runs single-threaded first, then on
+# EDGEKB_BENCH_THREADS threads (default 2; 1 = single-thread only): both are
+# printed (threads=) with their own ratio to the oracle. The oracle runs
+# TF.js's wasm backend as the package ships it.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 MD=${MODELS_DIR:-$root/build/models}
@@ -14,7 +17,7 @@ S256=${TMPDIR:-/tmp}/bench-s256.txt
 head -256 "$S" >"$S256"
 out=""
 for q in f32 q8_0 q4_0; do
-  o=$("$BENCH_BIN_DIR/bench_embed" "$S256" "$MD/use-lite-$q.gguf")
+  o=$("$BENCH_BIN_DIR/bench_embed" "$S256" "$MD/use-lite-$q.gguf" "${EDGEKB_BENCH_THREADS:-2}")
   echo "$o"
   out="$out
 $o"
@@ -31,8 +34,8 @@ if command -v node >/dev/null 2>&1 && "$root/tools/setup-npm.sh" >/dev/null 2>&1
   for b in 1 32; do
     ob=$(echo "$o" | sed -n "s/.*batch=$b sent_per_s=\([0-9.]*\).*/\1/p")
     [ -n "$ob" ] || continue
-    echo "$out" | sed -n "s/^bench embed impl=c model=\(use-lite-[a-z0-9_]*\) .*batch=$b .*sent_per_s=\([0-9.]*\).*/\1 \2/p" | while read -r m c; do
-      echo "bench embed impl=c model=$m batch=$b sent_per_s=$c node_sent_per_s=$ob ratio_vs_node=$(awk "BEGIN{printf \"%.1f\", $c/$ob}")"
+    echo "$out" | sed -n "s/^bench embed impl=c model=\(use-lite-[a-z0-9_]*\) .*threads=\([0-9]*\) batch=$b .*sent_per_s=\([0-9.]*\).*/\1 \2 \3/p" | while read -r m th c; do
+      echo "bench embed impl=c model=$m threads=$th batch=$b sent_per_s=$c node_sent_per_s=$ob ratio_vs_node=$(awk "BEGIN{printf \"%.1f\", $c/$ob}")"
     done
   done
 else

@@ -45,6 +45,9 @@ int embed_text(struct embedder *e, const char *text, size_t len, float *out);
  * than one by one); BERT and the fallback loop. On error nothing is
  * promised about out; the error of the first failing text is returned. */
 int embed_batch(struct embedder *e, const char *const *texts, const size_t *lens, size_t n, float *out);
+/* USE-lite: run each pass on n threads (1..4, see use_threads; scratch from
+ * a's SCRATCH budget). BERT and the fallback ignore it. */
+int embed_threads(struct embedder *e, struct arena *a, unsigned n, char *err, size_t errlen);
 void embed_close(struct embedder *e);
 float embed_cosine(const float *a, const float *b, uint32_t dim);
 

@@ -35,6 +35,11 @@ struct use_layer {
     int has_res;
 };
 
+#define USE_MAX_THREADS 4      /* encoder threads (the caller's + 3 helpers) */
+#define USE_ROWSPLIT_TOKENS 64 /* passes of fewer tokens split weight rows, not tokens */
+
+struct use_pool;
+
 struct use_model {
     uint32_t n_layer, n_head, n_embd, n_ctx, n_ff, d_tok;
     float eps, l2eps;
@@ -49,6 +54,11 @@ struct use_model {
     uint32_t batch_tokens; /* capacity of the scratch in tokens */
     size_t scratch_bytes;  /* taken from sr at load (tokenizer scratch not included) */
     void *xq;
+    /* threads (use_threads): 1 = none */
+    unsigned n_threads;
+    struct use_pool *pool;
+    float *ytmp;     /* row-split products, USE_ROWSPLIT_TOKENS x the widest matrix */
+    uint32_t max_rows;
 };
 
 /* Tables and weight views in r (MODELS); the tokenizer and encoder scratch
@@ -57,6 +67,18 @@ struct use_model {
  * context length (else EKB_ENOMEM). */
 int use_load(struct use_model *m, struct arena_region *r, struct arena_region *sr, const struct gguf *g, char *err,
              size_t errlen);
+/* Runs each pass on n threads (1..USE_MAX_THREADS; the caller's thread is
+ * one of them): linear layers split weight rows (passes under
+ * USE_ROWSPLIT_TOKENS tokens) or tokens (in multiples of 4), attention
+ * splits (text, head) pairs; the rest stays on the caller's thread. Every
+ * output element is computed by the same kernel call shape as with one
+ * thread (split points at multiples of 4), so results do not depend on n.
+ * Helpers are started here (pthreads, no heap use of ours; their state and
+ * per-thread scratch come from r) and stopped by use_close. Calling it
+ * again first stops the old helpers. EKB_EINVAL for n out of range,
+ * EKB_ENOMEM, EKB_EIO if a thread cannot be started (none are left). */
+int use_threads(struct use_model *m, struct arena_region *r, unsigned n, char *err, size_t errlen);
+void use_close(struct use_model *m); /* stops helper threads; the model stays usable on one thread */
 int use_embed(struct use_model *m, const char *text, size_t len, float *out, uint32_t *n_tokens);
 /* n texts, out n x n_embd; texts are packed into passes of up to
  * USE_MAX_BATCH texts / batch_tokens tokens, each weight read once per pass. */

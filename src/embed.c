@@ -165,8 +165,17 @@ int embed_batch(struct embedder *e, const char *const *texts, const size_t *lens
     return 0;
 }
 
+int embed_threads(struct embedder *e, struct arena *a, unsigned n, char *err, size_t errlen)
+{
+    if (e->is_use && !e->is_fallback && e->impl)
+        return use_threads(e->impl, arena_budget(a, ARENA_SCRATCH), n, err, errlen);
+    return 0; /* BERT and the fallback run on the caller's thread */
+}
+
 void embed_close(struct embedder *e)
 {
+    if (e->is_use && !e->is_fallback && e->impl)
+        use_close(e->impl);
     if (e->file)
         gguf_close(e->file);
     e->file = NULL;

@@ -5,11 +5,12 @@
  * sign trick: maddubs(|w|, a*sign(w)) (|w| <= 128 as unsigned, also for
  * w = -128; |a| <= 127, so a pair sum <= 32512 never saturates), then madd
  * with ones. Q4_0 matvec feeds the unsigned nibbles (0..15) to maddubs
- * directly and takes 8*sum(a) off through a scalar accumulator; Q4_0 matmul
- * unpacks to signed [-8, 7] and uses the sign trick.
+ * directly and takes 8*sum(a) off through a scalar accumulator (matmul:
+ * in the int32 domain).
  * matvec: 4 weight rows per pass share each activation block. matmul: tiles
- * of 2 weight rows x 4 activation rows. Float accumulation: 8 lanes, then a
- * horizontal sum: differs from the scalar reference by summation order only.
+ * of 2 weight rows x 4 activation rows, block sums folded with hadd (see
+ * av_matmul_q). Float accumulation: 8 lanes, then a horizontal sum: differs
+ * from the scalar reference by summation order only.
  * rmsnorm and silu (a Cephes-style exp) are AVX2 (a few % of a decode
  * step); softmax, layernorm, gelu use the scalar reference; add, mul, dot_i8
  * (any int8, via int16 madd), f32 ops are AVX2. */
@@ -360,66 +361,92 @@ static void av_matvec_q4_0(float *y, const void *W, const void *xq, size_t rows,
         y[r] = row_q4_0(W0 + r * nb, xq, nb);
 }
 
-/* Weights of one block as signed int8: Q8_0 as stored (may hold -128),
- * Q4_0 nibbles minus 8 ([-8, 7]). */
+/* Weights of one Q8_0 block as stored (may hold -128); block scales. */
 static inline __m256i wblock_q8(const void *W, size_t i)
 {
     return _mm256_loadu_si256((const __m256i *)(const void *)((const struct kern_q8_0 *)W)[i].qs);
-}
-static inline __m256i wblock_q4(const void *W, size_t i)
-{
-    return _mm256_sub_epi8(unpack_q4(((const struct kern_q4_0 *)W)[i].qs), _mm256_set1_epi8(8));
 }
 static inline float wscale(const void *W, size_t i, int q4)
 {
     return h2f(q4 ? ((const struct kern_q4_0 *)W)[i].d : ((const struct kern_q8_0 *)W)[i].d);
 }
 
-/* Exact int32 partial sums of w.a given uw = |w| (as unsigned) and w. */
-static inline __m256 dot_signed(__m256i uw, __m256i w, const int8_t *aq)
-{
-    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)aq);
-    __m256i p16 = _mm256_maddubs_epi16(uw, _mm256_sign_epi8(a, w));
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-}
-
 /* Tiles of 2 weight rows x 4 activation rows: each weight block is loaded
  * (for Q4_0 unpacked) once and used four times, each activation block
- * twice; 8 accumulators stay in registers. Leftover rows and activation
- * rows fall back to the matvec path. */
-static inline void av_matmul_q(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n,
-                               int q4)
+ * twice. Per weight row and block, the 4 activation rows' int32 partial
+ * sums are folded by two hadd levels into one vector [a0 a1 a2 a3 | a0 a1
+ * a2 a3] (low/high half sums, exact), so one cvt + one FMA with the scales
+ * dw * [da0..da3 | da0..da3] serve 4 products (the activation scales of a
+ * tile are gathered once per tile, not per weight row). Q8_0: sign trick;
+ * Q4_0: unsigned nibbles times signed activations, minus 8 * sum(a) in the
+ * integer domain. The halves are added at the end. Leftover rows and
+ * activation rows fall back to the one-row and matvec paths. */
+static inline __m256i dot_i32(__m256i uw, __m256i w, const int8_t *aq)
+{
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)aq);
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(uw, _mm256_sign_epi8(a, w)), _mm256_set1_epi16(1));
+}
+
+/* exact int32 partial sums of nib.a, nib unsigned 0..15 */
+static inline __m256i dot_u4(__m256i nib, const int8_t *aq)
+{
+    return dot_q4_block(nib, _mm256_loadu_si256((const __m256i *)(const void *)aq));
+}
+
+#define MM_DA_BLOCKS 64 /* activation scales of up to 64 blocks gathered once per 4 rows */
+
+static inline __attribute__((always_inline)) void av_matmul_q(float *Y, const void *W, const void *X, size_t rows,
+                                                              size_t cols, size_t n, int q4)
 {
     size_t nb = cols / KERN_QK, i = 0, r;
     const struct kern_q8a *A = X;
+    __m128 das[MM_DA_BLOCKS];
     for (; i + 4 <= n; i += 4) {
         const struct kern_q8a *a0 = A + i * nb, *a1 = a0 + nb, *a2 = a1 + nb, *a3 = a2 + nb;
+        int pre = nb <= MM_DA_BLOCKS;
+        for (size_t b = 0; pre && b < nb; b++)
+            das[b] = _mm_set_ps(a3[b].d, a2[b].d, a1[b].d, a0[b].d);
         for (r = 0; r + 2 <= rows; r += 2) {
-            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
-            __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+            __m256 c0 = _mm256_setzero_ps(), c1 = c0;
             size_t o0 = r * nb, o1 = o0 + nb;
             for (size_t b = 0; b < nb; b++) {
-                __m256i w0 = q4 ? wblock_q4(W, o0 + b) : wblock_q8(W, o0 + b);
-                __m256i w1 = q4 ? wblock_q4(W, o1 + b) : wblock_q8(W, o1 + b);
-                __m256i u0 = _mm256_sign_epi8(w0, w0), u1 = _mm256_sign_epi8(w1, w1);
-                float d0 = wscale(W, o0 + b, q4), d1 = wscale(W, o1 + b, q4);
-#define STEP(k, a)                                                                                 \
-    c0##k = _mm256_fmadd_ps(_mm256_set1_ps(d0 * a[b].d), dot_signed(u0, w0, a[b].qs), c0##k);      \
-    c1##k = _mm256_fmadd_ps(_mm256_set1_ps(d1 * a[b].d), dot_signed(u1, w1, a[b].qs), c1##k)
-                STEP(0, a0);
-                STEP(1, a1);
-                STEP(2, a2);
-                STEP(3, a3);
-#undef STEP
+                __m256i g0, g1;
+                if (q4) { /* unsigned nibbles x signed activations, minus 8 * sum(a) in the low half */
+                    const struct kern_q4_0 *wq = W;
+                    __m256i n0 = unpack_q4(wq[o0 + b].qs), n1 = unpack_q4(wq[o1 + b].qs);
+                    __m256i s8 = _mm256_castsi128_si256(
+                        _mm_slli_epi32(_mm_set_epi32(a3[b].sum, a2[b].sum, a1[b].sum, a0[b].sum), 3));
+                    s8 = _mm256_permute2x128_si256(s8, s8, 0x80); /* low half only, high half zero */
+                    g0 = _mm256_sub_epi32(
+                        _mm256_hadd_epi32(_mm256_hadd_epi32(dot_u4(n0, a0[b].qs), dot_u4(n0, a1[b].qs)),
+                                          _mm256_hadd_epi32(dot_u4(n0, a2[b].qs), dot_u4(n0, a3[b].qs))),
+                        s8);
+                    g1 = _mm256_sub_epi32(
+                        _mm256_hadd_epi32(_mm256_hadd_epi32(dot_u4(n1, a0[b].qs), dot_u4(n1, a1[b].qs)),
+                                          _mm256_hadd_epi32(dot_u4(n1, a2[b].qs), dot_u4(n1, a3[b].qs))),
+                        s8);
+                } else {
+                    __m256i w0 = wblock_q8(W, o0 + b), w1 = wblock_q8(W, o1 + b);
+                    __m256i u0 = _mm256_sign_epi8(w0, w0), u1 = _mm256_sign_epi8(w1, w1);
+                    g0 = _mm256_hadd_epi32(_mm256_hadd_epi32(dot_i32(u0, w0, a0[b].qs), dot_i32(u0, w0, a1[b].qs)),
+                                           _mm256_hadd_epi32(dot_i32(u0, w0, a2[b].qs), dot_i32(u0, w0, a3[b].qs)));
+                    g1 = _mm256_hadd_epi32(_mm256_hadd_epi32(dot_i32(u1, w1, a0[b].qs), dot_i32(u1, w1, a1[b].qs)),
+                                           _mm256_hadd_epi32(dot_i32(u1, w1, a2[b].qs), dot_i32(u1, w1, a3[b].qs)));
+                }
+                __m128 da4 = pre ? das[b] : _mm_set_ps(a3[b].d, a2[b].d, a1[b].d, a0[b].d);
+                __m256 da = _mm256_set_m128(da4, da4);
+                c0 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(wscale(W, o0 + b, q4)), da), _mm256_cvtepi32_ps(g0), c0);
+                c1 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(wscale(W, o1 + b, q4)), da), _mm256_cvtepi32_ps(g1), c1);
             }
-            Y[(i + 0) * rows + r] = hsum8(c00);
-            Y[(i + 1) * rows + r] = hsum8(c01);
-            Y[(i + 2) * rows + r] = hsum8(c02);
-            Y[(i + 3) * rows + r] = hsum8(c03);
-            Y[(i + 0) * rows + r + 1] = hsum8(c10);
-            Y[(i + 1) * rows + r + 1] = hsum8(c11);
-            Y[(i + 2) * rows + r + 1] = hsum8(c12);
-            Y[(i + 3) * rows + r + 1] = hsum8(c13);
+            __m128 s0 = _mm_add_ps(_mm256_castps256_ps128(c0), _mm256_extractf128_ps(c0, 1));
+            __m128 s1 = _mm_add_ps(_mm256_castps256_ps128(c1), _mm256_extractf128_ps(c1, 1));
+            float t0[4], t1[4];
+            _mm_storeu_ps(t0, s0);
+            _mm_storeu_ps(t1, s1);
+            for (size_t k = 0; k < 4; k++) {
+                Y[(i + k) * rows + r] = t0[k];
+                Y[(i + k) * rows + r + 1] = t1[k];
+            }
         }
         for (; r < rows; r++) /* odd last weight row */
             for (size_t k = 0; k < 4; k++) {

@@ -1,5 +1,12 @@
-/* use.c: USE-lite tokenizer and encoder (see use.h). */
+/* use.c: USE-lite encoder (see use.h): weights and scratch at use_load,
+ * the packed forward pass, optional helper threads (use_threads: a pool of
+ * pthreads woken per parallel step; the caller's thread always takes part
+ * and waits for the helpers before the next step, so no step overlaps
+ * another). Failure: load errors name the key or tensor; a pass allocates
+ * nothing and cannot fail once the text is tokenized. */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -128,6 +135,8 @@ int use_load(struct use_model *m, struct arena_region *r, struct arena_region *s
             maxw = 3 * L->width;
         d_in = m->n_embd;
     }
+    m->max_rows = maxw;
+    m->n_threads = 1;
     /* scratch from sr: the tokens of one pass (EKB_EMBED_BATCH_TOKENS, halved
      * while that would take over half of what sr has left, never below the
      * context length) and per-text pooling rows for USE_MAX_BATCH texts */
@@ -176,6 +185,252 @@ fail:
     return rc;
 }
 
+/* ---- helper threads ----
+ * One step at a time: use_run sets the job, bumps gen and wakes the
+ * helpers, runs part 0 itself, then waits until every helper has finished
+ * its part (pending == 0). Waiting spins briefly (a step is tens of
+ * microseconds to a few milliseconds) and then sleeps on the condition
+ * variables. */
+typedef void (*use_job_fn)(struct use_model *m, unsigned part, unsigned nparts, void *arg);
+
+struct use_pool {
+    pthread_t th[USE_MAX_THREADS];
+    unsigned started;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    atomic_uint gen, pending;
+    atomic_int quit;
+    use_job_fn fn;
+    void *arg;
+    struct use_model *m;
+    struct { struct use_pool *p; unsigned part; } who[USE_MAX_THREADS];
+};
+
+#define USE_SPIN 20000
+
+static void *use_helper(void *arg)
+{
+    struct use_pool *p = ((struct { struct use_pool *p; unsigned part; } *)arg)->p;
+    unsigned part = ((struct { struct use_pool *p; unsigned part; } *)arg)->part, seen = 0;
+    for (;;) {
+        unsigned g;
+        int spin = 0;
+        while ((g = atomic_load(&p->gen)) == seen && !atomic_load(&p->quit) && spin < USE_SPIN)
+            spin++;
+        if (g == seen && !atomic_load(&p->quit)) {
+            pthread_mutex_lock(&p->mu);
+            while ((g = atomic_load(&p->gen)) == seen && !atomic_load(&p->quit))
+                pthread_cond_wait(&p->go, &p->mu);
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (atomic_load(&p->quit))
+            return NULL;
+        seen = g;
+        p->fn(p->m, part, p->m->n_threads, p->arg);
+        if (atomic_fetch_sub(&p->pending, 1) == 1) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+}
+
+static void use_run(struct use_model *m, use_job_fn fn, void *arg)
+{
+    struct use_pool *p = m->pool;
+    if (m->n_threads <= 1 || !p) {
+        fn(m, 0, 1, arg);
+        return;
+    }
+    p->fn = fn;
+    p->arg = arg;
+    atomic_store(&p->pending, m->n_threads - 1);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add(&p->gen, 1);
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    fn(m, 0, m->n_threads, arg);
+    for (int spin = 0; atomic_load(&p->pending) != 0 && spin < USE_SPIN; spin++)
+        ;
+    if (atomic_load(&p->pending) != 0) {
+        pthread_mutex_lock(&p->mu);
+        while (atomic_load(&p->pending) != 0)
+            pthread_cond_wait(&p->done, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+void use_close(struct use_model *m)
+{
+    struct use_pool *p = m->pool;
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    atomic_store(&p->quit, 1);
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->started; i++)
+        pthread_join(p->th[i], NULL);
+    pthread_cond_destroy(&p->go);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->mu);
+    m->pool = NULL;
+    m->n_threads = 1;
+}
+
+int use_threads(struct use_model *m, struct arena_region *r, unsigned n, char *err, size_t errlen)
+{
+    use_close(m);
+    if (n < 1 || n > USE_MAX_THREADS) {
+        snprintf(err, errlen, "use: threads %u not in 1..%d", n, USE_MAX_THREADS);
+        return EKB_EINVAL;
+    }
+    if (n == 1)
+        return 0;
+    size_t mark = arena_mark(r);
+    struct use_pool *p = arena_zalloc(r, sizeof *p, 64);
+    float *att = arena_alloc(r, (size_t)n * m->n_ctx * 4, 64);
+    float *ytmp = m->ytmp ? m->ytmp : arena_alloc(r, (size_t)USE_ROWSPLIT_TOKENS * m->max_rows * 4, 64);
+    if (!p || !att || !ytmp) {
+        arena_reset(r, mark);
+        snprintf(err, errlen, "use: no room for %u threads' state", n);
+        return EKB_ENOMEM;
+    }
+    m->att = att;
+    m->ytmp = ytmp;
+    p->m = m;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->go, NULL);
+    pthread_cond_init(&p->done, NULL);
+    m->pool = p;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, 128u << 10);
+    for (unsigned i = 1; i < n; i++) {
+        p->who[i].p = p;
+        p->who[i].part = i;
+        if (pthread_create(&p->th[p->started], &at, use_helper, &p->who[i]) != 0) {
+            pthread_attr_destroy(&at);
+            use_close(m);
+            snprintf(err, errlen, "use: cannot start encoder thread %u of %u", i, n);
+            return EKB_EIO;
+        }
+        p->started++;
+    }
+    pthread_attr_destroy(&at);
+    m->n_threads = n;
+    return 0;
+}
+
+/* ---- parallel steps ---- */
+
+/* [lo, hi) of part `part` of n items split in chunks of a multiple of 4 */
+static void split4(uint32_t n, unsigned part, unsigned nparts, uint32_t *lo, uint32_t *hi)
+{
+    uint32_t chunk = ((n + nparts - 1) / nparts + 3) / 4 * 4;
+    uint64_t a = (uint64_t)part * chunk, b = a + chunk;
+    *lo = (uint32_t)(a < n ? a : n);
+    *hi = (uint32_t)(b < n ? b : n);
+}
+
+struct lin_job {
+    const struct gguf_w *w;
+    const float *b;
+    const void *X; /* F32 weights: the float rows; else their int8 blocks in m->xq */
+    uint32_t T;
+    float *Y;
+};
+
+static void lin_part(struct use_model *m, unsigned part, unsigned nparts, void *arg)
+{
+    const struct lin_job *j = arg;
+    const struct gguf_w *w = j->w;
+    int f32 = w->type == GGML_T_F32;
+    size_t ab = f32 ? (size_t)w->cols * 4 : kern_act_bytes(w->cols);
+    const void *X = j->X;
+    uint32_t lo, hi;
+    if (j->T >= USE_ROWSPLIT_TOKENS || nparts == 1) { /* tokens */
+        split4(j->T, part, nparts, &lo, &hi);
+        if (lo >= hi)
+            return;
+        float *Y = j->Y + (size_t)lo * w->rows;
+        const void *Xp = (const char *)X + lo * ab;
+        if (f32)
+            kern->matmul_f32(Y, w->data, Xp, w->rows, w->cols, hi - lo);
+        else
+            (w->type == GGML_T_Q8_0 ? kern->matmul_q8_0 : kern->matmul_q4_0)(Y, w->data, Xp, w->rows, w->cols,
+                                                                             hi - lo);
+        for (uint32_t t = lo; t < hi; t++)
+            kern->add(j->Y + (size_t)t * w->rows, j->b, w->rows);
+        return;
+    }
+    /* rows: part products into ytmp (T x its rows), then into Y */
+    split4(w->rows, part, nparts, &lo, &hi);
+    if (lo >= hi)
+        return;
+    uint32_t nr = hi - lo;
+    float *tmp = m->ytmp + (size_t)j->T * lo;
+    size_t rb = f32 ? (size_t)w->cols * 4 : (size_t)gguf_row_bytes(w->type, w->cols);
+    const void *Wp = (const char *)w->data + lo * rb;
+    if (f32)
+        kern->matmul_f32(tmp, Wp, X, nr, w->cols, j->T);
+    else
+        (w->type == GGML_T_Q8_0 ? kern->matmul_q8_0 : kern->matmul_q4_0)(tmp, Wp, X, nr, w->cols, j->T);
+    for (uint32_t t = 0; t < j->T; t++) {
+        float *y = j->Y + (size_t)t * w->rows + lo;
+        memcpy(y, tmp + (size_t)t * nr, (size_t)nr * 4);
+        kern->add(y, j->b + lo, nr);
+    }
+}
+
+/* Y[T][rows] = X W^T + b, on the pool's threads */
+static void lin(struct use_model *m, const struct gguf_w *w, const float *b, const float *X, uint32_t T, float *Y)
+{
+    if (m->n_threads <= 1 || T == 0) {
+        embed_linear(w, b, X, T, Y, m->xq);
+        return;
+    }
+    if (w->type != GGML_T_F32) {
+        size_t ab = kern_act_bytes(w->cols);
+        for (uint32_t t = 0; t < T; t++)
+            kern->quantize_act(X + (size_t)t * w->cols, w->cols, (char *)m->xq + t * ab);
+    }
+    struct lin_job j = {w, b, w->type == GGML_T_F32 ? (const void *)X : m->xq, T, Y};
+    use_run(m, lin_part, &j);
+}
+
+struct attn_job {
+    const struct use_layer *L;
+    uint32_t nseq;
+};
+
+/* Self-attention of (text, head) pairs part, part + nparts, ... : m->o from
+ * the q, k, v columns of m->qkv, within each text. */
+static void attn_part(struct use_model *m, unsigned part, unsigned nparts, void *arg)
+{
+    const struct attn_job *j = arg;
+    const struct use_layer *L = j->L;
+    uint32_t wd = L->width, hd = L->head_dim;
+    float *att = m->att + (size_t)part * m->n_ctx;
+    for (uint32_t p = part; p < j->nseq * m->n_head; p += nparts) {
+        uint32_t i = p / m->n_head, h = p % m->n_head, s0 = m->boff[i], s1 = m->boff[i + 1];
+        for (uint32_t t = s0; t < s1; t++) {
+            const float *qt = m->qkv + (size_t)t * 3 * wd + h * hd;
+            for (uint32_t s = s0; s < s1; s++)
+                att[s - s0] = kern->dot_f32(qt, m->qkv + (size_t)s * 3 * wd + wd + h * hd, hd) * L->scale;
+            kern->softmax(att, s1 - s0);
+            float *o = m->o + (size_t)t * wd + h * hd;
+            memset(o, 0, hd * 4);
+            for (uint32_t s = s0; s < s1; s++) {
+                const float *vs = m->qkv + (size_t)s * 3 * wd + 2 * wd + h * hd;
+                float w = att[s - s0];
+                for (uint32_t k = 0; k < hd; k++)
+                    o[k] += w * vs[k];
+            }
+        }
+    }
+}
+
 /* Runs seqs [0, nseq) whose ids are packed in m->bids at m->boff[i] ..
  * m->boff[i+1] through the encoder together: every linear layer sees all
  * their tokens as one matrix (each weight is read once per pass);
@@ -205,32 +460,16 @@ static void forward_packed(struct use_model *m, uint32_t nseq, float *out)
             }
         for (uint32_t l = 0; l < m->n_layer; l++) {
             const struct use_layer *L = &m->layers[l];
-            uint32_t din = L->d_in, wd = L->width, hd = L->head_dim;
+            uint32_t din = L->d_in;
             int last = l + 1 == m->n_layer;
             for (uint32_t t = 0; t < T; t++)
                 kern->layernorm(m->a + (size_t)t * din, m->x + (size_t)t * din, L->ln1_g, L->ln1_b, din, m->eps);
-            embed_linear(&L->qkv, L->bqkv, m->a, T, m->qkv, m->xq);
-            for (uint32_t i = 0; i < nseq; i++) {
-                uint32_t s0 = m->boff[i], s1 = m->boff[i + 1];
-                for (uint32_t h = 0; h < m->n_head; h++)
-                    for (uint32_t t = s0; t < s1; t++) {
-                        const float *qt = m->qkv + (size_t)t * 3 * wd + h * hd;
-                        for (uint32_t s = s0; s < s1; s++)
-                            m->att[s - s0] = kern->dot_f32(qt, m->qkv + (size_t)s * 3 * wd + wd + h * hd, hd) * L->scale;
-                        kern->softmax(m->att, s1 - s0);
-                        float *o = m->o + (size_t)t * wd + h * hd;
-                        memset(o, 0, hd * 4);
-                        for (uint32_t s = s0; s < s1; s++) {
-                            const float *vs = m->qkv + (size_t)s * 3 * wd + 2 * wd + h * hd;
-                            float w = m->att[s - s0];
-                            for (uint32_t k = 0; k < hd; k++)
-                                o[k] += w * vs[k];
-                        }
-                    }
-            }
-            embed_linear(&L->o, L->bo, m->o, T, m->h, m->xq); /* h = attention output [T][D] */
+            lin(m, &L->qkv, L->bqkv, m->a, T, m->qkv);
+            struct attn_job aj = {L, nseq};
+            use_run(m, attn_part, &aj);
+            lin(m, &L->o, L->bo, m->o, T, m->h); /* h = attention output [T][D] */
             if (L->has_res) {
-                embed_linear(&L->res, L->bres, m->x, T, m->f, m->xq);
+                lin(m, &L->res, L->bres, m->x, T, m->f);
                 for (uint32_t t = 0; t < T; t++)
                     kern->add(m->h + (size_t)t * D, m->f + (size_t)t * D, D);
             } else {
@@ -239,11 +478,11 @@ static void forward_packed(struct use_model *m, uint32_t nseq, float *out)
             }
             for (uint32_t t = 0; t < T; t++)
                 kern->layernorm(m->a + (size_t)t * D, m->h + (size_t)t * D, L->ln2_g, L->ln2_b, D, m->eps);
-            embed_linear(&L->up, L->bup, m->a, T, m->f, m->xq);
+            lin(m, &L->up, L->bup, m->a, T, m->f);
             for (size_t k = 0; k < (size_t)T * F; k++)
                 m->f[k] = m->f[k] > 0.0f ? m->f[k] : 0.0f;
             if (!last) {
-                embed_linear(&L->down, L->bdown, m->f, T, m->x, m->xq);
+                lin(m, &L->down, L->bdown, m->f, T, m->x);
                 for (uint32_t t = 0; t < T; t++)
                     kern->add(m->x + (size_t)t * D, m->h + (size_t)t * D, D);
                 continue;
@@ -264,13 +503,13 @@ static void forward_packed(struct use_model *m, uint32_t nseq, float *out)
                 for (uint32_t k = 0; k < F; k++)
                     fp[k] *= inv;
             }
-            embed_linear(&L->down, L->bdown, m->fpool, nseq, m->y, m->xq);
+            lin(m, &L->down, L->bdown, m->fpool, nseq, m->y);
             for (uint32_t i = 0; i < nseq; i++)
                 if (m->boff[i + 1] > m->boff[i]) /* an empty text pools to zeros */
                     kern->add(m->pooled + (size_t)i * D, m->y + (size_t)i * D, D);
         }
     }
-    embed_linear(&m->pooler, m->bpool, m->pooled, nseq, m->y, m->xq);
+    lin(m, &m->pooler, m->bpool, m->pooled, nseq, m->y);
     for (uint32_t i = 0; i < nseq; i++) {
         float *y = m->y + (size_t)i * D, ss = 0.0f;
         for (uint32_t k = 0; k < D; k++) {

@@ -201,23 +201,29 @@ static void use_model_api(void **state)
     arena_fini(&small);
 }
 
+/* use-lite-<q>.gguf through embed_open; skips the test when absent */
+static void open_or_skip(struct embedder *e, const char *q)
+{
+    char path[600], err[300];
+    model_path(path, sizeof path, q);
+    assert_int_equal(embed_open(e, &A, port_linux(), path, err, sizeof err), 0);
+    if (e->is_fallback) {
+        print_message("    [%s absent (make models): skipped]\n", path);
+        skip();
+    }
+}
+
 /* every quantization loads and agrees with F32 on a few texts */
 static void use_quantized_close(void **state)
 {
     const char *q[3] = {"f32", "q8_0", "q4_0"};
     const char *t[3] = {"Hydrogen is the lightest element.", "What is the symbol of gold?", "Noble gases are inert."};
     static float v[3][3][512];
-    char path[600], err[300];
     (void)state;
     for (int i = 0; i < 3; i++) {
         struct embedder e;
         size_t ms = arena_mark(arena_budget(&A, ARENA_SCRATCH)), mm = arena_mark(arena_budget(&A, ARENA_MODELS));
-        model_path(path, sizeof path, q[i]);
-        assert_int_equal(embed_open(&e, &A, port_linux(), path, err, sizeof err), 0);
-        if (e.is_fallback) {
-            print_message("    [%s absent (make models): skipped]\n", path);
-            skip();
-        }
+        open_or_skip(&e, q[i]);
         for (int k = 0; k < 3; k++)
             assert_int_equal(embed_text(&e, t[k], strlen(t[k]), v[i][k]), 0);
         embed_close(&e);
@@ -230,6 +236,48 @@ static void use_quantized_close(void **state)
     }
 }
 
+/* Threads (embed_threads 2..4) give bit-identical vectors to one thread,
+ * text by text (weight rows split) and batched (tokens split), for every
+ * quantization; bad thread counts are EKB_EINVAL; close joins the helpers. */
+static void use_threads_identical(void **state)
+{
+    const char *q[3] = {"f32", "q8_0", "q4_0"};
+    const char *t[80];
+    size_t l[80];
+    static float one1[80 * 512], bat1[80 * 512], oneN[80 * 512], batN[80 * 512];
+    char err[300];
+    (void)state;
+    size_t n = make_texts(t, l);
+    for (int i = 0; i < 3; i++) {
+        struct embedder e;
+        size_t ms = arena_mark(arena_budget(&A, ARENA_SCRATCH)), mm = arena_mark(arena_budget(&A, ARENA_MODELS));
+        open_or_skip(&e, q[i]);
+        assert_int_equal(embed_threads(&e, &A, 0, err, sizeof err), EKB_EINVAL);
+        assert_int_equal(embed_threads(&e, &A, 5, err, sizeof err), EKB_EINVAL);
+        for (size_t k = 0; k < n; k++)
+            if (embed_text(&e, t[k], l[k], one1 + k * 512) != 0)
+                memset(one1 + k * 512, 0, 512 * sizeof(float)); /* the over-long text: ETOOBIG either way */
+        int rc1 = embed_batch(&e, t, l, n, bat1);
+        for (unsigned th = 2; th <= 4; th++) {
+            assert_int_equal(embed_threads(&e, &A, th, err, sizeof err), 0);
+            for (size_t k = 0; k < n; k++)
+                if (embed_text(&e, t[k], l[k], oneN + k * 512) != 0)
+                    memset(oneN + k * 512, 0, 512 * sizeof(float));
+            assert_int_equal(embed_batch(&e, t, l, n, batN), rc1);
+            assert_memory_equal(one1, oneN, n * 512 * sizeof(float));
+            if (rc1 == 0)
+                assert_memory_equal(bat1, batN, n * 512 * sizeof(float));
+        }
+        assert_int_equal(embed_threads(&e, &A, 1, err, sizeof err), 0); /* back to one: helpers joined */
+        assert_int_equal(embed_text(&e, t[0], l[0], oneN), 0);
+        assert_memory_equal(one1, oneN, 512 * sizeof(float));
+        assert_int_equal(embed_threads(&e, &A, 3, err, sizeof err), 0);
+        embed_close(&e); /* joins the helpers */
+        arena_reset(arena_budget(&A, ARENA_SCRATCH), ms);
+        arena_reset(arena_budget(&A, ARENA_MODELS), mm);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +286,7 @@ int main(void)
         cmocka_unit_test(batch_fallback),
         cmocka_unit_test(use_model_api),
         cmocka_unit_test(use_quantized_close),
+        cmocka_unit_test(use_threads_identical),
     };
     return cmocka_run_group_tests_name("embed", tests, setup, teardown);
 }
