@@ -3,6 +3,8 @@
  * or the cosine of two texts with --cos. Without --model: the board's
  * MODEL_EMBED in $EDGEKB_MODELS_DIR, else $MODELS_DIR, else build/models;
  * when that file is missing the hash fallback runs and stderr says so.
+ * --threads N (1..4, default 1): USE-lite runs each pass on N threads
+ * (embed_threads; same vectors as one thread).
  * Failure: one line on stderr; exit 1 (model, over-long line) or 2 (usage). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,16 +47,24 @@ static int flush(struct embedder *e, const char *const *t, const size_t *l, size
 int cmd_embed(struct app *a, const struct global_opts *g, int argc, char **argv)
 {
     const char *model = NULL;
-    int cos = 0, first = 1, rc = 0;
+    int cos = 0, first = 1, rc = 0, threads = 1;
     char err[400];
     (void)g;
     for (; first < argc && argv[first][0] == '-' && argv[first][1] != '\0'; first++) {
         if (strcmp(argv[first], "--model") == 0 && first + 1 < argc) {
             model = argv[++first];
+        } else if (strcmp(argv[first], "--threads") == 0 && first + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++first], &end, 10);
+            if (*end != '\0' || v < 1 || v > 4) {
+                fprintf(stderr, "edgekb embed: --threads takes 1..4\n");
+                return 2;
+            }
+            threads = (int)v;
         } else if (strcmp(argv[first], "--cos") == 0) {
             cos = 1;
         } else if (strcmp(argv[first], "--help") == 0) {
-            printf("usage: edgekb embed [--model FILE] TEXT...   (no TEXT: one text per line of stdin)\n"
+            printf("usage: edgekb embed [--model FILE] [--threads N] TEXT...   (no TEXT: one text per line of stdin)\n"
                    "       edgekb embed [--model FILE] --cos A B\n"
                    "Without a model file the reduced hash fallback is used (and said so on stderr).\n");
             return 0;
@@ -77,6 +87,11 @@ int cmd_embed(struct app *a, const struct global_opts *g, int argc, char **argv)
     struct embedder e;
     if (embed_open(&e, &a->arena, a->port, model, err, sizeof err) != 0) {
         fprintf(stderr, "edgekb embed: %s\n", err);
+        return 1;
+    }
+    if (embed_threads(&e, &a->arena, (unsigned)threads, err, sizeof err) != 0) {
+        fprintf(stderr, "edgekb embed: %s\n", err);
+        embed_close(&e);
         return 1;
     }
     if (e.is_fallback)

@@ -4,7 +4,8 @@
 # mean cosine F32 >= 0.9999, Q8_0 >= 0.995, Q4_0 >= 0.98 (Q4_0 files keep
 # USE-lite's block 0 in Q8_0: docs/models/quantize.md); mean and min printed.
 # Also checks the numpy reference (tools/ref/use_ref.py) on the same file.
-# edgekb embed reads the sentences from stdin (batched through embed_batch).
+# edgekb embed reads the sentences from stdin (batched through embed_batch);
+# Q8_0 also on 2 threads, which must print the same bytes.
 # Skips (77) without node/npm. Models come from tools/models.sh (make models),
 # the oracle's output is cached under build/use-oracle.
 . "$(dirname "$0")/_lib.sh"
@@ -30,6 +31,9 @@ n=$(wc -l <"$S")
 for q in f32 q8_0 q4_0; do
   "$EDGEKB" -q embed --model "$MD/use-lite-$q.gguf" <"$S" >"$TMPDIR/c-$q.jsonl" || { echo "FAIL: edgekb embed $q"; exit 1; }
 done
+# on 2 threads: the same bytes as one thread (embed --threads)
+"$EDGEKB" -q embed --threads 2 --model "$MD/use-lite-q8_0.gguf" <"$S" >"$TMPDIR/c-q8_0-t2.jsonl" || { echo "FAIL: edgekb embed --threads 2"; exit 1; }
+cmp -s "$TMPDIR/c-q8_0-t2.jsonl" "$TMPDIR/c-q8_0.jsonl" || { echo "FAIL: --threads 2 output differs from one thread"; exit 1; }
 head -200 "$S" >"$TMPDIR/s200.txt" # the float64 numpy reference is slow: its check uses 200 sentences
 $PY "$root/tools/ref/use_ref.py" embed --gguf "$MD/use-lite-f32.gguf" "$TMPDIR/s200.txt" >"$TMPDIR/ref.jsonl" 2>/dev/null || exit 1
 $PY - "$C/oracle.jsonl" "$TMPDIR" >"$TMPDIR/summary" <<'PYEOF'
