@@ -556,7 +556,7 @@ int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv
     if (pr.on)
         fputc('\n', stderr);
     double secs = (double)(a->port->mono_ns() - t0) * 1e-9;
-    fprintf(stderr, "ingest: %llu documents (%llu unchanged), %llu chunks, %llu facts, %.2f MB in %.2f s: %.2f MB/s, "
+    fprintf(stderr, "ingest: %llu documents (%llu unchanged), %llu chunks, %llu facts, %.2f MB in %.2f s: %.3f MB/s, "
                     "%.0f chunks/s, embedder %s%s, %d error(s)\n",
             (unsigned long long)docs, (unsigned long long)dups, (unsigned long long)chunks, (unsigned long long)facts,
             (double)bytes / 1048576.0, secs, secs > 0 ? (double)bytes / 1048576.0 / secs : 0.0,
