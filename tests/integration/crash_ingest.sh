@@ -84,9 +84,12 @@ while [ $save_points -lt 5 ]; do
   w=$(echo "argon boron cesium dubnium erbium" | cut -d' ' -f$((save_points + 1)))
   printf '{"id": "s%d", "title": "%s", "text": "Checkpoint %s: the %s sample was weighed, heated and logged."}\n' \
     $save_points $w $w $w >"$TMPDIR/s.jsonl"
-  "$B" -q ingest --kb "$K2" "$TMPDIR/s.jsonl" >"$TMPDIR/ack" 2>/dev/null &
+  rm -f "$TMPDIR/ack2"
+  "$B" -q ingest --kb "$K2" "$TMPDIR/s.jsonl" >"$TMPDIR/ack2" 2>/dev/null &
   pid=$!
-  while ! grep -q '^ok ' "$TMPDIR/ack" 2>/dev/null && kill -0 $pid 2>/dev/null; do sleep 0.002; done
+  # this run's own acknowledgement (a fresh file: never the previous run's line)
+  while ! grep -q "^ok [0-9]* s$save_points " "$TMPDIR/ack2" 2>/dev/null && kill -0 $pid 2>/dev/null; do sleep 0.002; done
+  grep -q "^ok [0-9]* s$save_points " "$TMPDIR/ack2" || { echo "FAIL: save point $save_points: ingest ended unacknowledged"; exit 1; }
   kill -9 $pid 2>/dev/null
   wait $pid 2>/dev/null
   save_points=$((save_points + 1)); points=$((points + 1))
