@@ -399,6 +399,23 @@ static void lin(struct use_model *m, const struct gguf_w *w, const float *b, con
     use_run(m, lin_part, &j);
 }
 
+/* o += w * v, 4 lanes at a time (GCC vector extension: SSE2 / NEON) */
+typedef float use_v4 __attribute__((vector_size(16)));
+
+static void axpy(float *restrict o, const float *restrict v, float w, uint32_t n)
+{
+    uint32_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        use_v4 a, b;
+        memcpy(&a, o + k, sizeof a);
+        memcpy(&b, v + k, sizeof b);
+        a += b * w;
+        memcpy(o + k, &a, sizeof a);
+    }
+    for (; k < n; k++)
+        o[k] += w * v[k];
+}
+
 struct attn_job {
     const struct use_layer *L;
     uint32_t nseq;
@@ -421,12 +438,8 @@ static void attn_part(struct use_model *m, unsigned part, unsigned nparts, void 
             kern->softmax(att, s1 - s0);
             float *o = m->o + (size_t)t * wd + h * hd;
             memset(o, 0, hd * 4);
-            for (uint32_t s = s0; s < s1; s++) {
-                const float *vs = m->qkv + (size_t)s * 3 * wd + 2 * wd + h * hd;
-                float w = att[s - s0];
-                for (uint32_t k = 0; k < hd; k++)
-                    o[k] += w * vs[k];
-            }
+            for (uint32_t s = s0; s < s1; s++)
+                axpy(o, m->qkv + (size_t)s * 3 * wd + 2 * wd + h * hd, att[s - s0], hd);
         }
     }
 }
