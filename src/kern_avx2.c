@@ -7,10 +7,10 @@
  * with ones. Q4_0 matvec feeds the unsigned nibbles (0..15) to maddubs
  * directly and takes 8*sum(a) off through a scalar accumulator (matmul:
  * in the int32 domain).
- * matvec: 4 weight rows per pass share each activation block. matmul: tiles
- * of 2 weight rows x 4 activation rows, block sums folded with hadd (see
- * av_matmul_q). Float accumulation: 8 lanes, then a horizontal sum: differs
- * from the scalar reference by summation order only.
+ * matvec: 4 weight rows per pass share each activation block. matmul: 1
+ * weight row x 8 activation rows, Q8_0 through int16 madd, Q4_0 folded in
+ * int16, no hadd (see av_matmul_q). Float accumulation: 8 lanes, then a
+ * horizontal sum: differs from the scalar reference by summation order only.
  * rmsnorm and silu (a Cephes-style exp) are AVX2 (a few % of a decode
  * step); softmax, layernorm, gelu use the scalar reference; add, mul, dot_i8
  * (any int8, via int16 madd), f32 ops are AVX2. */
@@ -361,102 +361,164 @@ static void av_matvec_q4_0(float *y, const void *W, const void *xq, size_t rows,
         y[r] = row_q4_0(W0 + r * nb, xq, nb);
 }
 
-/* Weights of one Q8_0 block as stored (may hold -128); block scales. */
-static inline __m256i wblock_q8(const void *W, size_t i)
+/* ---- matmul: Y[n][rows] = X W^T for int8 activation rows X.
+ * Micro-kernel: 1 weight row x C = 8 (or 4) activation rows; no hadd.
+ * Per weight block: one load and the fp16 scale, then per activation row:
+ *   Q8_0: w sign-extended to int16 (two halves, once per weight block)
+ *         times the activation block sign-extended once per slice (below):
+ *         two madd_epi16 + add = exact int32 partial sums, any int8 incl.
+ *         -128 (no sign trick: its vpsignb competed with the multiplies);
+ *   Q4_0: maddubs(unsigned nibbles, a): int16 pairs <= 2*15*127 = 3810.
+ * The C rows' sums are folded with unpack + add (no hadd) into one vector
+ * with one lane per activation row ([a0..a3 | a0..a3] by lane halves, C = 8:
+ * a lane permute + add gives [a0..a7]). Q4_0 folds in int16 (each folded
+ * int16 holds at most 8 pairs: <= 30480, exact) and widens once with madd
+ * for all C rows, then subtracts 8 * sum(a) in int32. Each lane is exactly
+ * the reference's block integer; one cvt and one FMA with dw * [da_0 ..
+ * da_C-1] add it to the row's accumulator (C = 4: the lane halves are
+ * added in int32 first, so an activation row's outputs are the same bits
+ * whichever tile it falls in, which keeps use.c's thread splits
+ * bit-identical). Per slice of MM_NB blocks the
+ * activation scales, 8 * sums and int16 blocks are laid out once (stack,
+ * ~18 KB, L1), not per weight row; each weight block is read once per 8
+ * activation rows. Rows wider than MM_NB blocks go in slices (later slices
+ * added to Y). Leftover activation rows: 4 with C = 4, 1 to 3 with C = 4
+ * and the last row repeated (the copies' outputs dropped); a call with n =
+ * 1 is the matvec. Float results differ from the reference by summation order (and
+ * FMA) only. */
+#define MM_NB 32
+
+struct mm_scales {
+    __m256 da[MM_NB];  /* C = 8: [da_0..da_7]; C = 4: [da_0..da_3 | da_0..da_3] */
+    __m256i s8[MM_NB]; /* Q4_0, 8 * sum(a) per row: C = 8: [s_0..s_7]; C = 4: [s_0..s_3 | 0 0 0 0] */
+    __m256i a16[MM_NB][8][2]; /* Q8_0: activation blocks sign-extended to int16 (elements 0..15, 16..31) */
+};
+
+/* 4 vectors -> [low-lane sums of v0..v3 | high-lane sums], 32-bit units
+ * (q4: units are two int16 added as int16) */
+static inline __attribute__((always_inline)) __m256i mm_fold4(__m256i v0, __m256i v1, __m256i v2, __m256i v3, int q4)
 {
-    return _mm256_loadu_si256((const __m256i *)(const void *)((const struct kern_q8_0 *)W)[i].qs);
-}
-static inline float wscale(const void *W, size_t i, int q4)
-{
-    return h2f(q4 ? ((const struct kern_q4_0 *)W)[i].d : ((const struct kern_q8_0 *)W)[i].d);
+    if (q4) {
+        __m256i a = _mm256_add_epi16(_mm256_unpacklo_epi32(v0, v1), _mm256_unpackhi_epi32(v0, v1));
+        __m256i b = _mm256_add_epi16(_mm256_unpacklo_epi32(v2, v3), _mm256_unpackhi_epi32(v2, v3));
+        return _mm256_add_epi16(_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
+    }
+    __m256i a = _mm256_add_epi32(_mm256_unpacklo_epi32(v0, v1), _mm256_unpackhi_epi32(v0, v1));
+    __m256i b = _mm256_add_epi32(_mm256_unpacklo_epi32(v2, v3), _mm256_unpackhi_epi32(v2, v3));
+    return _mm256_add_epi32(_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
 }
 
-/* Tiles of 2 weight rows x 4 activation rows: each weight block is loaded
- * (for Q4_0 unpacked) once and used four times, each activation block
- * twice. Per weight row and block, the 4 activation rows' int32 partial
- * sums are folded by two hadd levels into one vector [a0 a1 a2 a3 | a0 a1
- * a2 a3] (low/high half sums, exact), so one cvt + one FMA with the scales
- * dw * [da0..da3 | da0..da3] serve 4 products (the activation scales of a
- * tile are gathered once per tile, not per weight row). Q8_0: sign trick;
- * Q4_0: unsigned nibbles times signed activations, minus 8 * sum(a) in the
- * integer domain. The halves are added at the end. Leftover rows and
- * activation rows fall back to the one-row and matvec paths. */
-static inline __m256i dot_i32(__m256i uw, __m256i w, const int8_t *aq)
+/* one weight block (Q8_0: int16 halves w, wh; Q4_0: nibbles in w) times
+ * activation block aq / a16: Q8_0 exact int32 partial sums; Q4_0 int16
+ * pair sums */
+static inline __attribute__((always_inline)) __m256i mm_dot(__m256i w, __m256i wh, const int8_t *aq,
+                                                            const __m256i *a16, int q4)
 {
-    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)aq);
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(uw, _mm256_sign_epi8(a, w)), _mm256_set1_epi16(1));
+    if (q4)
+        return _mm256_maddubs_epi16(w, _mm256_loadu_si256((const __m256i *)(const void *)aq));
+    return _mm256_add_epi32(_mm256_madd_epi16(w, a16[0]), _mm256_madd_epi16(wh, a16[1]));
 }
 
-/* exact int32 partial sums of nib.a, nib unsigned 0..15 */
-static inline __m256i dot_u4(__m256i nib, const int8_t *aq)
+/* C (4 or 8) activation rows A[c] (pointers may repeat), blocks [b0, b0 +
+ * nbs), against every weight row; add: add to Y instead of storing */
+static inline __attribute__((always_inline)) void mm_tile(float *Y, size_t ystride, size_t C, const void *W,
+                                                          const struct kern_q8a *const *A, size_t rows, size_t nb,
+                                                          size_t b0, size_t nbs, int q4, int add,
+                                                          struct mm_scales *S)
 {
-    return dot_q4_block(nib, _mm256_loadu_si256((const __m256i *)(const void *)aq));
+    for (size_t b = 0; b < nbs; b++) {
+        float d[8];
+        int32_t s[8];
+        for (size_t c = 0; c < 8; c++) {
+            const struct kern_q8a *a = A[c % C] + b0 + b;
+            d[c] = a->d;
+            s[c] = 8 * a->sum;
+        }
+        S->da[b] = _mm256_loadu_ps(d);
+        for (size_t c = 0; !q4 && c < C; c++) {
+            __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)A[c][b0 + b].qs);
+            S->a16[b][c][0] = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(a));
+            S->a16[b][c][1] = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(a, 1));
+        }
+        S->s8[b] = _mm256_loadu_si256((const __m256i *)(const void *)s);
+    }
+    const __m256i ones = _mm256_set1_epi16(1);
+#define MM_DOT(c) mm_dot(w, wh, A[c][k].qs, S->a16[b][c], q4)
+    for (size_t r = 0; r < rows; r++) {
+        __m256 acc = _mm256_setzero_ps();
+        for (size_t b = 0; b < nbs; b++) {
+            size_t wi = r * nb + b0 + b, k = b0 + b;
+            __m256i w, wh = _mm256_setzero_si256();
+            float dw;
+            if (q4) {
+                const struct kern_q4_0 *wb = (const struct kern_q4_0 *)W + wi;
+                w = unpack_q4(wb->qs);
+                dw = h2f(wb->d);
+            } else {
+                const struct kern_q8_0 *wb = (const struct kern_q8_0 *)W + wi;
+                w = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)wb->qs));
+                wh = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wb->qs + 16)));
+                dw = h2f(wb->d);
+            }
+            __m256i s = mm_fold4(MM_DOT(0), MM_DOT(1), MM_DOT(2), MM_DOT(3), q4);
+            if (C == 8) {
+                __m256i t = mm_fold4(MM_DOT(4), MM_DOT(5), MM_DOT(6), MM_DOT(7), q4);
+                __m256i lo = _mm256_permute2x128_si256(s, t, 0x20), hi = _mm256_permute2x128_si256(s, t, 0x31);
+                s = q4 ? _mm256_add_epi16(lo, hi) : _mm256_add_epi32(lo, hi);
+            }
+            if (q4)
+                s = _mm256_madd_epi16(s, ones);
+            if (C == 4) /* full sums in both halves: lanes 0..3 then match C = 8's bit for bit */
+                s = _mm256_add_epi32(s, _mm256_permute2x128_si256(s, s, 0x01));
+            if (q4)
+                s = _mm256_sub_epi32(s, S->s8[b]);
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(_mm256_set1_ps(dw), S->da[b]), acc);
+        }
+#undef MM_DOT
+        float t[8];
+        _mm256_storeu_ps(t, acc);
+        for (size_t c = 0; c < C; c++)
+            Y[c * ystride + r] = add ? Y[c * ystride + r] + t[c] : t[c];
+    }
 }
-
-#define MM_DA_BLOCKS 64 /* activation scales of up to 64 blocks gathered once per 4 rows */
 
 static inline __attribute__((always_inline)) void av_matmul_q(float *Y, const void *W, const void *X, size_t rows,
                                                               size_t cols, size_t n, int q4)
 {
-    size_t nb = cols / KERN_QK, i = 0, r;
+    size_t nb = cols / KERN_QK, i = 0, bsz = q4 ? sizeof(struct kern_q4_0) : sizeof(struct kern_q8_0);
     const struct kern_q8a *A = X;
-    __m128 das[MM_DA_BLOCKS];
-    for (; i + 4 <= n; i += 4) {
-        const struct kern_q8a *a0 = A + i * nb, *a1 = a0 + nb, *a2 = a1 + nb, *a3 = a2 + nb;
-        int pre = nb <= MM_DA_BLOCKS;
-        for (size_t b = 0; pre && b < nb; b++)
-            das[b] = _mm_set_ps(a3[b].d, a2[b].d, a1[b].d, a0[b].d);
-        for (r = 0; r + 2 <= rows; r += 2) {
-            __m256 c0 = _mm256_setzero_ps(), c1 = c0;
-            size_t o0 = r * nb, o1 = o0 + nb;
-            for (size_t b = 0; b < nb; b++) {
-                __m256i g0, g1;
-                if (q4) { /* unsigned nibbles x signed activations, minus 8 * sum(a) in the low half */
-                    const struct kern_q4_0 *wq = W;
-                    __m256i n0 = unpack_q4(wq[o0 + b].qs), n1 = unpack_q4(wq[o1 + b].qs);
-                    __m256i s8 = _mm256_castsi128_si256(
-                        _mm_slli_epi32(_mm_set_epi32(a3[b].sum, a2[b].sum, a1[b].sum, a0[b].sum), 3));
-                    s8 = _mm256_permute2x128_si256(s8, s8, 0x80); /* low half only, high half zero */
-                    g0 = _mm256_sub_epi32(
-                        _mm256_hadd_epi32(_mm256_hadd_epi32(dot_u4(n0, a0[b].qs), dot_u4(n0, a1[b].qs)),
-                                          _mm256_hadd_epi32(dot_u4(n0, a2[b].qs), dot_u4(n0, a3[b].qs))),
-                        s8);
-                    g1 = _mm256_sub_epi32(
-                        _mm256_hadd_epi32(_mm256_hadd_epi32(dot_u4(n1, a0[b].qs), dot_u4(n1, a1[b].qs)),
-                                          _mm256_hadd_epi32(dot_u4(n1, a2[b].qs), dot_u4(n1, a3[b].qs))),
-                        s8);
-                } else {
-                    __m256i w0 = wblock_q8(W, o0 + b), w1 = wblock_q8(W, o1 + b);
-                    __m256i u0 = _mm256_sign_epi8(w0, w0), u1 = _mm256_sign_epi8(w1, w1);
-                    g0 = _mm256_hadd_epi32(_mm256_hadd_epi32(dot_i32(u0, w0, a0[b].qs), dot_i32(u0, w0, a1[b].qs)),
-                                           _mm256_hadd_epi32(dot_i32(u0, w0, a2[b].qs), dot_i32(u0, w0, a3[b].qs)));
-                    g1 = _mm256_hadd_epi32(_mm256_hadd_epi32(dot_i32(u1, w1, a0[b].qs), dot_i32(u1, w1, a1[b].qs)),
-                                           _mm256_hadd_epi32(dot_i32(u1, w1, a2[b].qs), dot_i32(u1, w1, a3[b].qs)));
-                }
-                __m128 da4 = pre ? das[b] : _mm_set_ps(a3[b].d, a2[b].d, a1[b].d, a0[b].d);
-                __m256 da = _mm256_set_m128(da4, da4);
-                c0 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(wscale(W, o0 + b, q4)), da), _mm256_cvtepi32_ps(g0), c0);
-                c1 = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(wscale(W, o1 + b, q4)), da), _mm256_cvtepi32_ps(g1), c1);
+    struct mm_scales S;
+    if (n == 1) {
+        (q4 ? av_matvec_q4_0 : av_matvec_q8_0)(Y, W, X, rows, cols);
+        return;
+    }
+    while (i < n) {
+        size_t m = n - i, C = m >= 8 ? 8 : 4, real = m < C ? m : C;
+        const struct kern_q8a *ap[8];
+        for (size_t c = 0; c < C; c++)
+            ap[c] = A + (i + (c < real ? c : real - 1)) * nb;
+        float *y = Y + i * rows;
+        if (real < C) { /* 1 to 3 rows: outputs through a local buffer of 64 weight rows */
+            float tmp[4 * 64];
+            for (size_t r0 = 0; r0 < rows; r0 += 64) {
+                size_t nr = rows - r0 < 64 ? rows - r0 : 64;
+                const void *Wr = (const unsigned char *)W + r0 * nb * bsz;
+                for (size_t b0 = 0; b0 < nb; b0 += MM_NB)
+                    mm_tile(tmp, nr, 4, Wr, ap, nr, nb, b0, nb - b0 < MM_NB ? nb - b0 : MM_NB, q4, b0 > 0, &S);
+                for (size_t c = 0; c < real; c++)
+                    memcpy(y + c * rows + r0, tmp + c * nr, nr * sizeof *tmp);
             }
-            __m128 s0 = _mm_add_ps(_mm256_castps256_ps128(c0), _mm256_extractf128_ps(c0, 1));
-            __m128 s1 = _mm_add_ps(_mm256_castps256_ps128(c1), _mm256_extractf128_ps(c1, 1));
-            float t0[4], t1[4];
-            _mm_storeu_ps(t0, s0);
-            _mm_storeu_ps(t1, s1);
-            for (size_t k = 0; k < 4; k++) {
-                Y[(i + k) * rows + r] = t0[k];
-                Y[(i + k) * rows + r + 1] = t1[k];
+        } else {
+            for (size_t b0 = 0; b0 < nb; b0 += MM_NB) {
+                size_t nbs = nb - b0 < MM_NB ? nb - b0 : MM_NB;
+                if (C == 8)
+                    mm_tile(y, rows, 8, W, ap, rows, nb, b0, nbs, q4, b0 > 0, &S);
+                else
+                    mm_tile(y, rows, 4, W, ap, rows, nb, b0, nbs, q4, b0 > 0, &S);
             }
         }
-        for (; r < rows; r++) /* odd last weight row */
-            for (size_t k = 0; k < 4; k++) {
-                const struct kern_q8a *a = A + (i + k) * nb;
-                Y[(i + k) * rows + r] = q4 ? row_q4_0((const struct kern_q4_0 *)W + r * nb, a, nb)
-                                           : row_q8_0((const struct kern_q8_0 *)W + r * nb, a, nb);
-            }
+        i += real;
     }
-    for (; i < n; i++)
-        (q4 ? av_matvec_q4_0 : av_matvec_q8_0)(Y + i * rows, W, A + i * nb, rows, cols);
 }
 
 static void av_matmul_q8_0(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n)

@@ -40,7 +40,7 @@ static float frand(void) { return (float)((int)(rnd() % 20001) - 10000) / 5000.0
 
 #define MAXC (8 * 32)
 #define MAXR 9
-#define MAXN 9
+#define MAXN 19
 
 /* Why a compiled-in variant cannot run here ("" if it can). */
 static const char *why_not(const char *name)
@@ -221,6 +221,24 @@ static float mag_row(int q4, const void *W, size_t r, const struct kern_q8a *a, 
     return m;
 }
 
+/* matmul of n activation rows == n matvecs of the reference: exact with
+ * unit scales, else within 2e-6 of the sum of |terms| (y0: rows, y1: n x rows) */
+static void check_matmul(const struct kern_ops *k, int q, const void *W, const struct kern_q8a *act, size_t rows,
+                         size_t cols, size_t n, int unit, float *y0, float *y1)
+{
+    size_t nb = cols / 32;
+    (q ? k->matmul_q4_0 : k->matmul_q8_0)(y1, W, act, rows, cols, n);
+    for (size_t i = 0; i < n; i++) {
+        (q ? kern_scalar.matvec_q4_0 : kern_scalar.matvec_q8_0)(y0, W, act + i * nb, rows, cols);
+        for (size_t r = 0; r < rows; r++) {
+            float tol = unit ? 0.0f : 2e-6f * mag_row(q, W, r, act + i * nb, nb);
+            if (fabsf(y0[r] - y1[i * rows + r]) > tol)
+                fail_msg("%s matmul_%s n=%zu i=%zu r=%zu rows=%zu cols=%zu unit=%d: %.9g != %.9g", k->name,
+                         q ? "q4_0" : "q8_0", n, i, r, rows, cols, unit, (double)y1[i * rows + r], (double)y0[r]);
+        }
+    }
+}
+
 static void v_quant_mat(const struct kern_ops *k)
 {
     /* odd byte offsets: blocks are 34/18 bytes, so weights are unaligned anyway */
@@ -248,24 +266,40 @@ static void v_quant_mat(const struct kern_ops *k)
                             fail_msg("%s matvec_%s rows=%zu cols=%zu unit=%d r=%zu: %.9g != %.9g", k->name,
                                      q ? "q4_0" : "q8_0", rows, cols, unit, r, (double)y1[r], (double)y0[r]);
                     }
-                    /* matmul == n matvecs of the reference */
-                    (q ? k->matmul_q4_0 : k->matmul_q8_0)(y1, W, act, rows, cols, n);
-                    for (size_t i = 0; i < n; i++) {
-                        (q ? kern_scalar.matvec_q4_0 : kern_scalar.matvec_q8_0)(y0, W, act + i * nb, rows, cols);
-                        for (size_t r = 0; r < rows; r++) {
-                            float tol = unit ? 0.0f : 2e-6f * mag_row(q, W, r, act + i * nb, nb);
-                            if (fabsf(y0[r] - y1[i * rows + r]) > tol)
-                                fail_msg("%s matmul_%s n=%zu i=%zu rows=%zu cols=%zu unit=%d", k->name,
-                                         q ? "q4_0" : "q8_0", n, i, rows, cols, unit);
-                        }
-                    }
+                    check_matmul(k, q, W, act, rows, cols, n, unit, y0, y1);
                 }
             }
 }
+/* Rows wider than the SIMD matmuls' block slices (AVX2: 32 blocks), odd
+ * row counts, activation counts covering the 8-, 4- and padded tiles and the
+ * matvec leftover; unit scales (exact) and random ones. */
+static void v_quant_mat_wide(const struct kern_ops *k)
+{
+    enum { R = 5, NB = 67, C = NB * 32, N = 19 };
+    static unsigned char wbuf8[R * NB * 34 + 8], wbuf4[R * NB * 18 + 8];
+    static struct kern_q8a act[N * NB];
+    static float y0[R], y1[N * R];
+    static const size_t ns[] = {2, 3, 5, 8, 9, 11, 19};
+    for (int unit = 1; unit >= 0; unit--)
+        for (size_t t = 0; t < sizeof ns / sizeof ns[0]; t++) {
+            size_t off = rnd() % 8, n = ns[t];
+            struct kern_q8_0 *w8 = (struct kern_q8_0 *)(void *)(wbuf8 + off);
+            struct kern_q4_0 *w4 = (struct kern_q4_0 *)(void *)(wbuf4 + off);
+            fill_q8(w8, R * NB, unit);
+            fill_q4(w4, R * NB, unit);
+            fill_act(act, n * NB, unit);
+            for (int q = 0; q < 2; q++) {
+                const void *W = q ? (const void *)w4 : (const void *)w8;
+                check_matmul(k, q, W, act, R, C, n, unit, y0, y1);
+            }
+        }
+}
+
 static void quantized_matvec_matmul(void **state)
 {
     (void)state;
     each_variant(v_quant_mat);
+    each_variant(v_quant_mat_wide);
 }
 
 /* Long rows (131 blocks: beyond the AVX2 Q4_0 kernel's 64 precomputed
