@@ -11,9 +11,10 @@
  * weight row x 8 activation rows, Q8_0 through int16 madd, Q4_0 folded in
  * int16, no hadd (see av_matmul_q). Float accumulation: 8 lanes, then a
  * horizontal sum: differs from the scalar reference by summation order only.
- * rmsnorm and silu (a Cephes-style exp) are AVX2 (a few % of a decode
- * step); softmax, layernorm, gelu use the scalar reference; add, mul, dot_i8
- * (any int8, via int16 madd), f32 ops are AVX2. */
+ * rmsnorm, layernorm (a few % of a decode step / an encoder pass) and
+ * silu (a Cephes-style exp) are AVX2; softmax, gelu use the scalar
+ * reference; add, mul, dot_i8 (any int8, via int16 madd), f32 ops are
+ * AVX2. */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -696,6 +697,46 @@ static void av_rmsnorm(float *y, const float *x, const float *g, size_t n, float
         y[i] = x[i] * inv * (g ? g[i] : 1.0f);
 }
 
+/* mean, then the variance around it (two passes as the reference, 8 lanes
+ * x 2 accumulators), then (x - mean) * inv * g + b; y may be x. Differs
+ * from the reference by summation order only. */
+static void av_layernorm(float *y, const float *x, const float *g, const float *b, size_t n, float eps)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_add_ps(s0, _mm256_loadu_ps(x + i));
+        s1 = _mm256_add_ps(s1, _mm256_loadu_ps(x + i + 8));
+    }
+    float mean = hsum8(_mm256_add_ps(s0, s1));
+    for (; i < n; i++)
+        mean += x[i];
+    mean /= (float)n;
+    __m256 vm = _mm256_set1_ps(mean);
+    s0 = s1 = _mm256_setzero_ps();
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(x + i), vm), d1 = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), vm);
+        s0 = _mm256_fmadd_ps(d0, d0, s0);
+        s1 = _mm256_fmadd_ps(d1, d1, s1);
+    }
+    float var = hsum8(_mm256_add_ps(s0, s1));
+    for (; i < n; i++)
+        var += (x[i] - mean) * (x[i] - mean);
+    var /= (float)n;
+    float inv = 1.0f / sqrtf(var + eps);
+    __m256 vi = _mm256_set1_ps(inv);
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm), vi);
+        if (g)
+            v = _mm256_mul_ps(v, _mm256_loadu_ps(g + i));
+        if (b)
+            v = _mm256_add_ps(v, _mm256_loadu_ps(b + i));
+        _mm256_storeu_ps(y + i, v);
+    }
+    for (; i < n; i++)
+        y[i] = (x[i] - mean) * inv * (g ? g[i] : 1.0f) + (b ? b[i] : 0.0f);
+}
+
 const struct kern_ops kern_avx2 = {
     .name = "avx2",
     .quantize_act = av_quantize_act,
@@ -708,7 +749,7 @@ const struct kern_ops kern_avx2 = {
     .dot_i8 = av_dot_i8,
     .dot_f32 = av_dot_f32,
     .softmax = kern_sc_softmax,
-    .layernorm = kern_sc_layernorm,
+    .layernorm = av_layernorm,
     .rmsnorm = av_rmsnorm,
     .gelu = kern_sc_gelu,
     .gelu_tanh = kern_sc_gelu_tanh,

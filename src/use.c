@@ -416,6 +416,25 @@ static void axpy(float *restrict o, const float *restrict v, float w, uint32_t n
         o[k] += w * v[k];
 }
 
+typedef int32_t use_i4 __attribute__((vector_size(16)));
+
+/* x = max(x, 0) (NaN -> 0, as x > 0 ? x : 0), 4 lanes at a time: the
+ * branchy scalar loop was ~4% of a pass */
+static void relu(float *x, size_t n)
+{
+    const use_v4 z = {0.0f, 0.0f, 0.0f, 0.0f};
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        use_v4 v;
+        memcpy(&v, x + k, sizeof v);
+        use_i4 keep = v > z;
+        v = (use_v4)((use_i4)v & keep);
+        memcpy(x + k, &v, sizeof v);
+    }
+    for (; k < n; k++)
+        x[k] = x[k] > 0.0f ? x[k] : 0.0f;
+}
+
 struct attn_job {
     const struct use_layer *L;
     uint32_t nseq;
@@ -492,8 +511,7 @@ static void forward_packed(struct use_model *m, uint32_t nseq, float *out)
             for (uint32_t t = 0; t < T; t++)
                 kern->layernorm(m->a + (size_t)t * D, m->h + (size_t)t * D, L->ln2_g, L->ln2_b, D, m->eps);
             lin(m, &L->up, L->bup, m->a, T, m->f);
-            for (size_t k = 0; k < (size_t)T * F; k++)
-                m->f[k] = m->f[k] > 0.0f ? m->f[k] : 0.0f;
+            relu(m->f, (size_t)T * F);
             if (!last) {
                 lin(m, &L->down, L->bdown, m->f, T, m->x);
                 for (uint32_t t = 0; t < T; t++)
