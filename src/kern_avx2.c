@@ -383,9 +383,10 @@ static void av_matvec_q4_0(float *y, const void *W, const void *xq, size_t rows,
  * activation scales, 8 * sums and int16 blocks are laid out once (stack,
  * ~18 KB, L1), not per weight row; each weight block is read once per 8
  * activation rows. Rows wider than MM_NB blocks go in slices (later slices
- * added to Y). Leftover activation rows: 4 with C = 4, 1 to 3 with C = 4
- * and the last row repeated (the copies' outputs dropped); a call with n =
- * 1 is the matvec. Float results differ from the reference by summation order (and
+ * added to Y). Leftover activation rows: 4 with C = 4, 2 or 3 with C = 4
+ * and the last row repeated (the copies' outputs dropped); a lone last row
+ * (n % 4 == 1) goes through the matvec. use.c splits tokens between threads
+ * in multiples of 4, so a row takes the matvec in every split or in none. Float results differ from the reference by summation order (and
  * FMA) only. */
 #define MM_NB 32
 
@@ -489,17 +490,17 @@ static inline __attribute__((always_inline)) void av_matmul_q(float *Y, const vo
     size_t nb = cols / KERN_QK, i = 0, bsz = q4 ? sizeof(struct kern_q4_0) : sizeof(struct kern_q8_0);
     const struct kern_q8a *A = X;
     struct mm_scales S;
-    if (n == 1) {
-        (q4 ? av_matvec_q4_0 : av_matvec_q8_0)(Y, W, X, rows, cols);
-        return;
-    }
     while (i < n) {
+        if (n - i == 1) { /* a lone last row: the matvec (~2x cheaper than a padded 4-row tile) */
+            (q4 ? av_matvec_q4_0 : av_matvec_q8_0)(Y + i * rows, W, A + i * nb, rows, cols);
+            break;
+        }
         size_t m = n - i, C = m >= 8 ? 8 : 4, real = m < C ? m : C;
         const struct kern_q8a *ap[8];
         for (size_t c = 0; c < C; c++)
             ap[c] = A + (i + (c < real ? c : real - 1)) * nb;
         float *y = Y + i * rows;
-        if (real < C) { /* 1 to 3 rows: outputs through a local buffer of 64 weight rows */
+        if (real < C) { /* 2 or 3 rows: outputs through a local buffer of 64 weight rows */
             float tmp[4 * 64];
             for (size_t r0 = 0; r0 < rows; r0 += 64) {
                 size_t nr = rows - r0 < 64 ? rows - r0 : 64;
