@@ -363,31 +363,30 @@ static void av_matvec_q4_0(float *y, const void *W, const void *xq, size_t rows,
 }
 
 /* ---- matmul: Y[n][rows] = X W^T for int8 activation rows X.
- * Micro-kernel: 1 weight row x C = 8 (or 4) activation rows; no hadd.
- * Per weight block: one load and the fp16 scale, then per activation row:
+ * Micro-kernel: 1 weight row x C = 8 (or 4) activation rows; no hadd. Per
+ * weight block: one load and the fp16 scale, then per activation row:
  *   Q8_0: w sign-extended to int16 (two halves, once per weight block)
  *         times the activation block sign-extended once per slice (below):
  *         two madd_epi16 + add = exact int32 partial sums, any int8 incl.
  *         -128 (no sign trick: its vpsignb competed with the multiplies);
  *   Q4_0: maddubs(unsigned nibbles, a): int16 pairs <= 2*15*127 = 3810.
- * The C rows' sums are folded with unpack + add (no hadd) into one vector
- * with one lane per activation row ([a0..a3 | a0..a3] by lane halves, C = 8:
- * a lane permute + add gives [a0..a7]). Q4_0 folds in int16 (each folded
- * int16 holds at most 8 pairs: <= 30480, exact) and widens once with madd
- * for all C rows, then subtracts 8 * sum(a) in int32. Each lane is exactly
- * the reference's block integer; one cvt and one FMA with dw * [da_0 ..
- * da_C-1] add it to the row's accumulator (C = 4: the lane halves are
- * added in int32 first, so an activation row's outputs are the same bits
- * whichever tile it falls in, which keeps use.c's thread splits
- * bit-identical). Per slice of MM_NB blocks the
- * activation scales, 8 * sums and int16 blocks are laid out once (stack,
- * ~18 KB, L1), not per weight row; each weight block is read once per 8
- * activation rows. Rows wider than MM_NB blocks go in slices (later slices
- * added to Y). Leftover activation rows: 4 with C = 4, 2 or 3 with C = 4
- * and the last row repeated (the copies' outputs dropped); a lone last row
- * (n % 4 == 1) goes through the matvec. use.c splits tokens between threads
- * in multiples of 4, so a row takes the matvec in every split or in none. Float results differ from the reference by summation order (and
- * FMA) only. */
+ * The C rows' sums are folded with unpack + add (no hadd) into one vector with
+ * one lane per activation row ([a0..a3 | a0..a3] by lane halves, C = 8: a lane
+ * permute + add gives [a0..a7]). Q4_0 folds in int16 (each folded int16 holds
+ * at most 8 pairs: <= 30480, exact) and widens once with madd for all C rows,
+ * then subtracts 8 * sum(a) in int32. Each lane is exactly the reference's
+ * block integer; one cvt and one FMA with dw * [da_0 .. da_C-1] add it to the
+ * row's accumulator (C = 4: the lane halves are added in int32 first, so C = 4
+ * and C = 8 lanes are the same bits). Per slice of MM_NB blocks the activation
+ * scales, 8 * sums and int16 blocks are laid out once (stack, ~18 KB, L1), not
+ * per weight row; each weight block is read once per 8 activation rows. Rows
+ * wider than MM_NB blocks go in slices (later slices added to Y). Leftover
+ * activation rows: 4 with C = 4, 2 or 3 with C = 4 and the last row repeated
+ * (the copies' outputs dropped), a lone last row (n % 4 == 1, also n = 1)
+ * through mm_one, which computes what a tile lane does. So an activation row's
+ * outputs are the same bits whatever n and its position: batch 1 and batch 32
+ * embed identically, and use.c's thread splits stay bit-identical. Float
+ * results differ from the reference by summation order (and FMA) only. */
 #define MM_NB 32
 
 struct mm_scales {
@@ -484,6 +483,44 @@ static inline __attribute__((always_inline)) void mm_tile(float *Y, size_t ystri
     }
 }
 
+/* One activation row a against every weight row, bit for bit what a lane
+ * of mm_tile computes (same exact block integer, same float scale product,
+ * cvt and FMA in the same block and slice order), at a quarter of a padded
+ * 4-row tile's work. */
+static inline __attribute__((always_inline)) void mm_one(float *y, const void *W, const struct kern_q8a *a,
+                                                         size_t rows, size_t nb, int q4)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (size_t r = 0; r < rows; r++) {
+        float out = 0.0f;
+        for (size_t b0 = 0; b0 < nb; b0 += MM_NB) {
+            size_t be = nb - b0 < MM_NB ? nb : b0 + MM_NB;
+            __m128 acc = _mm_setzero_ps();
+            for (size_t b = b0; b < be; b++) {
+                __m256i aq = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs), p;
+                float dw;
+                if (q4) {
+                    const struct kern_q4_0 *wb = (const struct kern_q4_0 *)W + r * nb + b;
+                    p = _mm256_madd_epi16(_mm256_maddubs_epi16(unpack_q4(wb->qs), aq), ones);
+                    dw = h2f(wb->d);
+                } else {
+                    const struct kern_q8_0 *wb = (const struct kern_q8_0 *)W + r * nb + b;
+                    __m256i wl = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)wb->qs));
+                    __m256i wh = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(wb->qs + 16)));
+                    p = _mm256_add_epi32(_mm256_madd_epi16(wl, _mm256_cvtepi8_epi16(_mm256_castsi256_si128(aq))),
+                                         _mm256_madd_epi16(wh, _mm256_cvtepi8_epi16(_mm256_extracti128_si256(aq, 1))));
+                    dw = h2f(wb->d);
+                }
+                int32_t v = hsum8i(p) - (q4 ? 8 * a[b].sum : 0);
+                acc = _mm_fmadd_ss(_mm_cvtsi32_ss(_mm_setzero_ps(), v), _mm_mul_ss(_mm_set_ss(dw), _mm_set_ss(a[b].d)),
+                                   acc);
+            }
+            out = b0 > 0 ? out + _mm_cvtss_f32(acc) : _mm_cvtss_f32(acc);
+        }
+        y[r] = out;
+    }
+}
+
 static inline __attribute__((always_inline)) void av_matmul_q(float *Y, const void *W, const void *X, size_t rows,
                                                               size_t cols, size_t n, int q4)
 {
@@ -491,8 +528,8 @@ static inline __attribute__((always_inline)) void av_matmul_q(float *Y, const vo
     const struct kern_q8a *A = X;
     struct mm_scales S;
     while (i < n) {
-        if (n - i == 1) { /* a lone last row: the matvec (~2x cheaper than a padded 4-row tile) */
-            (q4 ? av_matvec_q4_0 : av_matvec_q8_0)(Y + i * rows, W, A + i * nb, rows, cols);
+        if (n - i == 1) { /* a lone last row */
+            mm_one(Y + i * rows, W, A + i * nb, rows, nb, q4);
             break;
         }
         size_t m = n - i, C = m >= 8 ? 8 : 4, real = m < C ? m : C;

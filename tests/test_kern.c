@@ -295,11 +295,41 @@ static void v_quant_mat_wide(const struct kern_ops *k)
         }
 }
 
+/* scalar and AVX2: an activation row's matmul outputs are the same bits
+ * whatever the call's n and the row's position in it (tiles of 8, 4, padded
+ * 2-3, lone row), so batch 1 and batch 32 embed identically. */
+static void v_matmul_row_invariant(const struct kern_ops *k)
+{
+    enum { R = 6, NB = 67, C = NB * 32, N = 19 };
+    static unsigned char wbuf8[R * NB * 34], wbuf4[R * NB * 18];
+    static struct kern_q8a act[N * NB];
+    static float yall[N * R], y[N * R];
+    static const size_t ns[] = {1, 2, 3, 4, 5, 6, 7, 9, 13};
+    if (strcmp(k->name, "scalar") != 0 && strcmp(k->name, "avx2") != 0)
+        return; /* a property of these two, not promised by the others */
+    fill_q8((struct kern_q8_0 *)(void *)wbuf8, R * NB, 0);
+    fill_q4((struct kern_q4_0 *)(void *)wbuf4, R * NB, 0);
+    fill_act(act, N * NB, 0);
+    for (int q = 0; q < 2; q++) {
+        const void *W = q ? (const void *)wbuf4 : (const void *)wbuf8;
+        void (*mm)(float *, const void *, const void *, size_t, size_t, size_t) = q ? k->matmul_q4_0 : k->matmul_q8_0;
+        mm(yall, W, act, R, C, N);
+        for (size_t t = 0; t < sizeof ns / sizeof ns[0]; t++)
+            for (size_t o = 0; o + ns[t] <= N; o += 3) {
+                mm(y, W, act + o * NB, R, C, ns[t]);
+                if (memcmp(y, yall + o * R, ns[t] * R * sizeof *y) != 0)
+                    fail_msg("%s matmul_%s: rows %zu..%zu of a call with n=%zu differ from the n=%d call", k->name,
+                             q ? "q4_0" : "q8_0", o, o + ns[t] - 1, ns[t], (int)N);
+            }
+    }
+}
+
 static void quantized_matvec_matmul(void **state)
 {
     (void)state;
     each_variant(v_quant_mat);
     each_variant(v_quant_mat_wide);
+    each_variant(v_matmul_row_invariant);
 }
 
 /* Long rows (131 blocks: beyond the AVX2 Q4_0 kernel's 64 precomputed
