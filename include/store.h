@@ -97,7 +97,14 @@ struct store {
     struct chunker ck;
     store_progress_fn progress;   /* optional */
     void *progress_ctx;
+    int filter_path;              /* filtered vector search: STORE_FILTER_AUTO (0), or a forced path (tests) */
+    uint64_t filter_exact, filter_graph; /* filtered vector searches answered by each path */
 };
+/* How a filtered vector search is answered: AUTO = through the index's
+ * keep() predicate, then an exact scan of the allowed chunks when the graph
+ * found fewer than min(k, allowed) and at most EKB_STORE_FILTER_EXACT chunks
+ * are allowed; EXACT / GRAPH force one path (tests compare them). */
+enum { STORE_FILTER_AUTO = 0, STORE_FILTER_EXACT = 1, STORE_FILTER_GRAPH = 2 };
 
 /* Opens (create: creates, binding the embedder and the chunk parameters cp,
  * NULL: defaults) DIR/kb.sqlite. Budgets: SQLite must have its heap

@@ -422,11 +422,19 @@ static int vector_cands(struct store *s, struct store_index *x, const char *q, s
         return rc;
     if ((rc = embed_text(s->emb, q, ql, v)) != 0)
         return rc;
+    if (prefix && s->filter_path == STORE_FILTER_EXACT) {
+        s->filter_exact++;
+        return exact_cands(s, v, &a, c, k, n);
+    }
     rc = hnsw_search(x->h, v, k, k > EKB_HNSW_DEFAULT_EF ? k : 0, prefix ? keep_allowed : NULL, &a, h);
     if (rc < 0)
         return rc;
-    if (prefix && (uint32_t)rc < k && (uint32_t)rc < a.n && a.n <= EKB_STORE_FILTER_EXACT)
+    if (prefix && s->filter_path != STORE_FILTER_GRAPH && (uint32_t)rc < k && (uint32_t)rc < a.n &&
+        a.n <= EKB_STORE_FILTER_EXACT) {
+        s->filter_exact++;
         return exact_cands(s, v, &a, c, k, n); /* a selective filter: the graph ran out of candidates */
+    }
+    s->filter_graph += prefix != NULL;
     for (int i = 0; i < rc; i++) {
         c[i].id = (int64_t)h[i].id;
         c[i].score = h[i].score;

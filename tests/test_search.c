@@ -399,25 +399,17 @@ static void deletes_tombstone(void **state)
     reset_budgets(mi, ms);
 }
 
-/* Filtered vector search (a document ext_id prefix through the index's
- * keep() predicate) against an exact filtered ranking computed here from
- * the int8 vectors in SQLite; text and hybrid honour the filter too. */
-static void filtered_search(void **state)
+/* A KB of 300 one-chunk documents "f:000".."f:299" of 12 words drawn from 24. */
+static void filter_kb(struct embedder *e, struct store *s, const char *name)
 {
     static const char *W[] = {"copper", "silver", "argon",  "carbon", "oxygen", "sodium", "barium", "cobalt",
                               "nickel", "zinc",   "bright", "dense",  "soft",   "toxic",  "liquid", "gas",
                               "metal",  "crystal", "salt",  "acid",   "reacts", "burns",  "melts",  "glows"};
-    struct embedder e;
-    struct store s;
     char err[300], kb[200], text[400], id[32];
-    struct store_hit hits[10];
-    uint32_t n;
     uint64_t g = 12345;
-    (void)state;
-    size_t mi = arena_mark(arena_budget(&A, ARENA_INDEX)), ms = arena_mark(arena_budget(&A, ARENA_STORE));
-    assert_int_equal(embed_open(&e, &A, port_linux(), NULL, err, sizeof err), 0);
-    snprintf(kb, sizeof kb, "%s/filter", dir);
-    open_kb(&e, &s, kb, 1);
+    assert_int_equal(embed_open(e, &A, port_linux(), NULL, err, sizeof err), 0);
+    snprintf(kb, sizeof kb, "%s/%s", dir, name);
+    open_kb(e, s, kb, 1);
     for (int d = 0; d < 300; d++) {
         size_t l = 0;
         for (int w = 0; w < 12; w++) {
@@ -425,46 +417,79 @@ static void filtered_search(void **state)
             l += (size_t)snprintf(text + l, sizeof text - l, "%s ", W[(g >> 33) % 24]);
         }
         snprintf(id, sizeof id, "f:%03d", d);
-        add(&s, id, id, text);
+        add(s, id, id, text);
     }
-    const char *queries[] = {"bright copper metal", "toxic gas burns", "soft salt crystal melts", "zinc acid"};
+}
+
+#define BRUTE_K 10
+/* Brute force computed here, not by search.c: every chunk of a document
+ * whose ext_id starts with pre, scored dot(q8, v8) * sq * sv in doubles
+ * from SQLite's int8 vectors, top BRUTE_K best first (ties: lower id
+ * first). Returns how many chunks the filter allows. */
+static uint32_t brute_topk(struct store *s, struct embedder *e, const char *qs, const char *pre, int64_t best[BRUTE_K],
+                           double bs[BRUTE_K])
+{
+    float *qv = malloc(e->dim * sizeof(float));
+    int8_t *q8 = malloc(e->dim);
+    sqlite3_stmt *st;
+    uint32_t allowed = 0;
+    assert_int_equal(embed_text(e, qs, strlen(qs), qv), 0);
+    float sq = hnsw_quantize(qv, e->dim, q8);
+    assert_int_equal(sqlite3_prepare_v2(s->db,
+                                        "SELECT c.id, c.vscale, c.vec FROM chunks c JOIN documents d ON"
+                                        " d.id=c.doc_id WHERE substr(d.ext_id,1,length(?1))=?1 ORDER BY c.id",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, pre, -1, SQLITE_STATIC);
+    for (int r = 0; r < BRUTE_K; r++) {
+        best[r] = -1;
+        bs[r] = -9;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const int8_t *v = sqlite3_column_blob(st, 2);
+        double dot = 0;
+        for (uint32_t j = 0; j < e->dim; j++)
+            dot += (double)q8[j] * v[j];
+        double sc = dot * sq * sqlite3_column_double(st, 1);
+        allowed++;
+        for (int r = 0; r < BRUTE_K; r++)
+            if (sc > bs[r]) {
+                memmove(bs + r + 1, bs + r, (size_t)(BRUTE_K - 1 - r) * sizeof *bs);
+                memmove(best + r + 1, best + r, (size_t)(BRUTE_K - 1 - r) * sizeof *best);
+                bs[r] = sc;
+                best[r] = sqlite3_column_int64(st, 0);
+                break;
+            }
+    }
+    sqlite3_finalize(st);
+    free(qv);
+    free(q8);
+    return allowed;
+}
+
+static const char *FQ[] = {"bright copper metal", "toxic gas burns", "soft salt crystal melts", "zinc acid"};
+
+/* Filtered vector search (a document ext_id prefix through the index's
+ * keep() predicate) against an exact filtered ranking computed here from
+ * the int8 vectors in SQLite; text and hybrid honour the filter too. */
+static void filtered_search(void **state)
+{
+    struct embedder e;
+    struct store s;
+    char err[300];
+    struct store_hit hits[10];
+    int64_t best[BRUTE_K];
+    double bs[BRUTE_K];
+    uint32_t n;
+    (void)state;
+    size_t mi = arena_mark(arena_budget(&A, ARENA_INDEX)), ms = arena_mark(arena_budget(&A, ARENA_STORE));
+    filter_kb(&e, &s, "filter");
     const char *prefixes[] = {"f:01", "f:2", "f:123"};
-    float *qv = malloc(e.dim * sizeof(float));
-    int8_t *q8 = malloc(e.dim);
     for (int pi = 0; pi < 3; pi++)
         for (int qi = 0; qi < 4; qi++) {
-            const char *pre = prefixes[pi], *qs = queries[qi];
+            const char *pre = prefixes[pi], *qs = FQ[qi];
             assert_int_equal(search_run(&s, STORE_VECTOR, qs, strlen(qs), 5, pre, hits, &n, err, sizeof err), 0);
-            /* exact: every allowed chunk, dot(q8, v8) * sq * sv */
-            assert_int_equal(embed_text(&e, qs, strlen(qs), qv), 0);
-            float sq = hnsw_quantize(qv, e.dim, q8);
-            sqlite3_stmt *st;
-            assert_int_equal(sqlite3_prepare_v2(s.db,
-                                                "SELECT c.id, c.vscale, c.vec FROM chunks c JOIN documents d ON"
-                                                " d.id=c.doc_id WHERE substr(d.ext_id,1,length(?1))=?1",
-                                                -1, &st, NULL),
-                             SQLITE_OK);
-            sqlite3_bind_text(st, 1, pre, -1, SQLITE_STATIC);
-            int64_t best[5] = {-1, -1, -1, -1, -1};
-            double bs[5] = {-9, -9, -9, -9, -9};
-            uint32_t allowed = 0;
-            while (sqlite3_step(st) == SQLITE_ROW) {
-                const int8_t *v = sqlite3_column_blob(st, 2);
-                double dot = 0;
-                for (uint32_t j = 0; j < e.dim; j++)
-                    dot += (double)q8[j] * v[j];
-                double sc = dot * sq * sqlite3_column_double(st, 1);
-                allowed++;
-                for (int r = 0; r < 5; r++)
-                    if (sc > bs[r]) {
-                        memmove(bs + r + 1, bs + r, (size_t)(4 - r) * sizeof *bs);
-                        memmove(best + r + 1, best + r, (size_t)(4 - r) * sizeof *best);
-                        bs[r] = sc;
-                        best[r] = sqlite3_column_int64(st, 0);
-                        break;
-                    }
-            }
-            sqlite3_finalize(st);
+            uint32_t allowed = brute_topk(&s, &e, qs, pre, best, bs);
             assert_int_equal(n, allowed < 5 ? allowed : 5);
             uint32_t found = 0;
             for (uint32_t i = 0; i < n; i++) {
@@ -487,8 +512,81 @@ static void filtered_search(void **state)
     assert_int_equal(n, 10);
     assert_int_equal(search_run(&s, STORE_HYBRID, "copper", 6, 10, "nope:", hits, &n, err, sizeof err), 0);
     assert_int_equal(n, 0);
-    free(qv);
-    free(q8);
+    store_close(&s);
+    reset_budgets(mi, ms);
+}
+
+/* The two paths of a filtered vector search, each forced: the exact scan
+ * must give the brute force's top k exactly (same chunks in the same order,
+ * ties to the lower id, same scores), the graph path (keep() predicate) must agree with it
+ * (same best hit, recall@k >= 0.8, only allowed documents). Then the
+ * automatic choice takes the exact scan by itself when the graph cannot
+ * find an allowed chunk (its node deleted from the index only, as if
+ * unreachable) and finds it from SQLite. Unfiltered searches use neither. */
+static void filtered_paths_agree(void **state)
+{
+    struct embedder e;
+    struct store s;
+    char err[300];
+    struct store_hit ex[10], gr[10];
+    int64_t best[BRUTE_K];
+    double bs[BRUTE_K];
+    uint32_t ne, ng;
+    (void)state;
+    size_t mi = arena_mark(arena_budget(&A, ARENA_INDEX)), ms = arena_mark(arena_budget(&A, ARENA_STORE));
+    filter_kb(&e, &s, "paths");
+    const char *prefixes[] = {"f:", "f:1", "f:05", "f:2", "f:123"}; /* 300, 100, 10, 100, 1 documents */
+    const uint32_t ks[] = {1, 3, 10};
+    uint32_t runs = 0;
+    for (int pi = 0; pi < 5; pi++)
+        for (int qi = 0; qi < 4; qi++)
+            for (int ki = 0; ki < 3; ki++) {
+                const char *pre = prefixes[pi], *qs = FQ[qi];
+                uint32_t k = ks[ki], allowed = brute_topk(&s, &e, qs, pre, best, bs), want = allowed < k ? allowed : k;
+                uint64_t x0 = s.filter_exact, g0 = s.filter_graph;
+                s.filter_path = STORE_FILTER_EXACT;
+                assert_int_equal(search_run(&s, STORE_VECTOR, qs, strlen(qs), k, pre, ex, &ne, err, sizeof err), 0);
+                assert_true(s.filter_exact == x0 + 1 && s.filter_graph == g0); /* the exact scan ran */
+                assert_int_equal(ne, want);
+                for (uint32_t i = 0; i < ne; i++) {
+                    assert_memory_equal(ex[i].ext_id, pre, strlen(pre));
+                    assert_true(fabs(ex[i].score - bs[i]) < 1e-9);  /* the brute force's i-th score */
+                    assert_int_equal(ex[i].chunk_id, best[i]); /* ties: the lower id first in both */
+                }
+                s.filter_path = STORE_FILTER_GRAPH;
+                assert_int_equal(search_run(&s, STORE_VECTOR, qs, strlen(qs), k, pre, gr, &ng, err, sizeof err), 0);
+                assert_true(s.filter_exact == x0 + 1 && s.filter_graph == g0 + 1); /* the graph answered */
+                assert_int_equal(ng, want);
+                uint32_t common = 0;
+                for (uint32_t i = 0; i < ng; i++) {
+                    assert_memory_equal(gr[i].ext_id, pre, strlen(pre));
+                    for (uint32_t j = 0; j < ne; j++)
+                        common += gr[i].chunk_id == ex[j].chunk_id;
+                }
+                /* the same best score (the index computes it in float: 1e-5) */
+                assert_true(ng == 0 || fabs(gr[0].score - ex[0].score) < 1e-5);
+                assert_true(common * 10 >= ng * 8);
+                runs++;
+            }
+    s.filter_path = STORE_FILTER_AUTO;
+    /* unfiltered: neither path counted */
+    uint64_t x0 = s.filter_exact, g0 = s.filter_graph;
+    assert_int_equal(search_run(&s, STORE_VECTOR, FQ[0], strlen(FQ[0]), 5, NULL, gr, &ng, err, sizeof err), 0);
+    assert_true(ng == 5 && s.filter_exact == x0 && s.filter_graph == g0);
+    /* AUTO picks the exact scan when the graph lacks an allowed chunk */
+    assert_int_equal(brute_topk(&s, &e, FQ[1], "f:123", best, bs), 1);
+    assert_int_equal(search_run(&s, STORE_VECTOR, FQ[1], strlen(FQ[1]), 5, "f:123", gr, &ng, err, sizeof err), 0);
+    assert_true(ng == 1 && gr[0].chunk_id == best[0] && s.filter_graph == g0 + 1 && s.filter_exact == x0);
+    assert_int_equal(hnsw_delete(s.ci.h, (uint64_t)best[0]), 0);
+    s.filter_path = STORE_FILTER_GRAPH;
+    assert_int_equal(search_run(&s, STORE_VECTOR, FQ[1], strlen(FQ[1]), 5, "f:123", gr, &ng, err, sizeof err), 0);
+    assert_int_equal(ng, 0); /* the graph alone cannot find it any more */
+    s.filter_path = STORE_FILTER_AUTO;
+    assert_int_equal(search_run(&s, STORE_VECTOR, FQ[1], strlen(FQ[1]), 5, "f:123", gr, &ng, err, sizeof err), 0);
+    assert_true(s.filter_exact == x0 + 1);
+    assert_int_equal(ng, 1);
+    assert_true(gr[0].chunk_id == best[0] && fabs(gr[0].score - bs[0]) < 1e-9);
+    printf("filtered paths: %u searches, exact scan == brute force, graph agrees\n", runs);
     store_close(&s);
     reset_budgets(mi, ms);
 }
@@ -501,6 +599,7 @@ int main(void)
         cmocka_unit_test(index_files_bound_and_atomic),
         cmocka_unit_test(deletes_tombstone),
         cmocka_unit_test(filtered_search),
+        cmocka_unit_test(filtered_paths_agree),
     };
     return cmocka_run_group_tests_name("search", tests, setup, teardown);
 }
