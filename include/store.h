@@ -161,7 +161,11 @@ int store_get_doc(struct store *s, const char *ext_id, char *title, size_t tlen,
 /* Deletes every document with ext_id (FTS rows, chunks, vectors) in one
  * transaction; *n_docs: how many. EKB_ENOENT when there was none. */
 int store_del_doc(struct store *s, const char *ext_id, uint32_t *n_docs, char *err, size_t errlen);
-/* Deletes the exact fact (names compared without case); EKB_ENOENT if absent. */
+/* Deletes the exact fact (names compared without case) in one transaction,
+ * with what only it kept alive: an alias (alias predicates), entities no
+ * fact names any more (rows, FTS, vectors: tombstoned in the entity index
+ * after COMMIT), an unused predicate. EKB_ENOENT if absent, EKB_EINVAL for
+ * empty / over-long / non-UTF-8 parts, EKB_EBUSY inside store_begin(). */
 int store_del_fact(struct store *s, const char *subj, const char *pred, const char *obj, uint32_t *n);
 /* Lists documents (id, ext_id, title, bytes, chunks) in id order. */
 int store_list_docs(struct store *s, int (*fn)(void *ctx, int64_t id, const char *ext_id, const char *title,

@@ -637,8 +637,10 @@ static void run_job(struct srv *s, struct worker *w, struct conn *c)
             int rc = store_del_fact(&s->kb, r->part[0], r->part[1], r->part[2], &n);
             pthread_mutex_unlock(&s->store_mu);
             if (rc != 0)
-                tx_err(s, &t, rc == EKB_ENOENT ? PROTO_NOTFOUND : PROTO_INTERNAL,
-                       rc == EKB_ENOENT ? "no such fact" : "fact delete failed");
+                tx_err(s, &t, rc == EKB_ENOENT ? PROTO_NOTFOUND : rc == EKB_EINVAL ? PROTO_ARGS : PROTO_INTERNAL,
+                       rc == EKB_ENOENT   ? "no such fact"
+                       : rc == EKB_EINVAL ? "each part must be 1..1023 bytes of UTF-8"
+                                          : "fact delete failed");
             else
                 proto_tx_printf(&t, "OK DELETED %u", n);
             break;

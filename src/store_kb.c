@@ -1241,28 +1241,178 @@ int store_find_facts(struct store *s, const char *subj, const char *pred, const 
     return rc == SQLITE_DONE ? n : EKB_EIO;
 }
 
+/* Entity vectors a fact delete removes: their ids (scratch), tombstoned in
+ * the entity index after COMMIT. */
+struct ev_gone {
+    int64_t *id;
+    uint32_t n, cap;
+};
+
+/* Appends the ids sql (?1 = eid, ?2 = label if given) selects to g. */
+static int ev_collect(struct store *s, struct ev_gone *g, const char *sql, int64_t eid, const char *label)
+{
+    sqlite3_stmt *st;
+    int rc = 0, step;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sql_code(sqlite3_extended_errcode(s->db));
+    sqlite3_bind_int64(st, 1, eid);
+    if (label)
+        sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
+    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (g->n == g->cap) {
+            uint32_t cap = g->cap ? 2 * g->cap : 16;
+            int64_t *id = arena_alloc(s->scratch, cap * sizeof *id, 16);
+            if (!id) {
+                rc = EKB_ENOMEM;
+                break;
+            }
+            if (g->n)
+                memcpy(id, g->id, g->n * sizeof *id);
+            g->id = id;
+            g->cap = cap;
+        }
+        g->id[g->n++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Runs a statement with ?1 = id (and ?2 = text if given); returns rows changed or < 0. */
+static int exec_id(struct store *s, const char *sql, int64_t id, const char *text)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sql_code(sqlite3_extended_errcode(s->db));
+    sqlite3_bind_int64(st, 1, id);
+    if (text)
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? sqlite3_changes(s->db) : sql_code(sqlite3_extended_errcode(s->db));
+    sqlite3_finalize(st);
+    return rc;
+}
+
+#define NO_FACT_REFS "NOT EXISTS (SELECT 1 FROM facts WHERE s=?1 OR o_entity=?1)"
+
+/* The alias obj of entity si lost its last alias fact: it leaves the
+ * entity's aliases (FTS follows by trigger) and entity_vecs (never the
+ * entity's own name). */
+static int alias_drop(struct store *s, int64_t si, const char *obj, struct ev_gone *g)
+{
+    static const char *const still =
+        "SELECT count(*) FROM facts f JOIN predicates p ON p.id=f.p LEFT JOIN entities eo ON eo.id=f.o_entity"
+        " WHERE f.s=?1 AND lower(p.name) IN ('also known as', 'alias', 'aka')"
+        " AND COALESCE(eo.name, f.o_literal)=?2 COLLATE NOCASE";
+    static const char *const vecs = " FROM entity_vecs WHERE entity_id=?1 AND label=?2 COLLATE NOCASE AND"
+                                    " label <> (SELECT name FROM entities WHERE id=?1) COLLATE NOCASE";
+    char sql[400];
+    sqlite3_stmt *st;
+    int64_t left = -1;
+    int rc;
+    if (sqlite3_prepare_v2(s->db, still, -1, &st, NULL) != SQLITE_OK)
+        return sql_code(sqlite3_extended_errcode(s->db));
+    sqlite3_bind_int64(st, 1, si);
+    sqlite3_bind_text(st, 2, obj, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        left = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (left != 0)
+        return left < 0 ? EKB_EIO : 0;
+    snprintf(sql, sizeof sql, "SELECT id%s", vecs);
+    if ((rc = ev_collect(s, g, sql, si, obj)) != 0)
+        return rc;
+    snprintf(sql, sizeof sql, "DELETE%s", vecs);
+    if ((rc = exec_id(s, sql, si, obj)) < 0)
+        return rc;
+    /* aliases: one per line; keep every line that is not obj (without case) */
+    rc = exec_id(s,
+                 "UPDATE entities SET aliases = (WITH RECURSIVE sp(line, rest) AS (SELECT '', aliases || char(10)"
+                 " UNION ALL SELECT substr(rest, 1, instr(rest, char(10)) - 1), substr(rest, instr(rest, char(10)) + 1)"
+                 " FROM sp WHERE rest <> '') SELECT group_concat(line, char(10)) FROM sp WHERE line <> ''"
+                 " AND line <> ?2 COLLATE NOCASE) WHERE id=?1 AND aliases IS NOT NULL",
+                 si, obj);
+    return rc < 0 ? rc : 0;
+}
+
+/* Entity eid, if no fact names it any more: its vectors into g, then the
+ * row (entity_vecs by ON DELETE CASCADE, entities_fts by trigger). */
+static int entity_drop_orphan(struct store *s, int64_t eid, struct ev_gone *g)
+{
+    if (eid < 0)
+        return 0;
+    int rc = ev_collect(s, g, "SELECT id FROM entity_vecs WHERE entity_id=?1 AND " NO_FACT_REFS, eid, NULL);
+    if (rc == 0)
+        rc = exec_id(s, "DELETE FROM entities WHERE id=?1 AND " NO_FACT_REFS, eid, NULL);
+    return rc < 0 ? rc : 0;
+}
+
 int store_del_fact(struct store *s, const char *subj, const char *pred, const char *obj, uint32_t *n)
 {
     sqlite3_stmt *st = NULL;
+    struct ev_gone g = {NULL, 0, 0};
+    size_t mark = arena_mark(s->scratch);
+    char err[200];
+    int rc;
     *n = 0;
+    if (!subj || !pred || !obj || !subj[0] || !pred[0] || !obj[0] ||
+        check_str("the subject", subj, EKB_STORE_FACT_MAX, err, sizeof err) != 0 ||
+        check_str("the predicate", pred, EKB_STORE_FACT_MAX, err, sizeof err) != 0 ||
+        check_str("the object", obj, EKB_STORE_FACT_MAX, err, sizeof err) != 0)
+        return EKB_EINVAL;
+    if (!sqlite3_get_autocommit(s->db))
+        return EKB_EBUSY; /* not inside store_begin(): the index follows a delete only at its own COMMIT */
+    if ((rc = search_index_sync(s, err, sizeof err)) != 0)
+        return rc;
+    if (exec(s, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return sql_code(sqlite3_extended_errcode(s->db));
+    int64_t si = name_id(s, "entities", subj, 0, NULL), pi = name_id(s, "predicates", pred, 0, NULL);
+    int64_t oi = name_id(s, "entities", obj, 0, NULL);
     if (sqlite3_prepare_v2(s->db,
                            "DELETE FROM facts WHERE id IN (SELECT f.id FROM facts f"
                            " JOIN entities es ON es.id=f.s JOIN predicates p ON p.id=f.p"
                            " LEFT JOIN entities eo ON eo.id=f.o_entity"
                            " WHERE es.name=?1 COLLATE NOCASE AND p.name=?2 COLLATE NOCASE"
                            " AND COALESCE(eo.name, f.o_literal)=?3 COLLATE NOCASE)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return EKB_EIO;
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = EKB_EIO;
+        goto out;
+    }
     sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, pred, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, obj, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : EKB_EIO;
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : EKB_EIO;
     sqlite3_finalize(st);
-    if (rc == 0) {
-        *n = (uint32_t)sqlite3_changes(s->db);
-        if (*n == 0)
-            rc = EKB_ENOENT;
+    if (rc != 0)
+        goto out;
+    *n = (uint32_t)sqlite3_changes(s->db);
+    if (*n == 0) {
+        rc = EKB_ENOENT;
+        goto out;
     }
+    if (is_alias_pred(pred) && si >= 0 && (rc = alias_drop(s, si, obj, &g)) != 0)
+        goto out;
+    if ((rc = entity_drop_orphan(s, si, &g)) != 0 || (oi != si && (rc = entity_drop_orphan(s, oi, &g)) != 0))
+        goto out;
+    if (pi >= 0 && (rc = exec_id(s, "DELETE FROM predicates WHERE id=?1 AND NOT EXISTS (SELECT 1 FROM facts"
+                                    " WHERE p=?1)", pi, NULL)) > 0)
+        rc = 0;
+    if (rc == 0 && g.n > 0 &&
+        exec(s, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'entity_gen'") != SQLITE_OK)
+        rc = EKB_EIO;
+out:
+    if (rc == 0 && exec(s, "COMMIT") != SQLITE_OK)
+        rc = sql_code(sqlite3_extended_errcode(s->db));
+    if (rc != 0) {
+        exec(s, "ROLLBACK");
+        *n = 0;
+    } else if (g.n > 0 && s->ei.h) { /* committed: the entity index follows (tombstones) */
+        for (uint32_t i = 0; i < g.n; i++)
+            if (hnsw_contains(s->ei.h, (uint64_t)g.id[i]))
+                hnsw_delete(s->ei.h, (uint64_t)g.id[i]);
+        s->ei.gen++;
+        s->ei.dirty = 1;
+        s->ei.n = hnsw_count(s->ei.h);
+    }
+    arena_reset(s->scratch, mark);
     return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <math.h>
 #include <unistd.h>
 #include <errno.h>
@@ -591,6 +592,161 @@ static void filtered_paths_agree(void **state)
     reset_budgets(mi, ms);
 }
 
+/* Entities live as long as a fact names them (docs/protocol.md FACT DEL). */
+static int64_t q_i64(struct store *s, const char *sql, const char *arg)
+{
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
+    if (arg)
+        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* 1 if an entity search in mode m for q returns the entity named name. */
+static int ent_found(struct store *s, int m, const char *q, const char *name)
+{
+    struct search_entity ent[8];
+    uint32_t n;
+    assert_int_equal(search_entities(s, (enum store_mode)m, q, strlen(q), 8, ent, &n), 0);
+    for (uint32_t i = 0; i < n; i++)
+        if (strcasecmp(ent[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The vector score of the entity named name for q (-2: not among the hits). */
+static double ent_best(struct store *s, const char *q, const char *name)
+{
+    struct search_entity ent[8];
+    uint32_t n;
+    assert_int_equal(search_entities(s, STORE_VECTOR, q, strlen(q), 8, ent, &n), 0);
+    for (uint32_t i = 0; i < n; i++)
+        if (strcasecmp(ent[i].name, name) == 0)
+            return ent[i].score;
+    return -2;
+}
+
+#define EV_ID_OF "SELECT v.id FROM entity_vecs v WHERE v.label=?1"
+
+/* FACT DEL: an alias whose last alias fact goes leaves the entity's aliases
+ * and its vector; an entity no fact names any more (as subject or object)
+ * goes with its vectors (tombstoned in the entity index, entity_gen + 1),
+ * an unused predicate too; a DOC DEL never touches facts or entities. The
+ * saved entity index keeps the tombstones (loaded, verified), a rebuilt one
+ * lacks the rows; re-adding a fact brings a fresh entity back. */
+static void entities_follow_facts(void **state)
+{
+    struct embedder e;
+    struct store s;
+    struct hnsw_stats h0, h1;
+    char err[300], kb[200], path[300];
+    uint32_t n;
+    (void)state;
+    size_t mi = arena_mark(arena_budget(&A, ARENA_INDEX)), ms = arena_mark(arena_budget(&A, ARENA_STORE));
+    assert_int_equal(embed_open(&e, &A, port_linux(), NULL, err, sizeof err), 0);
+    snprintf(kb, sizeof kb, "%s/entdel", dir);
+    open_kb(&e, &s, kb, 1);
+    add(&s, "el:osmium", "osmium", "Osmium is the densest naturally occurring element.");
+    assert_int_equal(store_add_fact(&s, "osmium", "symbol", "Os", 1.0, "t", err, sizeof err), 0);
+    assert_int_equal(store_add_fact(&s, "osmium", "also known as", "element seventy six", 1.0, "t", err, sizeof err), 0);
+    assert_int_equal(store_add_fact(&s, "osmium", "aka", "bluish metal", 1.0, "t", err, sizeof err), 0);
+    assert_int_equal(store_add_fact(&s, "iridium", "symbol", "Ir", 1.0, "t", err, sizeof err), 0);
+    assert_int_equal(store_add_fact(&s, "iridium", "beside", "osmium", 1.0, "t", err, sizeof err), 0); /* an entity link */
+    int64_t os_alias = q_i64(&s, EV_ID_OF, "element seventy six"), os_name = q_i64(&s, EV_ID_OF, "osmium");
+    assert_true(os_alias > 0 && os_name > 0);
+    assert_int_equal(s.ei.n, 4); /* osmium, 2 aliases, iridium */
+    for (int m = 0; m < 3; m++)
+        assert_true(ent_found(&s, m, "element seventy six", "osmium"));
+    double before = ent_best(&s, "element seventy six", "osmium");
+    assert_true(before > 0.95); /* its own label */
+    int64_t g0 = store_meta_i64(&s, "entity_gen");
+    hnsw_get_stats(s.ei.h, &h0);
+    /* bad input: refused, nothing changes */
+    assert_int_equal(store_del_fact(&s, "osmium", "", "Os", &n), EKB_EINVAL);
+    assert_int_equal(store_del_fact(&s, NULL, "symbol", "Os", &n), EKB_EINVAL);
+    assert_int_equal(store_del_fact(&s, "osm\xc3", "symbol", "Os", &n), EKB_EINVAL);
+    static char big[EKB_STORE_FACT_MAX + 2];
+    memset(big, 'a', sizeof big - 1);
+    assert_int_equal(store_del_fact(&s, big, "symbol", "Os", &n), EKB_EINVAL);
+    assert_int_equal(store_del_fact(&s, "osmium", "symbol", "Xx", &n), EKB_ENOENT);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_begin(&s), 0);
+    assert_int_equal(store_del_fact(&s, "osmium", "symbol", "Os", &n), EKB_EBUSY); /* not inside a batch */
+    assert_int_equal(store_commit(&s, 0), 0);
+    assert_int_equal(store_meta_i64(&s, "entity_gen"), g0);
+    /* a DOC DEL leaves facts and entities alone */
+    assert_int_equal(store_del_doc(&s, "el:osmium", &n, err, sizeof err), 0);
+    assert_int_equal(q_i64(&s, "SELECT count(*) FROM entities", NULL), 2);
+    /* the symbol fact goes; osmium is still named by facts */
+    assert_int_equal(store_del_fact(&s, "OSMIUM", "Symbol", "os", &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(q_i64(&s, "SELECT count(*) FROM entities WHERE name=?1", "osmium"), 1);
+    assert_int_equal(store_meta_i64(&s, "entity_gen"), g0); /* no vector left */
+    /* the last fact of one alias: the alias leaves the entity and the index */
+    assert_int_equal(store_del_fact(&s, "osmium", "also known as", "Element Seventy Six", &n), 0);
+    assert_int_equal(q_i64(&s, EV_ID_OF, "element seventy six"), -1);
+    assert_false(hnsw_contains(s.ei.h, (uint64_t)os_alias));
+    assert_int_equal(q_i64(&s, "SELECT count(*) FROM entities WHERE aliases=?1", "bluish metal"), 1);
+    assert_int_equal(store_meta_i64(&s, "entity_gen"), g0 + 1);
+    assert_int_equal(s.ei.n, 3);
+    /* text: no entity has those words any more; vector: osmium's nearest label is no longer that one */
+    assert_false(ent_found(&s, STORE_TEXT, "element seventy six", "osmium"));
+    assert_true(ent_best(&s, "element seventy six", "osmium") < before - 0.2);
+    assert_true(ent_found(&s, STORE_TEXT, "bluish metal", "osmium"));
+    /* the last facts naming osmium: the alias fact, then iridium's link to it */
+    assert_int_equal(store_del_fact(&s, "osmium", "aka", "bluish metal", &n), 0);
+    assert_int_equal(q_i64(&s, "SELECT count(*) FROM entities WHERE name=?1", "osmium"), 1); /* still an object */
+    assert_true(hnsw_contains(s.ei.h, (uint64_t)os_name));
+    assert_int_equal(store_del_fact(&s, "iridium", "beside", "osmium", &n), 0);
+    assert_int_equal(q_i64(&s, "SELECT count(*) FROM entities WHERE name=?1", "osmium"), 0);
+    assert_int_equal(q_i64(&s, "SELECT count(*) FROM entity_vecs", NULL), 1);
+    assert_int_equal(q_i64(&s, "SELECT count(*) FROM predicates WHERE name=?1", "beside"), 0);
+    assert_int_equal(q_i64(&s, "SELECT count(*) FROM entities_fts WHERE entities_fts MATCH ?1", "osmium"), 0);
+    assert_false(hnsw_contains(s.ei.h, (uint64_t)os_name));
+    hnsw_get_stats(s.ei.h, &h1);
+    assert_int_equal(h1.deleted, h0.deleted + 3); /* tombstones, not a rebuild */
+    assert_int_equal(s.ei.n, 1);
+    assert_int_equal(store_meta_i64(&s, "entity_gen"), g0 + 3);
+    for (int m = 0; m < 3; m++) {
+        assert_false(ent_found(&s, m, "osmium", "osmium"));
+        assert_true(ent_found(&s, m, "iridium", "iridium"));
+    }
+    assert_int_equal(store_integrity(&s, err, sizeof err), 0);
+    store_close(&s);
+    reset_budgets(mi, ms);
+    /* reopen: the saved file (with its tombstones) loads */
+    open_kb(&e, &s, kb, 0);
+    assert_non_null(strstr(s.ei.state, "loaded"));
+    assert_int_equal(s.ei.n, 1);
+    assert_false(hnsw_contains(s.ei.h, (uint64_t)os_name));
+    for (int m = 0; m < 3; m++)
+        assert_false(ent_found(&s, m, "osmium", "osmium"));
+    store_close(&s);
+    reset_budgets(mi, ms);
+    /* without the file: rebuilt from SQLite, same answers */
+    snprintf(path, sizeof path, "%s/entities.hnsw", kb);
+    assert_int_equal(unlink(path), 0);
+    open_kb(&e, &s, kb, 0);
+    assert_non_null(strstr(s.ei.state, "rebuilt"));
+    assert_int_equal(s.ei.n, 1);
+    for (int m = 0; m < 3; m++) {
+        assert_false(ent_found(&s, m, "osmium", "osmium"));
+        assert_true(ent_found(&s, m, "iridium", "iridium"));
+    }
+    /* a new fact brings osmium back as a fresh entity */
+    assert_int_equal(store_add_fact(&s, "osmium", "symbol", "Os", 1.0, "t", err, sizeof err), 0);
+    assert_true(q_i64(&s, EV_ID_OF, "osmium") > os_name);
+    for (int m = 0; m < 3; m++)
+        assert_true(ent_found(&s, m, "osmium", "osmium"));
+    assert_int_equal(s.ei.n, 2);
+    store_close(&s);
+    reset_budgets(mi, ms);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -600,6 +756,7 @@ int main(void)
         cmocka_unit_test(deletes_tombstone),
         cmocka_unit_test(filtered_search),
         cmocka_unit_test(filtered_paths_agree),
+        cmocka_unit_test(entities_follow_facts),
     };
     return cmocka_run_group_tests_name("search", tests, setup, teardown);
 }

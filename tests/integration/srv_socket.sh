@@ -94,6 +94,8 @@ check 'DOC DEL note1\nSEARCH text cobalt pigment\nDOC GET note1\n' '^ERR NOTFOUN
 r=$(q 'DOC DEL note1\nSEARCH text 5 cobalt pigment\n' | tr '\n' ' '); echo "$r" | grep -q '^ERR NOTFOUND ' && ! echo "$r" | grep -q '	note1	' || { echo "FAIL: deleted doc still found: $r"; exit 1; }
 check 'FACT DEL unobtainium | symbol | Uo\nFIND unobtainium | ? | ?\n' '^OK 0$' 'fact del'
 check 'FACT DEL unobtainium | symbol | Uo\n' '^ERR NOTFOUND' 'fact del of a missing fact'
+long=$(printf '%01100d' 0)
+check "FACT DEL $long | symbol | Uo\\n" '^ERR ARGS' 'fact del with an over-long subject'
 if [ "$LM" != none ]; then
   check 'GEN 8 Once upon a time\n' '^END tokens=8 reason=length$' 'gen'
   r=$(q 'GEN 5 Once\n'); [ "$(echo "$r" | head -1)" = "OK STREAM" ] && [ "$(echo "$r" | grep -c '^+')" = 5 ] ||
