@@ -48,6 +48,12 @@ int embed_batch(struct embedder *e, const char *const *texts, const size_t *lens
 /* USE-lite: run each pass on n threads (1..4, see use_threads; scratch from
  * a's SCRATCH budget). BERT and the fallback ignore it. */
 int embed_threads(struct embedder *e, struct arena *a, unsigned n, char *err, size_t errlen);
+/* dst: src's model (shared, read-only) with its own scratch from a's
+ * SCRATCH budget (USE-lite: tokenizer + one text of the context length), so
+ * dst and src embed concurrently with identical results; the fallback is
+ * stateless (a copy). BERT: EKB_EUNSUPP (one scratch, one caller at a
+ * time). src must outlive dst; embed_close(dst) closes nothing of src's. */
+int embed_clone(struct embedder *dst, const struct embedder *src, struct arena *a, char *err, size_t errlen);
 void embed_close(struct embedder *e);
 float embed_cosine(const float *a, const float *b, uint32_t dim);
 

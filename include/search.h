@@ -40,6 +40,12 @@ struct search_entity {
 /* doc_prefix: only chunks of documents whose ext_id starts with it (NULL or "": all). */
 int search_run(struct store *s, enum store_mode mode, const char *q, size_t ql, uint32_t k, const char *doc_prefix,
                struct store_hit *hits, uint32_t *n, char *err, size_t errlen);
+/* The same with the query's embedding qv (dim floats, from an embedder of
+ * the KB's model, e.g. an embed_clone) computed by the caller, so the
+ * embedding can run outside whatever serialises store calls; qv NULL:
+ * search_run. Results are search_run's when qv = embed_text(q). */
+int search_run_q(struct store *s, enum store_mode mode, const char *q, size_t ql, const float *qv, uint32_t k,
+                 const char *prefix, struct store_hit *hits, uint32_t *n, char *err, size_t errlen);
 /* Entities whose name or aliases are near q (vector), share words with it
  * (text) or both (hybrid), best first, each entity once. */
 int search_entities(struct store *s, enum store_mode mode, const char *q, size_t ql, uint32_t k,

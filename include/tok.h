@@ -171,5 +171,8 @@ int tok_uni_load(struct tok_uni *t, struct arena_region *r, struct arena_region 
 int tok_uni_encode(const struct tok_uni *t, const char *text, size_t len, int32_t *ids, size_t max, size_t *n,
                    size_t *n_all);
 int32_t tok_uni_lookup(const struct tok_uni *t, const char *s, size_t len); /* piece -> id (>= reserved) or -1 */
+/* (Re)makes t's scratch in s: a copy of a loaded tokenizer with its own
+ * scratch encodes concurrently with the original (tables are read-only). */
+int tok_uni_scratch(struct tok_uni *t, struct arena_region *s);
 
 #endif

@@ -79,6 +79,11 @@ int use_load(struct use_model *m, struct arena_region *r, struct arena_region *s
  * EKB_ENOMEM, EKB_EIO if a thread cannot be started (none are left). */
 int use_threads(struct use_model *m, struct arena_region *r, unsigned n, char *err, size_t errlen);
 void use_close(struct use_model *m); /* stops helper threads; the model stays usable on one thread */
+/* dst: src's tables and weights (shared, read-only) with its own tokenizer
+ * and encoder scratch from sr, sized for one text of the context length;
+ * one thread. dst and src (and other clones) may then embed concurrently;
+ * the results are src's, bit for bit. Nothing to close (src must outlive it). */
+int use_clone(struct use_model *dst, const struct use_model *src, struct arena_region *sr, char *err, size_t errlen);
 int use_embed(struct use_model *m, const char *text, size_t len, float *out, uint32_t *n_tokens);
 /* n texts, out n x n_embd; texts are packed into passes of up to
  * USE_MAX_BATCH texts / batch_tokens tokens, each weight read once per pass. */

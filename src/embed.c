@@ -172,6 +172,32 @@ int embed_threads(struct embedder *e, struct arena *a, unsigned n, char *err, si
     return 0; /* BERT and the fallback run on the caller's thread */
 }
 
+int embed_clone(struct embedder *dst, const struct embedder *src, struct arena *a, char *err, size_t errlen)
+{
+    *dst = *src;
+    dst->file = NULL; /* src's mapping: src closes it */
+    if (src->is_fallback)
+        return 0; /* stateless */
+    if (!src->is_use || !src->impl) {
+        snprintf(err, errlen, "embed: a %s embedder has one scratch (no clones): one caller at a time", src->name);
+        memset(dst, 0, sizeof *dst);
+        return EKB_EUNSUPP;
+    }
+    struct arena_region *r = arena_budget(a, ARENA_SCRATCH);
+    size_t mark = arena_mark(r);
+    struct use_model *u = arena_alloc(r, sizeof *u, 64);
+    int rc = u ? use_clone(u, src->impl, r, err, errlen) : EKB_ENOMEM;
+    if (rc != 0) {
+        if (!u)
+            snprintf(err, errlen, "embed: out of scratch memory for a clone");
+        arena_reset(r, mark);
+        memset(dst, 0, sizeof *dst);
+        return rc;
+    }
+    dst->impl = u;
+    return 0;
+}
+
 void embed_close(struct embedder *e)
 {
     if (e->is_use && !e->is_fallback && e->impl)

@@ -406,8 +406,8 @@ static int exact_cands(struct store *s, const float *v, const struct allow *a, s
 }
 
 /* Vector candidates from index x; prefix (chunk index only): the filter. */
-static int vector_cands(struct store *s, struct store_index *x, const char *q, size_t ql, const char *prefix,
-                        struct cand *c, uint32_t k, uint32_t *n)
+static int vector_cands(struct store *s, struct store_index *x, const char *q, size_t ql, const float *qv,
+                        const char *prefix, struct cand *c, uint32_t k, uint32_t *n)
 {
     float *v = arena_alloc(s->scratch, s->dim * sizeof(float), 64);
     struct hnsw_hit *h = arena_alloc(s->scratch, k * sizeof *h, 16);
@@ -420,7 +420,9 @@ static int vector_cands(struct store *s, struct store_index *x, const char *q, s
     int rc = prefix ? allow_load(s, prefix, &a) : 0;
     if (rc != 0 || (prefix && a.n == 0))
         return rc;
-    if ((rc = embed_text(s->emb, q, ql, v)) != 0)
+    if (qv)
+        memcpy(v, qv, s->dim * sizeof *v); /* embedded by the caller (outside its store lock) */
+    else if ((rc = embed_text(s->emb, q, ql, v)) != 0)
         return rc;
     if (prefix && s->filter_path == STORE_FILTER_EXACT) {
         s->filter_exact++;
@@ -489,6 +491,12 @@ static int check_query(enum store_mode mode, const char *q, size_t ql, uint32_t 
 int search_run(struct store *s, enum store_mode mode, const char *q, size_t ql, uint32_t k, const char *prefix,
                struct store_hit *hits, uint32_t *n, char *err, size_t errlen)
 {
+    return search_run_q(s, mode, q, ql, NULL, k, prefix, hits, n, err, errlen);
+}
+
+int search_run_q(struct store *s, enum store_mode mode, const char *q, size_t ql, const float *qv, uint32_t k,
+                 const char *prefix, struct store_hit *hits, uint32_t *n, char *err, size_t errlen)
+{
     size_t mark = arena_mark(s->scratch);
     uint32_t kk = mode == STORE_HYBRID ? (k * 4 < EKB_STORE_CAND_MIN ? EKB_STORE_CAND_MIN : k * 4) : k;
     uint32_t nv = 0, nt = 0, no = 0;
@@ -507,7 +515,7 @@ int search_run(struct store *s, enum store_mode mode, const char *q, size_t ql, 
         rc = EKB_ENOMEM;
         goto done;
     }
-    if (mode != STORE_TEXT && (rc = vector_cands(s, &s->ci, q, ql, prefix, cv, kk, &nv)) != 0)
+    if (mode != STORE_TEXT && (rc = vector_cands(s, &s->ci, q, ql, qv, prefix, cv, kk, &nv)) != 0)
         goto done;
     if (mode != STORE_VECTOR && (rc = text_cands(s, "chunks_fts", q, ql, prefix, ct, kk, &nt)) != 0)
         goto done;
@@ -560,7 +568,7 @@ int search_entities(struct store *s, enum store_mode mode, const char *q, size_t
     }
     if (mode != STORE_TEXT) { /* entity_vecs rows -> entities, each entity at its best rank */
         uint32_t nr = 0;
-        if ((rc = vector_cands(s, &s->ei, q, ql, NULL, all, kk, &nr)) != 0)
+        if ((rc = vector_cands(s, &s->ei, q, ql, NULL, NULL, all, kk, &nr)) != 0)
             goto out;
         if (sqlite3_prepare_v2(s->db, "SELECT entity_id FROM entity_vecs WHERE id=?", -1, &st, NULL) != SQLITE_OK) {
             rc = EKB_EIO;

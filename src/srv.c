@@ -40,6 +40,7 @@
 #include "llm.h"
 #include "log.h"
 #include "proto.h"
+#include "search.h"
 #include "srv.h"
 #include "store.h"
 #include "version.h"
@@ -85,6 +86,8 @@ struct worker {
     struct store_hit *hits;
     float *vec;
     char *esc;
+    struct embedder qe; /* a clone of srv.emb with its own scratch: queries embed outside store_mu */
+    int has_qe;         /* 0: the model has no clones (BERT): embed under store_mu */
 };
 
 struct srv {
@@ -438,8 +441,14 @@ static void do_search(struct srv *s, struct worker *w, struct proto_tx *t, const
                                                                                                   : STORE_HYBRID;
     if (r->text_len > EKB_STORE_QUERY_MAX)
         return tx_err(s, t, PROTO_TOOLONG, "query over 4096 bytes");
+    const float *qv = NULL;
+    if (m != STORE_TEXT && w->has_qe && r->text_len <= EKB_TOK_MAX_TEXT) { /* longer: search_run's error */
+        if (embed_text(&w->qe, r->text, r->text_len, w->vec) != 0)
+            return tx_err(s, t, PROTO_INTERNAL, "embedding the query failed");
+        qv = w->vec;
+    }
     pthread_mutex_lock(&s->store_mu);
-    int rc = store_search(&s->kb, m, r->text, r->text_len, r->n, w->hits, &nh, err, sizeof err);
+    int rc = search_run_q(&s->kb, m, r->text, r->text_len, qv, r->n, NULL, w->hits, &nh, err, sizeof err);
     pthread_mutex_unlock(&s->store_mu);
     if (rc != 0)
         return tx_err(s, t, rc == EKB_EINVAL ? PROTO_ARGS : PROTO_INTERNAL, err);
@@ -456,9 +465,14 @@ static void do_search(struct srv *s, struct worker *w, struct proto_tx *t, const
 
 static void do_embed(struct srv *s, struct worker *w, struct proto_tx *t, const struct proto_req *r)
 {
-    pthread_mutex_lock(&s->store_mu);
-    int rc = embed_text(&s->emb, r->text, r->text_len, w->vec);
-    pthread_mutex_unlock(&s->store_mu);
+    int rc;
+    if (w->has_qe) {
+        rc = embed_text(&w->qe, r->text, r->text_len, w->vec);
+    } else {
+        pthread_mutex_lock(&s->store_mu);
+        rc = embed_text(&s->emb, r->text, r->text_len, w->vec);
+        pthread_mutex_unlock(&s->store_mu);
+    }
     if (rc != 0)
         return tx_err(s, t, PROTO_INTERNAL, "embedding failed");
     proto_tx_printf(t, "OK 1 %s %u", s->emb.name, s->emb.dim);
@@ -1313,6 +1327,14 @@ static int alloc_all(struct srv *s, char *err, size_t errlen)
         w->esc = arena_alloc(core, EKB_SRV_OUT_MAX / 2, 64);
         if (!w->txbuf || !w->hits || !w->vec || !w->esc)
             goto nomem;
+        int rc = embed_clone(&w->qe, &s->emb, &s->a->arena, err, errlen);
+        if (rc == EKB_EUNSUPP) {
+            log_info("srv: %s: queries are embedded under the store lock", err);
+        } else if (rc != 0) {
+            return rc;
+        } else {
+            w->has_qe = 1;
+        }
     }
     return 0;
 nomem:

@@ -52,6 +52,16 @@ static double score(const struct tok_uni *t, int32_t id)
     return d;
 }
 
+int tok_uni_scratch(struct tok_uni *t, struct arena_region *s)
+{
+    t->text = arena_alloc(s, TEXT_CAP, 0);
+    t->cp_off = arena_alloc(s, (TEXT_CAP + 1) * sizeof *t->cp_off, 0);
+    t->best = arena_alloc(s, (TEXT_CAP + 1) * sizeof *t->best, 8);
+    t->word = arena_alloc(s, (TEXT_CAP + 1) * sizeof *t->word, 0);
+    t->rev = arena_alloc(s, (TEXT_CAP + 1) * sizeof *t->rev, 0);
+    return !t->text || !t->cp_off || !t->best || !t->word || !t->rev ? EKB_ENOMEM : 0;
+}
+
 int tok_uni_load(struct tok_uni *t, struct arena_region *r, struct arena_region *s, const struct gguf *g, char *err,
                  size_t errlen)
 {
@@ -118,12 +128,7 @@ int tok_uni_load(struct tok_uni *t, struct arena_region *r, struct arena_region 
             h = (h + 1) & mask;
         t->hash[h] = (uint32_t)i + 1;
     }
-    t->text = arena_alloc(s, TEXT_CAP, 0);
-    t->cp_off = arena_alloc(s, (TEXT_CAP + 1) * sizeof *t->cp_off, 0);
-    t->best = arena_alloc(s, (TEXT_CAP + 1) * sizeof *t->best, 8);
-    t->word = arena_alloc(s, (TEXT_CAP + 1) * sizeof *t->word, 0);
-    t->rev = arena_alloc(s, (TEXT_CAP + 1) * sizeof *t->rev, 0);
-    if (!t->text || !t->cp_off || !t->best || !t->word || !t->rev)
+    if (tok_uni_scratch(t, s) != 0)
         goto nomem;
     return 0;
 nomem:

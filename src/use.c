@@ -40,6 +40,65 @@ static int get_u32_arr(const struct gguf *g, const char *key, uint32_t *out, siz
     return 0;
 }
 
+/* Encoder scratch from sr: the tokens of one pass (want, at least the
+ * context length; halved while that would take over half of what sr has
+ * left, never below the context length) and per-text pooling rows for
+ * USE_MAX_BATCH texts. */
+static int use_scratch(struct use_model *m, struct arena_region *sr, uint32_t want, char *err, size_t errlen)
+{
+    uint32_t w0 = m->d_tok > m->n_embd ? m->d_tok : m->n_embd, mw = 0, ff = m->n_ff > m->n_embd ? m->n_ff : m->n_embd;
+    for (uint32_t l = 0; l < m->n_layer; l++)
+        mw = m->layers[l].width > mw ? m->layers[l].width : mw;
+    uint32_t maxc = w0 > mw ? w0 : mw;
+    maxc = (ff > maxc ? ff : maxc + 31) / 32 * 32;
+    size_t per_tok = 4 * ((size_t)2 * w0 + 4 * (size_t)mw + m->n_embd + ff) + kern_act_bytes(maxc) + 4 + 6 * 64;
+    size_t fixed = (size_t)USE_MAX_BATCH * (2 * (size_t)m->n_embd + m->n_ff) * 4 + (size_t)m->n_ctx * 4 +
+                   (USE_MAX_BATCH + 1) * 4 + kern_act_bytes(maxc) * USE_MAX_BATCH + 8 * 64;
+    size_t avail = arena_avail(sr);
+    uint32_t T = want > m->n_ctx ? want : m->n_ctx;
+    while (T / 2 >= m->n_ctx && fixed + per_tok * T > avail / 2)
+        T /= 2;
+    m->batch_tokens = T;
+    m->scratch_bytes = fixed + per_tok * T;
+    m->bids = arena_alloc(sr, (size_t)T * sizeof *m->bids, 0);
+    m->boff = arena_alloc(sr, (USE_MAX_BATCH + 1) * sizeof *m->boff, 0);
+    m->x = arena_alloc(sr, (size_t)T * w0 * 4, 64);
+    m->a = arena_alloc(sr, (size_t)T * w0 * 4, 64);
+    m->qkv = arena_alloc(sr, (size_t)T * 3 * mw * 4, 64);
+    m->o = arena_alloc(sr, (size_t)T * mw * 4, 64);
+    m->h = arena_alloc(sr, (size_t)T * m->n_embd * 4, 64);
+    m->f = arena_alloc(sr, (size_t)T * ff * 4, 64);
+    m->att = arena_alloc(sr, (size_t)m->n_ctx * 4, 64);
+    m->pooled = arena_alloc(sr, (size_t)USE_MAX_BATCH * m->n_embd * 4, 64);
+    m->fpool = arena_alloc(sr, (size_t)USE_MAX_BATCH * m->n_ff * 4, 64);
+    m->y = arena_alloc(sr, (size_t)USE_MAX_BATCH * m->n_embd * 4, 64);
+    m->xq = arena_alloc(sr, (size_t)(T > USE_MAX_BATCH ? T : USE_MAX_BATCH) * kern_act_bytes(maxc), 64);
+    if (!m->x || !m->a || !m->qkv || !m->o || !m->h || !m->f || !m->att || !m->pooled || !m->fpool || !m->y ||
+        !m->xq || !m->bids || !m->boff) {
+        snprintf(err, errlen, "use: scratch of %zu bytes (%u tokens) does not fit in the %zu left", fixed + per_tok * T,
+                 T, avail);
+        return EKB_ENOMEM;
+    }
+    return 0;
+}
+
+int use_clone(struct use_model *dst, const struct use_model *src, struct arena_region *sr, char *err, size_t errlen)
+{
+    size_t mark = arena_mark(sr);
+    *dst = *src; /* tables and weight views: shared, read-only */
+    dst->n_threads = 1;
+    dst->pool = NULL;
+    dst->ytmp = NULL;
+    int rc = tok_uni_scratch(&dst->tok, sr);
+    if (rc != 0)
+        snprintf(err, errlen, "use: no room for a tokenizer scratch");
+    else
+        rc = use_scratch(dst, sr, src->n_ctx, err, errlen);
+    if (rc != 0)
+        arena_reset(sr, mark);
+    return rc;
+}
+
 int use_load(struct use_model *m, struct arena_region *r, struct arena_region *sr, const struct gguf *g, char *err,
              size_t errlen)
 {
@@ -137,45 +196,8 @@ int use_load(struct use_model *m, struct arena_region *r, struct arena_region *s
     }
     m->max_rows = maxw;
     m->n_threads = 1;
-    /* scratch from sr: the tokens of one pass (EKB_EMBED_BATCH_TOKENS, halved
-     * while that would take over half of what sr has left, never below the
-     * context length) and per-text pooling rows for USE_MAX_BATCH texts */
-    {
-        uint32_t w0 = m->d_tok > m->n_embd ? m->d_tok : m->n_embd, mw = 0, ff = m->n_ff > m->n_embd ? m->n_ff : m->n_embd;
-        for (uint32_t l = 0; l < m->n_layer; l++)
-            mw = m->layers[l].width > mw ? m->layers[l].width : mw;
-        uint32_t maxc = w0 > mw ? w0 : mw;
-        maxc = (ff > maxc ? ff : maxc + 31) / 32 * 32;
-        size_t per_tok = 4 * ((size_t)2 * w0 + 4 * (size_t)mw + m->n_embd + ff) + kern_act_bytes(maxc) + 4 + 6 * 64;
-        size_t fixed = (size_t)USE_MAX_BATCH * (2 * (size_t)m->n_embd + m->n_ff) * 4 + (size_t)m->n_ctx * 4 +
-                       (USE_MAX_BATCH + 1) * 4 + kern_act_bytes(maxc) * USE_MAX_BATCH + 8 * 64;
-        size_t avail = arena_avail(sr);
-        uint32_t T = EKB_EMBED_BATCH_TOKENS > m->n_ctx ? EKB_EMBED_BATCH_TOKENS : m->n_ctx;
-        while (T / 2 >= m->n_ctx && fixed + per_tok * T > avail / 2)
-            T /= 2;
-        m->batch_tokens = T;
-        m->scratch_bytes = fixed + per_tok * T;
-        m->bids = arena_alloc(sr, (size_t)T * sizeof *m->bids, 0);
-        m->boff = arena_alloc(sr, (USE_MAX_BATCH + 1) * sizeof *m->boff, 0);
-        m->x = arena_alloc(sr, (size_t)T * w0 * 4, 64);
-        m->a = arena_alloc(sr, (size_t)T * w0 * 4, 64);
-        m->qkv = arena_alloc(sr, (size_t)T * 3 * mw * 4, 64);
-        m->o = arena_alloc(sr, (size_t)T * mw * 4, 64);
-        m->h = arena_alloc(sr, (size_t)T * m->n_embd * 4, 64);
-        m->f = arena_alloc(sr, (size_t)T * ff * 4, 64);
-        m->att = arena_alloc(sr, (size_t)m->n_ctx * 4, 64);
-        m->pooled = arena_alloc(sr, (size_t)USE_MAX_BATCH * m->n_embd * 4, 64);
-        m->fpool = arena_alloc(sr, (size_t)USE_MAX_BATCH * m->n_ff * 4, 64);
-        m->y = arena_alloc(sr, (size_t)USE_MAX_BATCH * m->n_embd * 4, 64);
-        m->xq = arena_alloc(sr, (size_t)(T > USE_MAX_BATCH ? T : USE_MAX_BATCH) * kern_act_bytes(maxc), 64);
-        if (!m->x || !m->a || !m->qkv || !m->o || !m->h || !m->f || !m->att || !m->pooled || !m->fpool || !m->y ||
-            !m->xq || !m->bids || !m->boff) {
-            snprintf(err, errlen, "use: scratch of %zu bytes (%u tokens) does not fit in the %zu left", fixed + per_tok * T,
-                     T, avail);
-            rc = EKB_ENOMEM;
-            goto fail;
-        }
-    }
+    if ((rc = use_scratch(m, sr, EKB_EMBED_BATCH_TOKENS, err, errlen)) != 0)
+        goto fail;
     return 0;
 fail:
     if (rc == 0)

@@ -3,6 +3,7 @@
  * architecture is an error, never a silent fallback; fallback vectors are
  * deterministic, unit length, and lexically sensible; limits hold. */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -278,6 +279,92 @@ static void use_threads_identical(void **state)
     }
 }
 
+/* Clones (embed_clone): each embeds with its own scratch, concurrently
+ * with the original and with each other, and every vector is the
+ * original's bit for bit (the server embeds queries on its workers with
+ * clones, outside the store lock). A SCRATCH budget too small for a clone:
+ * EKB_ENOMEM, nothing left behind. */
+struct clone_job {
+    struct embedder *e;
+    const char **t;
+    const size_t *l;
+    size_t n;
+    float *out;
+    int rc;
+};
+
+static void *clone_run(void *arg)
+{
+    struct clone_job *j = arg;
+    for (int rep = 0; rep < 3 && j->rc == 0; rep++)
+        for (size_t i = 0; i < j->n && j->rc == 0; i++)
+            j->rc = embed_text(j->e, j->t[i], j->l[i], j->out + i * j->e->dim);
+    return NULL;
+}
+
+static void clones_check(struct embedder *e)
+{
+    enum { NT = 70 };
+    const char *t[80];
+    size_t l[80];
+    char err[300];
+    struct embedder c[2];
+    size_t n = make_texts(t, l);
+    assert_int_equal(n, NT);
+    float *ref = malloc((size_t)NT * e->dim * sizeof *ref), *out[3];
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(embed_text(e, t[i], l[i], ref + i * e->dim), 0);
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(embed_clone(&c[k], e, &A, err, sizeof err), 0);
+    struct clone_job j[3];
+    pthread_t th[2];
+    for (int k = 0; k < 3; k++) {
+        out[k] = calloc((size_t)NT * e->dim, sizeof(float));
+        j[k] = (struct clone_job){k < 2 ? &c[k] : e, t, l, n, out[k], 0};
+    }
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(pthread_create(&th[k], NULL, clone_run, &j[k]), 0);
+    clone_run(&j[2]); /* the original at the same time */
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(pthread_join(th[k], NULL), 0);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(j[k].rc, 0);
+        assert_memory_equal(out[k], ref, (size_t)NT * e->dim * sizeof *ref);
+        free(out[k]);
+    }
+    embed_close(&c[0]);
+    embed_close(&c[1]);
+    assert_int_equal(embed_text(e, t[0], l[0], ref), 0); /* closing a clone leaves the original usable */
+    free(ref);
+}
+
+static void clones_identical(void **state)
+{
+    struct embedder e;
+    char err[300];
+    (void)state;
+    struct arena_region *sc = arena_budget(&A, ARENA_SCRATCH), *mo = arena_budget(&A, ARENA_MODELS);
+    size_t ms = arena_mark(sc), mm = arena_mark(mo);
+    assert_int_equal(embed_open(&e, &A, port_linux(), NULL, err, sizeof err), 0);
+    clones_check(&e); /* the fallback */
+    embed_close(&e);
+    open_or_skip(&e, "q8_0");
+    size_t before = arena_mark(sc);
+    clones_check(&e);
+    assert_true(arena_mark(sc) > before); /* the clones' scratch came from SCRATCH */
+    struct arena small;
+    size_t sizes[ARENA_NBUDGETS] = {1 << 20, 1 << 20, 1 << 20, 1 << 20, 64 << 10, 1 << 20};
+    assert_int_equal(arena_init(&small, port_linux(), sizes, 0), 0);
+    struct embedder c;
+    assert_int_equal(embed_clone(&c, &e, &small, err, sizeof err), EKB_ENOMEM);
+    assert_non_null(strstr(err, "scratch"));
+    assert_int_equal(arena_budget(&small, ARENA_SCRATCH)->used, 0);
+    arena_fini(&small);
+    embed_close(&e);
+    arena_reset(sc, ms);
+    arena_reset(mo, mm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +374,7 @@ int main(void)
         cmocka_unit_test(use_model_api),
         cmocka_unit_test(use_quantized_close),
         cmocka_unit_test(use_threads_identical),
+        cmocka_unit_test(clones_identical),
     };
     return cmocka_run_group_tests_name("embed", tests, setup, teardown);
 }

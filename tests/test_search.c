@@ -592,6 +592,49 @@ static void filtered_paths_agree(void **state)
     reset_budgets(mi, ms);
 }
 
+/* search_run_q with the query embedded by the caller (a clone of the
+ * embedder, as the server's workers do outside the store lock) gives
+ * exactly search_run's hits, in every mode, filtered or not. */
+static void query_vector_identical(void **state)
+{
+    struct embedder e, c;
+    struct store s;
+    char err[300];
+    struct store_hit a[10], b[10];
+    uint32_t na, nb;
+    (void)state;
+    size_t mi = arena_mark(arena_budget(&A, ARENA_INDEX)), ms = arena_mark(arena_budget(&A, ARENA_STORE));
+    filter_kb(&e, &s, "qvec");
+    assert_int_equal(embed_clone(&c, &e, &A, err, sizeof err), 0);
+    float *qv = malloc(e.dim * sizeof *qv);
+    const char *pre[] = {NULL, "f:1"};
+    for (int qi = 0; qi < 4; qi++)
+        for (int m = 0; m < 3; m++)
+            for (int pi = 0; pi < 2; pi++) {
+                const char *q = FQ[qi];
+                assert_int_equal(embed_text(&c, q, strlen(q), qv), 0);
+                assert_int_equal(search_run(&s, (enum store_mode)m, q, strlen(q), 10, pre[pi], a, &na, err, sizeof err), 0);
+                assert_int_equal(
+                    search_run_q(&s, (enum store_mode)m, q, strlen(q), qv, 10, pre[pi], b, &nb, err, sizeof err), 0);
+                assert_int_equal(na, nb);
+                assert_true(na > 0);
+                for (uint32_t i = 0; i < na; i++) {
+                    assert_int_equal(a[i].chunk_id, b[i].chunk_id);
+                    assert_memory_equal(&a[i].score, &b[i].score, sizeof a[i].score);
+                    assert_string_equal(a[i].snippet, b[i].snippet);
+                }
+            }
+    /* a wrong vector does change the answer (the vector is used, not re-embedded) */
+    assert_int_equal(embed_text(&c, FQ[1], strlen(FQ[1]), qv), 0);
+    assert_int_equal(search_run(&s, STORE_VECTOR, FQ[0], strlen(FQ[0]), 10, NULL, a, &na, err, sizeof err), 0);
+    assert_int_equal(search_run_q(&s, STORE_VECTOR, FQ[0], strlen(FQ[0]), qv, 10, NULL, b, &nb, err, sizeof err), 0);
+    assert_true(a[0].chunk_id != b[0].chunk_id || fabs(a[0].score - b[0].score) > 1e-6);
+    free(qv);
+    embed_close(&c);
+    store_close(&s);
+    reset_budgets(mi, ms);
+}
+
 /* Entities live as long as a fact names them (docs/protocol.md FACT DEL). */
 static int64_t q_i64(struct store *s, const char *sql, const char *arg)
 {
@@ -757,6 +800,7 @@ int main(void)
         cmocka_unit_test(filtered_search),
         cmocka_unit_test(filtered_paths_agree),
         cmocka_unit_test(entities_follow_facts),
+        cmocka_unit_test(query_vector_identical),
     };
     return cmocka_run_group_tests_name("search", tests, setup, teardown);
 }
