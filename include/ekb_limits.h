@@ -66,6 +66,8 @@
 #define EKB_STORE_BUSY_MS 2000       /* SQLite busy timeout */
 #define EKB_STORE_ENTITY_IX_PCT 10   /* % of the INDEX budget for the entity index (the chunk index gets the rest) */
 #define EKB_STORE_FILTER_EXACT 4096  /* filtered vector search: exact scan when HNSW finds < k and <= this many chunks match */
+#define EKB_STORE_EMBED_BATCH 16    /* chunks of a document embedded in one encoder call (embed_batch) */
+#define EKB_STORE_EMBED_BATCH_BYTES (32u << 10) /* their texts at most (at least one chunk of max size) */
 #define EKB_CHUNK_MIN_LO 16          /* chunk min at least */
 #define EKB_CHUNK_MAX_HI 65536       /* chunk max at most (the chunker's window) */
 #define EKB_CHUNK_DEFAULT_MIN 200    /* bytes: smaller paragraphs are merged (board CHUNK_MIN) */

@@ -97,6 +97,11 @@ struct store {
     struct chunker ck;
     store_progress_fn progress;   /* optional */
     void *progress_ctx;
+    char *bt;                     /* ingest: texts of chunks waiting for embed_batch (bn of bcap, bslot bytes each) */
+    float *bv;                    /* their vectors */
+    int64_t *bid;                 /* their chunk ids */
+    size_t *blen;
+    uint32_t bn, bcap, bslot;
     int filter_path;              /* filtered vector search: STORE_FILTER_AUTO (0), or a forced path (tests) */
     uint64_t filter_exact, filter_graph; /* filtered vector searches answered by each path */
 };

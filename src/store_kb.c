@@ -380,6 +380,10 @@ int store_open_cp(struct store *s, struct arena *a, const struct port *p, const 
     s->v = arena_alloc(st, s->dim * sizeof(float), 64);
     s->q = arena_alloc(st, s->dim, 64);
     s->rbuf = arena_alloc(st, EKB_STORE_READ_BUF, 64);
+    s->bslot = s->cp.max + 300;
+    s->bcap = EKB_STORE_EMBED_BATCH_BYTES / s->bslot;
+    s->bcap = s->bcap < 1 ? 1 : s->bcap > EKB_STORE_EMBED_BATCH ? EKB_STORE_EMBED_BATCH : s->bcap;
+    s->bn = 0; /* the batch buffers are per-call scratch (store_add_stream) */
     s->ev_first = s->ev_last = -1;
     if (!s->lz4 || !s->lzbuf || !s->ctx || !s->v || !s->q || !s->rbuf) {
         snprintf(err, errlen, "store: the store budget has no room for the ingest buffers");
@@ -441,37 +445,64 @@ struct add_ctx {
     int64_t doc_id, first_id, last_id;
     uint64_t total;
     uint32_t seq;
-    sqlite3_stmt *ins, *fts;
+    sqlite3_stmt *ins, *fts, *vec;
     char *err;
     size_t errlen;
 };
+
+/* The chunks waiting in s->bt get their vectors in one embed_batch call
+ * (USE-lite packs them into shared encoder passes), then their rows, and the
+ * index, get them in chunk order. */
+static int flush_chunks(struct add_ctx *c)
+{
+    struct store *s = c->s;
+    const char *texts[EKB_STORE_EMBED_BATCH];
+    if (s->bn == 0)
+        return 0;
+    for (uint32_t i = 0; i < s->bn; i++)
+        texts[i] = s->bt + (size_t)i * s->bslot;
+    int rc = embed_batch(s->emb, texts, s->blen, s->bn, s->bv);
+    if (rc != 0) {
+        snprintf(c->err, c->errlen, "store: embedding a chunk failed: %s", ekb_strerror(rc));
+        return rc;
+    }
+    for (uint32_t i = 0; i < s->bn && rc == 0; i++) {
+        float sc = hnsw_quantize(s->bv + (size_t)i * s->dim, s->dim, s->q);
+        if (isnan(sc)) {
+            snprintf(c->err, c->errlen, "store: the embedder returned a non-finite vector");
+            return EKB_EINTERNAL;
+        }
+        sqlite3_reset(c->vec);
+        sqlite3_bind_double(c->vec, 1, sc);
+        sqlite3_bind_blob(c->vec, 2, s->q, (int)s->dim, SQLITE_STATIC);
+        sqlite3_bind_int64(c->vec, 3, s->bid[i]);
+        if (sqlite3_step(c->vec) != SQLITE_DONE)
+            return sql_err(s, c->err, c->errlen, "chunk vector");
+        rc = hnsw_insert_q8(s->ci.h, (uint64_t)s->bid[i], s->q, sc);
+        if (rc == EKB_ENOSPC)
+            snprintf(c->err, c->errlen, "store: the vector index is full (%u vectors): raise BUDGET_INDEX_MB",
+                     hnsw_count(s->ci.h));
+        else if (rc != 0)
+            snprintf(c->err, c->errlen, "store: index insert failed: %s", ekb_strerror(rc));
+    }
+    s->bn = 0;
+    return rc;
+}
 
 static int add_chunk(void *vctx, const char *text, size_t len, uint64_t start)
 {
     struct add_ctx *c = vctx;
     struct store *s = c->s;
+    if (s->bn == s->bcap) { /* before ctx is overwritten: with one slot, the waiting text is ctx itself */
+        int rc = flush_chunks(c);
+        if (rc != 0)
+            return rc;
+    }
     size_t cn = index_text(c->title, text, len, s->ctx);
-    float sc = 0.0f;
     int cl = LZ4_compress_fast_extState(s->lz4, text, s->lzbuf, (int)len, s->lzcap, 1);
     if (cl <= 0) {
         snprintf(c->err, c->errlen, "store: LZ4 compression failed");
         return EKB_EINTERNAL;
-    }
-    if (cn > 0) {
-        size_t en = cn; /* the embedder reads at most EKB_TOK_MAX_TEXT bytes (models see far fewer tokens anyway) */
-        if (en > EKB_TOK_MAX_TEXT)
-            for (en = EKB_TOK_MAX_TEXT; en > 0 && ((unsigned char)s->ctx[en] & 0xC0) == 0x80; en--)
-                ;
-        int rc = embed_text(s->emb, s->ctx, en, s->v);
-        if (rc != 0) {
-            snprintf(c->err, c->errlen, "store: embedding a chunk failed: %s", ekb_strerror(rc));
-            return rc;
-        }
-        sc = hnsw_quantize(s->v, s->dim, s->q);
-        if (isnan(sc)) {
-            snprintf(c->err, c->errlen, "store: the embedder returned a non-finite vector");
-            return EKB_EINTERNAL;
-        }
     }
     sqlite3_reset(c->ins);
     sqlite3_bind_int64(c->ins, 1, c->doc_id);
@@ -480,11 +511,8 @@ static int add_chunk(void *vctx, const char *text, size_t len, uint64_t start)
     sqlite3_bind_int64(c->ins, 4, (sqlite3_int64)(start + len));
     sqlite3_bind_int(c->ins, 5, (int)len);
     sqlite3_bind_blob(c->ins, 6, s->lzbuf, cl, SQLITE_STATIC);
-    sqlite3_bind_double(c->ins, 7, sc);
-    if (cn > 0)
-        sqlite3_bind_blob(c->ins, 8, s->q, (int)s->dim, SQLITE_STATIC);
-    else
-        sqlite3_bind_zeroblob(c->ins, 8, 0); /* a blank chunk: kept for the text, not indexed */
+    sqlite3_bind_double(c->ins, 7, 0.0);
+    sqlite3_bind_zeroblob(c->ins, 8, 0); /* the vector comes with flush_chunks; a blank chunk keeps none */
     if (sqlite3_step(c->ins) != SQLITE_DONE)
         return sql_err(s, c->err, c->errlen, "insert chunk");
     int64_t id = sqlite3_last_insert_rowid(s->db);
@@ -497,16 +525,14 @@ static int add_chunk(void *vctx, const char *text, size_t len, uint64_t start)
         sqlite3_bind_text(c->fts, 2, s->ctx, (int)cn, SQLITE_STATIC);
         if (sqlite3_step(c->fts) != SQLITE_DONE)
             return sql_err(s, c->err, c->errlen, "insert FTS row");
-        int rc = hnsw_insert_q8(s->ci.h, (uint64_t)id, s->q, sc);
-        if (rc == EKB_ENOSPC) {
-            snprintf(c->err, c->errlen, "store: the vector index is full (%u vectors): raise BUDGET_INDEX_MB",
-                     hnsw_count(s->ci.h));
-            return rc;
-        }
-        if (rc != 0) {
-            snprintf(c->err, c->errlen, "store: index insert failed: %s", ekb_strerror(rc));
-            return rc;
-        }
+        size_t en = cn; /* the embedder reads at most EKB_TOK_MAX_TEXT bytes (models see far fewer tokens anyway) */
+        if (en > EKB_TOK_MAX_TEXT)
+            for (en = EKB_TOK_MAX_TEXT; en > 0 && ((unsigned char)s->ctx[en] & 0xC0) == 0x80; en--)
+                ;
+        if (s->bt != s->ctx)
+            memcpy(s->bt + (size_t)s->bn * s->bslot, s->ctx, en);
+        s->blen[s->bn] = en;
+        s->bid[s->bn++] = id;
     }
     if (s->progress)
         s->progress(s->progress_ctx, start + len, c->total);
@@ -629,6 +655,7 @@ int store_add_stream(struct store *s, const char *ext_id, const char *title, sto
     uint8_t sha[CRYPTO_SHA256_LEN];
     sqlite3_stmt *st = NULL;
     struct add_ctx c;
+    size_t smark = SIZE_MAX;
     int rc;
     memset(&c, 0, sizeof c);
     c.first_id = -1;
@@ -693,12 +720,24 @@ int store_add_stream(struct store *s, const char *ext_id, const char *title, sto
                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                            -1, &c.ins, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)", -1, &c.fts, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "UPDATE chunks SET vscale = ?, vec = ? WHERE id = ?", -1, &c.vec, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_gen'", -1, &st,
                            NULL) != SQLITE_OK) {
         rc = sql_err(s, err, errlen, "prepare");
         goto rollback;
     }
     chunk_reset(&s->ck);
+    s->bn = 0;
+    smark = arena_mark(s->scratch);
+    s->bt = s->bcap == 1 ? s->ctx : arena_alloc(s->scratch, (size_t)s->bcap * s->bslot, 16); /* one: it stays in ctx */
+    s->bv = arena_alloc(s->scratch, (size_t)s->bcap * s->dim * sizeof(float), 64);
+    s->bid = arena_alloc(s->scratch, s->bcap * sizeof *s->bid, 16);
+    s->blen = arena_alloc(s->scratch, s->bcap * sizeof *s->blen, 16);
+    if (!s->bt || !s->bv || !s->bid || !s->blen) {
+        snprintf(err, errlen, "store: the scratch budget has no room for %u chunk texts and vectors", s->bcap);
+        rc = EKB_ENOMEM;
+        goto rollback;
+    }
     for (uint64_t off = 0; off < len;) { /* pass 2: the chunker takes the text as a stream */
         size_t n = len - off < EKB_STORE_READ_BUF ? (size_t)(len - off) : EKB_STORE_READ_BUF;
         if ((rc = read_full(rd, rctx, off, s->rbuf, n)) != 0) {
@@ -710,7 +749,7 @@ int store_add_stream(struct store *s, const char *ext_id, const char *title, sto
             goto rollback;
         off += n;
     }
-    if ((rc = chunk_finish(&s->ck, add_chunk, &c)) != 0)
+    if ((rc = chunk_finish(&s->ck, add_chunk, &c)) != 0 || (rc = flush_chunks(&c)) != 0)
         goto rollback;
     if (sqlite3_step(st) != SQLITE_DONE) {
         rc = sql_err(s, err, errlen, "data_gen");
@@ -719,7 +758,8 @@ int store_add_stream(struct store *s, const char *ext_id, const char *title, sto
     sqlite3_finalize(st);
     sqlite3_finalize(c.ins);
     sqlite3_finalize(c.fts);
-    st = c.ins = c.fts = NULL;
+    sqlite3_finalize(c.vec);
+    st = c.ins = c.fts = c.vec = NULL;
     if (exec(s, "COMMIT") != SQLITE_OK) {
         rc = sql_err(s, err, errlen, "COMMIT");
         goto rollback;
@@ -728,11 +768,16 @@ int store_add_stream(struct store *s, const char *ext_id, const char *title, sto
     s->ci.dirty = 1;
     s->ci.n = hnsw_count(s->ci.h);
     *n_chunks = c.seq;
+    arena_reset(s->scratch, smark);
     return 0;
 rollback:
     sqlite3_finalize(st);
     sqlite3_finalize(c.ins);
     sqlite3_finalize(c.fts);
+    sqlite3_finalize(c.vec);
+    s->bn = 0;
+    if (smark != SIZE_MAX)
+        arena_reset(s->scratch, smark);
     exec(s, "ROLLBACK");
     chunk_reset(&s->ck);
     for (int64_t id = c.first_id; c.first_id >= 0 && id <= c.last_id; id++) /* the index follows the rollback */

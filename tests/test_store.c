@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 
 #include "ekb_err.h"
 #include "embed.h"
+#include "hnsw.h"
 #include "kern.h"
 #include "log.h"
 #include "search.h"
@@ -285,6 +287,75 @@ static void long_document_round_trip(void **state)
     close_reset(&s, mi, mm, ms);
 }
 
+/* The chunks of a document are embedded EKB_STORE_EMBED_BATCH at a time
+ * (embed_batch): every stored vector (and its index entry) must be the
+ * quantized embed_text of its own "title. chunk" text, whatever its place
+ * in a batch (full batches and a remainder; the fallback's batch is exact),
+ * and a failure while batching rolls the whole document back. */
+static void batched_chunk_vectors(void **state)
+{
+    struct embedder e;
+    struct store s;
+    char err[300], kb[200], ctx[1400];
+    static char text[40000];
+    size_t n = 0, ms = arena_mark(arena_budget(&A, ARENA_STORE));
+    size_t mi = arena_mark(arena_budget(&A, ARENA_INDEX)), mm = arena_mark(arena_budget(&A, ARENA_MODELS));
+    int64_t id;
+    int dup;
+    uint32_t nc;
+    (void)state;
+    open_fallback(&e, &s, "batch", 1, kb, sizeof kb);
+    assert_true(s.bcap > 1 && s.bcap <= EKB_STORE_EMBED_BATCH);
+    for (int i = 0; n < 30000; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "Paragraph %d names the metal number %d and gas %d.%s", i,
+                              i * 3, i * 11, i % 9 == 8 ? "\n\n" : " ");
+    assert_int_equal(store_add_doc(&s, "b1", "Batched", text, n, "t", &id, &dup, &nc, err, sizeof err), 0);
+    assert_true(nc > 2 * s.bcap && nc % s.bcap != 0); /* full batches and a remainder */
+    float *v = malloc(e.dim * sizeof *v);
+    int8_t *q = malloc(e.dim);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(s.db, "SELECT id, start, end, vscale, vec FROM chunks WHERE doc_id=? ORDER BY seq",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, id);
+    uint32_t seen = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        size_t a = (size_t)sqlite3_column_int64(st, 1), b = (size_t)sqlite3_column_int64(st, 2);
+        while (a < b && (text[a] == ' ' || text[a] == '\n'))
+            a++;
+        while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\n'))
+            b--;
+        int l = snprintf(ctx, sizeof ctx, "Batched. %.*s", (int)(b - a), text + a);
+        assert_int_equal(embed_text(&e, ctx, (size_t)l, v), 0);
+        float sc = hnsw_quantize(v, e.dim, q);
+        assert_int_equal(sqlite3_column_bytes(st, 4), (int)e.dim);
+        assert_memory_equal(sqlite3_column_blob(st, 4), q, e.dim);
+        assert_true(fabs(sqlite3_column_double(st, 3) - sc) < 1e-7);
+        assert_true(hnsw_contains(s.ci.h, (uint64_t)sqlite3_column_int64(st, 0)));
+        seen++;
+    }
+    sqlite3_finalize(st);
+    assert_int_equal(seen, nc);
+    /* a scratch allocation failure while batching: the document rolls back, the index too */
+    uint32_t before = s.ci.n;
+    int64_t d0, c0, f0;
+    assert_int_equal(store_count(&s, &d0, &c0, &f0), 0);
+    text[0] = 'p'; /* other content */
+    arena_fail_nth(1);
+    int rc = store_add_doc(&s, "b2", "Batched", text, n, "t", &id, &dup, &nc, err, sizeof err);
+    arena_fail_nth(0);
+    assert_int_equal(rc, EKB_ENOMEM);
+    assert_non_null(strstr(err, "chunk texts and vectors")); /* the batch buffers, inside the transaction */
+    int64_t d1, c1, f1;
+    assert_int_equal(store_count(&s, &d1, &c1, &f1), 0);
+    assert_true(d1 == d0 && c1 == c0);
+    assert_int_equal(s.ci.n, before);
+    assert_int_equal(hnsw_count(s.ci.h), before);
+    free(v);
+    free(q);
+    close_reset(&s, mi, mm, ms);
+}
+
 /* A generated document, never held anywhere: the bytes at any offset come
  * from the 4 KiB page they fall in (page p: sentences naming p), the last
  * page holds a marker. fail_at/short_at: a read error / an early end. */
@@ -489,6 +560,7 @@ int main(void)
         cmocka_unit_test(not_a_kb),
         cmocka_unit_test(bad_documents),
         cmocka_unit_test(long_document_round_trip),
+        cmocka_unit_test(batched_chunk_vectors),
         cmocka_unit_test(stream_50mb_bounded),
         cmocka_unit_test(schema_versions),
     };
