@@ -1328,13 +1328,12 @@ static int alloc_all(struct srv *s, char *err, size_t errlen)
         if (!w->txbuf || !w->hits || !w->vec || !w->esc)
             goto nomem;
         int rc = embed_clone(&w->qe, &s->emb, &s->a->arena, err, errlen);
-        if (rc == EKB_EUNSUPP) {
-            log_info("srv: %s: queries are embedded under the store lock", err);
-        } else if (rc != 0) {
+        if (rc == EKB_EUNSUPP || rc == EKB_ENOMEM) /* BERT, or a SCRATCH budget too small: the old way, still correct */
+            log_warn("srv: worker %u: %s: its queries are embedded under the store lock", i, err);
+        else if (rc != 0)
             return rc;
-        } else {
+        else
             w->has_qe = 1;
-        }
     }
     return 0;
 nomem:
