@@ -210,8 +210,15 @@ endif
 	@for cpu in cortex-a53 cortex-a76; do \
 	  printf '%s -cpu %s: ' '$(BIN) --version' $$cpu; $(QEMU) -cpu $$cpu $(BIN) --version | grep -i '^cpu' || exit 1; \
 	done
-	@tools/run-tests.sh "unit ($(BOARD), qemu -cpu cortex-a53)" "$(QEMU) -cpu cortex-a53" $(TEST_BIN)
-	@tools/run-tests.sh "unit ($(BOARD), qemu -cpu cortex-a76)" "$(QEMU) -cpu cortex-a76" $(TEST_BIN)
+	@# both CPUs at once (each run is mostly one thread), logs printed in order
+	@for cpu in cortex-a53 cortex-a76; do \
+	  ( tools/run-tests.sh "unit ($(BOARD), qemu -cpu $$cpu, EDGEKB_TEST_QUICK)" \
+	      "env EDGEKB_TEST_QUICK=1 $(QEMU) -cpu $$cpu" $(TEST_BIN) > $(BUILD)/qemu-$$cpu.log 2>&1; \
+	    echo $$? > $(BUILD)/qemu-$$cpu.rc ) & \
+	done; wait; rc=0; \
+	for cpu in cortex-a53 cortex-a76; do \
+	  cat $(BUILD)/qemu-$$cpu.log; [ "$$(cat $(BUILD)/qemu-$$cpu.rc)" = 0 ] || rc=1; \
+	done; exit $$rc
 
 # Benchmarks: bench/bench_<name>.c are C programs linked with libedgekb.a;
 # bench/*.sh are scripts (get EDGEKB, BENCH_BIN_DIR, MODELS_DIR in the environment).

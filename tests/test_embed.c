@@ -18,6 +18,7 @@
 #include "ekb_limits.h"
 #include "embed.h"
 #include "log.h"
+#include "test_quick.h"
 
 static struct arena A;
 
@@ -112,23 +113,29 @@ static void batch_equals_single(struct embedder *e, const char *const *t, const 
     }
 }
 
-/* 70 texts: over USE_MAX_BATCH, the empty text, one over the context, junk */
+/* 70 texts: over USE_MAX_BATCH, the empty text, a long one (7 times),
+ * junk. Under EDGEKB_TEST_QUICK (the qemu runs, which are there for the
+ * NEON kernels, not the batching logic) 12 texts with one long one of
+ * 299 bytes instead of 2999 (attention is quadratic in it). */
 static size_t make_texts(const char **t, size_t *l)
 {
     static char longt[3000], junk[200];
+    size_t nlong = test_quick() ? 300 : sizeof longt;
     static const char *base[] = {"Helium is a noble gas.", "", "What is the atomic number of iron?", " ",
                                  "caf\xc3\xa9 na\xc3\xafve", "x", "The quick brown fox jumps over the lazy dog."};
     size_t n = 0;
-    for (size_t i = 0; i < sizeof longt - 1; i++)
+    for (size_t i = 0; i < nlong - 1; i++)
         longt[i] = "lorem ipsum dolor sit amet "[i % 27];
+    longt[nlong - 1] = '\0';
     uint32_t x = 3;
     for (size_t i = 0; i < sizeof junk; i++) {
         x = x * 1103515245u + 12345u;
         junk[i] = (char)(x >> 16);
     }
-    for (; n < 70; n++) {
+    size_t want = test_quick() ? 12 : 70;
+    for (; n < want; n++) {
         t[n] = n % 10 == 7 ? longt : n % 10 == 8 ? junk : base[n % 7];
-        l[n] = n % 10 == 7 ? sizeof longt - 1 : n % 10 == 8 ? sizeof junk : strlen(t[n]);
+        l[n] = n % 10 == 7 ? nlong - 1 : n % 10 == 8 ? sizeof junk : strlen(t[n]);
     }
     return n;
 }
@@ -259,7 +266,8 @@ static void use_threads_identical(void **state)
             if (embed_text(&e, t[k], l[k], one1 + k * 512) != 0)
                 memset(one1 + k * 512, 0, 512 * sizeof(float)); /* the over-long text: ETOOBIG either way */
         int rc1 = embed_batch(&e, t, l, n, bat1);
-        for (unsigned th = 2; th <= 4; th++) {
+        unsigned th0 = test_quick() ? 3 : 2, th1 = test_quick() ? 3 : 4; /* quick: 3 (an uneven split) */
+        for (unsigned th = th0; th <= th1; th++) {
             assert_int_equal(embed_threads(&e, &A, th, err, sizeof err), 0);
             for (size_t k = 0; k < n; k++)
                 if (embed_text(&e, t[k], l[k], oneN + k * 512) != 0)
@@ -304,14 +312,12 @@ static void *clone_run(void *arg)
 
 static void clones_check(struct embedder *e)
 {
-    enum { NT = 70 };
     const char *t[80];
     size_t l[80];
     char err[300];
     struct embedder c[2];
     size_t n = make_texts(t, l);
-    assert_int_equal(n, NT);
-    float *ref = malloc((size_t)NT * e->dim * sizeof *ref), *out[3];
+    float *ref = malloc(n * e->dim * sizeof *ref), *out[3];
     for (size_t i = 0; i < n; i++)
         assert_int_equal(embed_text(e, t[i], l[i], ref + i * e->dim), 0);
     for (int k = 0; k < 2; k++)
@@ -319,7 +325,7 @@ static void clones_check(struct embedder *e)
     struct clone_job j[3];
     pthread_t th[2];
     for (int k = 0; k < 3; k++) {
-        out[k] = calloc((size_t)NT * e->dim, sizeof(float));
+        out[k] = calloc(n * e->dim, sizeof(float));
         j[k] = (struct clone_job){k < 2 ? &c[k] : e, t, l, n, out[k], 0};
     }
     for (int k = 0; k < 2; k++)
@@ -329,7 +335,7 @@ static void clones_check(struct embedder *e)
         assert_int_equal(pthread_join(th[k], NULL), 0);
     for (int k = 0; k < 3; k++) {
         assert_int_equal(j[k].rc, 0);
-        assert_memory_equal(out[k], ref, (size_t)NT * e->dim * sizeof *ref);
+        assert_memory_equal(out[k], ref, n * e->dim * sizeof *ref);
         free(out[k]);
     }
     embed_close(&c[0]);
