@@ -11,7 +11,11 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 $PY -c 'import numpy' 2>/dev/null || { echo "skip: /usr/bin/python3 has no numpy"; exit 77; }
 [ -r "$SHARED/models/tokenizers/all-MiniLM-L6-v2/vocab.txt" ] || { echo "skip: MiniLM vocab absent"; exit 77; }
 REFD=$root/build/ref
-if [ ! -s "$REFD/minilm-shape-q4_0.gguf" ] || [ ! -s "$REFD/bert-tiny-q4_0.gguf" ]; then
+stale=0 # absent, or older than the generator / quantizer: remade
+for f in "$REFD/minilm-shape-q4_0.gguf" "$REFD/bert-tiny-q4_0.gguf"; do
+  { [ -s "$f" ] && [ ! "$root/tools/ref/mkmodels.py" -nt "$f" ] && [ ! "$root/tools/ref/gguf.py" -nt "$f" ]; } || stale=1
+done
+if [ $stale = 1 ]; then
   mkdir -p "$REFD"
   EDGEKB_SHARED=$SHARED $PY "$root/tools/ref/mkmodels.py" "$REFD" --only bert-tiny,minilm-shape >/dev/null || exit 1
 fi

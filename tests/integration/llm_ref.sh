@@ -26,7 +26,10 @@ REF=$root/tools/ref/llama_ref.py
 ST=$SHARED/models/stories260K.gguf
 need=""
 for m in smollm2-135m-shape llama-tiny-gqa; do
-  for q in f32 q8_0 q4_0; do [ -r "$RD/$m-$q.gguf" ] || need="$need,$m"; done
+  for q in f32 q8_0 q4_0; do # absent, or older than the generator / quantizer: remade
+    f=$RD/$m-$q.gguf
+    { [ -r "$f" ] && [ ! "$root/tools/ref/mkmodels.py" -nt "$f" ] && [ ! "$root/tools/ref/gguf.py" -nt "$f" ]; } || need="$need,$m"
+  done
 done
 if [ -n "$need" ]; then
   mkdir -p "$RD"
