@@ -2,7 +2,7 @@
  * vectors, single thread. bench/bench_hnsw.sh runs it next to hnswlib
  * (bench/hnswlib_ref.cpp) on the same files and ground truth.
  *
- *   bench_hnsw BASE.f32 QUERY.f32 DIM N NQ LABEL [GT_OUT] [M] [EFC] [EF,EF,...]
+ *   bench_hnsw BASE.f32 QUERY.f32 DIM N NQ LABEL [GT_OUT] [M] [EFC] [EF,EF,...] [REFINE]
  *
  * BASE/QUERY: raw little-endian float32 rows (L2-normalised). Uses the
  * first N base rows and NQ query rows. Ground truth: exact float cosine
@@ -10,8 +10,10 @@
  * Prints one line per (impl, ef):
  *   bench hnsw impl=edgekb data=LABEL n= dim= M= efc= ef= recall10= qps= bytes_per_vec= build_s=
  * plus impl=brute_f32 (exact float scan: the ground truth, recall 1) and
- * impl=brute_i8 (exact scan of the same int8 vectors, what the store does
- * today). qps: queries / the median wall time of PASSES (5) passes over the
+ * impl=brute_i8 (exact scan of the same int8 vectors, int8 query) and,
+ * with REFINE 4 (the index's residual bits, default 0), impl=brute_r4
+ * (exact float scan of the refined vectors s (q + r/16) the index re-ranks
+ * with: the recall cap of the stored precision). qps: queries / the median wall time of PASSES (5) passes over the
  * queries; qps_cpu: the same with this thread's CPU time (CLOCK_THREAD_
  * CPUTIME_ID), which leaves out the time other processes on a shared
  * machine hold the core; build_s / build_cpu_s likewise. hnswlib_ref.cpp
@@ -85,12 +87,14 @@ static double recall_of(const uint32_t *gt, const uint32_t *got, uint32_t nq)
     return (double)hit / ((double)nq * K);
 }
 
+static uint32_t refine_bits; /* printed on every line */
+
 static void line(const char *impl, const char *label, uint32_t n, uint32_t dim, uint32_t M, uint32_t efc,
                  uint32_t ef, double rec, double qps, double qps_cpu, double bpv, double build_s, double build_cpu_s)
 {
     printf("bench hnsw impl=%s data=%s n=%u dim=%u M=%u efc=%u ef=%u recall10=%.4f qps=%.0f qps_cpu=%.0f "
-           "bytes_per_vec=%.1f build_s=%.2f build_cpu_s=%.2f\n",
-           impl, label, n, dim, M, efc, ef, rec, qps, qps_cpu, bpv, build_s, build_cpu_s);
+           "bytes_per_vec=%.1f build_s=%.2f build_cpu_s=%.2f refine=%u\n",
+           impl, label, n, dim, M, efc, ef, rec, qps, qps_cpu, bpv, build_s, build_cpu_s, refine_bits);
     fflush(stdout);
 }
 
@@ -116,7 +120,7 @@ static void synth(float *x, uint32_t n, uint32_t dim, uint64_t seed)
 int main(int argc, char **argv)
 {
     const char *label = "selfcheck", *gt_out = NULL;
-    uint32_t dim = 64, n = 5000, nq = 200, M = 16, efc = 200;
+    uint32_t dim = 64, n = 5000, nq = 200, M = 16, efc = 200, refine = 0;
     uint32_t efs[16] = {16, 32, 64, 128, 256}, nef = 5;
     float *x, *q;
     struct port_cpu cpu;
@@ -135,6 +139,7 @@ int main(int argc, char **argv)
             for (char *t = strtok(argv[10], ","); t && nef < 16; t = strtok(NULL, ","))
                 efs[nef++] = (uint32_t)atoi(t);
         }
+        refine = argc > 11 ? (uint32_t)atoi(argv[11]) : 0;
         x = load_rows(argv[1], dim, n);
         q = load_rows(argv[2], dim, nq);
     } else if (argc == 1) {
@@ -145,9 +150,10 @@ int main(int argc, char **argv)
             synth(q, nq, dim, 2);
         }
     } else {
-        fprintf(stderr, "usage: bench_hnsw BASE.f32 QUERY.f32 DIM N NQ LABEL [GT_OUT|-] [M] [EFC] [EF,EF,...]\n");
+        fprintf(stderr, "usage: bench_hnsw BASE.f32 QUERY.f32 DIM N NQ LABEL [GT_OUT|-] [M] [EFC] [EF,EF,...] [REFINE]\n");
         return 2;
     }
+    refine_bits = refine;
     uint32_t *gt = malloc((size_t)nq * K * sizeof *gt), *got = malloc((size_t)nq * K * sizeof *got);
     if (!x || !q || !gt || !got)
         return 1;
@@ -174,19 +180,20 @@ int main(int argc, char **argv)
     }
 
     /* the index */
-    size_t bytes = hnsw_bytes_for(n, dim, M);
+    struct hnsw_params p;
+    hnsw_params_default(&p, dim);
+    p.M = M;
+    p.ef_construction = efc;
+    p.refine = refine;
+    size_t bytes = hnsw_bytes_for_params(n, &p);
     size_t sizes[ARENA_NBUDGETS] = {1 << 20, bytes, 1 << 20, 1 << 20, 1 << 20, 1 << 20};
     struct arena A;
     struct hnsw *h;
-    struct hnsw_params p;
     char err[200];
     if (arena_init(&A, port_linux(), sizes, 1) != 0) {
         fprintf(stderr, "bench_hnsw: cannot map %zu bytes\n", bytes);
         return 1;
     }
-    hnsw_params_default(&p, dim);
-    p.M = M;
-    p.ef_construction = efc;
     if (hnsw_create(&h, arena_budget(&A, ARENA_INDEX), bytes, &p, err, sizeof err) != 0) {
         fprintf(stderr, "bench_hnsw: %s\n", err);
         return 1;
@@ -223,6 +230,33 @@ int main(int argc, char **argv)
     tb = bench_now() - t0;
     cb = cpu_now() - c0;
     line("brute_i8", label, n, dim, 0, 0, 0, recall_of(gt, got, nq), nq / tb, nq / cb, (double)dim + 4, 0, 0);
+    if (refine) { /* x becomes the refined vectors (x is not needed any more) */
+        uint8_t *r = malloc(hnsw_residual_bytes(dim));
+        if (!r)
+            return 1;
+        for (uint32_t j = 0; j < n; j++) {
+            float *v = x + (size_t)j * dim;
+            const int8_t *qj = xq + (size_t)j * dim;
+            hnsw_residual(v, dim, qj, xs[j], r);
+            for (uint32_t i = 0; i < dim; i++) {
+                int nib = (i % 32) < 16 ? (r[(i / 32) * 16 + i % 16] & 15) : (r[(i / 32) * 16 + i % 16] >> 4);
+                v[i] = xs[j] * ((float)qj[i] + (float)(nib - 8) / 16.0f);
+            }
+        }
+        free(r);
+        t0 = bench_now();
+        c0 = cpu_now();
+        for (uint32_t i = 0; i < nq; i++) {
+            float best[K];
+            uint32_t m = 0;
+            for (uint32_t j = 0; j < n; j++)
+                topk_put(best, got + i * K, &m, kern->dot_f32(q + (size_t)i * dim, x + (size_t)j * dim, dim), j);
+        }
+        tb = bench_now() - t0;
+        cb = cpu_now() - c0;
+        line("brute_r4", label, n, dim, 0, 0, 0, recall_of(gt, got, nq), nq / tb, nq / cb, (double)dim * 1.5 + 4, 0,
+             0);
+    }
     free(xq);
     free(xs);
     free(qq);

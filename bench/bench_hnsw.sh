@@ -24,6 +24,8 @@
 # Environment: EDGEKB (the binary), MODELS_DIR, BENCH_BIN_DIR (from make bench),
 #   HNSW_BENCH_SETS (default "gcide-10k gcide-100k synth"), HNSW_BENCH_EF,
 #   HNSW_BENCH_EFC (ef_construction of BOTH implementations, default 200),
+#   HNSW_BENCH_REFINE (edgekb's residual bits: 4, the default, re-ranks with
+#   the 4-bit residuals, +dim/2 bytes per vector; 0: int8 only, the store's setting),
 #   HNSW_BENCH_PARALLEL=1 (run edgekb and hnswlib at the same time, one core
 #   each, to halve the wall time of the 1M case; compare qps_cpu then).
 set -u
@@ -34,6 +36,7 @@ BIN=${BENCH_BIN_DIR:-$root/build/x86_64-generic/bench}/bench_hnsw
 EFS=${HNSW_BENCH_EF:-16,32,64,128,256}
 M=16
 EFC=${HNSW_BENCH_EFC:-200}
+RF=${HNSW_BENCH_REFINE:-4}
 mkdir -p "$D" "$root/build/bench"
 [ -x "$BIN" ] || { echo "bench hnsw skipped=\"$BIN not built (make bench)\""; exit 0; }
 
@@ -96,7 +99,7 @@ run() {
     # both implementations at once (one core each), hnswlib started as
     # soon as bench_hnsw has written the ground truth
     rm -f "$D/$1.gt"
-    "$BIN" "$2" "$3" 512 "$4" "$5" "$1" "$D/$1.gt" $M $EFC "$EFS" >"$out.edgekb" &
+    "$BIN" "$2" "$3" 512 "$4" "$5" "$1" "$D/$1.gt" $M $EFC "$EFS" $RF >"$out.edgekb" &
     pid=$!
     while [ ! -s "$D/$1.gt" ] && kill -0 $pid 2>/dev/null; do sleep 5; done
     [ -s "$D/$1.gt" ] || { wait $pid; return 1; }
@@ -104,7 +107,7 @@ run() {
     wait $pid
     cat "$out.edgekb" "$out.hnswlib" | tee "$out"
   else
-    "$BIN" "$2" "$3" 512 "$4" "$5" "$1" "$D/$1.gt" $M $EFC "$EFS" | tee "$out"
+    "$BIN" "$2" "$3" 512 "$4" "$5" "$1" "$D/$1.gt" $M $EFC "$EFS" $RF | tee "$out"
     [ -n "$REF" ] && "$REF" "$2" "$3" 512 "$4" "$5" "$1" "$D/$1.gt" $M $EFC "$EFS" | tee -a "$out"
   fi
   [ "$(grep -c 'impl=edgekb' "$out")" -gt 0 ] || return 1

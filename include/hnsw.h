@@ -16,6 +16,16 @@
  * candidate extension, pruned connections not kept). The visited set is an
  * epoch-stamped uint16 array (cleared once every 65535 searches).
  *
+ * Refinement (params.refine = 4): each vector also keeps a 4-bit residual
+ * of its int8 quantization error per coordinate (dim/2 bytes: the stored
+ * value becomes q + r/16, r in [-8, 7]). The graph is still built and
+ * walked with the int8 distance; the ef candidates a search ends with are
+ * re-ranked with the refined vectors against the query quantized to int16
+ * (an exact integer dot product whichever routine runs), so the order and
+ * the scores come from ~12-bit vectors. refine = 0 (the default) keeps
+ * int8 only. hnsw_insert computes the residual from the float vector;
+ * hnsw_insert_q8 stores a zero residual (hnsw_insert_q8r takes one).
+ *
  * Deletes are tombstones: a deleted node still routes searches but is never
  * returned. Its slot is reused only after compaction, which rebuilds the
  * graph IN PLACE from the live vectors (they are moved down over the holes,
@@ -55,6 +65,7 @@ struct hnsw_params {
     uint32_t ef_search;       /* 1..EKB_HNSW_EF_MAX; default 64 (raised to k) */
     uint32_t tomb_pct;        /* auto-compact above this % of tombstones; default 20; 100: only when full */
     uint64_t seed;            /* level PRNG seed; default 0x5eed */
+    uint32_t refine;          /* 0: int8 only (default); 4: plus a 4-bit residual per coordinate, re-ranking */
 };
 
 struct hnsw_hit {
@@ -64,6 +75,7 @@ struct hnsw_hit {
 
 struct hnsw_stats {
     uint32_t dim, M, ef_construction, ef_search;
+    uint32_t refine;     /* residual bits per coordinate (0 or 4) */
     uint32_t capacity;   /* slots */
     uint32_t used;       /* slots in use (live + deleted) */
     uint32_t live;       /* searchable vectors */
@@ -86,6 +98,9 @@ void hnsw_params_default(struct hnsw_params *p, uint32_t dim);
  * vector fits). Both depend only on (capacity or bytes, dim, M). */
 size_t hnsw_bytes_for(uint32_t capacity, uint32_t dim, uint32_t M);
 uint32_t hnsw_capacity_for(size_t bytes, uint32_t dim, uint32_t M);
+/* The same for p's dim, M and refine (the functions above: refine 0). */
+size_t hnsw_bytes_for_params(uint32_t capacity, const struct hnsw_params *p);
+uint32_t hnsw_capacity_for_params(size_t bytes, const struct hnsw_params *p);
 
 /* Creates an index using `bytes` of r (0: all that is available); its
  * capacity is hnsw_capacity_for(bytes, dim, M). */
@@ -97,12 +112,23 @@ int hnsw_create(struct hnsw **out, struct arena_region *r, size_t bytes, const s
  * NaN or infinity. */
 float hnsw_quantize(const float *v, uint32_t dim, int8_t *q);
 
+/* Bytes of one vector's 4-bit residual (hnsw_residual's output). */
+size_t hnsw_residual_bytes(uint32_t dim);
+/* The residual of q, s = hnsw_quantize(v, dim, q): r_i = round(16 (v_i / s
+ * - q_i)) clamped to [-8, 7], stored as the nibble r_i + 8. Coordinate i
+ * is in byte (i / 32) * 16 + i % 16, low nibble if i % 32 < 16, else high
+ * (unused nibbles: 8). */
+void hnsw_residual(const float *v, uint32_t dim, const int8_t *q, float s, uint8_t *r);
+
 /* Adds id with vector v (dim floats, L2-normalised), or already quantized
  * (q, scale > 0; q is stored with -128 raised to -127, the range
  * hnsw_quantize makes and the SIMD distance relies on). May compact first
  * (see above). */
 int hnsw_insert(struct hnsw *h, uint64_t id, const float *v);
 int hnsw_insert_q8(struct hnsw *h, uint64_t id, const int8_t *q, float scale);
+/* With a residual (hnsw_residual_bytes(dim) bytes; NULL: zero residual);
+ * ignored by an index with refine 0. */
+int hnsw_insert_q8r(struct hnsw *h, uint64_t id, const int8_t *q, float scale, const uint8_t *res);
 /* Tombstones id: EKB_ENOENT if not present. */
 int hnsw_delete(struct hnsw *h, uint64_t id);
 /* 1 if id is present and live. */

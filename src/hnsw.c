@@ -3,8 +3,10 @@
  * Owns: one block of the caller's region, laid out at create time (struct
  * hnsw, then 64-byte aligned arrays): per-slot meta (id, level, flags,
  * first upper list), per-slot records (int8 vector padded to 4 bytes, then
- * its float scale), level-0 lists (count + 2M slots), a pool of upper-level
- * lists (count + M slots; a node of level L owns L consecutive lists), the
+ * its float scale), with refine 4 per-slot 4-bit residuals (dim/2 bytes,
+ * read only to re-rank a search's final candidates), level-0 lists (count
+ * + 2M slots), a pool of upper-level lists (count + M slots; a node of
+ * level L owns L consecutive lists), the
  * uint16 visited epochs, the id -> slot hash (linear probing, backward-shift
  * delete, load <= 2/3) and fixed search buffers. Distances: pick_dot (our
  * AVX2 dot in hnsw_avx2.c, or kern->dot_i8), exact either way.
@@ -48,35 +50,39 @@ struct cand {
 };
 
 struct hnsw {
-    uint32_t dim, M, M0, efc, ef, tomb_pct;
+    uint32_t dim, M, M0, efc, ef, tomb_pct, refine;
     uint32_t cap, n, live, dead;
     uint32_t entry, max_level;
     uint32_t upper_cap, upper_used;
     uint32_t tmask, compactions;
-    size_t vpad, stride, bytes;
+    size_t vpad, stride, rstride, bytes;
     uint64_t seed, rng, ndist;
     struct meta *meta;
     unsigned char *rec;
+    uint8_t *resid; /* refine 4: rstride bytes per slot; else NULL */
     uint32_t *l0, *up, *table;
     uint16_t *visited;
     uint16_t epoch;
     struct cand *cand, *res, *sel, *tmp;
     int8_t *qbuf;
+    int16_t *qq; /* refine 4: the query in int16 */
 };
 
 /* ---- layout: the single source of the memory formula ---- */
 
 struct layout {
-    uint64_t meta, rec, l0, up, visited, table, cand, res, sel, tmp, qbuf, total;
-    uint64_t vpad, stride, upper_cap, tsize;
+    uint64_t meta, rec, resid, l0, up, visited, table, cand, res, sel, tmp, qbuf, qq, total;
+    uint64_t vpad, stride, rstride, upper_cap, tsize;
 };
 
 static uint64_t up64(uint64_t x) { return (x + 63) & ~(uint64_t)63; }
 
-static int layout_of(uint64_t cap, uint32_t dim, uint32_t M, struct layout *L)
+size_t hnsw_residual_bytes(uint32_t dim) { return ((size_t)dim + 31) / 32 * 16; }
+
+static int layout_of(uint64_t cap, uint32_t dim, uint32_t M, uint32_t refine, struct layout *L)
 {
     if (dim == 0 || dim > EKB_HNSW_DIM_MAX || M < EKB_HNSW_M_MIN || M > EKB_HNSW_M_MAX ||
-        cap == 0 || cap > EKB_HNSW_CAP_MAX)
+        cap == 0 || cap > EKB_HNSW_CAP_MAX || (refine != 0 && refine != 4))
         return -1;
     uint64_t M0 = 2ull * M;
     L->vpad = (dim + 3u) & ~3u;
@@ -91,6 +97,9 @@ static int layout_of(uint64_t cap, uint32_t dim, uint32_t M, struct layout *L)
     o = up64(o + cap * sizeof(struct meta));
     L->rec = o;
     o = up64(o + cap * L->stride);
+    L->rstride = refine ? hnsw_residual_bytes(dim) : 0;
+    L->resid = o;
+    o = up64(o + cap * L->rstride);
     L->l0 = o;
     o = up64(o + cap * (1 + M0) * 4);
     L->up = o;
@@ -109,31 +118,44 @@ static int layout_of(uint64_t cap, uint32_t dim, uint32_t M, struct layout *L)
     o = up64(o + (M0 + 2) * sizeof(struct cand));
     L->qbuf = o;
     o = up64(o + L->vpad);
+    L->qq = o;
+    o = up64(o + (refine ? (uint64_t)dim * 2 : 0));
     L->total = o + 128; /* alignment and ASan red zone slack */
     return 0;
 }
 
-size_t hnsw_bytes_for(uint32_t capacity, uint32_t dim, uint32_t M)
+static size_t bytes_for(uint32_t capacity, uint32_t dim, uint32_t M, uint32_t refine)
 {
     struct layout L;
-    if (layout_of(capacity, dim, M, &L) != 0 || L.total > SIZE_MAX)
+    if (layout_of(capacity, dim, M, refine, &L) != 0 || L.total > SIZE_MAX)
         return SIZE_MAX;
     return (size_t)L.total;
 }
 
-uint32_t hnsw_capacity_for(size_t bytes, uint32_t dim, uint32_t M)
+static uint32_t capacity_for(size_t bytes, uint32_t dim, uint32_t M, uint32_t refine)
 {
     uint32_t lo = 0, hi = EKB_HNSW_CAP_MAX; /* invariant: lo fits (or is 0), hi+1 does not */
-    if (hnsw_bytes_for(1, dim, M) > bytes)
+    if (bytes_for(1, dim, M, refine) > bytes)
         return 0;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo + 1) / 2;
-        if (hnsw_bytes_for(mid, dim, M) <= bytes)
+        if (bytes_for(mid, dim, M, refine) <= bytes)
             lo = mid;
         else
             hi = mid - 1;
     }
     return lo;
+}
+
+size_t hnsw_bytes_for(uint32_t capacity, uint32_t dim, uint32_t M) { return bytes_for(capacity, dim, M, 0); }
+uint32_t hnsw_capacity_for(size_t bytes, uint32_t dim, uint32_t M) { return capacity_for(bytes, dim, M, 0); }
+size_t hnsw_bytes_for_params(uint32_t capacity, const struct hnsw_params *p)
+{
+    return bytes_for(capacity, p->dim, p->M, p->refine);
+}
+uint32_t hnsw_capacity_for_params(size_t bytes, const struct hnsw_params *p)
+{
+    return capacity_for(bytes, p->dim, p->M, p->refine);
 }
 
 void hnsw_params_default(struct hnsw_params *p, uint32_t dim)
@@ -144,11 +166,14 @@ void hnsw_params_default(struct hnsw_params *p, uint32_t dim)
     p->ef_search = EKB_HNSW_DEFAULT_EF;
     p->tomb_pct = EKB_HNSW_DEFAULT_TOMB_PCT;
     p->seed = 0x5eed;
+    p->refine = 0;
 }
 
 /* ---- small helpers ---- */
 
 static inline int8_t *vec(const struct hnsw *h, uint32_t s) { return (int8_t *)(h->rec + (size_t)s * h->stride); }
+
+static inline uint8_t *resid(const struct hnsw *h, uint32_t s) { return h->resid + (size_t)s * h->rstride; }
 
 static inline float scale_of(const struct hnsw *h, uint32_t s)
 {
@@ -279,6 +304,100 @@ static inline float qdist(struct hnsw *h, dot_fn dot, const int8_t *q, float qs,
 {
     h->ndist++;
     return -((float)dot(q, vec(h, s), h->dim) * qs * scale_of(h, s));
+}
+
+/* ---- re-ranking with the refined vectors (refine 4) ---- */
+
+typedef int64_t (*rdot_fn)(const int16_t *, const int8_t *, const uint8_t *, size_t);
+
+int64_t hnsw_rdot_scalar(const int16_t *qq, const int8_t *q, const uint8_t *r, size_t n)
+{
+    int64_t t = 0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) { /* 16 terms fit an int32 (hnsw_impl.h) */
+        const uint8_t *rb = r + i / 2;
+        int32_t lo = 0, hi = 0;
+        for (size_t j = 0; j < 16; j++) {
+            lo += (int32_t)qq[i + j] * (16 * (int32_t)q[i + j] + (rb[j] & 15) - 8);
+            hi += (int32_t)qq[i + 16 + j] * (16 * (int32_t)q[i + 16 + j] + (rb[j] >> 4) - 8);
+        }
+        t += (int64_t)lo + hi;
+    }
+    for (; i < n; i++)
+        t += (int64_t)qq[i] * (16 * (int32_t)q[i] + hnsw_nib(r, i) - 8);
+    return t;
+}
+
+static rdot_fn pick_rdot(void)
+{
+#if defined(__x86_64__)
+    if (strcmp(kern->name, "avx2") == 0 || strcmp(kern->name, "avx512") == 0)
+        return hnsw_rdot_avx2;
+#endif
+    return hnsw_rdot_scalar;
+}
+
+/* Symmetric quantization's scale max|v| / lim (1 for a zero vector), NaN
+ * if v holds a NaN or infinity; and one rounded, clamped value. */
+static float sym_scale(const float *v, uint32_t dim, float lim)
+{
+    float amax = 0.0f;
+    for (uint32_t i = 0; i < dim; i++) {
+        if (!isfinite(v[i]))
+            return NAN;
+        amax = fmaxf(amax, fabsf(v[i]));
+    }
+    return amax > 0.0f ? amax / lim : 1.0f;
+}
+static int sym_round(float x, float lim)
+{
+    float r = roundf(x);
+    return r > lim ? (int)lim : r < -lim ? -(int)lim : (int)r;
+}
+
+/* qq = round(v / sq), sq = max|v| / 32767; v finite. */
+static float quantize16(const float *v, uint32_t dim, int16_t *qq)
+{
+    float s = sym_scale(v, dim, 32767.0f);
+    for (uint32_t i = 0; i < dim; i++)
+        qq[i] = (int16_t)sym_round(v[i] / s, 32767.0f);
+    return s;
+}
+
+static void heap_down(struct cand *a, uint32_t n, uint32_t i, int max);
+
+/* Max-heap R[0, n) -> ascending. */
+static void heap_sort(struct cand *R, uint32_t rn)
+{
+    for (uint32_t n = rn; n > 1; n--) {
+        struct cand t = R[0];
+        R[0] = R[n - 1];
+        R[n - 1] = t;
+        heap_down(R, n - 1, 0, 1);
+    }
+}
+
+/* Replaces the distances of the search's final candidates res[0, nr) by
+ * the refined ones (int16 query . (16 q + r), exact) and sorts them. */
+static void rerank(struct hnsw *h, const float *q, uint32_t nr)
+{
+    struct cand *R = h->res;
+    float sq = quantize16(q, h->dim, h->qq);
+    rdot_fn rd = pick_rdot();
+    for (uint32_t i = 0; i < nr && i < 2; i++)
+        for (size_t o = 0; o < h->rstride; o += 64)
+            __builtin_prefetch(resid(h, R[i].s) + o);
+    for (uint32_t i = 0; i < nr; i++) {
+        uint32_t s = R[i].s;
+        if (i + 2 < nr)
+            for (size_t o = 0; o < h->rstride; o += 64)
+                __builtin_prefetch(resid(h, R[i + 2].s) + o);
+        int64_t D = rd(h->qq, vec(h, s), resid(h, s), h->dim);
+        R[i].d = -(float)((double)D * ((double)sq * (double)scale_of(h, s)) * 0.0625);
+    }
+    for (uint32_t i = nr / 2; i-- > 0;)
+        heap_down(R, nr, i, 1);
+    heap_sort(R, nr);
 }
 
 /* ---- search ---- */
@@ -437,13 +556,7 @@ static uint32_t search_level(struct hnsw *h, const struct query *Q, uint32_t nep
             }
         }
     }
-    /* heap sort: ascending */
-    for (uint32_t n = rn; n > 1; n--) {
-        struct cand t = R[0];
-        R[0] = R[n - 1];
-        R[n - 1] = t;
-        heap_down(R, n - 1, 0, 1);
-    }
+    heap_sort(R, rn);
     return rn;
 }
 
@@ -621,8 +734,10 @@ static int check_params(const struct hnsw_params *p, char *err, size_t errlen)
         why = "ef_search";
     else if (p->tomb_pct == 0 || p->tomb_pct > 100)
         why = "tomb_pct";
+    else if (p->refine != 0 && p->refine != 4)
+        why = "refine";
     if (why && err)
-        snprintf(err, errlen, "hnsw: %s out of range (dim 1..%d, M %d..%d, ef 1..%d, tomb_pct 1..100)", why,
+        snprintf(err, errlen, "hnsw: %s out of range (dim 1..%d, M %d..%d, ef 1..%d, tomb_pct 1..100, refine 0/4)", why,
                  EKB_HNSW_DIM_MAX, EKB_HNSW_M_MIN, EKB_HNSW_M_MAX, EKB_HNSW_EF_MAX);
     return why ? EKB_EINVAL : 0;
 }
@@ -646,11 +761,11 @@ int hnsw_create(struct hnsw **out, struct arena_region *r, size_t bytes, const s
         return rc;
     if (bytes == 0 || bytes > arena_avail(r))
         bytes = arena_avail(r);
-    uint32_t cap = hnsw_capacity_for(bytes, p->dim, p->M);
-    if (cap == 0 || layout_of(cap, p->dim, p->M, &L) != 0) {
+    uint32_t cap = hnsw_capacity_for_params(bytes, p);
+    if (cap == 0 || layout_of(cap, p->dim, p->M, p->refine, &L) != 0) {
         if (err)
             snprintf(err, errlen, "hnsw: %zu bytes hold no vector of dim %u (one needs %zu)", bytes, p->dim,
-                     hnsw_bytes_for(1, p->dim, p->M));
+                     hnsw_bytes_for_params(1, p));
         return EKB_ENOMEM;
     }
     unsigned char *b = arena_alloc(r, (size_t)L.total - 128, 64);
@@ -669,14 +784,17 @@ int hnsw_create(struct hnsw **out, struct arena_region *r, size_t bytes, const s
     h->ef = p->ef_search;
     h->tomb_pct = p->tomb_pct;
     h->seed = p->seed;
+    h->refine = p->refine;
     h->cap = cap;
     h->vpad = (size_t)L.vpad;
     h->stride = (size_t)L.stride;
+    h->rstride = (size_t)L.rstride;
     h->bytes = (size_t)L.total;
     h->upper_cap = (uint32_t)L.upper_cap;
     h->tmask = (uint32_t)(L.tsize - 1);
     h->meta = (struct meta *)(void *)(b + L.meta);
     h->rec = b + L.rec;
+    h->resid = p->refine ? b + L.resid : NULL;
     h->l0 = (uint32_t *)(void *)(b + L.l0);
     h->up = (uint32_t *)(void *)(b + L.up);
     h->visited = (uint16_t *)(void *)(b + L.visited);
@@ -686,6 +804,7 @@ int hnsw_create(struct hnsw **out, struct arena_region *r, size_t bytes, const s
     h->sel = (struct cand *)(void *)(b + L.sel);
     h->tmp = (struct cand *)(void *)(b + L.tmp);
     h->qbuf = (int8_t *)(void *)(b + L.qbuf);
+    h->qq = p->refine ? (int16_t *)(void *)(b + L.qq) : NULL;
     memset(h->visited, 0, (size_t)cap * sizeof *h->visited);
     memset(h->rec, 0, (size_t)cap * h->stride); /* padding bytes are hashed on save */
     memset(h->meta, 0, (size_t)cap * sizeof *h->meta);
@@ -696,18 +815,23 @@ int hnsw_create(struct hnsw **out, struct arena_region *r, size_t bytes, const s
 
 float hnsw_quantize(const float *v, uint32_t dim, int8_t *q)
 {
-    float amax = 0.0f;
-    for (uint32_t i = 0; i < dim; i++) {
-        if (!isfinite(v[i]))
-            return NAN;
-        amax = fmaxf(amax, fabsf(v[i]));
-    }
-    float s = amax > 0.0f ? amax / 127.0f : 1.0f;
-    for (uint32_t i = 0; i < dim; i++) {
-        float r = roundf(v[i] / s);
-        q[i] = (int8_t)(r > 127.0f ? 127 : r < -127.0f ? -127 : (int)r);
-    }
+    float s = sym_scale(v, dim, 127.0f);
+    if (!isfinite(s))
+        return NAN;
+    for (uint32_t i = 0; i < dim; i++)
+        q[i] = (int8_t)sym_round(v[i] / s, 127.0f);
     return s;
+}
+
+void hnsw_residual(const float *v, uint32_t dim, const int8_t *q, float s, uint8_t *r)
+{
+    memset(r, 0x88, hnsw_residual_bytes(dim));
+    for (uint32_t i = 0; i < dim; i++) {
+        float t = roundf((v[i] / s - (float)q[i]) * 16.0f);
+        int nib = (t > 7.0f ? 7 : t < -8.0f ? -8 : (int)t) + 8;
+        uint8_t *b = r + (i / 32) * 16 + i % 16;
+        *b = (uint8_t)((i % 32) < 16 ? ((*b & 0xf0) | nib) : ((*b & 0x0f) | (nib << 4)));
+    }
 }
 
 int hnsw_compact(struct hnsw *h)
@@ -719,6 +843,8 @@ int hnsw_compact(struct hnsw *h)
         if (i != j) {
             h->meta[j] = h->meta[i];
             memcpy(h->rec + (size_t)j * h->stride, h->rec + (size_t)i * h->stride, h->stride);
+            if (h->refine)
+                memcpy(resid(h, j), resid(h, i), h->rstride);
         }
         j++;
     }
@@ -739,6 +865,11 @@ int hnsw_compact(struct hnsw *h)
 
 int hnsw_insert_q8(struct hnsw *h, uint64_t id, const int8_t *q, float scale)
 {
+    return hnsw_insert_q8r(h, id, q, scale, NULL);
+}
+
+int hnsw_insert_q8r(struct hnsw *h, uint64_t id, const int8_t *q, float scale, const uint8_t *res)
+{
     if (!h || !q || !(scale > 0.0f) || !isfinite(scale))
         return EKB_EINVAL;
     if (h->table[table_find(h, id)] != 0)
@@ -752,6 +883,10 @@ int hnsw_insert_q8(struct hnsw *h, uint64_t id, const int8_t *q, float scale)
     for (uint32_t i = 0; i < h->dim; i++) /* -128 -> -127: see hnsw_impl.h */
         v[i] = q[i] < -127 ? -127 : q[i];
     memcpy(h->rec + (size_t)s * h->stride + h->vpad, &scale, sizeof scale);
+    if (h->refine && res)
+        memcpy(resid(h, s), res, h->rstride);
+    else if (h->refine)
+        memset(resid(h, s), 0x88, h->rstride); /* zero residual */
     h->meta[s].id = id;
     h->meta[s].flags = 0;
     h->table[table_find(h, id)] = s + 1;
@@ -768,7 +903,11 @@ int hnsw_insert(struct hnsw *h, uint64_t id, const float *v)
     float s = hnsw_quantize(v, h->dim, h->qbuf);
     if (!isfinite(s))
         return EKB_EINVAL;
-    return hnsw_insert_q8(h, id, h->qbuf, s);
+    if (!h->refine)
+        return hnsw_insert_q8r(h, id, h->qbuf, s, NULL);
+    uint8_t r[EKB_HNSW_DIM_MAX / 2];
+    hnsw_residual(v, h->dim, h->qbuf, s, r);
+    return hnsw_insert_q8r(h, id, h->qbuf, s, r);
 }
 
 int hnsw_delete(struct hnsw *h, uint64_t id)
@@ -808,6 +947,8 @@ int hnsw_search(struct hnsw *h, const float *q, uint32_t k, uint32_t ef, hnsw_ke
     h->res[0].d = dcur;
     h->res[0].s = cur;
     uint32_t nr = search_level(h, &Q, 1, ef, 0);
+    if (h->refine)
+        rerank(h, q, nr);
     if (nr > k)
         nr = k;
     for (uint32_t i = 0; i < nr; i++) {
@@ -834,6 +975,7 @@ void hnsw_get_stats(const struct hnsw *h, struct hnsw_stats *s)
     s->M = h->M;
     s->ef_construction = h->efc;
     s->ef_search = h->ef;
+    s->refine = h->refine;
     s->capacity = h->cap;
     s->used = h->n;
     s->live = h->live;
@@ -848,9 +990,13 @@ void hnsw_get_stats(const struct hnsw *h, struct hnsw_stats *s)
 
 /* ---- persistence ---- */
 
-#define HDR_BYTES 160
+/* Header: [0, 128) fields, [128, 160) SHA-256 over [0, 128), [160, 192)
+ * and the body, [160, 192) version-2 fields (refine, residual stride, zero
+ * bytes). The checksum stays at 128 (the store records it: search.c). */
+#define HDR_BYTES 192
 #define HDR_HASHED 128
-#define FILE_VERSION 1
+#define HDR_EXT 160
+#define FILE_VERSION 2
 static const char file_magic[8] = {'E', 'K', 'B', 'H', 'N', 'S', 'W', 0};
 
 static void put32(unsigned char *b, size_t o, uint32_t v) { memcpy(b + o, &v, 4); }
@@ -868,12 +1014,14 @@ static uint64_t get64(const unsigned char *b, size_t o)
     return v;
 }
 
-/* The body: meta, records, level-0 lists of n slots, then the upper lists. */
+/* The body: meta, records, level-0 lists of n slots, the upper lists, then
+ * (refine 4) the residuals of n slots. */
+#define NPARTS 5
 struct part {
     void *p;
     uint64_t n;
 };
-static void body_parts(const struct hnsw *h, uint32_t n, uint32_t upper, struct part P[4])
+static void body_parts(const struct hnsw *h, uint32_t n, uint32_t upper, struct part P[NPARTS])
 {
     P[0].p = h->meta;
     P[0].n = (uint64_t)n * sizeof(struct meta);
@@ -883,6 +1031,16 @@ static void body_parts(const struct hnsw *h, uint32_t n, uint32_t upper, struct 
     P[2].n = (uint64_t)n * (1 + h->M0) * 4;
     P[3].p = h->up;
     P[3].n = (uint64_t)upper * (1 + h->M) * 4;
+    P[4].p = h->resid;
+    P[4].n = (uint64_t)n * h->rstride;
+}
+
+static uint64_t body_bytes(const struct part P[NPARTS])
+{
+    uint64_t t = 0;
+    for (int i = 0; i < NPARTS; i++)
+        t += P[i].n;
+    return t;
 }
 
 static void dir_of(const char *path, char *dir, size_t len)
@@ -917,7 +1075,7 @@ int hnsw_save(const struct hnsw *h, const struct port *p, const char *path, cons
 {
     char tmp[EKB_PATH_MAX + 8], dir[EKB_PATH_MAX];
     unsigned char hdr[HDR_BYTES];
-    struct part P[4];
+    struct part P[NPARTS];
     struct crypto_sha256 c;
     int e = 0, fd = -1;
     const char *what = "writing";
@@ -948,12 +1106,15 @@ int hnsw_save(const struct hnsw *h, const struct port *p, const char *path, cons
     put32(hdr, 68, h->compactions);
     put64(hdr, 72, h->seed);
     put64(hdr, 80, h->rng);
-    put64(hdr, 88, P[0].n + P[1].n + P[2].n + P[3].n);
+    put64(hdr, 88, body_bytes(P));
     memcpy(hdr + 96, embedder_sha, 32);
-    if (crypto_sha256_start(&c) != 0 || crypto_sha256_update(&c, hdr, HDR_HASHED) != 0)
+    put32(hdr, HDR_EXT, h->refine);
+    put32(hdr, HDR_EXT + 4, (uint32_t)h->rstride);
+    if (crypto_sha256_start(&c) != 0 || crypto_sha256_update(&c, hdr, HDR_HASHED) != 0 ||
+        crypto_sha256_update(&c, hdr + HDR_EXT, HDR_BYTES - HDR_EXT) != 0)
         return EKB_EINTERNAL;
-    for (int i = 0; i < 4; i++)
-        if (crypto_sha256_update(&c, P[i].p, (size_t)P[i].n) != 0)
+    for (int i = 0; i < NPARTS; i++)
+        if (P[i].n > 0 && crypto_sha256_update(&c, P[i].p, (size_t)P[i].n) != 0)
             return EKB_EINTERNAL;
     if (crypto_sha256_finish(&c, hdr + HDR_HASHED) != 0)
         return EKB_EINTERNAL;
@@ -966,7 +1127,7 @@ int hnsw_save(const struct hnsw *h, const struct port *p, const char *path, cons
         goto fail;
     }
     e = write_all(p, fd, hdr, sizeof hdr);
-    for (int i = 0; i < 4 && e == 0; i++)
+    for (int i = 0; i < NPARTS && e == 0; i++)
         e = write_all(p, fd, P[i].p, P[i].n);
     if (e == 0)
         e = p->fsync(fd);
@@ -1011,7 +1172,7 @@ static int read_all(const struct port *p, int fd, void *buf, uint64_t n, struct 
         b += r;
         left -= (uint64_t)r;
     }
-    return c ? (crypto_sha256_update(c, buf, (size_t)n) != 0 ? -EIO : 0) : 0;
+    return c && n > 0 ? (crypto_sha256_update(c, buf, (size_t)n) != 0 ? -EIO : 0) : 0;
 }
 
 /* Every structural invariant of a loaded body; NULL when it holds. */
@@ -1058,7 +1219,8 @@ int hnsw_load(struct hnsw *h, const struct port *p, const char *path, const uint
               char *err, size_t errlen)
 {
     unsigned char hdr[HDR_BYTES], sum[32];
-    struct part P[4];
+    static const unsigned char zeros[HDR_BYTES - HDR_EXT - 8];
+    struct part P[NPARTS];
     struct crypto_sha256 c;
     const char *why = NULL;
     uint64_t fsz = 0;
@@ -1082,17 +1244,20 @@ int hnsw_load(struct hnsw *h, const struct port *p, const char *path, const uint
     }
     uint32_t n = get32(hdr, 40), upper = get32(hdr, 60);
     body_parts(h, n <= h->cap ? n : 0, upper <= h->upper_cap ? upper : 0, P);
-    uint64_t body = P[0].n + P[1].n + P[2].n + P[3].n;
+    uint64_t body = body_bytes(P);
     if (fsz < HDR_BYTES)
         why = "truncated header";
     else if (memcmp(hdr, file_magic, 8) != 0)
         why = "not an edgekb HNSW file (bad magic)";
     else if (get32(hdr, 8) != FILE_VERSION)
-        why = "unsupported version";
+        why = "unsupported version (this build reads version 2)";
     else if (get32(hdr, 12) != 0x01020304u || get32(hdr, 16) != HDR_BYTES)
         why = "bad byte order or header size";
     else if (get32(hdr, 20) != h->dim || get32(hdr, 24) != h->M || get32(hdr, 64) != h->stride)
         why = "dim or M differ from this index";
+    else if (get32(hdr, HDR_EXT) != h->refine || get32(hdr, HDR_EXT + 4) != h->rstride ||
+             memcmp(hdr + HDR_EXT + 8, zeros, sizeof zeros) != 0)
+        why = "refinement (residual bits) differs from this index";
     else if (n > h->cap || upper > h->upper_cap)
         why = "more vectors than this index holds";
     else if ((uint64_t)get32(hdr, 44) + get32(hdr, 48) != n || get32(hdr, 56) > EKB_HNSW_LEVEL_MAX)
@@ -1106,12 +1271,13 @@ int hnsw_load(struct hnsw *h, const struct port *p, const char *path, const uint
         why = "made with another embedder";
     if (why)
         goto out;
-    if (crypto_sha256_start(&c) != 0 || crypto_sha256_update(&c, hdr, HDR_HASHED) != 0) {
+    if (crypto_sha256_start(&c) != 0 || crypto_sha256_update(&c, hdr, HDR_HASHED) != 0 ||
+        crypto_sha256_update(&c, hdr + HDR_EXT, HDR_BYTES - HDR_EXT) != 0) {
         rc = EKB_EINTERNAL;
         why = "sha256";
         goto out;
     }
-    for (int i = 0; i < 4 && e == 0; i++)
+    for (int i = 0; i < NPARTS && e == 0; i++)
         e = read_all(p, fd, P[i].p, P[i].n, &c);
     if (e != 0) {
         why = e > 0 ? "truncated" : strerror(-e);

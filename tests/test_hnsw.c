@@ -59,8 +59,8 @@ static void normalise(float *v, uint32_t d)
         v[i] *= inv;
 }
 /* n vectors: clusters == 0 gives isotropic Gaussian, else a mixture of
- * that many Gaussian blobs (spread 0.35 around unit centres). */
-static float *make_data(uint32_t n, uint32_t d, uint32_t clusters, uint64_t seed)
+ * that many Gaussian blobs around unit centres, noise of norm ~noise. */
+static float *make_mix(uint32_t n, uint32_t d, uint32_t clusters, float noise, uint64_t seed)
 {
     float *x = malloc((size_t)n * d * sizeof *x);
     float *c = clusters ? malloc((size_t)clusters * d * sizeof *c) : NULL;
@@ -74,11 +74,16 @@ static float *make_data(uint32_t n, uint32_t d, uint32_t clusters, uint64_t seed
         float *v = x + (size_t)j * d;
         const float *cc = clusters ? c + (size_t)(rnd() % clusters) * d : NULL;
         for (uint32_t i = 0; i < d; i++)
-            v[i] = cc ? cc[i] + 0.35f * gauss() / sqrtf((float)d) * 4.0f : gauss();
+            v[i] = cc ? cc[i] + noise * gauss() / sqrtf((float)d) : gauss();
         normalise(v, d);
     }
     free(c);
     return x;
+}
+/* spread 0.35 x 4 around the centres */
+static float *make_data(uint32_t n, uint32_t d, uint32_t clusters, uint64_t seed)
+{
+    return make_mix(n, d, clusters, 1.4f, seed);
 }
 
 static double fdot(const float *a, const float *b, uint32_t d)
@@ -115,6 +120,8 @@ static uint32_t brute(const float *x, uint32_t n, uint32_t d, const float *q, ui
     return m;
 }
 
+static uint32_t build_refine; /* params.refine of what build() makes (reset to 0 per test) */
+
 static struct hnsw *build(uint32_t n, uint32_t d, const float *x, uint32_t M, size_t bytes)
 {
     struct hnsw_params p;
@@ -122,6 +129,7 @@ static struct hnsw *build(uint32_t n, uint32_t d, const float *x, uint32_t M, si
     char err[200];
     hnsw_params_default(&p, d);
     p.M = M;
+    p.refine = build_refine;
     if (hnsw_create(&h, R, bytes, &p, err, sizeof err) != 0)
         fail_msg("%s", err);
     for (uint32_t j = 0; j < n; j++)
@@ -187,6 +195,7 @@ static int reset_region(void **state)
     (void)state;
     arena_reset(R, 0);
     port_fake_reset();
+    build_refine = 0;
     return 0;
 }
 
@@ -554,6 +563,23 @@ static void reseal(unsigned char *b, size_t n)
     crypto_sha256_finish(&c, b + 128);
 }
 
+/* The file f (sz bytes) with the u32 at off set to val and the checksum
+ * rewritten must be refused with a reason containing msg. */
+static void edit_refused(struct hnsw *b, const unsigned char *f, size_t sz, const char *bad, size_t off,
+                         uint32_t val, const char *msg)
+{
+    char err[300];
+    unsigned char *g = malloc(sz);
+    memcpy(g, f, sz);
+    memcpy(g + off, &val, 4);
+    reseal(g, sz);
+    spill(bad, g, sz);
+    int rc = hnsw_load(b, port_linux(), bad, EMB, err, sizeof err);
+    if (rc != EKB_ECORRUPT || !strstr(err, msg))
+        fail_msg("edit at %zu: rc %d err '%s'", off, rc, err);
+    free(g);
+}
+
 static void same_results(struct hnsw *a, struct hnsw *b, const float *q, uint32_t nq, uint32_t d)
 {
     for (uint32_t i = 0; i < nq; i++) {
@@ -645,10 +671,10 @@ static void corruption_detected(void **state)
     printf("file of %u vectors (d %u, M 4): %zu bytes\n", n, d, sz);
     assert_int_equal(hnsw_load(b, port_linux(), path, EMB, err, sizeof err), 0);
     /* every byte flipped (two patterns); under EDGEKB_TEST_QUICK the
-     * 160-byte header and checksum fully, then every 7th byte: the same
+     * 192-byte header and checksum fully, then every 7th byte: the same
      * checksum path, a seventh of the emulated SHA-256 work */
     size_t step = test_quick() ? 7 : 1;
-    for (size_t i = 0; i < sz; i += i < 160 ? 1 : step) {
+    for (size_t i = 0; i < sz; i += i < 192 ? 1 : step) {
         static const unsigned char pat[2] = {0x01, 0x80};
         for (int k = 0; k < 2; k++) {
             f[i] ^= pat[k];
@@ -661,7 +687,7 @@ static void corruption_detected(void **state)
         }
     }
     /* truncated at every length (quick: the header's, then every 7th), and one byte too long */
-    for (size_t len = 0; len < sz; len += len < 160 ? 1 : step) {
+    for (size_t len = 0; len < sz; len += len < 192 ? 1 : step) {
         spill(bad, f, len);
         if (hnsw_load(b, port_linux(), bad, EMB, err, sizeof err) != EKB_ECORRUPT)
             fail_msg("truncated at %zu: not detected", len);
@@ -685,24 +711,15 @@ static void corruption_detected(void **state)
         uint32_t val;
         const char *msg;
     } E[] = {
-        {8, 2, "version"},       {20, 17, "dim"},          {40, 1000, "counts"}, {88, 12345, "size"},
+        {8, 1, "version"},       {20, 17, "dim"},          {40, 1000, "counts"}, {88, 12345, "size"},
         {44, 1, "counts"},       {56, 99, "counts"},       {52, 60, "entry"},
         {28, 0, "parameters"},   {12, 0x04030201, "byte order"},
     };
-    for (size_t k = 0; k < sizeof E / sizeof E[0]; k++) {
-        unsigned char *g = malloc(sz);
-        memcpy(g, f, sz);
-        memcpy(g + E[k].off, &E[k].val, 4);
-        reseal(g, sz);
-        spill(bad, g, sz);
-        int rc = hnsw_load(b, port_linux(), bad, EMB, err, sizeof err);
-        if (rc != EKB_ECORRUPT || !strstr(err, E[k].msg))
-            fail_msg("edit %zu: rc %d err '%s'", k, rc, err);
-        free(g);
-    }
+    for (size_t k = 0; k < sizeof E / sizeof E[0]; k++)
+        edit_refused(b, f, sz, bad, E[k].off, E[k].val, E[k].msg);
     /* a neighbour index out of range, a self link, a bad scale, flags, a
      * duplicate id, a -128 vector byte: all behind a valid checksum */
-    size_t meta = 160, rec = meta + n * 16, stride = 32, l0 = rec + n * stride;
+    size_t meta = 192, rec = meta + n * 16, stride = 32, l0 = rec + n * stride;
     static const struct {
         int what;
         const char *msg;
@@ -818,6 +835,172 @@ static void save_failures(void **state)
     free(x);
 }
 
+/* Largest |score - exact cosine| over the top-10 hits of nq queries (ids
+ * are row indices of x); *mean gets the mean. */
+static double score_error(struct hnsw *h, const float *x, uint32_t d, const float *q, uint32_t nq, double *mean)
+{
+    double mx = 0, sum = 0;
+    uint32_t cnt = 0;
+    for (uint32_t i = 0; i < nq; i++) {
+        struct hnsw_hit r[10];
+        int got = hnsw_search(h, q + (size_t)i * d, 10, 0, NULL, NULL, r);
+        assert_true(got > 0);
+        for (int a = 0; a < got; a++) {
+            double e = fabs((double)r[a].score - fdot(x + (size_t)r[a].id * d, q + (size_t)i * d, d));
+            mx = e > mx ? e : mx;
+            sum += e;
+            cnt++;
+        }
+    }
+    if (mean)
+        *mean = sum / cnt;
+    return mx;
+}
+
+/* Tight clusters: a query's neighbours are near-ties that int8 rounding
+ * reorders. Both indexes have the same graph (it is built with int8
+ * distances only); the refined one re-ranks the same candidates with the
+ * 4-bit residuals: recall against the exact float brute force must rise and
+ * the scores get closer to the exact cosines. */
+static void refine_improves_recall(void **state)
+{
+    (void)state;
+    const uint32_t n = test_quick() ? 1500 : 4000, d = 64, nq = 100;
+    float *x = make_mix(n + nq, d, 20, 0.15f, 91), *q = x + (size_t)n * d;
+    struct hnsw *h0 = build(n, d, x, 16, 8 << 20);
+    build_refine = 4;
+    struct hnsw *h4 = build(n, d, x, 16, 8 << 20);
+    struct hnsw_stats s0, s4;
+    hnsw_get_stats(h0, &s0);
+    hnsw_get_stats(h4, &s4);
+    assert_int_equal(s4.refine, 4);
+    assert_int_equal(s0.refine, 0);
+    assert_int_equal(s0.dist_evals, s4.dist_evals); /* the same graph */
+    assert_int_equal(s4.bytes - s0.bytes >= (uint64_t)s4.capacity * 32, 1);
+    double r0 = recall(h0, x, n, d, q, nq, 64, NULL, NULL), r4 = recall(h4, x, n, d, q, nq, 64, NULL, NULL);
+    double m0, m4, e0 = score_error(h0, x, d, q, nq, &m0), e4 = score_error(h4, x, d, q, nq, &m4);
+    printf("tight clusters n=%u d=%u: recall@10 int8 %.3f, refined %.3f; |score - cosine| mean %.2e max %.2e "
+           "-> mean %.2e max %.2e\n",
+           n, d, r0, r4, m0, e0, m4, e4);
+    assert_true(r4 >= r0 + 0.02);
+    assert_true(r4 >= 0.97);
+    assert_true(m4 * 4 < m0);
+    assert_true(e4 < 3e-4);
+    /* per-vector bytes: + dim/2 */
+    struct hnsw_params p;
+    hnsw_params_default(&p, 512);
+    p.refine = 4;
+    double per = (double)hnsw_bytes_for_params(100000, &p) / 100000;
+    printf("bytes per 512-d vector at M=16, refine 4: %.1f\n", per);
+    assert_true(per > (double)hnsw_bytes_for(100000, 512, 16) / 100000 + 255 && per < 980);
+    assert_int_equal(hnsw_capacity_for_params(hnsw_bytes_for_params(777, &p), &p), 777);
+    p.refine = 3;
+    char err[200];
+    struct hnsw *bad;
+    assert_int_equal(hnsw_create(&bad, R, 0, &p, err, sizeof err), EKB_EINVAL);
+    assert_non_null(strstr(err, "refine"));
+    assert_int_equal(hnsw_bytes_for_params(10, &p), SIZE_MAX);
+    free(x);
+}
+
+/* The residuals move with their vectors: deletes, compaction (automatic
+ * and explicit), slot reuse, save/load; the file's residual bytes are
+ * checksummed and its refine field checked. Scores stay within the
+ * refined precision (an int8-only or misplaced residual is ~10x off). */
+static void refine_carried(void **state)
+{
+    (void)state;
+    const uint32_t n = 600, d = 40, nq = 40, extra = 200;
+    float *x = make_mix(n + extra + nq, d, 10, 0.3f, 93), *q = x + (size_t)(n + extra) * d;
+    char path[128], bad[128], err[300];
+    file_path(path, sizeof path, "r.hnsw");
+    file_path(bad, sizeof bad, "rbad.hnsw");
+    build_refine = 4;
+    struct hnsw *a = build(n, d, x, 10, 4 << 20);
+    assert_true(score_error(a, x, d, q, nq, NULL) < 3e-4);
+    for (uint32_t j = 0; j < n; j += 3)
+        assert_int_equal(hnsw_delete(a, j), 0);
+    for (uint32_t j = n; j < n + extra; j++) /* the first insert compacts (33 % tombstones) */
+        assert_int_equal(hnsw_insert(a, j, x + (size_t)j * d), 0);
+    struct hnsw_stats st;
+    hnsw_get_stats(a, &st);
+    assert_int_equal(st.compactions, 1);
+    assert_int_equal(st.live, n - n / 3 + extra);
+    assert_true(score_error(a, x, d, q, nq, NULL) < 3e-4);
+    for (uint32_t j = 1; j < n; j += 3)
+        assert_int_equal(hnsw_delete(a, j), 0);
+    assert_int_equal(hnsw_compact(a), 0);
+    assert_true(score_error(a, x, d, q, nq, NULL) < 3e-4);
+    for (uint32_t j = n + extra; j-- > 0;) /* every live vector finds itself at ~1 */
+        if (hnsw_contains(a, j)) {
+            struct hnsw_hit r;
+            assert_int_equal(hnsw_search(a, x + (size_t)j * d, 1, 0, NULL, NULL, &r), 1);
+            assert_int_equal(r.id, j);
+            assert_true(fabs((double)r.score - 1.0) < 3e-4);
+        }
+    /* a zero residual (insert_q8) scores like int8 */
+    int8_t q8[40];
+    float s8 = hnsw_quantize(x, d, q8);
+    assert_int_equal(hnsw_insert_q8(a, 9000, q8, s8), 0);
+    assert_int_equal(hnsw_residual_bytes(d), 32); /* 2 blocks of 32 */
+    uint8_t res2[32];
+    hnsw_residual(x, d, q8, s8, res2);
+    assert_int_equal(hnsw_insert_q8r(a, 9001, q8, s8, res2), 0);
+    struct hnsw_hit r2[3];
+    assert_int_equal(hnsw_search(a, x, 3, 0, NULL, NULL, r2), 3);
+    assert_int_equal(r2[0].id, 9001); /* refined: the exact copy first */
+    assert_true(fabs((double)r2[0].score - 1.0) < 3e-4);
+    assert_true(fabs((double)r2[1].score - 1.0) > fabs((double)r2[0].score - 1.0));
+    assert_int_equal(hnsw_delete(a, 9000), 0); /* ids past x's rows: out before score_error */
+    assert_int_equal(hnsw_delete(a, 9001), 0);
+    /* save / load round trip */
+    if (hnsw_save(a, port_linux(), path, EMB, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    struct hnsw *b = build(0, d, x, 10, 4 << 20);
+    if (hnsw_load(b, port_linux(), path, EMB, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    same_results(a, b, q, nq, d);
+    assert_true(score_error(b, x, d, q, nq, NULL) < 3e-4);
+    /* refine must match: a refine-0 index refuses the file and vice versa */
+    build_refine = 0;
+    struct hnsw *c = build(50, d, x, 10, 4 << 20);
+    assert_int_equal(hnsw_load(c, port_linux(), path, EMB, err, sizeof err), EKB_ECORRUPT);
+    assert_non_null(strstr(err, "refinement"));
+    assert_int_equal(hnsw_count(c), 0);
+    build_refine = 4;
+    struct hnsw *c0 = build(50, d, x, 10, 4 << 20);
+    build_refine = 0;
+    c = build(50, d, x, 10, 4 << 20);
+    assert_int_equal(hnsw_save(c, port_linux(), bad, EMB, err, sizeof err), 0);
+    assert_int_equal(hnsw_load(c0, port_linux(), bad, EMB, err, sizeof err), EKB_ECORRUPT);
+    assert_non_null(strstr(err, "refinement"));
+    /* every residual byte and every byte of the header's version-2 part
+     * flipped: detected (quick: every 7th residual byte) */
+    size_t sz;
+    unsigned char *f = slurp(path, &sz);
+    hnsw_get_stats(a, &st);
+    size_t rb = (size_t)st.used * 32, step = test_quick() ? 7 : 1;
+    for (size_t i = 160; i < sz; i += i < 192 ? 1 : i < sz - rb ? sz - rb - i : step) {
+        f[i] ^= 0x10;
+        spill(bad, f, sz);
+        if (hnsw_load(b, port_linux(), bad, EMB, err, sizeof err) != EKB_ECORRUPT)
+            fail_msg("flip at %zu of %zu not detected", i, sz);
+        f[i] ^= 0x10;
+    }
+    /* edits behind a valid checksum: an old (version 1) file, another
+     * refine, a non-zero reserved byte */
+    static const struct {
+        size_t off;
+        uint32_t val;
+        const char *msg;
+    } E[] = {{8, 1, "version"}, {160, 0, "refinement"}, {164, 16, "refinement"}, {180, 1, "refinement"}};
+    for (size_t k = 0; k < sizeof E / sizeof E[0]; k++)
+        edit_refused(b, f, sz, bad, E[k].off, E[k].val, E[k].msg);
+    assert_int_equal(hnsw_load(b, port_linux(), path, EMB, err, sizeof err), 0);
+    same_results(a, b, q, nq, d);
+    free(f);
+    free(x);
+}
 
 /* Builds the same index under every kern variant this CPU runs (the
  * scalar reference first): the distance's dot product may be a different
@@ -834,9 +1017,11 @@ static void variants_agree(void **state)
     port_linux()->cpu_detect(&cpu);
     char path[128], err[300];
     snprintf(path, sizeof path, "%s/v.hnsw", tmpdir);
-    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
-        const uint32_t d = dims[di], n = 400, nq = 20;
-        float *x = make_data(n, d, 8, 40 + di), *q = make_data(nq, d, 8, 50 + di);
+    const size_t nd = sizeof dims / sizeof dims[0];
+    for (size_t di = 0; di < 2 * nd; di++) { /* int8 only, then refine 4 (the re-rank dot too) */
+        const uint32_t d = dims[di % nd], n = 400, nq = 20;
+        build_refine = di < nd ? 0 : 4;
+        float *x = make_data(n, d, 8, 40 + di % nd), *q = make_data(nq, d, 8, 50 + di % nd);
         int8_t *e = malloc(d), *e128 = malloc(d);
         for (uint32_t i = 0; i < d; i++) {
             e[i] = (int8_t)((i * 7 + di) % 3 == 0 ? 127 : -127);
@@ -890,7 +1075,8 @@ static void variants_agree(void **state)
                 assert_memory_equal(f, ref, nf);
                 free(f);
             }
-            printf("d=%u kern %s: same index and results as %s\n", d, k->name, runs ? "scalar" : "itself");
+            printf("d=%u refine %u kern %s: same index and results as %s\n", d, build_refine, k->name,
+                   runs ? "scalar" : "itself");
             runs++;
         }
         assert_true(runs >= 1);
@@ -917,6 +1103,8 @@ int main(void)
         cmocka_unit_test_setup(persistence_round_trip, reset_region),
         cmocka_unit_test_setup(corruption_detected, reset_region),
         cmocka_unit_test_setup(save_failures, reset_region),
+        cmocka_unit_test_setup(refine_improves_recall, reset_region),
+        cmocka_unit_test_setup(refine_carried, reset_region),
         cmocka_unit_test_setup(variants_agree, reset_region),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -174,8 +174,24 @@ static void modes_and_index_file(void **state)
     store_close(&s);
     arena_reset(arena_budget(&A, ARENA_INDEX), mi);
     arena_reset(arena_budget(&A, ARENA_STORE), ms);
-    /* a corrupt index file is rebuilt */
+    /* an index file of an older format (version 1: no refinement fields)
+     * whose header checksum is still the one recorded in meta: hnsw_load
+     * refuses the version and the index is rebuilt from SQLite */
     FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    uint32_t v1 = 1;
+    fseek(f, 8, SEEK_SET);
+    assert_int_equal(fwrite(&v1, 4, 1, f), 1);
+    fclose(f);
+    open_kb(&e, &s, kb, 0);
+    assert_non_null(strstr(s.ci.state, "rebuilt"));
+    assert_non_null(strstr(s.ci.state, "version"));
+    assert_int_equal(s.ci.n, vectors);
+    store_close(&s);
+    arena_reset(arena_budget(&A, ARENA_INDEX), mi);
+    arena_reset(arena_budget(&A, ARENA_STORE), ms);
+    /* a corrupt index file is rebuilt */
+    f = fopen(path, "r+b");
     assert_non_null(f);
     fseek(f, 200, SEEK_SET);
     int c = fgetc(f);
