@@ -44,6 +44,11 @@
 #define EKB_LLM_DEFAULT_CTX 512      /* KV cache positions unless asked otherwise */
 #define EKB_LLM_MAX_CTX 8192         /* most positions a KV cache may hold */
 #define EKB_LLM_BATCH 16             /* prompt tokens per batched forward pass (scratch rows) */
+#define EKB_LLM_MAX_THREADS EKB_POOL_MAX_THREADS /* decoder threads (llm_threads: the caller's + 7 helpers) */
+
+/* Helper threads (pool.c: use_threads, llm_threads) */
+#define EKB_POOL_MAX_THREADS 8       /* threads of one pool, the caller's included */
+#define EKB_POOL_STACK (128u << 10)  /* bytes of stack per helper thread */
 
 /* Encoders (bert.c, embed.c) */
 #define EKB_EMBED_MAX_TOKENS 256     /* tokens per text, [CLS]/[SEP] included (MiniLM's max_seq_length) */

@@ -10,6 +10,10 @@
  * activations (kern_quantize_act); F32 weights multiply f32. The prompt is
  * fed in batches of EKB_LLM_BATCH tokens (kern matmul_*), generation one
  * token at a time (matvec_*); a batch of 1 is exactly the matvec path.
+ * Optional helper threads (llm_threads) split each matrix product's output
+ * rows (one token) or tokens (a batch) and attention's heads; every output
+ * element is computed by the same kernel arithmetic as on one thread, so
+ * logits and tokens are bit-identical whatever the thread count.
  *
  * Failure: llm_load returns EKB_ENOENT / EKB_ECORRUPT / EKB_EUNSUPP with a
  * reason naming the tensor or key; EKB_ENOMEM when the region cannot hold
@@ -31,6 +35,8 @@ struct llm_layer {
     const float *attn_norm, *ffn_norm;
     struct gguf_w q, k, v, o, gate, up, down;
 };
+
+struct pool;
 
 struct llm_cand {
     float p;
@@ -60,6 +66,11 @@ struct llm {
     int32_t *prompt; /* n_ctx ids */
     struct llm_cand *cand;
     uint64_t weight_bytes, state_bytes;
+    /* threads (llm_threads): 1 = the caller's only */
+    unsigned n_threads;
+    struct pool *pool;
+    float *att_t;       /* n_threads x n_ctx attention rows, one per part */
+    uint64_t par_steps; /* steps handed to the helpers so far (tests, benchmarks) */
 };
 
 struct llm_sampling {
@@ -73,6 +84,24 @@ struct llm_sampling {
 int llm_load(struct llm *m, struct arena_region *r, const struct gguf *g, uint32_t n_ctx, char *err,
              size_t errlen);
 void llm_reset(struct llm *m);
+/* Runs every forward pass on n threads (1..EKB_LLM_MAX_THREADS; the
+ * caller's thread is one of them). One token: each matrix product's output
+ * rows are split in multiples of 16 (so every row goes through the same
+ * kernel arithmetic as on one thread: the 4-row passes and the rows % 4
+ * tail stay where they were); a batch: its tokens in multiples of 4 (the
+ * kernels' activation-row groups); attention: its query heads. Norms,
+ * RoPE, activation quantization and sampling stay on the caller's thread.
+ * Results are bit-identical for any n. Helpers are started here (pthreads;
+ * their pool and per-thread attention rows come from r, nothing from the
+ * heap) and wait for work between steps: a bounded spin, then a condition
+ * variable. The llm must stay at its address while threads run. Calling it
+ * again first stops the old helpers (r is not given back). EKB_EINVAL for n
+ * out of range, EKB_ENOMEM, EKB_EIO if a thread cannot be started (none
+ * are left running then). */
+int llm_threads(struct llm *m, struct arena_region *r, unsigned n, char *err, size_t errlen);
+/* Stops and joins the helpers (safe to call again, or without threads);
+ * the model stays usable on one thread. Call it before the llm goes away. */
+void llm_close(struct llm *m);
 /* Feeds one token at the next position; m->logits holds the next-token logits. */
 int llm_step(struct llm *m, int32_t token);
 /* Feeds n tokens at the next positions in batches of EKB_LLM_BATCH; m->logits

@@ -38,7 +38,7 @@ struct use_layer {
 #define USE_MAX_THREADS 4      /* encoder threads (the caller's + 3 helpers) */
 #define USE_ROWSPLIT_TOKENS 64 /* passes of fewer tokens split weight rows, not tokens */
 
-struct use_pool;
+struct pool;
 
 struct use_model {
     uint32_t n_layer, n_head, n_embd, n_ctx, n_ff, d_tok;
@@ -56,7 +56,7 @@ struct use_model {
     void *xq;
     /* threads (use_threads): 1 = none */
     unsigned n_threads;
-    struct use_pool *pool;
+    struct pool *pool;
     float *ytmp;     /* row-split products, USE_ROWSPLIT_TOKENS x the widest matrix */
     uint32_t max_rows;
 };

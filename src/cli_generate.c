@@ -65,7 +65,7 @@ static void gen_usage(FILE *f)
 {
     fprintf(f, "usage: edgekb generate --model FILE (--prompt TEXT | --tokens ID,...) [-n N] [--temp T] [--top-p P]\n"
                "                       [--seed S] [--ctx N] [--ids] [--parse-special] [--dump-logits FILE]\n"
-               "                       [--no-batch] [--prompt-ids] [--kernels VARIANT]\n"
+               "                       [--no-batch] [--prompt-ids] [--kernels VARIANT] [--threads N]\n"
                "  -n N          tokens to generate (default 64)\n"
                "  --temp T      0 = greedy (default); otherwise sample at temperature T\n"
                "  --top-p P     nucleus sampling threshold (default 1 = off)\n"
@@ -77,15 +77,16 @@ static void gen_usage(FILE *f)
                "  --dump-logits F  write the logits after each prompt token (float32 LE, rows x vocab)\n"
                "  --no-batch    feed the prompt one token at a time (default: batches of %d)\n"
                "  --prompt-ids  print the prompt's token ids on a line of their own first\n"
-               "  --kernels V   force a kernel variant (scalar, avx2, neon, dotprod, ...)\n",
-            EKB_LLM_DEFAULT_CTX, EKB_LLM_BATCH);
+               "  --kernels V   force a kernel variant (scalar, avx2, neon, dotprod, ...)\n"
+               "  --threads N   decode on N threads, 1..%d (default 1); output is bit-identical for any N\n",
+            EKB_LLM_DEFAULT_CTX, EKB_LLM_BATCH, EKB_LLM_MAX_THREADS);
 }
 
 int cmd_generate(struct app *a, const struct global_opts *g, int argc, char **argv)
 {
     const char *model = NULL, *prompt = NULL, *variant = NULL, *tokens = NULL, *dump = NULL;
     int parse_special = 0, no_batch = 0, show_prompt = 0;
-    uint32_t n = 64, ctx = 0, seed = 1;
+    uint32_t n = 64, ctx = 0, seed = 1, threads = 1;
     struct llm_sampling s = {0.0f, 1.0f, 1, {-1, -1, -1, -1, -1, -1, -1, -1}};
     int ids = 0;
     char err[400];
@@ -117,8 +118,9 @@ int cmd_generate(struct app *a, const struct global_opts *g, int argc, char **ar
             dump = argv[++i];
         } else if (strcmp(o, "--kernels") == 0) {
             variant = argv[++i];
-        } else if (strcmp(o, "-n") == 0 || strcmp(o, "--ctx") == 0 || strcmp(o, "--seed") == 0) {
-            uint32_t *dst = o[1] == 'n' ? &n : o[2] == 'c' ? &ctx : &seed;
+        } else if (strcmp(o, "-n") == 0 || strcmp(o, "--ctx") == 0 || strcmp(o, "--seed") == 0 ||
+                   strcmp(o, "--threads") == 0) {
+            uint32_t *dst = o[1] == 'n' ? &n : o[2] == 'c' ? &ctx : o[3] == 'e' ? &seed : &threads;
             if (parse_u32(argv[++i], dst) != 0) {
                 fprintf(stderr, "edgekb generate: %s: '%s' is not a non-negative integer\n", o, argv[i]);
                 return 2;
@@ -133,6 +135,10 @@ int cmd_generate(struct app *a, const struct global_opts *g, int argc, char **ar
             fprintf(stderr, "edgekb generate: unknown option '%.80s' (try --help)\n", o);
             return 2;
         }
+    }
+    if (threads < 1 || threads > EKB_LLM_MAX_THREADS) {
+        fprintf(stderr, "edgekb generate: --threads: %u not in 1..%d\n", threads, EKB_LLM_MAX_THREADS);
+        return 2;
     }
     if (!model || !prompt == !tokens) {
         fprintf(stderr, "edgekb generate: --model and one of --prompt or --tokens are required (try --help)\n");
@@ -154,6 +160,8 @@ int cmd_generate(struct app *a, const struct global_opts *g, int argc, char **ar
     int rc = gguf_open(&gf, r, a->port, model, err, sizeof err);
     if (rc == 0)
         rc = llm_load(&m, r, gf, ctx, err, sizeof err);
+    if (rc == 0 && (rc = llm_threads(&m, r, threads, err, sizeof err)) != 0)
+        gguf_close(gf);
     if (rc != 0) {
         fprintf(stderr, "edgekb generate: %s\n", err);
         return 1;
@@ -163,11 +171,13 @@ int cmd_generate(struct app *a, const struct global_opts *g, int argc, char **ar
     if (tokens) {
         if (parse_ids(tokens, m.prompt, m.n_ctx, &np) != 0) {
             fprintf(stderr, "edgekb generate: --tokens: not a list of at most %u ids\n", m.n_ctx);
+            llm_close(&m);
             gguf_close(gf);
             return 2;
         }
     } else if (!m.has_tok) {
         fprintf(stderr, "edgekb generate: no text tokenizer (%s); use --tokens\n", m.tok_why);
+        llm_close(&m);
         gguf_close(gf);
         return 1;
     } else {
@@ -185,6 +195,7 @@ int cmd_generate(struct app *a, const struct global_opts *g, int argc, char **ar
         float *all = dump ? arena_alloc(r, np * m.n_vocab * sizeof(float), 64) : NULL;
         if (dump && !all) {
             fprintf(stderr, "edgekb generate: no memory for %zu x %u logits\n", np, m.n_vocab);
+            llm_close(&m);
             gguf_close(gf);
             return 1;
         }
@@ -196,6 +207,7 @@ int cmd_generate(struct app *a, const struct global_opts *g, int argc, char **ar
             int bad = !f || fwrite(all, sizeof(float) * m.n_vocab, np, f) != np;
             if ((f && fclose(f) != 0) || bad) {
                 fprintf(stderr, "edgekb generate: cannot write %s\n", dump);
+                llm_close(&m);
                 gguf_close(gf);
                 return 1;
             }
@@ -213,17 +225,20 @@ int cmd_generate(struct app *a, const struct global_opts *g, int argc, char **ar
                 rc == EKB_ETOOBIG  ? "prompt plus tokens exceed the context (--ctx)"
                 : rc == EKB_EINVAL ? "empty prompt (no tokens)"
                                    : ekb_strerror(rc));
+        llm_close(&m);
         gguf_close(gf);
         return 1;
     }
     uint64_t rss = 0, peak = 0;
     if (a->port->rss)
         (void)a->port->rss(&rss, &peak);
-    log_info("generate: %zu prompt + %u tokens in %.3f s (%.1f tok/s incl. prompt), kernels %s, weights %llu "
-             "bytes, file %llu bytes, KV+scratch %llu bytes, peak RSS %llu bytes",
+    log_info("generate: %zu prompt + %u tokens in %.3f s (%.1f tok/s incl. prompt), kernels %s, threads %u, "
+             "weights %llu bytes, file %llu bytes, KV+scratch %llu bytes, peak RSS %llu bytes",
              np, got, (double)(t1 - t0) * 1e-9, got ? (double)got / ((double)(t1 - t0) * 1e-9) : 0.0, kern->name,
+             m.n_threads,
              (unsigned long long)m.weight_bytes, (unsigned long long)gguf_file_size(gf),
              (unsigned long long)m.state_bytes, (unsigned long long)peak);
+    llm_close(&m);
     gguf_close(gf);
     return 0;
 }

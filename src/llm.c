@@ -5,7 +5,10 @@
  * scale 1/sqrt(head_dim); causal mask by construction (positions <= now).
  * One forward routine takes a batch of 1..EKB_LLM_BATCH tokens: rows go
  * through matmul_* (batch > 1) or matvec_* (batch 1), each token attends to
- * the cache up to its own position. Sampling: greedy, or temperature with
+ * the cache up to its own position. Optional helper threads (llm_threads)
+ * take parts of each matrix product and of attention, split so that every
+ * output element comes from the same kernel arithmetic as on one thread.
+ * Sampling: greedy, or temperature with
  * top-p selected by an in-place heap over the vocabulary (no sort, no
  * allocation), a xorshift64 PRNG seeded by the caller. */
 #include <math.h>
@@ -17,6 +20,7 @@
 #include "ekb_limits.h"
 #include "kern.h"
 #include "llm.h"
+#include "pool.h"
 
 static int getu(const struct gguf *g, const char *key, uint32_t def, uint32_t *v, int required)
 {
@@ -163,6 +167,7 @@ int llm_load(struct llm *m, struct arena_region *r, const struct gguf *g, uint32
         !m->hb2 || !m->logits || !m->xq || !m->prompt || !m->cand)
         goto nomem;
     m->state_bytes = r->used - before;
+    m->n_threads = 1;
     return 0;
 nomem:
     snprintf(err, errlen, "llm: out of memory for the KV cache and scratch (context %u)", m->n_ctx);
@@ -174,36 +179,174 @@ fail:
 
 void llm_reset(struct llm *m) { m->n_past = 0; }
 
-/* Y[i] = W X[i] for n rows of w->cols inputs (Y rows of w->rows) */
-static void linear(struct llm *m, const struct gguf_w *w, const float *X, size_t n, float *Y)
+/* ---- helper threads (llm_threads, on pool.c) ----
+ * A forward pass is a sequence of steps (struct llm_job); each runs on every
+ * thread of the pool, and run_part computes the part's share. */
+enum llm_job_kind { JOB_LIN, JOB_ATT };
+
+struct llm_job {
+    int kind;
+    uint32_t layer;   /* JOB_ATT: whose KV cache */
+    size_t n;         /* tokens */
+    const float *X;   /* JOB_LIN: f32 inputs (F32 weights) */
+    unsigned nw;      /* JOB_LIN: matrices sharing the input (same cols) */
+    const struct gguf_w *w[3];
+    float *Y[3];
+    struct llm *m;
+};
+
+/* [lo, hi) of part `part` when n items are split in chunks of a multiple of unit */
+static void split(size_t n, unsigned part, unsigned nparts, size_t unit, size_t *lo, size_t *hi)
 {
-    size_t ab = kern_act_bytes(w->cols);
-    switch (w->type) {
-    case GGML_T_Q8_0:
-    case GGML_T_Q4_0:
-        for (size_t i = 0; i < n; i++)
-            kern->quantize_act(X + i * w->cols, w->cols, (char *)m->xq + i * ab);
-        if (n == 1)
-            (w->type == GGML_T_Q8_0 ? kern->matvec_q8_0 : kern->matvec_q4_0)(Y, w->data, m->xq, w->rows, w->cols);
+    size_t chunk = ((n + nparts - 1) / nparts + unit - 1) / unit * unit;
+    size_t a = (size_t)part * chunk, b = a + chunk;
+    *lo = a < n ? a : n;
+    *hi = b < n ? b : n;
+}
+
+/* Part `part` of Y[k][i] = W[k] X[i] for the job's matrices: one token
+ * splits output rows (multiples of 16: the kernels' 4-row passes and the
+ * rows % 4 tail keep their rows), a batch splits tokens (multiples of 4:
+ * the kernels' activation-row groups). Quantized inputs are in m->xq. */
+static void lin_part(struct llm *m, const struct llm_job *j, unsigned part, unsigned nparts)
+{
+    for (unsigned k = 0; k < j->nw; k++) {
+        const struct gguf_w *w = j->w[k];
+        int f32 = w->type != GGML_T_Q8_0 && w->type != GGML_T_Q4_0;
+        size_t ab = f32 ? (size_t)w->cols * sizeof(float) : kern_act_bytes(w->cols), lo, hi;
+        const void *X = f32 ? (const void *)j->X : m->xq;
+        if (j->n == 1) {
+            split(w->rows, part, nparts, 16, &lo, &hi);
+            if (lo >= hi)
+                continue;
+            size_t rb = f32 ? (size_t)w->cols * sizeof(float) : (size_t)gguf_row_bytes(w->type, w->cols);
+            const void *W = (const char *)w->data + lo * rb;
+            if (f32)
+                kern->matvec_f32(j->Y[k] + lo, W, X, hi - lo, w->cols);
+            else
+                (w->type == GGML_T_Q8_0 ? kern->matvec_q8_0 : kern->matvec_q4_0)(j->Y[k] + lo, W, X, hi - lo,
+                                                                                 w->cols);
+            continue;
+        }
+        split(j->n, part, nparts, 4, &lo, &hi);
+        if (lo >= hi)
+            continue;
+        float *Y = j->Y[k] + lo * w->rows;
+        const void *Xp = (const char *)X + lo * ab;
+        if (f32)
+            kern->matmul_f32(Y, w->data, Xp, w->rows, w->cols, hi - lo);
         else
-            (w->type == GGML_T_Q8_0 ? kern->matmul_q8_0 : kern->matmul_q4_0)(Y, w->data, m->xq, w->rows, w->cols, n);
-        break;
-    default:
-        if (n == 1)
-            kern->matvec_f32(Y, w->data, X, w->rows, w->cols);
-        else
-            kern->matmul_f32(Y, w->data, X, w->rows, w->cols, n);
-        break;
+            (w->type == GGML_T_Q8_0 ? kern->matmul_q8_0 : kern->matmul_q4_0)(Y, w->data, Xp, w->rows, w->cols,
+                                                                             hi - lo);
     }
+}
+
+/* Part `part` of causal attention for the batch's n tokens (K/V already in
+ * the cache): query heads split, each part with its own score row. */
+static void att_part(struct llm *m, const struct llm_job *j, unsigned part, unsigned nparts)
+{
+    uint32_t d = m->n_embd, hd = m->head_dim, kv_dim = hd * m->n_head_kv, grp = m->n_head / m->n_head_kv;
+    size_t c0 = (size_t)j->layer * m->n_ctx * kv_dim;
+    const float *kc = m->k_cache + c0, *vc = m->v_cache + c0;
+    float scale = 1.0f / sqrtf((float)hd);
+    float *att = nparts > 1 ? m->att_t + (size_t)part * m->n_ctx : m->att;
+    size_t h0, h1;
+    split(m->n_head, part, nparts, 1, &h0, &h1);
+    for (size_t i = 0; i < j->n; i++) {
+        size_t pos = m->n_past + i;
+        for (size_t h = h0; h < h1; h++) {
+            const float *qh = m->q + i * d + h * hd;
+            size_t kvh = h / grp;
+            for (size_t t = 0; t <= pos; t++)
+                att[t] = kern->dot_f32(qh, kc + t * kv_dim + kvh * hd, hd) * scale;
+            kern->softmax(att, pos + 1);
+            float *out = m->xb + i * d + h * hd;
+            memset(out, 0, hd * sizeof(float));
+            for (size_t t = 0; t <= pos; t++) /* out += att[t] * v[t], bit-exact in every variant */
+                kern->axpy(out, att[t], vc + t * kv_dim + kvh * hd, hd);
+        }
+    }
+}
+
+static void run_part(struct llm *m, const struct llm_job *j, unsigned part, unsigned nparts)
+{
+    if (j->kind == JOB_LIN)
+        lin_part(m, j, part, nparts);
+    else
+        att_part(m, j, part, nparts);
+}
+
+static void job_part(void *ctx, unsigned part, unsigned nparts)
+{
+    const struct llm_job *j = ctx;
+    run_part(j->m, j, part, nparts);
+}
+
+static void run_step(struct llm *m, struct llm_job *j)
+{
+    if (m->n_threads <= 1 || !m->pool) {
+        run_part(m, j, 0, 1);
+        return;
+    }
+    j->m = m;
+    pool_run(m->pool, job_part, j);
+    m->par_steps++;
+}
+
+void llm_close(struct llm *m)
+{
+    pool_stop(m->pool);
+    m->pool = NULL;
+    m->n_threads = 1;
+}
+
+int llm_threads(struct llm *m, struct arena_region *r, unsigned n, char *err, size_t errlen)
+{
+    llm_close(m);
+    if (n < 1 || n > EKB_LLM_MAX_THREADS) {
+        snprintf(err, errlen, "llm: threads %u not in 1..%d", n, EKB_LLM_MAX_THREADS);
+        return EKB_EINVAL;
+    }
+    if (n == 1)
+        return 0;
+    size_t mark = arena_mark(r);
+    float *att = arena_alloc(r, (size_t)n * m->n_ctx * sizeof(float), 64);
+    int rc = att ? pool_start(&m->pool, r, n) : EKB_ENOMEM;
+    if (rc != 0) {
+        arena_reset(r, mark);
+        snprintf(err, errlen, rc == EKB_ENOMEM ? "llm: no room for %u threads' state" : "llm: cannot start %u threads",
+                 n);
+        return rc;
+    }
+    m->att_t = att;
+    m->n_threads = n;
+    return 0;
+}
+
+/* Y[k][i] = W[k] X[i] for n rows of X (nw matrices with the same cols):
+ * the input is quantized once (quantized weights), then the products run
+ * as one step on the threads. */
+static void linear(struct llm *m, const float *X, size_t n, unsigned nw, const struct gguf_w *w0, float *Y0,
+                   const struct gguf_w *w1, float *Y1, const struct gguf_w *w2, float *Y2)
+{
+    struct llm_job j = {JOB_LIN, 0, n, X, nw, {w0, w1, w2}, {Y0, Y1, Y2}, m};
+    int q = 0;
+    for (unsigned k = 0; k < nw; k++)
+        q |= j.w[k]->type == GGML_T_Q8_0 || j.w[k]->type == GGML_T_Q4_0;
+    if (q) {
+        size_t ab = kern_act_bytes(w0->cols);
+        for (size_t i = 0; i < n; i++)
+            kern->quantize_act(X + i * w0->cols, w0->cols, (char *)m->xq + i * ab);
+    }
+    run_step(m, &j);
 }
 
 /* one batch of n <= EKB_LLM_BATCH tokens at positions n_past.. (checked by
  * the callers); logits of every row into all (NULL: last row into m->logits) */
 static void forward(struct llm *m, const int32_t *ids, size_t n, float *all)
 {
-    uint32_t d = m->n_embd, hd = m->head_dim, kv_dim = hd * m->n_head_kv, grp = m->n_head / m->n_head_kv;
+    uint32_t d = m->n_embd, hd = m->head_dim, kv_dim = hd * m->n_head_kv;
     uint32_t p0 = m->n_past, ff = m->n_ff;
-    float scale = 1.0f / sqrtf((float)hd);
     for (size_t i = 0; i < n; i++)
         gguf_w_row(&m->tok_embd, (uint32_t)ids[i], m->x + i * d);
     for (uint32_t l = 0; l < m->n_layer; l++) {
@@ -211,48 +354,33 @@ static void forward(struct llm *m, const int32_t *ids, size_t n, float *all)
         float *kc = m->k_cache + ((size_t)l * m->n_ctx) * kv_dim, *vc = m->v_cache + ((size_t)l * m->n_ctx) * kv_dim;
         for (size_t i = 0; i < n; i++)
             kern->rmsnorm(m->xb + i * d, m->x + i * d, L->attn_norm, d, m->eps);
-        linear(m, &L->q, m->xb, n, m->q);
-        linear(m, &L->k, m->xb, n, m->k);
-        linear(m, &L->v, m->xb, n, m->v);
+        linear(m, m->xb, n, 3, &L->q, m->q, &L->k, m->k, &L->v, m->v);
         for (size_t i = 0; i < n; i++) {
             kern_rope(m->q + i * d, m->n_head, hd, p0 + i, m->rope_base, 0);
             kern_rope(m->k + i * kv_dim, m->n_head_kv, hd, p0 + i, m->rope_base, 0);
             memcpy(kc + (p0 + i) * kv_dim, m->k + i * kv_dim, kv_dim * sizeof(float));
             memcpy(vc + (p0 + i) * kv_dim, m->v + i * kv_dim, kv_dim * sizeof(float));
         }
-        for (size_t i = 0; i < n; i++) {
-            size_t pos = p0 + i;
-            for (uint32_t h = 0; h < m->n_head; h++) {
-                const float *qh = m->q + i * d + h * hd;
-                uint32_t kvh = h / grp;
-                for (size_t t = 0; t <= pos; t++)
-                    m->att[t] = kern->dot_f32(qh, kc + t * kv_dim + kvh * hd, hd) * scale;
-                kern->softmax(m->att, pos + 1);
-                float *out = m->xb + i * d + h * hd;
-                memset(out, 0, hd * sizeof(float));
-                for (size_t t = 0; t <= pos; t++) /* out += att[t] * v[t], bit-exact in every variant */
-                    kern->axpy(out, m->att[t], vc + t * kv_dim + kvh * hd, hd);
-            }
-        }
-        linear(m, &L->o, m->xb, n, m->q); /* q is free again: it takes the projection */
+        struct llm_job att = {JOB_ATT, l, n, NULL, 0, {NULL, NULL, NULL}, {NULL, NULL, NULL}, m};
+        run_step(m, &att);
+        linear(m, m->xb, n, 1, &L->o, m->q, NULL, NULL, NULL, NULL); /* q is free again */
         kern->add(m->x, m->q, n * d);
         for (size_t i = 0; i < n; i++)
             kern->rmsnorm(m->xb + i * d, m->x + i * d, L->ffn_norm, d, m->eps);
-        linear(m, &L->gate, m->xb, n, m->hb);
-        linear(m, &L->up, m->xb, n, m->hb2);
+        linear(m, m->xb, n, 2, &L->gate, m->hb, &L->up, m->hb2, NULL, NULL);
         kern->silu(m->hb, n * ff);
         kern->mul(m->hb, m->hb2, n * ff);
-        linear(m, &L->down, m->hb, n, m->q);
+        linear(m, m->hb, n, 1, &L->down, m->q, NULL, NULL, NULL, NULL);
         kern->add(m->x, m->q, n * d);
     }
     if (all) {
         for (size_t i = 0; i < n; i++)
             kern->rmsnorm(m->xb + i * d, m->x + i * d, m->output_norm, d, m->eps);
-        linear(m, &m->output, m->xb, n, all);
+        linear(m, m->xb, n, 1, &m->output, all, NULL, NULL, NULL, NULL);
         memcpy(m->logits, all + (n - 1) * m->n_vocab, m->n_vocab * sizeof(float));
     } else {
         kern->rmsnorm(m->xb, m->x + (n - 1) * d, m->output_norm, d, m->eps);
-        linear(m, &m->output, m->xb, 1, m->logits);
+        linear(m, m->xb, 1, 1, &m->output, m->logits, NULL, NULL, NULL, NULL);
     }
     m->n_past += (uint32_t)n;
 }

@@ -1,12 +1,10 @@
 /* use.c: USE-lite encoder (see use.h): weights and scratch at use_load,
- * the packed forward pass, optional helper threads (use_threads: a pool of
- * pthreads woken per parallel step; the caller's thread always takes part
- * and waits for the helpers before the next step, so no step overlaps
+ * the packed forward pass, optional helper threads (use_threads: a pool.c
+ * pool woken per parallel step; the caller's thread always takes part and
+ * waits for the helpers before the next step, so no step overlaps
  * another). Failure: load errors name the key or tensor; a pass allocates
  * nothing and cannot fail once the text is tokenized. */
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +12,7 @@
 #include "ekb_limits.h"
 #include "embed.h"
 #include "kern.h"
+#include "pool.h"
 #include "use.h"
 
 
@@ -207,95 +206,36 @@ fail:
     return rc;
 }
 
-/* ---- helper threads ----
- * One step at a time: use_run sets the job, bumps gen and wakes the
- * helpers, runs part 0 itself, then waits until every helper has finished
- * its part (pending == 0). Waiting spins briefly (a step is tens of
- * microseconds to a few milliseconds) and then sleeps on the condition
- * variables. */
+/* ---- helper threads (pool.c) ----
+ * One step at a time: use_run hands fn to the pool, whose threads (the
+ * caller's as part 0) each run their part; it returns when all are done. */
 typedef void (*use_job_fn)(struct use_model *m, unsigned part, unsigned nparts, void *arg);
 
-struct use_pool {
-    pthread_t th[USE_MAX_THREADS];
-    unsigned started;
-    pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    atomic_uint gen, pending;
-    atomic_int quit;
+struct use_call {
+    struct use_model *m;
     use_job_fn fn;
     void *arg;
-    struct use_model *m;
-    struct { struct use_pool *p; unsigned part; } who[USE_MAX_THREADS];
 };
 
-#define USE_SPIN 20000
-
-static void *use_helper(void *arg)
+static void use_call_part(void *ctx, unsigned part, unsigned nparts)
 {
-    struct use_pool *p = ((struct { struct use_pool *p; unsigned part; } *)arg)->p;
-    unsigned part = ((struct { struct use_pool *p; unsigned part; } *)arg)->part, seen = 0;
-    for (;;) {
-        unsigned g;
-        int spin = 0;
-        while ((g = atomic_load(&p->gen)) == seen && !atomic_load(&p->quit) && spin < USE_SPIN)
-            spin++;
-        if (g == seen && !atomic_load(&p->quit)) {
-            pthread_mutex_lock(&p->mu);
-            while ((g = atomic_load(&p->gen)) == seen && !atomic_load(&p->quit))
-                pthread_cond_wait(&p->go, &p->mu);
-            pthread_mutex_unlock(&p->mu);
-        }
-        if (atomic_load(&p->quit))
-            return NULL;
-        seen = g;
-        p->fn(p->m, part, p->m->n_threads, p->arg);
-        if (atomic_fetch_sub(&p->pending, 1) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
-    }
+    const struct use_call *c = ctx;
+    c->fn(c->m, part, nparts, c->arg);
 }
 
 static void use_run(struct use_model *m, use_job_fn fn, void *arg)
 {
-    struct use_pool *p = m->pool;
-    if (m->n_threads <= 1 || !p) {
+    if (m->n_threads <= 1 || !m->pool) {
         fn(m, 0, 1, arg);
         return;
     }
-    p->fn = fn;
-    p->arg = arg;
-    atomic_store(&p->pending, m->n_threads - 1);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add(&p->gen, 1);
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
-    fn(m, 0, m->n_threads, arg);
-    for (int spin = 0; atomic_load(&p->pending) != 0 && spin < USE_SPIN; spin++)
-        ;
-    if (atomic_load(&p->pending) != 0) {
-        pthread_mutex_lock(&p->mu);
-        while (atomic_load(&p->pending) != 0)
-            pthread_cond_wait(&p->done, &p->mu);
-        pthread_mutex_unlock(&p->mu);
-    }
+    struct use_call c = {m, fn, arg};
+    pool_run(m->pool, use_call_part, &c);
 }
 
 void use_close(struct use_model *m)
 {
-    struct use_pool *p = m->pool;
-    if (!p)
-        return;
-    pthread_mutex_lock(&p->mu);
-    atomic_store(&p->quit, 1);
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
-    for (unsigned i = 0; i < p->started; i++)
-        pthread_join(p->th[i], NULL);
-    pthread_cond_destroy(&p->go);
-    pthread_cond_destroy(&p->done);
-    pthread_mutex_destroy(&p->mu);
+    pool_stop(m->pool);
     m->pool = NULL;
     m->n_threads = 1;
 }
@@ -310,36 +250,17 @@ int use_threads(struct use_model *m, struct arena_region *r, unsigned n, char *e
     if (n == 1)
         return 0;
     size_t mark = arena_mark(r);
-    struct use_pool *p = arena_zalloc(r, sizeof *p, 64);
     float *att = arena_alloc(r, (size_t)n * m->n_ctx * 4, 64);
     float *ytmp = m->ytmp ? m->ytmp : arena_alloc(r, (size_t)USE_ROWSPLIT_TOKENS * m->max_rows * 4, 64);
-    if (!p || !att || !ytmp) {
+    int rc = att && ytmp ? pool_start(&m->pool, r, n) : EKB_ENOMEM;
+    if (rc != 0) {
         arena_reset(r, mark);
-        snprintf(err, errlen, "use: no room for %u threads' state", n);
-        return EKB_ENOMEM;
+        snprintf(err, errlen, rc == EKB_ENOMEM ? "use: no room for %u threads' state" : "use: cannot start %u encoder threads",
+                 n);
+        return rc;
     }
     m->att = att;
     m->ytmp = ytmp;
-    p->m = m;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->go, NULL);
-    pthread_cond_init(&p->done, NULL);
-    m->pool = p;
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setstacksize(&at, 128u << 10);
-    for (unsigned i = 1; i < n; i++) {
-        p->who[i].p = p;
-        p->who[i].part = i;
-        if (pthread_create(&p->th[p->started], &at, use_helper, &p->who[i]) != 0) {
-            pthread_attr_destroy(&at);
-            use_close(m);
-            snprintf(err, errlen, "use: cannot start encoder thread %u of %u", i, n);
-            return EKB_EIO;
-        }
-        p->started++;
-    }
-    pthread_attr_destroy(&at);
     m->n_threads = n;
     return 0;
 }

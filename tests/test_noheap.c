@@ -45,7 +45,7 @@ static sqlite3 *db;
 static struct embedder EMB;
 static struct store KB;
 static struct gguf *lm_file;
-static struct llm LM;
+static struct llm LM, LM2; /* LM2: the same model on 2 threads (llm_threads at init) */
 static int have_lm;
 
 static int init_all(void **state)
@@ -69,7 +69,9 @@ static int init_all(void **state)
         struct arena_region *m = arena_budget(&APP.arena, ARENA_MODELS);
         if (access(path, R_OK) == 0) {
             if (gguf_open(&lm_file, m, APP.port, path, err, sizeof err) != 0 ||
-                llm_load(&LM, m, lm_file, 256, err, sizeof err) != 0) {
+                llm_load(&LM, m, lm_file, 256, err, sizeof err) != 0 ||
+                llm_load(&LM2, m, lm_file, 256, err, sizeof err) != 0 ||
+                llm_threads(&LM2, m, 2, err, sizeof err) != 0) {
                 fprintf(stderr, "llm: %s\n", err);
                 return -1;
             }
@@ -112,8 +114,10 @@ static int fini_all(void **state)
     char cmd[200];
     (void)state;
     store_close(&KB);
-    if (have_lm)
+    if (have_lm) {
+        llm_close(&LM2);
         gguf_close(lm_file);
+    }
     sqlite3_close(db);
     store_sqlite_fini();
     app_fini(&APP);
@@ -247,6 +251,41 @@ static int work_llm(void)
     return n > 0 && n2 > 0 ? 0 : -1;
 }
 
+struct ids48 {
+    int32_t id[48];
+    uint32_t n;
+};
+
+static int keep_id(void *ctx, int32_t id, const char *piece, size_t len)
+{
+    struct ids48 *k = ctx;
+    (void)piece;
+    (void)len;
+    if (k->n < 48)
+        k->id[k->n++] = id;
+    return 0;
+}
+
+/* 2 threads: per-token handoffs to the helper allocate nothing, and the
+ * greedy tokens are those of one thread */
+static int work_llm_threads(void)
+{
+    struct llm_sampling greedy = {0.0f, 1.0f, 1, {-1, -1, -1, -1, -1, -1, -1, -1}};
+    struct ids48 one = {{0}, 0}, two = {{0}, 0};
+    uint32_t n = 0;
+    if (!have_lm)
+        return 0;
+    static const char prompt[] = "Once upon a time";
+    uint64_t steps = LM2.par_steps;
+    if (LM2.n_threads != 2 || llm_generate(&LM2, prompt, sizeof prompt - 1, 48, &greedy, keep_id, &two, NULL, &n) != 0)
+        return -1;
+    if (llm_generate(&LM, prompt, sizeof prompt - 1, 48, &greedy, keep_id, &one, NULL, &n) != 0)
+        return -1;
+    if (LM2.par_steps <= steps || one.n == 0 || one.n != two.n || memcmp(one.id, two.id, one.n * sizeof(int32_t)))
+        return -2;
+    return 0;
+}
+
 static int work_kb(void)
 {
     char err[200], text[300];
@@ -285,6 +324,7 @@ static const struct workload WORKLOADS[] = {
     {"board parse", work_board},
     {"kb: 20 documents + 1 fact + 30 searches (3 modes)", work_kb},
     {"llm: stories260K greedy + top-p sampling, 2 x 48 tokens", work_llm},
+    {"llm: 2 threads (llm_threads), 48 greedy tokens == 1 thread's", work_llm_threads},
 };
 
 static void canary_counts_heap_calls(void **state)
@@ -317,7 +357,7 @@ static void no_heap_after_init(void **state)
         if (n != 0)
             fail_msg("workload '%s': %u libc heap calls after init", WORKLOADS[i].name, n);
         print_message("  %-56s 0 heap calls%s\n", WORKLOADS[i].name,
-                      WORKLOADS[i].run == work_llm && !have_lm ? " (model absent: not run)" : "");
+                      (WORKLOADS[i].run == work_llm || WORKLOADS[i].run == work_llm_threads) && !have_lm ? " (model absent: not run)" : "");
     }
 }
 

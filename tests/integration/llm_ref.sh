@@ -14,7 +14,10 @@
 #    flip in the tied Q4_0 output projection of stories260K costs 3e-3, 30
 #    random layers amplify them to ~2e-2); typical rows agree to ~1e-7;
 #    max_abs, max_rel, rms_rel and top-1 agreement are printed;
-#  - sampling (temperature + top-p) is deterministic for a seed.
+#  - sampling (temperature + top-p) is deterministic for a seed;
+#  - threads: on the SmolLM2 shape (F32, Q8_0, Q4_0), --threads 2 and 3
+#    give the bytes of --threads 1: the logits of 21 tokens fed one at a
+#    time (the decode path) and 16 greedy ids after a batched prompt.
 # Models are cached in $EKB_REF_DIR (default build/ref), made on first use.
 . "$(dirname "$0")/_lib.sh"
 set -u
@@ -104,6 +107,21 @@ for q in q8_0 q4_0; do
     rm -f "$RD/refcache/stories260K-$q.gguf.new"
     check_logits "$RD/refcache/stories260K-$q.gguf" $T_TOK 1e-2 stories260K-$q
   fi
+done
+
+# --- threads: bit-identical to one thread ---------------------------------------
+for q in f32 q8_0 q4_0; do
+  M=$RD/smollm2-135m-shape-$q.gguf
+  for t in 1 2 3; do
+    "$EDGEKB" -q generate --model "$M" --tokens $S_TOK -n 16 --ids --no-batch --dump-logits "$TMPDIR/thr$t.f32" \
+      --threads $t >"$TMPDIR/thr$t.ids" || fail "generate --threads $t on $q"
+  done
+  [ -s "$TMPDIR/thr1.f32" ] && [ "$(wc -w <"$TMPDIR/thr1.ids")" -eq 16 ] || fail "threads: empty output on $q"
+  for t in 2 3; do
+    cmp -s "$TMPDIR/thr$t.f32" "$TMPDIR/thr1.f32" || fail "smollm2-$q --threads $t: logits differ from --threads 1"
+    cmp -s "$TMPDIR/thr$t.ids" "$TMPDIR/thr1.ids" || fail "smollm2-$q --threads $t: ids differ from --threads 1"
+  done
+  echo "threads: smollm2-$q --threads 2, 3 byte-identical to 1 (21 rows of logits, 16 greedy ids)"
 done
 
 # --- sampling determinism -----------------------------------------------------

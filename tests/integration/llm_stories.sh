@@ -7,7 +7,10 @@
 #    with --act-q8 (activations rounded through Q8_0 as ours are): the share
 #    of positions identical before the first divergence (float summation
 #    order can flip a near-tie, after which the texts legitimately differ)
-#    is printed and must be at least 90 % (Q8_0) / 75 % (Q4_0).
+#    is printed and must be at least 90 % (Q8_0) / 75 % (Q4_0);
+#  - threads: --threads 2 and 3 give the bytes of --threads 1 (F32, Q8_0,
+#    Q4_0): every row's logits of a batched and of a one-token-at-a-time
+#    prompt (--dump-logits, --no-batch), greedy and seeded top-p token ids.
 . "$(dirname "$0")/_lib.sh"
 set -u
 M=$SHARED/models/stories260K.gguf
@@ -59,4 +62,28 @@ print(k, max(len(r), 1))")
   min=90; [ $q = q4_0 ] && min=75
   [ $pct -ge $min ] || { echo "FAIL: $q agreement $pct % < $min %"; exit 1; }
 done
+T_TOK=1,403,407,261,378,432,383,286,261,376,298,315,421,395,317,426,338,401,396,267,337
+for M2 in "$M" "$TMPDIR/s-q8_0.gguf" "$TMPDIR/s-q4_0.gguf"; do
+  for t in 1 2 3; do
+    for b in batch no-batch; do
+      opt=; [ $b = no-batch ] && opt=--no-batch
+      "$EDGEKB" -q generate --model "$M2" --tokens $T_TOK -n 0 --dump-logits "$TMPDIR/l$t-$b.f32" $opt --threads $t ||
+        { echo "FAIL: generate --threads $t ($b) on $M2"; exit 1; }
+    done
+    "$EDGEKB" -q generate --model "$M2" --prompt "Once upon a time" -n 64 --ids --threads $t >"$TMPDIR/g$t.ids" &&
+    "$EDGEKB" -q generate --model "$M2" --prompt "Once upon a time" -n 64 --ids --temp 0.9 --top-p 0.9 --seed 7 \
+      --threads $t >"$TMPDIR/s$t.ids" || { echo "FAIL: generate --threads $t on $M2"; exit 1; }
+  done
+  for t in 2 3; do
+    for f in l$t-batch.f32 l$t-no-batch.f32 g$t.ids s$t.ids; do
+      cmp -s "$TMPDIR/$f" "$TMPDIR/$(echo $f | sed "s/$t/1/")" ||
+        { echo "FAIL: $(basename "$M2") --threads $t: $f differs from --threads 1"; exit 1; }
+    done
+  done
+  [ -s "$TMPDIR/l1-batch.f32" ] && [ "$(wc -w <"$TMPDIR/g1.ids")" -gt 0 ] || { echo "FAIL: empty output"; exit 1; }
+  echo "threads: $(basename "$M2"): --threads 2, 3 byte-identical to 1 (logits of 21 tokens batched and single, greedy + top-p ids)"
+done
+expect_rc 2 "$EDGEKB" -q generate --model "$M" --prompt x --threads 0
+expect_rc 2 "$EDGEKB" -q generate --model "$M" --prompt x --threads 9
+expect_rc 2 "$EDGEKB" -q generate --model "$M" --prompt x --threads two
 echo "ok: stories260K F32 exact over 64-token greedy runs; Q8_0/Q4_0 quantizers byte-exact"

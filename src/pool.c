@@ -1,0 +1,152 @@
+/* pool.c: helper threads running one parallel step at a time (see pool.h).
+ * pool_run publishes the step (fn, ctx) and bumps seq, runs part 0, then
+ * waits until `left` is 0. A helper that saw no new seq after POOL_SPIN
+ * rounds registers in `sleepers` under the mutex and waits on `go`; the
+ * caller broadcasts only when sleepers != 0. The caller waiting for the
+ * helpers likewise sets `waiting` and sleeps on `done`; the last helper
+ * signals only when waiting != 0. All these atomics are sequentially
+ * consistent, so either the sleeper sees the new value before sleeping or
+ * the waker sees the sleeper: no wake-up is lost. Failure: see pool.h. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "ekb_err.h"
+#include "ekb_limits.h"
+#include "pool.h"
+
+#define POOL_SPIN 4000
+
+struct pool_who {
+    struct pool *p;
+    unsigned part;
+};
+
+struct pool {
+    _Alignas(64) atomic_uint seq;
+    atomic_uint sleepers;
+    atomic_int quit;
+    _Alignas(64) atomic_uint left;
+    atomic_uint waiting;
+    _Alignas(64) pool_fn fn;
+    void *ctx;
+    unsigned n, started;
+    unsigned long long steps;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    pthread_t th[EKB_POOL_MAX_THREADS];
+    struct pool_who who[EKB_POOL_MAX_THREADS];
+};
+
+static inline void pool_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static void *pool_helper(void *arg)
+{
+    const struct pool_who *who = arg;
+    struct pool *p = who->p;
+    unsigned seen = 0;
+    for (;;) {
+        unsigned s;
+        for (int spin = 0; (s = atomic_load(&p->seq)) == seen && spin < POOL_SPIN; spin++)
+            pool_relax();
+        if (s == seen) {
+            pthread_mutex_lock(&p->mu);
+            atomic_fetch_add(&p->sleepers, 1);
+            while ((s = atomic_load(&p->seq)) == seen)
+                pthread_cond_wait(&p->go, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
+            pthread_mutex_unlock(&p->mu);
+        }
+        seen = s;
+        if (atomic_load(&p->quit))
+            return NULL;
+        p->fn(p->ctx, who->part, p->n);
+        if (atomic_fetch_sub(&p->left, 1) == 1 && atomic_load(&p->waiting)) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+}
+
+void pool_run(struct pool *p, pool_fn fn, void *ctx)
+{
+    p->fn = fn;
+    p->ctx = ctx;
+    atomic_store(&p->left, p->n - 1);
+    atomic_fetch_add(&p->seq, 1);
+    if (atomic_load(&p->sleepers) != 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->go);
+        pthread_mutex_unlock(&p->mu);
+    }
+    fn(ctx, 0, p->n);
+    for (int spin = 0; atomic_load(&p->left) != 0 && spin < POOL_SPIN; spin++)
+        pool_relax();
+    if (atomic_load(&p->left) != 0) {
+        pthread_mutex_lock(&p->mu);
+        atomic_store(&p->waiting, 1);
+        while (atomic_load(&p->left) != 0)
+            pthread_cond_wait(&p->done, &p->mu);
+        atomic_store(&p->waiting, 0);
+        pthread_mutex_unlock(&p->mu);
+    }
+    p->steps++;
+}
+
+void pool_stop(struct pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    atomic_store(&p->quit, 1);
+    atomic_fetch_add(&p->seq, 1);
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->started; i++)
+        pthread_join(p->th[i], NULL);
+    pthread_cond_destroy(&p->go);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->mu);
+}
+
+int pool_start(struct pool **out, struct arena_region *r, unsigned n)
+{
+    *out = NULL;
+    if (n < 2 || n > EKB_POOL_MAX_THREADS)
+        return EKB_EINVAL;
+    struct pool *p = arena_zalloc(r, sizeof *p, 64);
+    if (!p)
+        return EKB_ENOMEM;
+    p->n = n;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->go, NULL);
+    pthread_cond_init(&p->done, NULL);
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, EKB_POOL_STACK); /* the kernels keep < 32 KB on the stack */
+    for (unsigned i = 1; i < n; i++) {
+        p->who[i].p = p;
+        p->who[i].part = i;
+        if (pthread_create(&p->th[p->started], &at, pool_helper, &p->who[i]) != 0) {
+            pthread_attr_destroy(&at);
+            pool_stop(p);
+            return EKB_EIO;
+        }
+        p->started++;
+    }
+    pthread_attr_destroy(&at);
+    *out = p;
+    return 0;
+}
+
+unsigned pool_threads(const struct pool *p) { return p ? p->n : 1; }
+
+unsigned long long pool_steps(const struct pool *p) { return p ? p->steps : 0; }
