@@ -1,10 +1,12 @@
 /* bench_common.h: timing helpers shared by the C benchmarks: medians over
  * repeated runs with the port's monotonic clock, and a single-thread
  * memory-bandwidth ceiling (STREAM-like copy and read) measured in the same
- * process so ratios compare like with like. */
+ * process so ratios compare like with like; bench_stream_read_mt: the same
+ * read ceiling with T threads, each streaming its own slice. */
 #ifndef EKB_BENCH_COMMON_H
 #define EKB_BENCH_COMMON_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,10 @@ static inline double bench_read_pass(const unsigned char *c, size_t bytes, int s
     return t;
 }
 
+enum { BENCH_READ_WAYS = 4 };
+static const int bench_read_streams[BENCH_READ_WAYS] = {4, 4, 8, 8};
+static const size_t bench_read_pf[BENCH_READ_WAYS] = {0, 1024, 0, 1024};
+
 /* Read bandwidth of a buffer much larger than the caches (GB/s): the best
  * of several ways to read it, so the ceiling is the best this core can
  * read, not one loop's: 4 and 8 interleaved streams (one sequential
@@ -83,9 +89,9 @@ static inline double bench_read_pass(const unsigned char *c, size_t bytes, int s
  * result is the highest median. n: floats. */
 static inline double bench_stream_read(const float *buf, size_t n, int reps)
 {
-    enum { WAYS = 4 };
-    static const int streams[WAYS] = {4, 4, 8, 8};
-    static const size_t pf[WAYS] = {0, 1024, 0, 1024};
+    enum { WAYS = BENCH_READ_WAYS };
+    const int *streams = bench_read_streams;
+    const size_t *pf = bench_read_pf;
     double g[WAYS][32], best = 0.0;
     if (reps > 32)
         reps = 32;
@@ -101,6 +107,93 @@ static inline double bench_stream_read(const float *buf, size_t n, int reps)
             best = m;
     }
     return best;
+}
+
+/* ---- the read ceiling on T threads ----
+ * Thread k reads slice k of the buffer (bytes / T) with the same ways as
+ * bench_stream_read; all threads run each way at once, between two
+ * barriers. Per pass: wall GB/s = all bytes / (wall time between the
+ * barriers, taken by thread 0), cpu GB/s = all bytes / the slowest
+ * thread's CPU time (time slices given to other processes not counted;
+ * when the threads did not overlap this overstates the ceiling, so the
+ * fractions against it come out lower, not higher). Each way's median over
+ * reps, the highest way wins, for each of the two. */
+struct bench_mt {
+    const unsigned char *buf;
+    size_t bytes;
+    int T, reps;
+    pthread_barrier_t bar;
+    double cpu[8][BENCH_READ_WAYS][32], wall[BENCH_READ_WAYS][32];
+    size_t done[8][BENCH_READ_WAYS][32];
+};
+struct bench_mt_who {
+    struct bench_mt *s;
+    int k;
+};
+
+static void *bench_mt_thread(void *arg)
+{
+    const struct bench_mt_who *w = arg;
+    struct bench_mt *s = w->s;
+    size_t slice = s->bytes / (size_t)s->T / 4096 * 4096;
+    const unsigned char *c = s->buf + (size_t)w->k * slice;
+    for (int r = 0; r < s->reps; r++)
+        for (int v = 0; v < BENCH_READ_WAYS; v++) {
+            pthread_barrier_wait(&s->bar);
+            double t0 = bench_now();
+            s->cpu[w->k][v][r] = bench_read_pass(c, slice, bench_read_streams[v], bench_read_pf[v], &s->done[w->k][v][r]);
+            pthread_barrier_wait(&s->bar);
+            if (w->k == 0)
+                s->wall[v][r] = bench_now() - t0;
+        }
+    return NULL;
+}
+
+/* T in 1..8 threads (the caller's included), reps <= 32; *cpu_gbps gets the
+ * CPU-time figure; returns the wall-time one (GB/s); 0 if a thread cannot start. */
+static inline double bench_stream_read_mt(const float *buf, size_t n, int reps, int T, double *cpu_gbps)
+{
+    static struct bench_mt s;
+    struct bench_mt_who who[8];
+    pthread_t th[8];
+    int started = 1;
+    s.buf = (const unsigned char *)buf;
+    s.bytes = n * sizeof(float);
+    s.T = T < 1 ? 1 : T > 8 ? 8 : T;
+    s.reps = reps < 1 ? 1 : reps > 32 ? 32 : reps;
+    pthread_barrier_init(&s.bar, NULL, (unsigned)s.T);
+    for (int k = 0; k < s.T; k++)
+        who[k].s = &s, who[k].k = k;
+    for (int k = 1; k < s.T; k++) {
+        if (pthread_create(&th[k], NULL, bench_mt_thread, &who[k]) != 0)
+            break;
+        started++;
+    }
+    if (started < s.T) { /* the started ones wait at the barrier forever: give up */
+        *cpu_gbps = 0.0;
+        return 0.0;
+    }
+    bench_mt_thread(&who[0]);
+    for (int k = 1; k < s.T; k++)
+        pthread_join(th[k], NULL);
+    pthread_barrier_destroy(&s.bar);
+    double bw = 0.0, bc = 0.0, gw[32], gc[32];
+    for (int v = 0; v < BENCH_READ_WAYS; v++) {
+        for (int r = 0; r < s.reps; r++) {
+            double all = 0.0, slow = 0.0;
+            for (int k = 0; k < s.T; k++) {
+                all += (double)s.done[k][v][r];
+                slow = s.cpu[k][v][r] > slow ? s.cpu[k][v][r] : slow;
+            }
+            gw[r] = all / s.wall[v][r] * 1e-9;
+            gc[r] = all / slow * 1e-9;
+        }
+        double mw = bench_median(gw, s.reps), mc = bench_median(gc, s.reps);
+        bw = mw > bw ? mw : bw;
+        bc = mc > bc ? mc : bc;
+    }
+    *cpu_gbps = bc;
+    return bw;
 }
 
 /* Copy bandwidth (bytes read + written per second, GB/s, median). */

@@ -11,13 +11,26 @@
  *   bench decode_part ... matrix=.. gbps=.. frac_of_ceiling=.. (one shape, repeated)
  * Medians of 7 runs of 32 tokens after an 8-token prompt, each run paired
  * with a read-ceiling run (frac_of_ceiling: median of the per-run ratios).
- * Single thread. */
+ * The lines above are single-thread, timed with the thread's CPU clock.
+ * Then, per thread count T (EDGEKB_BENCH_THREADS or argv[1], a list like
+ * "1,2"; default 1,2), llm_threads(T) and 7 runs each paired with the read
+ * ceiling of T threads (bench_stream_read_mt: each thread its own slice):
+ *   bench stream_mt kind=read threads=T gbps=.. cpu_gbps=..
+ *   bench decode_threads model=.. quant=.. threads=T tok_per_s=.. read_gbps=.. frac_of_ceiling=..
+ *     cpu_tok_per_s=.. cpu_read_gbps=.. cpu_frac_of_ceiling=.. steps_per_tok=..
+ * tok_per_s / read_gbps / frac_of_ceiling by wall time (what a user sees;
+ * other processes' time slices count), cpu_*: the decoding thread's CPU
+ * time against the slowest reader's (see bench_common.h). And the handoff:
+ *   bench decode_handoff model=stories260K threads=T us_per_tok=.. steps_per_tok=.. us_per_step_vs_1=..
+ * (the tiny model's work is negligible, so its extra time per step on T
+ * threads over one is about the cost of handing a step to the helpers). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
+#include "ekb_limits.h"
 #include "bench_common.h"
 #include "gguf.h"
 #include "kern.h"
@@ -135,18 +148,65 @@ static void build(struct wbuf *w, uint32_t qtype)
     }
 }
 
-static double run(struct llm *m, int ntok)
+/* seconds per token by the calling thread's CPU clock; *wall: by wall time */
+static double run2(struct llm *m, int ntok, double *wall)
 {
     llm_reset(m);
     for (int i = 0; i < 8; i++)
         llm_step(m, 100 + i);
-    double t0 = bench_cpu_now();
+    double w0 = bench_now(), t0 = bench_cpu_now();
     int32_t id = 5;
     for (int i = 0; i < ntok; i++) {
         llm_step(m, id);
         id = llm_sample(m, NULL, NULL);
     }
-    return (bench_cpu_now() - t0) / ntok;
+    double t = (bench_cpu_now() - t0) / ntok;
+    if (wall)
+        *wall = (bench_now() - w0) / ntok;
+    return t;
+}
+
+static double run(struct llm *m, int ntok) { return run2(m, ntok, NULL); }
+
+/* thread counts from EDGEKB_BENCH_THREADS or argv[1] ("1,2"); returns how many */
+static int thread_counts(int argc, char **argv, int *ts)
+{
+    const char *s = argc > 1 ? argv[1] : getenv("EDGEKB_BENCH_THREADS");
+    int n = 0;
+    if (!s || !*s)
+        s = "1,2";
+    while (*s && n < 8) {
+        char *e;
+        long v = strtol(s, &e, 10);
+        if (e == s)
+            break;
+        if (v >= 1 && v <= EKB_LLM_MAX_THREADS)
+            ts[n++] = (int)v;
+        s = *e == ',' ? e + 1 : e;
+    }
+    if (n == 0)
+        ts[n++] = 1;
+    return n;
+}
+
+/* llm_threads(T) (its state taken from mr above `mark`, freed first), a
+ * warm-up, then run2(ntok): CPU s/token returned, wall s/token in *wall,
+ * steps handed to the helpers per token in *steps; -1 if T threads fail */
+static double run_threads(struct llm *m, struct arena_region *mr, size_t mark, int T, int ntok, double *wall,
+                          double *steps)
+{
+    char err[200];
+    llm_close(m);
+    arena_reset(mr, mark);
+    if (llm_threads(m, mr, (unsigned)T, err, sizeof err) != 0) {
+        fprintf(stderr, "bench_decode: %s\n", err);
+        return -1.0;
+    }
+    run(m, 2);
+    uint64_t s0 = m->par_steps;
+    double t = run2(m, ntok, wall);
+    *steps = (double)(m->par_steps - s0) / (ntok + 8);
+    return t;
 }
 
 static void mv(const struct gguf_w *w, const float *x, struct llm *m)
@@ -171,7 +231,7 @@ static double run_matvecs(struct llm *m)
     return bench_cpu_now() - t0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct port *p = port_linux();
     struct port_cpu cpu;
@@ -196,6 +256,11 @@ int main(void)
         s1[i] = (float)(i & 7);
     double ceiling = bench_stream_read(s1, SF, 7);
     printf("bench stream kind=read gbps=%.2f kernels=%s\n", ceiling, sel);
+    int ts[8], nts = thread_counts(argc, argv, ts);
+    for (int k = 0; k < nts; k++) {
+        double cg, wg = bench_stream_read_mt(s1, SF, 7, ts[k], &cg);
+        printf("bench stream_mt kind=read threads=%d gbps=%.2f cpu_gbps=%.2f\n", ts[k], wg, cg);
+    }
 
     uint32_t types[2] = {GGML_T_Q8_0, GGML_T_Q4_0};
     for (int qi = 0; qi < 2; qi++) {
@@ -261,6 +326,28 @@ int main(void)
                    qi ? "q4_0" : "q8_0", pn[pi], pw->rows, pw->cols, g2, bench_median(ff, RUNS),
                    b < 33.5e6 ? " fits_l3=1" : "");
         }
+        /* T threads: runs alternate between the thread counts, each paired
+         * with the T-thread read ceiling */
+        {
+            double tw[8][RUNS], tc[8][RUNS], rw[8][RUNS], rc[8][RUNS], fw[8][RUNS], fc[8][RUNS], stp[8];
+            size_t tmark = arena_mark(mr);
+            for (int r = 0; r < RUNS; r++)
+                for (int k = 0; k < nts; k++) {
+                    rw[k][r] = bench_stream_read_mt(s1, SF, 1, ts[k], &rc[k][r]);
+                    if ((tc[k][r] = run_threads(&m, mr, tmark, ts[k], 32, &tw[k][r], &stp[k])) < 0)
+                        return 1;
+                    fw[k][r] = bpt / tw[k][r] * 1e-9 / rw[k][r];
+                    fc[k][r] = bpt / tc[k][r] * 1e-9 / rc[k][r];
+                }
+            for (int k = 0; k < nts; k++)
+                printf("bench decode_threads model=smollm2-135m-shape quant=%s kernels=%s threads=%d tok_per_s=%.1f "
+                       "read_gbps=%.2f frac_of_ceiling=%.2f cpu_tok_per_s=%.1f cpu_read_gbps=%.2f "
+                       "cpu_frac_of_ceiling=%.2f steps_per_tok=%.0f\n",
+                       qi ? "q4_0" : "q8_0", kern->name, ts[k], 1.0 / bench_median(tw[k], RUNS),
+                       bench_median(rw[k], RUNS), bench_median(fw[k], RUNS), 1.0 / bench_median(tc[k], RUNS),
+                       bench_median(rc[k], RUNS), bench_median(fc[k], RUNS), stp[k]);
+            llm_close(&m);
+        }
         arena_reset(mr, mark);
         arena_reset(mr, 0);
     }
@@ -277,6 +364,25 @@ int main(void)
                 t[r] = run(&m, 64);
             printf("bench decode model=stories260K quant=f32 kernels=%s tok_per_s=%.0f\n", kern->name,
                    1.0 / bench_median(t, 5));
+            /* handoff cost: per-token wall time on T threads, alternating, 15 runs */
+            double hw[8][15], one = 0.0, hs[8];
+            size_t tmark = arena_mark(mr);
+            for (int r = 0; r < 15; r++)
+                for (int k = 0; k < nts; k++) {
+                    if (run_threads(&m, mr, tmark, ts[k], 64, &hw[k][r], &hs[k]) < 0)
+                        return 1;
+                }
+            for (int k = 0; k < nts; k++) {
+                double us = bench_median(hw[k], 15) * 1e6;
+                if (ts[k] == 1)
+                    one = us;
+                if (ts[k] > 1 && one > 0.0 && hs[k] > 0.0)
+                    printf("bench decode_handoff model=stories260K threads=%d us_per_tok=%.1f steps_per_tok=%.0f "
+                           "us_per_step_vs_1=%.2f\n", ts[k], us, hs[k], (us - one) / hs[k]);
+                else
+                    printf("bench decode_handoff model=stories260K threads=%d us_per_tok=%.1f\n", ts[k], us);
+            }
+            llm_close(&m);
             gguf_close(g);
         } else {
             printf("bench decode model=stories260K skipped=\"%s\"\n", err);

@@ -2,6 +2,9 @@
 #  1. bench_decode (C): tok/s of the SmolLM2-135M-shaped model in Q8_0 and
 #     Q4_0 (built in memory, single thread) as a fraction of the single-thread
 #     read bandwidth measured in the same process, and stories260K tok/s;
+#     then per thread count T (EDGEKB_BENCH_THREADS, default 1,2) decode on
+#     T threads against the T-thread read ceiling (decode_threads lines) and
+#     the per-step handoff cost on stories260K (decode_handoff);
 #  2. per file in $EKB_REF_DIR (default build/ref, from tools/ref/mkmodels.py):
 #     `edgekb -v generate` 64 greedy tokens after a 6-token prompt with --ctx 70
 #     (so the whole KV cache is touched), tok/s (incl. prompt) and peak RSS

@@ -15,7 +15,23 @@
 #include "ekb_limits.h"
 #include "pool.h"
 
+#ifndef POOL_SPIN
 #define POOL_SPIN 4000
+#endif
+#define POOL_SPIN_MIN 64
+
+/* Adaptive spin budget of one waiter: a wait that ended while spinning
+ * doubles it (up to POOL_SPIN), one that had to sleep halves it (down to
+ * POOL_SPIN_MIN). On idle cores the partner answers within the spin and
+ * a step costs ~1 us; when other processes hold the cores, spinning only
+ * burns the time slice the partner is waiting for, so the budget shrinks
+ * and the waiter sleeps at once. */
+static inline unsigned spin_adapt(unsigned budget, int slept)
+{
+    if (slept)
+        return budget / 2 > POOL_SPIN_MIN ? budget / 2 : POOL_SPIN_MIN;
+    return budget * 2 < POOL_SPIN ? budget * 2 : POOL_SPIN;
+}
 
 struct pool_who {
     struct pool *p;
@@ -30,7 +46,7 @@ struct pool {
     atomic_uint waiting;
     _Alignas(64) pool_fn fn;
     void *ctx;
-    unsigned n, started;
+    unsigned n, started, budget; /* budget: the caller's spin (spin_adapt) */
     unsigned long long steps;
     pthread_mutex_t mu;
     pthread_cond_t go, done;
@@ -51,11 +67,12 @@ static void *pool_helper(void *arg)
 {
     const struct pool_who *who = arg;
     struct pool *p = who->p;
-    unsigned seen = 0;
+    unsigned seen = 0, budget = POOL_SPIN;
     for (;;) {
         unsigned s;
-        for (int spin = 0; (s = atomic_load(&p->seq)) == seen && spin < POOL_SPIN; spin++)
+        for (unsigned spin = 0; (s = atomic_load(&p->seq)) == seen && spin < budget; spin++)
             pool_relax();
+        budget = spin_adapt(budget, s == seen);
         if (s == seen) {
             pthread_mutex_lock(&p->mu);
             atomic_fetch_add(&p->sleepers, 1);
@@ -88,8 +105,9 @@ void pool_run(struct pool *p, pool_fn fn, void *ctx)
         pthread_mutex_unlock(&p->mu);
     }
     fn(ctx, 0, p->n);
-    for (int spin = 0; atomic_load(&p->left) != 0 && spin < POOL_SPIN; spin++)
+    for (unsigned spin = 0; atomic_load(&p->left) != 0 && spin < p->budget; spin++)
         pool_relax();
+    p->budget = spin_adapt(p->budget, atomic_load(&p->left) != 0);
     if (atomic_load(&p->left) != 0) {
         pthread_mutex_lock(&p->mu);
         atomic_store(&p->waiting, 1);
@@ -126,6 +144,7 @@ int pool_start(struct pool **out, struct arena_region *r, unsigned n)
     if (!p)
         return EKB_ENOMEM;
     p->n = n;
+    p->budget = POOL_SPIN;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
     pthread_cond_init(&p->done, NULL);
