@@ -129,6 +129,11 @@ int hnsw_insert_q8(struct hnsw *h, uint64_t id, const int8_t *q, float scale);
 /* With a residual (hnsw_residual_bytes(dim) bytes; NULL: zero residual);
  * ignored by an index with refine 0. */
 int hnsw_insert_q8r(struct hnsw *h, uint64_t id, const int8_t *q, float scale, const uint8_t *res);
+/* The score a refine-4 search reports for a stored (q, scale, res) against
+ * query v (dim floats), bit for bit: for exact scans that must agree with
+ * the index. qq: dim int16 of caller scratch. NaN if v is not finite. */
+float hnsw_refined_score(const float *v, uint32_t dim, const int8_t *q, float scale, const uint8_t *res,
+                         int16_t *qq);
 /* Tombstones id: EKB_ENOENT if not present. */
 int hnsw_delete(struct hnsw *h, uint64_t id);
 /* 1 if id is present and live. */

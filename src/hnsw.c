@@ -377,6 +377,16 @@ static void heap_sort(struct cand *R, uint32_t rn)
     }
 }
 
+float hnsw_refined_score(const float *v, uint32_t dim, const int8_t *q, float scale, const uint8_t *res,
+                         int16_t *qq)
+{
+    if (!v || !q || !res || !qq || dim == 0 || !isfinite(sym_scale(v, dim, 32767.0f)))
+        return NAN;
+    float sq = quantize16(v, dim, qq);
+    int64_t D = pick_rdot()(qq, q, res, dim);
+    return (float)((double)D * ((double)sq * (double)scale) * 0.0625); /* as rerank, negated twice */
+}
+
 /* Replaces the distances of the search's final candidates res[0, nr) by
  * the refined ones (int16 query . (16 q + r), exact) and sorts them. */
 static void rerank(struct hnsw *h, const float *q, uint32_t nr)

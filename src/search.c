@@ -87,13 +87,16 @@ int search_index_rebuild(struct store *s, struct store_index *x, const char *why
     while (sqlite3_step(st) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
         float sc = (float)sqlite3_column_double(st, 1);
-        if ((uint32_t)sqlite3_column_bytes(st, 2) != s->dim || !(sc > 0.0f) || !isfinite(sc)) {
-            snprintf(err, errlen, "store: %s row %lld has a vector of %d bytes (scale %g), expected %u", d->file,
-                     (long long)id, sqlite3_column_bytes(st, 2), (double)sc, s->dim);
+        size_t vb = (size_t)sqlite3_column_bytes(st, 2);
+        if ((vb != s->dim && vb != s->vbytes) || !(sc > 0.0f) || !isfinite(sc)) {
+            snprintf(err, errlen, "store: %s row %lld has a vector of %zu bytes (scale %g), expected %u or %zu",
+                     d->file, (long long)id, vb, (double)sc, s->dim, s->vbytes);
             rc = EKB_ECORRUPT;
             break;
         }
-        rc = hnsw_insert_q8(x->h, (uint64_t)id, sqlite3_column_blob(st, 2), sc);
+        /* int8 + residual; rows written before the residual was kept: int8 only (zero residual) */
+        const int8_t *q8 = sqlite3_column_blob(st, 2);
+        rc = hnsw_insert_q8r(x->h, (uint64_t)id, q8, sc, vb == s->vbytes ? (const uint8_t *)q8 + s->dim : NULL);
         if (rc == EKB_ENOSPC) {
             snprintf(err, errlen, "store: the vectors do not fit the %s budget (capacity %u): raise BUDGET_INDEX_MB",
                      d->file, x->cap);
@@ -122,6 +125,7 @@ static int index_open(struct store *s, struct store_index *x, struct arena_regio
     struct hnsw_stats hs;
     char path[EKB_PATH_MAX + 32], why[200], msha[72] = "", fsha[65];
     hnsw_params_default(&hp, s->dim);
+    hp.refine = 4; /* the ef candidates re-ranked with the 4-bit residuals kept in SQLite beside the int8 vector */
     int rc = hnsw_create(&x->h, r, bytes, &hp, err, errlen);
     if (rc != 0)
         return rc;
@@ -368,28 +372,34 @@ static int allow_load(struct store *s, const char *prefix, struct allow *a)
     return 0;
 }
 
-/* Exact filtered search: every allowed chunk's int8 vector from SQLite
- * against q, the same similarity as the index (dot(q8, v8) * sq * sv). */
+/* Exact filtered search: every allowed chunk's vector from SQLite against
+ * v, the same score as the index's re-ranking (hnsw_refined_score; an
+ * int8-only row of an older KB scores with a zero residual, as the index
+ * holds it). */
 static int exact_cands(struct store *s, const float *v, const struct allow *a, struct cand *c, uint32_t k, uint32_t *n)
 {
     sqlite3_stmt *st;
-    int8_t *q = arena_alloc(s->scratch, s->dim, 64);
+    int16_t *qq = arena_alloc(s->scratch, s->dim * sizeof(int16_t), 64);
+    uint8_t *zr = arena_alloc(s->scratch, hnsw_residual_bytes(s->dim), 64);
     *n = 0;
-    if (!q)
+    if (!qq || !zr)
         return EKB_ENOMEM;
-    float sq = hnsw_quantize(v, s->dim, q);
+    memset(zr, 0x88, hnsw_residual_bytes(s->dim)); /* nibble 8 = residual 0 */
     if (sqlite3_prepare_v2(s->db, "SELECT vscale, vec FROM chunks WHERE id=?", -1, &st, NULL) != SQLITE_OK)
         return EKB_EIO;
     for (uint32_t i = 0; i < a->n; i++) {
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, a->id[i]);
-        if (sqlite3_step(st) != SQLITE_ROW || (uint32_t)sqlite3_column_bytes(st, 1) != s->dim)
+        if (sqlite3_step(st) != SQLITE_ROW)
+            continue;
+        size_t vb = (size_t)sqlite3_column_bytes(st, 1);
+        if (vb != s->dim && vb != s->vbytes)
             continue;
         const int8_t *x = sqlite3_column_blob(st, 1);
-        int32_t dot = 0;
-        for (uint32_t j = 0; j < s->dim; j++)
-            dot += (int32_t)q[j] * x[j];
-        double sc = (double)dot * sq * sqlite3_column_double(st, 0);
+        double sc = hnsw_refined_score(v, s->dim, x, (float)sqlite3_column_double(st, 0),
+                                       vb == s->vbytes ? (const uint8_t *)x + s->dim : zr, qq);
+        if (isnan(sc))
+            break;
         uint32_t at = *n < k ? (*n)++ : k; /* insertion into the sorted top k */
         while (at > 0 && c[at - 1].score < sc) {
             if (at < k)

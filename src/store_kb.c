@@ -378,7 +378,8 @@ int store_open_cp(struct store *s, struct arena *a, const struct port *p, const 
     s->lzbuf = arena_alloc(st, (size_t)s->lzcap, 16);
     s->ctx = arena_alloc(st, s->cp.max + 300, 16);
     s->v = arena_alloc(st, s->dim * sizeof(float), 64);
-    s->q = arena_alloc(st, s->dim, 64);
+    s->vbytes = s->dim + hnsw_residual_bytes(s->dim);
+    s->q = arena_alloc(st, s->vbytes, 64);
     s->rbuf = arena_alloc(st, EKB_STORE_READ_BUF, 64);
     s->bslot = s->cp.max + 300;
     s->bcap = EKB_STORE_EMBED_BATCH_BYTES / s->bslot;
@@ -467,18 +468,20 @@ static int flush_chunks(struct add_ctx *c)
         return rc;
     }
     for (uint32_t i = 0; i < s->bn && rc == 0; i++) {
-        float sc = hnsw_quantize(s->bv + (size_t)i * s->dim, s->dim, s->q);
+        const float *v = s->bv + (size_t)i * s->dim;
+        float sc = hnsw_quantize(v, s->dim, s->q);
         if (isnan(sc)) {
             snprintf(c->err, c->errlen, "store: the embedder returned a non-finite vector");
             return EKB_EINTERNAL;
         }
+        hnsw_residual(v, s->dim, s->q, sc, (uint8_t *)s->q + s->dim);
         sqlite3_reset(c->vec);
         sqlite3_bind_double(c->vec, 1, sc);
-        sqlite3_bind_blob(c->vec, 2, s->q, (int)s->dim, SQLITE_STATIC);
+        sqlite3_bind_blob(c->vec, 2, s->q, (int)s->vbytes, SQLITE_STATIC);
         sqlite3_bind_int64(c->vec, 3, s->bid[i]);
         if (sqlite3_step(c->vec) != SQLITE_DONE)
             return sql_err(s, c->err, c->errlen, "chunk vector");
-        rc = hnsw_insert_q8(s->ci.h, (uint64_t)s->bid[i], s->q, sc);
+        rc = hnsw_insert_q8r(s->ci.h, (uint64_t)s->bid[i], s->q, sc, (const uint8_t *)s->q + s->dim);
         if (rc == EKB_ENOSPC)
             snprintf(c->err, c->errlen, "store: the vector index is full (%u vectors): raise BUDGET_INDEX_MB",
                      hnsw_count(s->ci.h));
@@ -1038,13 +1041,14 @@ static int entity_label(struct store *s, int64_t eid, const char *label, char *e
         snprintf(err, errlen, "store: the embedder returned a non-finite vector");
         return EKB_EINTERNAL;
     }
+    hnsw_residual(s->v, s->dim, s->q, sc, (uint8_t *)s->q + s->dim);
     if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO entity_vecs(entity_id, label, vscale, vec) VALUES (?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return sql_err(s, err, errlen, "entity vector");
     sqlite3_bind_int64(st, 1, eid);
     sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 3, sc);
-    sqlite3_bind_blob(st, 4, s->q, (int)s->dim, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, s->q, (int)s->vbytes, SQLITE_STATIC);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_err(s, err, errlen, "entity vector");
     sqlite3_finalize(st);
     if (rc != 0 || sqlite3_changes(s->db) == 0)
@@ -1052,7 +1056,7 @@ static int entity_label(struct store *s, int64_t eid, const char *label, char *e
     int64_t id = sqlite3_last_insert_rowid(s->db);
     if (exec(s, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'entity_gen'") != SQLITE_OK)
         return sql_err(s, err, errlen, "entity_gen");
-    rc = s->ei.h ? hnsw_insert_q8(s->ei.h, (uint64_t)id, s->q, sc) : 0;
+    rc = s->ei.h ? hnsw_insert_q8r(s->ei.h, (uint64_t)id, s->q, sc, (const uint8_t *)s->q + s->dim) : 0;
     if (rc == EKB_ENOSPC) {
         snprintf(err, errlen, "store: the entity index is full (%u vectors): raise BUDGET_INDEX_MB", s->ei.n);
         return rc;

@@ -313,7 +313,8 @@ static void batched_chunk_vectors(void **state)
     assert_int_equal(store_add_doc(&s, "b1", "Batched", text, n, "t", &id, &dup, &nc, err, sizeof err), 0);
     assert_true(nc > 2 * s.bcap && nc % s.bcap != 0); /* full batches and a remainder */
     float *v = malloc(e.dim * sizeof *v);
-    int8_t *q = malloc(e.dim);
+    size_t rb = hnsw_residual_bytes(e.dim);
+    int8_t *q = malloc(e.dim + rb);
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(s.db, "SELECT id, start, end, vscale, vec FROM chunks WHERE doc_id=? ORDER BY seq",
                                         -1, &st, NULL),
@@ -329,8 +330,9 @@ static void batched_chunk_vectors(void **state)
         int l = snprintf(ctx, sizeof ctx, "Batched. %.*s", (int)(b - a), text + a);
         assert_int_equal(embed_text(&e, ctx, (size_t)l, v), 0);
         float sc = hnsw_quantize(v, e.dim, q);
-        assert_int_equal(sqlite3_column_bytes(st, 4), (int)e.dim);
-        assert_memory_equal(sqlite3_column_blob(st, 4), q, e.dim);
+        hnsw_residual(v, e.dim, q, sc, (uint8_t *)q + e.dim); /* the BLOB: int8 vector, then its 4-bit residual */
+        assert_int_equal(sqlite3_column_bytes(st, 4), (int)(e.dim + rb));
+        assert_memory_equal(sqlite3_column_blob(st, 4), q, e.dim + rb);
         assert_true(fabs(sqlite3_column_double(st, 3) - sc) < 1e-7);
         assert_true(hnsw_contains(s.ci.h, (uint64_t)sqlite3_column_int64(st, 0)));
         seen++;
