@@ -129,11 +129,14 @@ int hnsw_insert_q8(struct hnsw *h, uint64_t id, const int8_t *q, float scale);
 /* With a residual (hnsw_residual_bytes(dim) bytes; NULL: zero residual);
  * ignored by an index with refine 0. */
 int hnsw_insert_q8r(struct hnsw *h, uint64_t id, const int8_t *q, float scale, const uint8_t *res);
-/* The score a refine-4 search reports for a stored (q, scale, res) against
- * query v (dim floats), bit for bit: for exact scans that must agree with
- * the index. qq: dim int16 of caller scratch. NaN if v is not finite. */
-float hnsw_refined_score(const float *v, uint32_t dim, const int8_t *q, float scale, const uint8_t *res,
-                         int16_t *qq);
+/* For exact scans that must agree with a refine-4 index, bit for bit:
+ * hnsw_refine_query rounds query v (dim floats) to int16 into qq (dim
+ * int16 of caller scratch) as a search does and returns its scale (NaN if
+ * v is not finite); hnsw_refined_score is then the score such a search
+ * reports for a stored (q, scale, res). */
+float hnsw_refine_query(const float *v, uint32_t dim, int16_t *qq);
+float hnsw_refined_score(const int16_t *qq, float sq, uint32_t dim, const int8_t *q, float scale,
+                         const uint8_t *res);
 /* Tombstones id: EKB_ENOENT if not present. */
 int hnsw_delete(struct hnsw *h, uint64_t id);
 /* 1 if id is present and live. */

@@ -377,12 +377,18 @@ static void heap_sort(struct cand *R, uint32_t rn)
     }
 }
 
-float hnsw_refined_score(const float *v, uint32_t dim, const int8_t *q, float scale, const uint8_t *res,
-                         int16_t *qq)
+float hnsw_refine_query(const float *v, uint32_t dim, int16_t *qq)
 {
-    if (!v || !q || !res || !qq || dim == 0 || !isfinite(sym_scale(v, dim, 32767.0f)))
+    if (!v || !qq || dim == 0 || !isfinite(sym_scale(v, dim, 32767.0f)))
         return NAN;
-    float sq = quantize16(v, dim, qq);
+    return quantize16(v, dim, qq);
+}
+
+float hnsw_refined_score(const int16_t *qq, float sq, uint32_t dim, const int8_t *q, float scale,
+                         const uint8_t *res)
+{
+    if (!qq || !q || !res || dim == 0)
+        return NAN;
     int64_t D = pick_rdot()(qq, q, res, dim);
     return (float)((double)D * ((double)sq * (double)scale) * 0.0625); /* as rerank, negated twice */
 }

@@ -385,6 +385,9 @@ static int exact_cands(struct store *s, const float *v, const struct allow *a, s
     if (!qq || !zr)
         return EKB_ENOMEM;
     memset(zr, 0x88, hnsw_residual_bytes(s->dim)); /* nibble 8 = residual 0 */
+    float sq = hnsw_refine_query(v, s->dim, qq);
+    if (isnan(sq))
+        return EKB_EINVAL;
     if (sqlite3_prepare_v2(s->db, "SELECT vscale, vec FROM chunks WHERE id=?", -1, &st, NULL) != SQLITE_OK)
         return EKB_EIO;
     for (uint32_t i = 0; i < a->n; i++) {
@@ -396,10 +399,8 @@ static int exact_cands(struct store *s, const float *v, const struct allow *a, s
         if (vb != s->dim && vb != s->vbytes)
             continue;
         const int8_t *x = sqlite3_column_blob(st, 1);
-        double sc = hnsw_refined_score(v, s->dim, x, (float)sqlite3_column_double(st, 0),
-                                       vb == s->vbytes ? (const uint8_t *)x + s->dim : zr, qq);
-        if (isnan(sc))
-            break;
+        double sc = hnsw_refined_score(qq, sq, s->dim, x, (float)sqlite3_column_double(st, 0),
+                                       vb == s->vbytes ? (const uint8_t *)x + s->dim : zr);
         uint32_t at = *n < k ? (*n)++ : k; /* insertion into the sorted top k */
         while (at > 0 && c[at - 1].score < sc) {
             if (at < k)
