@@ -133,7 +133,8 @@ int hnsw_insert_q8r(struct hnsw *h, uint64_t id, const int8_t *q, float scale, c
  * hnsw_refine_query rounds query v (dim floats) to int16 into qq (dim
  * int16 of caller scratch) as a search does and returns its scale (NaN if
  * v is not finite); hnsw_refined_score is then the score such a search
- * reports for a stored (q, scale, res). */
+ * reports for a stored (q, scale, res) (res NULL: a zero residual, as
+ * hnsw_insert_q8r stores for NULL). */
 float hnsw_refine_query(const float *v, uint32_t dim, int16_t *qq);
 float hnsw_refined_score(const int16_t *qq, float sq, uint32_t dim, const int8_t *q, float scale,
                          const uint8_t *res);

@@ -355,13 +355,24 @@ static int sym_round(float x, float lim)
     return r > lim ? (int)lim : r < -lim ? -(int)lim : (int)r;
 }
 
-/* qq = round(v / sq), sq = max|v| / 32767; v finite. */
+/* qq = round(v / sq), sq = max|v| / 32767; NaN (qq untouched) if v is
+ * not finite. */
 static float quantize16(const float *v, uint32_t dim, int16_t *qq)
 {
     float s = sym_scale(v, dim, 32767.0f);
+    if (!isfinite(s))
+        return NAN;
     for (uint32_t i = 0; i < dim; i++)
         qq[i] = (int16_t)sym_round(v[i] / s, 32767.0f);
     return s;
+}
+
+/* The refined score from the exact integer D = qq . (16 q + r): the one
+ * rounding both rerank and hnsw_refined_score use (exact scans must
+ * match the index bit for bit). */
+static float refined_of(int64_t D, float sq, float scale)
+{
+    return (float)((double)D * ((double)sq * (double)scale) * 0.0625);
 }
 
 static void heap_down(struct cand *a, uint32_t n, uint32_t i, int max);
@@ -379,7 +390,7 @@ static void heap_sort(struct cand *R, uint32_t rn)
 
 float hnsw_refine_query(const float *v, uint32_t dim, int16_t *qq)
 {
-    if (!v || !qq || dim == 0 || !isfinite(sym_scale(v, dim, 32767.0f)))
+    if (!v || !qq || dim == 0)
         return NAN;
     return quantize16(v, dim, qq);
 }
@@ -387,10 +398,15 @@ float hnsw_refine_query(const float *v, uint32_t dim, int16_t *qq)
 float hnsw_refined_score(const int16_t *qq, float sq, uint32_t dim, const int8_t *q, float scale,
                          const uint8_t *res)
 {
-    if (!qq || !q || !res || dim == 0)
+    if (!qq || !q || dim == 0)
         return NAN;
-    int64_t D = pick_rdot()(qq, q, res, dim);
-    return (float)((double)D * ((double)sq * (double)scale) * 0.0625); /* as rerank, negated twice */
+    int64_t D = 0;
+    if (res)
+        D = pick_rdot()(qq, q, res, dim);
+    else /* zero residual (nibbles 8, as hnsw_insert_q8r stores for NULL): 16 q */
+        for (uint32_t i = 0; i < dim; i++)
+            D += (int64_t)qq[i] * 16 * q[i];
+    return refined_of(D, sq, scale);
 }
 
 /* Replaces the distances of the search's final candidates res[0, nr) by
@@ -409,7 +425,7 @@ static void rerank(struct hnsw *h, const float *q, uint32_t nr)
             for (size_t o = 0; o < h->rstride; o += 64)
                 __builtin_prefetch(resid(h, R[i + 2].s) + o);
         int64_t D = rd(h->qq, vec(h, s), resid(h, s), h->dim);
-        R[i].d = -(float)((double)D * ((double)sq * (double)scale_of(h, s)) * 0.0625);
+        R[i].d = -refined_of(D, sq, scale_of(h, s));
     }
     for (uint32_t i = nr / 2; i-- > 0;)
         heap_down(R, nr, i, 1);

@@ -380,11 +380,9 @@ static int exact_cands(struct store *s, const float *v, const struct allow *a, s
 {
     sqlite3_stmt *st;
     int16_t *qq = arena_alloc(s->scratch, s->dim * sizeof(int16_t), 64);
-    uint8_t *zr = arena_alloc(s->scratch, hnsw_residual_bytes(s->dim), 64);
     *n = 0;
-    if (!qq || !zr)
+    if (!qq)
         return EKB_ENOMEM;
-    memset(zr, 0x88, hnsw_residual_bytes(s->dim)); /* nibble 8 = residual 0 */
     float sq = hnsw_refine_query(v, s->dim, qq);
     if (isnan(sq))
         return EKB_EINVAL;
@@ -400,7 +398,7 @@ static int exact_cands(struct store *s, const float *v, const struct allow *a, s
             continue;
         const int8_t *x = sqlite3_column_blob(st, 1);
         double sc = hnsw_refined_score(qq, sq, s->dim, x, (float)sqlite3_column_double(st, 0),
-                                       vb == s->vbytes ? (const uint8_t *)x + s->dim : zr);
+                                       vb == s->vbytes ? (const uint8_t *)x + s->dim : NULL);
         uint32_t at = *n < k ? (*n)++ : k; /* insertion into the sorted top k */
         while (at > 0 && c[at - 1].score < sc) {
             if (at < k)
