@@ -212,7 +212,7 @@ static double run_threads(struct llm *m, struct arena_region *mr, size_t mark, i
 static void mv(const struct gguf_w *w, const float *x, struct llm *m)
 {
     kern->quantize_act(x, w->cols, m->xq);
-    (w->type == GGML_T_Q8_0 ? kern->matvec_q8_0 : kern->matvec_q4_0)(m->logits, w->data, m->xq, w->rows, w->cols);
+    gguf_w_matvec(w, 0, w->rows, m->xq, m->logits);
 }
 
 /* The matvecs of one token alone (activation quantization included), in
@@ -277,7 +277,7 @@ int main(int argc, char **argv)
         size_t mark = arena_mark(mr);
         struct gguf *g;
         struct llm m;
-        if (gguf_open_mem(&g, mr, w.b, w.n, err, sizeof err) != 0 || llm_load(&m, mr, g, 256, err, sizeof err) != 0) {
+        if (gguf_open_mem_rw(&g, mr, w.b, w.n, err, sizeof err) != 0 || llm_load(&m, mr, g, 256, err, sizeof err) != 0) {
             fprintf(stderr, "bench_decode: %s\n", err);
             return 1;
         }
@@ -315,8 +315,7 @@ int main(int argc, char **argv)
                 int reps = (int)(2e8 / b) + 1;
                 double r0 = bench_stream_read(s1, SF, 1), t0 = bench_cpu_now();
                 for (int k = 0; k < reps; k++)
-                    (pw->type == GGML_T_Q8_0 ? kern->matvec_q8_0 : kern->matvec_q4_0)(m.logits, pw->data, m.xq, pw->rows,
-                                                                                     pw->cols);
+                    gguf_w_matvec(pw, 0, pw->rows, m.xq, m.logits);
                 tt[r] = (bench_cpu_now() - t0) / reps;
                 ff[r] = b / tt[r] * 1e-9 / r0;
             }

@@ -59,32 +59,41 @@ static void bench_matvec(const struct port_cpu *cpu, struct arena_region *m, siz
     float *x = arena_alloc(m, cols * 4, 64), *y = arena_alloc(m, rows * 4, 64);
     void *xq = arena_alloc(m, kern_act_bytes(cols), 64);
     unsigned char *w8 = arena_alloc(m, rows * nb * 34, 64), *w4 = arena_alloc(m, rows * nb * 18, 64);
-    if (!x || !y || !xq || !w8 || !w4) {
+    unsigned char *w4x = arena_alloc(m, rows * nb * 18, 64), *w8x = arena_alloc(m, rows * nb * 34, 64);
+    unsigned char *tmp = arena_alloc(m, 8 * nb * 34, 64);
+    if (!x || !y || !xq || !w8 || !w4 || !w4x || !w8x || !tmp) {
         printf("bench kern op=matvec rows=%zu cols=%zu skipped=arena-too-small\n", rows, cols);
         return;
     }
     fill_weights(w8, rows * nb, 0);
     fill_weights(w4, rows * nb, 1);
+    memcpy(w4x, w4, rows * nb * 18);
+    kern_repack_x8(1, w4x, tmp, rows, cols);
     fill_floats(x, cols);
     kern_scalar.quantize_act(x, cols, xq);
     /* keep each timed run around 30 ms: small shapes repeat */
     int inner = (int)(((size_t)64 << 20) / (rows * nb * 34)) + 1;
-    for (int q = 0; q < 2; q++) {
+    /* q: 0 Q8_0, 1 Q4_0, 2 Q4_0x8, 3 Q8_0x8 (the repacked layouts, kern.h) */
+    const char *qn[4] = {"q8_0", "q4_0", "q4_0x8", "q8_0x8"};
+    for (int q = 0; q < 4; q++) {
         double scalar_gbps = 0;
-        size_t bytes = rows * nb * (q ? 18 : 34);
+        size_t bytes = rows * nb * (q == 1 || q == 2 ? 18 : 34);
         for (size_t v = 0; kern_all[v]; v++) {
             const struct kern_ops *k = kern_ops_get(kern_all[v]->name, cpu);
-            if (!k) {
-                printf("bench kern op=matvec_%s variant=%s rows=%zu cols=%zu skipped=not-runnable-on-this-cpu\n",
-                       q ? "q4_0" : "q8_0", kern_all[v]->name, rows, cols);
+            if (!k || (q == 2 && !k->matvec_q4_0x8) || (q == 3 && !k->matvec_q8_0x8)) {
+                printf("bench kern op=matvec_%s variant=%s rows=%zu cols=%zu skipped=%s\n", qn[q],
+                       kern_all[v]->name, rows, cols, k ? "not-in-this-variant" : "not-runnable-on-this-cpu");
                 continue;
             }
+            void (*mv)(float *, const void *, const void *, size_t, size_t) =
+                q == 0 ? k->matvec_q8_0 : q == 1 ? k->matvec_q4_0 : q == 2 ? k->matvec_q4_0x8 : k->matvec_q8_0x8;
+            const void *W = q == 0 ? (void *)w8 : q == 1 ? (void *)w4 : q == 2 ? (void *)w4x : (void *)w8x;
             double t[REPS], rds[REPS];
             for (int r = 0; r < REPS; r++) {
                 rds[r] = sbuf ? bench_stream_read(sbuf, sfloats, 1) : rd;
                 double t0 = bench_cpu_now();
                 for (int it = 0; it < inner; it++)
-                    (q ? k->matvec_q4_0 : k->matvec_q8_0)(y, q ? (void *)w4 : (void *)w8, xq, rows, cols);
+                    mv(y, W, xq, rows, cols);
                 t[r] = (bench_cpu_now() - t0) / inner;
             }
             double gbps = (double)bytes / bench_median(t, REPS) * 1e-9, rdl = bench_median(rds, REPS);
@@ -92,13 +101,13 @@ static void bench_matvec(const struct port_cpu *cpu, struct arena_region *m, siz
                 scalar_gbps = gbps;
             printf("bench kern op=matvec_%s variant=%s rows=%zu cols=%zu gbps=%.2f ratio_vs_scalar=%.2f "
                    "frac_of_read=%.2f read_gbps=%.2f\n",
-                   q ? "q4_0" : "q8_0", k->name, rows, cols, gbps, scalar_gbps > 0 ? gbps / scalar_gbps : 0,
+                   qn[q], k->name, rows, cols, gbps, scalar_gbps > 0 ? gbps / scalar_gbps : 0,
                    gbps / rdl, rdl);
         }
     }
 }
 
-/* One timed call of op q (0 Q8_0, 1 Q4_0, 2 f32) as a matmul (mm) or as n matvecs. */
+/* One timed call of op q (0 Q8_0, 1 Q4_0, 2 f32, 3 Q4_0x8, 4 Q8_0x8) as a matmul (mm) or as n matvecs. */
 static double time_mm(const struct kern_ops *k, int q, int mm, float *Y, const void *W, const void *X, size_t rows,
                       size_t cols, size_t n)
 {
@@ -109,6 +118,10 @@ static double time_mm(const struct kern_ops *k, int q, int mm, float *Y, const v
             k->matmul_q8_0(Y, W, X, rows, cols, n);
         else if (q == 1)
             k->matmul_q4_0(Y, W, X, rows, cols, n);
+        else if (q == 3)
+            k->matmul_q4_0x8(Y, W, X, rows, cols, n);
+        else if (q == 4)
+            k->matmul_q8_0x8(Y, W, X, rows, cols, n);
         else
             k->matmul_f32(Y, W, X, rows, cols, n);
     } else {
@@ -118,6 +131,10 @@ static double time_mm(const struct kern_ops *k, int q, int mm, float *Y, const v
                 k->matvec_q8_0(Y + i * rows, W, xi, rows, cols);
             else if (q == 1)
                 k->matvec_q4_0(Y + i * rows, W, xi, rows, cols);
+            else if (q == 3)
+                k->matvec_q4_0x8(Y + i * rows, W, xi, rows, cols);
+            else if (q == 4)
+                k->matvec_q8_0x8(Y + i * rows, W, xi, rows, cols);
             else
                 k->matvec_f32(Y + i * rows, W, xi, rows, cols);
         }
@@ -132,7 +149,9 @@ static void bench_matmul(const struct port_cpu *cpu, struct arena_region *m)
     float *X = arena_alloc(m, n * cols * 4, 64), *Y = arena_alloc(m, n * rows * 4, 64);
     float *Wf = arena_alloc(m, rows * cols * 4, 64);
     void *Xq = arena_alloc(m, n * kern_act_bytes(cols), 64);
-    if (!w8 || !w4 || !X || !Y || !Wf || !Xq) {
+    unsigned char *w4x = arena_alloc(m, rows * nb * 18, 64), *w8x = arena_alloc(m, rows * nb * 34, 64);
+    unsigned char *tmp = arena_alloc(m, 8 * nb * 34, 64);
+    if (!w8 || !w4 || !X || !Y || !Wf || !Xq || !w4x || !w8x || !tmp) {
         printf("bench kern op=matmul skipped=arena-too-small\n");
         return;
     }
@@ -141,13 +160,17 @@ static void bench_matmul(const struct port_cpu *cpu, struct arena_region *m)
     fill_floats(X, n * cols);
     fill_floats(Wf, rows * cols);
     kern_scalar.quantize_act(X, n * cols, Xq);
-    const char *ops[3] = {"matmul_q8_0", "matmul_q4_0", "matmul_f32"};
-    const void *Ws[3] = {w8, w4, Wf}, *Xs[3] = {Xq, Xq, X};
-    for (int q = 0; q < 3; q++) {
+    memcpy(w4x, w4, rows * nb * 18);
+    kern_repack_x8(1, w4x, tmp, rows, cols);
+    memcpy(w8x, w8, rows * nb * 34);
+    kern_repack_x8(0, w8x, tmp, rows, cols);
+    const char *ops[5] = {"matmul_q8_0", "matmul_q4_0", "matmul_f32", "matmul_q4_0x8", "matmul_q8_0x8"};
+    const void *Ws[5] = {w8, w4, Wf, w4x, w8x}, *Xs[5] = {Xq, Xq, X, Xq, Xq};
+    for (int q = 0; q < 5; q++) {
         double scalar_gops = 0;
         for (size_t v = 0; kern_all[v]; v++) {
             const struct kern_ops *k = kern_ops_get(kern_all[v]->name, cpu);
-            if (!k) {
+            if (!k || (q == 3 && !k->matmul_q4_0x8) || (q == 4 && !k->matmul_q8_0x8)) {
                 printf("bench kern op=%s variant=%s skipped=not-runnable-on-this-cpu\n", ops[q], kern_all[v]->name);
                 continue;
             }

@@ -45,7 +45,11 @@ struct gguf_tensor {
     const void *data;   /* inside the mapping */
     uint64_t nbytes;
     uint64_t offset;    /* of the data, relative to the data section (as in the file) */
+    uint32_t layout;    /* GGUF_LAYOUT_*: set once gguf_weight has repacked the data in place */
 };
+
+#define GGUF_LAYOUT_PLAIN 0
+#define GGUF_LAYOUT_X8 1 /* kern.h's x8 layouts (Q4_0x8, Q8_0x8) */
 
 struct gguf;
 
@@ -54,6 +58,9 @@ int gguf_open(struct gguf **out, struct arena_region *r, const struct port *p, c
 /* Parses a buffer the caller keeps alive (tests, fuzzing). */
 int gguf_open_mem(struct gguf **out, struct arena_region *r, const void *data, size_t size, char *err,
                   size_t errlen);
+/* The same over memory the caller lets gguf_weight rewrite (repacking). */
+int gguf_open_mem_rw(struct gguf **out, struct arena_region *r, void *data, size_t size, char *err,
+                     size_t errlen);
 void gguf_close(struct gguf *g);
 
 uint32_t gguf_version(const struct gguf *g);
@@ -81,16 +88,29 @@ const struct gguf_tensor *gguf_tensor_at(const struct gguf *g, size_t i);
 int gguf_find_tensor(const struct gguf *g, const char *name, const struct gguf_tensor **t);
 
 /* A weight matrix as the kernels take it: `rows` rows of `cols` elements,
- * F32, Q8_0 or Q4_0 (F16 is converted to F32 into the region at load). */
+ * F32, Q8_0 or Q4_0 (F16 is converted to F32 into the region at load).
+ * layout GGUF_LAYOUT_X8: Q4_0 / Q8_0 rows repacked in groups of 8 (kern.h). */
 struct gguf_w {
     uint32_t type;
+    uint32_t layout;
     const void *data;
     uint32_t rows, cols;
 };
 /* Looks up a 2-D tensor [cols, rows]; rows 0 accepts any row count. The
- * error names the tensor and both shapes. */
+ * error names the tensor and both shapes. In a writable file (gguf_open
+ * maps copy-on-write, gguf_open_mem_rw) a Q4_0 or Q8_0 matrix of 8 rows or
+ * more is repacked in place to the x8 layout when the active kernels have
+ * its ops (once per tensor; a temporary of 8 rows from r, given back; no
+ * room: it stays plain). The file on disk is never written. */
 int gguf_weight(const struct gguf *g, struct arena_region *r, const char *name, uint32_t rows, uint32_t cols,
                 struct gguf_w *w, char *err, size_t errlen);
+/* y[r - lo] = row r of w . x for rows [lo, hi) (the matvec kernels), and
+ * Y[i][r - lo] for n inputs X[i] (the matmul kernels; callers that need an
+ * input's result independent of the batch use this one for n == 1 too).
+ * F32 weights: inputs of cols floats; Q8_0/Q4_0: quantized rows of
+ * kern_act_bytes(cols) (kern_quantize_act). For a repacked w, lo % 8 == 0. */
+void gguf_w_matvec(const struct gguf_w *w, uint32_t lo, uint32_t hi, const void *x, float *y);
+void gguf_w_matmul(const struct gguf_w *w, uint32_t lo, uint32_t hi, const void *X, size_t n, float *Y);
 /* A 1-D F32 tensor of n elements, 4-byte aligned. */
 int gguf_vector(const struct gguf *g, const char *name, uint32_t n, const float **out, char *err, size_t errlen);
 /* Row `row` of w as floats. */

@@ -53,6 +53,15 @@ struct kern_ops {
     /* X: n quantized rows of kern_act_bytes(cols); Y: n x rows, row-major */
     void (*matmul_q8_0)(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n);
     void (*matmul_q4_0)(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n);
+    /* The same products on weights repacked by kern_repack_x8 (layout
+     * below). NULL in a variant without them: callers then keep the plain
+     * layout. Bit for bit the scalar reference's matvec_q4_0 / matvec_q8_0
+     * on the plain rows (same block integers, same float operations in the
+     * same order), whatever n and the row range. */
+    void (*matvec_q4_0x8)(float *y, const void *W, const void *xq, size_t rows, size_t cols);
+    void (*matmul_q4_0x8)(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n);
+    void (*matvec_q8_0x8)(float *y, const void *W, const void *xq, size_t rows, size_t cols);
+    void (*matmul_q8_0x8)(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n);
     void (*matvec_f32)(float *y, const float *W, const float *x, size_t rows, size_t cols);
     /* X: n rows of cols floats; Y: n x rows */
     void (*matmul_f32)(float *Y, const float *W, const float *X, size_t rows, size_t cols, size_t n);
@@ -93,6 +102,22 @@ void kern_quantize_row_q8_0(const float *x, void *out, size_t n);
 void kern_quantize_row_q4_0(const float *x, void *out, size_t n);
 void kern_dequantize_row_q8_0(const void *in, float *y, size_t n);
 void kern_dequantize_row_q4_0(const void *in, float *y, size_t n);
+
+/* x8 layouts (Q4_0x8, Q8_0x8): a Q4_0 or Q8_0 matrix with its rows in groups
+ * of 8 (the rows % 8 last rows stay plain after the groups). Block b of
+ * group g (at (g * nb + b) * 8 * block size, nb = cols / 32): the 8 rows'
+ * fp16 scales (16 bytes), then chunks of 32 bytes (Q4_0: 4, Q8_0: 8);
+ * chunk k holds bytes qs[4k .. 4k+3] of rows 0..7 (row r at 4r), so one
+ * load gives 8 rows x 4 bytes and a kernel's 8 lanes are the 8 rows. Same
+ * size as the plain matrix: rows from a multiple of 8 start at the same
+ * byte offset in both. kern_repack_x8 rewrites W in place (type: 0 Q8_0,
+ * 1 Q4_0); tmp holds 8 plain rows (8 * row bytes). */
+void kern_repack_x8(int q4, void *W, void *tmp, size_t rows, size_t cols);
+/* Row `row` of an x8 matrix of `rows` rows, as floats (what
+ * kern_dequantize_row_q4_0 / _q8_0 give for the plain row). */
+void kern_dequantize_row_x8(int q4, const void *W, size_t rows, size_t row, float *y, size_t cols);
+#define KERN_Q4X8_BLOCK 144
+#define KERN_Q8X8_BLOCK 272
 /* Rotary embedding in place over n_heads heads of head_dim at position pos.
  * neox 0: adjacent pairs (x[2i], x[2i+1]) (llama.cpp "norm" mode);
  * neox 1: halves (x[i], x[i + head_dim/2]). */

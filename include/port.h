@@ -93,6 +93,10 @@ struct port {
     int (*fsync_dir)(const char *dir);
     /* Read-only shared mapping of a whole file. */
     int (*map_file)(int fd, uint64_t size, const void **out);
+    /* Private copy-on-write mapping of a whole file: readable and writable,
+     * writes stay in this process and never reach the file (model loaders
+     * repack weights in place). Unmapped with unmap_file. May be NULL. */
+    int (*map_file_cow)(int fd, uint64_t size, void **out);
     void (*unmap_file)(const void *p, uint64_t size);
 
     /* UNIX stream sockets and polling */

@@ -258,6 +258,12 @@ static int fk_map_file(int fd, uint64_t size, const void **out)
     return rc ? rc : real()->map_file(fd, size, out);
 }
 
+static int fk_map_file_cow(int fd, uint64_t size, void **out)
+{
+    int rc = fault(PORT_FAKE_MAP);
+    return rc ? rc : real()->map_file_cow(fd, size, out);
+}
+
 static void fk_unmap_file(const void *p, uint64_t size) { real()->unmap_file(p, size); }
 
 static int fk_unix_listen(const char *p, unsigned m, int b) { return real()->unix_listen(p, m, b); }
@@ -410,6 +416,7 @@ static const struct port fake_port = {
     .fsize = fk_fsize,
     .fsync_dir = fk_fsync_dir,
     .map_file = fk_map_file,
+    .map_file_cow = fk_map_file_cow,
     .unmap_file = fk_unmap_file,
     .unix_listen = fk_unix_listen,
     .unix_accept = fk_unix_accept,

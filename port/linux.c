@@ -168,6 +168,18 @@ static int lx_map_file(int fd, uint64_t size, const void **out)
     return 0;
 }
 
+static int lx_map_file_cow(int fd, uint64_t size, void **out)
+{
+    void *p;
+    if (size == 0 || size > (uint64_t)SIZE_MAX)
+        return -EINVAL;
+    p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    *out = p;
+    return 0;
+}
+
 static void lx_unmap_file(const void *p, uint64_t size) { munmap((void *)(uintptr_t)p, (size_t)size); }
 
 /* ------------------------------------------------------------------ sockets */
@@ -630,6 +642,7 @@ static const struct port linux_port = {
     .fsize = lx_fsize,
     .fsync_dir = lx_fsync_dir,
     .map_file = lx_map_file,
+    .map_file_cow = lx_map_file_cow,
     .unmap_file = lx_unmap_file,
     .unix_listen = lx_unix_listen,
     .unix_accept = lx_unix_accept,

@@ -210,15 +210,12 @@ void embed_close(struct embedder *e)
 void embed_linear(const struct gguf_w *w, const float *b, const float *X, uint32_t T, float *Y, void *xq)
 {
     if (w->type == GGML_T_F32) {
-        kern->matmul_f32(Y, w->data, X, w->rows, w->cols, T);
+        gguf_w_matmul(w, 0, w->rows, X, T, Y);
     } else {
         size_t ab = kern_act_bytes(w->cols);
         for (uint32_t t = 0; t < T; t++)
             kern->quantize_act(X + (size_t)t * w->cols, w->cols, (char *)xq + t * ab);
-        if (w->type == GGML_T_Q8_0)
-            kern->matmul_q8_0(Y, w->data, xq, w->rows, w->cols, T);
-        else
-            kern->matmul_q4_0(Y, w->data, xq, w->rows, w->cols, T);
+        gguf_w_matmul(w, 0, w->rows, xq, T, Y);
     }
     for (uint32_t t = 0; t < T; t++)
         kern->add(Y + (size_t)t * w->rows, b, w->rows);

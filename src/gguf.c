@@ -32,6 +32,7 @@ struct kv {
 struct gguf {
     const struct port *port;
     const unsigned char *base;
+    unsigned char *wbase; /* base, when the memory may be rewritten (repacking); else NULL */
     uint64_t size;
     int mapped;
     uint32_t version;
@@ -397,11 +398,21 @@ int gguf_open_mem(struct gguf **out, struct arena_region *r, const void *data, s
     return 0;
 }
 
+int gguf_open_mem_rw(struct gguf **out, struct arena_region *r, void *data, size_t size, char *err,
+                     size_t errlen)
+{
+    int rc = gguf_open_mem(out, r, data, size, err, errlen);
+    if (rc == 0)
+        (*out)->wbase = data;
+    return rc;
+}
+
 int gguf_open(struct gguf **out, struct arena_region *r, const struct port *p, const char *path, char *err,
               size_t errlen)
 {
     uint64_t size;
     const void *map = NULL;
+    void *wmap = NULL;
     int fd, rc;
 
     *out = NULL;
@@ -416,7 +427,12 @@ int gguf_open(struct gguf **out, struct arena_region *r, const struct port *p, c
                  (unsigned long long)size);
         rc = EKB_ECORRUPT;
     } else if (rc == 0) {
-        rc = p->map_file(fd, size, &map);
+        if (p->map_file_cow) { /* copy-on-write: weights can be repacked in place */
+            rc = p->map_file_cow(fd, size, &wmap);
+            map = wmap;
+        } else {
+            rc = p->map_file(fd, size, &map);
+        }
         if (rc != 0) {
             snprintf(err, errlen, "gguf: cannot map %.300s: %s", path, strerror(-rc));
             rc = ekb_from_errno(-rc);
@@ -435,6 +451,7 @@ int gguf_open(struct gguf **out, struct arena_region *r, const struct port *p, c
     }
     (*out)->port = p;
     (*out)->mapped = 1;
+    (*out)->wbase = wmap;
     return 0;
 }
 
@@ -620,6 +637,20 @@ int gguf_weight(const struct gguf *g, struct arena_region *r, const char *name, 
         snprintf(err, errlen, "tensor '%s' is not 4-byte aligned", name);
         return EKB_ECORRUPT;
     }
+    w->layout = t->layout;
+    int q4 = t->type == GGML_T_Q4_0;
+    if ((q4 || t->type == GGML_T_Q8_0) && t->layout == GGUF_LAYOUT_PLAIN && g->wbase && w->rows >= 8 &&
+        (q4 ? kern->matvec_q4_0x8 && kern->matmul_q4_0x8 : kern->matvec_q8_0x8 && kern->matmul_q8_0x8)) {
+        size_t mark = arena_mark(r);
+        void *tmp = arena_alloc(r, 8 * (size_t)gguf_row_bytes(t->type, cols), 64);
+        if (tmp) { /* else it stays plain: slower, same results */
+            struct gguf_tensor *mt = &g->t[t - g->t];
+            kern_repack_x8(q4, g->wbase + ((const unsigned char *)t->data - g->base), tmp, w->rows, cols);
+            mt->layout = GGUF_LAYOUT_X8;
+            w->layout = GGUF_LAYOUT_X8;
+        }
+        arena_reset(r, mark);
+    }
     if (t->type == GGML_T_F16) {
         float *f = arena_alloc(r, (size_t)w->rows * cols * sizeof(float), 64);
         if (!f) {
@@ -654,7 +685,9 @@ int gguf_vector(const struct gguf *g, const char *name, uint32_t n, const float 
 
 void gguf_w_row(const struct gguf_w *w, uint32_t row, float *out)
 {
-    if (w->type == GGML_T_F32)
+    if (w->layout == GGUF_LAYOUT_X8)
+        kern_dequantize_row_x8(w->type == GGML_T_Q4_0, w->data, w->rows, row, out, w->cols);
+    else if (w->type == GGML_T_F32)
         memcpy(out, (const float *)w->data + (size_t)row * w->cols, w->cols * sizeof(float));
     else if (w->type == GGML_T_Q8_0)
         kern_dequantize_row_q8_0((const char *)w->data + (size_t)row * gguf_row_bytes(GGML_T_Q8_0, w->cols), out,
@@ -662,4 +695,48 @@ void gguf_w_row(const struct gguf_w *w, uint32_t row, float *out)
     else
         kern_dequantize_row_q4_0((const char *)w->data + (size_t)row * gguf_row_bytes(GGML_T_Q4_0, w->cols), out,
                                  w->cols);
+}
+
+typedef void mv_fn(float *y, const void *W, const void *x, size_t rows, size_t cols);
+typedef void mm_fn(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n);
+
+/* mm 0: the matvec kernel (one input), 1: the matmul kernel (n inputs) */
+static void w_apply(const struct gguf_w *w, uint32_t lo, uint32_t hi, const void *X, size_t n, float *Y, int mm)
+{
+    size_t rows = hi - lo;
+    if (w->type == GGML_T_F32) {
+        const float *W = (const float *)w->data + (size_t)lo * w->cols;
+        if (mm)
+            kern->matmul_f32(Y, W, X, rows, w->cols, n);
+        else
+            kern->matvec_f32(Y, W, X, rows, w->cols);
+        return;
+    }
+    const struct kern_ops *k = kern;
+    int q4 = w->type == GGML_T_Q4_0;
+    mv_fn *v = q4 ? k->matvec_q4_0 : k->matvec_q8_0;
+    mm_fn *m = q4 ? k->matmul_q4_0 : k->matmul_q8_0;
+    if (w->layout == GGUF_LAYOUT_X8) {
+        /* the kernels may have been switched since the load (tests): the
+         * reference always has the repacked ops */
+        if (!(q4 ? k->matvec_q4_0x8 && k->matmul_q4_0x8 : k->matvec_q8_0x8 && k->matmul_q8_0x8))
+            k = &kern_scalar;
+        v = q4 ? k->matvec_q4_0x8 : k->matvec_q8_0x8;
+        m = q4 ? k->matmul_q4_0x8 : k->matmul_q8_0x8;
+    }
+    const void *W = (const unsigned char *)w->data + (size_t)lo * gguf_row_bytes(w->type, w->cols);
+    if (mm)
+        m(Y, W, X, rows, w->cols, n);
+    else
+        v(Y, W, X, rows, w->cols);
+}
+
+void gguf_w_matvec(const struct gguf_w *w, uint32_t lo, uint32_t hi, const void *x, float *y)
+{
+    w_apply(w, lo, hi, x, 1, y, 0);
+}
+
+void gguf_w_matmul(const struct gguf_w *w, uint32_t lo, uint32_t hi, const void *X, size_t n, float *Y)
+{
+    w_apply(w, lo, hi, X, n, Y, 1);
 }

@@ -137,6 +137,59 @@ void kern_dequantize_row_q4_0(const void *in, float *y, size_t n)
     }
 }
 
+void kern_repack_x8(int q4, void *W, void *tmp, size_t rows, size_t cols)
+{
+    size_t nb = cols / KERN_QK, bs = q4 ? sizeof(struct kern_q4_0) : sizeof(struct kern_q8_0), qb = bs - 2;
+    size_t gbytes = 8 * nb * bs;
+    for (size_t g = 0; g < rows / 8; g++) {
+        unsigned char *out = (unsigned char *)W + g * gbytes;
+        const unsigned char *in = tmp;
+        memcpy(tmp, out, gbytes);
+        for (size_t b = 0; b < nb; b++, out += 8 * bs) {
+            for (size_t r = 0; r < 8; r++) {
+                const unsigned char *x = in + (r * nb + b) * bs; /* d, then qb bytes */
+                memcpy(out + 2 * r, x, 2);
+                for (size_t k = 0; k < qb / 4; k++)
+                    memcpy(out + 16 + 32 * k + 4 * r, x + 2 + 4 * k, 4);
+            }
+        }
+    }
+}
+
+/* byte j (of the plain block's qs) of row r in an x8 block */
+static inline unsigned char x8_byte(const unsigned char *blk, size_t r, size_t j)
+{
+    return blk[16 + 32 * (j / 4) + 4 * r + j % 4];
+}
+
+void kern_dequantize_row_x8(int q4, const void *W, size_t rows, size_t row, float *y, size_t cols)
+{
+    size_t nb = cols / KERN_QK, r = row % 8, bs = q4 ? sizeof(struct kern_q4_0) : sizeof(struct kern_q8_0);
+    if (row >= rows / 8 * 8) {
+        const unsigned char *p = (const unsigned char *)W + row * nb * bs;
+        if (q4)
+            kern_dequantize_row_q4_0(p, y, cols);
+        else
+            kern_dequantize_row_q8_0(p, y, cols);
+        return;
+    }
+    const unsigned char *p = (const unsigned char *)W + (row / 8) * nb * 8 * bs;
+    for (size_t b = 0; b < nb; b++, p += 8 * bs) {
+        uint16_t h;
+        memcpy(&h, p + 2 * r, 2);
+        float d = kern_fp16_to_fp32(h);
+        for (size_t j = 0; j < (q4 ? KERN_QK / 2 : KERN_QK); j++) {
+            unsigned char q = x8_byte(p, r, j);
+            if (q4) {
+                y[b * KERN_QK + j] = (float)((q & 15) - 8) * d;
+                y[b * KERN_QK + j + 16] = (float)((q >> 4) - 8) * d;
+            } else {
+                y[b * KERN_QK + j] = (float)(int8_t)q * d;
+            }
+        }
+    }
+}
+
 size_t kern_act_bytes(size_t n) { return n / KERN_QK * sizeof(struct kern_q8a); }
 
 /* Activation blocks: as the Q8_0 reference (q from the float scale), but the
@@ -230,6 +283,67 @@ static void sc_matmul_q4_0(float *Y, const void *W, const void *X, size_t rows, 
     size_t nb = cols / KERN_QK;
     for (size_t i = 0; i < n; i++)
         sc_matvec_q4_0(Y + i * rows, W, (const struct kern_q8a *)X + i * nb, rows, cols);
+}
+
+/* x8 layouts (kern.h): per row exactly sc_row_q4_0's / sc_row_q8_0's operations */
+static void sc_matvec_x8(int q4, float *y, const void *W, const void *xq, size_t rows, size_t cols)
+{
+    size_t nb = cols / KERN_QK, ng = rows / 8, bs = q4 ? sizeof(struct kern_q4_0) : sizeof(struct kern_q8_0);
+    const struct kern_q8a *a = xq;
+    for (size_t g = 0; g < ng; g++) {
+        const unsigned char *grp = (const unsigned char *)W + g * nb * 8 * bs;
+        for (size_t r = 0; r < 8; r++) {
+            float acc = 0.0f;
+            const unsigned char *p = grp;
+            for (size_t b = 0; b < nb; b++, p += 8 * bs) {
+                uint16_t h;
+                int32_t s = 0;
+                memcpy(&h, p + 2 * r, 2);
+                if (q4) {
+                    for (size_t j = 0; j < KERN_QK / 2; j++) {
+                        unsigned char q = x8_byte(p, r, j);
+                        s += (int32_t)(q & 15) * a[b].qs[j];
+                        s += (int32_t)(q >> 4) * a[b].qs[j + 16];
+                    }
+                    s -= 8 * a[b].sum;
+                } else {
+                    for (size_t j = 0; j < KERN_QK; j++)
+                        s += (int32_t)(int8_t)x8_byte(p, r, j) * a[b].qs[j];
+                }
+                acc += kern_fp16_to_fp32(h) * a[b].d * (float)s;
+            }
+            y[g * 8 + r] = acc;
+        }
+    }
+    const void *tail = (const unsigned char *)W + ng * 8 * nb * bs;
+    if (q4)
+        sc_matvec_q4_0(y + ng * 8, tail, xq, rows - ng * 8, cols);
+    else
+        sc_matvec_q8_0(y + ng * 8, tail, xq, rows - ng * 8, cols);
+}
+
+static void sc_matvec_q4_0x8(float *y, const void *W, const void *xq, size_t rows, size_t cols)
+{
+    sc_matvec_x8(1, y, W, xq, rows, cols);
+}
+
+static void sc_matvec_q8_0x8(float *y, const void *W, const void *xq, size_t rows, size_t cols)
+{
+    sc_matvec_x8(0, y, W, xq, rows, cols);
+}
+
+static void sc_matmul_q4_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n)
+{
+    size_t nb = cols / KERN_QK;
+    for (size_t i = 0; i < n; i++)
+        sc_matvec_x8(1, Y + i * rows, W, (const struct kern_q8a *)X + i * nb, rows, cols);
+}
+
+static void sc_matmul_q8_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n)
+{
+    size_t nb = cols / KERN_QK;
+    for (size_t i = 0; i < n; i++)
+        sc_matvec_x8(0, Y + i * rows, W, (const struct kern_q8a *)X + i * nb, rows, cols);
 }
 
 static float sc_dot_f32(const float *a, const float *b, size_t n)
@@ -396,6 +510,10 @@ const struct kern_ops kern_scalar = {
     .matvec_q4_0 = sc_matvec_q4_0,
     .matmul_q8_0 = sc_matmul_q8_0,
     .matmul_q4_0 = sc_matmul_q4_0,
+    .matvec_q4_0x8 = sc_matvec_q4_0x8,
+    .matmul_q4_0x8 = sc_matmul_q4_0x8,
+    .matvec_q8_0x8 = sc_matvec_q8_0x8,
+    .matmul_q8_0x8 = sc_matmul_q8_0x8,
     .matvec_f32 = sc_matvec_f32,
     .matmul_f32 = sc_matmul_f32,
     .dot_i8 = sc_dot_i8,

@@ -570,6 +570,274 @@ static void av_matmul_q4_0(float *Y, const void *W, const void *X, size_t rows, 
     av_matmul_q(Y, W, X, rows, cols, n, 1);
 }
 
+/* ---- Q4_0x8 (kern.h): 8 weight rows per chunk load, so the 8 lanes of the
+ * result are the 8 rows and nothing is reduced horizontally. Per block of a
+ * group: 4 chunks of 32 bytes, each split into low and high nibbles (8 rows
+ * x 4 elements each); maddubs with the activation dword broadcast (elements
+ * 4k..4k+3 for the low, 16+4k.. for the high nibbles); the 8 maddubs results
+ * are added in int16 (each lane then holds 16 products <= 15 * 127: 30480,
+ * exact), madd with ones makes int32 lane r = row r, minus 8 * sum(a). Float:
+ * (scale_r * da) * (float)isum added to lane r, a multiply then an add as the
+ * scalar reference does, so every output is the reference's bit for bit.
+ * The weights of a group are one continuous stream (144 bytes per block). */
+static inline __attribute__((always_inline)) __m256i q4x8_isum(const unsigned char *p, const int8_t *aq, int32_t sum)
+{
+    const __m256i m4 = _mm256_set1_epi8(15);
+    __m256i t[4];
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(p + 16 + 32 * k));
+        int32_t al, ah;
+        memcpy(&al, aq + 4 * k, 4);
+        memcpy(&ah, aq + 16 + 4 * k, 4);
+        t[k] = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(v, m4), _mm256_set1_epi32(al)),
+                                _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
+                                                     _mm256_set1_epi32(ah)));
+    }
+    __m256i acc = _mm256_add_epi16(_mm256_add_epi16(t[0], t[1]), _mm256_add_epi16(t[2], t[3]));
+    return _mm256_sub_epi32(_mm256_madd_epi16(acc, _mm256_set1_epi16(1)), _mm256_set1_epi32(8 * sum));
+}
+
+static inline __m256 q4x8_scales(const unsigned char *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
+}
+
+/* plain Q4_0 rows (a Q4_0x8 matrix's rows % 8 tail), exactly as the reference */
+static float row_q4_0_exact(const struct kern_q4_0 *w, const struct kern_q8a *a, size_t nb)
+{
+    __m128 acc = _mm_setzero_ps();
+    for (size_t b = 0; b < nb; b++) {
+        __m256i aq = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
+        int32_t v = hsum8i(dot_q4_block(unpack_q4(w[b].qs), aq)) - 8 * a[b].sum;
+        __m128 t = _mm_mul_ss(_mm_mul_ss(_mm_set_ss(h2f(w[b].d)), _mm_set_ss(a[b].d)),
+                              _mm_cvtsi32_ss(_mm_setzero_ps(), v));
+        acc = _mm_add_ss(acc, t);
+    }
+    return _mm_cvtss_f32(acc);
+}
+
+static inline __attribute__((always_inline)) __m256 q4x8_step(__m256 acc, const unsigned char *p,
+                                                             const struct kern_q8a *a)
+{
+    __m256 sc = _mm256_mul_ps(q4x8_scales(p), _mm256_set1_ps(a->d));
+    return _mm256_add_ps(acc, _mm256_mul_ps(sc, _mm256_cvtepi32_ps(q4x8_isum(p, a->qs, a->sum))));
+}
+
+/* ---- Q8_0x8 (kern.h): per chunk (8 rows x 4 int8) the sign trick of
+ * dot_q8_block with the activation dword broadcast: maddubs(|w|, sign(a, w))
+ * (pairs <= 2 * 128 * 127, exact also for w = -128), madd with ones; the 8
+ * chunks' int32 sums are lane r = row r's block integer. */
+static inline __attribute__((always_inline)) __m256i q8x8_isum(const unsigned char *p, const int8_t *aq)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i t[8];
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) {
+        __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(p + 16 + 32 * k));
+        int32_t av;
+        memcpy(&av, aq + 4 * k, 4);
+        t[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(_mm256_set1_epi32(av), w)),
+                                 ones);
+    }
+    return _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(t[0], t[1]), _mm256_add_epi32(t[2], t[3])),
+                            _mm256_add_epi32(_mm256_add_epi32(t[4], t[5]), _mm256_add_epi32(t[6], t[7])));
+}
+
+static inline __attribute__((always_inline)) __m256 q8x8_step(__m256 acc, const unsigned char *p,
+                                                             const struct kern_q8a *a)
+{
+    __m256 sc = _mm256_mul_ps(q4x8_scales(p), _mm256_set1_ps(a->d));
+    return _mm256_add_ps(acc, _mm256_mul_ps(sc, _mm256_cvtepi32_ps(q8x8_isum(p, a->qs))));
+}
+
+/* plain Q8_0 rows (an x8 matrix's rows % 8 tail), exactly as the reference */
+static float row_q8_0_exact(const struct kern_q8_0 *w, const struct kern_q8a *a, size_t nb)
+{
+    __m128 acc = _mm_setzero_ps();
+    for (size_t b = 0; b < nb; b++) {
+        __m256i aq = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
+        __m256i wq = _mm256_loadu_si256((const __m256i *)(const void *)w[b].qs);
+        int32_t v = hsum8i(dot_q8_block(wq, aq));
+        __m128 t = _mm_mul_ss(_mm_mul_ss(_mm_set_ss(h2f(w[b].d)), _mm_set_ss(a[b].d)),
+                              _mm_cvtsi32_ss(_mm_setzero_ps(), v));
+        acc = _mm_add_ss(acc, t);
+    }
+    return _mm_cvtss_f32(acc);
+}
+
+/* x8 matvec: 4 groups per pass, taken from the 4 quarters of the matrix (4
+ * continuous streams: one stream alone read DRAM at ~0.5 of the ceiling
+ * here; no software prefetch: it cost ~30% on this layout) */
+static inline __attribute__((always_inline)) __m256 x8_step(__m256 acc, const unsigned char *p,
+                                                          const struct kern_q8a *a, int q4)
+{
+    return q4 ? q4x8_step(acc, p, a) : q8x8_step(acc, p, a);
+}
+
+static inline __attribute__((always_inline)) void av_matvec_x8(float *y, const void *W, const void *xq, size_t rows,
+                                                               size_t cols, int q4)
+{
+    size_t nb = cols / KERN_QK, ng = rows / 8, q = ng / 4, bs = q4 ? KERN_Q4X8_BLOCK : KERN_Q8X8_BLOCK, gb = nb * bs;
+    const struct kern_q8a *a = xq;
+    for (size_t i = 0; i < q; i++) {
+        const unsigned char *p0 = (const unsigned char *)W + i * gb, *p1 = p0 + q * gb, *p2 = p1 + q * gb,
+                            *p3 = p2 + q * gb;
+        __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+        for (size_t b = 0; b < nb; b++) {
+            size_t o = b * bs;
+            c0 = x8_step(c0, p0 + o, a + b, q4);
+            c1 = x8_step(c1, p1 + o, a + b, q4);
+            c2 = x8_step(c2, p2 + o, a + b, q4);
+            c3 = x8_step(c3, p3 + o, a + b, q4);
+        }
+        _mm256_storeu_ps(y + 8 * i, c0);
+        _mm256_storeu_ps(y + 8 * (q + i), c1);
+        _mm256_storeu_ps(y + 8 * (2 * q + i), c2);
+        _mm256_storeu_ps(y + 8 * (3 * q + i), c3);
+    }
+    for (size_t g = 4 * q; g < ng; g++) {
+        const unsigned char *p = (const unsigned char *)W + g * gb;
+        __m256 acc = _mm256_setzero_ps();
+        for (size_t b = 0; b < nb; b++)
+            acc = x8_step(acc, p + b * bs, a + b, q4);
+        _mm256_storeu_ps(y + 8 * g, acc);
+    }
+    for (size_t r = ng * 8; r < rows; r++)
+        y[r] = q4 ? row_q4_0_exact((const struct kern_q4_0 *)W + r * nb, a, nb)
+                  : row_q8_0_exact((const struct kern_q8_0 *)W + r * nb, a, nb);
+}
+
+static void av_matvec_q4_0x8(float *y, const void *W, const void *xq, size_t rows, size_t cols)
+{
+    av_matvec_x8(y, W, xq, rows, cols, 1);
+}
+
+static void av_matvec_q8_0x8(float *y, const void *W, const void *xq, size_t rows, size_t cols)
+{
+    av_matvec_x8(y, W, xq, rows, cols, 0);
+}
+
+/* ---- x8 matmul: 4 activation rows per pass over a group (each weight
+ * chunk loaded and unpacked once for the 4), leftover rows one at a time;
+ * every activation row's lanes go through the same operations in the same
+ * order, so its outputs do not depend on n or its position (and equal the
+ * matvec's). The empty asm per chunk keeps GCC from reassociating the
+ * integer sums across chunks and hoisting loads, which spilled registers
+ * (10-15% slower in a standalone A/B harness). */
+#define X8_BAR4(a, b, c, d) __asm__("" : "+x"(a), "+x"(b), "+x"(c), "+x"(d))
+
+static inline __attribute__((always_inline)) __m256i bcast4(const int8_t *q)
+{
+    int32_t v;
+    memcpy(&v, q, 4);
+    return _mm256_set1_epi32(v);
+}
+
+static inline __attribute__((always_inline)) __m256 x8_fin(__m256 acc, __m256 sc, const struct kern_q8a *a, __m256i s)
+{
+    return _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(sc, _mm256_set1_ps(a->d)), _mm256_cvtepi32_ps(s)));
+}
+
+/* 4 activation rows A0[i * as] (i = 0..3) against the group at p; outputs Y[i * ys + 0..7] */
+static inline __attribute__((always_inline)) void x8_tile4(float *Y, size_t ys, const unsigned char *p, size_t nb,
+                                                           const struct kern_q8a *A0, size_t as, int q4)
+{
+    const __m256i ones = _mm256_set1_epi16(1), m4 = _mm256_set1_epi8(15);
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+    for (size_t b = 0; b < nb; b++, p += q4 ? KERN_Q4X8_BLOCK : KERN_Q8X8_BLOCK) {
+        const struct kern_q8a *a0 = A0 + b, *a1 = a0 + as, *a2 = a1 + as, *a3 = a2 + as;
+        __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+        if (q4) {
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(p + 16 + 32 * k));
+                __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+#define Q4STEP(s, a)                                                                                              \
+    s = _mm256_add_epi16(s, _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(a->qs + 4 * k)),                    \
+                                             _mm256_maddubs_epi16(hi, bcast4(a->qs + 16 + 4 * k))))
+                Q4STEP(s0, a0);
+                Q4STEP(s1, a1);
+                Q4STEP(s2, a2);
+                Q4STEP(s3, a3);
+#undef Q4STEP
+                X8_BAR4(s0, s1, s2, s3);
+            }
+            /* int16 pairs to int32 lanes (= rows), minus 8 * sum(a) */
+            s0 = _mm256_sub_epi32(_mm256_madd_epi16(s0, ones), _mm256_set1_epi32(8 * a0->sum));
+            s1 = _mm256_sub_epi32(_mm256_madd_epi16(s1, ones), _mm256_set1_epi32(8 * a1->sum));
+            s2 = _mm256_sub_epi32(_mm256_madd_epi16(s2, ones), _mm256_set1_epi32(8 * a2->sum));
+            s3 = _mm256_sub_epi32(_mm256_madd_epi16(s3, ones), _mm256_set1_epi32(8 * a3->sum));
+        } else {
+#pragma GCC unroll 8
+            for (int k = 0; k < 8; k++) {
+                __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(p + 16 + 32 * k));
+                __m256i uw = _mm256_abs_epi8(w);
+#define Q8STEP(s, a)                                                                                              \
+    s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(uw, _mm256_sign_epi8(bcast4(a->qs + 4 * k), w)), ones))
+                Q8STEP(s0, a0);
+                Q8STEP(s1, a1);
+                Q8STEP(s2, a2);
+                Q8STEP(s3, a3);
+#undef Q8STEP
+                X8_BAR4(s0, s1, s2, s3);
+            }
+        }
+        __m256 sc = q4x8_scales(p);
+        c0 = x8_fin(c0, sc, a0, s0);
+        c1 = x8_fin(c1, sc, a1, s1);
+        c2 = x8_fin(c2, sc, a2, s2);
+        c3 = x8_fin(c3, sc, a3, s3);
+    }
+    _mm256_storeu_ps(Y, c0);
+    _mm256_storeu_ps(Y + ys, c1);
+    _mm256_storeu_ps(Y + 2 * ys, c2);
+    _mm256_storeu_ps(Y + 3 * ys, c3);
+}
+
+static void q4x8_tile4(float *Y, size_t ys, const unsigned char *p, size_t nb, const struct kern_q8a *A0, size_t as)
+{
+    x8_tile4(Y, ys, p, nb, A0, as, 1);
+}
+
+static void q8x8_tile4(float *Y, size_t ys, const unsigned char *p, size_t nb, const struct kern_q8a *A0, size_t as)
+{
+    x8_tile4(Y, ys, p, nb, A0, as, 0);
+}
+
+static inline __attribute__((always_inline)) void av_matmul_x8(float *Y, const void *W, const void *X, size_t rows,
+                                                               size_t cols, size_t n, int q4)
+{
+    size_t nb = cols / KERN_QK, ng = rows / 8, bs = q4 ? KERN_Q4X8_BLOCK : KERN_Q8X8_BLOCK;
+    const struct kern_q8a *A = X;
+    for (size_t g = 0; g < ng; g++) {
+        const unsigned char *p = (const unsigned char *)W + g * nb * bs;
+        size_t i = 0;
+        for (; i + 4 <= n; i += 4)
+            (q4 ? q4x8_tile4 : q8x8_tile4)(Y + i * rows + 8 * g, rows, p, nb, A + i * nb, nb);
+        for (; i < n; i++) {
+            __m256 acc = _mm256_setzero_ps();
+            for (size_t b = 0; b < nb; b++)
+                acc = x8_step(acc, p + b * bs, A + i * nb + b, q4);
+            _mm256_storeu_ps(Y + i * rows + 8 * g, acc);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t r = ng * 8; r < rows; r++)
+            Y[i * rows + r] = q4 ? row_q4_0_exact((const struct kern_q4_0 *)W + r * nb, A + i * nb, nb)
+                                 : row_q8_0_exact((const struct kern_q8_0 *)W + r * nb, A + i * nb, nb);
+}
+
+static void av_matmul_q4_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n)
+{
+    av_matmul_x8(Y, W, X, rows, cols, n, 1);
+}
+
+static void av_matmul_q8_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n)
+{
+    av_matmul_x8(Y, W, X, rows, cols, n, 0);
+}
+
 static float av_dot_f32(const float *a, const float *b, size_t n)
 {
     __m256 s0 = _mm256_setzero_ps(), s1 = s0;
@@ -782,6 +1050,10 @@ const struct kern_ops kern_avx2 = {
     .matvec_q4_0 = av_matvec_q4_0,
     .matmul_q8_0 = av_matmul_q8_0,
     .matmul_q4_0 = av_matmul_q4_0,
+    .matvec_q4_0x8 = av_matvec_q4_0x8,
+    .matmul_q4_0x8 = av_matmul_q4_0x8,
+    .matvec_q8_0x8 = av_matvec_q8_0x8,
+    .matmul_q8_0x8 = av_matmul_q8_0x8,
     .matvec_f32 = av_matvec_f32,
     .matmul_f32 = av_matmul_f32,
     .dot_i8 = av_dot_i8,

@@ -205,8 +205,8 @@ static void split(size_t n, unsigned part, unsigned nparts, size_t unit, size_t 
 }
 
 /* Part `part` of Y[k][i] = W[k] X[i] for the job's matrices: one token
- * splits output rows (multiples of 16: the kernels' 4-row passes and the
- * rows % 4 tail keep their rows), a batch splits tokens (multiples of 4:
+ * splits output rows (multiples of 16: the kernels' 4-row passes, the 8-row
+ * groups of repacked Q4_0 and the rows % 4 tail keep their rows), a batch splits tokens (multiples of 4:
  * the kernels' activation-row groups). Quantized inputs are in m->xq. */
 static void lin_part(struct llm *m, const struct llm_job *j, unsigned part, unsigned nparts)
 {
@@ -217,27 +217,13 @@ static void lin_part(struct llm *m, const struct llm_job *j, unsigned part, unsi
         const void *X = f32 ? (const void *)j->X : m->xq;
         if (j->n == 1) {
             split(w->rows, part, nparts, 16, &lo, &hi);
-            if (lo >= hi)
-                continue;
-            size_t rb = f32 ? (size_t)w->cols * sizeof(float) : (size_t)gguf_row_bytes(w->type, w->cols);
-            const void *W = (const char *)w->data + lo * rb;
-            if (f32)
-                kern->matvec_f32(j->Y[k] + lo, W, X, hi - lo, w->cols);
-            else
-                (w->type == GGML_T_Q8_0 ? kern->matvec_q8_0 : kern->matvec_q4_0)(j->Y[k] + lo, W, X, hi - lo,
-                                                                                 w->cols);
+            if (lo < hi)
+                gguf_w_matvec(w, (uint32_t)lo, (uint32_t)hi, X, j->Y[k] + lo);
             continue;
         }
         split(j->n, part, nparts, 4, &lo, &hi);
-        if (lo >= hi)
-            continue;
-        float *Y = j->Y[k] + lo * w->rows;
-        const void *Xp = (const char *)X + lo * ab;
-        if (f32)
-            kern->matmul_f32(Y, w->data, Xp, w->rows, w->cols, hi - lo);
-        else
-            (w->type == GGML_T_Q8_0 ? kern->matmul_q8_0 : kern->matmul_q4_0)(Y, w->data, Xp, w->rows, w->cols,
-                                                                             hi - lo);
+        if (lo < hi)
+            gguf_w_matmul(w, 0, w->rows, (const char *)X + lo * ab, hi - lo, j->Y[k] + lo * w->rows);
     }
 }
 

@@ -267,10 +267,10 @@ int use_threads(struct use_model *m, struct arena_region *r, unsigned n, char *e
 
 /* ---- parallel steps ---- */
 
-/* [lo, hi) of part `part` of n items split in chunks of a multiple of 4 */
-static void split4(uint32_t n, unsigned part, unsigned nparts, uint32_t *lo, uint32_t *hi)
+/* [lo, hi) of part `part` of n items split in chunks of a multiple of unit */
+static void split_by(uint32_t n, unsigned part, unsigned nparts, uint32_t unit, uint32_t *lo, uint32_t *hi)
 {
-    uint32_t chunk = ((n + nparts - 1) / nparts + 3) / 4 * 4;
+    uint32_t chunk = ((n + nparts - 1) / nparts + unit - 1) / unit * unit;
     uint64_t a = (uint64_t)part * chunk, b = a + chunk;
     *lo = (uint32_t)(a < n ? a : n);
     *hi = (uint32_t)(b < n ? b : n);
@@ -292,33 +292,23 @@ static void lin_part(struct use_model *m, unsigned part, unsigned nparts, void *
     size_t ab = f32 ? (size_t)w->cols * 4 : kern_act_bytes(w->cols);
     const void *X = j->X;
     uint32_t lo, hi;
-    if (j->T >= USE_ROWSPLIT_TOKENS || nparts == 1) { /* tokens */
-        split4(j->T, part, nparts, &lo, &hi);
+    if (j->T >= USE_ROWSPLIT_TOKENS || nparts == 1) { /* tokens, in multiples of 4 (matmul row groups) */
+        split_by(j->T, part, nparts, 4, &lo, &hi);
         if (lo >= hi)
             return;
-        float *Y = j->Y + (size_t)lo * w->rows;
-        const void *Xp = (const char *)X + lo * ab;
-        if (f32)
-            kern->matmul_f32(Y, w->data, Xp, w->rows, w->cols, hi - lo);
-        else
-            (w->type == GGML_T_Q8_0 ? kern->matmul_q8_0 : kern->matmul_q4_0)(Y, w->data, Xp, w->rows, w->cols,
-                                                                             hi - lo);
+        gguf_w_matmul(w, 0, w->rows, (const char *)X + lo * ab, hi - lo, j->Y + (size_t)lo * w->rows);
         for (uint32_t t = lo; t < hi; t++)
             kern->add(j->Y + (size_t)t * w->rows, j->b, w->rows);
         return;
     }
-    /* rows: part products into ytmp (T x its rows), then into Y */
-    split4(w->rows, part, nparts, &lo, &hi);
+    /* rows, in multiples of 8 (repacked Q4_0 groups): part products into
+     * ytmp (T x its rows), then into Y */
+    split_by(w->rows, part, nparts, 8, &lo, &hi);
     if (lo >= hi)
         return;
     uint32_t nr = hi - lo;
     float *tmp = m->ytmp + (size_t)j->T * lo;
-    size_t rb = f32 ? (size_t)w->cols * 4 : (size_t)gguf_row_bytes(w->type, w->cols);
-    const void *Wp = (const char *)w->data + lo * rb;
-    if (f32)
-        kern->matmul_f32(tmp, Wp, X, nr, w->cols, j->T);
-    else
-        (w->type == GGML_T_Q8_0 ? kern->matmul_q8_0 : kern->matmul_q4_0)(tmp, Wp, X, nr, w->cols, j->T);
+    gguf_w_matmul(w, lo, hi, X, j->T, tmp);
     for (uint32_t t = 0; t < j->T; t++) {
         float *y = j->Y + (size_t)t * w->rows + lo;
         memcpy(y, tmp + (size_t)t * nr, (size_t)nr * 4);

@@ -731,7 +731,7 @@ static void quantize_roundtrip(void **state)
                     else
                         kern_quantize_row_q4_0(row, qrow, (size_t)a->ne[0]);
                     assert_memory_equal((const unsigned char *)b->data + r * rb, qrow, rb);
-                    struct gguf_w gw = {b->type, b->data, (uint32_t)b->ne[1], (uint32_t)b->ne[0]};
+                    struct gguf_w gw = {b->type, GGUF_LAYOUT_PLAIN, b->data, (uint32_t)b->ne[1], (uint32_t)b->ne[0]};
                     static float deq[1024];
                     gguf_w_row(&gw, (uint32_t)r, deq);
                     for (uint64_t c = 0; c < a->ne[0]; c++)

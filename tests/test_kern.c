@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "kern.h"
+#include "test_quick.h"
 #include "port.h"
 
 static struct port_cpu CPU;
@@ -365,6 +366,90 @@ static void quantized_long_rows(void **state)
 {
     (void)state;
     each_variant(v_quant_long);
+}
+
+/* x8 layouts (kern.h): the repacked matvec and matmul give the reference's
+ * plain matvec bit for bit (same block integers, same float operations),
+ * for row counts around the 8-row groups and the 4-group passes (rows % 8
+ * tails, groups % 4), any n, a row range starting at row 8, odd byte
+ * offsets; rows dequantize as the plain ones. Variants without x8 ops
+ * (NULL: models keep the plain layout there) are skipped. Also all -128
+ * weights against +-127 activations. */
+static void v_x8(const struct kern_ops *k)
+{
+    enum { NBMAX = 67, RMAX = 77, NMAX = 9 };
+    static unsigned char plain[RMAX * NBMAX * 34 + 8], x8[RMAX * NBMAX * 34 + 8], tmp[8 * NBMAX * 34];
+    static struct kern_q8a act[NMAX * NBMAX];
+    static float y0[RMAX], y1[NMAX * RMAX], f0[NBMAX * 32], f1[NBMAX * 32];
+    static const size_t rowss[] = {1, 7, 8, 9, 13, 16, 24, 31, 32, 33, 40, 47, 64, 77};
+    static const size_t nbs[] = {1, 2, 3, 5, 18, 67};
+    for (int q4 = 0; q4 < 2; q4++) {
+        void (*mv)(float *, const void *, const void *, size_t, size_t) = q4 ? k->matvec_q4_0x8 : k->matvec_q8_0x8;
+        void (*mm)(float *, const void *, const void *, size_t, size_t, size_t) =
+            q4 ? k->matmul_q4_0x8 : k->matmul_q8_0x8;
+        void (*ref)(float *, const void *, const void *, size_t, size_t) =
+            q4 ? kern_scalar.matvec_q4_0 : kern_scalar.matvec_q8_0;
+        size_t bs = q4 ? 18 : 34;
+        if (!mv || !mm) {
+            assert_true(!mv && !mm); /* both or neither */
+            continue;
+        }
+        for (int mode = 0; mode < 3; mode++) /* 0 unit scales, 1 random, 2 extremes */
+            for (size_t ri = 0; ri < sizeof rowss / sizeof rowss[0]; ri++)
+                for (size_t ci = 0; ci < sizeof nbs / sizeof nbs[0]; ci++) {
+                    size_t rows = rowss[ri], nb = nbs[ci], cols = nb * 32, off = rnd() % 8;
+                    size_t n = 1 + rnd() % NMAX;
+                    if (test_quick() && rows * nb > 64 * 18 && ri % 3)
+                        continue;
+                    unsigned char *P = plain + off, *X = x8 + (off + 3) % 8;
+                    if (q4)
+                        fill_q4((struct kern_q4_0 *)(void *)P, rows * nb, mode != 1);
+                    else
+                        fill_q8((struct kern_q8_0 *)(void *)P, rows * nb, mode != 1);
+                    fill_act(act, n * nb, mode != 1);
+                    if (mode == 2) { /* w = -128 (Q8_0) / nibble 0 = -8 (Q4_0), a = +-127 */
+                        for (size_t b = 0; b < rows * nb; b++)
+                            memset(P + b * bs + 2, q4 ? 0x00 : 0x80, bs - 2);
+                        for (size_t b = 0; b < n * nb; b++) {
+                            for (int j = 0; j < 32; j++)
+                                act[b].qs[j] = (int8_t)(j & 1 ? -127 : 127);
+                            act[b].sum = 0;
+                        }
+                    }
+                    memcpy(X, P, rows * nb * bs);
+                    kern_repack_x8(q4, X, tmp, rows, cols);
+                    if (rows >= 8)
+                        assert_true(memcmp(X, P, rows * nb * bs) != 0 || mode == 2);
+                    for (size_t r = 0; r < rows; r++) {
+                        (q4 ? kern_dequantize_row_q4_0 : kern_dequantize_row_q8_0)(P + r * nb * bs, f0, cols);
+                        kern_dequantize_row_x8(q4, X, rows, r, f1, cols);
+                        if (memcmp(f0, f1, cols * sizeof *f0) != 0)
+                            fail_msg("dequantize_row_x8 q4=%d rows=%zu r=%zu cols=%zu differs", q4, rows, r, cols);
+                    }
+                    ref(y0, P, act, rows, cols);
+                    mv(y1, X, act, rows, cols);
+                    if (memcmp(y0, y1, rows * sizeof *y0) != 0)
+                        fail_msg("%s matvec_%s rows=%zu cols=%zu mode=%d: not the reference's bits", k->name,
+                                 q4 ? "q4_0x8" : "q8_0x8", rows, cols, mode);
+                    if (rows > 8) { /* a row range from row 8 (thread splits) */
+                        mv(y1, X + 8 * nb * bs, act, rows - 8, cols);
+                        if (memcmp(y0 + 8, y1, (rows - 8) * sizeof *y0) != 0)
+                            fail_msg("%s matvec x8 q4=%d rows 8..%zu differ", k->name, q4, rows);
+                    }
+                    mm(y1, X, act, rows, cols, n);
+                    for (size_t i = 0; i < n; i++) {
+                        ref(y0, P, act + i * nb, rows, cols);
+                        if (memcmp(y0, y1 + i * rows, rows * sizeof *y0) != 0)
+                            fail_msg("%s matmul_%s rows=%zu cols=%zu n=%zu i=%zu mode=%d: not the reference's bits",
+                                     k->name, q4 ? "q4_0x8" : "q8_0x8", rows, cols, n, i, mode);
+                    }
+                }
+    }
+}
+static void x8_layouts_bit_exact(void **state)
+{
+    (void)state;
+    each_variant(v_x8);
 }
 
 static void v_f32_mat(const struct kern_ops *k)
@@ -805,6 +890,7 @@ int main(void)
         cmocka_unit_test(quantized_matvec_matmul),
         cmocka_unit_test(quantized_long_rows),
         cmocka_unit_test(quantized_extremes),
+        cmocka_unit_test(x8_layouts_bit_exact),
         cmocka_unit_test(f32_matvec_matmul),
         cmocka_unit_test(helpers_close),
     };
