@@ -177,14 +177,16 @@ void kern_dequantize_row_x8(int q4, const void *W, size_t rows, size_t row, floa
     for (size_t b = 0; b < nb; b++, p += 8 * bs) {
         uint16_t h;
         memcpy(&h, p + 2 * r, 2);
-        float d = kern_fp16_to_fp32(h);
-        for (size_t j = 0; j < (q4 ? KERN_QK / 2 : KERN_QK); j++) {
-            unsigned char q = x8_byte(p, r, j);
-            if (q4) {
-                y[b * KERN_QK + j] = (float)((q & 15) - 8) * d;
-                y[b * KERN_QK + j + 16] = (float)((q >> 4) - 8) * d;
-            } else {
-                y[b * KERN_QK + j] = (float)(int8_t)q * d;
+        float d = kern_fp16_to_fp32(h), *o = y + b * KERN_QK;
+        for (size_t k = 0; k < (q4 ? 4u : 8u); k++) {
+            const unsigned char *q = p + 16 + 32 * k + 4 * r; /* qs[4k .. 4k+3] of row r */
+            for (size_t i = 0; i < 4; i++) {
+                if (q4) {
+                    o[4 * k + i] = (float)((q[i] & 15) - 8) * d;
+                    o[4 * k + i + 16] = (float)((q[i] >> 4) - 8) * d;
+                } else {
+                    o[4 * k + i] = (float)(int8_t)q[i] * d;
+                }
             }
         }
     }

@@ -805,21 +805,34 @@ static void q8x8_tile4(float *Y, size_t ys, const unsigned char *p, size_t nb, c
     x8_tile4(Y, ys, p, nb, A0, as, 0);
 }
 
+/* Activation rows go in chunks of about X8_CHUNK bytes (a multiple of 4
+ * rows): every group of the matrix runs over one chunk before the next, so
+ * a large batch's activations are read from L2, not L3, once per group. */
+#ifndef X8_CHUNK
+#define X8_CHUNK (1024000 * 1024)
+#endif
+
 static inline __attribute__((always_inline)) void av_matmul_x8(float *Y, const void *W, const void *X, size_t rows,
                                                                size_t cols, size_t n, int q4)
 {
     size_t nb = cols / KERN_QK, ng = rows / 8, bs = q4 ? KERN_Q4X8_BLOCK : KERN_Q8X8_BLOCK;
+    size_t cn = X8_CHUNK / (nb * sizeof(struct kern_q8a)) / 4 * 4;
     const struct kern_q8a *A = X;
-    for (size_t g = 0; g < ng; g++) {
-        const unsigned char *p = (const unsigned char *)W + g * nb * bs;
-        size_t i = 0;
-        for (; i + 4 <= n; i += 4)
-            (q4 ? q4x8_tile4 : q8x8_tile4)(Y + i * rows + 8 * g, rows, p, nb, A + i * nb, nb);
-        for (; i < n; i++) {
-            __m256 acc = _mm256_setzero_ps();
-            for (size_t b = 0; b < nb; b++)
-                acc = x8_step(acc, p + b * bs, A + i * nb + b, q4);
-            _mm256_storeu_ps(Y + i * rows + 8 * g, acc);
+    if (cn < 4)
+        cn = 4;
+    for (size_t i0 = 0; i0 < n; i0 += cn) {
+        size_t ie = n - i0 < cn ? n : i0 + cn;
+        for (size_t g = 0; g < ng; g++) {
+            const unsigned char *p = (const unsigned char *)W + g * nb * bs;
+            size_t i = i0;
+            for (; i + 4 <= ie; i += 4)
+                (q4 ? q4x8_tile4 : q8x8_tile4)(Y + i * rows + 8 * g, rows, p, nb, A + i * nb, nb);
+            for (; i < ie; i++) {
+                __m256 acc = _mm256_setzero_ps();
+                for (size_t b = 0; b < nb; b++)
+                    acc = x8_step(acc, p + b * bs, A + i * nb + b, q4);
+                _mm256_storeu_ps(Y + i * rows + 8 * g, acc);
+            }
         }
     }
     for (size_t i = 0; i < n; i++)

@@ -812,6 +812,94 @@ static void quantize_failures(void **state)
 
 /* The fuzzing seeds (tests/fuzz/gguf/, written by tools/fuzz/mkseeds_gguf.py
  * with the numpy reference writer) all parse, with what the writer put in. */
+/* Repacking at load (x8 layouts, kern.h): gguf_open maps copy-on-write, so
+ * gguf_weight rewrites Q8_0/Q4_0 matrices of >= 8 rows in place when the
+ * active kernels have the x8 ops (the scalar reference always does); rows
+ * still dequantize as in the file, a second gguf_weight of the same tensor
+ * does not repack it again, a matrix under 8 rows stays plain, a read-only
+ * gguf_open_mem never repacks, and the file on disk is unchanged. */
+static void repack_in_place(void **state)
+{
+    static struct w w;
+    static unsigned char back[1 << 18];
+    static float f0[128], f1[128];
+    static const struct {
+        const char *name;
+        uint32_t type;
+        uint64_t cols, rows;
+    } T[] = {{"a.weight", GGML_T_Q8_0, 64, 13}, {"b.weight", GGML_T_Q4_0, 96, 21}, {"c.weight", GGML_T_Q4_0, 64, 5}};
+    char path[128], err[300];
+    (void)state;
+    w.n = 0;
+    u32(&w, 0x46554747u);
+    u32(&w, 3);
+    u64(&w, 3);
+    u64(&w, 1);
+    str(&w, "general.architecture");
+    u32(&w, GGUF_TYPE_STRING);
+    str(&w, "llama");
+    uint64_t off = 0;
+    for (int i = 0; i < 3; i++) {
+        str(&w, T[i].name);
+        u32(&w, 2);
+        u64(&w, T[i].cols);
+        u64(&w, T[i].rows);
+        u32(&w, T[i].type);
+        u64(&w, off);
+        off += (gguf_row_bytes(T[i].type, T[i].cols) * T[i].rows + 31) / 32 * 32;
+    }
+    uint32_t x = 99;
+    for (int i = 0; i < 3; i++) {
+        pad(&w, 32);
+        size_t bs = T[i].type == GGML_T_Q8_0 ? 34 : 18, nb = T[i].cols / 32 * T[i].rows;
+        for (size_t b = 0; b < nb; b++) {
+            uint16_t d = kern_fp32_to_fp16(0.01f * (float)(b % 17 + 1));
+            put(&w, &d, 2);
+            for (size_t j = 2; j < bs; j++) {
+                x = x * 1103515245u + 12345u;
+                w.b[w.n++] = (unsigned char)(x >> 16);
+            }
+        }
+    }
+    pad(&w, 32);
+    snprintf(path, sizeof path, "%s/repack.gguf", tmpdir);
+    write_file(path, w.b, w.n);
+    size_t m = arena_mark(R);
+    struct gguf *g, *gm;
+    assert_int_equal(gguf_open_mem(&gm, R, w.b, w.n, err, sizeof err), 0); /* the plain rows */
+    if (gguf_open(&g, R, port_linux(), path, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < 3; i++) {
+            struct gguf_w gw, pw;
+            assert_int_equal(gguf_weight(g, R, T[i].name, 0, (uint32_t)T[i].cols, &gw, err, sizeof err), 0);
+            assert_int_equal(gguf_weight(gm, R, T[i].name, 0, (uint32_t)T[i].cols, &pw, err, sizeof err), 0);
+            assert_int_equal(pw.layout, GGUF_LAYOUT_PLAIN);
+            int x8 = T[i].rows >= 8 && (T[i].type == GGML_T_Q8_0 ? kern->matvec_q8_0x8 != NULL
+                                                                  : kern->matvec_q4_0x8 != NULL);
+            assert_int_equal(gw.layout, x8 ? GGUF_LAYOUT_X8 : GGUF_LAYOUT_PLAIN);
+            size_t nbytes = (size_t)gguf_row_bytes(T[i].type, T[i].cols) * T[i].rows;
+            if (x8)
+                assert_true(memcmp(gw.data, pw.data, nbytes) != 0);
+            else
+                assert_memory_equal(gw.data, pw.data, nbytes);
+            for (uint32_t r = 0; r < T[i].rows; r++) {
+                gguf_w_row(&gw, r, f1);
+                gguf_w_row(&pw, r, f0);
+                if (memcmp(f0, f1, T[i].cols * sizeof *f0) != 0)
+                    fail_msg("%s pass %d row %u: dequantizes differently once repacked", T[i].name, pass, r);
+            }
+        }
+    gguf_close(g);
+    gguf_close(gm);
+    arena_reset(R, m);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(back, 1, sizeof back, f), w.n);
+    fclose(f);
+    assert_memory_equal(back, w.b, w.n); /* copy-on-write: the file is untouched */
+}
+
 static void fuzz_seeds_parse(void **state)
 {
     static const struct {
@@ -924,6 +1012,7 @@ int main(void)
         cmocka_unit_test(open_errors),
         cmocka_unit_test(quantize_roundtrip),
         cmocka_unit_test(quantize_failures),
+        cmocka_unit_test(repack_in_place),
         cmocka_unit_test(fuzz_seeds_parse),
         cmocka_unit_test(stories260k),
     };

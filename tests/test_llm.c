@@ -246,6 +246,79 @@ static void threads_identical(void **state)
     assert_true(checked >= 3 * nc * 2); /* scalar and at least one SIMD variant everywhere we build */
 }
 
+/* Weights repacked at load (gguf_open_mem_rw: x8 layouts, kern.h) give the
+ * logits of the plain layout run with the reference's integer kernels, bit
+ * for bit (the x8 kernels are exact to the reference), for every variant
+ * that has x8 ops, on one and two threads (rows split at multiples of 16).
+ * The tied output / token embedding is repacked too: its rows (the
+ * embedding lookup) must dequantize as before. */
+static void repacked_same_logits(void **state)
+{
+    (void)state;
+    static const char *variants[5] = {"scalar", "avx2", "avx512", "neon", "dotprod"};
+    static const uint32_t types[2] = {GGML_T_Q8_0, GGML_T_Q4_0};
+    int steps = test_quick() ? 3 : 8, checked = 0;
+    size_t rows = (size_t)(NPROMPT + steps) * NV;
+    const struct kern_ops *active = kern;
+    char err[200];
+    struct img g = {NULL, 0, 0};
+    write_model(&g, GGML_T_Q8_0);
+    g.cap = g.n;
+    g.b = arena_alloc(R, g.cap, 64);
+    float *ref = arena_alloc(R, rows * sizeof(float), 64), *got = arena_alloc(R, rows * sizeof(float), 64);
+    assert_non_null(g.b);
+    assert_non_null(ref);
+    assert_non_null(got);
+    size_t mark = arena_mark(R);
+    for (int v = 0; v < 5; v++) {
+        const struct kern_ops *k = kern_ops_get(variants[v], &CPU);
+        if (!k || !k->matvec_q8_0x8)
+            continue;
+        struct kern_ops hyb = *k; /* k with the reference's plain integer kernels */
+        hyb.matvec_q8_0 = kern_scalar.matvec_q8_0;
+        hyb.matvec_q4_0 = kern_scalar.matvec_q4_0;
+        hyb.matmul_q8_0 = kern_scalar.matmul_q8_0;
+        hyb.matmul_q4_0 = kern_scalar.matmul_q4_0;
+        for (int ti = 0; ti < 2; ti++) {
+            struct gguf *gf;
+            struct llm m;
+            write_model(&g, types[ti]);
+            kern = &hyb;
+            assert_int_equal(gguf_open_mem(&gf, R, g.b, g.n, err, sizeof err), 0); /* read-only: plain */
+            assert_int_equal(llm_load(&m, R, gf, 64, err, sizeof err), 0);
+            assert_int_equal(m.layers[0].q.layout, GGUF_LAYOUT_PLAIN);
+            decode(&m, ref, steps);
+            llm_close(&m);
+            gguf_close(gf);
+            arena_reset(R, mark);
+            kern = k;
+            assert_int_equal(gguf_open_mem_rw(&gf, R, g.b, g.n, err, sizeof err), 0);
+            assert_int_equal(llm_load(&m, R, gf, 64, err, sizeof err), 0);
+            assert_int_equal(m.layers[0].q.layout, GGUF_LAYOUT_X8);
+            assert_int_equal(m.output.layout, GGUF_LAYOUT_X8);
+            for (unsigned th = 1; th <= 2; th++) {
+                if (th > 1)
+                    assert_int_equal(llm_threads(&m, R, th, err, sizeof err), 0);
+                memset(got, 0xff, rows * sizeof(float));
+                decode(&m, got, steps);
+                if (memcmp(ref, got, rows * sizeof(float)) != 0) {
+                    size_t i = 0;
+                    while (memcmp(ref + i, got + i, sizeof(float)) == 0)
+                        i++;
+                    fail_msg("%s %s repacked, %u threads: logit %zu %.9g != %.9g (plain)", variants[v],
+                             gguf_ggml_type_name(types[ti]), th, i, (double)got[i], (double)ref[i]);
+                }
+                checked++;
+            }
+            llm_close(&m);
+            gguf_close(gf);
+            arena_reset(R, mark);
+        }
+    }
+    kern = active;
+    assert_true(checked >= 4); /* the scalar reference has the x8 ops everywhere */
+}
+
 static void bad_counts_and_restart(void **state)
 {
     (void)state;
@@ -303,6 +376,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(threads_identical),
         cmocka_unit_test(bad_counts_and_restart),
+        cmocka_unit_test(repacked_same_logits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
