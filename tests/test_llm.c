@@ -180,6 +180,20 @@ static void decode(struct llm *m, float *out, int steps)
     }
 }
 
+/* The image buffer (sized for the largest, F32, model) and two logit
+ * buffers of `rows` floats, from R. */
+static void setup_bufs(struct img *g, size_t rows, float **ref, float **got)
+{
+    write_model(g, GGML_T_F32);
+    g->cap = g->n;
+    g->b = arena_alloc(R, g->cap, 64);
+    *ref = arena_alloc(R, rows * sizeof(float), 64);
+    *got = arena_alloc(R, rows * sizeof(float), 64);
+    assert_non_null(g->b);
+    assert_non_null(*ref);
+    assert_non_null(*got);
+}
+
 static void threads_identical(void **state)
 {
     (void)state;
@@ -191,13 +205,8 @@ static void threads_identical(void **state)
     const struct kern_ops *active = kern;
     char err[200];
     struct img g = {NULL, 0, 0};
-    write_model(&g, GGML_T_F32); /* the largest image */
-    g.cap = g.n;
-    g.b = arena_alloc(R, g.cap, 64);
-    float *ref = arena_alloc(R, rows * sizeof(float), 64), *got = arena_alloc(R, rows * sizeof(float), 64);
-    assert_non_null(g.b);
-    assert_non_null(ref);
-    assert_non_null(got);
+    float *ref, *got;
+    setup_bufs(&g, rows, &ref, &got);
     size_t mark = arena_mark(R);
     for (int v = 0; v < 5; v++) {
         const struct kern_ops *k = kern_ops_get(variants[v], &CPU);
@@ -262,13 +271,8 @@ static void repacked_same_logits(void **state)
     const struct kern_ops *active = kern;
     char err[200];
     struct img g = {NULL, 0, 0};
-    write_model(&g, GGML_T_Q8_0);
-    g.cap = g.n;
-    g.b = arena_alloc(R, g.cap, 64);
-    float *ref = arena_alloc(R, rows * sizeof(float), 64), *got = arena_alloc(R, rows * sizeof(float), 64);
-    assert_non_null(g.b);
-    assert_non_null(ref);
-    assert_non_null(got);
+    float *ref, *got;
+    setup_bufs(&g, rows, &ref, &got);
     size_t mark = arena_mark(R);
     for (int v = 0; v < 5; v++) {
         const struct kern_ops *k = kern_ops_get(variants[v], &CPU);
