@@ -675,6 +675,9 @@ static inline __attribute__((always_inline)) __m256 x8_step(__m256 acc, const un
     return q4 ? q4x8_step(acc, p, a) : q8x8_step(acc, p, a);
 }
 
+#ifndef X8_PF
+#define X8_PF 512
+#endif
 static inline __attribute__((always_inline)) void av_matvec_x8(float *y, const void *W, const void *xq, size_t rows,
                                                                size_t cols, int q4)
 {
@@ -686,6 +689,14 @@ static inline __attribute__((always_inline)) void av_matvec_x8(float *y, const v
         __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
         for (size_t b = 0; b < nb; b++) {
             size_t o = b * bs;
+#if X8_PF
+            for (size_t l = 0; l < bs; l += 64) {
+                _mm_prefetch((const char *)p0 + o + X8_PF + l, _MM_HINT_T0);
+                _mm_prefetch((const char *)p1 + o + X8_PF + l, _MM_HINT_T0);
+                _mm_prefetch((const char *)p2 + o + X8_PF + l, _MM_HINT_T0);
+                _mm_prefetch((const char *)p3 + o + X8_PF + l, _MM_HINT_T0);
+            }
+#endif
             c0 = x8_step(c0, p0 + o, a + b, q4);
             c1 = x8_step(c1, p1 + o, a + b, q4);
             c2 = x8_step(c2, p2 + o, a + b, q4);

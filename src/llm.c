@@ -444,13 +444,29 @@ int32_t llm_sample(struct llm *m, const struct llm_sampling *s, uint64_t *rng)
 {
     int32_t best = 0;
     uint32_t V = m->n_vocab;
-    for (uint32_t i = 1; i < V; i++)
-        if (m->logits[i] > m->logits[best])
+    const float *lg = m->logits;
+    /* argmax, lowest id on ties, NaN never chosen (unless logits[0] is):
+     * the maximum in 8 independent lanes (vectorisable), then its first index */
+    float mx8[8], mx = lg[0];
+    for (int j = 0; j < 8; j++)
+        mx8[j] = lg[0];
+    uint32_t i8 = V / 8 * 8;
+    for (uint32_t i = 0; i < i8; i += 8)
+        for (int j = 0; j < 8; j++)
+            mx8[j] = lg[i + (uint32_t)j] > mx8[j] ? lg[i + (uint32_t)j] : mx8[j];
+    for (int j = 0; j < 8; j++)
+        mx = mx8[j] > mx ? mx8[j] : mx;
+    for (uint32_t i = i8; i < V; i++)
+        mx = lg[i] > mx ? lg[i] : mx;
+    for (uint32_t i = 0; i < V; i++)
+        if (lg[i] == mx) {
             best = (int32_t)i;
+            break;
+        }
     if (s == NULL || s->temp <= 0.0f || rng == NULL)
         return best;
     double sum = 0.0;
-    float mx = m->logits[best];
+    mx = lg[best];
     for (uint32_t i = 0; i < V; i++) {
         m->cand[i].p = expf((m->logits[i] - mx) / s->temp);
         m->cand[i].id = (int32_t)i;

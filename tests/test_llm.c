@@ -323,6 +323,46 @@ static void repacked_same_logits(void **state)
     assert_true(checked >= 4); /* the scalar reference has the x8 ops everywhere */
 }
 
+/* Greedy sampling: the first index of the maximum (lowest id on ties), a
+ * NaN never chosen unless logits[0] is NaN (then 0: every comparison fails),
+ * the maximum anywhere including the vocabulary's last (V % 8 != 0) rows. */
+static void greedy_argmax(void **state)
+{
+    (void)state;
+    char err[200];
+    struct img g = {NULL, 0, 0};
+    float *ref, *got;
+    size_t mark0 = arena_mark(R);
+    setup_bufs(&g, 1, &ref, &got);
+    write_model(&g, GGML_T_F32);
+    struct gguf *gf;
+    struct llm m;
+    assert_int_equal(gguf_open_mem(&gf, R, g.b, g.n, err, sizeof err), 0);
+    assert_int_equal(llm_load(&m, R, gf, 64, err, sizeof err), 0);
+    float *lg = m.logits;
+    static const uint32_t at[] = {0, 1, 7, 8, 500, NV - 9, NV - 3, NV - 1};
+    for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+        for (uint32_t i = 0; i < NV; i++)
+            lg[i] = -1.0f - (float)(i % 13);
+        lg[at[k]] = 2.0f;
+        if (at[k] + 5 < NV)
+            lg[at[k] + 5] = 2.0f; /* a later tie */
+        if (at[k] > 3)
+            lg[3] = NAN;
+        assert_int_equal(llm_sample(&m, NULL, NULL), (int32_t)at[k]);
+    }
+    for (uint32_t i = 0; i < NV; i++)
+        lg[i] = (float)i;
+    lg[0] = NAN;
+    assert_int_equal(llm_sample(&m, NULL, NULL), 0);
+    for (uint32_t i = 0; i < NV; i++)
+        lg[i] = -INFINITY;
+    assert_int_equal(llm_sample(&m, NULL, NULL), 0);
+    llm_close(&m);
+    gguf_close(gf);
+    arena_reset(R, mark0);
+}
+
 static void bad_counts_and_restart(void **state)
 {
     (void)state;
@@ -381,6 +421,7 @@ int main(void)
         cmocka_unit_test(threads_identical),
         cmocka_unit_test(bad_counts_and_restart),
         cmocka_unit_test(repacked_same_logits),
+        cmocka_unit_test(greedy_argmax),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
