@@ -820,7 +820,7 @@ static void q8x8_tile4(float *Y, size_t ys, const unsigned char *p, size_t nb, c
  * rows): every group of the matrix runs over one chunk before the next, so
  * a large batch's activations are read from L2, not L3, once per group. */
 #ifndef X8_CHUNK
-#define X8_CHUNK (1024000 * 1024)
+#define X8_CHUNK (64 * 1024)
 #endif
 
 static inline __attribute__((always_inline)) void av_matmul_x8(float *Y, const void *W, const void *X, size_t rows,
