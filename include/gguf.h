@@ -2,7 +2,9 @@
  *
  * Owns: the parsed view of one file: metadata key/values and tensor infos,
  * indexes allocated from a caller-given arena region; the file itself is
- * mapped read-only through the port and tensor data is used in place.
+ * mapped privately (copy-on-write) through the port and tensor data is used
+ * in place; gguf_weight may repack Q8_0/Q4_0 matrices in that mapping into
+ * the kernels' x8 layout (never written back to the file).
  *
  * Invariants after gguf_open succeeds: every count, string length, array
  * length and dimension is within ekb_limits.h; every tensor's data range

@@ -9,7 +9,10 @@
  * we recognise by their byte-swapped version and refuse); v1 (32-bit counts
  * and lengths) is refused. Keys and tensor names are indexed in open-
  * addressing hash tables in the region (duplicates are rejected at open,
- * lookups are O(1)). */
+ * lookups are O(1)). gguf_weight repacks a Q8_0/Q4_0 matrix in place (x8,
+ * kern.h) only in writable memory (copy-on-write map, gguf_open_mem_rw),
+ * once per tensor (gguf_tensor.layout); without room for its 8-row
+ * temporary it leaves the matrix plain. */
 #include <stdio.h>
 #include <string.h>
 

@@ -7,6 +7,8 @@
  * with ones. Q4_0 matvec feeds the unsigned nibbles (0..15) to maddubs
  * directly and takes 8*sum(a) off through a scalar accumulator (matmul:
  * in the int32 domain).
+ * x8 layouts (what models use here, see the Q4_0x8 / Q8_0x8 section): lanes
+ * are 8 weight rows, results exact to the scalar reference.
  * matvec: 4 weight rows per pass share each activation block. matmul: 1
  * weight row x 8 activation rows, Q8_0 through int16 madd, Q4_0 folded in
  * int16, no hadd (see av_matmul_q). Float accumulation: 8 lanes, then a
