@@ -13,6 +13,7 @@
  * kern.h) only in writable memory (copy-on-write map, gguf_open_mem_rw),
  * once per tensor (gguf_tensor.layout); without room for its 8-row
  * temporary it leaves the matrix plain. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -430,10 +431,13 @@ int gguf_open(struct gguf **out, struct arena_region *r, const struct port *p, c
                  (unsigned long long)size);
         rc = EKB_ECORRUPT;
     } else if (rc == 0) {
-        if (p->map_file_cow) { /* copy-on-write: weights can be repacked in place */
-            rc = p->map_file_cow(fd, size, &wmap);
-            map = wmap;
-        } else {
+        /* copy-on-write, so weights can be repacked in place; a system with
+         * strict overcommit may refuse a writable private mapping of the
+         * whole file (ENOMEM): then read-only, and the weights stay plain */
+        rc = p->map_file_cow ? p->map_file_cow(fd, size, &wmap) : -ENOMEM;
+        map = wmap;
+        if (rc == -ENOMEM) {
+            wmap = NULL;
             rc = p->map_file(fd, size, &map);
         }
         if (rc != 0) {

@@ -205,9 +205,10 @@ static void split(size_t n, unsigned part, unsigned nparts, size_t unit, size_t 
 }
 
 /* Part `part` of Y[k][i] = W[k] X[i] for the job's matrices: one token
- * splits output rows (multiples of 16: the kernels' 4-row passes, the 8-row
- * groups of repacked Q4_0 and the rows % 4 tail keep their rows), a batch splits tokens (multiples of 4:
- * the kernels' activation-row groups). Quantized inputs are in m->xq. */
+ * splits output rows (multiples of 16: the kernels' 4-row passes, the
+ * 8-row groups of repacked weights and the rows % 4 tail keep their rows),
+ * a batch splits tokens (multiples of 4: the kernels' activation-row
+ * groups). Quantized inputs are in m->xq. */
 static void lin_part(struct llm *m, const struct llm_job *j, unsigned part, unsigned nparts)
 {
     for (unsigned k = 0; k < j->nw; k++) {

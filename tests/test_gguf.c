@@ -2,6 +2,7 @@
  * writer below), on every truncation and many corruptions of them, and on
  * the real stories260K.gguf from ../shared/models (skipped with a message
  * when absent). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -898,6 +899,18 @@ static void repack_in_place(void **state)
     assert_int_equal(fread(back, 1, sizeof back, f), w.n);
     fclose(f);
     assert_memory_equal(back, w.b, w.n); /* copy-on-write: the file is untouched */
+    /* strict overcommit refusing the writable mapping (ENOMEM): the file is
+     * mapped read-only instead and the weights stay plain */
+    port_fake_reset();
+    port_fake_fail(PORT_FAKE_MAP, 1, ENOMEM);
+    if (gguf_open(&g, R, port_fake(), path, err, sizeof err) != 0)
+        fail_msg("read-only fallback: %s", err);
+    struct gguf_w gw;
+    assert_int_equal(gguf_weight(g, R, T[0].name, 0, (uint32_t)T[0].cols, &gw, err, sizeof err), 0);
+    assert_int_equal(gw.layout, GGUF_LAYOUT_PLAIN);
+    gguf_close(g);
+    port_fake_reset();
+    arena_reset(R, m);
 }
 
 static void fuzz_seeds_parse(void **state)
