@@ -605,15 +605,26 @@ static inline __m256 q4x8_scales(const unsigned char *p)
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
 }
 
-/* plain Q4_0 rows (a Q4_0x8 matrix's rows % 8 tail), exactly as the reference */
-static float row_q4_0_exact(const struct kern_q4_0 *w, const struct kern_q8a *a, size_t nb)
+/* Row r of a plain Q4_0 (q4) or Q8_0 matrix (an x8 matrix's rows % 8 tail),
+ * exactly as the reference: the block integer, then (dw * da) * (float)isum
+ * added in block order */
+static float row_exact(const void *W, size_t r, const struct kern_q8a *a, size_t nb, int q4)
 {
     __m128 acc = _mm_setzero_ps();
     for (size_t b = 0; b < nb; b++) {
         __m256i aq = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
-        int32_t v = hsum8i(dot_q4_block(unpack_q4(w[b].qs), aq)) - 8 * a[b].sum;
-        __m128 t = _mm_mul_ss(_mm_mul_ss(_mm_set_ss(h2f(w[b].d)), _mm_set_ss(a[b].d)),
-                              _mm_cvtsi32_ss(_mm_setzero_ps(), v));
+        int32_t v;
+        uint16_t d;
+        if (q4) {
+            const struct kern_q4_0 *w = (const struct kern_q4_0 *)W + r * nb + b;
+            v = hsum8i(dot_q4_block(unpack_q4(w->qs), aq)) - 8 * a[b].sum;
+            d = w->d;
+        } else {
+            const struct kern_q8_0 *w = (const struct kern_q8_0 *)W + r * nb + b;
+            v = hsum8i(dot_q8_block(_mm256_loadu_si256((const __m256i *)(const void *)w->qs), aq));
+            d = w->d;
+        }
+        __m128 t = _mm_mul_ss(_mm_mul_ss(_mm_set_ss(h2f(d)), _mm_set_ss(a[b].d)), _mm_cvtsi32_ss(_mm_setzero_ps(), v));
         acc = _mm_add_ss(acc, t);
     }
     return _mm_cvtss_f32(acc);
@@ -653,24 +664,10 @@ static inline __attribute__((always_inline)) __m256 q8x8_step(__m256 acc, const 
     return _mm256_add_ps(acc, _mm256_mul_ps(sc, _mm256_cvtepi32_ps(q8x8_isum(p, a->qs))));
 }
 
-/* plain Q8_0 rows (an x8 matrix's rows % 8 tail), exactly as the reference */
-static float row_q8_0_exact(const struct kern_q8_0 *w, const struct kern_q8a *a, size_t nb)
-{
-    __m128 acc = _mm_setzero_ps();
-    for (size_t b = 0; b < nb; b++) {
-        __m256i aq = _mm256_loadu_si256((const __m256i *)(const void *)a[b].qs);
-        __m256i wq = _mm256_loadu_si256((const __m256i *)(const void *)w[b].qs);
-        int32_t v = hsum8i(dot_q8_block(wq, aq));
-        __m128 t = _mm_mul_ss(_mm_mul_ss(_mm_set_ss(h2f(w[b].d)), _mm_set_ss(a[b].d)),
-                              _mm_cvtsi32_ss(_mm_setzero_ps(), v));
-        acc = _mm_add_ss(acc, t);
-    }
-    return _mm_cvtss_f32(acc);
-}
-
 /* x8 matvec: 4 groups per pass, taken from the 4 quarters of the matrix (4
  * continuous streams: one stream alone read DRAM at ~0.5 of the ceiling
- * here; no software prefetch: it cost ~30% on this layout) */
+ * here); software prefetch X8_PF bytes ahead on every line of each stream
+ * (512: best in the decode, see architecture.md "x8 layouts") */
 static inline __attribute__((always_inline)) __m256 x8_step(__m256 acc, const unsigned char *p,
                                                           const struct kern_q8a *a, int q4)
 {
@@ -717,8 +714,7 @@ static inline __attribute__((always_inline)) void av_matvec_x8(float *y, const v
         _mm256_storeu_ps(y + 8 * g, acc);
     }
     for (size_t r = ng * 8; r < rows; r++)
-        y[r] = q4 ? row_q4_0_exact((const struct kern_q4_0 *)W + r * nb, a, nb)
-                  : row_q8_0_exact((const struct kern_q8_0 *)W + r * nb, a, nb);
+        y[r] = row_exact(W, r, a, nb, q4);
 }
 
 static void av_matvec_q4_0x8(float *y, const void *W, const void *xq, size_t rows, size_t cols)
@@ -850,8 +846,7 @@ static inline __attribute__((always_inline)) void av_matmul_x8(float *Y, const v
     }
     for (size_t i = 0; i < n; i++)
         for (size_t r = ng * 8; r < rows; r++)
-            Y[i * rows + r] = q4 ? row_q4_0_exact((const struct kern_q4_0 *)W + r * nb, A + i * nb, nb)
-                                 : row_q8_0_exact((const struct kern_q8_0 *)W + r * nb, A + i * nb, nb);
+            Y[i * rows + r] = row_exact(W, r, A + i * nb, nb, q4);
 }
 
 static void av_matmul_q4_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n)

@@ -180,6 +180,17 @@ static void decode(struct llm *m, float *out, int steps)
     }
 }
 
+static const char *const VARIANTS[5] = {"scalar", "avx2", "avx512", "neon", "dotprod"};
+
+/* index of the first float of a and b whose bits differ, n if none */
+static size_t first_diff(const float *a, const float *b, size_t n)
+{
+    size_t i = 0;
+    while (i < n && memcmp(a + i, b + i, sizeof *a) == 0)
+        i++;
+    return i;
+}
+
 /* The image buffer (sized for the largest, F32, model) and two logit
  * buffers of `rows` floats, from R. */
 static void setup_bufs(struct img *g, size_t rows, float **ref, float **got)
@@ -197,7 +208,6 @@ static void setup_bufs(struct img *g, size_t rows, float **ref, float **got)
 static void threads_identical(void **state)
 {
     (void)state;
-    static const char *variants[5] = {"scalar", "avx2", "avx512", "neon", "dotprod"};
     static const uint32_t types[3] = {GGML_T_F32, GGML_T_Q8_0, GGML_T_Q4_0};
     const unsigned counts[4] = {2, 3, 4, EKB_LLM_MAX_THREADS};
     int quick = test_quick(), steps = quick ? 3 : 12, nc = quick ? 2 : 4, checked = 0;
@@ -209,7 +219,7 @@ static void threads_identical(void **state)
     setup_bufs(&g, rows, &ref, &got);
     size_t mark = arena_mark(R);
     for (int v = 0; v < 5; v++) {
-        const struct kern_ops *k = kern_ops_get(variants[v], &CPU);
+        const struct kern_ops *k = kern_ops_get(VARIANTS[v], &CPU);
         if (!k)
             continue;
         kern = k;
@@ -234,14 +244,11 @@ static void threads_identical(void **state)
                 memset(got, 0xff, rows * sizeof(float));
                 decode(&m, got, steps);
                 assert_true(m.par_steps > before);
-                if (memcmp(ref, got, rows * sizeof(float)) != 0) {
-                    size_t i = 0;
-                    while (memcmp(ref + i, got + i, sizeof(float)) == 0)
-                        i++;
+                size_t i = first_diff(ref, got, rows);
+                if (i < rows)
                     fail_msg("%s %s, %u threads: logit %zu (token %zu, id %zu) %.9g != %.9g on one thread",
-                             variants[v], gguf_ggml_type_name(types[ti]), counts[c], i, i / NV, i % NV,
+                             VARIANTS[v], gguf_ggml_type_name(types[ti]), counts[c], i, i / NV, i % NV,
                              (double)got[i], (double)ref[i]);
-                }
                 checked++;
             }
             llm_close(&m);
@@ -264,7 +271,6 @@ static void threads_identical(void **state)
 static void repacked_same_logits(void **state)
 {
     (void)state;
-    static const char *variants[5] = {"scalar", "avx2", "avx512", "neon", "dotprod"};
     static const uint32_t types[2] = {GGML_T_Q8_0, GGML_T_Q4_0};
     int steps = test_quick() ? 3 : 8, checked = 0;
     size_t rows = (size_t)(NPROMPT + steps) * NV;
@@ -275,7 +281,7 @@ static void repacked_same_logits(void **state)
     setup_bufs(&g, rows, &ref, &got);
     size_t mark = arena_mark(R);
     for (int v = 0; v < 5; v++) {
-        const struct kern_ops *k = kern_ops_get(variants[v], &CPU);
+        const struct kern_ops *k = kern_ops_get(VARIANTS[v], &CPU);
         if (!k || !k->matvec_q8_0x8)
             continue;
         struct kern_ops hyb = *k; /* k with the reference's plain integer kernels */
@@ -305,13 +311,10 @@ static void repacked_same_logits(void **state)
                     assert_int_equal(llm_threads(&m, R, th, err, sizeof err), 0);
                 memset(got, 0xff, rows * sizeof(float));
                 decode(&m, got, steps);
-                if (memcmp(ref, got, rows * sizeof(float)) != 0) {
-                    size_t i = 0;
-                    while (memcmp(ref + i, got + i, sizeof(float)) == 0)
-                        i++;
-                    fail_msg("%s %s repacked, %u threads: logit %zu %.9g != %.9g (plain)", variants[v],
+                size_t i = first_diff(ref, got, rows);
+                if (i < rows)
+                    fail_msg("%s %s repacked, %u threads: logit %zu %.9g != %.9g (plain)", VARIANTS[v],
                              gguf_ggml_type_name(types[ti]), th, i, (double)got[i], (double)ref[i]);
-                }
                 checked++;
             }
             llm_close(&m);
