@@ -119,9 +119,9 @@ static double time_mm(const struct kern_ops *k, int q, int mm, float *Y, const v
         else if (q == 1)
             k->matmul_q4_0(Y, W, X, rows, cols, n);
         else if (q == 3)
-            k->matmul_q4_0x8(Y, W, X, rows, cols, n);
+            k->matmul_q4_0x8(Y, W, X, rows, cols, n, NULL, 0);
         else if (q == 4)
-            k->matmul_q8_0x8(Y, W, X, rows, cols, n);
+            k->matmul_q8_0x8(Y, W, X, rows, cols, n, NULL, 0);
         else
             k->matmul_f32(Y, W, X, rows, cols, n);
     } else {

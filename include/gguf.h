@@ -113,6 +113,11 @@ int gguf_weight(const struct gguf *g, struct arena_region *r, const char *name, 
  * kern_act_bytes(cols) (kern_quantize_act). For a repacked w, lo % 8 == 0. */
 void gguf_w_matvec(const struct gguf_w *w, uint32_t lo, uint32_t hi, const void *x, float *y);
 void gguf_w_matmul(const struct gguf_w *w, uint32_t lo, uint32_t hi, const void *X, size_t n, float *Y);
+/* gguf_w_matmul, then kern_epilogue on each output row with bias + lo (the
+ * whole layer's bias b, NULL for none) and relu: fused into the stores of
+ * the repacked kernels, a pass after the others. */
+void gguf_w_linear(const struct gguf_w *w, uint32_t lo, uint32_t hi, const void *X, size_t n, float *Y,
+                   const float *b, int relu);
 /* A 1-D F32 tensor of n elements, 4-byte aligned. */
 int gguf_vector(const struct gguf *g, const char *name, uint32_t n, const float **out, char *err, size_t errlen);
 /* Row `row` of w as floats. */

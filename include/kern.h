@@ -57,11 +57,15 @@ struct kern_ops {
      * below). NULL in a variant without them: callers then keep the plain
      * layout. Bit for bit the scalar reference's matvec_q4_0 / matvec_q8_0
      * on the plain rows (same block integers, same float operations in the
-     * same order), whatever n and the row range. */
+     * same order), whatever n and the row range. The matmuls end with
+     * kern_epilogue's bias and ReLU (bias NULL: none), fused into their
+     * stores: the bits of the plain product followed by kern_epilogue. */
     void (*matvec_q4_0x8)(float *y, const void *W, const void *xq, size_t rows, size_t cols);
-    void (*matmul_q4_0x8)(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n);
+    void (*matmul_q4_0x8)(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n,
+                          const float *bias, int relu);
     void (*matvec_q8_0x8)(float *y, const void *W, const void *xq, size_t rows, size_t cols);
-    void (*matmul_q8_0x8)(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n);
+    void (*matmul_q8_0x8)(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n,
+                          const float *bias, int relu);
     void (*matvec_f32)(float *y, const float *W, const float *x, size_t rows, size_t cols);
     /* X: n rows of cols floats; Y: n x rows */
     void (*matmul_f32)(float *Y, const float *W, const float *X, size_t rows, size_t cols, size_t n);
@@ -91,6 +95,12 @@ const char *kern_init(const struct port_cpu *cpu);
 const struct kern_ops *kern_ops_get(const char *variant, const struct port_cpu *cpu);
 /* Every variant compiled into this binary (NULL-terminated). */
 extern const struct kern_ops *const kern_all[];
+
+/* A linear layer's epilogue on one output row y[0..n): y[r] += bias[r]
+ * (bias NULL: nothing added, so -0.0 stays), then with relu y[r] = y[r] > 0
+ * ? y[r] : 0 (NaN and -0.0 give +0.0): what kern->add and a ReLU pass
+ * give. */
+void kern_epilogue(float *y, const float *bias, int relu, size_t n);
 
 size_t kern_act_bytes(size_t n);
 void kern_quantize_act(const float *x, size_t n, void *xq);

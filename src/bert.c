@@ -138,9 +138,9 @@ int bert_embed(struct bert *m, const char *text, size_t len, float *out, uint32_
     float scale = 1.0f / sqrtf((float)hd);
     for (uint32_t l = 0; l < m->n_layer; l++) {
         struct bert_layer *L = &m->layers[l];
-        embed_linear(&L->q, L->bq, m->x, T, m->q, m->xq);
-        embed_linear(&L->k, L->bk, m->x, T, m->k, m->xq);
-        embed_linear(&L->v, L->bv, m->x, T, m->v, m->xq);
+        embed_linear(&L->q, L->bq, m->x, T, m->q, m->xq, 0);
+        embed_linear(&L->k, L->bk, m->x, T, m->k, m->xq, 0);
+        embed_linear(&L->v, L->bv, m->x, T, m->v, m->xq, 0);
         for (uint32_t h = 0; h < m->n_head; h++)
             for (uint32_t t = 0; t < T; t++) {
                 const float *qt = m->q + (size_t)t * d + h * hd;
@@ -155,15 +155,15 @@ int bert_embed(struct bert *m, const char *text, size_t len, float *out, uint32_
                         o[i] += m->att[s] * vs[i];
                 }
             }
-        embed_linear(&L->o, L->bo, m->a, T, m->q, m->xq);
+        embed_linear(&L->o, L->bo, m->a, T, m->q, m->xq, 0);
         for (uint32_t t = 0; t < T; t++) {
             float *x = m->x + (size_t)t * d;
             kern->add(x, m->q + (size_t)t * d, d);
             kern->layernorm(x, x, L->ln1_g, L->ln1_b, d, m->eps);
         }
-        embed_linear(&L->up, L->bup, m->x, T, m->h, m->xq);
+        embed_linear(&L->up, L->bup, m->x, T, m->h, m->xq, 0);
         kern->gelu(m->h, (size_t)T * m->n_ff);
-        embed_linear(&L->down, L->bdown, m->h, T, m->q, m->xq);
+        embed_linear(&L->down, L->bdown, m->h, T, m->q, m->xq, 0);
         for (uint32_t t = 0; t < T; t++) {
             float *x = m->x + (size_t)t * d;
             kern->add(x, m->q + (size_t)t * d, d);

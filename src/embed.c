@@ -207,18 +207,16 @@ void embed_close(struct embedder *e)
     e->file = NULL;
 }
 
-void embed_linear(const struct gguf_w *w, const float *b, const float *X, uint32_t T, float *Y, void *xq)
+void embed_linear(const struct gguf_w *w, const float *b, const float *X, uint32_t T, float *Y, void *xq, int relu)
 {
     if (w->type == GGML_T_F32) {
-        gguf_w_matmul(w, 0, w->rows, X, T, Y);
+        gguf_w_linear(w, 0, w->rows, X, T, Y, b, relu);
     } else {
         size_t ab = kern_act_bytes(w->cols);
         for (uint32_t t = 0; t < T; t++)
             kern->quantize_act(X + (size_t)t * w->cols, w->cols, (char *)xq + t * ab);
-        gguf_w_matmul(w, 0, w->rows, xq, T, Y);
+        gguf_w_linear(w, 0, w->rows, xq, T, Y, b, relu);
     }
-    for (uint32_t t = 0; t < T; t++)
-        kern->add(Y + (size_t)t * w->rows, b, w->rows);
 }
 
 float embed_cosine(const float *a, const float *b, uint32_t dim)

@@ -704,46 +704,65 @@ void gguf_w_row(const struct gguf_w *w, uint32_t row, float *out)
                                  w->cols);
 }
 
-typedef void mv_fn(float *y, const void *W, const void *x, size_t rows, size_t cols);
-typedef void mm_fn(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n);
+typedef void mmx8_fn(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n, const float *bias,
+                     int relu);
 
-/* mm 0: the matvec kernel (one input), 1: the matmul kernel (n inputs) */
-static void w_apply(const struct gguf_w *w, uint32_t lo, uint32_t hi, const void *X, size_t n, float *Y, int mm)
+/* mm 0: the matvec kernel (one input), 1: the matmul kernel (n inputs);
+ * then the epilogue (b: the bias of row lo, or NULL) */
+static void w_apply(const struct gguf_w *w, uint32_t lo, uint32_t hi, const void *X, size_t n, float *Y, int mm,
+                    const float *b, int relu)
 {
     size_t rows = hi - lo;
-    if (w->type == GGML_T_F32) {
-        const float *W = (const float *)w->data + (size_t)lo * w->cols;
-        if (mm)
-            kern->matmul_f32(Y, W, X, rows, w->cols, n);
-        else
-            kern->matvec_f32(Y, W, X, rows, w->cols);
-        return;
-    }
     const struct kern_ops *k = kern;
+    const void *W;
+    if (w->type == GGML_T_F32) {
+        W = (const float *)w->data + (size_t)lo * w->cols;
+        if (mm)
+            k->matmul_f32(Y, W, X, rows, w->cols, n);
+        else
+            k->matvec_f32(Y, W, X, rows, w->cols);
+        goto epilogue;
+    }
     int q4 = w->type == GGML_T_Q4_0;
-    mv_fn *v = q4 ? k->matvec_q4_0 : k->matvec_q8_0;
-    mm_fn *m = q4 ? k->matmul_q4_0 : k->matmul_q8_0;
+    W = (const unsigned char *)w->data + (size_t)lo * gguf_row_bytes(w->type, w->cols);
     if (w->layout == GGUF_LAYOUT_X8) {
         /* the kernels may have been switched since the load (tests): the
          * reference always has the repacked ops */
         if (!(q4 ? k->matvec_q4_0x8 && k->matmul_q4_0x8 : k->matvec_q8_0x8 && k->matmul_q8_0x8))
             k = &kern_scalar;
-        v = q4 ? k->matvec_q4_0x8 : k->matvec_q8_0x8;
-        m = q4 ? k->matmul_q4_0x8 : k->matmul_q8_0x8;
+        if (mm) { /* the epilogue in the kernel's stores */
+            mmx8_fn *m = q4 ? k->matmul_q4_0x8 : k->matmul_q8_0x8;
+            m(Y, W, X, rows, w->cols, n, b, relu);
+            return;
+        }
+        (q4 ? k->matvec_q4_0x8 : k->matvec_q8_0x8)(Y, W, X, rows, w->cols);
+        goto epilogue;
     }
-    const void *W = (const unsigned char *)w->data + (size_t)lo * gguf_row_bytes(w->type, w->cols);
     if (mm)
-        m(Y, W, X, rows, w->cols, n);
+        (q4 ? k->matmul_q4_0 : k->matmul_q8_0)(Y, W, X, rows, w->cols, n);
     else
-        v(Y, W, X, rows, w->cols);
+        (q4 ? k->matvec_q4_0 : k->matvec_q8_0)(Y, W, X, rows, w->cols);
+epilogue: /* kern->add: kern_epilogue's sums, vectorised */
+    for (size_t i = 0; (b || relu) && i < (mm ? n : 1); i++) {
+        if (b)
+            k->add(Y + i * rows, b, rows);
+        if (relu)
+            kern_epilogue(Y + i * rows, NULL, 1, rows);
+    }
 }
 
 void gguf_w_matvec(const struct gguf_w *w, uint32_t lo, uint32_t hi, const void *x, float *y)
 {
-    w_apply(w, lo, hi, x, 1, y, 0);
+    w_apply(w, lo, hi, x, 1, y, 0, NULL, 0);
 }
 
 void gguf_w_matmul(const struct gguf_w *w, uint32_t lo, uint32_t hi, const void *X, size_t n, float *Y)
 {
-    w_apply(w, lo, hi, X, n, Y, 1);
+    w_apply(w, lo, hi, X, n, Y, 1, NULL, 0);
+}
+
+void gguf_w_linear(const struct gguf_w *w, uint32_t lo, uint32_t hi, const void *X, size_t n, float *Y,
+                   const float *b, int relu)
+{
+    w_apply(w, lo, hi, X, n, Y, 1, b ? b + lo : NULL, relu);
 }

@@ -334,18 +334,34 @@ static void sc_matvec_q8_0x8(float *y, const void *W, const void *xq, size_t row
     sc_matvec_x8(0, y, W, xq, rows, cols);
 }
 
-static void sc_matmul_q4_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n)
+void kern_epilogue(float *y, const float *bias, int relu, size_t n)
 {
-    size_t nb = cols / KERN_QK;
-    for (size_t i = 0; i < n; i++)
-        sc_matvec_x8(1, Y + i * rows, W, (const struct kern_q8a *)X + i * nb, rows, cols);
+    if (bias)
+        for (size_t r = 0; r < n; r++)
+            y[r] += bias[r];
+    if (relu)
+        for (size_t r = 0; r < n; r++)
+            y[r] = y[r] > 0.0f ? y[r] : 0.0f;
 }
 
-static void sc_matmul_q8_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n)
+static void sc_matmul_q4_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n,
+                             const float *bias, int relu)
 {
     size_t nb = cols / KERN_QK;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        sc_matvec_x8(1, Y + i * rows, W, (const struct kern_q8a *)X + i * nb, rows, cols);
+        kern_epilogue(Y + i * rows, bias, relu, rows);
+    }
+}
+
+static void sc_matmul_q8_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n,
+                             const float *bias, int relu)
+{
+    size_t nb = cols / KERN_QK;
+    for (size_t i = 0; i < n; i++) {
         sc_matvec_x8(0, Y + i * rows, W, (const struct kern_q8a *)X + i * nb, rows, cols);
+        kern_epilogue(Y + i * rows, bias, relu, rows);
+    }
 }
 
 static float sc_dot_f32(const float *a, const float *b, size_t n)

@@ -748,9 +748,22 @@ static inline __attribute__((always_inline)) __m256 x8_fin(__m256 acc, __m256 sc
     return _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(sc, _mm256_set1_ps(a->d)), _mm256_cvtepi32_ps(s)));
 }
 
-/* 4 activation rows A0[i * as] (i = 0..3) against the group at p; outputs Y[i * ys + 0..7] */
+/* kern_epilogue on 8 outputs: + bias (b: NULL for none), then ReLU as a
+ * mask of y > 0 (NaN, -0.0 -> +0.0) */
+static inline __attribute__((always_inline)) __m256 x8_epi(__m256 y, const float *b, int relu)
+{
+    if (b)
+        y = _mm256_add_ps(y, _mm256_loadu_ps(b));
+    if (relu)
+        y = _mm256_and_ps(y, _mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ));
+    return y;
+}
+
+/* 4 activation rows A0[i * as] (i = 0..3) against the group at p; outputs
+ * Y[i * ys + 0..7], through x8_epi with the group's 8 biases gb */
 static inline __attribute__((always_inline)) void x8_tile4(float *Y, size_t ys, const unsigned char *p, size_t nb,
-                                                           const struct kern_q8a *A0, size_t as, int q4)
+                                                           const struct kern_q8a *A0, size_t as, const float *gb,
+                                                           int relu, int q4)
 {
     const __m256i ones = _mm256_set1_epi16(1), m4 = _mm256_set1_epi8(15);
     __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
@@ -798,20 +811,22 @@ static inline __attribute__((always_inline)) void x8_tile4(float *Y, size_t ys, 
         c2 = x8_fin(c2, sc, a2, s2);
         c3 = x8_fin(c3, sc, a3, s3);
     }
-    _mm256_storeu_ps(Y, c0);
-    _mm256_storeu_ps(Y + ys, c1);
-    _mm256_storeu_ps(Y + 2 * ys, c2);
-    _mm256_storeu_ps(Y + 3 * ys, c3);
+    _mm256_storeu_ps(Y, x8_epi(c0, gb, relu));
+    _mm256_storeu_ps(Y + ys, x8_epi(c1, gb, relu));
+    _mm256_storeu_ps(Y + 2 * ys, x8_epi(c2, gb, relu));
+    _mm256_storeu_ps(Y + 3 * ys, x8_epi(c3, gb, relu));
 }
 
-static void q4x8_tile4(float *Y, size_t ys, const unsigned char *p, size_t nb, const struct kern_q8a *A0, size_t as)
+static void q4x8_tile4(float *Y, size_t ys, const unsigned char *p, size_t nb, const struct kern_q8a *A0, size_t as,
+                       const float *b, int relu)
 {
-    x8_tile4(Y, ys, p, nb, A0, as, 1);
+    x8_tile4(Y, ys, p, nb, A0, as, b, relu, 1);
 }
 
-static void q8x8_tile4(float *Y, size_t ys, const unsigned char *p, size_t nb, const struct kern_q8a *A0, size_t as)
+static void q8x8_tile4(float *Y, size_t ys, const unsigned char *p, size_t nb, const struct kern_q8a *A0, size_t as,
+                       const float *b, int relu)
 {
-    x8_tile4(Y, ys, p, nb, A0, as, 0);
+    x8_tile4(Y, ys, p, nb, A0, as, b, relu, 0);
 }
 
 /* Activation rows go in chunks of about X8_CHUNK bytes (a multiple of 4
@@ -822,7 +837,8 @@ static void q8x8_tile4(float *Y, size_t ys, const unsigned char *p, size_t nb, c
 #endif
 
 static inline __attribute__((always_inline)) void av_matmul_x8(float *Y, const void *W, const void *X, size_t rows,
-                                                               size_t cols, size_t n, int q4)
+                                                               size_t cols, size_t n, const float *bias, int relu,
+                                                               int q4)
 {
     size_t nb = cols / KERN_QK, ng = rows / 8, bs = q4 ? KERN_Q4X8_BLOCK : KERN_Q8X8_BLOCK;
     size_t cn = X8_CHUNK / (nb * sizeof(struct kern_q8a)) / 4 * 4;
@@ -833,30 +849,36 @@ static inline __attribute__((always_inline)) void av_matmul_x8(float *Y, const v
         size_t ie = n - i0 < cn ? n : i0 + cn;
         for (size_t g = 0; g < ng; g++) {
             const unsigned char *p = (const unsigned char *)W + g * nb * bs;
+            const float *gb = bias ? bias + 8 * g : NULL;
             size_t i = i0;
             for (; i + 4 <= ie; i += 4)
-                (q4 ? q4x8_tile4 : q8x8_tile4)(Y + i * rows + 8 * g, rows, p, nb, A + i * nb, nb);
+                (q4 ? q4x8_tile4 : q8x8_tile4)(Y + i * rows + 8 * g, rows, p, nb, A + i * nb, nb, gb, relu);
             for (; i < ie; i++) {
                 __m256 acc = _mm256_setzero_ps();
                 for (size_t b = 0; b < nb; b++)
                     acc = x8_step(acc, p + b * bs, A + i * nb + b, q4);
-                _mm256_storeu_ps(Y + i * rows + 8 * g, acc);
+                _mm256_storeu_ps(Y + i * rows + 8 * g, x8_epi(acc, gb, relu));
             }
         }
     }
-    for (size_t i = 0; i < n; i++)
-        for (size_t r = ng * 8; r < rows; r++)
-            Y[i * rows + r] = row_exact(W, r, A + i * nb, nb, q4);
+    if (ng * 8 < rows)
+        for (size_t i = 0; i < n; i++) {
+            for (size_t r = ng * 8; r < rows; r++)
+                Y[i * rows + r] = row_exact(W, r, A + i * nb, nb, q4);
+            kern_epilogue(Y + i * rows + ng * 8, bias ? bias + ng * 8 : NULL, relu, rows - ng * 8);
+        }
 }
 
-static void av_matmul_q4_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n)
+static void av_matmul_q4_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n,
+                             const float *bias, int relu)
 {
-    av_matmul_x8(Y, W, X, rows, cols, n, 1);
+    av_matmul_x8(Y, W, X, rows, cols, n, bias, relu, 1);
 }
 
-static void av_matmul_q8_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n)
+static void av_matmul_q8_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n,
+                             const float *bias, int relu)
 {
-    av_matmul_x8(Y, W, X, rows, cols, n, 0);
+    av_matmul_x8(Y, W, X, rows, cols, n, bias, relu, 0);
 }
 
 static float av_dot_f32(const float *a, const float *b, size_t n)

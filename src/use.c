@@ -282,6 +282,7 @@ struct lin_job {
     const void *X; /* F32 weights: the float rows; else their int8 blocks in m->xq */
     uint32_t T;
     float *Y;
+    int relu;
 };
 
 static void lin_part(struct use_model *m, unsigned part, unsigned nparts, void *arg)
@@ -296,9 +297,7 @@ static void lin_part(struct use_model *m, unsigned part, unsigned nparts, void *
         split_by(j->T, part, nparts, 4, &lo, &hi);
         if (lo >= hi)
             return;
-        gguf_w_matmul(w, 0, w->rows, (const char *)X + lo * ab, hi - lo, j->Y + (size_t)lo * w->rows);
-        for (uint32_t t = lo; t < hi; t++)
-            kern->add(j->Y + (size_t)t * w->rows, j->b, w->rows);
+        gguf_w_linear(w, 0, w->rows, (const char *)X + lo * ab, hi - lo, j->Y + (size_t)lo * w->rows, j->b, j->relu);
         return;
     }
     /* rows, in multiples of 8 (repacked Q4_0 groups): part products into
@@ -308,19 +307,17 @@ static void lin_part(struct use_model *m, unsigned part, unsigned nparts, void *
         return;
     uint32_t nr = hi - lo;
     float *tmp = m->ytmp + (size_t)j->T * lo;
-    gguf_w_matmul(w, lo, hi, X, j->T, tmp);
-    for (uint32_t t = 0; t < j->T; t++) {
-        float *y = j->Y + (size_t)t * w->rows + lo;
-        memcpy(y, tmp + (size_t)t * nr, (size_t)nr * 4);
-        kern->add(y, j->b + lo, nr);
-    }
+    gguf_w_linear(w, lo, hi, X, j->T, tmp, j->b, j->relu);
+    for (uint32_t t = 0; t < j->T; t++)
+        memcpy(j->Y + (size_t)t * w->rows + lo, tmp + (size_t)t * nr, (size_t)nr * 4);
 }
 
-/* Y[T][rows] = X W^T + b, on the pool's threads */
-static void lin(struct use_model *m, const struct gguf_w *w, const float *b, const float *X, uint32_t T, float *Y)
+/* Y[T][rows] = X W^T + b, then with relu max(Y, 0), on the pool's threads */
+static void lin(struct use_model *m, const struct gguf_w *w, const float *b, const float *X, uint32_t T, float *Y,
+                int relu)
 {
     if (m->n_threads <= 1 || T == 0) {
-        embed_linear(w, b, X, T, Y, m->xq);
+        embed_linear(w, b, X, T, Y, m->xq, relu);
         return;
     }
     if (w->type != GGML_T_F32) {
@@ -328,7 +325,7 @@ static void lin(struct use_model *m, const struct gguf_w *w, const float *b, con
         for (uint32_t t = 0; t < T; t++)
             kern->quantize_act(X + (size_t)t * w->cols, w->cols, (char *)m->xq + t * ab);
     }
-    struct lin_job j = {w, b, w->type == GGML_T_F32 ? (const void *)X : m->xq, T, Y};
+    struct lin_job j = {w, b, w->type == GGML_T_F32 ? (const void *)X : m->xq, T, Y, relu};
     use_run(m, lin_part, &j);
 }
 
@@ -347,25 +344,6 @@ static void axpy(float *restrict o, const float *restrict v, float w, uint32_t n
     }
     for (; k < n; k++)
         o[k] += w * v[k];
-}
-
-typedef int32_t use_i4 __attribute__((vector_size(16)));
-
-/* x = max(x, 0) (NaN -> 0, as x > 0 ? x : 0), 4 lanes at a time: the
- * branchy scalar loop was ~4% of a pass */
-static void relu(float *x, size_t n)
-{
-    const use_v4 z = {0.0f, 0.0f, 0.0f, 0.0f};
-    size_t k = 0;
-    for (; k + 4 <= n; k += 4) {
-        use_v4 v;
-        memcpy(&v, x + k, sizeof v);
-        use_i4 keep = v > z;
-        v = (use_v4)((use_i4)v & keep);
-        memcpy(x + k, &v, sizeof v);
-    }
-    for (; k < n; k++)
-        x[k] = x[k] > 0.0f ? x[k] : 0.0f;
 }
 
 struct attn_job {
@@ -429,12 +407,12 @@ static void forward_packed(struct use_model *m, uint32_t nseq, float *out)
             int last = l + 1 == m->n_layer;
             for (uint32_t t = 0; t < T; t++)
                 kern->layernorm(m->a + (size_t)t * din, m->x + (size_t)t * din, L->ln1_g, L->ln1_b, din, m->eps);
-            lin(m, &L->qkv, L->bqkv, m->a, T, m->qkv);
+            lin(m, &L->qkv, L->bqkv, m->a, T, m->qkv, 0);
             struct attn_job aj = {L, nseq};
             use_run(m, attn_part, &aj);
-            lin(m, &L->o, L->bo, m->o, T, m->h); /* h = attention output [T][D] */
+            lin(m, &L->o, L->bo, m->o, T, m->h, 0); /* h = attention output [T][D] */
             if (L->has_res) {
-                lin(m, &L->res, L->bres, m->x, T, m->f);
+                lin(m, &L->res, L->bres, m->x, T, m->f, 0);
                 for (uint32_t t = 0; t < T; t++)
                     kern->add(m->h + (size_t)t * D, m->f + (size_t)t * D, D);
             } else {
@@ -443,10 +421,9 @@ static void forward_packed(struct use_model *m, uint32_t nseq, float *out)
             }
             for (uint32_t t = 0; t < T; t++)
                 kern->layernorm(m->a + (size_t)t * D, m->h + (size_t)t * D, L->ln2_g, L->ln2_b, D, m->eps);
-            lin(m, &L->up, L->bup, m->a, T, m->f);
-            relu(m->f, (size_t)T * F);
+            lin(m, &L->up, L->bup, m->a, T, m->f, 1); /* ReLU fused */
             if (!last) {
-                lin(m, &L->down, L->bdown, m->f, T, m->x);
+                lin(m, &L->down, L->bdown, m->f, T, m->x, 0);
                 for (uint32_t t = 0; t < T; t++)
                     kern->add(m->x + (size_t)t * D, m->h + (size_t)t * D, D);
                 continue;
@@ -467,13 +444,13 @@ static void forward_packed(struct use_model *m, uint32_t nseq, float *out)
                 for (uint32_t k = 0; k < F; k++)
                     fp[k] *= inv;
             }
-            lin(m, &L->down, L->bdown, m->fpool, nseq, m->y);
+            lin(m, &L->down, L->bdown, m->fpool, nseq, m->y, 0);
             for (uint32_t i = 0; i < nseq; i++)
                 if (m->boff[i + 1] > m->boff[i]) /* an empty text pools to zeros */
                     kern->add(m->pooled + (size_t)i * D, m->y + (size_t)i * D, D);
         }
     }
-    lin(m, &m->pooler, m->bpool, m->pooled, nseq, m->y);
+    lin(m, &m->pooler, m->bpool, m->pooled, nseq, m->y, 0);
     for (uint32_t i = 0; i < nseq; i++) {
         float *y = m->y + (size_t)i * D, ss = 0.0f;
         for (uint32_t k = 0; k < D; k++) {

@@ -380,12 +380,12 @@ static void v_x8(const struct kern_ops *k)
     enum { NBMAX = 67, RMAX = 77, NMAX = 9 };
     static unsigned char plain[RMAX * NBMAX * 34 + 8], x8[RMAX * NBMAX * 34 + 8], tmp[8 * NBMAX * 34];
     static struct kern_q8a act[NMAX * NBMAX];
-    static float y0[RMAX], y1[NMAX * RMAX], f0[NBMAX * 32], f1[NBMAX * 32];
+    static float y0[RMAX], y1[NMAX * RMAX], f0[NBMAX * 32], f1[NBMAX * 32], bias_v[RMAX];
     static const size_t rowss[] = {1, 7, 8, 9, 13, 16, 24, 31, 32, 33, 40, 47, 64, 77};
     static const size_t nbs[] = {1, 2, 3, 5, 18, 67};
     for (int q4 = 0; q4 < 2; q4++) {
         void (*mv)(float *, const void *, const void *, size_t, size_t) = q4 ? k->matvec_q4_0x8 : k->matvec_q8_0x8;
-        void (*mm)(float *, const void *, const void *, size_t, size_t, size_t) =
+        void (*mm)(float *, const void *, const void *, size_t, size_t, size_t, const float *, int) =
             q4 ? k->matmul_q4_0x8 : k->matmul_q8_0x8;
         void (*ref)(float *, const void *, const void *, size_t, size_t) =
             q4 ? kern_scalar.matvec_q4_0 : kern_scalar.matvec_q8_0;
@@ -436,12 +436,24 @@ static void v_x8(const struct kern_ops *k)
                         if (memcmp(y0 + 8, y1, (rows - 8) * sizeof *y0) != 0)
                             fail_msg("%s matvec x8 q4=%d rows 8..%zu differ", k->name, q4, rows);
                     }
-                    mm(y1, X, act, rows, cols, n);
+                    /* epilogue: none, bias, ReLU, both (ReLU zeroes about half) */
+                    int epi = (int)(rnd() % 4), relu = epi >= 2;
+                    const float *bias = epi & 1 ? bias_v : NULL;
+                    for (size_t r = 0; r < rows; r++)
+                        bias_v[r] = (r % 5 == 0) ? -0.0f : frand();
+                    mm(y1, X, act, rows, cols, n, bias, relu);
                     for (size_t i = 0; i < n; i++) {
                         ref(y0, P, act + i * nb, rows, cols);
+                        for (size_t r = 0; r < rows; r++) {
+                            if (bias)
+                                y0[r] = y0[r] + bias[r];
+                            if (relu && !(y0[r] > 0.0f))
+                                y0[r] = 0.0f;
+                        }
                         if (memcmp(y0, y1 + i * rows, rows * sizeof *y0) != 0)
-                            fail_msg("%s matmul_%s rows=%zu cols=%zu n=%zu i=%zu mode=%d: not the reference's bits",
-                                     k->name, q4 ? "q4_0x8" : "q8_0x8", rows, cols, n, i, mode);
+                            fail_msg("%s matmul_%s rows=%zu cols=%zu n=%zu i=%zu mode=%d epi=%d: not the reference's "
+                                     "bits",
+                                     k->name, q4 ? "q4_0x8" : "q8_0x8", rows, cols, n, i, mode, epi);
                     }
                 }
     }
