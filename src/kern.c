@@ -471,6 +471,20 @@ void kern_sc_axpy(float *y, float a, const float *x, size_t n)
         y[i] += a * x[i]; /* kern.c is built with -ffp-contract=off: not fused */
 }
 
+void kern_sc_attn(float *o, size_t os, const float *q, size_t qs, const float *k, const float *v, size_t ks, size_t T,
+                  size_t hd, float scale, float *p)
+{
+    for (size_t t = 0; t < T; t++) {
+        float *ot = o + t * os;
+        for (size_t s = 0; s < T; s++)
+            p[s] = sc_dot_f32(q + t * qs, k + s * ks, hd) * scale;
+        kern_sc_softmax(p, T);
+        memset(ot, 0, hd * sizeof *ot);
+        for (size_t s = 0; s < T; s++)
+            kern_sc_axpy(ot, p[s], v + s * ks, hd);
+    }
+}
+
 /* The cos/sin of the last (pos, head_dim, theta) per thread: a decoder
  * rotates q and k of every layer at the same position (60 calls per token
  * for 30 layers), and pow + sincos per pair was ~2% of a decode step. The
@@ -545,6 +559,7 @@ const struct kern_ops kern_scalar = {
     .add = sc_add,
     .mul = sc_mul,
     .axpy = kern_sc_axpy,
+    .attn = kern_sc_attn,
 };
 
 /* ------------------------------------------------------------ dispatch */

@@ -903,33 +903,45 @@ static void av_matvec_f32(float *y, const float *W, const float *x, size_t rows,
         y[r] = av_dot_f32(W + r * cols, x, cols);
 }
 
+/* q . k0..k3 (n floats) as one vector of 4 sums: 8-lane FMA chains, reduced
+ * together by two hadds and one add of the halves */
+static inline __m128 dot4_f32(const float *q, const float *k0, const float *k1, const float *k2, const float *k3,
+                              size_t n)
+{
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+    size_t d = 0;
+    for (; d + 8 <= n; d += 8) {
+        __m256 qv = _mm256_loadu_ps(q + d);
+        c0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + d), c0);
+        c1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + d), c1);
+        c2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k2 + d), c2);
+        c3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k3 + d), c3);
+    }
+    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(c0, c1), _mm256_hadd_ps(c2, c3));
+    __m128 r = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    if (d < n) {
+        float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (; d < n; d++) {
+            t[0] += q[d] * k0[d];
+            t[1] += q[d] * k1[d];
+            t[2] += q[d] * k2[d];
+            t[3] += q[d] * k3[d];
+        }
+        r = _mm_add_ps(r, _mm_loadu_ps(t));
+    }
+    return r;
+}
+
 static void av_matmul_f32(float *Y, const float *W, const float *X, size_t rows, size_t cols, size_t n)
 {
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        const float *x0 = X + i * cols, *x1 = x0 + cols, *x2 = x1 + cols, *x3 = x2 + cols;
+        const float *x0 = X + i * cols;
         for (size_t r = 0; r < rows; r++) {
-            const float *w = W + r * cols;
-            __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
-            size_t k = 0;
-            for (; k + 8 <= cols; k += 8) {
-                __m256 wv = _mm256_loadu_ps(w + k);
-                c0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x0 + k), c0);
-                c1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x1 + k), c1);
-                c2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x2 + k), c2);
-                c3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x3 + k), c3);
-            }
-            float s0 = hsum8(c0), s1 = hsum8(c1), s2 = hsum8(c2), s3 = hsum8(c3);
-            for (; k < cols; k++) {
-                s0 += w[k] * x0[k];
-                s1 += w[k] * x1[k];
-                s2 += w[k] * x2[k];
-                s3 += w[k] * x3[k];
-            }
-            Y[i * rows + r] = s0;
-            Y[(i + 1) * rows + r] = s1;
-            Y[(i + 2) * rows + r] = s2;
-            Y[(i + 3) * rows + r] = s3;
+            float s[4];
+            _mm_storeu_ps(s, dot4_f32(W + r * cols, x0, x0 + cols, x0 + 2 * cols, x0 + 3 * cols, cols));
+            for (int k = 0; k < 4; k++)
+                Y[(i + (size_t)k) * rows + r] = s[k];
         }
     }
     for (; i < n; i++)
@@ -970,6 +982,55 @@ static void av_axpy(float *y, float a, const float *x, size_t n)
         _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, _mm256_loadu_ps(x + i))));
     for (; i < n; i++)
         y[i] += a * x[i];
+}
+
+/* kern.h attn: scores 4 keys at a time (dot4_f32), the scalar softmax, then
+ * o_t in registers, 32 (then 8) columns at a time over all s: each output
+ * is stored once instead of read and written per s */
+static void av_attn(float *o, size_t os, const float *q, size_t qs, const float *k, const float *v, size_t ks, size_t T,
+                    size_t hd, float scale, float *p)
+{
+    for (size_t t = 0; t < T; t++) {
+        const float *qt = q + t * qs;
+        float *ot = o + t * os;
+        size_t s = 0;
+        for (; s + 4 <= T; s += 4) {
+            const float *k0 = k + s * ks;
+            __m128 r = dot4_f32(qt, k0, k0 + ks, k0 + 2 * ks, k0 + 3 * ks, hd);
+            _mm_storeu_ps(p + s, _mm_mul_ps(r, _mm_set1_ps(scale)));
+        }
+        for (; s < T; s++)
+            p[s] = av_dot_f32(qt, k + s * ks, hd) * scale;
+        kern_sc_softmax(p, T);
+        size_t d = 0;
+        for (; d + 32 <= hd; d += 32) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (s = 0; s < T; s++) {
+                const float *vs = v + s * ks + d;
+                __m256 ps = _mm256_set1_ps(p[s]);
+                a0 = _mm256_fmadd_ps(ps, _mm256_loadu_ps(vs), a0);
+                a1 = _mm256_fmadd_ps(ps, _mm256_loadu_ps(vs + 8), a1);
+                a2 = _mm256_fmadd_ps(ps, _mm256_loadu_ps(vs + 16), a2);
+                a3 = _mm256_fmadd_ps(ps, _mm256_loadu_ps(vs + 24), a3);
+            }
+            _mm256_storeu_ps(ot + d, a0);
+            _mm256_storeu_ps(ot + d + 8, a1);
+            _mm256_storeu_ps(ot + d + 16, a2);
+            _mm256_storeu_ps(ot + d + 24, a3);
+        }
+        for (; d + 8 <= hd; d += 8) {
+            __m256 a0 = _mm256_setzero_ps();
+            for (s = 0; s < T; s++)
+                a0 = _mm256_fmadd_ps(_mm256_set1_ps(p[s]), _mm256_loadu_ps(v + s * ks + d), a0);
+            _mm256_storeu_ps(ot + d, a0);
+        }
+        for (; d < hd; d++) {
+            float a = 0.0f;
+            for (s = 0; s < T; s++)
+                a += p[s] * v[s * ks + d];
+            ot[d] = a;
+        }
+    }
 }
 
 static void av_mul(float *y, const float *x, size_t n)
@@ -1110,4 +1171,5 @@ const struct kern_ops kern_avx2 = {
     .add = av_add,
     .mul = av_mul,
     .axpy = av_axpy,
+    .attn = av_attn,
 };

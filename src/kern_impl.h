@@ -19,9 +19,12 @@ void kern_sc_gelu(float *x, size_t n);
 void kern_sc_gelu_tanh(float *x, size_t n);
 void kern_sc_silu(float *x, size_t n);
 void kern_sc_axpy(float *y, float a, const float *x, size_t n);
+void kern_sc_attn(float *o, size_t os, const float *q, size_t qs, const float *k, const float *v, size_t ks, size_t T,
+                  size_t hd, float scale, float *p);
 
 #define KERN_SCALAR_HELPERS                                                                        \
     .softmax = kern_sc_softmax, .layernorm = kern_sc_layernorm, .rmsnorm = kern_sc_rmsnorm,        \
-    .gelu = kern_sc_gelu, .gelu_tanh = kern_sc_gelu_tanh, .silu = kern_sc_silu, .axpy = kern_sc_axpy
+    .gelu = kern_sc_gelu, .gelu_tanh = kern_sc_gelu_tanh, .silu = kern_sc_silu, .axpy = kern_sc_axpy,     \
+    .attn = kern_sc_attn
 
 #endif

@@ -329,23 +329,6 @@ static void lin(struct use_model *m, const struct gguf_w *w, const float *b, con
     use_run(m, lin_part, &j);
 }
 
-/* o += w * v, 4 lanes at a time (GCC vector extension: SSE2 / NEON) */
-typedef float use_v4 __attribute__((vector_size(16)));
-
-static void axpy(float *restrict o, const float *restrict v, float w, uint32_t n)
-{
-    uint32_t k = 0;
-    for (; k + 4 <= n; k += 4) {
-        use_v4 a, b;
-        memcpy(&a, o + k, sizeof a);
-        memcpy(&b, v + k, sizeof b);
-        a += b * w;
-        memcpy(o + k, &a, sizeof a);
-    }
-    for (; k < n; k++)
-        o[k] += w * v[k];
-}
-
 struct attn_job {
     const struct use_layer *L;
     uint32_t nseq;
@@ -361,16 +344,9 @@ static void attn_part(struct use_model *m, unsigned part, unsigned nparts, void 
     float *att = m->att + (size_t)part * m->n_ctx;
     for (uint32_t p = part; p < j->nseq * m->n_head; p += nparts) {
         uint32_t i = p / m->n_head, h = p % m->n_head, s0 = m->boff[i], s1 = m->boff[i + 1];
-        for (uint32_t t = s0; t < s1; t++) {
-            const float *qt = m->qkv + (size_t)t * 3 * wd + h * hd;
-            for (uint32_t s = s0; s < s1; s++)
-                att[s - s0] = kern->dot_f32(qt, m->qkv + (size_t)s * 3 * wd + wd + h * hd, hd) * L->scale;
-            kern->softmax(att, s1 - s0);
-            float *o = m->o + (size_t)t * wd + h * hd;
-            memset(o, 0, hd * 4);
-            for (uint32_t s = s0; s < s1; s++)
-                axpy(o, m->qkv + (size_t)s * 3 * wd + 2 * wd + h * hd, att[s - s0], hd);
-        }
+        const float *q = m->qkv + (size_t)s0 * 3 * wd + h * hd;
+        kern->attn(m->o + (size_t)s0 * wd + h * hd, wd, q, 3 * (size_t)wd, q + wd, q + 2 * wd, 3 * (size_t)wd,
+                   s1 - s0, hd, L->scale, att);
     }
 }
 

@@ -132,6 +132,43 @@ static void dot_f32_close(void **state)
     each_variant(v_dot_f32);
 }
 
+/* attn (kern.h) against the reference: T 1..19 tokens, head sizes around
+ * the 8- and 32-column steps, row strides beyond hd, odd offsets; every
+ * output within 1e-5 of the sum of |p v| terms (p <= 1) */
+static void v_attn(const struct kern_ops *k)
+{
+    enum { TMAX = 19, HMAX = 131, STRIDE = 3 * HMAX + 5 };
+    static float qkv[TMAX * STRIDE + 8], o0[TMAX * STRIDE], o1[TMAX * STRIDE], p[TMAX];
+    static const size_t hds[] = {1, 7, 8, 13, 32, 40, 64, 67, 128, 131};
+    for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++)
+        for (size_t T = 1; T <= TMAX; T++) {
+            size_t hd = hds[hi], ks = 3 * hd + rnd() % 5, os = hd + rnd() % 3, off = rnd() % 8;
+            float *q = qkv + off, *kk = q + hd, *v = kk + hd;
+            for (size_t i = 0; i < T * ks + 8 - off && i < TMAX * STRIDE; i++)
+                q[i] = frand() * (T % 3 ? 1.0f : 4.0f); /* sharp and flat softmaxes */
+            for (size_t i = 0; i < T * os; i++)
+                o0[i] = o1[i] = -7.0f; /* every output written */
+            float scale = 1.0f / sqrtf((float)hd);
+            kern_scalar.attn(o0, os, q, ks, kk, v, ks, T, hd, scale, p);
+            k->attn(o1, os, q, ks, kk, v, ks, T, hd, scale, p);
+            for (size_t t = 0; t < T; t++)
+                for (size_t d = 0; d < hd; d++) {
+                    float mag = 0.0f;
+                    for (size_t s = 0; s < T; s++)
+                        mag += fabsf(v[s * ks + d]);
+                    float a = o0[t * os + d], b = o1[t * os + d];
+                    if (!(fabsf(a - b) <= 1e-5f * mag + 1e-30f))
+                        fail_msg("%s attn T=%zu hd=%zu t=%zu d=%zu: %.9g != %.9g", k->name, T, hd, t, d, (double)b,
+                                 (double)a);
+                }
+        }
+}
+static void attn_close(void **state)
+{
+    (void)state;
+    each_variant(v_attn);
+}
+
 static void v_quantize_act(const struct kern_ops *k)
 {
     static float x[MAXC];
@@ -899,6 +936,7 @@ int main(void)
         cmocka_unit_test(dot_i8_exact),
         cmocka_unit_test(dot_f32_close),
         cmocka_unit_test(quantize_act_exact),
+        cmocka_unit_test(attn_close),
         cmocka_unit_test(quantized_matvec_matmul),
         cmocka_unit_test(quantized_long_rows),
         cmocka_unit_test(quantized_extremes),
