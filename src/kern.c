@@ -198,7 +198,8 @@ size_t kern_act_bytes(size_t n) { return n / KERN_QK * sizeof(struct kern_q8a); 
  * stored scale is the fp16-rounded one, as ggml's vec_dot_type Q8_0 does.
  * Beyond ggml (which gives inf/NaN there): a scale that overflows fp16
  * (|x| > 8.3e6) is kept in float, and a block too small for 1/d quantizes
- * to zeros. Every variant uses kern_act_inv/kern_act_scale (kern_impl.h). */
+ * to zeros. Every variant uses kern_act_inv/kern_act_scale (kern_impl.h),
+ * or the same operations on 8 blocks at once (AVX2 act_scales8). */
 float kern_act_inv(float d) { return safe_inv(d); }
 
 float kern_act_scale(float d)

@@ -67,44 +67,75 @@ static inline __m256i dot_q4_block(__m256i nib, __m256i a)
     return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
+/* kern_act_inv and kern_act_scale (kern_impl.h) for 8 blocks at once,
+ * the same IEEE operations: d = amax / 127; id = 1 / d, 0 where d == 0 or
+ * 1 / d overflows; the stored scale is d rounded through fp16 (F16C, round
+ * to nearest even as kern_fp32_to_fp16), d where that overflows, and the
+ * reference's quiet NaN (sign kept) where d is NaN. */
+static inline void act_scales8(const float *amax, float *id, float *sc)
+{
+    const __m256 zero = _mm256_setzero_ps(), inf = _mm256_set1_ps(INFINITY), signbit = _mm256_set1_ps(-0.0f);
+    __m256 d = _mm256_div_ps(_mm256_loadu_ps(amax), _mm256_set1_ps(127.0f));
+    __m256 inv = _mm256_div_ps(_mm256_set1_ps(1.0f), d);
+    __m256 ok = _mm256_and_ps(_mm256_cmp_ps(d, zero, _CMP_NEQ_UQ),
+                              _mm256_cmp_ps(_mm256_andnot_ps(signbit, inv), inf, _CMP_NEQ_UQ));
+    _mm256_storeu_ps(id, _mm256_and_ps(inv, ok));
+    __m256 r = _mm256_cvtph_ps(_mm256_cvtps_ph(d, _MM_FROUND_TO_NEAREST_INT));
+    r = _mm256_blendv_ps(r, d, _mm256_cmp_ps(_mm256_andnot_ps(signbit, r), inf, _CMP_EQ_OQ));
+    __m256 qnan = _mm256_or_ps(_mm256_and_ps(d, signbit), _mm256_castsi256_ps(_mm256_set1_epi32(0x7fc00000)));
+    _mm256_storeu_ps(sc, _mm256_blendv_ps(r, qnan, _mm256_cmp_ps(d, d, _CMP_UNORD_Q)));
+}
+
+/* Blocks in runs of 8: their maxima, then the 8 scales at once
+ * (act_scales8: two divisions and one F16C round trip per 8 blocks instead
+ * of per block), then the 8 blocks' integers from x again (in L1). */
 static void av_quantize_act(const float *x, size_t n, void *xq)
 {
     struct kern_q8a *y = xq;
     const __m256 signbit = _mm256_set1_ps(-0.0f);
-    for (size_t b = 0; b < n / KERN_QK; b++) {
-        const float *v = x + b * KERN_QK;
-        __m256 v0 = _mm256_loadu_ps(v), v1 = _mm256_loadu_ps(v + 8), v2 = _mm256_loadu_ps(v + 16),
-               v3 = _mm256_loadu_ps(v + 24);
-        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(signbit, v0), _mm256_andnot_ps(signbit, v1)),
-                                 _mm256_max_ps(_mm256_andnot_ps(signbit, v2), _mm256_andnot_ps(signbit, v3)));
-        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        float amax = _mm_cvtss_f32(m4);
-        float d = amax / 127.0f, id = kern_act_inv(d);
-        y[b].d = kern_act_scale(d);
-        __m256 vid = _mm256_set1_ps(id);
-        /* roundf (half away from zero), exactly: t = trunc(s); s - t is exact;
-         * add sign(s) when |s - t| >= 0.5 */
-        __m256 s[4] = {_mm256_mul_ps(v0, vid), _mm256_mul_ps(v1, vid), _mm256_mul_ps(v2, vid),
-                       _mm256_mul_ps(v3, vid)};
-        __m256i q[4];
-        for (int k = 0; k < 4; k++) {
-            __m256 t = _mm256_round_ps(s[k], _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-            __m256 f = _mm256_andnot_ps(signbit, _mm256_sub_ps(s[k], t));
-            __m256 one = _mm256_or_ps(_mm256_and_ps(s[k], signbit), _mm256_set1_ps(1.0f));
-            __m256 adj = _mm256_and_ps(_mm256_cmp_ps(f, _mm256_set1_ps(0.5f), _CMP_GE_OQ), one);
-            __m256 r = _mm256_add_ps(t, adj);
-            r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
-            q[k] = _mm256_cvtps_epi32(r);
+    size_t nb = n / KERN_QK;
+    for (size_t b0 = 0; b0 < nb; b0 += 8) {
+        size_t nr = nb - b0 < 8 ? nb - b0 : 8;
+        float am[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f}, ids[8], scs[8];
+        for (size_t j = 0; j < nr; j++) {
+            const float *v = x + (b0 + j) * KERN_QK;
+            __m256 m01 = _mm256_max_ps(_mm256_andnot_ps(signbit, _mm256_loadu_ps(v)),
+                                       _mm256_andnot_ps(signbit, _mm256_loadu_ps(v + 8)));
+            __m256 m23 = _mm256_max_ps(_mm256_andnot_ps(signbit, _mm256_loadu_ps(v + 16)),
+                                       _mm256_andnot_ps(signbit, _mm256_loadu_ps(v + 24)));
+            __m256 m = _mm256_max_ps(m01, m23);
+            __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+            m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+            m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+            am[j] = _mm_cvtss_f32(m4);
         }
-        __m256i p01 = _mm256_packs_epi32(q[0], q[1]), p23 = _mm256_packs_epi32(q[2], q[3]);
-        __m256i p = _mm256_packs_epi16(p01, p23);
-        /* undo the lane interleave of the packs: order 0,4,1,5,2,6,3,7 dwords */
-        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-        _mm256_storeu_si256((__m256i *)(void *)y[b].qs, p);
-        __m256i s32 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
-        y[b].sum = hsum8i(s32);
+        act_scales8(am, ids, scs);
+        for (size_t j = 0; j < nr; j++) {
+            size_t b = b0 + j;
+            const float *v = x + b * KERN_QK;
+            y[b].d = scs[j];
+            __m256 vid = _mm256_set1_ps(ids[j]);
+            /* roundf (half away from zero), exactly: t = trunc(s); s - t is
+             * exact; add sign(s) when |s - t| >= 0.5 */
+            __m256i q[4];
+            for (int k = 0; k < 4; k++) {
+                __m256 sk = _mm256_mul_ps(_mm256_loadu_ps(v + 8 * k), vid);
+                __m256 t = _mm256_round_ps(sk, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+                __m256 f = _mm256_andnot_ps(signbit, _mm256_sub_ps(sk, t));
+                __m256 one = _mm256_or_ps(_mm256_and_ps(sk, signbit), _mm256_set1_ps(1.0f));
+                __m256 adj = _mm256_and_ps(_mm256_cmp_ps(f, _mm256_set1_ps(0.5f), _CMP_GE_OQ), one);
+                __m256 r = _mm256_add_ps(t, adj);
+                r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
+                q[k] = _mm256_cvtps_epi32(r);
+            }
+            __m256i p01 = _mm256_packs_epi32(q[0], q[1]), p23 = _mm256_packs_epi32(q[2], q[3]);
+            __m256i p = _mm256_packs_epi16(p01, p23);
+            /* undo the lane interleave of the packs: order 0,4,1,5,2,6,3,7 dwords */
+            p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)(void *)y[b].qs, p);
+            __m256i s32 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+            y[b].sum = hsum8i(s32);
+        }
     }
 }
 
