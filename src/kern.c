@@ -335,14 +335,29 @@ static void sc_matvec_q8_0x8(float *y, const void *W, const void *xq, size_t row
     sc_matvec_x8(0, y, W, xq, rows, cols);
 }
 
+/* The ReLU 4 lanes at a time (GCC vector extension: SSE2 / NEON; a
+ * branchy scalar loop cost ~4% of a USE-lite pass): y & (y > 0) */
+typedef float kern_v4 __attribute__((vector_size(16)));
+typedef int32_t kern_i4 __attribute__((vector_size(16)));
+
 void kern_epilogue(float *y, const float *bias, int relu, size_t n)
 {
     if (bias)
         for (size_t r = 0; r < n; r++)
             y[r] += bias[r];
-    if (relu)
-        for (size_t r = 0; r < n; r++)
-            y[r] = y[r] > 0.0f ? y[r] : 0.0f;
+    if (!relu)
+        return;
+    const kern_v4 z = {0.0f, 0.0f, 0.0f, 0.0f};
+    size_t r = 0;
+    for (; r + 4 <= n; r += 4) {
+        kern_v4 v;
+        memcpy(&v, y + r, sizeof v);
+        kern_i4 keep = v > z;
+        v = (kern_v4)((kern_i4)v & keep);
+        memcpy(y + r, &v, sizeof v);
+    }
+    for (; r < n; r++)
+        y[r] = y[r] > 0.0f ? y[r] : 0.0f;
 }
 
 static void sc_matmul_q4_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n,

@@ -934,10 +934,10 @@ static void av_matvec_f32(float *y, const float *W, const float *x, size_t rows,
         y[r] = av_dot_f32(W + r * cols, x, cols);
 }
 
-/* q . k0..k3 (n floats) as one vector of 4 sums: 8-lane FMA chains, reduced
- * together by two hadds and one add of the halves */
-static inline __m128 dot4_f32(const float *q, const float *k0, const float *k1, const float *k2, const float *k3,
-                              size_t n)
+/* out[j] = q . kj (n floats) for j < 4: 8-lane FMA chains sharing each load
+ * of q, then a horizontal sum and the n % 8 tail per output */
+static inline __attribute__((always_inline)) void dot4_f32(float *out, const float *q, const float *k0,
+                                                           const float *k1, const float *k2, const float *k3, size_t n)
 {
     __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
     size_t d = 0;
@@ -948,19 +948,17 @@ static inline __m128 dot4_f32(const float *q, const float *k0, const float *k1, 
         c2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k2 + d), c2);
         c3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k3 + d), c3);
     }
-    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(c0, c1), _mm256_hadd_ps(c2, c3));
-    __m128 r = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    if (d < n) {
-        float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        for (; d < n; d++) {
-            t[0] += q[d] * k0[d];
-            t[1] += q[d] * k1[d];
-            t[2] += q[d] * k2[d];
-            t[3] += q[d] * k3[d];
-        }
-        r = _mm_add_ps(r, _mm_loadu_ps(t));
+    float s0 = hsum8(c0), s1 = hsum8(c1), s2 = hsum8(c2), s3 = hsum8(c3);
+    for (; d < n; d++) {
+        s0 += q[d] * k0[d];
+        s1 += q[d] * k1[d];
+        s2 += q[d] * k2[d];
+        s3 += q[d] * k3[d];
     }
-    return r;
+    out[0] = s0;
+    out[1] = s1;
+    out[2] = s2;
+    out[3] = s3;
 }
 
 static void av_matmul_f32(float *Y, const float *W, const float *X, size_t rows, size_t cols, size_t n)
@@ -970,9 +968,11 @@ static void av_matmul_f32(float *Y, const float *W, const float *X, size_t rows,
         const float *x0 = X + i * cols;
         for (size_t r = 0; r < rows; r++) {
             float s[4];
-            _mm_storeu_ps(s, dot4_f32(W + r * cols, x0, x0 + cols, x0 + 2 * cols, x0 + 3 * cols, cols));
-            for (int k = 0; k < 4; k++)
-                Y[(i + (size_t)k) * rows + r] = s[k];
+            dot4_f32(s, W + r * cols, x0, x0 + cols, x0 + 2 * cols, x0 + 3 * cols, cols);
+            Y[i * rows + r] = s[0];
+            Y[(i + 1) * rows + r] = s[1];
+            Y[(i + 2) * rows + r] = s[2];
+            Y[(i + 3) * rows + r] = s[3];
         }
     }
     for (; i < n; i++)
@@ -1027,8 +1027,9 @@ static void av_attn(float *o, size_t os, const float *q, size_t qs, const float 
         size_t s = 0;
         for (; s + 4 <= T; s += 4) {
             const float *k0 = k + s * ks;
-            __m128 r = dot4_f32(qt, k0, k0 + ks, k0 + 2 * ks, k0 + 3 * ks, hd);
-            _mm_storeu_ps(p + s, _mm_mul_ps(r, _mm_set1_ps(scale)));
+            dot4_f32(p + s, qt, k0, k0 + ks, k0 + 2 * ks, k0 + 3 * ks, hd);
+            for (size_t j = s; j < s + 4; j++)
+                p[j] *= scale;
         }
         for (; s < T; s++)
             p[s] = av_dot_f32(qt, k + s * ks, hd) * scale;
