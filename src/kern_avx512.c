@@ -222,6 +222,7 @@ const struct kern_ops kern_avx512 = {
     .dot_i8 = x5_dot_i8,
     .dot_f32 = x5_dot_f32,
     KERN_SCALAR_HELPERS,
+    .attn = kern_sc_attn,
     .add = x5_add,
     .mul = x5_mul,
 };

@@ -24,7 +24,6 @@ void kern_sc_attn(float *o, size_t os, const float *q, size_t qs, const float *k
 
 #define KERN_SCALAR_HELPERS                                                                        \
     .softmax = kern_sc_softmax, .layernorm = kern_sc_layernorm, .rmsnorm = kern_sc_rmsnorm,        \
-    .gelu = kern_sc_gelu, .gelu_tanh = kern_sc_gelu_tanh, .silu = kern_sc_silu, .axpy = kern_sc_axpy,     \
-    .attn = kern_sc_attn
+    .gelu = kern_sc_gelu, .gelu_tanh = kern_sc_gelu_tanh, .silu = kern_sc_silu, .axpy = kern_sc_axpy
 
 #endif

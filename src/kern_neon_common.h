@@ -72,6 +72,46 @@ static inline int32_t neon_dot_i8(const int8_t *a, const int8_t *b, size_t n)
     return s;
 }
 
+/* kern.h attn: neon_dot_f32 per key, the scalar softmax, then each output
+ * row accumulated in registers 16 columns at a time (stored once) */
+static void neon_attn(float *o, size_t os, const float *q, size_t qs, const float *k, const float *v, size_t ks,
+                      size_t T, size_t hd, float scale, float *p)
+{
+    for (size_t t = 0; t < T; t++) {
+        float *ot = o + t * os;
+        for (size_t s = 0; s < T; s++)
+            p[s] = neon_dot_f32(q + t * qs, k + s * ks, hd) * scale;
+        kern_sc_softmax(p, T);
+        size_t d = 0;
+        for (; d + 16 <= hd; d += 16) {
+            float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;
+            for (size_t s = 0; s < T; s++) {
+                const float *vs = v + s * ks + d;
+                a0 = vfmaq_n_f32(a0, vld1q_f32(vs), p[s]);
+                a1 = vfmaq_n_f32(a1, vld1q_f32(vs + 4), p[s]);
+                a2 = vfmaq_n_f32(a2, vld1q_f32(vs + 8), p[s]);
+                a3 = vfmaq_n_f32(a3, vld1q_f32(vs + 12), p[s]);
+            }
+            vst1q_f32(ot + d, a0);
+            vst1q_f32(ot + d + 4, a1);
+            vst1q_f32(ot + d + 8, a2);
+            vst1q_f32(ot + d + 12, a3);
+        }
+        for (; d + 4 <= hd; d += 4) {
+            float32x4_t a0 = vdupq_n_f32(0.0f);
+            for (size_t s = 0; s < T; s++)
+                a0 = vfmaq_n_f32(a0, vld1q_f32(v + s * ks + d), p[s]);
+            vst1q_f32(ot + d, a0);
+        }
+        for (; d < hd; d++) {
+            float a = 0.0f;
+            for (size_t s = 0; s < T; s++)
+                a += p[s] * v[s * ks + d];
+            ot[d] = a;
+        }
+    }
+}
+
 #define NEON_VARIANT(NAME, DOT32)                                                                  \
     static inline float NAME##_row(const void *W, size_t r, const struct kern_q8a *a, size_t nb,    \
                                    int q4)                                                         \
@@ -213,6 +253,7 @@ static inline int32_t neon_dot_i8(const int8_t *a, const int8_t *b, size_t n)
         .dot_i8 = neon_dot_i8,                                                                     \
         .dot_f32 = neon_dot_f32,                                                                   \
         KERN_SCALAR_HELPERS,                                                                       \
+        .attn = neon_attn,                                                                         \
         .add = NAME##_add,                                                                         \
         .mul = NAME##_mul,                                                                         \
     };
