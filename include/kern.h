@@ -82,14 +82,15 @@ struct kern_ops {
     /* y[i] += a * x[i], as a product then a sum (never fused), so every
      * variant gives the reference's result bit for bit */
     void (*axpy)(float *y, float a, const float *x, size_t n);
-    /* One attention head over T tokens (an encoder's, no mask): for t < T,
-     * o_t = sum_s p_ts v_s with p_t = softmax over s < T of scale * (q_t .
+    /* One attention head, Tq queries over the same Tk keys (no mask: an
+     * encoder's T x T, or one decoder query over its cache): for t < Tq,
+     * o_t = sum_s p_ts v_s with p_t = softmax over s < Tk of scale * (q_t .
      * k_s). Rows of hd floats: q_t at q + t * qs, k_s and v_s at k + s * ks
-     * and v + s * ks, o_t at o + t * os (o must not overlap q, k, v). p: T
+     * and v + s * ks, o_t at o + t * os (o must not overlap q, k, v). p: Tk
      * floats of scratch. Within float rounding of the reference (which is
      * dot_f32, softmax, then axpy from zero): the orders of the sums differ. */
-    void (*attn)(float *o, size_t os, const float *q, size_t qs, const float *k, const float *v, size_t ks, size_t T,
-                 size_t hd, float scale, float *p);
+    void (*attn)(float *o, size_t os, const float *q, size_t qs, size_t Tq, const float *k, const float *v, size_t ks,
+                 size_t Tk, size_t hd, float scale, float *p);
 };
 
 /* The active variant (the scalar reference until kern_init). */

@@ -142,7 +142,7 @@ int bert_embed(struct bert *m, const char *text, size_t len, float *out, uint32_
         embed_linear(&L->k, L->bk, m->x, T, m->k, m->xq, 0);
         embed_linear(&L->v, L->bv, m->x, T, m->v, m->xq, 0);
         for (uint32_t h = 0; h < m->n_head; h++)
-            kern->attn(m->a + h * hd, d, m->q + h * hd, d, m->k + h * hd, m->v + h * hd, d, T, hd, scale, m->att);
+            kern->attn(m->a + h * hd, d, m->q + h * hd, d, T, m->k + h * hd, m->v + h * hd, d, T, hd, scale, m->att);
         embed_linear(&L->o, L->bo, m->a, T, m->q, m->xq, 0);
         for (uint32_t t = 0; t < T; t++) {
             float *x = m->x + (size_t)t * d;

@@ -487,16 +487,16 @@ void kern_sc_axpy(float *y, float a, const float *x, size_t n)
         y[i] += a * x[i]; /* kern.c is built with -ffp-contract=off: not fused */
 }
 
-void kern_sc_attn(float *o, size_t os, const float *q, size_t qs, const float *k, const float *v, size_t ks, size_t T,
-                  size_t hd, float scale, float *p)
+void kern_sc_attn(float *o, size_t os, const float *q, size_t qs, size_t Tq, const float *k, const float *v, size_t ks,
+                  size_t Tk, size_t hd, float scale, float *p)
 {
-    for (size_t t = 0; t < T; t++) {
+    for (size_t t = 0; t < Tq; t++) {
         float *ot = o + t * os;
-        for (size_t s = 0; s < T; s++)
+        for (size_t s = 0; s < Tk; s++)
             p[s] = sc_dot_f32(q + t * qs, k + s * ks, hd) * scale;
-        kern_sc_softmax(p, T);
+        kern_sc_softmax(p, Tk);
         memset(ot, 0, hd * sizeof *ot);
-        for (size_t s = 0; s < T; s++)
+        for (size_t s = 0; s < Tk; s++)
             kern_sc_axpy(ot, p[s], v + s * ks, hd);
     }
 }

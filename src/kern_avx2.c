@@ -1018,10 +1018,10 @@ static void av_axpy(float *y, float a, const float *x, size_t n)
 /* kern.h attn: scores 4 keys at a time (dot4_f32), the scalar softmax, then
  * o_t in registers, 32 (then 8) columns at a time over all s: each output
  * is stored once instead of read and written per s */
-static void av_attn(float *o, size_t os, const float *q, size_t qs, const float *k, const float *v, size_t ks, size_t T,
-                    size_t hd, float scale, float *p)
+static void av_attn(float *o, size_t os, const float *q, size_t qs, size_t Tq, const float *k, const float *v,
+                    size_t ks, size_t T, size_t hd, float scale, float *p)
 {
-    for (size_t t = 0; t < T; t++) {
+    for (size_t t = 0; t < Tq; t++) {
         const float *qt = q + t * qs;
         float *ot = o + t * os;
         size_t s = 0;

@@ -19,8 +19,8 @@ void kern_sc_gelu(float *x, size_t n);
 void kern_sc_gelu_tanh(float *x, size_t n);
 void kern_sc_silu(float *x, size_t n);
 void kern_sc_axpy(float *y, float a, const float *x, size_t n);
-void kern_sc_attn(float *o, size_t os, const float *q, size_t qs, const float *k, const float *v, size_t ks, size_t T,
-                  size_t hd, float scale, float *p);
+void kern_sc_attn(float *o, size_t os, const float *q, size_t qs, size_t Tq, const float *k, const float *v, size_t ks,
+                  size_t Tk, size_t hd, float scale, float *p);
 
 #define KERN_SCALAR_HELPERS                                                                        \
     .softmax = kern_sc_softmax, .layernorm = kern_sc_layernorm, .rmsnorm = kern_sc_rmsnorm,        \

@@ -74,10 +74,10 @@ static inline int32_t neon_dot_i8(const int8_t *a, const int8_t *b, size_t n)
 
 /* kern.h attn: neon_dot_f32 per key, the scalar softmax, then each output
  * row accumulated in registers 16 columns at a time (stored once) */
-static void neon_attn(float *o, size_t os, const float *q, size_t qs, const float *k, const float *v, size_t ks,
-                      size_t T, size_t hd, float scale, float *p)
+static void neon_attn(float *o, size_t os, const float *q, size_t qs, size_t Tq, const float *k, const float *v,
+                      size_t ks, size_t T, size_t hd, float scale, float *p)
 {
-    for (size_t t = 0; t < T; t++) {
+    for (size_t t = 0; t < Tq; t++) {
         float *ot = o + t * os;
         for (size_t s = 0; s < T; s++)
             p[s] = neon_dot_f32(q + t * qs, k + s * ks, hd) * scale;

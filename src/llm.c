@@ -242,15 +242,9 @@ static void att_part(struct llm *m, const struct llm_job *j, unsigned part, unsi
     for (size_t i = 0; i < j->n; i++) {
         size_t pos = m->n_past + i;
         for (size_t h = h0; h < h1; h++) {
-            const float *qh = m->q + i * d + h * hd;
-            size_t kvh = h / grp;
-            for (size_t t = 0; t <= pos; t++)
-                att[t] = kern->dot_f32(qh, kc + t * kv_dim + kvh * hd, hd) * scale;
-            kern->softmax(att, pos + 1);
-            float *out = m->xb + i * d + h * hd;
-            memset(out, 0, hd * sizeof(float));
-            for (size_t t = 0; t <= pos; t++) /* out += att[t] * v[t], bit-exact in every variant */
-                kern->axpy(out, att[t], vc + t * kv_dim + kvh * hd, hd);
+            size_t kvh = h / grp; /* one query over positions 0..pos of its KV head */
+            kern->attn(m->xb + i * d + h * hd, 0, m->q + i * d + h * hd, 0, 1, kc + kvh * hd, vc + kvh * hd, kv_dim,
+                       pos + 1, hd, scale, att);
         }
     }
 }

@@ -345,8 +345,8 @@ static void attn_part(struct use_model *m, unsigned part, unsigned nparts, void 
     for (uint32_t p = part; p < j->nseq * m->n_head; p += nparts) {
         uint32_t i = p / m->n_head, h = p % m->n_head, s0 = m->boff[i], s1 = m->boff[i + 1];
         const float *q = m->qkv + (size_t)s0 * 3 * wd + h * hd;
-        kern->attn(m->o + (size_t)s0 * wd + h * hd, wd, q, 3 * (size_t)wd, q + wd, q + 2 * wd, 3 * (size_t)wd,
-                   s1 - s0, hd, L->scale, att);
+        kern->attn(m->o + (size_t)s0 * wd + h * hd, wd, q, 3 * (size_t)wd, s1 - s0, q + wd, q + 2 * wd,
+                   3 * (size_t)wd, s1 - s0, hd, L->scale, att);
     }
 }
 
