@@ -14,7 +14,7 @@
  * int16, no hadd (see av_matmul_q). Float accumulation: 8 lanes, then a
  * horizontal sum: differs from the scalar reference by summation order only.
  * rmsnorm, layernorm (a few % of a decode step / an encoder pass) and
- * silu (a Cephes-style exp) are AVX2; softmax, gelu use the scalar
+ * silu and softmax (a Cephes-style exp) are AVX2; gelu uses the scalar
  * reference; add, mul, dot_i8 (any int8, via int16 madd), f32 ops are
  * AVX2. */
 #include <immintrin.h>
@@ -1015,7 +1015,9 @@ static void av_axpy(float *y, float a, const float *x, size_t n)
         y[i] += a * x[i];
 }
 
-/* kern.h attn: scores 4 keys at a time (dot4_f32), the scalar softmax, then
+static void av_softmax(float *x, size_t n);
+
+/* kern.h attn: scores 4 keys at a time (dot4_f32), av_softmax, then
  * o_t in registers, 32 (then 8) columns at a time over all s: each output
  * is stored once instead of read and written per s */
 static void av_attn(float *o, size_t os, const float *q, size_t qs, size_t Tq, const float *k, const float *v,
@@ -1033,7 +1035,7 @@ static void av_attn(float *o, size_t os, const float *q, size_t qs, size_t Tq, c
         }
         for (; s < T; s++)
             p[s] = av_dot_f32(qt, k + s * ks, hd) * scale;
-        kern_sc_softmax(p, T);
+        av_softmax(p, T);
         size_t d = 0;
         for (; d + 32 <= hd; d += 32) {
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -1092,6 +1094,38 @@ static inline __m256 exp_ps(__m256 x)
     p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
     __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+/* The reference's steps (max, exp(x - max) and their sum, then each
+ * divided by the sum) 8 lanes at a time, exp by exp_ps: its argument is <= 0
+ * and clamped below at -87.3 (where expf is < 1.2e-38: the sums differ by
+ * under 1e-37), with the clamp written max(-87.3, t) so a NaN stays NaN and
+ * every output is NaN, as in the reference. */
+static void av_softmax(float *x, size_t n)
+{
+    if (n == 0)
+        return;
+    float m = x[0];
+    for (size_t i = 1; i < n; i++)
+        if (x[i] > m)
+            m = x[i];
+    __m256 vm = _mm256_set1_ps(m), lo = _mm256_set1_ps(-87.3f), acc = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp_ps(_mm256_max_ps(lo, _mm256_sub_ps(_mm256_loadu_ps(x + i), vm)));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float s = hsum8(acc);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - m);
+        s += x[i];
+    }
+    __m256 vs = _mm256_set1_ps(s);
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_div_ps(_mm256_loadu_ps(x + i), vs));
+    for (; i < n; i++)
+        x[i] /= s;
 }
 
 /* x / (1 + exp(-x)); exp's argument clamped to [-87.3, 88.3], x < -88.3
@@ -1194,7 +1228,7 @@ const struct kern_ops kern_avx2 = {
     .matmul_f32 = av_matmul_f32,
     .dot_i8 = av_dot_i8,
     .dot_f32 = av_dot_f32,
-    .softmax = kern_sc_softmax,
+    .softmax = av_softmax,
     .layernorm = av_layernorm,
     .rmsnorm = av_rmsnorm,
     .gelu = kern_sc_gelu,

@@ -165,10 +165,38 @@ static void v_attn(const struct kern_ops *k)
                 }
         }
 }
+/* softmax against the reference, tighter than the helpers' bound: inputs
+ * spread over +-40 (outputs down to e^-80, some clamped by the SIMD exp),
+ * each output within 1e-6 of its value (+1e-36); a NaN anywhere makes
+ * every output NaN, as in the reference */
+static void v_softmax(const struct kern_ops *k)
+{
+    static float y0[140], y1[140];
+    for (size_t n = 1; n <= 135; n++) {
+        for (size_t i = 0; i < n; i++)
+            y0[i] = y1[i] = frand() * (n % 2 ? 20.0f : 1.0f);
+        kern_scalar.softmax(y0, n);
+        k->softmax(y1, n);
+        for (size_t i = 0; i < n; i++)
+            if (!(fabsf(y0[i] - y1[i]) <= 1e-6f * y0[i] + 1e-36f))
+                fail_msg("%s softmax n=%zu i=%zu: %.9g != %.9g", k->name, n, i, (double)y1[i], (double)y0[i]);
+        if (n < 2)
+            continue;
+        for (size_t i = 0; i < n; i++)
+            y1[i] = frand();
+        y1[n / 2] = NAN;
+        k->softmax(y1, n);
+        for (size_t i = 0; i < n; i++)
+            if (!isnan(y1[i]))
+                fail_msg("%s softmax n=%zu: NaN input, output %zu is %g", k->name, n, i, (double)y1[i]);
+    }
+}
+
 static void attn_close(void **state)
 {
     (void)state;
     each_variant(v_attn);
+    each_variant(v_softmax);
 }
 
 static void v_quantize_act(const struct kern_ops *k)
