@@ -8,15 +8,17 @@
  * directly and takes 8*sum(a) off through a scalar accumulator (matmul:
  * in the int32 domain).
  * x8 layouts (what models use here, see the Q4_0x8 / Q8_0x8 section): lanes
- * are 8 weight rows, results exact to the scalar reference.
+ * are 8 weight rows, results exact to the scalar reference; their matmuls
+ * add the bias and apply the ReLU in the stores (x8_epi).
  * matvec: 4 weight rows per pass share each activation block. matmul: 1
  * weight row x 8 activation rows, Q8_0 through int16 madd, Q4_0 folded in
  * int16, no hadd (see av_matmul_q). Float accumulation: 8 lanes, then a
  * horizontal sum: differs from the scalar reference by summation order only.
  * rmsnorm, layernorm (a few % of a decode step / an encoder pass) and
  * silu and softmax (a Cephes-style exp) are AVX2; gelu uses the scalar
- * reference; add, mul, dot_i8 (any int8, via int16 madd), f32 ops are
- * AVX2. */
+ * reference; add, mul, dot_i8 (any int8, via int16 madd), f32 ops and the
+ * attention head (av_attn) are AVX2. quantize_act is bit-exact to the
+ * reference (its scales 8 blocks at a time, act_scales8). */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
