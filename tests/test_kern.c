@@ -192,7 +192,7 @@ static void v_softmax(const struct kern_ops *k)
     }
 }
 
-static void attn_close(void **state)
+static void attn_softmax_close(void **state)
 {
     (void)state;
     each_variant(v_attn);
@@ -966,7 +966,7 @@ int main(void)
         cmocka_unit_test(dot_i8_exact),
         cmocka_unit_test(dot_f32_close),
         cmocka_unit_test(quantize_act_exact),
-        cmocka_unit_test(attn_close),
+        cmocka_unit_test(attn_softmax_close),
         cmocka_unit_test(quantized_matvec_matmul),
         cmocka_unit_test(quantized_long_rows),
         cmocka_unit_test(quantized_extremes),
