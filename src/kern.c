@@ -360,24 +360,26 @@ void kern_epilogue(float *y, const float *bias, int relu, size_t n)
         y[r] = y[r] > 0.0f ? y[r] : 0.0f;
 }
 
-static void sc_matmul_q4_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n,
-                             const float *bias, int relu)
+static void sc_matmul_x8(int q4, float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n,
+                         const float *bias, int relu)
 {
     size_t nb = cols / KERN_QK;
     for (size_t i = 0; i < n; i++) {
-        sc_matvec_x8(1, Y + i * rows, W, (const struct kern_q8a *)X + i * nb, rows, cols);
+        sc_matvec_x8(q4, Y + i * rows, W, (const struct kern_q8a *)X + i * nb, rows, cols);
         kern_epilogue(Y + i * rows, bias, relu, rows);
     }
+}
+
+static void sc_matmul_q4_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n,
+                             const float *bias, int relu)
+{
+    sc_matmul_x8(1, Y, W, X, rows, cols, n, bias, relu);
 }
 
 static void sc_matmul_q8_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n,
                              const float *bias, int relu)
 {
-    size_t nb = cols / KERN_QK;
-    for (size_t i = 0; i < n; i++) {
-        sc_matvec_x8(0, Y + i * rows, W, (const struct kern_q8a *)X + i * nb, rows, cols);
-        kern_epilogue(Y + i * rows, bias, relu, rows);
-    }
+    sc_matmul_x8(0, Y, W, X, rows, cols, n, bias, relu);
 }
 
 static float sc_dot_f32(const float *a, const float *b, size_t n)
