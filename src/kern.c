@@ -173,22 +173,22 @@ void kern_dequantize_row_x8(int q4, const void *W, size_t rows, size_t row, floa
             kern_dequantize_row_q8_0(p, y, cols);
         return;
     }
+    /* each block gathered back to its plain form (the inverse of
+     * kern_repack_x8's copies), then the plain dequantizer */
     const unsigned char *p = (const unsigned char *)W + (row / 8) * nb * 8 * bs;
+    union {
+        struct kern_q8_0 q8;
+        struct kern_q4_0 q4;
+        unsigned char b[sizeof(struct kern_q8_0)];
+    } blk;
     for (size_t b = 0; b < nb; b++, p += 8 * bs) {
-        uint16_t h;
-        memcpy(&h, p + 2 * r, 2);
-        float d = kern_fp16_to_fp32(h), *o = y + b * KERN_QK;
-        for (size_t k = 0; k < (q4 ? 4u : 8u); k++) {
-            const unsigned char *q = p + 16 + 32 * k + 4 * r; /* qs[4k .. 4k+3] of row r */
-            for (size_t i = 0; i < 4; i++) {
-                if (q4) {
-                    o[4 * k + i] = (float)((q[i] & 15) - 8) * d;
-                    o[4 * k + i + 16] = (float)((q[i] >> 4) - 8) * d;
-                } else {
-                    o[4 * k + i] = (float)(int8_t)q[i] * d;
-                }
-            }
-        }
+        memcpy(blk.b, p + 2 * r, 2);
+        for (size_t k = 0; k < (bs - 2) / 4; k++)
+            memcpy(blk.b + 2 + 4 * k, p + 16 + 32 * k + 4 * r, 4);
+        if (q4)
+            kern_dequantize_row_q4_0(&blk.q4, y + b * KERN_QK, KERN_QK);
+        else
+            kern_dequantize_row_q8_0(&blk.q8, y + b * KERN_QK, KERN_QK);
     }
 }
 
