@@ -21,19 +21,39 @@
 
 struct tok_merge;
 
+/* A vocabulary: token strings by id and the string -> id table (one for
+ * every tokenizer kind, tok_vocab.c). Strings point into the mapped GGUF
+ * or into a pool of the caller's region; the table is FNV-1a with linear
+ * probing, slots hold id + 1 (0 = empty), hsize a power of two >= 2n. */
+struct tok_vocab {
+    uint32_t n;
+    const char **str; /* token strings (not NUL-terminated) */
+    uint32_t *len;    /* their lengths in bytes */
+    uint32_t *hash;
+    uint32_t hsize;
+};
+/* Allocates the tables of n tokens from r (strings unset, table empty). */
+int tok_vocab_init(struct tok_vocab *v, struct arena_region *r, uint32_t n);
+/* Indexes token id (its str/len set): with last_wins 0 an earlier id with
+ * the same string keeps the slot (llama.cpp), with 1 the later id takes it
+ * (the USE-lite package's trie). */
+void tok_vocab_add(struct tok_vocab *v, uint32_t id, int last_wins);
+/* id of the exact string s[0..n), or -1; h is tok_fnv(s, n) (callers that
+ * hash incrementally pass their own). */
+int32_t tok_vocab_find(const struct tok_vocab *v, uint32_t h, const char *s, size_t n);
+int32_t tok_vocab_lookup(const struct tok_vocab *v, const char *s, size_t n);
+uint32_t tok_fnv(const char *s, size_t n); /* FNV-1a, 32 bits */
+
 /* llama.cpp token types */
 enum tok_type { TOK_NORMAL = 1, TOK_UNKNOWN = 2, TOK_CONTROL = 3, TOK_USER = 4, TOK_UNUSED = 5, TOK_BYTE = 6 };
 
 struct tok {
     uint32_t n_vocab;
-    const char **str;     /* token strings (not NUL-terminated) */
-    uint32_t *len;
+    struct tok_vocab v;   /* token strings and lookup */
     /* scores (f32) and types (i32) point into GGUF metadata, which is not
      * aligned: read them with tok_score()/tok_ttype(), never directly */
     const unsigned char *scores; /* may be NULL: all 0 */
     const unsigned char *types;  /* may be NULL: all normal */
-    uint32_t *hash;       /* open addressing: id + 1, 0 = empty */
-    uint32_t hsize;       /* power of two */
     int32_t byte_id[256]; /* <0xXX> tokens, -1 if absent */
     int32_t bos, eos, unk;
     int add_bos, add_eos, add_space_prefix;
@@ -68,9 +88,7 @@ int32_t tok_lookup(const struct tok *t, const char *s, size_t len);
  * (phantom-space form: converted back to "##" form at load). */
 struct tok_wp {
     uint32_t n_vocab;
-    char *pool;        /* token strings, "##" form */
-    uint32_t *off, *len;
-    uint32_t *hash, hsize;
+    struct tok_vocab v; /* token strings ("##" form, in a pool of the region) and lookup */
     int32_t unk, cls, sep, pad;
     char *norm;        /* scratch: normalised text */
     char *piece;       /* scratch: "##" + a candidate */
@@ -96,10 +114,8 @@ int32_t tok_wp_lookup(const struct tok_wp *t, const char *s, size_t len);
  * tokens: user-defined always, control only with TOK_PARSE_SPECIAL. */
 struct tok_bpe {
     uint32_t n_vocab;
-    const char **str; /* token strings (not NUL-terminated), byte->unicode form */
-    uint32_t *len;
+    struct tok_vocab v;         /* token strings (byte->unicode form) and lookup */
     const unsigned char *types; /* i32 per token, unaligned (see tok_ttype); may be NULL */
-    uint32_t *hash, hsize;      /* token string -> id + 1 */
     uint64_t *mkey;             /* merge hash: (left id + 1) << 32 | (right id + 1), 0 = empty */
     uint32_t *mrank;            /* rank of the merge */
     int32_t *mres;              /* id of the merged token */
@@ -149,10 +165,9 @@ int32_t tok_bpe_ttype(const struct tok_bpe *t, int32_t id);
 #define TOK_UNI_TEXT_FACTOR 4
 struct tok_uni {
     uint32_t n_vocab, reserved, max_piece, unk;
-    const char **piece;            /* into the GGUF mapping, not NUL-terminated */
-    uint32_t *piece_len, *u16len;  /* bytes; UTF-16 units (backtracking step) */
+    struct tok_vocab v;            /* pieces (into the GGUF mapping); only ids >= reserved are indexed */
+    uint32_t *u16len;              /* UTF-16 units of each piece (backtracking step) */
     const unsigned char *scores64; /* f64 scores (unaligned: read with memcpy) */
-    uint32_t *hash, hsize;         /* id + 1, 0 = empty; hsize a power of two */
     /* scratch, made by tok_uni_scratch (one caller at a time) */
     char *text;       /* normalised UTF-8 with U+2581 */
     uint32_t *cp_off; /* byte offset of each code point */

@@ -9,10 +9,11 @@
 #include "chunk.h"
 #include "ekb_err.h"
 #include "ekb_limits.h"
+#include "utf8.h"
 
 static int is_blank(char ch) { return ch == ' ' || ch == '\t' || ch == '\r'; }
 static int is_ws(char ch) { return is_blank(ch) || ch == '\n'; }
-static int is_cont(char ch) { return ((unsigned char)ch & 0xC0) == 0x80; }
+static int is_cont(char ch) { return utf8_is_cont((unsigned char)ch); }
 
 int chunk_params_fix(struct chunk_params *p, char *err, size_t errlen)
 {

@@ -25,6 +25,7 @@
 #include "port.h"
 #include "search.h"
 #include "store.h"
+#include "utf8.h"
 
 struct kbctx {
     struct embedder e;
@@ -96,19 +97,6 @@ static int hexv(char c)
     return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
 }
 
-static size_t put_utf8(char *o, uint32_t cp)
-{
-    if (cp < 0x80) { o[0] = (char)cp; return 1; }
-    if (cp < 0x800) { o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Parses a string at s[*i] (at the quote) into out (cap; NULL: skip). */
 static int jstring(const char *s, size_t n, size_t *i, char *out, size_t cap, size_t *len, const char **why)
 {
@@ -159,7 +147,7 @@ static int jstring(const char *s, size_t n, size_t *i, char *out, size_t cap, si
                 } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
                     return (*why = "unpaired surrogate", -1);
                 }
-                tl = put_utf8(tmp, cp);
+                tl = utf8_put(tmp, cp);
             } else {
                 return (*why = "unknown escape", -1);
             }

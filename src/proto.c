@@ -13,6 +13,7 @@
 
 #include "ekb_err.h"
 #include "proto.h"
+#include "utf8.h"
 
 static const char *const code_names[PROTO_NCODES] = {
     "OK",   "BADREQ",   "TOOLONG", "UNKNOWN", "ARGS", "CRC",  "AUTH",
@@ -213,33 +214,11 @@ size_t proto_rx_feed(struct proto_rx *rx, const char *data, size_t n, struct pro
 }
 
 /* ------------------------------------------------------------------ text */
-/* Length of the UTF-8 sequence at p (n bytes left), 0 if invalid. */
+/* Length of the well-formed UTF-8 sequence at p (n bytes left), 0 if invalid. */
 static size_t utf8_len(const unsigned char *p, size_t n)
 {
-    unsigned char c = p[0];
-    size_t k;
     uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if ((c & 0xE0) == 0xC0)
-        k = 1, cp = c & 0x1Fu;
-    else if ((c & 0xF0) == 0xE0)
-        k = 2, cp = c & 0x0Fu;
-    else if ((c & 0xF8) == 0xF0)
-        k = 3, cp = c & 0x07u;
-    else
-        return 0;
-    if (k >= n)
-        return 0;
-    for (size_t j = 1; j <= k; j++) {
-        if ((p[j] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[j] & 0x3Fu);
-    }
-    if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return k + 1;
+    return utf8_decode(p, n, &cp);
 }
 
 int proto_valid_text(const char *s, size_t n, int allow_newlines)

@@ -67,36 +67,11 @@ static int cp_to_byte(uint32_t cp)
 
 /* Strict UTF-8 decoding of one character at s[0..n): returns its length and
  * code point, or length 1 and cp = UINT32_MAX for a byte that does not start
- * a well-formed sequence (overlong forms, surrogates and > U+10FFFF are
- * ill-formed, as for Python's decoder). */
+ * a well-formed sequence (as for Python's decoder). */
 static size_t utf8_dec(const unsigned char *s, size_t n, uint32_t *cp)
 {
-    unsigned c = s[0];
-    size_t l;
-    unsigned lo = 0x80, hi = 0xbf;
-    *cp = UINT32_MAX;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf)
-        l = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        l = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-    else if (c >= 0xf0 && c <= 0xf4)
-        l = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-    else
-        return 1;
-    if (l > n || s[1] < lo || s[1] > hi)
-        return 1;
-    for (size_t i = 2; i < l; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 1;
-    uint32_t v = c & (0x7fu >> l);
-    for (size_t i = 1; i < l; i++)
-        v = v << 6 | (s[i] & 0x3fu);
-    *cp = v;
-    return l;
+    size_t l = utf8_decode(s, n, cp);
+    return l ? l : 1;
 }
 
 /* Unicode White_Space (what \s means in Unicode regex engines) */
@@ -124,7 +99,7 @@ int32_t tok_bpe_ttype(const struct tok_bpe *t, int32_t id) { return tok_i32_at(t
 
 int32_t tok_bpe_lookup(const struct tok_bpe *t, const char *s, size_t len)
 {
-    return tok_str_lookup(t->str, t->len, t->hash, t->hsize, s, len);
+    return tok_vocab_lookup(&t->v, s, len);
 }
 
 static int merge_find(const struct tok_bpe *t, int32_t a, int32_t b, uint32_t *rank, int32_t *res)
@@ -189,16 +164,11 @@ int tok_bpe_load(struct tok_bpe *t, struct arena_region *r, const struct gguf *g
         snprintf(err, errlen, "tokenizer: tokenizer.ggml.merges missing or malformed");
         return EKB_ECORRUPT;
     }
-    t->hsize = 16;
-    while (t->hsize < 2 * n)
-        t->hsize <<= 1;
     t->mhsize = 16;
     while (t->mhsize < 2 * nm)
         t->mhsize <<= 1;
     size_t nsym = EKB_TOK_MAX_TEXT + 1;
-    t->str = arena_alloc(r, n * sizeof *t->str, 0);
-    t->len = arena_alloc(r, n * sizeof *t->len, 0);
-    t->hash = arena_zalloc(r, t->hsize * sizeof *t->hash, 0);
+    int vrc = tok_vocab_init(&t->v, r, (uint32_t)n);
     t->mkey = arena_zalloc(r, t->mhsize * sizeof *t->mkey, 0);
     t->mrank = arena_alloc(r, t->mhsize * sizeof *t->mrank, 0);
     t->mres = arena_alloc(r, t->mhsize * sizeof *t->mres, 0);
@@ -209,7 +179,7 @@ int tok_bpe_load(struct tok_bpe *t, struct arena_region *r, const struct gguf *g
     t->sym_prev = arena_alloc(r, nsym * sizeof *t->sym_prev, 0);
     t->heap_cap = 3 * nsym; /* n - 1 initial pairs, at most 2 more per merge */
     t->heap = arena_alloc(r, t->heap_cap * sizeof *t->heap, 0);
-    if (!t->str || !t->len || !t->hash || !t->mkey || !t->mrank || !t->mres || !t->cstart || !t->ccls || !t->sym ||
+    if (vrc != 0 || !t->mkey || !t->mrank || !t->mres || !t->cstart || !t->ccls || !t->sym ||
         !t->sym_next || !t->sym_prev || !t->heap) {
         snprintf(err, errlen, "tokenizer: out of memory for %zu tokens and %zu merges", n, nm);
         rc = EKB_ENOMEM;
@@ -221,16 +191,16 @@ int tok_bpe_load(struct tok_bpe *t, struct arena_region *r, const struct gguf *g
             snprintf(err, errlen, "tokenizer: token %zu malformed or over %d bytes", i, EKB_TOK_MAX_TOKEN);
             goto fail;
         }
-        t->str[i] = s;
-        t->len[i] = (uint32_t)l;
-        tok_str_insert(t->str, t->len, t->hash, t->hsize, (uint32_t)i);
+        t->v.str[i] = s;
+        t->v.len[i] = (uint32_t)l;
+        tok_vocab_add(&t->v, (uint32_t)i, 0);
         int32_t ty = tok_bpe_ttype(t, (int32_t)i);
         if ((ty == TOK_USER || ty == TOK_CONTROL) && l > 0)
             n_special++;
     }
     for (unsigned b = 0; b < 256; b++) {
         char u[4];
-        t->byte_id[b] = tok_bpe_lookup(t, u, tok_utf8_put(u, byte_to_cp(b)));
+        t->byte_id[b] = tok_bpe_lookup(t, u, utf8_put(u, byte_to_cp(b)));
         if (t->byte_id[b] < 0) {
             snprintf(err, errlen, "tokenizer: no token for byte 0x%02X (incomplete byte alphabet)", b);
             goto fail;
@@ -249,10 +219,10 @@ int tok_bpe_load(struct tok_bpe *t, struct arena_region *r, const struct gguf *g
     }
     for (size_t i = 0; i < n; i++) { /* insertion sort: longest first, then by id (stable) */
         int32_t ty = tok_bpe_ttype(t, (int32_t)i);
-        if (!((ty == TOK_USER || ty == TOK_CONTROL) && t->len[i] > 0))
+        if (!((ty == TOK_USER || ty == TOK_CONTROL) && t->v.len[i] > 0))
             continue;
         uint32_t k = t->n_special++;
-        while (k > 0 && t->len[t->special[k - 1]] < t->len[i]) {
+        while (k > 0 && t->v.len[t->special[k - 1]] < t->v.len[i]) {
             t->special[k] = t->special[k - 1];
             k--;
         }
@@ -454,8 +424,8 @@ static int partition(const struct tok_bpe *t, const char *s, size_t n, uint32_t 
         int32_t id = t->special[k];
         if (!parse && tok_bpe_ttype(t, id) != TOK_USER)
             continue;
-        const char *sp = t->str[id];
-        size_t sl = t->len[id];
+        const char *sp = t->v.str[id];
+        size_t sl = t->v.len[id];
         const char *hit = find(s, n, sp, sl);
         if (!hit)
             continue;
@@ -499,8 +469,8 @@ size_t tok_bpe_piece(const struct tok_bpe *t, int32_t id, char *out, size_t cap)
     if (id < 0 || (uint32_t)id >= t->n_vocab)
         return 0;
     int32_t ty = tok_bpe_ttype(t, id);
-    const unsigned char *s = (const unsigned char *)t->str[id];
-    size_t l = t->len[id], w = 0;
+    const unsigned char *s = (const unsigned char *)t->v.str[id];
+    size_t l = t->v.len[id], w = 0;
     if (ty == TOK_CONTROL)
         return 0;
     if (ty == TOK_USER) {

@@ -1,6 +1,5 @@
 /* tok_impl.h: internals shared by the llama SentencePiece (tok_spm.c) and
- * GPT-2 BPE (tok_bpe.c) tokenizers: vocabulary hash, GGUF metadata helpers
- * (tok_common.c) and the binary min-heap of candidate merges. Heap order:
+ * GPT-2 BPE (tok_bpe.c) tokenizers: GGUF metadata helpers (tok_vocab.c) and the binary min-heap of candidate merges. Heap order:
  * smaller pri first, then smaller left symbol index (the leftmost pair wins
  * ties, as in llama.cpp and tools/ref/tok_ref.py). The array is caller-owned
  * scratch allocated at tokenizer load; tok_heap_push fails (returns -1) when
@@ -12,22 +11,14 @@
 #include <stdint.h>
 
 #include "gguf.h"
+#include "utf8.h"
 
-/* token string -> id hash (tok_fnv): open addressing, slots hold id + 1 (0 = empty) */
-int32_t tok_str_lookup(const char *const *str, const uint32_t *len, const uint32_t *hash, uint32_t hsize,
-                       const char *s, size_t n);
-void tok_str_insert(const char *const *str, const uint32_t *len, uint32_t *hash, uint32_t hsize, uint32_t id);
 /* element id of an unaligned little-endian i32 / f32 GGUF array (NULL: def) */
 int32_t tok_i32_at(const unsigned char *a, int32_t id, int32_t def);
 float tok_f32_at(const unsigned char *a, int32_t id);
 /* token id key: absent -> def; present but >= n or not an integer -> EKB_ECORRUPT */
 int tok_gguf_id(const struct gguf *g, const char *key, int32_t def, uint32_t n, int32_t *out);
 int tok_gguf_flag(const struct gguf *g, const char *key, int def);
-size_t tok_utf8_put(char *o, uint32_t cp); /* cp <= 0x10FFFF; returns 1..4 bytes */
-uint32_t tok_fnv(const char *s, size_t n);  /* FNV-1a */
-/* One UTF-8 sequence at s (n > 0 bytes left): its code point, or U+FFFD
- * with *adv = 1 for an invalid, overlong, surrogate or truncated one. */
-uint32_t tok_utf8_next(const unsigned char *s, size_t n, size_t *adv);
 
 struct tok_merge {
     float pri;      /* SPM: -score; BPE: merge rank */

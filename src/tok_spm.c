@@ -26,7 +26,7 @@ int32_t tok_ttype(const struct tok *t, int32_t id) { return tok_i32_at(t->types,
 
 int32_t tok_lookup(const struct tok *t, const char *s, size_t len)
 {
-    return tok_str_lookup(t->str, t->len, t->hash, t->hsize, s, len);
+    return tok_vocab_lookup(&t->v, s, len);
 }
 
 int tok_spm_load(struct tok *t, struct arena_region *r, const struct gguf *g, char *err, size_t errlen)
@@ -63,12 +63,7 @@ int tok_spm_load(struct tok *t, struct arena_region *r, const struct gguf *g, ch
         }
         t->types = d;
     }
-    t->hsize = 16;
-    while (t->hsize < 2 * n)
-        t->hsize <<= 1;
-    t->str = arena_alloc(r, n * sizeof *t->str, 0);
-    t->len = arena_alloc(r, n * sizeof *t->len, 0);
-    t->hash = arena_zalloc(r, t->hsize * sizeof *t->hash, 0);
+    int vrc = tok_vocab_init(&t->v, r, (uint32_t)n);
     size_t cap = EKB_TOK_MAX_TEXT * 3 + 16; /* bytes: spaces become 3-byte U+2581 */
     size_t nsym = EKB_TOK_MAX_TEXT + 2;     /* symbols: one per input byte at most, plus the prefix */
     t->sym_start = arena_alloc(r, nsym * sizeof(uint32_t), 0);
@@ -78,7 +73,7 @@ int tok_spm_load(struct tok *t, struct arena_region *r, const struct gguf *g, ch
     t->heap_cap = 3 * nsym; /* n - 1 initial pairs, at most 2 more per merge */
     t->heap = arena_alloc(r, t->heap_cap * sizeof *t->heap, 0);
     t->buf = arena_alloc(r, cap, 0);
-    if (!t->str || !t->len || !t->hash || !t->sym_start || !t->sym_len || !t->sym_next || !t->sym_prev ||
+    if (vrc != 0 || !t->sym_start || !t->sym_len || !t->sym_next || !t->sym_prev ||
         !t->heap || !t->buf) {
         snprintf(err, errlen, "tokenizer: out of memory for %zu tokens", n);
         return EKB_ENOMEM;
@@ -92,9 +87,9 @@ int tok_spm_load(struct tok *t, struct arena_region *r, const struct gguf *g, ch
             snprintf(err, errlen, "tokenizer: token %zu malformed", i);
             return EKB_ECORRUPT;
         }
-        t->str[i] = s;
-        t->len[i] = (uint32_t)l;
-        tok_str_insert(t->str, t->len, t->hash, t->hsize, (uint32_t)i);
+        t->v.str[i] = s;
+        t->v.len[i] = (uint32_t)l;
+        tok_vocab_add(&t->v, (uint32_t)i, 0);
         if (l == 6 && s[0] == '<' && s[1] == '0' && s[2] == 'x' && s[5] == '>' &&
             tok_ttype(t, (int32_t)i) == TOK_BYTE) {
             unsigned b;
@@ -127,11 +122,6 @@ static void spm_try_add(const struct tok *t, int32_t left, int32_t right, size_t
     (void)tok_heap_push(t->heap, nh, t->heap_cap, e); /* cannot fail: heap_cap >= 3 * symbols */
 }
 
-static size_t utf8_len(unsigned char c)
-{
-    return c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-}
-
 int tok_spm_encode(const struct tok *t, const char *text, size_t len, int add_special, int32_t *ids, size_t max,
                    size_t *n)
 {
@@ -159,7 +149,7 @@ int tok_spm_encode(const struct tok *t, const char *text, size_t len, int add_sp
         }
         /* one symbol per UTF-8 sequence (a stray byte is its own symbol) */
         for (size_t i = 0; i < bl;) {
-            size_t l = utf8_len((unsigned char)b[i]);
+            size_t l = utf8_seq_len((unsigned char)b[i]);
             if (i + l > bl)
                 l = bl - i;
             for (size_t j = 1; j < l; j++)
@@ -220,8 +210,8 @@ size_t tok_spm_piece(const struct tok *t, int32_t id, int first, char *out, size
     if (id < 0 || (uint32_t)id >= t->n_vocab)
         return 0;
     int32_t ty = tok_ttype(t, id);
-    const char *s = t->str[id];
-    size_t l = t->len[id];
+    const char *s = t->v.str[id];
+    size_t l = t->v.len[id];
     if (ty == TOK_CONTROL)
         return 0;
     if (ty == TOK_BYTE && l == 6) {

@@ -29,15 +29,7 @@ static uint32_t fnv_more(uint32_t h, const char *s, size_t n)
 
 static int32_t find(const struct tok_uni *t, uint32_t h, const char *s, size_t len)
 {
-    uint32_t mask = t->hsize - 1, i = h & mask;
-    for (;;) {
-        uint32_t v = t->hash[i];
-        if (v == 0)
-            return -1;
-        if (t->piece_len[v - 1] == len && memcmp(t->piece[v - 1], s, len) == 0)
-            return (int32_t)(v - 1);
-        i = (i + 1) & mask;
-    }
+    return tok_vocab_find(&t->v, h, s, len);
 }
 
 int32_t tok_uni_lookup(const struct tok_uni *t, const char *s, size_t len)
@@ -91,14 +83,9 @@ int tok_uni_load(struct tok_uni *t, struct arena_region *r, struct arena_region 
     }
     t->n_vocab = (uint32_t)n;
     t->scores64 = d;
-    t->hsize = 16;
-    while (t->hsize < 2 * n)
-        t->hsize <<= 1;
-    t->piece = arena_alloc(r, n * sizeof *t->piece, 0);
-    t->piece_len = arena_alloc(r, n * sizeof *t->piece_len, 0);
+    int vrc = tok_vocab_init(&t->v, r, (uint32_t)n);
     t->u16len = arena_alloc(r, n * sizeof *t->u16len, 0);
-    t->hash = arena_zalloc(r, t->hsize * sizeof *t->hash, 0);
-    if (!t->piece || !t->piece_len || !t->u16len || !t->hash)
+    if (vrc != 0 || !t->u16len)
         goto nomem;
     for (size_t i = 0; i < n; i++) {
         uint32_t u16 = 0, cps = 0;
@@ -106,8 +93,8 @@ int tok_uni_load(struct tok_uni *t, struct arena_region *r, struct arena_region 
             snprintf(err, errlen, "tok: token %zu malformed (empty or over 256 bytes)", i);
             goto corrupt;
         }
-        t->piece[i] = str;
-        t->piece_len[i] = (uint32_t)sl;
+        t->v.str[i] = str;
+        t->v.len[i] = (uint32_t)sl;
         for (size_t k = 0; k < sl; k++) {
             unsigned char c = (unsigned char)str[k];
             if ((c & 0xC0) != 0x80) {
@@ -121,13 +108,8 @@ int tok_uni_load(struct tok_uni *t, struct arena_region *r, struct arena_region 
     }
     /* pieces with id >= reserved; a duplicate piece maps to its highest id
      * (the package inserts in id order into a trie, overwriting) */
-    for (size_t i = t->reserved; i < n; i++) {
-        uint32_t mask = t->hsize - 1, h = tok_fnv(t->piece[i], t->piece_len[i]) & mask;
-        while (t->hash[h] && !(t->piece_len[t->hash[h] - 1] == t->piece_len[i] &&
-                               memcmp(t->piece[t->hash[h] - 1], t->piece[i], t->piece_len[i]) == 0))
-            h = (h + 1) & mask;
-        t->hash[h] = (uint32_t)i + 1;
-    }
+    for (size_t i = t->reserved; i < n; i++)
+        tok_vocab_add(&t->v, (uint32_t)i, 1);
     if (tok_uni_scratch(t, s) != 0)
         goto nomem;
     return 0;
@@ -154,16 +136,16 @@ static long normalise(const struct tok_uni *t, const char *text, size_t len)
     t->cp_off[n++] = 0;
     bl = 3;
     for (size_t i = 0; i < len; i += adv) {
-        uint32_t cp = tok_utf8_next((const unsigned char *)text + i, len - i, &adv);
+        uint32_t cp = utf8_next((const unsigned char *)text + i, len - i, &adv);
         char one[4];
         const char *f;
         size_t fl = uni_nfkc(cp, &f);
         if (fl == (size_t)-1) {
-            fl = tok_utf8_put(one, cp);
+            fl = utf8_put(one, cp);
             f = one;
         }
         for (size_t k = 0, a2; k < fl; k += a2) { /* the NFKC form, one code point at a time */
-            tok_utf8_next((const unsigned char *)f + k, fl - k, &a2);
+            utf8_next((const unsigned char *)f + k, fl - k, &a2);
             if (bl + 4 > TEXT_CAP)
                 return EKB_ETOOBIG;
             t->cp_off[n++] = (uint32_t)bl;

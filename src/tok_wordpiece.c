@@ -14,44 +14,19 @@
 
 #define WP_MAX_CHARS 100
 
-int32_t tok_wp_lookup(const struct tok_wp *t, const char *s, size_t len)
-{
-    uint32_t m = t->hsize - 1, i = tok_fnv(s, len) & m;
-    for (;;) {
-        uint32_t v = t->hash[i];
-        if (v == 0)
-            return -1;
-        if (t->len[v - 1] == len && memcmp(t->pool + t->off[v - 1], s, len) == 0)
-            return (int32_t)(v - 1);
-        i = (i + 1) & m;
-    }
-}
+int32_t tok_wp_lookup(const struct tok_wp *t, const char *s, size_t len) { return tok_vocab_lookup(&t->v, s, len); }
 
-static int wp_alloc(struct tok_wp *t, struct arena_region *r, uint32_t n, size_t pool_bytes)
+/* The tables of n tokens and a pool of pool_bytes for their strings (*pool). */
+static int wp_alloc(struct tok_wp *t, struct arena_region *r, uint32_t n, size_t pool_bytes, char **pool)
 {
     memset(t, 0, sizeof *t);
     t->n_vocab = n;
-    t->hsize = 16;
-    while (t->hsize < 2 * n)
-        t->hsize <<= 1;
-    t->pool = arena_alloc(r, pool_bytes, 0);
-    t->off = arena_alloc(r, n * sizeof *t->off, 0);
-    t->len = arena_alloc(r, n * sizeof *t->len, 0);
-    t->hash = arena_zalloc(r, t->hsize * sizeof *t->hash, 0);
+    int rc = tok_vocab_init(&t->v, r, n);
+    *pool = arena_alloc(r, pool_bytes, 0);
     t->norm = arena_alloc(r, (size_t)EKB_TOK_MAX_TEXT * 6 + 16, 0);
     t->piece = arena_alloc(r, WP_MAX_CHARS * 4 + 8, 0);
     t->word_cp = arena_alloc(r, (WP_MAX_CHARS + 2) * sizeof *t->word_cp, 0);
-    return t->pool && t->off && t->len && t->hash && t->norm && t->piece && t->word_cp ? 0 : EKB_ENOMEM;
-}
-
-static void wp_index(struct tok_wp *t, uint32_t id)
-{
-    if (tok_wp_lookup(t, t->pool + t->off[id], t->len[id]) >= 0)
-        return; /* first occurrence wins */
-    uint32_t m = t->hsize - 1, h = tok_fnv(t->pool + t->off[id], t->len[id]) & m;
-    while (t->hash[h])
-        h = (h + 1) & m;
-    t->hash[h] = id + 1;
+    return rc == 0 && *pool && t->norm && t->piece && t->word_cp ? 0 : EKB_ENOMEM;
 }
 
 static int wp_specials(struct tok_wp *t, char *err, size_t errlen)
@@ -78,11 +53,12 @@ int tok_wp_load_vocab(struct tok_wp *t, struct arena_region *r, const char *v, s
         snprintf(err, errlen, "wordpiece: vocabulary of %u lines", n);
         return EKB_ECORRUPT;
     }
-    if (wp_alloc(t, r, n, len + 1) != 0) {
+    char *pool;
+    if (wp_alloc(t, r, n, len + 1, &pool) != 0) {
         snprintf(err, errlen, "wordpiece: out of memory for %u tokens", n);
         return EKB_ENOMEM;
     }
-    memcpy(t->pool, v, len);
+    memcpy(pool, v, len);
     uint32_t id = 0;
     size_t s = 0;
     for (size_t i = 0; i <= len && id < n; i++) {
@@ -90,9 +66,9 @@ int tok_wp_load_vocab(struct tok_wp *t, struct arena_region *r, const char *v, s
             size_t e = i;
             if (e > s && v[e - 1] == '\r')
                 e--;
-            t->off[id] = (uint32_t)s;
-            t->len[id] = (uint32_t)(e - s);
-            wp_index(t, id);
+            t->v.str[id] = pool + s;
+            t->v.len[id] = (uint32_t)(e - s);
+            tok_vocab_add(&t->v, id, 0);
             id++;
             s = i + 1;
         }
@@ -124,7 +100,8 @@ int tok_wp_load_gguf(struct tok_wp *t, struct arena_region *r, const struct gguf
         }
         pool += l + 2;
     }
-    if (wp_alloc(t, r, (uint32_t)n, pool) != 0) {
+    char *pbuf;
+    if (wp_alloc(t, r, (uint32_t)n, pool, &pbuf) != 0) {
         snprintf(err, errlen, "wordpiece: out of memory for %zu tokens", n);
         return EKB_ENOMEM;
     }
@@ -136,20 +113,21 @@ int tok_wp_load_gguf(struct tok_wp *t, struct arena_region *r, const struct gguf
         gguf_arr_str(g, "tokenizer.ggml.tokens", i, &s, &l);
         if (types)
             memcpy(&ty, (const unsigned char *)types + 4 * i, 4);
-        t->off[i] = (uint32_t)at;
+        char *o = pbuf + at;
         if (ty == TOK_CONTROL) {
-            memcpy(t->pool + at, s, l);
+            memcpy(o, s, l);
         } else if (l >= 3 && memcmp(s, "\xe2\x96\x81", 3) == 0) { /* word start: drop the phantom space */
-            memcpy(t->pool + at, s + 3, l - 3);
+            memcpy(o, s + 3, l - 3);
             l -= 3;
         } else { /* continuation */
-            memcpy(t->pool + at, "##", 2);
-            memcpy(t->pool + at + 2, s, l);
+            memcpy(o, "##", 2);
+            memcpy(o + 2, s, l);
             l += 2;
         }
-        t->len[i] = (uint32_t)l;
+        t->v.str[i] = o;
+        t->v.len[i] = (uint32_t)l;
         at += l;
-        wp_index(t, (uint32_t)i);
+        tok_vocab_add(&t->v, (uint32_t)i, 0);
     }
     return wp_specials(t, err, errlen);
 }
@@ -166,7 +144,7 @@ static int wp_word(const struct tok_wp *t, const char *w, size_t wl, int32_t *id
 {
     size_t nc = 0, adv;
     for (size_t i = 0; i < wl; i += adv) {
-        tok_utf8_next((const unsigned char *)w + i, wl - i, &adv);
+        utf8_next((const unsigned char *)w + i, wl - i, &adv);
         if (nc > WP_MAX_CHARS)
             break;
         t->word_cp[nc++] = (uint32_t)i;
@@ -218,7 +196,7 @@ int tok_wp_encode(const struct tok_wp *t, const char *text, size_t len, int add_
         return EKB_ETOOBIG;
     /* normalise */
     for (size_t i = 0; i < len; i += adv) {
-        uint32_t cp = tok_utf8_next(s + i, len - i, &adv);
+        uint32_t cp = utf8_next(s + i, len - i, &adv);
         const char *f;
         size_t fl;
         if (nl + 32 > (size_t)EKB_TOK_MAX_TEXT * 6)
@@ -229,13 +207,13 @@ int tok_wp_encode(const struct tok_wp *t, const char *text, size_t len, int add_
             t->norm[nl++] = ' ';
         } else if (is_cjk(cp)) {
             t->norm[nl++] = ' ';
-            nl += tok_utf8_put(t->norm + nl, cp);
+            nl += utf8_put(t->norm + nl, cp);
             t->norm[nl++] = ' ';
         } else if ((fl = uni_fold(cp, &f)) != (size_t)-1) {
             memcpy(t->norm + nl, f, fl);
             nl += fl;
         } else {
-            nl += tok_utf8_put(t->norm + nl, cp);
+            nl += utf8_put(t->norm + nl, cp);
         }
     }
     if (add_special) {
@@ -247,7 +225,7 @@ int tok_wp_encode(const struct tok_wp *t, const char *text, size_t len, int add_
     size_t ws = 0;
     int in_word = 0;
     for (size_t i = 0; i <= nl; i += adv) {
-        uint32_t cp = i < nl ? tok_utf8_next((const unsigned char *)t->norm + i, nl - i, &adv) : ' ';
+        uint32_t cp = i < nl ? utf8_next((const unsigned char *)t->norm + i, nl - i, &adv) : ' ';
         if (i == nl)
             adv = 1;
         int sp = uni_is_space(cp), pu = !sp && uni_is_punct(cp);

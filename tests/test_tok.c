@@ -27,7 +27,8 @@
 #include "ekb_limits.h"
 #include "gguf.h"
 #include "tok.h"
-#include "../src/tok_impl.h" /* tok_utf8_put */
+#include "../src/tok_impl.h"
+#include "utf8.h"
 
 static struct arena A;
 static struct arena_region *R;
@@ -273,7 +274,7 @@ static size_t json_str(const char **p, char *out, size_t cap)
         default: cp = (unsigned char)*s; break;
         }
         s++;
-        n += tok_utf8_put(out + n, cp);
+        n += utf8_put(out + n, cp);
     }
     *p = *s ? s + 1 : s;
     return n;
