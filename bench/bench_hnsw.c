@@ -31,6 +31,7 @@
 #include "bench_common.h"
 #include "ekb_err.h"
 #include "hnsw.h"
+#include "vq.h"
 #include "kern.h"
 #include "port.h"
 
@@ -217,13 +218,13 @@ int main(int argc, char **argv)
     if (!xq || !qq || !xs)
         return 1;
     for (uint32_t j = 0; j < n; j++)
-        xs[j] = hnsw_quantize(x + (size_t)j * dim, dim, xq + (size_t)j * dim);
+        xs[j] = vq_quantize(x + (size_t)j * dim, dim, xq + (size_t)j * dim);
     t0 = bench_now();
     c0 = cpu_now();
     for (uint32_t i = 0; i < nq; i++) {
         float best[K];
         uint32_t m = 0;
-        float qs = hnsw_quantize(q + (size_t)i * dim, dim, qq);
+        float qs = vq_quantize(q + (size_t)i * dim, dim, qq);
         for (uint32_t j = 0; j < n; j++)
             topk_put(best, got + i * K, &m, (float)kern->dot_i8(qq, xq + (size_t)j * dim, dim) * qs * xs[j], j);
     }
@@ -231,13 +232,13 @@ int main(int argc, char **argv)
     cb = cpu_now() - c0;
     line("brute_i8", label, n, dim, 0, 0, 0, recall_of(gt, got, nq), nq / tb, nq / cb, (double)dim + 4, 0, 0);
     if (refine) { /* x becomes the refined vectors (x is not needed any more) */
-        uint8_t *r = malloc(hnsw_residual_bytes(dim));
+        uint8_t *r = malloc(vq_residual_bytes(dim));
         if (!r)
             return 1;
         for (uint32_t j = 0; j < n; j++) {
             float *v = x + (size_t)j * dim;
             const int8_t *qj = xq + (size_t)j * dim;
-            hnsw_residual(v, dim, qj, xs[j], r);
+            vq_residual(v, dim, qj, xs[j], r);
             for (uint32_t i = 0; i < dim; i++) {
                 int nib = (i % 32) < 16 ? (r[(i / 32) * 16 + i % 16] & 15) : (r[(i / 32) * 16 + i % 16] >> 4);
                 v[i] = xs[j] * ((float)qj[i] + (float)(nib - 8) / 16.0f);

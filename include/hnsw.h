@@ -4,11 +4,10 @@
  * robust approximate nearest neighbor search using Hierarchical Navigable
  * Small World graphs") whose every byte is taken from a caller-given arena
  * region at create time; nothing is allocated afterwards. Vectors are
- * L2-normalised floats quantized symmetrically per vector (int8 in
- * [-127, 127] times one float scale, the same rule as the store's chunk
- * vectors); similarity is the cosine estimated as dot_i8(a, b) * sa * sb
- * with an exact int8 dot product (src/hnsw_avx2.c when kern's run-time
- * variant runs AVX2, else kern->dot_i8; all give the same integer).
+ * L2-normalised floats quantized as vq.h says (int8 in [-127, 127] times
+ * one float scale, the store's vector format); similarity is the cosine
+ * estimated as dot(a, b) * sa * sb with an exact int8 dot product
+ * (kern_ops.dot_i8s: every kernel variant gives the same integer).
  *
  * Graph: level-0 neighbour lists of 2*M, upper levels M, levels drawn
  * geometrically (P(level >= l) = M^-l, i.e. mL = 1/ln M) from a seeded
@@ -16,12 +15,10 @@
  * candidate extension, pruned connections not kept). The visited set is an
  * epoch-stamped uint16 array (cleared once every 65535 searches).
  *
- * Refinement (params.refine = 4): each vector also keeps a 4-bit residual
- * of its int8 quantization error per coordinate (dim/2 bytes: the stored
- * value becomes q + r/16, r in [-8, 7]). The graph is still built and
- * walked with the int8 distance; the ef candidates a search ends with are
- * re-ranked with the refined vectors against the query quantized to int16
- * (an exact integer dot product whichever routine runs), so the order and
+ * Refinement (params.refine = 4): each vector also keeps its 4-bit
+ * residual (vq.h). The graph is still built and walked with the int8
+ * distance; the ef candidates a search ends with are re-ranked with the
+ * refined score (vq_refined_of over kern_ops.rdot_r4), so the order and
  * the scores come from ~12-bit vectors. refine = 0 (the default) keeps
  * int8 only. hnsw_insert computes the residual from the float vector;
  * hnsw_insert_q8 stores a zero residual (hnsw_insert_q8r takes one).
@@ -33,8 +30,8 @@
  * full build. hnsw_insert compacts by itself when the index is full and
  * holds tombstones, or when tombstones exceed tomb_pct % of the used slots.
  *
- * Persistence (hnsw_save/hnsw_load) goes through struct port: PATH.tmp,
- * fsync, rename, fsync of the directory; the file carries the embedder's
+ * Persistence (hnsw_save/hnsw_load, hnsw_file.c) goes through struct port:
+ * PATH.tmp, fsync, rename, fsync of the directory; the file carries the embedder's
  * checksum and a SHA-256 over header and body. hnsw_load verifies
  * everything and returns EKB_ECORRUPT on any mismatch (the caller then
  * rebuilds from SQLite); the index is left empty after a failed load.
@@ -107,37 +104,15 @@ uint32_t hnsw_capacity_for_params(size_t bytes, const struct hnsw_params *p);
 int hnsw_create(struct hnsw **out, struct arena_region *r, size_t bytes, const struct hnsw_params *p,
                 char *err, size_t errlen);
 
-/* Per-vector symmetric quantization: q = round(v / s), s = max|v| / 127
- * (s = 1 for a zero vector). Returns s, or NaN (q untouched) if v holds a
- * NaN or infinity. */
-float hnsw_quantize(const float *v, uint32_t dim, int8_t *q);
-
-/* Bytes of one vector's 4-bit residual (hnsw_residual's output). */
-size_t hnsw_residual_bytes(uint32_t dim);
-/* The residual of q, s = hnsw_quantize(v, dim, q): r_i = round(16 (v_i / s
- * - q_i)) clamped to [-8, 7], stored as the nibble r_i + 8. Coordinate i
- * is in byte (i / 32) * 16 + i % 16, low nibble if i % 32 < 16, else high
- * (unused nibbles: 8). */
-void hnsw_residual(const float *v, uint32_t dim, const int8_t *q, float s, uint8_t *r);
-
 /* Adds id with vector v (dim floats, L2-normalised), or already quantized
  * (q, scale > 0; q is stored with -128 raised to -127, the range
- * hnsw_quantize makes and the SIMD distance relies on). May compact first
+ * vq_quantize makes and kern_ops.dot_i8s relies on). May compact first
  * (see above). */
 int hnsw_insert(struct hnsw *h, uint64_t id, const float *v);
 int hnsw_insert_q8(struct hnsw *h, uint64_t id, const int8_t *q, float scale);
-/* With a residual (hnsw_residual_bytes(dim) bytes; NULL: zero residual);
+/* With a residual (vq_residual_bytes(dim) bytes; NULL: zero residual);
  * ignored by an index with refine 0. */
 int hnsw_insert_q8r(struct hnsw *h, uint64_t id, const int8_t *q, float scale, const uint8_t *res);
-/* For exact scans that must agree with a refine-4 index, bit for bit:
- * hnsw_refine_query rounds query v (dim floats) to int16 into qq (dim
- * int16 of caller scratch) as a search does and returns its scale (NaN if
- * v is not finite); hnsw_refined_score is then the score such a search
- * reports for a stored (q, scale, res) (res NULL: a zero residual, as
- * hnsw_insert_q8r stores for NULL). */
-float hnsw_refine_query(const float *v, uint32_t dim, int16_t *qq);
-float hnsw_refined_score(const int16_t *qq, float sq, uint32_t dim, const int8_t *q, float scale,
-                         const uint8_t *res);
 /* Tombstones id: EKB_ENOENT if not present. */
 int hnsw_delete(struct hnsw *h, uint64_t id);
 /* 1 if id is present and live. */

@@ -70,6 +70,15 @@ struct kern_ops {
     /* X: n rows of cols floats; Y: n x rows */
     void (*matmul_f32)(float *Y, const float *W, const float *X, size_t rows, size_t cols, size_t n);
     int32_t (*dot_i8)(const int8_t *a, const int8_t *b, size_t n);
+    /* dot_i8 when b is in [-127, 127] (the stored vectors of an index,
+     * which never hold -128): the same exact integer, faster where the ISA
+     * has an unsigned x signed byte product (AVX2's sign trick). */
+    int32_t (*dot_i8s)(const int8_t *a, const int8_t *b, size_t n);
+    /* The refined dot product of a 4-bit residual vector (vq.h): sum over
+     * i < n of qq[i] * (16 q[i] + r_i - 8), q in [-127, 127], r_i the
+     * nibble of coordinate i in r (byte (i / 32) * 16 + i % 16, low nibble
+     * if i % 32 < 16). Exact (int64) in every variant. */
+    int64_t (*rdot_r4)(const int16_t *qq, const int8_t *q, const uint8_t *r, size_t n);
     float (*dot_f32)(const float *a, const float *b, size_t n);
     void (*softmax)(float *x, size_t n);
     void (*layernorm)(float *y, const float *x, const float *g, const float *b, size_t n, float eps);

@@ -149,6 +149,22 @@ const struct port *port_linux(void);
 /* Space-separated feature names found ("avx2 fma" / "asimd asimddp"). */
 size_t port_cpu_describe(const struct port_cpu *c, char *buf, size_t len);
 
+/* ---- Helpers over any port (port/util.c) ---- */
+/* Writes all n bytes through p->write (short writes continued, in pieces
+ * of at most 16 MiB); 0, or -errno (-EIO when a write makes no progress). */
+int port_write_all(const struct port *p, int fd, const void *buf, uint64_t n);
+/* The directory part of path: "." when it has none, "/" for "/x". */
+void port_dir_of(const char *path, char *dir, size_t cap);
+/* The end of an atomic file replace. tmp was written through fd (still
+ * open) and werr is the first write error (0 or -errno): fsync, close,
+ * rename tmp over path, fsync of the directory. Returns 0, or -errno with
+ * *step naming what failed ("writing" for werr, fsync or close; "rename";
+ * "fsync of the directory"). Before the rename a failure removes tmp;
+ * after it path is the complete new file and only its durability is in
+ * doubt. */
+int port_replace_file(const struct port *p, int fd, int werr, const char *tmp, const char *path,
+                      const char **step);
+
 /* ---- The fake port (port/fake.c; linked into tests only) ---- */
 enum port_fake_op {
     PORT_FAKE_OPEN = 0,

@@ -93,7 +93,7 @@ struct store {
     char *rbuf;                   /* EKB_STORE_READ_BUF bytes for streamed documents (STORE budget) */
     float *v;                     /* one embedding (STORE budget) */
     int8_t *q;                    /* int8 vector, then its 4-bit residual: the vec BLOB (STORE budget) */
-    size_t vbytes;                /* dim + hnsw_residual_bytes(dim): a vec BLOB's length */
+    size_t vbytes;                /* dim + vq_residual_bytes(dim): a vec BLOB's length */
     struct chunk_params cp;       /* from meta (set at kb init) */
     struct chunker ck;
     store_progress_fn progress;   /* optional */

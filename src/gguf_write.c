@@ -117,20 +117,10 @@ static uint32_t quant_type_in(const struct gguf *in, const struct gguf_tensor *t
     return ty;
 }
 
-static size_t dir_of(const char *path, char *dir, size_t cap)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return (size_t)snprintf(dir, cap, ".");
-    if (slash == path)
-        return (size_t)snprintf(dir, cap, "/");
-    return (size_t)snprintf(dir, cap, "%.*s", (int)(slash - path), path);
-}
-
 int gguf_write_quantized(const struct gguf *in, struct arena_region *scratch, const struct port *p,
                          const char *out_path, uint32_t want, struct gguf_quant_stats *st, char *err, size_t errlen)
 {
-    char tmp[EKB_PATH_MAX + 8], dir[EKB_PATH_MAX];
+    char tmp[EKB_PATH_MAX + 8];
     uint64_t kv_end, align, data_start, maxrow = 0;
     size_t nt = gguf_n_tensors(in), nkv = gguf_n_kv(in), mark = arena_mark(scratch);
     int have_ft = 0, have_qv = 0, created = 0, ret = 0;
@@ -265,30 +255,11 @@ int gguf_write_quantized(const struct gguf *in, struct arena_region *scratch, co
         }
     }
     flush(&o);
-    if (o.err == 0) {
-        int e = p->fsync(o.fd);
-        if (e < 0)
-            o.err = -e;
-    }
-    int e = p->close(o.fd);
+    const char *step;
+    int e = port_replace_file(p, o.fd, -o.err, tmp, out_path, &step);
     o.fd = -1;
-    if (o.err == 0 && e < 0)
-        o.err = -e;
-    if (o.err != 0) {
-        snprintf(err, errlen, "gguf: writing %.300s: %s", tmp, strerror(o.err));
-        ret = ekb_from_errno(o.err);
-        goto out;
-    }
-    e = p->rename(tmp, out_path);
-    if (e < 0) {
-        snprintf(err, errlen, "gguf: rename %.250s -> %.250s: %s", tmp, out_path, strerror(-e));
-        ret = ekb_from_errno(-e);
-        goto out;
-    }
-    dir_of(out_path, dir, sizeof dir);
-    e = p->fsync_dir(dir);
-    if (e < 0) { /* the file is complete and in place; only its durability is in doubt */
-        snprintf(err, errlen, "gguf: fsync of directory %.300s: %s", dir, strerror(-e));
+    if (e < 0) { /* after the rename, the file is complete and in place: only its durability is in doubt */
+        snprintf(err, errlen, "gguf: %s of %.250s -> %.250s: %s", step, tmp, out_path, strerror(-e));
         ret = ekb_from_errno(-e);
         goto done;
     }

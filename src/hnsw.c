@@ -27,46 +27,7 @@
 #include "ekb_limits.h"
 #include "hnsw_impl.h"
 #include "kern.h"
-
-#define NONE UINT32_MAX
-#define F_DEAD 1u
-#define CAND_CAP (4u * EKB_HNSW_EF_MAX)
-#ifndef PF_AHEAD
-#define PF_AHEAD 2u /* records prefetched ahead in a neighbour list */
-#endif
-
-struct meta {
-    uint64_t id;
-    uint32_t upper; /* first upper list (level 1) in the pool */
-    uint8_t level;
-    uint8_t flags;
-    uint16_t pad;
-};
-_Static_assert(sizeof(struct meta) == 16, "meta is 16 bytes");
-
-struct cand {
-    float d; /* -cosine: lower is closer */
-    uint32_t s;
-};
-
-struct hnsw {
-    uint32_t dim, M, M0, efc, ef, tomb_pct, refine;
-    uint32_t cap, n, live, dead;
-    uint32_t entry, max_level;
-    uint32_t upper_cap, upper_used;
-    uint32_t tmask, compactions;
-    size_t vpad, stride, rstride, bytes;
-    uint64_t seed, rng, ndist;
-    struct meta *meta;
-    unsigned char *rec;
-    uint8_t *resid; /* refine 4: rstride bytes per slot; else NULL */
-    uint32_t *l0, *up, *table;
-    uint16_t *visited;
-    uint16_t epoch;
-    struct cand *cand, *res, *sel, *tmp;
-    int8_t *qbuf;
-    int16_t *qq; /* refine 4: the query in int16 */
-};
+#include "vq.h"
 
 /* ---- layout: the single source of the memory formula ---- */
 
@@ -76,8 +37,6 @@ struct layout {
 };
 
 static uint64_t up64(uint64_t x) { return (x + 63) & ~(uint64_t)63; }
-
-size_t hnsw_residual_bytes(uint32_t dim) { return ((size_t)dim + 31) / 32 * 16; }
 
 static int layout_of(uint64_t cap, uint32_t dim, uint32_t M, uint32_t refine, struct layout *L)
 {
@@ -97,7 +56,7 @@ static int layout_of(uint64_t cap, uint32_t dim, uint32_t M, uint32_t refine, st
     o = up64(o + cap * sizeof(struct meta));
     L->rec = o;
     o = up64(o + cap * L->stride);
-    L->rstride = refine ? hnsw_residual_bytes(dim) : 0;
+    L->rstride = refine ? vq_residual_bytes(dim) : 0;
     L->resid = o;
     o = up64(o + cap * L->rstride);
     L->l0 = o;
@@ -171,32 +130,6 @@ void hnsw_params_default(struct hnsw_params *p, uint32_t dim)
 
 /* ---- small helpers ---- */
 
-static inline int8_t *vec(const struct hnsw *h, uint32_t s) { return (int8_t *)(h->rec + (size_t)s * h->stride); }
-
-static inline uint8_t *resid(const struct hnsw *h, uint32_t s) { return h->resid + (size_t)s * h->rstride; }
-
-static inline float scale_of(const struct hnsw *h, uint32_t s)
-{
-    float f;
-    memcpy(&f, h->rec + (size_t)s * h->stride + h->vpad, sizeof f);
-    return f;
-}
-
-static inline uint32_t *links(const struct hnsw *h, uint32_t s, uint32_t level)
-{
-    if (level == 0)
-        return h->l0 + (size_t)s * (1 + h->M0);
-    return h->up + (size_t)(h->meta[s].upper + level - 1) * (1 + h->M);
-}
-
-static uint64_t splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* Geometric level: P(level >= l) = M^-l (the paper's mL = 1/ln M). */
 static uint32_t draw_level(struct hnsw *h)
 {
@@ -205,21 +138,6 @@ static uint32_t draw_level(struct hnsw *h)
     while (l < EKB_HNSW_LEVEL_MAX && splitmix(&h->rng) < lim)
         l++;
     return l;
-}
-
-static uint32_t hash_id(uint64_t id)
-{
-    uint64_t x = id;
-    return (uint32_t)(splitmix(&x) >> 32);
-}
-
-/* Position of id in the table, or of the empty cell where it would go. */
-static uint32_t table_find(const struct hnsw *h, uint64_t id)
-{
-    uint32_t i = hash_id(id) & h->tmask;
-    while (h->table[i] != 0 && h->meta[h->table[i] - 1].id != id)
-        i = (i + 1) & h->tmask;
-    return i;
 }
 
 static void table_remove(struct hnsw *h, uint32_t i)
@@ -279,17 +197,9 @@ static uint32_t sorted_put(struct cand *a, uint32_t lo, uint32_t *n, uint32_t ca
 
 typedef int32_t (*dot_fn)(const int8_t *, const int8_t *, size_t);
 
-/* The int8 dot product: our AVX2 one (hnsw_avx2.c, valid for stored
- * vectors in [-127, 127]) when kern's run-time variant says the CPU runs
- * AVX2, else kern's. Both return the same exact integer. */
-static dot_fn pick_dot(void)
-{
-#if defined(__x86_64__)
-    if (strcmp(kern->name, "avx2") == 0 || strcmp(kern->name, "avx512") == 0)
-        return hnsw_dot_i8_avx2;
-#endif
-    return kern->dot_i8;
-}
+/* The int8 dot product of the graph: kern's dot_i8s (stored vectors are
+ * in [-127, 127]); every variant gives the same exact integer. */
+static dot_fn pick_dot(void) { return kern->dot_i8s; }
 
 /* Prefetches the cache lines of slot s's record (vector and scale). */
 static inline void prefetch_rec(const struct hnsw *h, uint32_t s)
@@ -308,73 +218,6 @@ static inline float qdist(struct hnsw *h, dot_fn dot, const int8_t *q, float qs,
 
 /* ---- re-ranking with the refined vectors (refine 4) ---- */
 
-typedef int64_t (*rdot_fn)(const int16_t *, const int8_t *, const uint8_t *, size_t);
-
-int64_t hnsw_rdot_scalar(const int16_t *qq, const int8_t *q, const uint8_t *r, size_t n)
-{
-    int64_t t = 0;
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) { /* 16 terms fit an int32 (hnsw_impl.h) */
-        const uint8_t *rb = r + i / 2;
-        int32_t lo = 0, hi = 0;
-        for (size_t j = 0; j < 16; j++) {
-            lo += (int32_t)qq[i + j] * (16 * (int32_t)q[i + j] + (rb[j] & 15) - 8);
-            hi += (int32_t)qq[i + 16 + j] * (16 * (int32_t)q[i + 16 + j] + (rb[j] >> 4) - 8);
-        }
-        t += (int64_t)lo + hi;
-    }
-    for (; i < n; i++)
-        t += (int64_t)qq[i] * (16 * (int32_t)q[i] + hnsw_nib(r, i) - 8);
-    return t;
-}
-
-static rdot_fn pick_rdot(void)
-{
-#if defined(__x86_64__)
-    if (strcmp(kern->name, "avx2") == 0 || strcmp(kern->name, "avx512") == 0)
-        return hnsw_rdot_avx2;
-#endif
-    return hnsw_rdot_scalar;
-}
-
-/* Symmetric quantization's scale max|v| / lim (1 for a zero vector), NaN
- * if v holds a NaN or infinity; and one rounded, clamped value. */
-static float sym_scale(const float *v, uint32_t dim, float lim)
-{
-    float amax = 0.0f;
-    for (uint32_t i = 0; i < dim; i++) {
-        if (!isfinite(v[i]))
-            return NAN;
-        amax = fmaxf(amax, fabsf(v[i]));
-    }
-    return amax > 0.0f ? amax / lim : 1.0f;
-}
-static int sym_round(float x, float lim)
-{
-    float r = roundf(x);
-    return r > lim ? (int)lim : r < -lim ? -(int)lim : (int)r;
-}
-
-/* qq = round(v / sq), sq = max|v| / 32767; NaN (qq untouched) if v is
- * not finite. */
-static float quantize16(const float *v, uint32_t dim, int16_t *qq)
-{
-    float s = sym_scale(v, dim, 32767.0f);
-    if (!isfinite(s))
-        return NAN;
-    for (uint32_t i = 0; i < dim; i++)
-        qq[i] = (int16_t)sym_round(v[i] / s, 32767.0f);
-    return s;
-}
-
-/* The refined score from the exact integer D = qq . (16 q + r): the one
- * rounding both rerank and hnsw_refined_score use (exact scans must
- * match the index bit for bit). */
-static float refined_of(int64_t D, float sq, float scale)
-{
-    return (float)((double)D * ((double)sq * (double)scale) * 0.0625);
-}
-
 static void heap_down(struct cand *a, uint32_t n, uint32_t i, int max);
 
 /* Max-heap R[0, n) -> ascending. */
@@ -388,34 +231,12 @@ static void heap_sort(struct cand *R, uint32_t rn)
     }
 }
 
-float hnsw_refine_query(const float *v, uint32_t dim, int16_t *qq)
-{
-    if (!v || !qq || dim == 0)
-        return NAN;
-    return quantize16(v, dim, qq);
-}
-
-float hnsw_refined_score(const int16_t *qq, float sq, uint32_t dim, const int8_t *q, float scale,
-                         const uint8_t *res)
-{
-    if (!qq || !q || dim == 0)
-        return NAN;
-    int64_t D = 0;
-    if (res)
-        D = pick_rdot()(qq, q, res, dim);
-    else /* zero residual (nibbles 8, as hnsw_insert_q8r stores for NULL): 16 q */
-        for (uint32_t i = 0; i < dim; i++)
-            D += (int64_t)qq[i] * 16 * q[i];
-    return refined_of(D, sq, scale);
-}
-
 /* Replaces the distances of the search's final candidates res[0, nr) by
  * the refined ones (int16 query . (16 q + r), exact) and sorts them. */
 static void rerank(struct hnsw *h, const float *q, uint32_t nr)
 {
     struct cand *R = h->res;
-    float sq = quantize16(q, h->dim, h->qq);
-    rdot_fn rd = pick_rdot();
+    float sq = vq_refine_query(q, h->dim, h->qq);
     for (uint32_t i = 0; i < nr && i < 2; i++)
         for (size_t o = 0; o < h->rstride; o += 64)
             __builtin_prefetch(resid(h, R[i].s) + o);
@@ -424,8 +245,8 @@ static void rerank(struct hnsw *h, const float *q, uint32_t nr)
         if (i + 2 < nr)
             for (size_t o = 0; o < h->rstride; o += 64)
                 __builtin_prefetch(resid(h, R[i + 2].s) + o);
-        int64_t D = rd(h->qq, vec(h, s), resid(h, s), h->dim);
-        R[i].d = -refined_of(D, sq, scale_of(h, s));
+        int64_t D = kern->rdot_r4(h->qq, vec(h, s), resid(h, s), h->dim);
+        R[i].d = -vq_refined_of(D, sq, scale_of(h, s));
     }
     for (uint32_t i = nr / 2; i-- > 0;)
         heap_down(R, nr, i, 1);
@@ -845,27 +666,6 @@ int hnsw_create(struct hnsw **out, struct arena_region *r, size_t bytes, const s
     return 0;
 }
 
-float hnsw_quantize(const float *v, uint32_t dim, int8_t *q)
-{
-    float s = sym_scale(v, dim, 127.0f);
-    if (!isfinite(s))
-        return NAN;
-    for (uint32_t i = 0; i < dim; i++)
-        q[i] = (int8_t)sym_round(v[i] / s, 127.0f);
-    return s;
-}
-
-void hnsw_residual(const float *v, uint32_t dim, const int8_t *q, float s, uint8_t *r)
-{
-    memset(r, 0x88, hnsw_residual_bytes(dim));
-    for (uint32_t i = 0; i < dim; i++) {
-        float t = roundf((v[i] / s - (float)q[i]) * 16.0f);
-        int nib = (t > 7.0f ? 7 : t < -8.0f ? -8 : (int)t) + 8;
-        uint8_t *b = r + (i / 32) * 16 + i % 16;
-        *b = (uint8_t)((i % 32) < 16 ? ((*b & 0xf0) | nib) : ((*b & 0x0f) | (nib << 4)));
-    }
-}
-
 int hnsw_compact(struct hnsw *h)
 {
     uint32_t j = 0;
@@ -932,13 +732,13 @@ int hnsw_insert(struct hnsw *h, uint64_t id, const float *v)
 {
     if (!h || !v)
         return EKB_EINVAL;
-    float s = hnsw_quantize(v, h->dim, h->qbuf);
+    float s = vq_quantize(v, h->dim, h->qbuf);
     if (!isfinite(s))
         return EKB_EINVAL;
     if (!h->refine)
         return hnsw_insert_q8r(h, id, h->qbuf, s, NULL);
     uint8_t r[EKB_HNSW_DIM_MAX / 2];
-    hnsw_residual(v, h->dim, h->qbuf, s, r);
+    vq_residual(v, h->dim, h->qbuf, s, r);
     return hnsw_insert_q8r(h, id, h->qbuf, s, r);
 }
 
@@ -969,7 +769,7 @@ int hnsw_search(struct hnsw *h, const float *q, uint32_t k, uint32_t ef, hnsw_ke
         ef = k;
     if (h->entry == NONE)
         return 0;
-    float qs = hnsw_quantize(q, h->dim, h->qbuf);
+    float qs = vq_quantize(q, h->dim, h->qbuf);
     if (!isfinite(qs))
         return EKB_EINVAL;
     struct query Q = {h->qbuf, qs, pick_dot(), keep, ctx, h->dead > 0}; /* no tombstones: no meta reads */
@@ -1020,326 +820,3 @@ void hnsw_get_stats(const struct hnsw *h, struct hnsw_stats *s)
     s->dist_evals = h->ndist;
 }
 
-/* ---- persistence ---- */
-
-/* Header: [0, 128) fields, [128, 160) SHA-256 over [0, 128), [160, 192)
- * and the body, [160, 192) version-2 fields (refine, residual stride, zero
- * bytes). The checksum stays at 128 (the store records it: search.c). */
-#define HDR_BYTES 192
-#define HDR_HASHED 128
-#define HDR_EXT 160
-#define FILE_VERSION 2
-static const char file_magic[8] = {'E', 'K', 'B', 'H', 'N', 'S', 'W', 0};
-
-static void put32(unsigned char *b, size_t o, uint32_t v) { memcpy(b + o, &v, 4); }
-static void put64(unsigned char *b, size_t o, uint64_t v) { memcpy(b + o, &v, 8); }
-static uint32_t get32(const unsigned char *b, size_t o)
-{
-    uint32_t v;
-    memcpy(&v, b + o, 4);
-    return v;
-}
-static uint64_t get64(const unsigned char *b, size_t o)
-{
-    uint64_t v;
-    memcpy(&v, b + o, 8);
-    return v;
-}
-
-/* The body: meta, records, level-0 lists of n slots, the upper lists, then
- * (refine 4) the residuals of n slots. */
-#define NPARTS 5
-struct part {
-    void *p;
-    uint64_t n;
-};
-static void body_parts(const struct hnsw *h, uint32_t n, uint32_t upper, struct part P[NPARTS])
-{
-    P[0].p = h->meta;
-    P[0].n = (uint64_t)n * sizeof(struct meta);
-    P[1].p = h->rec;
-    P[1].n = (uint64_t)n * h->stride;
-    P[2].p = h->l0;
-    P[2].n = (uint64_t)n * (1 + h->M0) * 4;
-    P[3].p = h->up;
-    P[3].n = (uint64_t)upper * (1 + h->M) * 4;
-    P[4].p = h->resid;
-    P[4].n = (uint64_t)n * h->rstride;
-}
-
-static uint64_t body_bytes(const struct part P[NPARTS])
-{
-    uint64_t t = 0;
-    for (int i = 0; i < NPARTS; i++)
-        t += P[i].n;
-    return t;
-}
-
-static void dir_of(const char *path, char *dir, size_t len)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, len, ".");
-    else if (slash == path)
-        snprintf(dir, len, "/");
-    else
-        snprintf(dir, len, "%.*s", (int)(slash - path), path);
-}
-
-static int write_all(const struct port *p, int fd, const void *buf, uint64_t n)
-{
-    const unsigned char *c = buf;
-    while (n > 0) {
-        size_t chunk = n > (1u << 24) ? (1u << 24) : (size_t)n;
-        int64_t w = p->write(fd, c, chunk);
-        if (w < 0)
-            return (int)w;
-        if (w == 0)
-            return -EIO;
-        c += w;
-        n -= (uint64_t)w;
-    }
-    return 0;
-}
-
-int hnsw_save(const struct hnsw *h, const struct port *p, const char *path, const uint8_t embedder_sha[32],
-              char *err, size_t errlen)
-{
-    char tmp[EKB_PATH_MAX + 8], dir[EKB_PATH_MAX];
-    unsigned char hdr[HDR_BYTES];
-    struct part P[NPARTS];
-    struct crypto_sha256 c;
-    int e = 0, fd = -1;
-    const char *what = "writing";
-    if (!h || !p || !path || !embedder_sha || !err)
-        return EKB_EINVAL;
-    if (strlen(path) >= EKB_PATH_MAX) {
-        snprintf(err, errlen, "hnsw: path longer than %d bytes", EKB_PATH_MAX - 1);
-        return EKB_ETOOBIG;
-    }
-    body_parts(h, h->n, h->upper_used, P);
-    memset(hdr, 0, sizeof hdr);
-    memcpy(hdr, file_magic, 8);
-    put32(hdr, 8, FILE_VERSION);
-    put32(hdr, 12, 0x01020304u);
-    put32(hdr, 16, HDR_BYTES);
-    put32(hdr, 20, h->dim);
-    put32(hdr, 24, h->M);
-    put32(hdr, 28, h->efc);
-    put32(hdr, 32, h->ef);
-    put32(hdr, 36, h->tomb_pct);
-    put32(hdr, 40, h->n);
-    put32(hdr, 44, h->live);
-    put32(hdr, 48, h->dead);
-    put32(hdr, 52, h->entry);
-    put32(hdr, 56, h->max_level);
-    put32(hdr, 60, h->upper_used);
-    put32(hdr, 64, (uint32_t)h->stride);
-    put32(hdr, 68, h->compactions);
-    put64(hdr, 72, h->seed);
-    put64(hdr, 80, h->rng);
-    put64(hdr, 88, body_bytes(P));
-    memcpy(hdr + 96, embedder_sha, 32);
-    put32(hdr, HDR_EXT, h->refine);
-    put32(hdr, HDR_EXT + 4, (uint32_t)h->rstride);
-    if (crypto_sha256_start(&c) != 0 || crypto_sha256_update(&c, hdr, HDR_HASHED) != 0 ||
-        crypto_sha256_update(&c, hdr + HDR_EXT, HDR_BYTES - HDR_EXT) != 0)
-        return EKB_EINTERNAL;
-    for (int i = 0; i < NPARTS; i++)
-        if (P[i].n > 0 && crypto_sha256_update(&c, P[i].p, (size_t)P[i].n) != 0)
-            return EKB_EINTERNAL;
-    if (crypto_sha256_finish(&c, hdr + HDR_HASHED) != 0)
-        return EKB_EINTERNAL;
-
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    fd = p->open(tmp, PORT_O_WRONLY | PORT_O_CREAT | PORT_O_TRUNC, 0644);
-    if (fd < 0) {
-        e = fd;
-        what = "cannot create";
-        goto fail;
-    }
-    e = write_all(p, fd, hdr, sizeof hdr);
-    for (int i = 0; i < NPARTS && e == 0; i++)
-        e = write_all(p, fd, P[i].p, P[i].n);
-    if (e == 0)
-        e = p->fsync(fd);
-    int ce = p->close(fd);
-    fd = -1;
-    if (e == 0)
-        e = ce;
-    if (e < 0)
-        goto fail;
-    e = p->rename(tmp, path);
-    if (e < 0) {
-        what = "rename";
-        goto fail;
-    }
-    dir_of(path, dir, sizeof dir);
-    e = p->fsync_dir(dir);
-    if (e < 0) { /* the new file is in place; only its durability is in doubt */
-        snprintf(err, errlen, "hnsw: fsync of directory %.300s: %s", dir, strerror(-e));
-        return ekb_from_errno(-e);
-    }
-    return 0;
-fail:
-    snprintf(err, errlen, "hnsw: %s %.300s: %s", what, tmp, strerror(-e));
-    if (fd >= 0)
-        p->close(fd);
-    if (strcmp(what, "cannot create") != 0)
-        p->unlink(tmp);
-    return ekb_from_errno(-e);
-}
-
-static int read_all(const struct port *p, int fd, void *buf, uint64_t n, struct crypto_sha256 *c)
-{
-    unsigned char *b = buf;
-    uint64_t left = n;
-    while (left > 0) {
-        size_t chunk = left > (1u << 24) ? (1u << 24) : (size_t)left;
-        int64_t r = p->read(fd, b, chunk);
-        if (r < 0)
-            return (int)r;
-        if (r == 0)
-            return 1; /* shorter than the header said */
-        b += r;
-        left -= (uint64_t)r;
-    }
-    return c && n > 0 ? (crypto_sha256_update(c, buf, (size_t)n) != 0 ? -EIO : 0) : 0;
-}
-
-/* Every structural invariant of a loaded body; NULL when it holds. */
-static const char *check_graph(struct hnsw *h)
-{
-    uint32_t live = 0;
-    for (uint32_t s = 0; s < h->n; s++) {
-        const struct meta *m = &h->meta[s];
-        float sc = scale_of(h, s);
-        if (m->flags > F_DEAD || m->pad != 0 || m->level > EKB_HNSW_LEVEL_MAX)
-            return "bad node flags or level";
-        if (m->level > 0 && (m->upper > h->upper_used || h->upper_used - m->upper < m->level))
-            return "upper lists out of range";
-        if (!(sc > 0.0f) || !isfinite(sc))
-            return "bad vector scale";
-        if (memchr(vec(h, s), 0x80, h->dim))
-            return "vector byte -128";
-        for (uint32_t l = 0; l <= m->level; l++) {
-            const uint32_t *ls = links(h, s, l);
-            if (ls[0] > (l == 0 ? h->M0 : h->M))
-                return "neighbour count over the limit";
-            for (uint32_t j = 0; j < ls[0]; j++)
-                if (ls[1 + j] >= h->n || ls[1 + j] == s || h->meta[ls[1 + j]].level < l)
-                    return "neighbour index out of range";
-        }
-        if (!(m->flags & F_DEAD)) {
-            uint32_t i = table_find(h, m->id);
-            if (h->table[i] != 0)
-                return "duplicate id";
-            h->table[i] = s + 1;
-            live++;
-        }
-    }
-    if (live != h->live)
-        return "live count disagrees with the nodes";
-    if (h->n > 0 && (h->entry >= h->n || h->meta[h->entry].level != h->max_level))
-        return "bad entry point";
-    if (h->n == 0 && h->entry != NONE)
-        return "entry point in an empty index";
-    return NULL;
-}
-
-int hnsw_load(struct hnsw *h, const struct port *p, const char *path, const uint8_t embedder_sha[32],
-              char *err, size_t errlen)
-{
-    unsigned char hdr[HDR_BYTES], sum[32];
-    static const unsigned char zeros[HDR_BYTES - HDR_EXT - 8];
-    struct part P[NPARTS];
-    struct crypto_sha256 c;
-    const char *why = NULL;
-    uint64_t fsz = 0;
-    int rc = EKB_ECORRUPT;
-    if (!h || !p || !path || !embedder_sha || !err)
-        return EKB_EINVAL;
-    memset(hdr, 0, sizeof hdr);
-    hnsw_clear(h);
-    int fd = p->open(path, PORT_O_RDONLY, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "hnsw: cannot open %.300s: %s", path, strerror(-fd));
-        return ekb_from_errno(-fd);
-    }
-    int e = p->fsize(fd, &fsz);
-    if (e == 0)
-        e = read_all(p, fd, hdr, fsz < HDR_BYTES ? 0 : HDR_BYTES, NULL);
-    if (e < 0) {
-        why = strerror(-e);
-        rc = ekb_from_errno(-e);
-        goto out;
-    }
-    uint32_t n = get32(hdr, 40), upper = get32(hdr, 60);
-    body_parts(h, n <= h->cap ? n : 0, upper <= h->upper_cap ? upper : 0, P);
-    uint64_t body = body_bytes(P);
-    if (fsz < HDR_BYTES)
-        why = "truncated header";
-    else if (memcmp(hdr, file_magic, 8) != 0)
-        why = "not an edgekb HNSW file (bad magic)";
-    else if (get32(hdr, 8) != FILE_VERSION)
-        why = "unsupported version (this build reads version 2)";
-    else if (get32(hdr, 12) != 0x01020304u || get32(hdr, 16) != HDR_BYTES)
-        why = "bad byte order or header size";
-    else if (get32(hdr, 20) != h->dim || get32(hdr, 24) != h->M || get32(hdr, 64) != h->stride)
-        why = "dim or M differ from this index";
-    else if (get32(hdr, HDR_EXT) != h->refine || get32(hdr, HDR_EXT + 4) != h->rstride ||
-             memcmp(hdr + HDR_EXT + 8, zeros, sizeof zeros) != 0)
-        why = "refinement (residual bits) differs from this index";
-    else if (n > h->cap || upper > h->upper_cap)
-        why = "more vectors than this index holds";
-    else if ((uint64_t)get32(hdr, 44) + get32(hdr, 48) != n || get32(hdr, 56) > EKB_HNSW_LEVEL_MAX)
-        why = "inconsistent counts";
-    else if (get32(hdr, 28) == 0 || get32(hdr, 28) > EKB_HNSW_EF_MAX || get32(hdr, 32) == 0 ||
-             get32(hdr, 32) > EKB_HNSW_EF_MAX || get32(hdr, 36) == 0 || get32(hdr, 36) > 100)
-        why = "parameters out of range";
-    else if (get64(hdr, 88) != body || fsz != HDR_BYTES + body)
-        why = fsz < HDR_BYTES + body ? "truncated" : "size disagrees with the header";
-    else if (!crypto_equal(hdr + 96, embedder_sha, 32))
-        why = "made with another embedder";
-    if (why)
-        goto out;
-    if (crypto_sha256_start(&c) != 0 || crypto_sha256_update(&c, hdr, HDR_HASHED) != 0 ||
-        crypto_sha256_update(&c, hdr + HDR_EXT, HDR_BYTES - HDR_EXT) != 0) {
-        rc = EKB_EINTERNAL;
-        why = "sha256";
-        goto out;
-    }
-    for (int i = 0; i < NPARTS && e == 0; i++)
-        e = read_all(p, fd, P[i].p, P[i].n, &c);
-    if (e != 0) {
-        why = e > 0 ? "truncated" : strerror(-e);
-        rc = e > 0 ? EKB_ECORRUPT : ekb_from_errno(-e);
-        goto out;
-    }
-    if (crypto_sha256_finish(&c, sum) != 0 || !crypto_equal(sum, hdr + HDR_HASHED, 32)) {
-        why = "checksum mismatch";
-        goto out;
-    }
-    h->efc = get32(hdr, 28);
-    h->ef = get32(hdr, 32);
-    h->tomb_pct = get32(hdr, 36);
-    h->n = n;
-    h->live = get32(hdr, 44);
-    h->dead = get32(hdr, 48);
-    h->entry = get32(hdr, 52);
-    h->max_level = get32(hdr, 56);
-    h->upper_used = upper;
-    h->compactions = get32(hdr, 68);
-    h->seed = get64(hdr, 72);
-    h->rng = get64(hdr, 80);
-    why = check_graph(h);
-    if (!why)
-        rc = 0;
-out:
-    p->close(fd);
-    if (rc != 0) {
-        snprintf(err, errlen, "hnsw: %.300s: %s", path, why ? why : "unreadable");
-        hnsw_clear(h);
-    }
-    return rc;
-}

@@ -402,12 +402,30 @@ static void sc_matmul_f32(float *Y, const float *W, const float *X, size_t rows,
         sc_matvec_f32(Y + i * rows, W, X + i * cols, rows, cols);
 }
 
-static int32_t sc_dot_i8(const int8_t *a, const int8_t *b, size_t n)
+int32_t kern_sc_dot_i8(const int8_t *a, const int8_t *b, size_t n)
 {
     int32_t s = 0;
     for (size_t i = 0; i < n; i++)
         s += (int32_t)a[i] * (int32_t)b[i];
     return s;
+}
+
+int64_t kern_sc_rdot_r4(const int16_t *qq, const int8_t *q, const uint8_t *r, size_t n)
+{
+    int64_t t = 0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) { /* 16 terms fit an int32: |term| <= 32767 * 2040 */
+        const uint8_t *rb = r + i / 2;
+        int32_t lo = 0, hi = 0;
+        for (size_t j = 0; j < 16; j++) {
+            lo += (int32_t)qq[i + j] * (16 * (int32_t)q[i + j] + (rb[j] & 15) - 8);
+            hi += (int32_t)qq[i + 16 + j] * (16 * (int32_t)q[i + 16 + j] + (rb[j] >> 4) - 8);
+        }
+        t += (int64_t)lo + hi;
+    }
+    for (; i < n; i++)
+        t += (int64_t)qq[i] * (16 * (int32_t)q[i] + kern_nib(r, i) - 8);
+    return t;
 }
 
 /* ------------------------------------------------------- f32 helpers */
@@ -566,7 +584,9 @@ const struct kern_ops kern_scalar = {
     .matmul_q8_0x8 = sc_matmul_q8_0x8,
     .matvec_f32 = sc_matvec_f32,
     .matmul_f32 = sc_matmul_f32,
-    .dot_i8 = sc_dot_i8,
+    .dot_i8 = kern_sc_dot_i8,
+    .dot_i8s = kern_sc_dot_i8,
+    .rdot_r4 = kern_sc_rdot_r4,
     .dot_f32 = sc_dot_f32,
     .softmax = kern_sc_softmax,
     .layernorm = kern_sc_layernorm,

@@ -220,6 +220,8 @@ const struct kern_ops kern_avx512 = {
     .matvec_f32 = x5_matvec_f32,
     .matmul_f32 = x5_matmul_f32,
     .dot_i8 = x5_dot_i8,
+    .dot_i8s = kern_av_dot_i8s, /* the AVX2 sign trick (the index's choice before the op existed) */
+    .rdot_r4 = kern_av_rdot_r4,
     .dot_f32 = x5_dot_f32,
     KERN_SCALAR_HELPERS,
     .attn = kern_sc_attn,

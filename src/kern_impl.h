@@ -5,6 +5,7 @@
 #define EKB_KERN_IMPL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 void kern_sc_quantize_act(const float *x, size_t n, void *xq);
 /* Activation quantization details every variant must share (bit-exact):
@@ -21,6 +22,21 @@ void kern_sc_silu(float *x, size_t n);
 void kern_sc_axpy(float *y, float a, const float *x, size_t n);
 void kern_sc_attn(float *o, size_t os, const float *q, size_t qs, size_t Tq, const float *k, const float *v, size_t ks,
                   size_t Tk, size_t hd, float scale, float *p);
+
+/* The residual nibble of coordinate i (0..15; the residual is it - 8): the
+ * layout of kern_ops.rdot_r4. */
+static inline int32_t kern_nib(const uint8_t *r, size_t i)
+{
+    uint8_t b = r[(i / 32) * 16 + i % 16];
+    return (i % 32) < 16 ? (b & 15) : (b >> 4);
+}
+int32_t kern_sc_dot_i8(const int8_t *a, const int8_t *b, size_t n);
+int64_t kern_sc_rdot_r4(const int16_t *qq, const int8_t *q, const uint8_t *r, size_t n);
+#if defined(__x86_64__)
+/* AVX2 (kern_avx2.c), also used by the avx512 variant */
+int32_t kern_av_dot_i8s(const int8_t *a, const int8_t *b, size_t n);
+int64_t kern_av_rdot_r4(const int16_t *qq, const int8_t *q, const uint8_t *r, size_t n);
+#endif
 
 #define KERN_SCALAR_HELPERS                                                                        \
     .softmax = kern_sc_softmax, .layernorm = kern_sc_layernorm, .rmsnorm = kern_sc_rmsnorm,        \

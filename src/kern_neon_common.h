@@ -251,6 +251,8 @@ static void neon_attn(float *o, size_t os, const float *q, size_t qs, size_t Tq,
         .matvec_f32 = NAME##_matvec_f32,                                                           \
         .matmul_f32 = NAME##_matmul_f32,                                                           \
         .dot_i8 = neon_dot_i8,                                                                     \
+        .dot_i8s = neon_dot_i8,                                                                    \
+        .rdot_r4 = kern_sc_rdot_r4,                                                                \
         .dot_f32 = neon_dot_f32,                                                                   \
         KERN_SCALAR_HELPERS,                                                                       \
         .attn = neon_attn,                                                                         \

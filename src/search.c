@@ -16,6 +16,7 @@
 #include "ekb_err.h"
 #include "embed.h"
 #include "hnsw.h"
+#include "vq.h"
 #include "log.h"
 #include "port.h"
 #include "search.h"
@@ -373,7 +374,7 @@ static int allow_load(struct store *s, const char *prefix, struct allow *a)
 }
 
 /* Exact filtered search: every allowed chunk's vector from SQLite against
- * v, the same score as the index's re-ranking (hnsw_refined_score; an
+ * v, the same score as the index's re-ranking (vq_refined_score; an
  * int8-only row of an older KB scores with a zero residual, as the index
  * holds it). */
 static int exact_cands(struct store *s, const float *v, const struct allow *a, struct cand *c, uint32_t k, uint32_t *n)
@@ -383,7 +384,7 @@ static int exact_cands(struct store *s, const float *v, const struct allow *a, s
     *n = 0;
     if (!qq)
         return EKB_ENOMEM;
-    float sq = hnsw_refine_query(v, s->dim, qq);
+    float sq = vq_refine_query(v, s->dim, qq);
     if (isnan(sq))
         return EKB_EINVAL;
     if (sqlite3_prepare_v2(s->db, "SELECT vscale, vec FROM chunks WHERE id=?", -1, &st, NULL) != SQLITE_OK)
@@ -397,7 +398,7 @@ static int exact_cands(struct store *s, const float *v, const struct allow *a, s
         if (vb != s->dim && vb != s->vbytes)
             continue;
         const int8_t *x = sqlite3_column_blob(st, 1);
-        double sc = hnsw_refined_score(qq, sq, s->dim, x, (float)sqlite3_column_double(st, 0),
+        double sc = vq_refined_score(qq, sq, s->dim, x, (float)sqlite3_column_double(st, 0),
                                        vb == s->vbytes ? (const uint8_t *)x + s->dim : NULL);
         uint32_t at = *n < k ? (*n)++ : k; /* insertion into the sorted top k */
         while (at > 0 && c[at - 1].score < sc) {

@@ -23,6 +23,7 @@
 #include "ekb_limits.h"
 #include "embed.h"
 #include "hnsw.h"
+#include "vq.h"
 #include "log.h"
 #include "port.h"
 #include "search.h"
@@ -378,7 +379,7 @@ int store_open_cp(struct store *s, struct arena *a, const struct port *p, const 
     s->lzbuf = arena_alloc(st, (size_t)s->lzcap, 16);
     s->ctx = arena_alloc(st, s->cp.max + 300, 16);
     s->v = arena_alloc(st, s->dim * sizeof(float), 64);
-    s->vbytes = s->dim + hnsw_residual_bytes(s->dim);
+    s->vbytes = s->dim + vq_residual_bytes(s->dim);
     s->q = arena_alloc(st, s->vbytes, 64);
     s->rbuf = arena_alloc(st, EKB_STORE_READ_BUF, 64);
     s->bslot = s->cp.max + 300;
@@ -469,12 +470,12 @@ static int flush_chunks(struct add_ctx *c)
     }
     for (uint32_t i = 0; i < s->bn && rc == 0; i++) {
         const float *v = s->bv + (size_t)i * s->dim;
-        float sc = hnsw_quantize(v, s->dim, s->q);
+        float sc = vq_quantize(v, s->dim, s->q);
         if (isnan(sc)) {
             snprintf(c->err, c->errlen, "store: the embedder returned a non-finite vector");
             return EKB_EINTERNAL;
         }
-        hnsw_residual(v, s->dim, s->q, sc, (uint8_t *)s->q + s->dim);
+        vq_residual(v, s->dim, s->q, sc, (uint8_t *)s->q + s->dim);
         sqlite3_reset(c->vec);
         sqlite3_bind_double(c->vec, 1, sc);
         sqlite3_bind_blob(c->vec, 2, s->q, (int)s->vbytes, SQLITE_STATIC);
@@ -1036,12 +1037,12 @@ static int entity_label(struct store *s, int64_t eid, const char *label, char *e
         snprintf(err, errlen, "store: embedding the entity name failed: %s", ekb_strerror(rc));
         return rc;
     }
-    float sc = hnsw_quantize(s->v, s->dim, s->q);
+    float sc = vq_quantize(s->v, s->dim, s->q);
     if (isnan(sc)) {
         snprintf(err, errlen, "store: the embedder returned a non-finite vector");
         return EKB_EINTERNAL;
     }
-    hnsw_residual(s->v, s->dim, s->q, sc, (uint8_t *)s->q + s->dim);
+    vq_residual(s->v, s->dim, s->q, sc, (uint8_t *)s->q + s->dim);
     if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO entity_vecs(entity_id, label, vscale, vec) VALUES (?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return sql_err(s, err, errlen, "entity vector");

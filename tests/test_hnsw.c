@@ -24,6 +24,7 @@
 #include "embed.h"
 #include "test_quick.h"
 #include "hnsw.h"
+#include "vq.h"
 #include "kern.h"
 #include "port.h"
 
@@ -292,7 +293,7 @@ static void bad_inputs(void **state)
     /* the quantizer: symmetric, max maps to 127, the store's rule */
     float w[4] = {0.5f, -0.25f, 0.0f, 0.126f};
     int8_t qw[4];
-    float s = hnsw_quantize(w, 4, qw);
+    float s = vq_quantize(w, 4, qw);
     assert_true(fabsf(s - 0.5f / 127) < 1e-9f);
     assert_int_equal(qw[0], 127);
     assert_int_equal(qw[1], -64); /* -63.5 rounds away from zero */
@@ -940,11 +941,11 @@ static void refine_carried(void **state)
         }
     /* a zero residual (insert_q8) scores like int8 */
     int8_t q8[40];
-    float s8 = hnsw_quantize(x, d, q8);
+    float s8 = vq_quantize(x, d, q8);
     assert_int_equal(hnsw_insert_q8(a, 9000, q8, s8), 0);
-    assert_int_equal(hnsw_residual_bytes(d), 32); /* 2 blocks of 32 */
+    assert_int_equal(vq_residual_bytes(d), 32); /* 2 blocks of 32 */
     uint8_t res2[32];
-    hnsw_residual(x, d, q8, s8, res2);
+    vq_residual(x, d, q8, s8, res2);
     assert_int_equal(hnsw_insert_q8r(a, 9001, q8, s8, res2), 0);
     struct hnsw_hit r2[3];
     assert_int_equal(hnsw_search(a, x, 3, 0, NULL, NULL, r2), 3);

@@ -110,6 +110,51 @@ static void dot_i8_exact(void **state)
     each_variant(v_dot_i8);
 }
 
+/* dot_i8s (b never -128) and rdot_r4 (int16 query . (16 q + nibble - 8)):
+ * the scalar reference's exact integers over lengths 1..135, offsets 0..7,
+ * extreme values included (a = -128, b = +-127, qq = +-32767 / -32768). */
+static void v_index_dots(const struct kern_ops *k)
+{
+    static int8_t abuf[200], bbuf[200];
+    static int16_t qbuf[200];
+    static uint8_t rbuf[120];
+    for (size_t n = 1; n <= 4 * 32 + 7; n++)
+        for (size_t off = 0; off < 8; off++) {
+            int8_t *a = abuf + off, *b = bbuf + (7 - off);
+            int16_t *qq = qbuf + off;
+            uint8_t *r = rbuf + (7 - off);
+            for (size_t i = 0; i < n; i++) {
+                a[i] = (int8_t)(rnd() & 0xff);
+                int8_t v = (int8_t)(rnd() & 0xff);
+                b[i] = v == -128 ? -127 : v;
+                qq[i] = (int16_t)(rnd() & 0xffff);
+            }
+            for (size_t i = 0; i < (n + 31) / 32 * 16; i++)
+                r[i] = (uint8_t)(rnd() & 0xff);
+            if (n > 3) {
+                a[0] = -128, b[0] = -127, a[1] = -128, b[1] = 127;
+                qq[0] = 32767, qq[1] = -32768, b[2] = -127, qq[2] = -32768;
+            }
+            int32_t want = kern_scalar.dot_i8s(a, b, n), got = k->dot_i8s(a, b, n);
+            if (want != got || want != kern_scalar.dot_i8(a, b, n))
+                fail_msg("%s dot_i8s n=%zu off=%zu: %d != %d", k->name, n, off, got, want);
+            int64_t w2 = 0;
+            for (size_t i = 0; i < n; i++) { /* the definition, term by term */
+                uint8_t byte = r[(i / 32) * 16 + i % 16];
+                int32_t nib = (i % 32) < 16 ? (byte & 15) : (byte >> 4);
+                w2 += (int64_t)qq[i] * (16 * (int32_t)b[i] + nib - 8);
+            }
+            int64_t g2 = k->rdot_r4(qq, b, r, n);
+            if (g2 != w2 || kern_scalar.rdot_r4(qq, b, r, n) != w2)
+                fail_msg("%s rdot_r4 n=%zu off=%zu: %lld != %lld", k->name, n, off, (long long)g2, (long long)w2);
+        }
+}
+static void index_dots_exact(void **state)
+{
+    (void)state;
+    each_variant(v_index_dots);
+}
+
 static void v_dot_f32(const struct kern_ops *k)
 {
     static float abuf[200], bbuf[200];
@@ -964,6 +1009,7 @@ int main(void)
         cmocka_unit_test(reference_helpers_values),
         cmocka_unit_test(dispatch_follows_cpu),
         cmocka_unit_test(dot_i8_exact),
+        cmocka_unit_test(index_dots_exact),
         cmocka_unit_test(dot_f32_close),
         cmocka_unit_test(quantize_act_exact),
         cmocka_unit_test(attn_softmax_close),

@@ -23,6 +23,7 @@
 #include "ekb_err.h"
 #include "embed.h"
 #include "hnsw.h"
+#include "vq.h"
 #include "kern.h"
 #include "log.h"
 #include "search.h"
@@ -489,7 +490,7 @@ static uint32_t brute_topk(struct store *s, struct embedder *e, const char *qs, 
     while (sqlite3_step(st) == SQLITE_ROW) {
         const int8_t *v = sqlite3_column_blob(st, 2);
         size_t vb = (size_t)sqlite3_column_bytes(st, 2);
-        assert_true(vb == e->dim + hnsw_residual_bytes(e->dim) || vb == e->dim);
+        assert_true(vb == e->dim + vq_residual_bytes(e->dim) || vb == e->dim);
         double sc = refined(qv, e->dim, v, vb, (float)sqlite3_column_double(st, 1));
         allowed++;
         for (int r = 0; r < BRUTE_K; r++)

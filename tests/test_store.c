@@ -23,6 +23,7 @@
 #include "ekb_err.h"
 #include "embed.h"
 #include "hnsw.h"
+#include "vq.h"
 #include "kern.h"
 #include "log.h"
 #include "search.h"
@@ -313,7 +314,7 @@ static void batched_chunk_vectors(void **state)
     assert_int_equal(store_add_doc(&s, "b1", "Batched", text, n, "t", &id, &dup, &nc, err, sizeof err), 0);
     assert_true(nc > 2 * s.bcap && nc % s.bcap != 0); /* full batches and a remainder */
     float *v = malloc(e.dim * sizeof *v);
-    size_t rb = hnsw_residual_bytes(e.dim);
+    size_t rb = vq_residual_bytes(e.dim);
     int8_t *q = malloc(e.dim + rb);
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(s.db, "SELECT id, start, end, vscale, vec FROM chunks WHERE doc_id=? ORDER BY seq",
@@ -329,8 +330,8 @@ static void batched_chunk_vectors(void **state)
             b--;
         int l = snprintf(ctx, sizeof ctx, "Batched. %.*s", (int)(b - a), text + a);
         assert_int_equal(embed_text(&e, ctx, (size_t)l, v), 0);
-        float sc = hnsw_quantize(v, e.dim, q);
-        hnsw_residual(v, e.dim, q, sc, (uint8_t *)q + e.dim); /* the BLOB: int8 vector, then its 4-bit residual */
+        float sc = vq_quantize(v, e.dim, q);
+        vq_residual(v, e.dim, q, sc, (uint8_t *)q + e.dim); /* the BLOB: int8 vector, then its 4-bit residual */
         assert_int_equal(sqlite3_column_bytes(st, 4), (int)(e.dim + rb));
         assert_memory_equal(sqlite3_column_blob(st, 4), q, e.dim + rb);
         assert_true(fabs(sqlite3_column_double(st, 3) - sc) < 1e-7);
