@@ -33,6 +33,7 @@
 #include "ekb_limits.h"
 #include "bench_common.h"
 #include "gguf.h"
+#include "wt.h"
 #include "kern.h"
 #include "llm.h"
 #include "port.h"
@@ -209,10 +210,10 @@ static double run_threads(struct llm *m, struct arena_region *mr, size_t mark, i
     return t;
 }
 
-static void mv(const struct gguf_w *w, const float *x, struct llm *m)
+static void mv(const struct wt *w, const float *x, struct llm *m)
 {
     kern->quantize_act(x, w->cols, m->xq);
-    gguf_w_matvec(w, 0, w->rows, m->xq, m->logits);
+    wt_matvec(w, 0, w->rows, m->xq, m->logits);
 }
 
 /* The matvecs of one token alone (activation quantization included), in
@@ -223,7 +224,7 @@ static double run_matvecs(struct llm *m)
     double t0 = bench_cpu_now();
     for (uint32_t l = 0; l < m->n_layer; l++) {
         const struct llm_layer *L = &m->layers[l];
-        const struct gguf_w *ws[7] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
+        const struct wt *ws[7] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
         for (int k = 0; k < 7; k++)
             mv(ws[k], k == 6 ? m->hb : m->xb, m);
     }
@@ -304,10 +305,10 @@ int main(int argc, char **argv)
          * every one of these fits the 32 MiB L3 (fits_l3=1), so repeated it
          * runs partly or wholly from the caches: above 1 is cache speed.
          * The decode lines above stream the whole model per token. */
-        const struct gguf_w *parts[4] = {&m.output, &m.layers[0].up, &m.layers[0].down, &m.layers[0].q};
+        const struct wt *parts[4] = {&m.output, &m.layers[0].up, &m.layers[0].down, &m.layers[0].q};
         const char *pn[4] = {"output", "ffn_up", "ffn_down", "attn_q"};
         for (int pi = 0; pi < 4; pi++) {
-            const struct gguf_w *pw = parts[pi];
+            const struct wt *pw = parts[pi];
             double tt[RUNS], ff[RUNS];
             double b = (double)(gguf_row_bytes(pw->type, pw->cols) * pw->rows);
             kern->quantize_act(m.x, pw->cols, m.xq);
@@ -315,7 +316,7 @@ int main(int argc, char **argv)
                 int reps = (int)(2e8 / b) + 1;
                 double r0 = bench_stream_read(s1, SF, 1), t0 = bench_cpu_now();
                 for (int k = 0; k < reps; k++)
-                    gguf_w_matvec(pw, 0, pw->rows, m.xq, m.logits);
+                    wt_matvec(pw, 0, pw->rows, m.xq, m.logits);
                 tt[r] = (bench_cpu_now() - t0) / reps;
                 ff[r] = b / tt[r] * 1e-9 / r0;
             }

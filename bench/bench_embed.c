@@ -74,6 +74,11 @@ int main(int argc, char **argv)
         }
     if (n == 0 || arena_init(&a, p, sizes, 0) != 0)
         return 1;
+    {
+        struct port_cpu cpu;
+        p->cpu_detect(&cpu);
+        kern_init(&cpu); /* as app_init does */
+    }
     struct arena_region *rm = arena_budget(&a, ARENA_MODELS), *rs = arena_budget(&a, ARENA_SCRATCH);
     struct embedder e;
     if (embed_open(&e, &a, p, argv[2], err, sizeof err) != 0 || e.is_fallback || e.dim > 1024) {

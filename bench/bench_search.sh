@@ -17,7 +17,7 @@ E=${SHARED:-$root/../shared}/eval-dev
 [ -r "$E/elements_docs.jsonl" ] || { echo "bench search skipped=\"no eval-dev set\""; exit 0; }
 KB=${TMPDIR:-/tmp}/bench-kb.$$
 rm -rf "$KB"
-EDGEKB_MODELS_DIR=${MODELS_DIR:-$root/build/models} "$EDGEKB" -q kb init --kb "$KB" >/dev/null || exit 1
+EDGEKB_MODEL_DIR=${MODELS_DIR:-$root/build/models} "$EDGEKB" -q kb init --kb "$KB" >/dev/null || exit 1
 "$EDGEKB" -q ingest --kb "$KB" "$E/elements_docs.jsonl" 2>"$KB.ingest" >/dev/null || exit 1
 emb=$("$EDGEKB" -q kb stats --kb "$KB" | sed -n 's/.*embedder \([^ ]*\).*/\1/p')
 sed -n 's/^ingest: \([0-9]*\) documents.* \([0-9.]*\) MB in \([0-9.]*\) s: \([0-9.]*\) MB\/s, \([0-9]*\) chunks\/s.*/bench ingest docs=\1 mb=\2 secs=\3 mb_per_s=\4 chunks_per_s=\5/p' "$KB.ingest" | sed "s/\$/ embedder=$emb/"
@@ -72,7 +72,7 @@ PYEOF
 read raw ndefs <"$W/raw"
 for shape in jsonl txt; do
   K=$W/kb-$shape
-  EDGEKB_MODELS_DIR=${MODELS_DIR:-$root/build/models} "$EDGEKB" -q kb init --kb "$K" >/dev/null || exit 1
+  EDGEKB_MODEL_DIR=${MODELS_DIR:-$root/build/models} "$EDGEKB" -q kb init --kb "$K" >/dev/null || exit 1
   "$EDGEKB" -q ingest --kb "$K" "$W/gcide.$shape" 2>"$W/ingest.$shape" >/dev/null || exit 1
   sed -n 's/^ingest: \([0-9]*\) documents.* \([0-9]*\) chunks, .* \([0-9.]*\) MB in \([0-9.]*\) s: \([0-9.]*\) MB\/s, \([0-9]*\) chunks\/s.*/bench ingest corpus=gcide shape='$shape' definitions='$ndefs' docs=\1 chunks=\2 mb=\3 secs=\4 mb_per_s=\5 chunks_per_s=\6/p' "$W/ingest.$shape" | sed "s/\$/ embedder=$emb/"
   disk=$(du -cb "$K"/kb.sqlite* "$K"/*.hnsw | tail -1 | cut -f1)

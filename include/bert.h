@@ -20,11 +20,11 @@
 
 #include "arena.h"
 #include "gguf.h"
-#include "llm.h"
 #include "tok.h"
+#include "wt.h"
 
 struct bert_layer {
-    struct gguf_w q, k, v, o, up, down;
+    struct wt q, k, v, o, up, down;
     const float *bq, *bk, *bv, *bo, *bup, *bdown;
     const float *ln1_g, *ln1_b, *ln2_g, *ln2_b;
 };
@@ -32,7 +32,7 @@ struct bert_layer {
 struct bert {
     uint32_t n_embd, n_layer, n_head, n_ff, n_ctx, max_tokens;
     float eps;
-    struct gguf_w tok_embd, pos_embd, type_embd;
+    struct wt tok_embd, pos_embd, type_embd;
     const float *ln0_g, *ln0_b;
     struct bert_layer *layers;
     struct tok_wp tok;

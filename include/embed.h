@@ -57,11 +57,4 @@ int embed_clone(struct embedder *dst, const struct embedder *src, struct arena *
 void embed_close(struct embedder *e);
 float embed_cosine(const float *a, const float *b, uint32_t dim);
 
-/* For the encoders (use.c, bert.c): Y[T][rows] = X[T][cols] W^T + b, then
- * with relu max(Y, 0), through the active kernels (gguf_w_linear): F32
- * weights with f32 activations (matmul_f32), Q8_0 / Q4_0 weights with int8
- * activations quantized into xq (T rows of kern_act_bytes(cols)). */
-struct gguf_w;
-void embed_linear(const struct gguf_w *w, const float *b, const float *X, uint32_t T, float *Y, void *xq, int relu);
-
 #endif

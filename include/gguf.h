@@ -3,8 +3,8 @@
  * Owns: the parsed view of one file: metadata key/values and tensor infos,
  * indexes allocated from a caller-given arena region; the file itself is
  * mapped privately (copy-on-write) through the port and tensor data is used
- * in place; gguf_weight may repack Q8_0/Q4_0 matrices in that mapping into
- * the kernels' x8 layout (never written back to the file).
+ * in place; the weights module (wt.h) may repack Q8_0/Q4_0 matrices in that
+ * mapping into the kernels' x8 layout (never written back to the file).
  *
  * Invariants after gguf_open succeeds: every count, string length, array
  * length and dimension is within ekb_limits.h; every tensor's data range
@@ -47,7 +47,7 @@ struct gguf_tensor {
     const void *data;   /* inside the mapping */
     uint64_t nbytes;
     uint64_t offset;    /* of the data, relative to the data section (as in the file) */
-    uint32_t layout;    /* GGUF_LAYOUT_*: set once gguf_weight has repacked the data in place */
+    uint32_t layout;    /* GGUF_LAYOUT_*: set once wt_from_gguf has repacked the data in place */
 };
 
 #define GGUF_LAYOUT_PLAIN 0
@@ -89,39 +89,12 @@ size_t gguf_n_tensors(const struct gguf *g);
 const struct gguf_tensor *gguf_tensor_at(const struct gguf *g, size_t i);
 int gguf_find_tensor(const struct gguf *g, const char *name, const struct gguf_tensor **t);
 
-/* A weight matrix as the kernels take it: `rows` rows of `cols` elements,
- * F32, Q8_0 or Q4_0 (F16 is converted to F32 into the region at load).
- * layout GGUF_LAYOUT_X8: Q4_0 / Q8_0 rows repacked in groups of 8 (kern.h). */
-struct gguf_w {
-    uint32_t type;
-    uint32_t layout;
-    const void *data;
-    uint32_t rows, cols;
-};
-/* Looks up a 2-D tensor [cols, rows]; rows 0 accepts any row count. The
- * error names the tensor and both shapes. In a writable file (gguf_open
- * maps copy-on-write, gguf_open_mem_rw) a Q4_0 or Q8_0 matrix of 8 rows or
- * more is repacked in place to the x8 layout when the active kernels have
- * its ops (once per tensor; a temporary of 8 rows from r, given back; no
- * room: it stays plain). The file on disk is never written. */
-int gguf_weight(const struct gguf *g, struct arena_region *r, const char *name, uint32_t rows, uint32_t cols,
-                struct gguf_w *w, char *err, size_t errlen);
-/* y[r - lo] = row r of w . x for rows [lo, hi) (the matvec kernels), and
- * Y[i][r - lo] for n inputs X[i] (the matmul kernels; callers that need an
- * input's result independent of the batch use this one for n == 1 too).
- * F32 weights: inputs of cols floats; Q8_0/Q4_0: quantized rows of
- * kern_act_bytes(cols) (kern_quantize_act). For a repacked w, lo % 8 == 0. */
-void gguf_w_matvec(const struct gguf_w *w, uint32_t lo, uint32_t hi, const void *x, float *y);
-void gguf_w_matmul(const struct gguf_w *w, uint32_t lo, uint32_t hi, const void *X, size_t n, float *Y);
-/* gguf_w_matmul, then kern_epilogue on each output row with bias + lo (the
- * whole layer's bias b, NULL for none) and relu: fused into the stores of
- * the repacked kernels, a pass after the others. */
-void gguf_w_linear(const struct gguf_w *w, uint32_t lo, uint32_t hi, const void *X, size_t n, float *Y,
-                   const float *b, int relu);
-/* A 1-D F32 tensor of n elements, 4-byte aligned. */
-int gguf_vector(const struct gguf *g, const char *name, uint32_t n, const float **out, char *err, size_t errlen);
-/* Row `row` of w as floats. */
-void gguf_w_row(const struct gguf_w *w, uint32_t row, float *out);
+/* The writable bytes of t's data in a copy-on-write mapping (gguf_open,
+ * gguf_open_mem_rw), or NULL (read-only memory); the file on disk is never
+ * written. A caller that rewrites them in another layout records it with
+ * gguf_tensor_set_layout (wt.c's x8 repack: GGUF_LAYOUT_X8). */
+void *gguf_tensor_wdata(const struct gguf *g, const struct gguf_tensor *t);
+void gguf_tensor_set_layout(const struct gguf *g, const struct gguf_tensor *t, uint32_t layout);
 
 /* "F32", "Q4_K", ... or "unknown" for a ggml type id. */
 const char *gguf_ggml_type_name(uint32_t type);

@@ -30,10 +30,11 @@
 #include "arena.h"
 #include "gguf.h"
 #include "tok.h"
+#include "wt.h"
 
 struct llm_layer {
     const float *attn_norm, *ffn_norm;
-    struct gguf_w q, k, v, o, gate, up, down;
+    struct wt q, k, v, o, gate, up, down;
 };
 
 struct pool;
@@ -48,7 +49,7 @@ enum llm_tok_kind { LLM_TOK_NONE = 0, LLM_TOK_SPM = 1, LLM_TOK_BPE = 2 };
 struct llm {
     uint32_t n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_vocab, n_ctx, n_rot;
     float eps, rope_base;
-    struct gguf_w tok_embd, output;
+    struct wt tok_embd, output;
     const float *output_norm;
     struct llm_layer *layers;
     struct tok tok;     /* LLM_TOK_SPM */

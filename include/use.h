@@ -22,6 +22,7 @@
 #include "arena.h"
 #include "gguf.h"
 #include "tok.h"
+#include "wt.h"
 
 #define USE_MAX_LAYERS 4
 #define USE_MAX_BATCH 64 /* texts per use_embed_batch pass */
@@ -30,7 +31,7 @@ struct use_layer {
     uint32_t d_in, width, head_dim;
     float scale;
     const float *ln1_g, *ln1_b, *ln2_g, *ln2_b;
-    struct gguf_w qkv, o, res, up, down;
+    struct wt qkv, o, res, up, down;
     const float *bqkv, *bo, *bres, *bup, *bdown;
     int has_res;
 };
@@ -43,7 +44,7 @@ struct pool;
 struct use_model {
     uint32_t n_layer, n_head, n_embd, n_ctx, n_ff, d_tok;
     float eps, l2eps;
-    struct gguf_w tok_embd, pos_embd, pooler;
+    struct wt tok_embd, pos_embd, pooler;
     const float *bpool;
     struct use_layer layers[USE_MAX_LAYERS];
     struct tok_uni tok;

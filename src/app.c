@@ -2,10 +2,12 @@
  * Invariant: init steps run in a fixed order and app_fini undoes exactly
  * what was done. Failure: returns the first error with its reason. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
 #include "ekb_err.h"
+#include "kern.h"
 
 int app_init(struct app *a, const struct port *p, const char *board_path, uint64_t mem_bytes,
              char *err, size_t errlen)
@@ -29,6 +31,7 @@ int app_init(struct app *a, const struct port *p, const char *board_path, uint64
         return rc;
     }
     p->cpu_detect(&a->cpu);
+    kern_init(&a->cpu); /* the only call outside tests and benches: every module reads `kern` */
     rc = board_plan(&a->board, mem_bytes, sizes);
     if (rc != 0) {
         snprintf(err, errlen, "cannot plan the arena: size must be %d MB..%d MB and leave the "
@@ -49,4 +52,42 @@ int app_init(struct app *a, const struct port *p, const char *board_path, uint64
 void app_fini(struct app *a)
 {
     arena_fini(&a->arena);
+}
+
+int app_model_path(const struct port *p, const char *name, char *out, size_t cap)
+{
+    const char *dirs[3] = {getenv("EDGEKB_MODEL_DIR"), "build/models", "../shared/models"};
+    int first = 1;
+    if (!name || !name[0])
+        return EKB_EINVAL;
+    if (cap > EKB_PATH_MAX)
+        cap = EKB_PATH_MAX;
+    if (strchr(name, '/')) {
+        if (strlen(name) >= cap)
+            return EKB_ETOOBIG;
+        memcpy(out, name, strlen(name) + 1);
+        int fd = p->open(out, PORT_O_RDONLY, 0);
+        if (fd >= 0)
+            p->close(fd);
+        return fd >= 0;
+    }
+    for (int i = 0; i < 3; i++) {
+        char path[2 * EKB_PATH_MAX + 2];
+        if (!dirs[i] || !dirs[i][0])
+            continue;
+        int n = snprintf(path, sizeof path, "%s/%s", dirs[i], name);
+        if (n < 0 || (size_t)n >= cap)
+            return EKB_ETOOBIG;
+        if (first) {
+            memcpy(out, path, (size_t)n + 1);
+            first = 0;
+        }
+        int fd = p->open(path, PORT_O_RDONLY, 0);
+        if (fd >= 0) {
+            p->close(fd);
+            memcpy(out, path, (size_t)n + 1);
+            return 1;
+        }
+    }
+    return 0;
 }

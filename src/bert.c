@@ -6,8 +6,8 @@
 #include "bert.h"
 #include "ekb_err.h"
 #include "ekb_limits.h"
-#include "embed.h"
 #include "kern.h"
+#include "wt.h"
 
 static int getu(const struct gguf *g, const char *key, uint32_t *v)
 {
@@ -45,11 +45,11 @@ int bert_load(struct bert *m, struct arena_region *r, struct arena_region *sr, c
     if ((rc = tok_wp_load_gguf(&m->tok, r, g, err, errlen)) != 0)
         goto fail;
     uint32_t d = m->n_embd, T = m->max_tokens;
-    if ((rc = gguf_weight(g, r, "token_embd.weight", m->tok.n_vocab, d, &m->tok_embd, err, errlen)) ||
-        (rc = gguf_weight(g, r, "position_embd.weight", m->n_ctx, d, &m->pos_embd, err, errlen)) ||
-        (rc = gguf_weight(g, r, "token_types.weight", 0, d, &m->type_embd, err, errlen)) ||
-        (rc = gguf_vector(g, "token_embd_norm.weight", d, &m->ln0_g, err, errlen)) ||
-        (rc = gguf_vector(g, "token_embd_norm.bias", d, &m->ln0_b, err, errlen)))
+    if ((rc = wt_from_gguf(g, r, "token_embd.weight", m->tok.n_vocab, d, &m->tok_embd, err, errlen)) ||
+        (rc = wt_from_gguf(g, r, "position_embd.weight", m->n_ctx, d, &m->pos_embd, err, errlen)) ||
+        (rc = wt_from_gguf(g, r, "token_types.weight", 0, d, &m->type_embd, err, errlen)) ||
+        (rc = wt_vector(g, "token_embd_norm.weight", d, &m->ln0_g, err, errlen)) ||
+        (rc = wt_vector(g, "token_embd_norm.bias", d, &m->ln0_b, err, errlen)))
         goto fail;
     m->layers = arena_zalloc(r, m->n_layer * sizeof *m->layers, 0);
     if (!m->layers)
@@ -58,7 +58,7 @@ int bert_load(struct bert *m, struct arena_region *r, struct arena_region *sr, c
         struct bert_layer *L = &m->layers[l];
         struct {
             const char *n;
-            struct gguf_w *w;
+            struct wt *w;
             const float **b;
             uint32_t rows, cols;
         } ws[] = {{"attn_q", &L->q, &L->bq, d, d},         {"attn_k", &L->k, &L->bk, d, d},
@@ -66,7 +66,7 @@ int bert_load(struct bert *m, struct arena_region *r, struct arena_region *sr, c
                   {"ffn_up", &L->up, &L->bup, m->n_ff, d}, {"ffn_down", &L->down, &L->bdown, d, m->n_ff}};
         for (size_t i = 0; i < 6; i++) {
             snprintf(name, sizeof name, "blk.%u.%s.weight", l, ws[i].n);
-            if ((rc = gguf_weight(g, r, name, ws[i].rows, ws[i].cols, ws[i].w, err, errlen)) != 0)
+            if ((rc = wt_from_gguf(g, r, name, ws[i].rows, ws[i].cols, ws[i].w, err, errlen)) != 0)
                 goto fail;
             if (ws[i].w->rows != ws[i].rows) {
                 snprintf(err, errlen, "bert: tensor '%s' has %u rows, expected %u", name, ws[i].w->rows, ws[i].rows);
@@ -74,7 +74,7 @@ int bert_load(struct bert *m, struct arena_region *r, struct arena_region *sr, c
                 goto fail;
             }
             snprintf(name, sizeof name, "blk.%u.%s.bias", l, ws[i].n);
-            if ((rc = gguf_vector(g, name, ws[i].rows, ws[i].b, err, errlen)) != 0)
+            if ((rc = wt_vector(g, name, ws[i].rows, ws[i].b, err, errlen)) != 0)
                 goto fail;
             m->weight_bytes += gguf_row_bytes(ws[i].w->type, ws[i].cols) * ws[i].rows;
         }
@@ -85,7 +85,7 @@ int bert_load(struct bert *m, struct arena_region *r, struct arena_region *sr, c
                   {"layer_output_norm.weight", &L->ln2_g}, {"layer_output_norm.bias", &L->ln2_b}};
         for (size_t i = 0; i < 4; i++) {
             snprintf(name, sizeof name, "blk.%u.%s", l, ns[i].n);
-            if ((rc = gguf_vector(g, name, d, ns[i].p, err, errlen)) != 0)
+            if ((rc = wt_vector(g, name, d, ns[i].p, err, errlen)) != 0)
                 goto fail;
         }
     }
@@ -128,30 +128,30 @@ int bert_embed(struct bert *m, const char *text, size_t len, float *out, uint32_
         *n_tokens = T;
     for (uint32_t t = 0; t < T; t++) {
         float *x = m->x + (size_t)t * d;
-        gguf_w_row(&m->tok_embd, (uint32_t)m->ids[t], x);
-        gguf_w_row(&m->pos_embd, t, m->row);
+        wt_row(&m->tok_embd, (uint32_t)m->ids[t], x);
+        wt_row(&m->pos_embd, t, m->row);
         kern->add(x, m->row, d);
-        gguf_w_row(&m->type_embd, 0, m->row);
+        wt_row(&m->type_embd, 0, m->row);
         kern->add(x, m->row, d);
         kern->layernorm(x, x, m->ln0_g, m->ln0_b, d, m->eps);
     }
     float scale = 1.0f / sqrtf((float)hd);
     for (uint32_t l = 0; l < m->n_layer; l++) {
         struct bert_layer *L = &m->layers[l];
-        embed_linear(&L->q, L->bq, m->x, T, m->q, m->xq, 0);
-        embed_linear(&L->k, L->bk, m->x, T, m->k, m->xq, 0);
-        embed_linear(&L->v, L->bv, m->x, T, m->v, m->xq, 0);
+        wt_linear_f32(&L->q, L->bq, m->x, T, m->q, m->xq, 0);
+        wt_linear_f32(&L->k, L->bk, m->x, T, m->k, m->xq, 0);
+        wt_linear_f32(&L->v, L->bv, m->x, T, m->v, m->xq, 0);
         for (uint32_t h = 0; h < m->n_head; h++)
             kern->attn(m->a + h * hd, d, m->q + h * hd, d, T, m->k + h * hd, m->v + h * hd, d, T, hd, scale, m->att);
-        embed_linear(&L->o, L->bo, m->a, T, m->q, m->xq, 0);
+        wt_linear_f32(&L->o, L->bo, m->a, T, m->q, m->xq, 0);
         for (uint32_t t = 0; t < T; t++) {
             float *x = m->x + (size_t)t * d;
             kern->add(x, m->q + (size_t)t * d, d);
             kern->layernorm(x, x, L->ln1_g, L->ln1_b, d, m->eps);
         }
-        embed_linear(&L->up, L->bup, m->x, T, m->h, m->xq, 0);
+        wt_linear_f32(&L->up, L->bup, m->x, T, m->h, m->xq, 0);
         kern->gelu(m->h, (size_t)T * m->n_ff);
-        embed_linear(&L->down, L->bdown, m->h, T, m->q, m->xq, 0);
+        wt_linear_f32(&L->down, L->bdown, m->h, T, m->q, m->xq, 0);
         for (uint32_t t = 0; t < T; t++) {
             float *x = m->x + (size_t)t * d;
             kern->add(x, m->q + (size_t)t * d, d);

@@ -79,9 +79,10 @@ int cmd_embed(struct app *a, const struct global_opts *g, int argc, char **argv)
     }
     char def[EKB_PATH_MAX + 64];
     if (!model) {
-        const char *md = getenv("EDGEKB_MODELS_DIR");
-        md = md ? md : getenv("MODELS_DIR");
-        snprintf(def, sizeof def, "%s/%s", md ? md : "build/models", a->board.model_embed);
+        if (app_model_path(a->port, a->board.model_embed, def, sizeof def) < 0) {
+            fprintf(stderr, "edgekb embed: the model path for %s is too long\n", a->board.model_embed);
+            return 2;
+        }
         model = def;
     }
     struct embedder e;

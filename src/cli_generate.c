@@ -145,7 +145,6 @@ int cmd_generate(struct app *a, const struct global_opts *g, int argc, char **ar
         return 2;
     }
     s.seed = seed;
-    kern_init(&a->cpu);
     if (variant) {
         const struct kern_ops *k = kern_ops_get(variant, &a->cpu);
         if (!k) {

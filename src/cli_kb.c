@@ -32,14 +32,6 @@ struct kbctx {
     struct store s;
 };
 
-static const char *models_dir(void)
-{
-    const char *d = getenv("EDGEKB_MODELS_DIR");
-    if (!d)
-        d = getenv("MODELS_DIR");
-    return d ? d : "build/models";
-}
-
 static int open_kb(struct app *a, struct kbctx *k, const char *dir, int create, const char *model, char *err,
                    size_t errlen)
 {
@@ -56,7 +48,10 @@ static int open_kb(struct app *a, struct kbctx *k, const char *dir, int create, 
             return rc;
         model = path;
     } else if (model == NULL) {
-        snprintf(def, sizeof def, "%s/%s", models_dir(), a->board.model_embed);
+        if (app_model_path(a->port, a->board.model_embed, def, sizeof def) < 0) {
+            snprintf(err, errlen, "store: the model path for %.200s is too long", a->board.model_embed);
+            return EKB_ETOOBIG;
+        }
         model = def;
         int fd = a->port->open(def, PORT_O_RDONLY, 0);
         if (fd >= 0)

@@ -10,7 +10,6 @@
 #include "ekb_limits.h"
 #include "embed.h"
 #include "gguf.h"
-#include "kern.h"
 #include "log.h"
 #include "use.h"
 
@@ -91,11 +90,6 @@ int embed_open(struct embedder *e, struct arena *a, const struct port *p, const 
     if (fd >= 0)
         p->close(fd);
     snprintf(e->path, sizeof e->path, "%s", path);
-    {
-        struct port_cpu cpu;
-        p->cpu_detect(&cpu);
-        kern_init(&cpu);
-    }
     rc = gguf_open(&e->file, r, p, path, err, errlen);
     if (rc != 0)
         goto fail;
@@ -205,18 +199,6 @@ void embed_close(struct embedder *e)
     if (e->file)
         gguf_close(e->file);
     e->file = NULL;
-}
-
-void embed_linear(const struct gguf_w *w, const float *b, const float *X, uint32_t T, float *Y, void *xq, int relu)
-{
-    if (w->type == GGML_T_F32) {
-        gguf_w_linear(w, 0, w->rows, X, T, Y, b, relu);
-    } else {
-        size_t ab = kern_act_bytes(w->cols);
-        for (uint32_t t = 0; t < T; t++)
-            kern->quantize_act(X + (size_t)t * w->cols, w->cols, (char *)xq + t * ab);
-        gguf_w_linear(w, 0, w->rows, xq, T, Y, b, relu);
-    }
 }
 
 float embed_cosine(const float *a, const float *b, uint32_t dim)

@@ -21,6 +21,7 @@
 #include "kern.h"
 #include "llm.h"
 #include "pool.h"
+#include "wt.h"
 
 static int getu(const struct gguf *g, const char *key, uint32_t def, uint32_t *v, int required)
 {
@@ -108,16 +109,16 @@ int llm_load(struct llm *m, struct arena_region *r, const struct gguf *g, uint32
     }
     m->has_tok = m->tok_kind != LLM_TOK_NONE;
     uint32_t kv_dim = m->head_dim * m->n_head_kv;
-    if ((rc = gguf_weight(g, r, "token_embd.weight", m->n_vocab, m->n_embd, &m->tok_embd, err, errlen)) != 0)
+    if ((rc = wt_from_gguf(g, r, "token_embd.weight", m->n_vocab, m->n_embd, &m->tok_embd, err, errlen)) != 0)
         goto fail;
     const struct gguf_tensor *ot;
     if (gguf_find_tensor(g, "output.weight", &ot) == 0) {
-        if ((rc = gguf_weight(g, r, "output.weight", m->n_vocab, m->n_embd, &m->output, err, errlen)) != 0)
+        if ((rc = wt_from_gguf(g, r, "output.weight", m->n_vocab, m->n_embd, &m->output, err, errlen)) != 0)
             goto fail;
     } else {
         m->output = m->tok_embd; /* tied */
     }
-    if ((rc = gguf_vector(g, "output_norm.weight", m->n_embd, &m->output_norm, err, errlen)) != 0)
+    if ((rc = wt_vector(g, "output_norm.weight", m->n_embd, &m->output_norm, err, errlen)) != 0)
         goto fail;
     m->layers = arena_zalloc(r, m->n_layer * sizeof *m->layers, 0);
     if (!m->layers)
@@ -126,7 +127,7 @@ int llm_load(struct llm *m, struct arena_region *r, const struct gguf *g, uint32
         struct llm_layer *L = &m->layers[l];
         struct {
             const char *n;
-            struct gguf_w *w;
+            struct wt *w;
             uint32_t rows, cols;
         } ws[] = {{"attn_q", &L->q, m->n_embd, m->n_embd},   {"attn_k", &L->k, kv_dim, m->n_embd},
                   {"attn_v", &L->v, kv_dim, m->n_embd},      {"attn_output", &L->o, m->n_embd, m->n_embd},
@@ -134,15 +135,15 @@ int llm_load(struct llm *m, struct arena_region *r, const struct gguf *g, uint32
                   {"ffn_down", &L->down, m->n_embd, m->n_ff}};
         for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
             snprintf(name, sizeof name, "blk.%u.%s.weight", l, ws[i].n);
-            if ((rc = gguf_weight(g, r, name, ws[i].rows, ws[i].cols, ws[i].w, err, errlen)) != 0)
+            if ((rc = wt_from_gguf(g, r, name, ws[i].rows, ws[i].cols, ws[i].w, err, errlen)) != 0)
                 goto fail;
             m->weight_bytes += gguf_row_bytes(ws[i].w->type, ws[i].cols) * ws[i].rows;
         }
         snprintf(name, sizeof name, "blk.%u.attn_norm.weight", l);
-        if ((rc = gguf_vector(g, name, m->n_embd, &L->attn_norm, err, errlen)) != 0)
+        if ((rc = wt_vector(g, name, m->n_embd, &L->attn_norm, err, errlen)) != 0)
             goto fail;
         snprintf(name, sizeof name, "blk.%u.ffn_norm.weight", l);
-        if ((rc = gguf_vector(g, name, m->n_embd, &L->ffn_norm, err, errlen)) != 0)
+        if ((rc = wt_vector(g, name, m->n_embd, &L->ffn_norm, err, errlen)) != 0)
             goto fail;
     }
     m->weight_bytes += gguf_row_bytes(m->output.type, m->n_embd) * m->n_vocab;
@@ -190,7 +191,7 @@ struct llm_job {
     size_t n;         /* tokens */
     const float *X;   /* JOB_LIN: f32 inputs (F32 weights) */
     unsigned nw;      /* JOB_LIN: matrices sharing the input (same cols) */
-    const struct gguf_w *w[3];
+    const struct wt *w[3];
     float *Y[3];
     struct llm *m;
 };
@@ -212,19 +213,19 @@ static void split(size_t n, unsigned part, unsigned nparts, size_t unit, size_t 
 static void lin_part(struct llm *m, const struct llm_job *j, unsigned part, unsigned nparts)
 {
     for (unsigned k = 0; k < j->nw; k++) {
-        const struct gguf_w *w = j->w[k];
+        const struct wt *w = j->w[k];
         int f32 = w->type != GGML_T_Q8_0 && w->type != GGML_T_Q4_0;
         size_t ab = f32 ? (size_t)w->cols * sizeof(float) : kern_act_bytes(w->cols), lo, hi;
         const void *X = f32 ? (const void *)j->X : m->xq;
         if (j->n == 1) {
             split(w->rows, part, nparts, 16, &lo, &hi);
             if (lo < hi)
-                gguf_w_matvec(w, (uint32_t)lo, (uint32_t)hi, X, j->Y[k] + lo);
+                wt_matvec(w, (uint32_t)lo, (uint32_t)hi, X, j->Y[k] + lo);
             continue;
         }
         split(j->n, part, nparts, 4, &lo, &hi);
         if (lo < hi)
-            gguf_w_matmul(w, 0, w->rows, (const char *)X + lo * ab, hi - lo, j->Y[k] + lo * w->rows);
+            wt_matmul(w, 0, w->rows, (const char *)X + lo * ab, hi - lo, j->Y[k] + lo * w->rows);
     }
 }
 
@@ -307,18 +308,15 @@ int llm_threads(struct llm *m, struct arena_region *r, unsigned n, char *err, si
 /* Y[k][i] = W[k] X[i] for n rows of X (nw matrices with the same cols):
  * the input is quantized once (quantized weights), then the products run
  * as one step on the threads. */
-static void linear(struct llm *m, const float *X, size_t n, unsigned nw, const struct gguf_w *w0, float *Y0,
-                   const struct gguf_w *w1, float *Y1, const struct gguf_w *w2, float *Y2)
+static void linear(struct llm *m, const float *X, size_t n, unsigned nw, const struct wt *w0, float *Y0,
+                   const struct wt *w1, float *Y1, const struct wt *w2, float *Y2)
 {
     struct llm_job j = {JOB_LIN, 0, n, X, nw, {w0, w1, w2}, {Y0, Y1, Y2}, m};
     int q = 0;
     for (unsigned k = 0; k < nw; k++)
         q |= j.w[k]->type == GGML_T_Q8_0 || j.w[k]->type == GGML_T_Q4_0;
-    if (q) {
-        size_t ab = kern_act_bytes(w0->cols);
-        for (size_t i = 0; i < n; i++)
-            kern->quantize_act(X + i * w0->cols, w0->cols, (char *)m->xq + i * ab);
-    }
+    if (q)
+        wt_quantize_rows(w0, X, n, m->xq);
     run_step(m, &j);
 }
 
@@ -329,7 +327,7 @@ static void forward(struct llm *m, const int32_t *ids, size_t n, float *all)
     uint32_t d = m->n_embd, hd = m->head_dim, kv_dim = hd * m->n_head_kv;
     uint32_t p0 = m->n_past, ff = m->n_ff;
     for (size_t i = 0; i < n; i++)
-        gguf_w_row(&m->tok_embd, (uint32_t)ids[i], m->x + i * d);
+        wt_row(&m->tok_embd, (uint32_t)ids[i], m->x + i * d);
     for (uint32_t l = 0; l < m->n_layer; l++) {
         const struct llm_layer *L = &m->layers[l];
         float *kc = m->k_cache + ((size_t)l * m->n_ctx) * kv_dim, *vc = m->v_cache + ((size_t)l * m->n_ctx) * kv_dim;

@@ -1223,15 +1223,6 @@ static int serve_loop(struct srv *s)
 }
 
 /* ------------------------------------------------------------------ start and stop */
-static int file_exists(const struct port *p, const char *path)
-{
-    int fd = p->open(path, PORT_O_RDONLY, 0);
-    if (fd < 0)
-        return 0;
-    p->close(fd);
-    return 1;
-}
-
 static void find_lm(struct srv *s)
 {
     const struct srv_conf *cf = s->cf;
@@ -1242,17 +1233,8 @@ static void find_lm(struct srv *s)
         snprintf(s->lm_path, sizeof s->lm_path, "%s", cf->lm);
         return;
     }
-    const char *dirs[3] = {getenv("EDGEKB_MODEL_DIR"), "build/models", "../shared/models"};
-    for (int i = 0; i < 3; i++) {
-        char path[EKB_PATH_MAX * 2 + 2];
-        if (!dirs[i] || !s->a->board.model_lm[0] || strlen(dirs[i]) + strlen(s->a->board.model_lm) + 2 > EKB_PATH_MAX)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dirs[i], s->a->board.model_lm);
-        if (file_exists(s->p, path)) {
-            memcpy(s->lm_path, path, strlen(path) + 1);
-            return;
-        }
-    }
+    if (s->a->board.model_lm[0] && app_model_path(s->p, s->a->board.model_lm, s->lm_path, sizeof s->lm_path) != 1)
+        s->lm_path[0] = 0;
 }
 
 static int load_secret(struct srv *s, char *err, size_t errlen)
@@ -1372,7 +1354,6 @@ int srv_run(struct app *a, const struct srv_conf *cf, volatile int *stop, char *
         snprintf(err, errlen, "--sock-auth on needs --secret FILE");
         return EKB_EINVAL;
     }
-    kern_init(&a->cpu);
     if ((rc = open_kb(s, err, errlen)) != 0)
         return rc;
     find_lm(s);

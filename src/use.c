@@ -10,8 +10,8 @@
 
 #include "ekb_err.h"
 #include "ekb_limits.h"
-#include "embed.h"
 #include "kern.h"
+#include "wt.h"
 #include "pool.h"
 #include "use.h"
 
@@ -134,10 +134,10 @@ int use_load(struct use_model *m, struct arena_region *r, struct arena_region *s
     if ((rc = tok_uni_load(&m->tok, r, sr, g, err, errlen)) != 0)
         goto fail;
     /* weights */
-    if ((rc = gguf_weight(g, r, "token_embd.weight", 0, m->d_tok, &m->tok_embd, err, errlen)) ||
-        (rc = gguf_weight(g, r, "position_embd.weight", 0, m->d_tok, &m->pos_embd, err, errlen)) ||
-        (rc = gguf_weight(g, r, "pooler.weight", m->n_embd, m->n_embd, &m->pooler, err, errlen)) ||
-        (rc = gguf_vector(g, "pooler.bias", m->n_embd, &m->bpool, err, errlen)))
+    if ((rc = wt_from_gguf(g, r, "token_embd.weight", 0, m->d_tok, &m->tok_embd, err, errlen)) ||
+        (rc = wt_from_gguf(g, r, "position_embd.weight", 0, m->d_tok, &m->pos_embd, err, errlen)) ||
+        (rc = wt_from_gguf(g, r, "pooler.weight", m->n_embd, m->n_embd, &m->pooler, err, errlen)) ||
+        (rc = wt_vector(g, "pooler.bias", m->n_embd, &m->bpool, err, errlen)))
         goto fail;
     if (m->tok_embd.rows < m->tok.n_vocab || m->pos_embd.rows < m->n_ctx) {
         snprintf(err, errlen, "use: embedding tables smaller than the vocabulary or context");
@@ -162,14 +162,14 @@ int use_load(struct use_model *m, struct arena_region *r, struct arena_region *s
 #define W(field, bias, nm, rows, cols)                                                             \
     snprintf(name, sizeof name, "blk.%u." nm ".weight", l);                                        \
     snprintf(b2, sizeof b2, "blk.%u." nm ".bias", l);                                               \
-    if ((rc = gguf_weight(g, r, name, rows, cols, &L->field, err, errlen)) ||                      \
-        (rc = gguf_vector(g, b2, rows, &L->bias, err, errlen)))                                    \
+    if ((rc = wt_from_gguf(g, r, name, rows, cols, &L->field, err, errlen)) ||                      \
+        (rc = wt_vector(g, b2, rows, &L->bias, err, errlen)))                                    \
         goto fail;
 #define N(gp, bp, nm, dim)                                                                         \
     snprintf(name, sizeof name, "blk.%u." nm ".weight", l);                                        \
     snprintf(b2, sizeof b2, "blk.%u." nm ".bias", l);                                               \
-    if ((rc = gguf_vector(g, name, dim, &L->gp, err, errlen)) ||                                   \
-        (rc = gguf_vector(g, b2, dim, &L->bp, err, errlen)))                                       \
+    if ((rc = wt_vector(g, name, dim, &L->gp, err, errlen)) ||                                   \
+        (rc = wt_vector(g, b2, dim, &L->bp, err, errlen)))                                       \
         goto fail;
         N(ln1_g, ln1_b, "attn_norm", d_in)
         W(qkv, bqkv, "attn_qkv", 3 * L->width, d_in)
@@ -277,7 +277,7 @@ static void split_by(uint32_t n, unsigned part, unsigned nparts, uint32_t unit, 
 }
 
 struct lin_job {
-    const struct gguf_w *w;
+    const struct wt *w;
     const float *b;
     const void *X; /* F32 weights: the float rows; else their int8 blocks in m->xq */
     uint32_t T;
@@ -288,7 +288,7 @@ struct lin_job {
 static void lin_part(struct use_model *m, unsigned part, unsigned nparts, void *arg)
 {
     const struct lin_job *j = arg;
-    const struct gguf_w *w = j->w;
+    const struct wt *w = j->w;
     int f32 = w->type == GGML_T_F32;
     size_t ab = f32 ? (size_t)w->cols * 4 : kern_act_bytes(w->cols);
     const void *X = j->X;
@@ -297,7 +297,7 @@ static void lin_part(struct use_model *m, unsigned part, unsigned nparts, void *
         split_by(j->T, part, nparts, 4, &lo, &hi);
         if (lo >= hi)
             return;
-        gguf_w_linear(w, 0, w->rows, (const char *)X + lo * ab, hi - lo, j->Y + (size_t)lo * w->rows, j->b, j->relu);
+        wt_linear(w, 0, w->rows, (const char *)X + lo * ab, hi - lo, j->Y + (size_t)lo * w->rows, j->b, j->relu);
         return;
     }
     /* rows, in multiples of 8 (repacked Q4_0 groups): part products into
@@ -307,25 +307,20 @@ static void lin_part(struct use_model *m, unsigned part, unsigned nparts, void *
         return;
     uint32_t nr = hi - lo;
     float *tmp = m->ytmp + (size_t)j->T * lo;
-    gguf_w_linear(w, lo, hi, X, j->T, tmp, j->b, j->relu);
+    wt_linear(w, lo, hi, X, j->T, tmp, j->b, j->relu);
     for (uint32_t t = 0; t < j->T; t++)
         memcpy(j->Y + (size_t)t * w->rows + lo, tmp + (size_t)t * nr, (size_t)nr * 4);
 }
 
 /* Y[T][rows] = X W^T + b, then with relu max(Y, 0), on the pool's threads */
-static void lin(struct use_model *m, const struct gguf_w *w, const float *b, const float *X, uint32_t T, float *Y,
+static void lin(struct use_model *m, const struct wt *w, const float *b, const float *X, uint32_t T, float *Y,
                 int relu)
 {
     if (m->n_threads <= 1 || T == 0) {
-        embed_linear(w, b, X, T, Y, m->xq, relu);
+        wt_linear_f32(w, b, X, T, Y, m->xq, relu);
         return;
     }
-    if (w->type != GGML_T_F32) {
-        size_t ab = kern_act_bytes(w->cols);
-        for (uint32_t t = 0; t < T; t++)
-            kern->quantize_act(X + (size_t)t * w->cols, w->cols, (char *)m->xq + t * ab);
-    }
-    struct lin_job j = {w, b, w->type == GGML_T_F32 ? (const void *)X : m->xq, T, Y, relu};
+    struct lin_job j = {w, b, wt_input(w, X, T, m->xq), T, Y, relu};
     use_run(m, lin_part, &j);
 }
 
@@ -369,12 +364,12 @@ static void forward_packed(struct use_model *m, uint32_t nseq, float *out)
         for (uint32_t i = 0; i < nseq; i++)
             for (uint32_t t = m->boff[i]; t < m->boff[i + 1]; t++) {
                 float *x = m->x + (size_t)t * d0;
-                gguf_w_row(&m->tok_embd, (uint32_t)m->bids[t], x);
+                wt_row(&m->tok_embd, (uint32_t)m->bids[t], x);
                 /* the TF graph adds the token embedding twice: Layer_0/add =
                  * embeddings + (embeddings + timing signal) */
                 for (uint32_t k = 0; k < d0; k++)
                     x[k] *= 2.0f;
-                gguf_w_row(&m->pos_embd, t - m->boff[i], m->a); /* a: free until the first LN */
+                wt_row(&m->pos_embd, t - m->boff[i], m->a); /* a: free until the first LN */
                 kern->add(x, m->a, d0);
             }
         for (uint32_t l = 0; l < m->n_layer; l++) {

@@ -11,6 +11,7 @@
 #include "arena.h"
 #include "ekb_err.h"
 #include "port.h"
+#include "fixture.h"
 
 #define MB (1024u * 1024u)
 
@@ -18,10 +19,9 @@ static struct arena A;
 
 static int setup(void **state)
 {
-    size_t sizes[ARENA_NBUDGETS] = {4 * MB, 2 * MB, 1 * MB, 1 * MB, 1 * MB, 1 * MB};
     (void)state;
     arena_fail_nth(0);
-    return arena_init(&A, port_linux(), sizes, 0);
+    return fx_arena(&A, (struct fx_sizes){.models = 4 * MB, .index = 2 * MB});
 }
 
 static int teardown(void **state)

@@ -19,15 +19,16 @@
 #include "embed.h"
 #include "log.h"
 #include "test_quick.h"
+#include "fixture.h"
 
 static struct arena A;
 
 static int setup(void **state)
 {
-    size_t sizes[ARENA_NBUDGETS] = {64 << 20, 1 << 20, 1 << 20, 1 << 20, 32 << 20, 1 << 20};
     (void)state;
     log_init(port_linux(), LOG_ERROR, 0);
-    return arena_init(&A, port_linux(), sizes, 0);
+    fx_kern(); /* as app_init does: the encoders run on the best kernels */
+    return fx_arena(&A, (struct fx_sizes){.models = 64 << 20, .scratch = 32 << 20});
 }
 
 static int teardown(void **state)
@@ -155,8 +156,9 @@ static void batch_fallback(void **state)
 
 static void model_path(char *out, size_t cap, const char *q)
 {
-    const char *md = getenv("EDGEKB_MODELS_DIR");
-    snprintf(out, cap, "%s/use-lite-%s.gguf", md ? md : "build/models", q);
+    char name[64];
+    snprintf(name, sizeof name, "use-lite-%s.gguf", q);
+    fx_model(name, out, cap);
 }
 
 /* The USE-lite model through the API (skipped without make models):
@@ -200,8 +202,7 @@ static void use_model_api(void **state)
     arena_reset(mo, mm);
     /* a SCRATCH budget too small for the context: ENOMEM, nothing left behind */
     struct arena small;
-    size_t sizes[ARENA_NBUDGETS] = {64 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20};
-    assert_int_equal(arena_init(&small, port_linux(), sizes, 0), 0);
+    assert_int_equal(fx_arena(&small, (struct fx_sizes){.models = 64 << 20}), 0);
     assert_int_equal(embed_open(&e, &small, port_linux(), path, err, sizeof err), EKB_ENOMEM);
     assert_non_null(strstr(err, "scratch"));
     assert_int_equal(arena_budget(&small, ARENA_SCRATCH)->used, 0);
@@ -361,8 +362,7 @@ static void clones_identical(void **state)
     clones_check(&e);
     assert_true(arena_mark(sc) > before); /* the clones' scratch came from SCRATCH */
     struct arena small;
-    size_t sizes[ARENA_NBUDGETS] = {1 << 20, 1 << 20, 1 << 20, 1 << 20, 64 << 10, 1 << 20};
-    assert_int_equal(arena_init(&small, port_linux(), sizes, 0), 0);
+    assert_int_equal(fx_arena(&small, (struct fx_sizes){.scratch = 64 << 10}), 0);
     struct embedder c;
     assert_int_equal(embed_clone(&c, &e, &small, err, sizeof err), EKB_ENOMEM);
     assert_non_null(strstr(err, "scratch"));

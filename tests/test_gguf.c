@@ -18,8 +18,10 @@
 #include "ekb_err.h"
 #include "ekb_limits.h"
 #include "gguf.h"
+#include "wt.h"
 #include "kern.h"
 #include "port.h"
+#include "fixture.h"
 
 static struct arena A;
 static struct arena_region *R;
@@ -138,13 +140,11 @@ static void build(struct w *w, uint32_t version)
 
 static int setup(void **state)
 {
-    size_t sizes[ARENA_NBUDGETS] = {32 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20};
     (void)state;
-    if (arena_init(&A, port_linux(), sizes, 0) != 0)
+    if (fx_arena(&A, (struct fx_sizes){.models = 32 << 20}) != 0)
         return -1;
     R = arena_budget(&A, ARENA_MODELS);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_gguf.XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (fx_tmpdir(tmpdir, sizeof tmpdir, "gguf") != 0)
         return -1;
     return 0;
 }
@@ -732,9 +732,9 @@ static void quantize_roundtrip(void **state)
                     else
                         kern_quantize_row_q4_0(row, qrow, (size_t)a->ne[0]);
                     assert_memory_equal((const unsigned char *)b->data + r * rb, qrow, rb);
-                    struct gguf_w gw = {b->type, GGUF_LAYOUT_PLAIN, b->data, (uint32_t)b->ne[1], (uint32_t)b->ne[0]};
+                    struct wt gw = {b->type, GGUF_LAYOUT_PLAIN, b->data, (uint32_t)b->ne[1], (uint32_t)b->ne[0]};
                     static float deq[1024];
-                    gguf_w_row(&gw, (uint32_t)r, deq);
+                    wt_row(&gw, (uint32_t)r, deq);
                     for (uint64_t c = 0; c < a->ne[0]; c++)
                         assert_float_equal(deq[c], row[c], b->type == GGML_T_Q8_0 ? 0.04f : 0.6f);
                 }
@@ -872,9 +872,9 @@ static void repack_in_place(void **state)
         fail_msg("%s", err);
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < 3; i++) {
-            struct gguf_w gw, pw;
-            assert_int_equal(gguf_weight(g, R, T[i].name, 0, (uint32_t)T[i].cols, &gw, err, sizeof err), 0);
-            assert_int_equal(gguf_weight(gm, R, T[i].name, 0, (uint32_t)T[i].cols, &pw, err, sizeof err), 0);
+            struct wt gw, pw;
+            assert_int_equal(wt_from_gguf(g, R, T[i].name, 0, (uint32_t)T[i].cols, &gw, err, sizeof err), 0);
+            assert_int_equal(wt_from_gguf(gm, R, T[i].name, 0, (uint32_t)T[i].cols, &pw, err, sizeof err), 0);
             assert_int_equal(pw.layout, GGUF_LAYOUT_PLAIN);
             int x8 = T[i].rows >= 8 && (T[i].type == GGML_T_Q8_0 ? kern->matvec_q8_0x8 != NULL
                                                                   : kern->matvec_q4_0x8 != NULL);
@@ -885,8 +885,8 @@ static void repack_in_place(void **state)
             else
                 assert_memory_equal(gw.data, pw.data, nbytes);
             for (uint32_t r = 0; r < T[i].rows; r++) {
-                gguf_w_row(&gw, r, f1);
-                gguf_w_row(&pw, r, f0);
+                wt_row(&gw, r, f1);
+                wt_row(&pw, r, f0);
                 if (memcmp(f0, f1, T[i].cols * sizeof *f0) != 0)
                     fail_msg("%s pass %d row %u: dequantizes differently once repacked", T[i].name, pass, r);
             }
@@ -905,8 +905,8 @@ static void repack_in_place(void **state)
     port_fake_fail(PORT_FAKE_MAP, 1, ENOMEM);
     if (gguf_open(&g, R, port_fake(), path, err, sizeof err) != 0)
         fail_msg("read-only fallback: %s", err);
-    struct gguf_w gw;
-    assert_int_equal(gguf_weight(g, R, T[0].name, 0, (uint32_t)T[0].cols, &gw, err, sizeof err), 0);
+    struct wt gw;
+    assert_int_equal(wt_from_gguf(g, R, T[0].name, 0, (uint32_t)T[0].cols, &gw, err, sizeof err), 0);
     assert_int_equal(gw.layout, GGUF_LAYOUT_PLAIN);
     gguf_close(g);
     port_fake_reset();
@@ -975,10 +975,9 @@ static void fuzz_seeds_parse(void **state)
 static void stories260k(void **state)
 {
     char path[600], err[300];
-    const char *dir = getenv("EDGEKB_MODEL_DIR");
     struct gguf *g;
     (void)state;
-    snprintf(path, sizeof path, "%s/stories260K.gguf", dir ? dir : "../shared/models");
+    fx_model("stories260K.gguf", path, sizeof path);
     FILE *f = fopen(path, "rb");
     if (!f) {
         print_message("    [%s absent: skipped]\n", path);

@@ -27,6 +27,7 @@
 #include "vq.h"
 #include "kern.h"
 #include "port.h"
+#include "fixture.h"
 
 static struct arena A;
 static struct arena_region *R;
@@ -169,7 +170,6 @@ static double recall(struct hnsw *h, const float *x, uint32_t n, uint32_t d, con
 /* ---- fixtures ---- */
 static int setup(void **state)
 {
-    size_t sizes[ARENA_NBUDGETS] = {1 << 20, 64 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20};
     struct port_cpu cpu;
     (void)state;
     port_linux()->cpu_detect(&cpu);
@@ -178,18 +178,16 @@ static int setup(void **state)
     snprintf(tmpdir, sizeof tmpdir, "/dev/shm/ekb-hnsw-XXXXXX");
     if (!mkdtemp(tmpdir))
         snprintf(tmpdir, sizeof tmpdir, "/tmp/ekb-hnsw-XXXXXX");
-    if ((tmpdir[1] == 't' && !mkdtemp(tmpdir)) || arena_init(&A, port_linux(), sizes, 0) != 0)
+    if ((tmpdir[1] == 't' && !mkdtemp(tmpdir)) || fx_arena(&A, (struct fx_sizes){.index = 64 << 20}) != 0)
         return -1;
     R = arena_budget(&A, ARENA_INDEX);
     return 0;
 }
 static int teardown(void **state)
 {
-    char cmd[128];
     (void)state;
     arena_fini(&A);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return fx_rmdir(tmpdir);
 }
 static int reset_region(void **state)
 {

@@ -30,6 +30,7 @@
 #include "llm.h"
 #include "port.h"
 #include "test_quick.h"
+#include "fixture.h"
 
 enum { NL = 2, ND = 64, NH = 4, NKV = 2, NF = 96, NV = 1003, NPROMPT = 21 };
 
@@ -39,9 +40,8 @@ static struct port_cpu CPU;
 
 static int setup(void **state)
 {
-    size_t sizes[ARENA_NBUDGETS] = {64 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20};
     (void)state;
-    if (arena_init(&A, port_linux(), sizes, 0) != 0)
+    if (fx_arena(&A, (struct fx_sizes){.models = 64 << 20}) != 0)
         return -1;
     R = arena_budget(&A, ARENA_MODELS);
     port_linux()->cpu_detect(&CPU);

@@ -15,14 +15,14 @@
 #include "ekb_err.h"
 #include "lru.h"
 #include "port.h"
+#include "fixture.h"
 
 static struct arena A;
 
 static int setup(void **state)
 {
-    size_t sizes[ARENA_NBUDGETS] = {1 << 20, 1 << 20, 8 << 20, 1 << 20, 1 << 20, 1 << 20};
     (void)state;
-    return arena_init(&A, port_linux(), sizes, 0);
+    return fx_arena(&A, (struct fx_sizes){.cache = 8 << 20});
 }
 
 static int teardown(void **state)

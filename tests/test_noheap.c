@@ -35,6 +35,7 @@
 #include "port.h"
 #include "embed.h"
 #include "store.h"
+#include "fixture.h"
 
 #include "noheap_wrap.h" /* the counting wrappers, window_open/window_close */
 
@@ -52,22 +53,18 @@ static int init_all(void **state)
 {
     char err[300];
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ekb-noheap-XXXXXX");
-    if (mkdtemp(tmpdir) == NULL)
+    if (fx_tmpdir(tmpdir, sizeof tmpdir, "noheap") != 0)
         return -1;
     if (app_init(&APP, port_linux(), NULL, 64u << 20, err, sizeof err) != 0) {
         fprintf(stderr, "app_init: %s\n", err);
         return -1;
     }
     log_init(APP.port, LOG_WARN, 0);
-    kern_init(&APP.cpu);
     /* the decoder, loaded at init as the server does (skipped without the file) */
     {
         char path[600];
-        const char *dir = getenv("EDGEKB_MODEL_DIR");
-        snprintf(path, sizeof path, "%s/stories260K.gguf", dir ? dir : "../shared/models");
         struct arena_region *m = arena_budget(&APP.arena, ARENA_MODELS);
-        if (access(path, R_OK) == 0) {
+        if (fx_model("stories260K.gguf", path, sizeof path)) {
             if (gguf_open(&lm_file, m, APP.port, path, err, sizeof err) != 0 ||
                 llm_load(&LM, m, lm_file, 256, err, sizeof err) != 0 ||
                 llm_load(&LM2, m, lm_file, 256, err, sizeof err) != 0 ||
@@ -111,7 +108,6 @@ static int init_all(void **state)
 
 static int fini_all(void **state)
 {
-    char cmd[200];
     (void)state;
     store_close(&KB);
     if (have_lm) {
@@ -121,8 +117,7 @@ static int fini_all(void **state)
     sqlite3_close(db);
     store_sqlite_fini();
     app_fini(&APP);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return fx_rmdir(tmpdir);
 }
 
 /* ---- workloads ---- */

@@ -17,22 +17,20 @@
 #include <cmocka.h>
 
 #include "port.h"
+#include "fixture.h"
 
 static char tmpdir[128];
 
 static int mk_tmp(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ekb-port-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return fx_tmpdir(tmpdir, sizeof tmpdir, "port");
 }
 
 static int rm_tmp(void **state)
 {
-    char cmd[200];
     (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return fx_rmdir(tmpdir);
 }
 
 static void fake_clocks_only_move_when_told(void **state)

@@ -28,18 +28,17 @@
 #include "log.h"
 #include "search.h"
 #include "store.h"
+#include "fixture.h"
 
 static struct arena A;
 static char dir[128];
 
 static int setup(void **state)
 {
-    size_t sizes[ARENA_NBUDGETS] = {16 << 20, 8 << 20, 1 << 20, 16 << 20, 8 << 20, 4 << 20};
     struct arena_region *st;
     (void)state;
     log_init(port_linux(), LOG_ERROR, 0);
-    snprintf(dir, sizeof dir, "/tmp/ekb-search-XXXXXX");
-    if (!mkdtemp(dir) || arena_init(&A, port_linux(), sizes, 0) != 0)
+    if (fx_tmpdir(dir, sizeof dir, "search") != 0 || fx_arena(&A, (struct fx_sizes){.models = 16 << 20, .index = 8 << 20, .store = 16 << 20, .scratch = 8 << 20, .core = 4 << 20}) != 0)
         return -1;
     st = arena_budget(&A, ARENA_STORE);
     return store_sqlite_init(st, arena_avail(st) - (1u << 20));
@@ -47,12 +46,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[200];
     (void)state;
     store_sqlite_fini();
     arena_fini(&A);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return fx_rmdir(dir);
 }
 
 static int utf8_ok(const char *s) { return store_utf8_valid(s, strlen(s), NULL); }

@@ -37,6 +37,7 @@
 #include "port.h"
 #include "srv.h"
 #include "store.h"
+#include "fixture.h"
 
 static char dir[128], kbdir[160], sock[200];
 static struct app APP;
@@ -135,8 +136,7 @@ static void governor_sheds_and_recovers(void **state)
     int32_t cool[1] = {45000};
     assert_int_equal(port_fake_temp_script("thermal_zone0", cool, 1), 0);
     port_fake_mem(4000ll << 20, 0, 0);
-    snprintf(dir, sizeof dir, "/tmp/test_srv.XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(fx_tmpdir(dir, sizeof dir, "srv"), 0);
     snprintf(kbdir, sizeof kbdir, "%s/kb", dir);
     snprintf(sock, sizeof sock, "%s/s.sock", dir);
     make_kb(p, 0);
@@ -196,9 +196,7 @@ static void governor_sheds_and_recovers(void **state)
     assert_int_equal(run_rc, 0);
     assert_int_not_equal(access(sock, F_OK), 0); /* the socket file is gone */
     app_fini(&APP);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(fx_rmdir(dir), 0);
 }
 
 static void config_file_and_flags(void **state)
@@ -369,12 +367,11 @@ static void server_workload_without_heap(void **state)
     (void)state;
     const struct port *p = port_linux();
     char err[300], path[400], req[200];
-    snprintf(dir, sizeof dir, "/tmp/test_srv.XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(fx_tmpdir(dir, sizeof dir, "srv"), 0);
     snprintf(kbdir, sizeof kbdir, "%s/kb", dir);
     snprintf(sock, sizeof sock, "%s/s.sock", dir);
     make_kb(p, 1); /* with a document one byte over the DOC GET limit */
-    /* the device secret, and the decoder if $EDGEKB_MODEL_DIR (or ../shared/models) has it */
+    /* the device secret, and the decoder if the model directories have it (app_model_path) */
     char secret_path[300];
     static const char secret[] = "0123456789abcdef-test-secret";
     snprintf(secret_path, sizeof secret_path, "%s/secret", dir);
@@ -382,9 +379,7 @@ static void server_workload_without_heap(void **state)
     assert_non_null(f);
     fputs(secret, f);
     fclose(f);
-    const char *md = getenv("EDGEKB_MODEL_DIR");
-    snprintf(path, sizeof path, "%.300s/stories260K.gguf", md ? md : "../shared/models");
-    int have_lm = access(path, R_OK) == 0;
+    int have_lm = fx_model("stories260K.gguf", path, sizeof path);
 
     log_init(p, LOG_INFO, 1);
     assert_int_equal(app_init(&APP, p, NULL, 256u << 20, err, sizeof err), 0);
@@ -555,9 +550,7 @@ static void server_workload_without_heap(void **state)
     assert_int_equal(run_rc, 0);
     assert_int_not_equal(access(sock, F_OK), 0);
     app_fini(&APP);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(fx_rmdir(dir), 0);
 }
 
 int main(void)

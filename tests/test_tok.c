@@ -7,8 +7,8 @@
  * - USE-lite unigram: the npm package's own ids (tools/use_oracle.mjs
  *   --tokens, stored in tests/data/use_tokens.jsonl by
  *   tools/mk_use_token_vectors.sh) for 250 eval sentences and the edge
- *   cases, with the vocabulary of build/models/use-lite-*.gguf (or
- *   $EDGEKB_MODELS_DIR);
+ *   cases, with the vocabulary of use-lite-*.gguf (found as the binary
+ *   finds models: $EDGEKB_MODEL_DIR, build/models, ../shared/models);
  * - bad input: invalid UTF-8, NUL bytes, text over the limit, too few id
  *   slots, very long words, random bytes. Skipped (with a message) when the shared files
  *   are absent. */
@@ -29,6 +29,7 @@
 #include "tok.h"
 #include "../src/tok_impl.h"
 #include "utf8.h"
+#include "fixture.h"
 
 static struct arena A;
 static struct arena_region *R;
@@ -56,11 +57,12 @@ static char *slurp(const char *path, size_t *n)
 
 static int setup(void **state)
 {
-    size_t sizes[ARENA_NBUDGETS] = {64 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20};
-    const char *d = getenv("EDGEKB_MODEL_DIR");
     (void)state;
-    snprintf(shared, sizeof shared, "%s", d ? d : "../shared/models");
-    if (arena_init(&A, port_linux(), sizes, 0) != 0)
+    fx_model("tokenizers", shared, sizeof shared);
+    char *slash = strrchr(shared, '/'); /* the directory that holds tokenizers/ */
+    if (slash)
+        *slash = 0;
+    if (fx_arena(&A, (struct fx_sizes){.models = 64 << 20}) != 0)
         return -1;
     R = arena_budget(&A, ARENA_MODELS);
     return 0;
@@ -286,13 +288,14 @@ static int have_uni;
 static void load_uni(void)
 {
     char path[600], err[300];
-    const char *md = getenv("EDGEKB_MODELS_DIR");
     static const char *q[] = {"f32", "q8_0", "q4_0"};
     if (have_uni)
         return;
     for (int i = 0; i < 3; i++) {
         struct gguf *g;
-        snprintf(path, sizeof path, "%s/use-lite-%s.gguf", md ? md : "build/models", q[i]);
+        char name[64];
+        snprintf(name, sizeof name, "use-lite-%s.gguf", q[i]);
+        fx_model(name, path, sizeof path);
         if (gguf_open(&g, R, port_linux(), path, err, sizeof err) != 0)
             continue;
         if (tok_uni_load(&UNI, R, R, g, err, sizeof err) != 0)
@@ -300,7 +303,7 @@ static void load_uni(void)
         have_uni = 1; /* g stays open: the tables point into its mapping */
         return;
     }
-    print_message("    [no use-lite-*.gguf in %s (make models): skipped]\n", md ? md : "build/models");
+    print_message("    [no use-lite-*.gguf found (make models): skipped]\n");
     skip();
 }
 

@@ -25,6 +25,7 @@
 #include "gguf.h"
 #include "llm.h"
 #include "tok.h"
+#include "fixture.h"
 
 static struct arena A;
 static struct arena_region *R;
@@ -32,11 +33,12 @@ static char shared[400];
 
 static int setup(void **state)
 {
-    size_t sizes[ARENA_NBUDGETS] = {96 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20};
-    const char *d = getenv("EDGEKB_MODEL_DIR");
     (void)state;
-    snprintf(shared, sizeof shared, "%s", d ? d : "../shared/models");
-    if (arena_init(&A, port_linux(), sizes, 0) != 0)
+    fx_model("tokenizers", shared, sizeof shared);
+    char *slash = strrchr(shared, '/'); /* the directory that holds tokenizers/ */
+    if (slash)
+        *slash = 0;
+    if (fx_arena(&A, (struct fx_sizes){.models = 96 << 20}) != 0)
         return -1;
     R = arena_budget(&A, ARENA_MODELS);
     return 0;

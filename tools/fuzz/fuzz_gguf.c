@@ -15,6 +15,7 @@
 
 #include "arena.h"
 #include "gguf.h"
+#include "wt.h"
 
 static struct arena A;
 static int ready;
@@ -71,16 +72,16 @@ static void drive(const struct gguf *g, struct arena_region *r, const uint8_t *d
         if (t->nbytes)
             sink += d[0] + d[t->nbytes - 1];
         if (t->n_dims <= 2 && t->ne[0] <= 4096 && t->ne[1] <= 4096) {
-            struct gguf_w w;
+            struct wt w;
             size_t m = arena_mark(r);
-            if (gguf_weight(g, r, t->name, 0, (uint32_t)t->ne[0], &w, err, sizeof err) == 0) {
+            if (wt_from_gguf(g, r, t->name, 0, (uint32_t)t->ne[0], &w, err, sizeof err) == 0) {
                 static float row[4096];
-                gguf_w_row(&w, w.rows - 1, row);
+                wt_row(&w, w.rows - 1, row);
                 sink += (unsigned)(row[0] != 0.0f);
             }
             arena_reset(r, m);
             const float *v;
-            (void)gguf_vector(g, t->name, (uint32_t)t->ne[0], &v, err, sizeof err);
+            (void)wt_vector(g, t->name, (uint32_t)t->ne[0], &v, err, sizeof err);
         }
     }
     (void)sink;

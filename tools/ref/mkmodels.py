@@ -84,6 +84,8 @@ def corpus_texts():
         yield "usr-share-doc:%d files" % len(files), "\n".join(buf)
     ed = []
     for p in sorted(glob.glob(os.path.join(SHARED, "eval-dev", "*"))):
+        if not os.path.isfile(p):  # the top-level texts only (wordnet/ is a directory of data)
+            continue
         with open(p, encoding="utf-8") as f:
             ed.append(f.read())
     yield "eval-dev", "\n".join(ed)
