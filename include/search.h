@@ -1,15 +1,7 @@
-/* search.h: search over a knowledge base (see store.h for the data).
+/* search.h: search over a knowledge base (see store.h for the data and
+ * the indexes, store_ix.c for their life cycle).
  *
- * Owns: the two HNSW indexes of a store (chunks: DIR/index.hnsw; entity
- * names and aliases: DIR/entities.hnsw, EKB_STORE_ENTITY_IX_PCT % of the
- * INDEX budget) and their life cycle: at open each file is loaded only if
- * meta says it was saved at the current data generation, its header
- * checksum is the one recorded then, hnsw_load verifies it (magic, sizes,
- * embedder, SHA-256, graph) and it holds as many vectors as SQLite; else it
- * is rebuilt from the int8 vectors in SQLite (logged, reason kept in
- * state). Saved (hnsw_save: PATH.tmp, fsync, rename) when changed, then
- * the generation and checksum go to meta.
- * Search: vector (HNSW, ef = max(64, candidates); an optional filter on the
+ * Owns: queries only. Search: vector (HNSW, ef = max(64, candidates); an optional filter on the
  * documents' ext_id prefix goes through the index's keep() predicate, with
  * an exact scan when the index finds fewer than k and at most
  * EKB_STORE_FILTER_EXACT chunks match), BM25 (FTS5 bm25() over the
@@ -22,8 +14,8 @@
  * for linking words to facts.
  * Memory: per-call scratch from the store's SCRATCH region, reset before
  * returning; the indexes never allocate after create.
- * Failure: EKB_EINVAL (k, query length), EKB_ENOMEM (scratch), EKB_EIO
- * (SQLite), EKB_ENOSPC (index full at rebuild: raise BUDGET_INDEX_MB). */
+ * Failure: EKB_EINVAL (k, query length), EKB_ENOMEM (scratch), SQLite
+ * errors through store_sql_code (store_int.h). */
 #ifndef EKB_SEARCH_H
 #define EKB_SEARCH_H
 
@@ -53,18 +45,5 @@ int search_entities(struct store *s, enum store_mode mode, const char *q, size_t
 /* The best-matching sentence of text for q into out (NUL-terminated,
  * newlines as blanks, "..." where cut); returns its length. */
 size_t search_snippet(const char *text, size_t len, const char *q, size_t ql, char *out, size_t cap);
-
-/* Index life cycle (store_open/store_close call these). */
-int search_index_open(struct store *s, struct arena *a, char *err, size_t errlen);
-/* Rebuilds x from SQLite (why: logged and kept in x->state). */
-int search_index_rebuild(struct store *s, struct store_index *x, const char *why, char *err, size_t errlen);
-/* Saves the indexes that changed (0 if none did). */
-int search_index_save(struct store *s, char *err, size_t errlen);
-/* Every vector row in SQLite is in its index and the counts agree; else
- * that index is rebuilt. out: what was found for both. 0 ok (possibly
- * after a rebuild), < 0 if a rebuild failed. */
-int search_index_verify(struct store *s, char *out, size_t len);
-/* Another process changed the KB (a generation moved): rebuild. */
-int search_index_sync(struct store *s, char *err, size_t errlen);
 
 #endif

@@ -14,7 +14,10 @@
  * aliases, + entity_vecs: one int8 vector per name or alias), predicates,
  * facts, meta (embedder name/dim/SHA-256, chunking parameters, data/index
  * generations and index file checksums). A KB refuses another embedder.
- * Search (vector / BM25 / hybrid) is in search.c (search.h).
+ * Files: store.c (SQLite's memory), store_db.c (database, meta,
+ * migrations, kb_open), store_ix.c (the index files and their coupling),
+ * store_doc.c (documents), store_fact.c (facts and entities); queries are
+ * in search.c (search.h).
  *
  * Ingest: each document is one transaction (chunked by chunk.c as a
  * stream, compressed, embedded, FTS-indexed, inserted into the HNSW index);
@@ -36,11 +39,11 @@
 
 #include "chunk.h"
 #include "ekb_limits.h"
+#include "embed.h"
 
 struct arena;
 struct arena_region;
 struct port;
-struct embedder;
 struct sqlite3;
 struct hnsw;
 
@@ -156,9 +159,6 @@ int store_commit(struct store *s, int ok);
  * when it returns non-zero). Returns the number of facts seen or < 0. */
 int store_find_facts(struct store *s, const char *subj, const char *pred, const char *obj,
                      int (*fn)(void *ctx, const char *s, const char *p, const char *o, double conf), void *ctx);
-/* Search: see search.h (this forwards to search_run, unfiltered). */
-int store_search(struct store *s, enum store_mode mode, const char *query, size_t qlen, uint32_t k,
-                 struct store_hit *hits, uint32_t *n, char *err, size_t errlen);
 int store_count(struct store *s, int64_t *docs, int64_t *chunks, int64_t *facts);
 /* The newest document with ext_id: its text (rebuilt from its chunks and
  * checked against its SHA-256) into out[0..cap), its title into title. */
@@ -180,14 +180,22 @@ int store_list_docs(struct store *s, int (*fn)(void *ctx, int64_t id, const char
  * EKB_ECORRUPT and SQLite's first complaint. */
 int store_integrity(struct store *s, char *out, size_t len);
 
-/* ---- for search.c ---- */
-int store_meta_get(struct store *s, const char *key, char *out, size_t ol);
-int store_meta_set(struct store *s, const char *key, const char *val);
-int64_t store_meta_i64(struct store *s, const char *key);
-/* Decompresses chunk id into out (cap bytes); *len, and its document's
- * ext_id/title into the hit. */
-int store_chunk_text(struct store *s, int64_t chunk_id, char *out, size_t cap, size_t *len, struct store_hit *h);
-/* 1 if c is not a valid position to start/finish; utility: UTF-8 check. */
-int store_utf8_valid(const char *t, size_t n, size_t *bad_at);
+/* Every vector row in SQLite is in its index and the counts agree; else
+ * that index is rebuilt. out: what was found for both. 0 ok (possibly
+ * after a rebuild), < 0 if a rebuild failed. */
+int store_index_verify(struct store *s, char *out, size_t len);
+
+/* A knowledge base as the commands open one: its embedder and its store. */
+struct kb {
+    struct embedder emb;
+    struct store s;
+};
+/* Gives SQLite its heap (the STORE budget less 1 MiB for the store's own
+ * buffers), opens the embedder the KB in dir was made with (create: model,
+ * NULL or a missing file meaning the hash fallback) and the store (create:
+ * with chunk parameters cp, NULL: defaults). kb_close undoes all of it. */
+int kb_open(struct kb *k, struct arena *a, const struct port *p, const char *dir, int create, const char *model,
+            const struct chunk_params *cp, char *err, size_t errlen);
+void kb_close(struct kb *k);
 
 #endif

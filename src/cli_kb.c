@@ -27,56 +27,27 @@
 #include "store.h"
 #include "utf8.h"
 
-struct kbctx {
-    struct embedder e;
-    struct store s;
-};
-
-static int open_kb(struct app *a, struct kbctx *k, const char *dir, int create, const char *model, char *err,
+/* The KB in dir as kb_open opens it; kb init's default model is the
+ * board's MODEL_EMBED as app_model_path finds it (missing: the hash
+ * fallback, said loudly). */
+static int open_kb(struct app *a, struct kb *k, const char *dir, int create, const char *model, char *err,
                    size_t errlen)
 {
-    char name[64], path[EKB_PATH_MAX], def[EKB_PATH_MAX + 64];
-    struct arena_region *st = arena_budget(&a->arena, ARENA_STORE);
-    /* SQLite gets the store budget less 1 MiB for the LZ4 state, the chunker and slack */
-    int rc = store_sqlite_init(st, arena_avail(st) > (2u << 20) ? (arena_avail(st) - (1u << 20)) & ~(size_t)0xfff : 0);
-    if (rc != 0) {
-        snprintf(err, errlen, "store: cannot give SQLite its heap (%s)", ekb_strerror(rc));
-        return rc;
-    }
-    if (!create) {
-        if ((rc = store_peek_embedder(a->port, dir, name, sizeof name, path, sizeof path, err, errlen)) != 0)
-            return rc;
-        model = path;
-    } else if (model == NULL) {
-        if (app_model_path(a->port, a->board.model_embed, def, sizeof def) < 0) {
+    char def[EKB_PATH_MAX];
+    if (create && model == NULL) {
+        int found = app_model_path(a->port, a->board.model_embed, def, sizeof def);
+        if (found < 0) {
             snprintf(err, errlen, "store: the model path for %.200s is too long", a->board.model_embed);
             return EKB_ETOOBIG;
         }
         model = def;
-        int fd = a->port->open(def, PORT_O_RDONLY, 0);
-        if (fd >= 0)
-            a->port->close(fd);
-        else
+        if (!found)
             fprintf(stderr, "kb init: NOTICE: no default model %s: this knowledge base will use the hash-fallback "
                             "embedder (lexical only, REDUCED search quality); give --model FILE or run make models\n",
                     def);
     }
-    if ((rc = embed_open(&k->e, &a->arena, a->port, model, err, errlen)) != 0)
-        return rc;
-    if (!create && name[0] && strcmp(name, k->e.name) != 0) {
-        snprintf(err, errlen, "store: this knowledge base was built with embedder %s but its model %.200s now gives %s",
-                 name, path[0] ? path : "(none)", k->e.name);
-        return EKB_EINVAL;
-    }
     struct chunk_params cp = {a->board.chunk_min, a->board.chunk_max, a->board.chunk_overlap};
-    return store_open_cp(&k->s, &a->arena, a->port, dir, &k->e, create, &cp, err, errlen);
-}
-
-static void close_kb(struct kbctx *k)
-{
-    store_close(&k->s);
-    embed_close(&k->e);
-    store_sqlite_fini();
+    return kb_open(k, &a->arena, a->port, dir, create, model, &cp, err, errlen);
 }
 
 /* ---- a small strict JSON object parser (one object per line) ---- */
@@ -253,7 +224,7 @@ int cmd_kb(struct app *a, const struct global_opts *g, int argc, char **argv)
 {
     const char *kb = NULL, *model = NULL;
     char err[400];
-    struct kbctx k;
+    struct kb k;
     (void)g;
     if (argc < 2 || (strcmp(argv[1], "init") && strcmp(argv[1], "stats") && strcmp(argv[1], "check") &&
                      strcmp(argv[1], "list"))) {
@@ -282,7 +253,7 @@ int cmd_kb(struct app *a, const struct global_opts *g, int argc, char **argv)
     if (strcmp(argv[1], "check") == 0) {
         char res[200], ix[700];
         rc = store_integrity(&k.s, res, sizeof res);
-        int rc2 = search_index_verify(&k.s, ix, sizeof ix);
+        int rc2 = store_index_verify(&k.s, ix, sizeof ix);
         printf("kb %s: integrity %s; %s\n", kb, res, ix);
         rc = rc == 0 && rc2 == 0 ? 0 : 1;
     } else if (strcmp(argv[1], "list") == 0) {
@@ -294,11 +265,11 @@ int cmd_kb(struct app *a, const struct global_opts *g, int argc, char **argv)
         printf("kb %s: embedder %s (dim %u%s), %lld documents, %lld chunks, %lld facts, %u vectors (capacity %u, "
                "index %s), %u entity vectors (capacity %u, %s), chunking min %u max %u overlap %u, sqlite heap "
                "peak %zu KB\n",
-               kb, k.e.name, k.e.dim, k.e.is_fallback ? ", REDUCED FALLBACK" : "", (long long)d, (long long)c,
+               kb, k.emb.name, k.emb.dim, k.emb.is_fallback ? ", REDUCED FALLBACK" : "", (long long)d, (long long)c,
                (long long)f, k.s.ci.n, k.s.ci.cap, k.s.ci.state, k.s.ei.n, k.s.ei.cap, k.s.ei.state, k.s.cp.min,
                k.s.cp.max, k.s.cp.overlap, peak >> 10);
     }
-    close_kb(&k);
+    kb_close(&k);
     return rc;
 }
 
@@ -373,7 +344,7 @@ int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv
 {
     const char *kb = NULL;
     char err[400];
-    struct kbctx k;
+    struct kb k;
     int first = 1, bad = 0;
     (void)g;
     for (; first < argc && argv[first][0] == '-'; first++) {
@@ -402,7 +373,7 @@ int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv
         p3[j] = arena_alloc(sc, 1024, 1);
     if (!id || !title || !text || !p3[0] || !p3[1] || !p3[2]) {
         fprintf(stderr, "edgekb ingest: scratch budget too small for a %u-byte document\n", EKB_STORE_DOC_MAX);
-        close_kb(&k);
+        kb_close(&k);
         return 1;
     }
     int64_t t0 = a->port->mono_ns();
@@ -543,9 +514,9 @@ int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv
                     "%.0f chunks/s, embedder %s%s, %d error(s)\n",
             (unsigned long long)docs, (unsigned long long)dups, (unsigned long long)chunks, (unsigned long long)facts,
             (double)bytes / 1048576.0, secs, secs > 0 ? (double)bytes / 1048576.0 / secs : 0.0,
-            secs > 0 ? (double)chunks / secs : 0.0, k.e.name, k.e.is_fallback ? " (REDUCED FALLBACK)" : "", bad);
+            secs > 0 ? (double)chunks / secs : 0.0, k.emb.name, k.emb.is_fallback ? " (REDUCED FALLBACK)" : "", bad);
     arena_reset(sc, mark);
-    close_kb(&k);
+    kb_close(&k);
     return bad ? 1 : 0;
 }
 
@@ -571,7 +542,7 @@ int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv
     uint32_t k = 5;
     int json = 0, first = 1, entity = 0;
     char err[400], q[EKB_STORE_QUERY_MAX + 1];
-    struct kbctx c;
+    struct kb c;
     (void)g;
     for (; first < argc && argv[first][0] == '-'; first++) {
         const char *o = argv[first];
@@ -649,7 +620,7 @@ int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv
         }
         if (rc != 0)
             fprintf(stderr, "edgekb search: entity search failed: %s\n", ekb_strerror(rc));
-        close_kb(&c);
+        kb_close(&c);
         return rc != 0;
     }
     struct store_hit *hits = arena_alloc(arena_budget(&a->arena, ARENA_CORE), k * sizeof *hits, 16);
@@ -657,7 +628,7 @@ int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv
     int rc = hits ? search_run(&c.s, mode, q, ql, k, doc, hits, &n, err, sizeof err) : EKB_ENOMEM;
     if (rc != 0) {
         fprintf(stderr, "edgekb search: %s\n", err);
-        close_kb(&c);
+        kb_close(&c);
         return 1;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -675,9 +646,9 @@ int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv
                    (long long)hits[i].chunk_id, hits[i].snippet);
         }
     }
-    if (c.e.is_fallback)
+    if (c.emb.is_fallback)
         log_warn("search: vectors come from the REDUCED hash fallback embedder");
-    close_kb(&c);
+    kb_close(&c);
     return 0;
 }
 
@@ -692,7 +663,7 @@ int cmd_facts(struct app *a, const struct global_opts *g, int argc, char **argv)
 {
     const char *kb = NULL, *spo[3] = {NULL, NULL, NULL};
     char err[400];
-    struct kbctx c;
+    struct kb c;
     int np = 0;
     (void)g;
     for (int i = 1; i < argc; i++) {
@@ -712,7 +683,7 @@ int cmd_facts(struct app *a, const struct global_opts *g, int argc, char **argv)
         return 1;
     }
     int n = store_find_facts(&c.s, spo[0], spo[1], spo[2], print_fact, NULL);
-    close_kb(&c);
+    kb_close(&c);
     return n < 0 ? 1 : 0;
 }
 
@@ -720,7 +691,7 @@ int cmd_fact(struct app *a, const struct global_opts *g, int argc, char **argv)
 {
     const char *kb = NULL, *spo[3] = {NULL, NULL, NULL};
     char err[400];
-    struct kbctx c;
+    struct kb c;
     double conf = 1.0;
     int np = 0;
     (void)g;
@@ -756,6 +727,6 @@ int cmd_fact(struct app *a, const struct global_opts *g, int argc, char **argv)
         fprintf(stderr, "edgekb fact: %s\n", err);
     else
         printf("ok fact %s\t%s\t%s\n", spo[0], spo[1], spo[2]);
-    close_kb(&c);
+    kb_close(&c);
     return rc != 0;
 }

@@ -94,8 +94,7 @@ struct srv {
     struct app *a;
     const struct port *p;
     const struct srv_conf *cf;
-    struct store kb;
-    struct embedder emb;
+    struct kb kb; /* the store and its embedder */
     int have_lm;
     struct llm lm;
     struct gguf *lm_file;
@@ -297,7 +296,7 @@ static void do_info(struct srv *s, struct proto_tx *t)
 {
     int64_t d = 0, ch = 0, f = 0;
     pthread_mutex_lock(&s->store_mu);
-    int rc = store_count(&s->kb, &d, &ch, &f);
+    int rc = store_count(&s->kb.s, &d, &ch, &f);
     pthread_mutex_unlock(&s->store_mu);
     if (rc != 0)
         return tx_err(s, t, PROTO_INTERNAL, "cannot count the knowledge base");
@@ -306,13 +305,13 @@ static void do_info(struct srv *s, struct proto_tx *t)
     proto_tx_printf(t, "OK %d", 16 + ARENA_NBUDGETS);
     proto_tx_printf(t, "version=%s", EKB_VERSION);
     proto_tx_printf(t, "board=%s", s->a->board.name);
-    proto_tx_printf(t, "embedder=%s dim=%u%s", s->emb.name, s->emb.dim,
-                    s->emb.is_fallback ? " (REDUCED hash fallback: no model file)" : "");
+    proto_tx_printf(t, "embedder=%s dim=%u%s", s->kb.emb.name, s->kb.emb.dim,
+                    s->kb.emb.is_fallback ? " (REDUCED hash fallback: no model file)" : "");
     proto_tx_printf(t, "generator=%s", s->have_lm ? s->lm_path : "none (GEN unavailable)");
     proto_tx_printf(t, "documents=%lld", (long long)d);
     proto_tx_printf(t, "chunks=%lld", (long long)ch);
     proto_tx_printf(t, "facts=%lld", (long long)f);
-    proto_tx_printf(t, "vectors=%u", s->kb.ci.n);
+    proto_tx_printf(t, "vectors=%u", s->kb.s.ci.n);
     proto_tx_printf(t, "clients=%u", n_clients(s));
     proto_tx_printf(t, "requests=%llu", total(s->req_by_cmd, PCMD_COUNT));
     proto_tx_printf(t, "errors=%llu", total(s->err_by_code, PROTO_NCODES));
@@ -332,7 +331,7 @@ static void do_metrics(struct srv *s, struct proto_tx *t)
     /* built into a scratch tx first, to count the lines */
     int64_t d = 0, ch = 0, f = 0;
     pthread_mutex_lock(&s->store_mu);
-    (void)store_count(&s->kb, &d, &ch, &f);
+    (void)store_count(&s->kb.s, &d, &ch, &f);
     pthread_mutex_unlock(&s->store_mu);
     uint64_t rss = 0, peak = 0;
     (void)s->p->rss(&rss, &peak);
@@ -420,7 +419,7 @@ static void do_find(struct srv *s, struct worker *w, struct proto_tx *t, const s
     struct proto_tx body = {t->buf + 64, t->cap - 64, 0, t->crc};
     struct find_ctx f = {s, &body, w->esc, 0, 0, 0};
     pthread_mutex_lock(&s->store_mu);
-    int rc = store_find_facts(&s->kb, r->part[0], r->part[1], r->part[2], find_line, &f);
+    int rc = store_find_facts(&s->kb.s, r->part[0], r->part[1], r->part[2], find_line, &f);
     pthread_mutex_unlock(&s->store_mu);
     if (rc < 0)
         return tx_err(s, t, PROTO_INTERNAL, "fact lookup failed");
@@ -448,7 +447,7 @@ static void do_search(struct srv *s, struct worker *w, struct proto_tx *t, const
         qv = w->vec;
     }
     pthread_mutex_lock(&s->store_mu);
-    int rc = search_run_q(&s->kb, m, r->text, r->text_len, qv, r->n, NULL, w->hits, &nh, err, sizeof err);
+    int rc = search_run_q(&s->kb.s, m, r->text, r->text_len, qv, r->n, NULL, w->hits, &nh, err, sizeof err);
     pthread_mutex_unlock(&s->store_mu);
     if (rc != 0)
         return tx_err(s, t, rc == EKB_EINVAL ? PROTO_ARGS : PROTO_INTERNAL, err);
@@ -470,15 +469,15 @@ static void do_embed(struct srv *s, struct worker *w, struct proto_tx *t, const 
         rc = embed_text(&w->qe, r->text, r->text_len, w->vec);
     } else {
         pthread_mutex_lock(&s->store_mu);
-        rc = embed_text(&s->emb, r->text, r->text_len, w->vec);
+        rc = embed_text(&s->kb.emb, r->text, r->text_len, w->vec);
         pthread_mutex_unlock(&s->store_mu);
     }
     if (rc != 0)
         return tx_err(s, t, PROTO_INTERNAL, "embedding failed");
-    proto_tx_printf(t, "OK 1 %s %u", s->emb.name, s->emb.dim);
+    proto_tx_printf(t, "OK 1 %s %u", s->kb.emb.name, s->kb.emb.dim);
     size_t o = 0;
     char *line = w->esc;
-    for (uint32_t i = 0; i < s->emb.dim && o + 20 < EKB_SRV_OUT_MAX / 2; i++) {
+    for (uint32_t i = 0; i < s->kb.emb.dim && o + 20 < EKB_SRV_OUT_MAX / 2; i++) {
         int k = snprintf(line + o, 20, i ? " %.6g" : "%.6g", (double)w->vec[i]);
         o += k > 0 ? (size_t)k : 0;
     }
@@ -499,7 +498,7 @@ static void do_doc_add(struct srv *s, struct proto_tx *t, struct conn *c)
     if (!proto_valid_text(body, (size_t)r->bytes, 1))
         return tx_err(s, t, PROTO_BADREQ, "payload holds a NUL or control byte, or invalid UTF-8");
     pthread_mutex_lock(&s->store_mu);
-    int rc = store_add_doc(&s->kb, r->part[0], r->text_len ? r->text : r->part[0], body, (size_t)r->bytes, "protocol",
+    int rc = store_add_doc(&s->kb.s, r->part[0], r->text_len ? r->text : r->part[0], body, (size_t)r->bytes, "protocol",
                            &id, &dup, &nc, err, sizeof err);
     pthread_mutex_unlock(&s->store_mu);
     if (rc != 0)
@@ -521,7 +520,7 @@ static void do_doc_get(struct srv *s, struct proto_tx *t, struct conn *c)
     char *doc = s->upload_buf[c->upload];
     size_t len = 0;
     pthread_mutex_lock(&s->store_mu);
-    int rc = store_get_doc(&s->kb, r->part[0], title, sizeof title, doc, EKB_PROTO_PAYLOAD_MAX, &len);
+    int rc = store_get_doc(&s->kb.s, r->part[0], title, sizeof title, doc, EKB_PROTO_PAYLOAD_MAX, &len);
     pthread_mutex_unlock(&s->store_mu);
     if (rc == EKB_ENOENT)
         return tx_err(s, t, PROTO_NOTFOUND, "no document with that id");
@@ -624,7 +623,7 @@ static void run_job(struct srv *s, struct worker *w, struct conn *c)
         case PCMD_FACT_ADD: {
             char err[256];
             pthread_mutex_lock(&s->store_mu);
-            int rc = store_add_fact(&s->kb, r->part[0], r->part[1], r->part[2], 1.0, "protocol", err, sizeof err);
+            int rc = store_add_fact(&s->kb.s, r->part[0], r->part[1], r->part[2], 1.0, "protocol", err, sizeof err);
             pthread_mutex_unlock(&s->store_mu);
             if (rc != 0)
                 tx_err(s, &t, rc == EKB_EINVAL ? PROTO_ARGS : PROTO_INTERNAL, err);
@@ -637,7 +636,7 @@ static void run_job(struct srv *s, struct worker *w, struct conn *c)
             char err[256];
             uint32_t n = 0;
             pthread_mutex_lock(&s->store_mu);
-            int rc = store_del_doc(&s->kb, r->part[0], &n, err, sizeof err);
+            int rc = store_del_doc(&s->kb.s, r->part[0], &n, err, sizeof err);
             pthread_mutex_unlock(&s->store_mu);
             if (rc != 0)
                 tx_err(s, &t, rc == EKB_ENOENT ? PROTO_NOTFOUND : PROTO_INTERNAL, err);
@@ -648,7 +647,7 @@ static void run_job(struct srv *s, struct worker *w, struct conn *c)
         case PCMD_FACT_DEL: {
             uint32_t n = 0;
             pthread_mutex_lock(&s->store_mu);
-            int rc = store_del_fact(&s->kb, r->part[0], r->part[1], r->part[2], &n);
+            int rc = store_del_fact(&s->kb.s, r->part[0], r->part[1], r->part[2], &n);
             pthread_mutex_unlock(&s->store_mu);
             if (rc != 0)
                 tx_err(s, &t, rc == EKB_ENOENT ? PROTO_NOTFOUND : rc == EKB_EINVAL ? PROTO_ARGS : PROTO_INTERNAL,
@@ -1261,19 +1260,7 @@ static int load_secret(struct srv *s, char *err, size_t errlen)
 
 static int open_kb(struct srv *s, char *err, size_t errlen)
 {
-    char name[64], path[EKB_PATH_MAX];
-    struct arena *a = &s->a->arena;
-    struct arena_region *st = arena_budget(a, ARENA_STORE);
-    int rc = store_sqlite_init(st, arena_avail(st) > (2u << 20) ? (arena_avail(st) - (1u << 20)) & ~(size_t)0xfff : 0);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot give SQLite its heap (%s)", ekb_strerror(rc));
-        return rc;
-    }
-    if ((rc = store_peek_embedder(s->p, s->cf->kb, name, sizeof name, path, sizeof path, err, errlen)) != 0)
-        return rc;
-    if ((rc = embed_open(&s->emb, a, s->p, path[0] ? path : NULL, err, errlen)) != 0)
-        return rc;
-    return store_open(&s->kb, a, s->p, s->cf->kb, &s->emb, 0, err, errlen);
+    return kb_open(&s->kb, &s->a->arena, s->p, s->cf->kb, 0, NULL, NULL, err, errlen);
 }
 
 static int alloc_all(struct srv *s, char *err, size_t errlen)
@@ -1305,11 +1292,11 @@ static int alloc_all(struct srv *s, char *err, size_t errlen)
         w->s = s;
         w->txbuf = arena_alloc(core, EKB_SRV_OUT_MAX, 64);
         w->hits = arena_alloc(core, EKB_STORE_K_MAX * sizeof *w->hits, 64);
-        w->vec = arena_alloc(core, (s->emb.dim + 16) * sizeof(float), 64);
+        w->vec = arena_alloc(core, (s->kb.emb.dim + 16) * sizeof(float), 64);
         w->esc = arena_alloc(core, EKB_SRV_OUT_MAX / 2, 64);
         if (!w->txbuf || !w->hits || !w->vec || !w->esc)
             goto nomem;
-        int rc = embed_clone(&w->qe, &s->emb, &s->a->arena, err, errlen);
+        int rc = embed_clone(&w->qe, &s->kb.emb, &s->a->arena, err, errlen);
         if (rc == EKB_EUNSUPP || rc == EKB_ENOMEM) /* BERT, or a SCRATCH budget too small: the old way, still correct */
             log_warn("srv: worker %u: %s: its queries are embedded under the store lock", i, err);
         else if (rc != 0)
@@ -1406,11 +1393,11 @@ int srv_run(struct app *a, const struct srv_conf *cf, volatile int *stop, char *
         s->nworkers = started;
         goto out_workers;
     }
-    if (s->emb.is_fallback)
+    if (s->kb.emb.is_fallback)
         log_warn("serve: RUNNING ON A REDUCED FALLBACK: no embedding model file, vector search uses the lexical "
                  "hash embedder (run `make models`)");
     log_info("serve: knowledge base %s, embedder %s (dim %u), %u vectors, decoder %s, %u workers, queue %u", cf->kb,
-             s->emb.name, s->emb.dim, s->kb.ci.n, s->have_lm ? s->lm_path : "none", s->nworkers, s->qcap);
+             s->kb.emb.name, s->kb.emb.dim, s->kb.s.ci.n, s->have_lm ? s->lm_path : "none", s->nworkers, s->qcap);
     if (want_sock)
         log_info("serve: listening on %s (mode %04o, auth %s, %s)", cf->sock, cf->sock_mode,
                  cf->sock_auth ? "required" : "off", cf->n_allow ? "uid allowlist" : "any uid");
@@ -1479,11 +1466,10 @@ out_pipe:
     s->p->close(s->wake[0]);
     s->p->close(s->wake[1]);
 out_kb:
-    store_close(&s->kb);
-    embed_close(&s->emb);
+    if (s->kb.s.db)
+        kb_close(&s->kb);
     if (s->lm_file)
         gguf_close(s->lm_file);
-    store_sqlite_fini();
     log_info("serve: stopped: %llu requests, %llu errors, %llu connections, %llu refused, %llu slow clients dropped",
              total(s->req_by_cmd, PCMD_COUNT), total(s->err_by_code, PROTO_NCODES),
              (unsigned long long)atomic_load(&s->accepted), (unsigned long long)atomic_load(&s->refused),

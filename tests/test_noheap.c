@@ -35,6 +35,7 @@
 #include "port.h"
 #include "embed.h"
 #include "store.h"
+#include "search.h"
 #include "fixture.h"
 
 #include "noheap_wrap.h" /* the counting wrappers, window_open/window_close */
@@ -298,7 +299,7 @@ static int work_kb(void)
         return -1;
     for (int i = 0; i < 10; i++) {
         for (int m = 0; m < 3; m++) {
-            if (store_search(&KB, (enum store_mode)m, "marker zz7q noble gases", 23, 5, hits, &n, err, sizeof err) != 0)
+            if (search_run(&KB, (enum store_mode)m, "marker zz7q noble gases", 23, 5, NULL, hits, &n, err, sizeof err) != 0)
                 return -1;
             found += n > 0;
         }

@@ -28,6 +28,8 @@
 #include "log.h"
 #include "search.h"
 #include "store.h"
+#include "utf8.h"
+#include "../src/store_int.h"
 #include "fixture.h"
 
 static struct arena A;
@@ -52,7 +54,7 @@ static int teardown(void **state)
     return fx_rmdir(dir);
 }
 
-static int utf8_ok(const char *s) { return store_utf8_valid(s, strlen(s), NULL); }
+static int utf8_ok(const char *s) { return utf8_valid(s, strlen(s), NULL); }
 
 static void snippets(void **state)
 {
@@ -133,7 +135,7 @@ static void modes_and_index_file(void **state)
     assert_int_equal(store_add_fact(&s, "tungsten", "symbol", "W", 1.0, "t", err, sizeof err), 0);
     enum store_mode modes[3] = {STORE_VECTOR, STORE_TEXT, STORE_HYBRID};
     for (int m = 0; m < 3; m++) {
-        assert_int_equal(store_search(&s, modes[m], "glows in discharge tubes", 24, 4, hits, &n, err, sizeof err), 0);
+        assert_int_equal(search_run(&s, modes[m], "glows in discharge tubes", 24, 4, NULL, hits, &n, err, sizeof err), 0);
         assert_true(n >= 1);
         assert_string_equal(hits[0].ext_id, "el:neon");
         assert_string_equal(hits[0].snippet, "Neon glows red-orange in discharge tubes and advertising signs.");
@@ -141,7 +143,7 @@ static void modes_and_index_file(void **state)
             assert_true(hits[i].score <= hits[i - 1].score);
     }
     /* hybrid: RRF scores are sums of 1/(60 + rank) */
-    assert_int_equal(store_search(&s, STORE_HYBRID, "glows in discharge tubes", 24, 1, hits, &n, err, sizeof err), 0);
+    assert_int_equal(search_run(&s, STORE_HYBRID, "glows in discharge tubes", 24, 1, NULL, hits, &n, err, sizeof err), 0);
     assert_true(hits[0].score > 1.0 / 61 && hits[0].score <= 2.0 / 61 + 1e-12);
     /* entity index: by alias */
     struct search_entity ent[3];
@@ -149,10 +151,10 @@ static void modes_and_index_file(void **state)
     assert_int_equal(n, 1);
     assert_string_equal(ent[0].name, "tungsten");
     /* bad queries */
-    assert_int_equal(store_search(&s, STORE_TEXT, "bad \xff", 5, 3, hits, &n, err, sizeof err), EKB_EINVAL);
-    assert_int_equal(store_search(&s, (enum store_mode)7, "x", 1, 3, hits, &n, err, sizeof err), EKB_EINVAL);
+    assert_int_equal(search_run(&s, STORE_TEXT, "bad \xff", 5, 3, NULL, hits, &n, err, sizeof err), EKB_EINVAL);
+    assert_int_equal(search_run(&s, (enum store_mode)7, "x", 1, 3, NULL, hits, &n, err, sizeof err), EKB_EINVAL);
     assert_int_equal(search_entities(&s, STORE_HYBRID, "x", 1, 0, ent, &n), EKB_EINVAL);
-    assert_int_equal(store_search(&s, STORE_TEXT, "", 0, 3, hits, &n, err, sizeof err), 0);
+    assert_int_equal(search_run(&s, STORE_TEXT, "", 0, 3, NULL, hits, &n, err, sizeof err), 0);
     assert_int_equal(n, 0);
     uint32_t vectors = s.ci.n;
     store_close(&s);
@@ -162,11 +164,11 @@ static void modes_and_index_file(void **state)
     open_kb(&e, &s, kb, 0);
     assert_non_null(strstr(s.ci.state, "loaded from index.hnsw"));
     assert_int_equal(s.ci.n, vectors);
-    assert_int_equal(search_index_verify(&s, res, sizeof res), 0);
+    assert_int_equal(store_index_verify(&s, res, sizeof res), 0);
     assert_non_null(strstr(res, "index.hnsw ok"));
     /* another process adds to the KB (data_gen moves): the next search rebuilds */
     set_meta(kb, "UPDATE meta SET value = value + 1 WHERE key = 'data_gen'");
-    assert_int_equal(store_search(&s, STORE_VECTOR, "shiny metal jewellery", 21, 1, hits, &n, err, sizeof err), 0);
+    assert_int_equal(search_run(&s, STORE_VECTOR, "shiny metal jewellery", 21, 1, NULL, hits, &n, err, sizeof err), 0);
     assert_string_equal(hits[0].ext_id, "el:gold");
     assert_non_null(strstr(s.ci.state, "another process"));
     store_close(&s);
@@ -199,7 +201,7 @@ static void modes_and_index_file(void **state)
     open_kb(&e, &s, kb, 0);
     assert_non_null(strstr(s.ci.state, "rebuilt"));
     assert_int_equal(s.ci.n, vectors);
-    assert_int_equal(store_search(&s, STORE_VECTOR, "rusts in moist air", 18, 1, hits, &n, err, sizeof err), 0);
+    assert_int_equal(search_run(&s, STORE_VECTOR, "rusts in moist air", 18, 1, NULL, hits, &n, err, sizeof err), 0);
     assert_string_equal(hits[0].ext_id, "el:iron");
     store_close(&s);
     arena_reset(arena_budget(&A, ARENA_INDEX), mi);
@@ -344,7 +346,7 @@ static void index_files_bound_and_atomic(void **state)
     assert_int_equal(search_entities(&s, STORE_VECTOR, "wolfram", 7, 2, ent, &n), 0);
     assert_string_equal(ent[0].name, "tungsten");
     char res[700];
-    assert_int_equal(search_index_verify(&s, res, sizeof res), 0);
+    assert_int_equal(store_index_verify(&s, res, sizeof res), 0);
     assert_non_null(strstr(res, "index.hnsw ok"));
     assert_non_null(strstr(res, "entities.hnsw ok"));
     store_close(&s);
@@ -387,7 +389,7 @@ static void deletes_tombstone(void **state)
     assert_int_equal(st1.live, st0.live - nid);
     for (uint32_t i = 0; i < nid; i++)
         assert_false(hnsw_contains(s.ci.h, (uint64_t)ids[i]));
-    assert_int_equal(store_search(&s, STORE_VECTOR, DOCS[1][2], strlen(DOCS[1][2]), 8, hits, &n, err, sizeof err), 0);
+    assert_int_equal(search_run(&s, STORE_VECTOR, DOCS[1][2], strlen(DOCS[1][2]), 8, NULL, hits, &n, err, sizeof err), 0);
     for (uint32_t i = 0; i < n; i++)
         assert_string_not_equal(hits[i].ext_id, "el:iron");
     /* entity vectors of a rolled-back transaction leave the entity index */
@@ -633,7 +635,7 @@ static void filtered_paths_agree(void **state)
              e.dim);
     assert_int_equal(sqlite3_exec(s.db, sql, NULL, NULL, NULL), SQLITE_OK);
     assert_true(sqlite3_changes(s.db) == 100);
-    assert_int_equal(search_index_rebuild(&s, &s.ci, "test: int8-only rows", err, sizeof err), 0);
+    assert_int_equal(store_ix_rebuild(&s, &s.ci, "test: int8-only rows", err, sizeof err), 0);
     assert_int_equal(s.ci.n, 300);
     for (int qi = 0; qi < 4; qi++) {
         assert_int_equal(brute_topk(&s, &e, FQ[qi], "f:1", best, bs), 100);

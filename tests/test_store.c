@@ -103,22 +103,22 @@ static void documents_and_search(void **state)
     uint32_t n;
     enum store_mode modes[3] = {STORE_VECTOR, STORE_TEXT, STORE_HYBRID};
     for (int m = 0; m < 3; m++) {
-        assert_int_equal(store_search(&s, modes[m], "rusts in moist air", 18, 3, hits, &n, err, sizeof err), 0);
+        assert_int_equal(search_run(&s, modes[m], "rusts in moist air", 18, 3, NULL, hits, &n, err, sizeof err), 0);
         assert_true(n >= 1);
         assert_string_equal(hits[0].ext_id, "el:iron");
         assert_string_equal(hits[0].title, "iron");
         assert_non_null(strstr(hits[0].snippet, "Rusts"));
     }
     /* FTS operators in user text are not interpreted */
-    assert_int_equal(store_search(&s, STORE_TEXT, "gold AND \"(* NEAR", 17, 3, hits, &n, err, sizeof err), 0);
-    assert_int_equal(store_search(&s, STORE_TEXT, "!!! ???", 7, 3, hits, &n, err, sizeof err), 0);
+    assert_int_equal(search_run(&s, STORE_TEXT, "gold AND \"(* NEAR", 17, 3, NULL, hits, &n, err, sizeof err), 0);
+    assert_int_equal(search_run(&s, STORE_TEXT, "!!! ???", 7, 3, NULL, hits, &n, err, sizeof err), 0);
     assert_int_equal(n, 0);
     /* limits */
-    assert_int_equal(store_search(&s, STORE_TEXT, "x", 1, 0, hits, &n, err, sizeof err), EKB_EINVAL);
-    assert_int_equal(store_search(&s, STORE_TEXT, "x", 1, EKB_STORE_K_MAX + 1, hits, &n, err, sizeof err), EKB_EINVAL);
+    assert_int_equal(search_run(&s, STORE_TEXT, "x", 1, 0, NULL, hits, &n, err, sizeof err), EKB_EINVAL);
+    assert_int_equal(search_run(&s, STORE_TEXT, "x", 1, EKB_STORE_K_MAX + 1, NULL, hits, &n, err, sizeof err), EKB_EINVAL);
     static char bigq[EKB_STORE_QUERY_MAX + 2];
     memset(bigq, 'a', sizeof bigq);
-    assert_int_equal(store_search(&s, STORE_TEXT, bigq, sizeof bigq, 3, hits, &n, err, sizeof err), EKB_EINVAL);
+    assert_int_equal(search_run(&s, STORE_TEXT, bigq, sizeof bigq, 3, NULL, hits, &n, err, sizeof err), EKB_EINVAL);
     static char bigdoc[EKB_STORE_DOC_MAX + 1];
     assert_int_equal(store_add_doc(&s, "big", "big", bigdoc, sizeof bigdoc, "t", &id, &dup, &nc, err, sizeof err),
                      EKB_EINVAL); /* NUL bytes */
@@ -144,7 +144,7 @@ static void documents_and_search(void **state)
     /* reopen: everything is still there, vectors reloaded from SQLite */
     assert_int_equal(store_open(&s, &A, port_linux(), kb, &e, 0, err, sizeof err), 0);
     assert_int_equal(s.ci.n, vectors);
-    assert_int_equal(store_search(&s, STORE_VECTOR, "shiny metal for jewellery", 25, 1, hits, &n, err, sizeof err), 0);
+    assert_int_equal(search_run(&s, STORE_VECTOR, "shiny metal for jewellery", 25, 1, NULL, hits, &n, err, sizeof err), 0);
     assert_string_equal(hits[0].ext_id, "el:gold");
     store_close(&s);
     arena_reset(arena_budget(&A, ARENA_INDEX), mi);
@@ -273,14 +273,14 @@ static void long_document_round_trip(void **state)
     uint32_t before = s.ci.n;
     struct store_hit h[3];
     uint32_t nh;
-    assert_int_equal(store_search(&s, STORE_TEXT, "Sentence 778", 12, 3, h, &nh, err, sizeof err), 0);
+    assert_int_equal(search_run(&s, STORE_TEXT, "Sentence 778", 12, 3, NULL, h, &nh, err, sizeof err), 0);
     assert_true(nh >= 1 && strstr(h[0].snippet, "Sentence 778 ") != NULL);
     assert_int_equal(store_del_doc(&s, "long", &nd, err, sizeof err), 0);
     assert_int_equal(nd, 1);
     assert_true(s.ci.n < before);
-    assert_int_equal(store_search(&s, STORE_TEXT, "Sentence 778", 12, 3, h, &nh, err, sizeof err), 0);
+    assert_int_equal(search_run(&s, STORE_TEXT, "Sentence 778", 12, 3, NULL, h, &nh, err, sizeof err), 0);
     assert_int_equal(nh, 0);
-    assert_int_equal(store_search(&s, STORE_VECTOR, "Sentence 778", 12, 3, h, &nh, err, sizeof err), 0);
+    assert_int_equal(search_run(&s, STORE_VECTOR, "Sentence 778", 12, 3, NULL, h, &nh, err, sizeof err), 0);
     assert_int_equal(nh, 0);
     assert_int_equal(store_del_doc(&s, "long", &nd, err, sizeof err), EKB_ENOENT);
     close_reset(&s, mi, mm, ms);
@@ -448,7 +448,7 @@ static void stream_50mb_bounded(void **state)
            (unsigned long long)(rss0 >> 10), (unsigned long long)(rss1 >> 10), sql_peak1 >> 10, sql_peak2 >> 10);
     struct store_hit h[3];
     uint32_t nh;
-    assert_int_equal(store_search(&s, STORE_TEXT, "zebrafinch", 10, 3, h, &nh, err, sizeof err), 0);
+    assert_int_equal(search_run(&s, STORE_TEXT, "zebrafinch", 10, 3, NULL, h, &nh, err, sizeof err), 0);
     assert_int_equal(nh, 2); /* the last page of each */
     assert_true(strcmp(h[0].ext_id, "big") == 0 || strcmp(h[1].ext_id, "big") == 0);
     /* the same content again: a no-op, found by the hash pass */
