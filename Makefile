@@ -172,7 +172,7 @@ platform-check:
 # glibc ASan+UBSan build of the same unit tests (host only).
 ASAN_DIR := build/asan
 ASAN_CC := gcc
-ASAN_FLAGS := $(BASEFLAGS) $(WARN) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+ASAN_FLAGS := $(BASEFLAGS) $(WARN) -DEKB_ASSERTS -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
               -fno-sanitize-recover=all -I$(DEPS_DIR)/x86_64/include -Itests -I$(BUILD)/gen
 ASAN_LIBS := $(DEPS_DIR)/x86_64-glibc/lib/libsqlite3.a -lmbedtls -lmbedx509 -lmbedcrypto -llz4 -lcmocka -lm -ldl
 ASAN_LIB_SRC := $(filter-out src/main.c %_neon.c %_dotprod.c,$(ALL_SRC))
@@ -253,7 +253,7 @@ FUZZ_DIR := build/fuzz
 FUZZ_ALL := $(patsubst tools/fuzz/fuzz_%.c,%,$(sort $(wildcard tools/fuzz/fuzz_*.c)))
 FUZZ ?= $(FUZZ_ALL)
 FUZZ_TIME ?= 60
-FUZZ_FLAGS := $(BASEFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+FUZZ_FLAGS := $(BASEFLAGS) -DEKB_ASSERTS -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
               -fno-sanitize-recover=undefined -I$(DEPS_DIR)/x86_64/include -I$(BUILD)/gen
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(ASAN_LIB_SRC))
 

@@ -32,4 +32,7 @@ int cmd_serve(struct app *a, const struct global_opts *g, int argc, char **argv)
 int cmd_cli(struct app *a, const struct global_opts *g, int argc, char **argv);
 int cmd_gguf_info(struct app *a, const struct global_opts *g, int argc, char **argv);
 
+/* JSON output (cli_json.c): s[0..n) as a JSON string on stdout. */
+void cli_json_str(const char *s, size_t n);
+
 #endif

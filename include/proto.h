@@ -40,6 +40,12 @@ enum proto_code {
     PROTO_NCODES
 };
 const char *proto_code_name(enum proto_code c);
+/* The one mapping of an EKB_E* code (ekb_err.h) to a protocol error code:
+ * INVAL, EXISTS -> ARGS; NOENT -> NOTFOUND; TOOBIG -> TOOLONG; BUSY,
+ * AGAIN, TIMEDOUT -> BUSY; PERM -> DENIED; UNSUPP -> UNAVAIL; CANCELED ->
+ * CANCELED; everything else (NOMEM, IO, CORRUPT, NOSPC, INTERNAL, unknown)
+ * -> INTERNAL, the message then says which. */
+enum proto_code proto_code_from_ekb(int ekb);
 
 /* CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF): "123456789" -> 0x29B1. */
 #define PROTO_CRC_INIT 0xFFFFu

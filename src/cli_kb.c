@@ -1,9 +1,7 @@
 /* cli_kb.c: knowledge-base commands: `edgekb kb init|stats|check|list`,
  * `edgekb ingest`, `edgekb search`, `edgekb facts` (FIND), `edgekb fact`
  * (add one). Input files are mapped through the port (no heap); JSON Lines
- * are parsed by a small strict parser (objects of string/number/bool/null
- * values; strings fully unescaped, \uXXXX and surrogate pairs included;
- * nested objects/arrays refused). A malformed line is reported with its
+ * are parsed by jsonl.c. A malformed line is reported with its
  * file and line number and skipped; the other lines are still ingested and
  * ingest then exits 1. Each document is committed on its own and
  * acknowledged on stdout ("ok <doc id> <ext id> chunks=N", "dup ..." for
@@ -21,6 +19,7 @@
 #include "ekb_err.h"
 #include "ekb_limits.h"
 #include "embed.h"
+#include "jsonl.h"
 #include "log.h"
 #include "port.h"
 #include "search.h"
@@ -48,160 +47,6 @@ static int open_kb(struct app *a, struct kb *k, const char *dir, int create, con
     }
     struct chunk_params cp = {a->board.chunk_min, a->board.chunk_max, a->board.chunk_overlap};
     return kb_open(k, &a->arena, a->port, dir, create, model, &cp, err, errlen);
-}
-
-/* ---- a small strict JSON object parser (one object per line) ---- */
-struct jfield {
-    const char *key;
-    char *out;
-    size_t cap, len;
-    int found;
-};
-
-static int hexv(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
-}
-
-/* Parses a string at s[*i] (at the quote) into out (cap; NULL: skip). */
-static int jstring(const char *s, size_t n, size_t *i, char *out, size_t cap, size_t *len, const char **why)
-{
-    size_t o = 0;
-    if (*i >= n || s[*i] != '"')
-        return (*why = "expected a string", -1);
-    (*i)++;
-    while (*i < n && s[*i] != '"') {
-        unsigned char c = (unsigned char)s[*i];
-        char tmp[4];
-        size_t tl = 1;
-        if (c < 0x20)
-            return (*why = "control character in a string", -1);
-        if (c == '\\') {
-            if (++(*i) >= n)
-                return (*why = "truncated escape", -1);
-            char e = s[*i];
-            const char *map = "\"\"\\\\//b\bf\fn\nr\rt\t";
-            const char *m = NULL;
-            for (int k = 0; map[k]; k += 2)
-                if (map[k] == e)
-                    m = map + k + 1;
-            if (m) {
-                tmp[0] = *m;
-            } else if (e == 'u') {
-                uint32_t cp = 0;
-                for (int k = 0; k < 4; k++) {
-                    int h = *i + 1 + (size_t)k < n ? hexv(s[*i + 1 + (size_t)k]) : -1;
-                    if (h < 0)
-                        return (*why = "bad \\u escape", -1);
-                    cp = cp * 16 + (uint32_t)h;
-                }
-                *i += 4;
-                if (cp >= 0xD800 && cp <= 0xDBFF) { /* surrogate pair */
-                    uint32_t lo = 0;
-                    if (*i + 6 >= n || s[*i + 1] != '\\' || s[*i + 2] != 'u')
-                        return (*why = "unpaired surrogate", -1);
-                    for (int k = 0; k < 4; k++) {
-                        int h = hexv(s[*i + 3 + (size_t)k]);
-                        if (h < 0)
-                            return (*why = "bad \\u escape", -1);
-                        lo = lo * 16 + (uint32_t)h;
-                    }
-                    if (lo < 0xDC00 || lo > 0xDFFF)
-                        return (*why = "unpaired surrogate", -1);
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                    *i += 6;
-                } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                    return (*why = "unpaired surrogate", -1);
-                }
-                tl = utf8_put(tmp, cp);
-            } else {
-                return (*why = "unknown escape", -1);
-            }
-        } else {
-            tmp[0] = (char)c;
-        }
-        if (out) {
-            if (o + tl >= cap)
-                return (*why = "string too long", -2);
-            memcpy(out + o, tmp, tl);
-        }
-        o += tl;
-        (*i)++;
-    }
-    if (*i >= n)
-        return (*why = "unterminated string", -1);
-    (*i)++;
-    if (out)
-        out[o] = 0;
-    *len = o;
-    return 0;
-}
-
-static void ws(const char *s, size_t n, size_t *i)
-{
-    while (*i < n && (s[*i] == ' ' || s[*i] == '\t' || s[*i] == '\r'))
-        (*i)++;
-}
-
-static int jobject(const char *s, size_t n, struct jfield *f, int nf, const char **why)
-{
-    size_t i = 0;
-    ws(s, n, &i);
-    if (i >= n || s[i] != '{')
-        return (*why = "not a JSON object", -1);
-    i++;
-    ws(s, n, &i);
-    if (i < n && s[i] == '}')
-        i++;
-    else
-        for (;;) {
-            char key[64];
-            size_t kl;
-            ws(s, n, &i);
-            int rc = jstring(s, n, &i, key, sizeof key, &kl, why);
-            if (rc == -2)
-                key[0] = 0, rc = 0; /* long unknown key */
-            if (rc)
-                return rc;
-            ws(s, n, &i);
-            if (i >= n || s[i] != ':')
-                return (*why = "expected ':'", -1);
-            i++;
-            ws(s, n, &i);
-            struct jfield *t = NULL;
-            for (int k = 0; k < nf; k++)
-                if (strcmp(key, f[k].key) == 0)
-                    t = &f[k];
-            if (i < n && s[i] == '"') {
-                if ((rc = jstring(s, n, &i, t ? t->out : NULL, t ? t->cap : 0, t ? &t->len : &kl, why)) != 0)
-                    return rc;
-                if (t)
-                    t->found = 1;
-            } else {
-                if (t)
-                    return (*why = "a known field is not a string", -1);
-                size_t st = i; /* number, true, false, null */
-                while (i < n && (s[i] == '-' || s[i] == '+' || s[i] == '.' || (s[i] >= '0' && s[i] <= '9') ||
-                                 (s[i] >= 'a' && s[i] <= 'z') || s[i] == 'E'))
-                    i++;
-                if (i == st)
-                    return (*why = "unsupported value (nested objects/arrays are not accepted)", -1);
-            }
-            ws(s, n, &i);
-            if (i < n && s[i] == ',') {
-                i++;
-                continue;
-            }
-            if (i < n && s[i] == '}') {
-                i++;
-                break;
-            }
-            return (*why = "expected ',' or '}'", -1);
-        }
-    ws(s, n, &i);
-    if (i != n)
-        return (*why = "trailing characters after the object", -1);
-    return 0;
 }
 
 /* ---- commands ---- */
@@ -414,10 +259,11 @@ int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv
                 if (n > 0 && data[i + n - 1] == '\r')
                     n--;
                 if (n > 0 && strcmp(e, "jsonl") == 0) {
-                    struct jfield f[3] = {{"id", id, 256, 0, 0}, {"title", title, 512, 0, 0},
-                                          {"text", text, EKB_STORE_DOC_MAX + 1, 0, 0}};
+                    struct jsonl_field f[3] = {{"id", JSONL_STR, id, 256, 0, 0, 0, 0, 0},
+                                               {"title", JSONL_STR, title, 512, 0, 0, 0, 0, 0},
+                                               {"text", JSONL_STR, text, EKB_STORE_DOC_MAX + 1, 0, 0, 0, 0, 0}};
                     const char *why = "";
-                    if (jobject(data + i, n, f, 3, &why) != 0 || !f[2].found) {
+                    if (jsonl_object(data + i, n, f, 3, &why) != 0 || !f[2].found) {
                         fprintf(stderr, "edgekb ingest: %s:%zu: %s\n", path, line, f[2].found ? why : why[0] ? why : "no \"text\"");
                         bad++;
                     } else {
@@ -520,20 +366,6 @@ int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv
     return bad ? 1 : 0;
 }
 
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
 
 int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv)
 {
@@ -612,7 +444,7 @@ int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv
         for (uint32_t i = 0; rc == 0 && i < ne; i++) {
             if (json) {
                 printf("{\"rank\":%u,\"entity\":", i + 1);
-                json_str(es[i].name);
+                cli_json_str(es[i].name, strlen(es[i].name));
                 printf(",\"score\":%.6g}\n", es[i].score);
             } else {
                 printf("%u. %s score %.4g\n", i + 1, es[i].name, es[i].score);
@@ -635,11 +467,11 @@ int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv
         if (json) {
             printf("{\"rank\":%u,\"chunk\":%lld,\"doc\":%lld,\"id\":", i + 1, (long long)hits[i].chunk_id,
                    (long long)hits[i].doc_id);
-            json_str(hits[i].ext_id);
+            cli_json_str(hits[i].ext_id, strlen(hits[i].ext_id));
             printf(",\"title\":");
-            json_str(hits[i].title);
+            cli_json_str(hits[i].title, strlen(hits[i].title));
             printf(",\"score\":%.6g,\"snippet\":", hits[i].score);
-            json_str(hits[i].snippet);
+            cli_json_str(hits[i].snippet, strlen(hits[i].snippet));
             printf("}\n");
         } else {
             printf("%u. %s (%s) score %.4g chunk %lld\n   %s\n", i + 1, hits[i].title, hits[i].ext_id, hits[i].score,

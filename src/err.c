@@ -1,6 +1,11 @@
-/* err.c: names and descriptions of the EKB_E* codes (see ekb_err.h).
+/* err.c: names and descriptions of the EKB_E* codes (see ekb_err.h), and
+ * the failure path of EKB_ASSERT (ekb_assert.h) in builds that have it.
  * Pure tables; unknown codes map to "INTERNAL". Never fails. */
 #include <errno.h>
+#include <stdlib.h>
+
+#include "ekb_assert.h"
+#include "log.h"
 
 #include "ekb_err.h"
 
@@ -56,3 +61,11 @@ int ekb_from_errno(int errnum)
     default: return EKB_EIO;
     }
 }
+
+#ifdef EKB_ASSERTS
+void ekb_assert_fail(const char *cond, const char *file, int line)
+{
+    log_err("assertion failed: %s (%s:%d)", cond, file, line);
+    abort();
+}
+#endif

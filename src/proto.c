@@ -25,6 +25,23 @@ const char *proto_code_name(enum proto_code c)
     return (unsigned)c < PROTO_NCODES ? code_names[c] : "INTERNAL";
 }
 
+enum proto_code proto_code_from_ekb(int ekb)
+{
+    switch (ekb) {
+    case EKB_EINVAL:
+    case EKB_EEXIST: return PROTO_ARGS;
+    case EKB_ENOENT: return PROTO_NOTFOUND;
+    case EKB_ETOOBIG: return PROTO_TOOLONG;
+    case EKB_EBUSY:
+    case EKB_EAGAIN:
+    case EKB_ETIMEDOUT: return PROTO_BUSY;
+    case EKB_EPERM: return PROTO_DENIED;
+    case EKB_EUNSUPP: return PROTO_UNAVAIL;
+    case EKB_ECANCELED: return PROTO_CANCELED;
+    default: return PROTO_INTERNAL;
+    }
+}
+
 static const char *const cmd_names[PCMD_COUNT] = {
     "NONE", "PING",   "HELP",     "INFO",     "METRICS", "HEALTH", "DOC ADD", "DOC GET", "DOC DEL", "FACT ADD",
     "FACT DEL", "FIND", "SEARCH", "EMBED",    "GEN",     "CANCEL", "CRC",     "HELLO",   "AUTH",    "QUIT",

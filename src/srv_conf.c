@@ -1,9 +1,10 @@
-/* srv_conf.c: configuration of `edgekb serve` and the command itself.
+/* srv_conf.c: configuration of `edgekb serve` (the command itself is
+ * cli_serve.c).
  *
  * Owns: the settings table (one key per setting, the same spelling in the
  * config file and, with dashes, as flags), their defaults from the board,
- * range checks, and cmd_serve's argument handling. Precedence: board <
- * config file (--config FILE) < flags, whatever their order on the line.
+ * range checks. Precedence: board < config file (--config FILE) < flags,
+ * whatever their order on the line (cli_serve.c applies them so).
  * Failure: an unknown key, a bad value or an unreadable config file is a
  * usage error (exit 2) with the key, line and reason. */
 #include <stdio.h>
@@ -11,7 +12,6 @@
 #include <string.h>
 
 #include "app.h"
-#include "cmds.h"
 #include "ekb_err.h"
 #include "srv.h"
 
@@ -215,48 +215,4 @@ void srv_conf_usage(void)
            "Shutdown: SIGTERM or SIGINT (in-flight replies are finished, the socket file removed).\n",
            EKB_SRV_ALLOW_UIDS, EKB_SRV_SECRET_MIN, EKB_SRV_SECRET_MAX - 1, EKB_SRV_WORKERS_MAX, EKB_SRV_QUEUE_MAX,
            EKB_SRV_MAX_CLIENTS, EKB_SRV_MAX_CLIENTS, EKB_SRV_IDLE_S, EKB_SRV_STALL_S);
-}
-
-int cmd_serve(struct app *a, const struct global_opts *g, int argc, char **argv)
-{
-    static struct srv_conf conf;
-    char err[400];
-    (void)g;
-    srv_conf_defaults(&conf, &a->board);
-    for (int i = 1; i < argc; i++) /* the config file first: flags override it */
-        if (!strcmp(argv[i], "--config")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "edgekb serve: --config needs a file\n");
-                return 2;
-            }
-            if (srv_conf_file(&conf, &a->board, a->port, argv[i + 1], err, sizeof err) != 0) {
-                fprintf(stderr, "edgekb serve: %s\n", err);
-                return 2;
-            }
-        }
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            srv_conf_usage();
-            return 0;
-        }
-        if (strncmp(o, "--", 2) != 0 || i + 1 >= argc) {
-            fprintf(stderr, "edgekb serve: bad argument '%.80s' (try --help)\n", o);
-            return 2;
-        }
-        i++;
-        if (!strcmp(o, "--config"))
-            continue;
-        if (srv_conf_set(&conf, &a->board, o + 2, argv[i], err, sizeof err) != 0) {
-            fprintf(stderr, "edgekb serve: %s (try --help)\n", err);
-            return 2;
-        }
-    }
-    static volatile int stop;
-    int rc = srv_run(a, &conf, &stop, err, sizeof err);
-    if (rc != 0) {
-        fprintf(stderr, "edgekb serve: %s\n", err);
-        return 1;
-    }
-    return 0;
 }

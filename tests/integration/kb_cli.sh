@@ -24,7 +24,7 @@ J
 expect_rc 1 "$B" ingest --kb "$KB" "$TMPDIR/docs.jsonl"
 expect_out 'docs.jsonl:3: unterminated string'
 expect_out 'docs.jsonl:4: not a JSON object'
-expect_out 'docs.jsonl:5: a known field is not a string'
+expect_out 'docs.jsonl:5: a known field has the wrong type'
 expect_out 'docs.jsonl:6: no "text"'
 expect_out '^ok [0-9]+ d3 '
 expect_out '3 documents'

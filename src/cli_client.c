@@ -1,4 +1,4 @@
-/* srv_cli.c: `edgekb cli`, the protocol client (docs/protocol.md).
+/* cli_client.c: `edgekb cli`, the protocol client (docs/protocol.md).
  *
  * Owns: connecting (UNIX socket or serial line through the port), optional
  * HELLO/AUTH with a secret file and CRC mode, sending requests (one-shot
@@ -76,24 +76,6 @@ static int rd_line(struct rd *r, int crc, char **line, size_t *len)
     }
 }
 
-static void json_str(const char *s, size_t n)
-{
-    putchar('"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c == '\n')
-            printf("\\n");
-        else if (c == '\t')
-            printf("\\t");
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
 
 static int send_all(const struct port *p, int fd, const char *d, size_t n)
 {
@@ -137,9 +119,9 @@ static int read_reply(struct rd *r, int crc, int json, int *ok, char *status, si
             if (sp)
                 snprintf(code, sizeof code, "%.*s", (int)(msg ? (size_t)(msg - sp - 1) : strlen(sp + 1)), sp + 1);
             printf("{\"ok\":false,\"code\":");
-            json_str(code, strlen(code));
+            cli_json_str(code, strlen(code));
             printf(",\"message\":");
-            json_str(msg ? msg + 1 : "", msg ? strlen(msg + 1) : 0);
+            cli_json_str(msg ? msg + 1 : "", msg ? strlen(msg + 1) : 0);
             printf("}\n");
         } else {
             printf("%s\n", l);
@@ -159,7 +141,7 @@ static int read_reply(struct rd *r, int crc, int json, int *ok, char *status, si
         payload = 1, pbytes = strtoull(a + 8, NULL, 10);
     if (json) {
         printf("{\"ok\":true,\"status\":");
-        json_str(l, n);
+        cli_json_str(l, n);
     } else {
         printf("%s\n", l);
     }
@@ -171,7 +153,7 @@ static int read_reply(struct rd *r, int crc, int json, int *ok, char *status, si
         const char *d = r->buf + r->off;
         if (json) {
             printf(",\"payload\":");
-            json_str(d, (size_t)pbytes);
+            cli_json_str(d, (size_t)pbytes);
             printf("}\n");
         } else {
             fwrite(d, 1, (size_t)pbytes, stdout);
@@ -199,12 +181,12 @@ static int read_reply(struct rd *r, int crc, int json, int *ok, char *status, si
         if (json) {
             if (end) {
                 printf("],\"end\":");
-                json_str(l, n);
+                cli_json_str(l, n);
                 break;
             }
             if (i)
                 putchar(',');
-            json_str(stream ? l + 1 : l, stream ? n - 1 : n);
+            cli_json_str(stream ? l + 1 : l, stream ? n - 1 : n);
         } else {
             printf("%s\n", l);
             fflush(stdout);

@@ -1,0 +1,229 @@
+/* srv_int.h: the server's internals, shared by its files (not a public
+ * header): srv.c (start, event loop, shutdown), srv_conn.c (connections
+ * and their state, output), srv_cmd.c (the command table, dispatch, queue
+ * and workers), srv_kb.c, srv_gen.c, srv_admin.c (the commands by family).
+ *
+ * Threads: the event loop (the thread in srv_run) owns the connection
+ * table: it reads, frames and parses requests, changes connection states
+ * (conn_set_state, loop only), answers loop commands and queues the rest.
+ * Workers run queued requests and write their replies into the
+ * connection's output buffer under its mutex (conn_emit / conn_stream),
+ * then clear `busy` and wake the loop through the self-pipe; the loop alone
+ * writes to sockets and closes them (a slot is never reused while busy).
+ * Lock order: store_mu, then a connection's mu; gen_mu is taken alone
+ * (never while holding store_mu). */
+#ifndef EKB_SRV_INT_H
+#define EKB_SRV_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app.h"
+#include "embed.h"
+#include "gguf.h"
+#include "gov.h"
+#include "llm.h"
+#include "proto.h"
+#include "srv.h"
+#include "store.h"
+
+enum conn_kind { K_FREE = 0, K_SOCK, K_SERIAL };
+
+/* A connection's state, changed only by conn_set_state (the loop):
+ *   FREE --open--> IDLE
+ *   IDLE --DOC ADD line--> PAYLOAD --payload queued--> JOB
+ *   PAYLOAD --payload skipped, refused or bad--> IDLE
+ *   IDLE --request queued--> JOB --job seen finished--> IDLE
+ *   IDLE --QUIT--> DRAIN (replies flushed, then closed)
+ *   any open state --peer gone, output overflow, idle--> CLOSING
+ *   DRAIN, CLOSING, IDLE --closed--> FREE
+ * A JOB whose peer went away becomes CLOSING when the job is seen
+ * finished (c->gone). The serial line is never DRAINed: QUIT resets its
+ * session and it stays IDLE. */
+enum conn_state { CONN_FREE = 0, CONN_IDLE, CONN_PAYLOAD, CONN_JOB, CONN_DRAIN, CONN_CLOSING, CONN_NSTATES };
+
+struct conn {
+    enum conn_state state;
+    int fd;
+    enum conn_kind kind;
+    struct port_peer peer;
+    int need_auth, authed, has_nonce;
+    char nonce[33];
+    int64_t last_ns;
+    struct proto_rx rx;
+    char *rxline;
+    char *in;
+    size_t in_off, in_len;
+    char *req_line;
+    struct proto_req req;
+    int crc_tx;
+    int upload;          /* upload slot while receiving / running DOC ADD or DOC GET, else -1 */
+    int have_pend;       /* a parsed event waits until the running job ends */
+    struct proto_event pend;
+    unsigned cancel_replies;
+    int eof;             /* the peer half-closed: pipelined requests are still answered */
+    int gone;            /* the peer is gone (read/write error, hang-up): close when no job runs */
+    /* shared with the worker running this connection's job */
+    atomic_int busy;
+    volatile int cancel;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;   /* output space freed, or a streamed reply must stop */
+    char *out;
+    size_t out_off, out_len;
+    int overflow;
+    int waiting;         /* a worker streaming a reply waits for output space, since wait_ns */
+    int64_t wait_ns;
+};
+
+struct worker {
+    pthread_t th;
+    struct srv *s;
+    char *txbuf;
+    struct store_hit *hits;
+    float *vec;
+    char *esc;
+    struct embedder qe; /* a clone of the KB's embedder with its own scratch: queries embed outside store_mu */
+    int has_qe;         /* 0: the model has no clones (BERT): embed under store_mu */
+};
+
+struct srv {
+    struct app *a;
+    const struct port *p;
+    const struct srv_conf *cf;
+    struct kb kb; /* the store and its embedder */
+    int have_lm;
+    struct llm lm;
+    struct gguf *lm_file;
+    char lm_path[EKB_PATH_MAX];
+    struct gov gov;
+    int lfd, wake[2];
+    int64_t serial_retry_ns;
+    uint64_t serial_count;
+    struct conn *c;
+    unsigned nconn;
+    char *upload_buf[EKB_SRV_UPLOADS];
+    int upload_used[EKB_SRV_UPLOADS];
+    /* queue */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    int *q;
+    unsigned qcap, qhead, qlen;
+    int quit_workers;
+    struct worker w[EKB_SRV_WORKERS_MAX];
+    unsigned nworkers;
+    pthread_mutex_t store_mu, gen_mu;
+    uint8_t secret[EKB_SRV_SECRET_MAX];
+    size_t secret_len;
+    volatile int *stop;
+    int stopping;
+    char loop_tx[16384];
+    /* counters */
+    atomic_ullong req_by_cmd[PCMD_COUNT];
+    atomic_ullong err_by_code[PROTO_NCODES];
+    atomic_ullong accepted, refused, dropped_slow, gen_tokens;
+};
+
+/* ---- the command table (srv_cmd.c) ---- */
+enum {
+    CF_NOAUTH = 1,  /* served before HELLO/AUTH where authentication is required */
+    CF_WORKER = 2,  /* runs on a worker thread (else on the loop, at once) */
+    CF_SHED = 4,    /* refused with ERR BUSY while the governor sheds load */
+    CF_PAYLOAD = 8, /* a payload follows the line (DOC ADD): received, then queued */
+    CF_UPLOAD = 16, /* needs an upload buffer while it runs (DOC GET) */
+};
+
+/* A command's handler: the reply goes into t (emitted after it returns;
+ * streaming handlers send through conn_stream / conn_emit and leave t
+ * empty). w is NULL for loop commands. */
+struct srv_req {
+    struct srv *s;
+    struct worker *w;
+    struct conn *c;
+    const struct proto_req *r;
+    struct proto_tx *t;
+};
+typedef void (*srv_handler)(struct srv_req *x);
+
+struct srv_cmd {
+    enum proto_cmd cmd;
+    const char *help; /* the HELP line */
+    unsigned flags;   /* CF_* */
+    srv_handler run;
+};
+/* The entry of cmd (never NULL for a parsed command). */
+const struct srv_cmd *srv_cmd_of(enum proto_cmd cmd);
+/* All entries, in HELP order; *n their number. */
+const struct srv_cmd *srv_cmd_table(size_t *n);
+/* A complete event from a connection's receiver (the loop). */
+void srv_handle_event(struct srv *s, struct conn *c, const struct proto_event *ev);
+int srv_workers_start(struct srv *s);
+void srv_workers_stop(struct srv *s);
+
+/* ---- connections (srv_conn.c) ---- */
+void conn_set_state(struct srv *s, struct conn *c, enum conn_state to);
+const char *conn_state_name(enum conn_state st);
+void srv_wake(struct srv *s);
+/* Appends bytes to a connection's output; 0, or -1 when they do not fit
+ * (the connection is then marked to be dropped: it stopped reading). */
+int conn_emit(struct conn *c, const char *d, size_t n);
+/* Appends a streamed reply's bytes, waiting for output space (DOC GET); -1
+ * when the connection is being dropped. */
+int conn_stream(struct srv *s, struct conn *c, const char *d, size_t n);
+void conn_abort(struct conn *c);
+void conn_check_stall(struct srv *s, struct conn *c, int64_t now);
+int conn_out_pending(struct conn *c);
+void conn_flush(struct srv *s, struct conn *c);
+void conn_reset(struct srv *s, struct conn *c);
+void conn_open(struct srv *s, struct conn *c, int fd, enum conn_kind kind);
+void conn_close(struct srv *s, struct conn *c, const char *why);
+/* Feeds buffered input to the receiver and handles what it completes. */
+void conn_process(struct srv *s, struct conn *c);
+/* The loop saw a connection's job finish: upload buffer back, CANCEL replies, state. */
+void conn_job_done(struct srv *s, struct conn *c);
+void srv_accept_all(struct srv *s);
+void srv_serial_try_open(struct srv *s);
+void srv_serial_session_reset(struct srv *s, struct conn *c);
+int srv_upload_get(struct srv *s);
+void srv_upload_put(struct srv *s, struct conn *c);
+unsigned srv_n_clients(const struct srv *s);
+
+/* ---- replies ---- */
+void srv_tx_init(struct proto_tx *t, char *buf, size_t cap, const struct conn *c);
+/* "ERR <CODE> <msg>" into t, counted. */
+void srv_tx_err(struct srv *s, struct proto_tx *t, enum proto_code code, const char *msg);
+/* The same for an EKB_E* code (proto_code_from_ekb). */
+void srv_tx_ekb(struct srv *s, struct proto_tx *t, int ekb, const char *msg);
+void srv_loop_reply(struct srv *s, struct conn *c, const char *line);
+void srv_loop_err(struct srv *s, struct conn *c, enum proto_code code, const char *msg);
+
+/* ---- command handlers ---- */
+/* srv_kb.c */
+void srv_do_find(struct srv_req *x);
+void srv_do_search(struct srv_req *x);
+void srv_do_embed(struct srv_req *x);
+void srv_do_doc_add(struct srv_req *x);
+void srv_do_doc_get(struct srv_req *x);
+void srv_do_doc_del(struct srv_req *x);
+void srv_do_fact_add(struct srv_req *x);
+void srv_do_fact_del(struct srv_req *x);
+/* srv_gen.c */
+void srv_do_gen(struct srv_req *x);
+/* The decoder for GEN, if one is configured and loads (a warning otherwise). */
+void srv_gen_open(struct srv *s);
+void srv_gen_close(struct srv *s);
+/* srv_admin.c */
+void srv_do_ping(struct srv_req *x);
+void srv_do_help(struct srv_req *x);
+void srv_do_info(struct srv_req *x);
+void srv_do_metrics(struct srv_req *x);
+void srv_do_health(struct srv_req *x);
+void srv_do_cancel(struct srv_req *x);
+void srv_do_crc(struct srv_req *x);
+void srv_do_hello(struct srv_req *x);
+void srv_do_auth(struct srv_req *x);
+void srv_do_quit(struct srv_req *x);
+unsigned long long srv_total(atomic_ullong *v, size_t n);
+
+#endif

@@ -1,0 +1,233 @@
+/* srv_kb.c: the knowledge-base commands of the server (docs/protocol.md
+ * section 7): FIND, SEARCH, EMBED, DOC ADD / GET / DEL, FACT ADD / DEL.
+ * All run on workers; every store call is made under store_mu (one SQLite
+ * connection, opened SQLITE_OPEN_NOMUTEX); query embeddings are computed
+ * before taking it when the worker has its own embedder clone.
+ * Invariant: a reply field is escaped whole into a buffer sized from its
+ * limit (4 bytes per input byte at worst), never cut.
+ * Failure: store errors become ERR replies through proto_code_from_ekb. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ekb_err.h"
+#include "search.h"
+#include "srv_int.h"
+
+/* Escaped fields: each byte becomes at most 4 ("\xHH"). */
+#define ESC(n) (4 * (size_t)(n) + 1)
+
+struct find_ctx {
+    struct proto_tx *t;
+    unsigned n, more;
+};
+
+static int find_line(void *vctx, const char *sj, const char *pr, const char *ob, double conf)
+{
+    struct find_ctx *f = vctx;
+    if (f->n >= EKB_SRV_FIND_MAX) {
+        f->more = 1;
+        return 1;
+    }
+    char a[3][ESC(EKB_STORE_FACT_MAX)];
+    proto_escape(sj, strlen(sj), a[0], sizeof a[0]);
+    proto_escape(pr, strlen(pr), a[1], sizeof a[1]);
+    proto_escape(ob, strlen(ob), a[2], sizeof a[2]);
+    if (proto_tx_printf(f->t, "%s\t%s\t%s\t%.3g", a[0], a[1], a[2], conf) != 0) {
+        f->more = 1;
+        return 1;
+    }
+    f->n++;
+    return 0;
+}
+
+void srv_do_find(struct srv_req *x)
+{
+    struct srv *s = x->s;
+    struct proto_tx *t = x->t;
+    const struct proto_req *r = x->r;
+    /* the lines go to the tx after a gap for the status line, then are moved */
+    char status[32];
+    struct proto_tx body = {t->buf + 64, t->cap - 64, 0, t->crc};
+    struct find_ctx f = {&body, 0, 0};
+    pthread_mutex_lock(&s->store_mu);
+    int rc = store_find_facts(&s->kb.s, r->part[0], r->part[1], r->part[2], find_line, &f);
+    pthread_mutex_unlock(&s->store_mu);
+    if (rc < 0)
+        return srv_tx_ekb(s, t, rc, "fact lookup failed");
+    int sl = snprintf(status, sizeof status, "OK %u%s", f.n, f.more ? " MORE" : "");
+    char line[48];
+    struct proto_tx lt = {line, sizeof line, 0, t->crc};
+    proto_tx_line(&lt, status, (size_t)sl);
+    memmove(t->buf + lt.len, body.buf, body.len);
+    memcpy(t->buf, line, lt.len);
+    t->len = lt.len + body.len;
+}
+
+void srv_do_search(struct srv_req *x)
+{
+    struct srv *s = x->s;
+    struct worker *w = x->w;
+    struct proto_tx *t = x->t;
+    const struct proto_req *r = x->r;
+    char err[256];
+    uint32_t nh = 0;
+    enum store_mode m = r->mode == PROTO_MODE_VECTOR ? STORE_VECTOR : r->mode == PROTO_MODE_TEXT ? STORE_TEXT
+                                                                                                  : STORE_HYBRID;
+    if (r->text_len > EKB_STORE_QUERY_MAX)
+        return srv_tx_err(s, t, PROTO_TOOLONG, "query over 4096 bytes");
+    const float *qv = NULL;
+    if (m != STORE_TEXT && w->has_qe && r->text_len <= EKB_TOK_MAX_TEXT) { /* longer: search_run's error */
+        int erc = embed_text(&w->qe, r->text, r->text_len, w->vec);
+        if (erc != 0)
+            return srv_tx_ekb(s, t, erc, "embedding the query failed");
+        qv = w->vec;
+    }
+    pthread_mutex_lock(&s->store_mu);
+    int rc = search_run_q(&s->kb.s, m, r->text, r->text_len, qv, r->n, NULL, w->hits, &nh, err, sizeof err);
+    pthread_mutex_unlock(&s->store_mu);
+    if (rc != 0)
+        return srv_tx_ekb(s, t, rc, err);
+    proto_tx_printf(t, "OK %u", nh);
+    for (uint32_t i = 0; i < nh; i++) {
+        char id[ESC(EKB_STORE_TITLE_MAX)], title[ESC(EKB_STORE_TITLE_MAX)], snip[ESC(EKB_STORE_SNIPPET_MAX)];
+        const struct store_hit *h = &w->hits[i];
+        proto_escape(h->ext_id, strlen(h->ext_id), id, sizeof id);
+        proto_escape(h->title, strlen(h->title), title, sizeof title);
+        proto_escape(h->snippet, strlen(h->snippet), snip, sizeof snip);
+        proto_tx_printf(t, "%u\t%s\t%s\t%.4f\t%s", i + 1, id, title, h->score, snip);
+    }
+}
+
+void srv_do_embed(struct srv_req *x)
+{
+    struct srv *s = x->s;
+    struct worker *w = x->w;
+    struct proto_tx *t = x->t;
+    const struct proto_req *r = x->r;
+    int rc;
+    if (w->has_qe) {
+        rc = embed_text(&w->qe, r->text, r->text_len, w->vec);
+    } else {
+        pthread_mutex_lock(&s->store_mu);
+        rc = embed_text(&s->kb.emb, r->text, r->text_len, w->vec);
+        pthread_mutex_unlock(&s->store_mu);
+    }
+    if (rc != 0)
+        return srv_tx_ekb(s, t, rc, "embedding failed");
+    proto_tx_printf(t, "OK 1 %s %u", s->kb.emb.name, s->kb.emb.dim);
+    size_t o = 0;
+    char *line = w->esc;
+    for (uint32_t i = 0; i < s->kb.emb.dim && o + 20 < EKB_SRV_OUT_MAX / 2; i++) {
+        int k = snprintf(line + o, 20, i ? " %.6g" : "%.6g", (double)w->vec[i]);
+        o += k > 0 ? (size_t)k : 0;
+    }
+    if (proto_tx_line(t, line, o) != 0) {
+        t->len = 0;
+        srv_tx_err(s, t, PROTO_INTERNAL, "embedding line too long");
+    }
+}
+
+void srv_do_doc_add(struct srv_req *x)
+{
+    struct srv *s = x->s;
+    struct proto_tx *t = x->t;
+    const struct proto_req *r = x->r;
+    char err[256];
+    int64_t id = 0;
+    int dup = 0;
+    uint32_t nc = 0;
+    const char *body = s->upload_buf[x->c->upload];
+    if (!proto_valid_text(body, (size_t)r->bytes, 1))
+        return srv_tx_err(s, t, PROTO_BADREQ, "payload holds a NUL or control byte, or invalid UTF-8");
+    pthread_mutex_lock(&s->store_mu);
+    int rc = store_add_doc(&s->kb.s, r->part[0], r->text_len ? r->text : r->part[0], body, (size_t)r->bytes, "protocol",
+                           &id, &dup, &nc, err, sizeof err);
+    pthread_mutex_unlock(&s->store_mu);
+    if (rc != 0)
+        return srv_tx_ekb(s, t, rc, err);
+    if (dup)
+        proto_tx_printf(t, "OK DUP %lld", (long long)id);
+    else
+        proto_tx_printf(t, "OK ADDED %lld chunks=%u", (long long)id, nc);
+}
+
+/* The text goes into the connection's payload buffer (taken by the loop
+ * when it queued the request), is checked against its SHA-256 by the store,
+ * and only then streamed: status line, bytes as the client reads them,
+ * terminator. A client that stops reading for stall_s is dropped. */
+void srv_do_doc_get(struct srv_req *x)
+{
+    struct srv *s = x->s;
+    struct conn *c = x->c;
+    struct proto_tx *t = x->t;
+    const struct proto_req *r = x->r;
+    char title[EKB_STORE_TITLE_MAX + 1], etitle[ESC(EKB_STORE_TITLE_MAX)], term[8];
+    char *doc = s->upload_buf[c->upload];
+    size_t len = 0;
+    pthread_mutex_lock(&s->store_mu);
+    int rc = store_get_doc(&s->kb.s, r->part[0], title, sizeof title, doc, EKB_PROTO_PAYLOAD_MAX, &len);
+    pthread_mutex_unlock(&s->store_mu);
+    if (rc == EKB_ENOENT)
+        return srv_tx_err(s, t, PROTO_NOTFOUND, "no document with that id");
+    if (rc == EKB_ETOOBIG)
+        return srv_tx_err(s, t, PROTO_TOOLONG, "document over 1048576 bytes (EKB_PROTO_PAYLOAD_MAX)");
+    if (rc != 0)
+        return srv_tx_err(s, t, PROTO_INTERNAL, rc == EKB_ECORRUPT ? "the stored chunks do not rebuild the document"
+                                                                    : "document read failed");
+    proto_escape(title, strlen(title), etitle, sizeof etitle);
+    if (proto_tx_printf(t, "OK PAYLOAD %zu %s %s", len, r->part[0], etitle[0] ? etitle : "-") != 0)
+        return srv_tx_err(s, t, PROTO_INTERNAL, "status line too long");
+    if (c->crc_tx)
+        snprintf(term, sizeof term, "*%04X\n", proto_crc16(doc, len));
+    else
+        snprintf(term, sizeof term, "\n");
+    if (conn_stream(s, c, t->buf, t->len) == 0 && conn_stream(s, c, doc, len) == 0)
+        (void)conn_stream(s, c, term, strlen(term));
+    t->len = 0; /* sent (or the connection is being dropped: a cut payload cannot be resynchronised) */
+}
+
+void srv_do_doc_del(struct srv_req *x)
+{
+    struct srv *s = x->s;
+    char err[256];
+    uint32_t n = 0;
+    pthread_mutex_lock(&s->store_mu);
+    int rc = store_del_doc(&s->kb.s, x->r->part[0], &n, err, sizeof err);
+    pthread_mutex_unlock(&s->store_mu);
+    if (rc != 0)
+        srv_tx_ekb(s, x->t, rc, err);
+    else
+        proto_tx_printf(x->t, "OK DELETED %u", n);
+}
+
+void srv_do_fact_add(struct srv_req *x)
+{
+    struct srv *s = x->s;
+    const struct proto_req *r = x->r;
+    char err[256];
+    pthread_mutex_lock(&s->store_mu);
+    int rc = store_add_fact(&s->kb.s, r->part[0], r->part[1], r->part[2], 1.0, "protocol", err, sizeof err);
+    pthread_mutex_unlock(&s->store_mu);
+    if (rc != 0)
+        srv_tx_ekb(s, x->t, rc, err);
+    else
+        proto_tx_line(x->t, "OK ADDED", 8);
+}
+
+void srv_do_fact_del(struct srv_req *x)
+{
+    struct srv *s = x->s;
+    const struct proto_req *r = x->r;
+    uint32_t n = 0;
+    pthread_mutex_lock(&s->store_mu);
+    int rc = store_del_fact(&s->kb.s, r->part[0], r->part[1], r->part[2], &n);
+    pthread_mutex_unlock(&s->store_mu);
+    if (rc != 0)
+        srv_tx_ekb(s, x->t, rc,
+                   rc == EKB_ENOENT   ? "no such fact"
+                   : rc == EKB_EINVAL ? "each part must be 1..1023 bytes of UTF-8"
+                                      : "fact delete failed");
+    else
+        proto_tx_printf(x->t, "OK DELETED %u", n);
+}
