@@ -4,7 +4,7 @@
 #   make run                  build, models, demo knowledge base, serve on run/edgekb.sock
 #   make demo                 the same, then a scripted client session; exits
 #   make check                every test: musl unit tests, integration tests,
-#                             glibc ASan+UBSan unit tests, platform-code check
+#                             glibc ASan+UBSan unit tests, platform and layer checks
 #   make BOARD=rpi5           static aarch64 cross build (also rpi4, pizero2w)
 #   make check-cross BOARD=rpi5   unit tests under qemu-aarch64-static, -cpu cortex-a53 and cortex-a76
 #   make fuzz [FUZZ=gguf] [FUZZ_TIME=120]   libFuzzer targets tools/fuzz/fuzz_*.c (clang)
@@ -168,6 +168,8 @@ integration: $(BIN)
 
 platform-check:
 	@tools/check-platform.sh
+	@tools/check-layers.sh
+	@tools/check-layers.sh --selftest
 
 # glibc ASan+UBSan build of the same unit tests (host only).
 ASAN_DIR := build/asan

@@ -133,6 +133,11 @@ int hnsw_set_ef(struct hnsw *h, uint32_t ef_search);
 uint32_t hnsw_count(const struct hnsw *h); /* live vectors */
 void hnsw_get_stats(const struct hnsw *h, struct hnsw_stats *s);
 
+/* Every structural invariant of the index (levels, lists, scales, no -128
+ * byte, the id table holding exactly the live ids, counts, entry point):
+ * NULL when they hold, else what is wrong. O(n * M). */
+const char *hnsw_check(const struct hnsw *h);
+
 /* File: see docs/architecture.md "hnsw: vector index". embedder_sha: 32
  * bytes identifying the embedder (struct embedder.weights_sha256); load
  * refuses (EKB_ECORRUPT) a file made with another one. err (required):

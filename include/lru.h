@@ -54,5 +54,9 @@ int lru_get(struct lru *c, const void *key, size_t klen, void *out, size_t *outl
 int lru_put(struct lru *c, const void *key, size_t klen, const void *val, size_t vlen);
 int lru_del(struct lru *c, const void *key, size_t klen);
 void lru_clear(struct lru *c);
+/* The invariants above: the recency list has count entries with
+ * consistent back links, each found by the table at its own cell, their
+ * slots plus the free ones are all slots. EKB_OK or EKB_EINTERNAL. O(n). */
+int lru_check(const struct lru *c);
 
 #endif

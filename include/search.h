@@ -26,7 +26,7 @@ struct arena;
 struct search_entity {
     int64_t id;
     double score; /* -bm25 */
-    char name[EKB_NAME_MAX * 2];
+    char name[EKB_STORE_FACT_MAX + 1];
 };
 
 /* doc_prefix: only chunks of documents whose ext_id starts with it (NULL or "": all). */

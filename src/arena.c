@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "ekb_assert.h"
 #include "ekb_err.h"
 #include "ekb_limits.h"
 #include "port.h"
@@ -112,6 +113,7 @@ void *arena_alloc(struct arena_region *r, size_t size, size_t align)
     r->used += need;
     if (r->used > r->peak)
         r->peak = r->used;
+    EKB_ASSERT(r->used <= r->size && r->peak >= r->used);
     r->nallocs++;
     UNPOISON((void *)start, size);
     return (void *)start;

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "ekb_assert.h"
 #include "ekb_err.h"
 #include "ekb_limits.h"
 #include "hnsw_impl.h"
@@ -692,6 +693,7 @@ int hnsw_compact(struct hnsw *h)
         link_slot(h, s);
     }
     h->compactions++;
+    EKB_ASSERT(hnsw_check(h) == NULL);
     return 0;
 }
 

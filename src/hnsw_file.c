@@ -191,6 +191,47 @@ static const char *check_graph(struct hnsw *h)
     return NULL;
 }
 
+const char *hnsw_check(const struct hnsw *h)
+{
+    uint32_t live = 0, dead = 0;
+    for (uint32_t s = 0; s < h->n; s++) {
+        const struct meta *m = &h->meta[s];
+        float sc = scale_of(h, s);
+        if (m->flags > F_DEAD || m->level > EKB_HNSW_LEVEL_MAX)
+            return "bad node flags or level";
+        if (m->level > 0 && (m->upper > h->upper_used || h->upper_used - m->upper < m->level))
+            return "upper lists out of range";
+        if (!(sc > 0.0f) || !isfinite(sc))
+            return "bad vector scale";
+        if (memchr(vec(h, s), 0x80, h->dim))
+            return "vector byte -128";
+        for (uint32_t l = 0; l <= m->level; l++) {
+            const uint32_t *ls = links(h, s, l);
+            if (ls[0] > (l == 0 ? h->M0 : h->M))
+                return "neighbour count over the limit";
+            for (uint32_t j = 0; j < ls[0]; j++)
+                if (ls[1 + j] >= h->n || ls[1 + j] == s || h->meta[ls[1 + j]].level < l)
+                    return "neighbour index out of range";
+        }
+        if (m->flags & F_DEAD) {
+            dead++;
+            if (h->table[table_find(h, m->id)] == s + 1)
+                return "a tombstone in the id table";
+        } else {
+            live++;
+            if (h->table[table_find(h, m->id)] != s + 1)
+                return "a live id missing from the id table";
+        }
+    }
+    if (live != h->live || dead != h->dead)
+        return "live or tombstone count disagrees with the nodes";
+    if (h->n > 0 && (h->entry >= h->n || h->meta[h->entry].level != h->max_level))
+        return "bad entry point";
+    if (h->n == 0 && h->entry != NONE)
+        return "entry point in an empty index";
+    return NULL;
+}
+
 int hnsw_load(struct hnsw *h, const struct port *p, const char *path, const uint8_t embedder_sha[32],
               char *err, size_t errlen)
 {

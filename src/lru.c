@@ -1,6 +1,7 @@
 /* lru.c: bounded LRU cache (see lru.h). */
 #include <string.h>
 
+#include "ekb_assert.h"
 #include "ekb_err.h"
 #include "lru.h"
 
@@ -280,5 +281,30 @@ int lru_put(struct lru *c, const void *key, size_t klen, const void *val, size_t
     list_push_front(c, x);
     c->count++;
     c->puts++;
+    EKB_ASSERT(c->count <= c->capacity && c->nfree <= c->nslots);
+    return EKB_OK;
+}
+
+int lru_check(const struct lru *c)
+{
+    uint32_t n = 0, prev = LRU_NONE, slots = 0;
+    for (uint32_t x = c->head; x != LRU_NONE; x = c->e[x].next) {
+        const struct lru_entry *e = &c->e[x];
+        unsigned char key[LRU_KEY_MAX];
+        int found;
+        if (++n > c->count || e->prev != prev)
+            return EKB_EINTERNAL; /* list longer than count, or a broken back link */
+        chain_read(c, e->first, 0, key, e->klen);
+        uint32_t cell = find_cell(c, e->hash, key, e->klen, &found);
+        if (!found || c->table[cell] != x + 1)
+            return EKB_EINTERNAL; /* a listed entry the table does not find */
+        slots += e->nslots;
+        prev = x;
+    }
+    if (n != c->count || prev != c->tail || slots + c->nfree != c->nslots)
+        return EKB_EINTERNAL;
+    for (uint32_t i = 0, k = 0; i < c->tsize; i++)
+        if (c->table[i] && ++k > c->count)
+            return EKB_EINTERNAL; /* more table cells than entries */
     return EKB_OK;
 }

@@ -25,6 +25,7 @@
 #include "test_quick.h"
 #include "hnsw.h"
 #include "vq.h"
+#include "../src/hnsw_impl.h" /* hnsw_check tests damage the structure */
 #include "kern.h"
 #include "port.h"
 #include "fixture.h"
@@ -465,7 +466,20 @@ static void deletes_never_returned(void **state)
     assert_int_equal(r1.id, j0);
     /* explicit compaction: tombstones gone, nothing deleted comes back, recall kept */
     dead[j0] = 0;
+    assert_null(hnsw_check(h));
     assert_int_equal(hnsw_compact(h), 0);
+    assert_null(hnsw_check(h));
+    { /* hnsw_check sees damage: a neighbour out of range, a live id the table lost */
+        uint32_t *l0 = h->l0 + (1 + h->M0), keep = l0[1];
+        l0[1] = h->n;
+        assert_non_null(hnsw_check(h));
+        l0[1] = keep;
+        uint32_t cell = table_find(h, h->meta[0].id), v = h->table[cell];
+        h->table[cell] = 0;
+        assert_non_null(hnsw_check(h));
+        h->table[cell] = v;
+        assert_null(hnsw_check(h));
+    }
     hnsw_get_stats(h, &st);
     assert_int_equal(st.deleted, 0);
     assert_int_equal(st.used, n - nd + 1);
@@ -929,6 +943,7 @@ static void refine_carried(void **state)
     for (uint32_t j = 1; j < n; j += 3)
         assert_int_equal(hnsw_delete(a, j), 0);
     assert_int_equal(hnsw_compact(a), 0);
+    assert_null(hnsw_check(a));
     assert_true(score_error(a, x, d, q, nq, NULL) < 3e-4);
     for (uint32_t j = n + extra; j-- > 0;) /* every live vector finds itself at ~1 */
         if (hnsw_contains(a, j)) {

@@ -199,8 +199,18 @@ static void random_ops_match_reference(void **state)
             }
         }
         assert_int_equal(c.count, (uint32_t)f.n);
+        assert_int_equal(lru_check(&c), 0);
     }
     assert_true(c.hits > 1000 && c.evictions > 1000);
+    /* lru_check sees a broken structure: a back link, then a lost free slot */
+    uint32_t saved = c.nfree;
+    c.nfree++;
+    assert_int_equal(lru_check(&c), EKB_EINTERNAL);
+    c.nfree = saved;
+    assert_int_equal(lru_check(&c), 0);
+    c.count++;
+    assert_int_equal(lru_check(&c), EKB_EINTERNAL);
+    c.count--;
     arena_reset(r, m);
 }
 

@@ -156,6 +156,34 @@ static void modes_and_index_file(void **state)
     assert_int_equal(search_entities(&s, STORE_HYBRID, "x", 1, 0, ent, &n), EKB_EINVAL);
     assert_int_equal(search_run(&s, STORE_TEXT, "", 0, 3, NULL, hits, &n, err, sizeof err), 0);
     assert_int_equal(n, 0);
+    /* regression: a title and id of EKB_STORE_TITLE_MAX bytes (2-byte characters) come back whole, and a
+     * 1023-byte entity name too (they were cut at 127 bytes) */
+    {
+        char lt[EKB_STORE_TITLE_MAX + 1], ln[EKB_STORE_FACT_MAX + 1];
+        size_t o = 0;
+        while (o + 2 <= EKB_STORE_TITLE_MAX)
+            lt[o++] = '\xc3', lt[o++] = '\xa9';
+        lt[o++] = 'x';
+        lt[o] = 0;
+        memset(ln, 'q', EKB_STORE_FACT_MAX);
+        ln[EKB_STORE_FACT_MAX] = 0;
+        int64_t id;
+        int dup;
+        uint32_t nc;
+        assert_int_equal(strlen(lt), EKB_STORE_TITLE_MAX);
+        assert_int_equal(store_add_doc(&s, lt, lt, "zebra crossing stripes", 22, "t", &id, &dup, &nc, err, sizeof err), 0);
+        assert_int_equal(search_run(&s, STORE_TEXT, "zebra", 5, 1, NULL, hits, &n, err, sizeof err), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(hits[0].title, lt);
+        assert_string_equal(hits[0].ext_id, lt);
+        assert_int_equal(store_add_fact(&s, ln, "colour", "blue", 1.0, "t", err, sizeof err), 0);
+        assert_int_equal(search_entities(&s, STORE_TEXT, ln, strlen(ln), 1, ent, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(ent[0].name, ln);
+        uint32_t nd;
+        assert_int_equal(store_del_doc(&s, lt, &nd, err, sizeof err), 0);
+        assert_int_equal(store_del_fact(&s, ln, "colour", "blue", &nd), 0);
+    }
     uint32_t vectors = s.ci.n;
     store_close(&s);
     arena_reset(arena_budget(&A, ARENA_INDEX), mi);
