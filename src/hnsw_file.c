@@ -150,47 +150,6 @@ static int read_all(const struct port *p, int fd, void *buf, uint64_t n, struct 
     return c && n > 0 ? (crypto_sha256_update(c, buf, (size_t)n) != 0 ? -EIO : 0) : 0;
 }
 
-/* Every structural invariant of a loaded body, filling the id table as it
- * goes; NULL when it holds. */
-static const char *check_graph(struct hnsw *h)
-{
-    uint32_t live = 0;
-    for (uint32_t s = 0; s < h->n; s++) {
-        const struct meta *m = &h->meta[s];
-        float sc = scale_of(h, s);
-        if (m->flags > F_DEAD || m->pad != 0 || m->level > EKB_HNSW_LEVEL_MAX)
-            return "bad node flags or level";
-        if (m->level > 0 && (m->upper > h->upper_used || h->upper_used - m->upper < m->level))
-            return "upper lists out of range";
-        if (!(sc > 0.0f) || !isfinite(sc))
-            return "bad vector scale";
-        if (memchr(vec(h, s), 0x80, h->dim))
-            return "vector byte -128";
-        for (uint32_t l = 0; l <= m->level; l++) {
-            const uint32_t *ls = links(h, s, l);
-            if (ls[0] > (l == 0 ? h->M0 : h->M))
-                return "neighbour count over the limit";
-            for (uint32_t j = 0; j < ls[0]; j++)
-                if (ls[1 + j] >= h->n || ls[1 + j] == s || h->meta[ls[1 + j]].level < l)
-                    return "neighbour index out of range";
-        }
-        if (!(m->flags & F_DEAD)) {
-            uint32_t i = table_find(h, m->id);
-            if (h->table[i] != 0)
-                return "duplicate id";
-            h->table[i] = s + 1;
-            live++;
-        }
-    }
-    if (live != h->live)
-        return "live count disagrees with the nodes";
-    if (h->n > 0 && (h->entry >= h->n || h->meta[h->entry].level != h->max_level))
-        return "bad entry point";
-    if (h->n == 0 && h->entry != NONE)
-        return "entry point in an empty index";
-    return NULL;
-}
-
 const char *hnsw_check(const struct hnsw *h)
 {
     uint32_t live = 0, dead = 0;
@@ -230,6 +189,24 @@ const char *hnsw_check(const struct hnsw *h)
     if (h->n == 0 && h->entry != NONE)
         return "entry point in an empty index";
     return NULL;
+}
+
+/* A loaded body: the id table filled from the live nodes (a duplicate id
+ * is corruption), then every invariant hnsw_check knows. */
+static const char *check_graph(struct hnsw *h)
+{
+    for (uint32_t s = 0; s < h->n; s++) {
+        const struct meta *m = &h->meta[s];
+        if (m->flags > F_DEAD || m->pad != 0)
+            return "bad node flags";
+        if (!(m->flags & F_DEAD)) {
+            uint32_t i = table_find(h, m->id);
+            if (h->table[i] != 0)
+                return "duplicate id";
+            h->table[i] = s + 1;
+        }
+    }
+    return hnsw_check(h);
 }
 
 int hnsw_load(struct hnsw *h, const struct port *p, const char *path, const uint8_t embedder_sha[32],
