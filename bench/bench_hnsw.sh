@@ -11,7 +11,7 @@
 #     texts takes ~20 min on one core here; it is done once.
 #   synth-N: Gaussian mixture (1000 centres, normalised), numpy seed 1234,
 #     N = HNSW_BENCH_SYNTH_N (default 200000; 1000000 for the 1M run: needs
-#     ~2 GB of disk and a long build, see docs/architecture.md).
+#     ~2 GB of disk and a long build, see docs/perf/log.md).
 # hnswlib: header-only C++ from libhnswlib-dev, built here with g++ -O3
 #   -march=native into build/bench/; skipped with a message when absent (this
 #   script installs nothing: apt-get install -y libhnswlib-dev).

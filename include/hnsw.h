@@ -138,7 +138,7 @@ void hnsw_get_stats(const struct hnsw *h, struct hnsw_stats *s);
  * NULL when they hold, else what is wrong. O(n * M). */
 const char *hnsw_check(const struct hnsw *h);
 
-/* File: see docs/architecture.md "hnsw: vector index". embedder_sha: 32
+/* File: docs/architecture.md section 5 (hnsw_file.c). embedder_sha: 32
  * bytes identifying the embedder (struct embedder.weights_sha256); load
  * refuses (EKB_ECORRUPT) a file made with another one. err (required):
  * one line saying why. */

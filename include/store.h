@@ -3,7 +3,7 @@
  * Owns: SQLite's memory (memsys5 over the arena's store budget, no libc
  * heap); a knowledge base directory DIR with DIR/kb.sqlite (WAL,
  * synchronous=FULL, foreign keys, defensive mode, sqlite3_limit caps,
- * schema migrations by PRAGMA user_version, docs/architecture.md "store")
+ * schema migrations by PRAGMA user_version, docs/architecture.md section 5)
  * and two HNSW index files, DIR/index.hnsw (chunks) and DIR/entities.hnsw
  * (entity names and aliases): caches, rebuilt from SQLite when missing,
  * corrupt, made by another embedder, not the file saved at the current

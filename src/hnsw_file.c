@@ -1,5 +1,5 @@
 /* hnsw_file.c: the HNSW index file (see hnsw.h and docs/architecture.md
- * "vector index file"): save through PATH.tmp, fsync, rename, fsync of the
+ * section 5, "Index file"): save through PATH.tmp, fsync, rename, fsync of the
  * directory (port_replace_file); load with every field, the SHA-256 and
  * the graph's structure checked before the index is used.
  * Invariant: a loaded index satisfies hnsw_impl.h's invariants, else it is

@@ -700,7 +700,7 @@ static inline __attribute__((always_inline)) __m256 q8x8_step(__m256 acc, const 
 /* x8 matvec: 4 groups per pass, taken from the 4 quarters of the matrix (4
  * continuous streams: one stream alone read DRAM at ~0.5 of the ceiling
  * here); software prefetch X8_PF bytes ahead on every line of each stream
- * (512: best in the decode, see architecture.md "x8 layouts") */
+ * (512: best in the decode, docs/perf/log.md "x8 layouts measured") */
 static inline __attribute__((always_inline)) __m256 x8_step(__m256 acc, const unsigned char *p,
                                                           const struct kern_q8a *a, int q4)
 {

@@ -30,7 +30,7 @@
 /* Schema migrations: MIGRATIONS[v - 1] takes user_version v - 1 to v.
  * Version 1 is the first layout (KBs made before user_version was used
  * carry meta.schema_version = '1' and user_version 0; they are recognised
- * as version 1). docs/architecture.md "data" describes the result. */
+ * as version 1). docs/architecture.md section 5 describes the result. */
 static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {
     /* 1: base tables */
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"

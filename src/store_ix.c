@@ -55,7 +55,7 @@ static int64_t count_sql(struct store *s, const char *sql)
     return n;
 }
 
-/* The SHA-256 in an index file's header (bytes 128..160, docs/architecture.md "hnsw"), as hex. */
+/* The SHA-256 in an index file's header (bytes 128..160, docs/architecture.md section 5), as hex. */
 static int file_sha(struct store *s, const char *path, char hex[65], char *why, size_t wl)
 {
     static const char digits[] = "0123456789abcdef";
