@@ -17,7 +17,7 @@
  * rmsnorm, layernorm (a few % of a decode step / an encoder pass) and
  * silu and softmax (a Cephes-style exp) are AVX2; gelu uses the scalar
  * reference; add, mul, dot_i8 (any int8, via int16 madd), f32 ops and the
- * attention head (av_attn) are AVX2. quantize_act is bit-exact to the
+ * attention head (kern_av_attn) are AVX2. quantize_act is bit-exact to the
  * reference (its scales 8 blocks at a time, act_scales8). */
 #include <immintrin.h>
 #include <math.h>
@@ -91,7 +91,7 @@ static inline void act_scales8(const float *amax, float *id, float *sc)
 /* Blocks in runs of 8: their maxima, then the 8 scales at once
  * (act_scales8: two divisions and one F16C round trip per 8 blocks instead
  * of per block), then the 8 blocks' integers from x again (in L1). */
-static void av_quantize_act(const float *x, size_t n, void *xq)
+void kern_av_quantize_act(const float *x, size_t n, void *xq)
 {
     struct kern_q8a *y = xq;
     const __m256 signbit = _mm256_set1_ps(-0.0f);
@@ -750,12 +750,12 @@ static inline __attribute__((always_inline)) void av_matvec_x8(float *y, const v
         y[r] = row_exact(W, r, a, nb, q4);
 }
 
-static void av_matvec_q4_0x8(float *y, const void *W, const void *xq, size_t rows, size_t cols)
+void kern_av_matvec_q4_0x8(float *y, const void *W, const void *xq, size_t rows, size_t cols)
 {
     av_matvec_x8(y, W, xq, rows, cols, 1);
 }
 
-static void av_matvec_q8_0x8(float *y, const void *W, const void *xq, size_t rows, size_t cols)
+void kern_av_matvec_q8_0x8(float *y, const void *W, const void *xq, size_t rows, size_t cols)
 {
     av_matvec_x8(y, W, xq, rows, cols, 0);
 }
@@ -902,13 +902,13 @@ static inline __attribute__((always_inline)) void av_matmul_x8(float *Y, const v
         }
 }
 
-static void av_matmul_q4_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n,
+void kern_av_matmul_q4_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n,
                              const float *bias, int relu)
 {
     av_matmul_x8(Y, W, X, rows, cols, n, bias, relu, 1);
 }
 
-static void av_matmul_q8_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n,
+void kern_av_matmul_q8_0x8(float *Y, const void *W, const void *X, size_t rows, size_t cols, size_t n,
                              const float *bias, int relu)
 {
     av_matmul_x8(Y, W, X, rows, cols, n, bias, relu, 0);
@@ -1007,7 +1007,7 @@ static void av_add(float *y, const float *x, size_t n)
 }
 
 /* mul then add, not FMA: bit-identical to the reference */
-static void av_axpy(float *y, float a, const float *x, size_t n)
+void kern_av_axpy(float *y, float a, const float *x, size_t n)
 {
     __m256 va = _mm256_set1_ps(a);
     size_t i = 0;
@@ -1017,12 +1017,12 @@ static void av_axpy(float *y, float a, const float *x, size_t n)
         y[i] += a * x[i];
 }
 
-static void av_softmax(float *x, size_t n);
+void kern_av_softmax(float *x, size_t n);
 
-/* kern.h attn: scores 4 keys at a time (dot4_f32), av_softmax, then
+/* kern.h attn: scores 4 keys at a time (dot4_f32), kern_av_softmax, then
  * o_t in registers, 32 (then 8) columns at a time over all s: each output
  * is stored once instead of read and written per s */
-static void av_attn(float *o, size_t os, const float *q, size_t qs, size_t Tq, const float *k, const float *v,
+void kern_av_attn(float *o, size_t os, const float *q, size_t qs, size_t Tq, const float *k, const float *v,
                     size_t ks, size_t T, size_t hd, float scale, float *p)
 {
     for (size_t t = 0; t < Tq; t++) {
@@ -1037,7 +1037,7 @@ static void av_attn(float *o, size_t os, const float *q, size_t qs, size_t Tq, c
         }
         for (; s < T; s++)
             p[s] = av_dot_f32(qt, k + s * ks, hd) * scale;
-        av_softmax(p, T);
+        kern_av_softmax(p, T);
         size_t d = 0;
         for (; d + 32 <= hd; d += 32) {
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -1103,7 +1103,7 @@ static inline __m256 exp_ps(__m256 x)
  * and clamped below at -87.3 (where expf is < 1.2e-38: the sums differ by
  * under 1e-37), with the clamp written max(-87.3, t) so a NaN stays NaN and
  * every output is NaN, as in the reference. */
-static void av_softmax(float *x, size_t n)
+void kern_av_softmax(float *x, size_t n)
 {
     if (n == 0)
         return;
@@ -1134,7 +1134,7 @@ static void av_softmax(float *x, size_t n)
  * gives -0 as the reference does (its exp overflows): the result differs
  * from the reference's by under 1e-36 there, not at all for x > 87.3
  * (exp(-x) is below x's rounding). NaN stays NaN. */
-static void av_silu(float *x, size_t n)
+void kern_av_silu(float *x, size_t n)
 {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -1149,7 +1149,7 @@ static void av_silu(float *x, size_t n)
         kern_sc_silu(x + i, n - i);
 }
 
-static void av_rmsnorm(float *y, const float *x, const float *g, size_t n, float eps)
+void kern_av_rmsnorm(float *y, const float *x, const float *g, size_t n, float eps)
 {
     __m256 s0 = _mm256_setzero_ps(), s1 = s0;
     size_t i = 0;
@@ -1178,7 +1178,7 @@ static void av_rmsnorm(float *y, const float *x, const float *g, size_t n, float
 /* mean, then the variance around it (two passes as the reference, 8 lanes
  * x 2 accumulators), then (x - mean) * inv * g + b; y may be x. Differs
  * from the reference by summation order only. */
-static void av_layernorm(float *y, const float *x, const float *g, const float *b, size_t n, float eps)
+void kern_av_layernorm(float *y, const float *x, const float *g, const float *b, size_t n, float eps)
 {
     __m256 s0 = _mm256_setzero_ps(), s1 = s0;
     size_t i = 0;
@@ -1290,29 +1290,29 @@ int64_t kern_av_rdot_r4(const int16_t *qq, const int8_t *q, const uint8_t *r, si
 
 const struct kern_ops kern_avx2 = {
     .name = "avx2",
-    .quantize_act = av_quantize_act,
+    .quantize_act = kern_av_quantize_act,
     .matvec_q8_0 = av_matvec_q8_0,
     .matvec_q4_0 = av_matvec_q4_0,
     .matmul_q8_0 = av_matmul_q8_0,
     .matmul_q4_0 = av_matmul_q4_0,
-    .matvec_q4_0x8 = av_matvec_q4_0x8,
-    .matmul_q4_0x8 = av_matmul_q4_0x8,
-    .matvec_q8_0x8 = av_matvec_q8_0x8,
-    .matmul_q8_0x8 = av_matmul_q8_0x8,
+    .matvec_q4_0x8 = kern_av_matvec_q4_0x8,
+    .matmul_q4_0x8 = kern_av_matmul_q4_0x8,
+    .matvec_q8_0x8 = kern_av_matvec_q8_0x8,
+    .matmul_q8_0x8 = kern_av_matmul_q8_0x8,
     .matvec_f32 = av_matvec_f32,
     .matmul_f32 = av_matmul_f32,
     .dot_i8 = av_dot_i8,
     .dot_i8s = kern_av_dot_i8s,
     .rdot_r4 = kern_av_rdot_r4,
     .dot_f32 = av_dot_f32,
-    .softmax = av_softmax,
-    .layernorm = av_layernorm,
-    .rmsnorm = av_rmsnorm,
+    .softmax = kern_av_softmax,
+    .layernorm = kern_av_layernorm,
+    .rmsnorm = kern_av_rmsnorm,
     .gelu = kern_sc_gelu,
     .gelu_tanh = kern_sc_gelu_tanh,
-    .silu = av_silu,
+    .silu = kern_av_silu,
     .add = av_add,
     .mul = av_mul,
-    .axpy = av_axpy,
-    .attn = av_attn,
+    .axpy = kern_av_axpy,
+    .attn = kern_av_attn,
 };

@@ -210,9 +210,18 @@ static void x5_mul(float *y, const float *x, size_t n)
     }
 }
 
+/* What this file does not vectorise with AVX-512 comes from the AVX2
+ * variant (the x8 layouts, quantize_act, attention, softmax, norms, silu,
+ * axpy), not from the scalar reference: every AVX-512 CPU runs AVX2, and
+ * models repack their weights for the x8 kernels only when the active
+ * variant has them. */
 const struct kern_ops kern_avx512 = {
     .name = "avx512",
-    .quantize_act = kern_sc_quantize_act,
+    .quantize_act = kern_av_quantize_act,
+    .matvec_q4_0x8 = kern_av_matvec_q4_0x8,
+    .matmul_q4_0x8 = kern_av_matmul_q4_0x8,
+    .matvec_q8_0x8 = kern_av_matvec_q8_0x8,
+    .matmul_q8_0x8 = kern_av_matmul_q8_0x8,
     .matvec_q8_0 = x5_matvec_q8_0,
     .matvec_q4_0 = x5_matvec_q4_0,
     .matmul_q8_0 = x5_matmul_q8_0,
@@ -223,8 +232,14 @@ const struct kern_ops kern_avx512 = {
     .dot_i8s = kern_av_dot_i8s, /* the AVX2 sign trick (the index's choice before the op existed) */
     .rdot_r4 = kern_av_rdot_r4,
     .dot_f32 = x5_dot_f32,
-    KERN_SCALAR_HELPERS,
-    .attn = kern_sc_attn,
+    .softmax = kern_av_softmax,
+    .layernorm = kern_av_layernorm,
+    .rmsnorm = kern_av_rmsnorm,
+    .gelu = kern_sc_gelu,
+    .gelu_tanh = kern_sc_gelu_tanh,
+    .silu = kern_av_silu,
+    .axpy = kern_av_axpy,
+    .attn = kern_av_attn,
     .add = x5_add,
     .mul = x5_mul,
 };
