@@ -92,7 +92,8 @@ function dfs(u,   k, v, lst, nk) {
 }
 END {
     if (mode == "graph") {
-        for (l = 0; l <= 11; l++)
+        lname[-1] = "(no layer)"
+        for (l = -1; l <= 11; l++)
             for (u in mods) if (layerof(u) == l) {
                 nk = split(out[u], lst, " "); s = ""
                 for (k = 1; k <= nk; k++) if (lst[k] in mods) s = s " " lst[k]
