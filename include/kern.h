@@ -79,6 +79,9 @@ struct kern_ops {
      * nibble of coordinate i in r (byte (i / 32) * 16 + i % 16, low nibble
      * if i % 32 < 16). Exact (int64) in every variant. */
     int64_t (*rdot_r4)(const int16_t *qq, const int8_t *q, const uint8_t *r, size_t n);
+    /* The number of bits that differ between a[0..n) and b[0..n) (the
+     * Hamming distance of two bit signatures). Exact in every variant. */
+    uint32_t (*hamming)(const uint8_t *a, const uint8_t *b, size_t n);
     float (*dot_f32)(const float *a, const float *b, size_t n);
     void (*softmax)(float *x, size_t n);
     void (*layernorm)(float *y, const float *x, const float *g, const float *b, size_t n, float eps);

@@ -410,6 +410,28 @@ int32_t kern_sc_dot_i8(const int8_t *a, const int8_t *b, size_t n)
     return s;
 }
 
+uint32_t kern_sc_hamming(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    uint32_t d = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        x ^= y; /* SWAR popcount (the baseline ISA has no popcnt instruction) */
+        x = x - ((x >> 1) & 0x5555555555555555ull);
+        x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+        x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+        d += (uint32_t)((x * 0x0101010101010101ull) >> 56);
+    }
+    for (; i < n; i++) {
+        unsigned x = (unsigned)(a[i] ^ b[i]);
+        for (; x; x &= x - 1)
+            d++;
+    }
+    return d;
+}
+
 int64_t kern_sc_rdot_r4(const int16_t *qq, const int8_t *q, const uint8_t *r, size_t n)
 {
     int64_t t = 0;
@@ -587,6 +609,7 @@ const struct kern_ops kern_scalar = {
     .dot_i8 = kern_sc_dot_i8,
     .dot_i8s = kern_sc_dot_i8,
     .rdot_r4 = kern_sc_rdot_r4,
+    .hamming = kern_sc_hamming,
     .dot_f32 = sc_dot_f32,
     .softmax = kern_sc_softmax,
     .layernorm = kern_sc_layernorm,

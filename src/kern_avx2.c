@@ -1288,6 +1288,27 @@ int64_t kern_av_rdot_r4(const int16_t *qq, const int8_t *q, const uint8_t *r, si
     return t;
 }
 
+/* hamming: XOR 32 bytes, count the bits of each nibble with a vpshufb
+ * table, sum the bytes with vpsadbw (exact). */
+uint32_t kern_av_hamming(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2,
+                                         3, 2, 3, 3, 4);
+    const __m256i m4 = _mm256_set1_epi8(15);
+    __m256i acc = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i x = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(a + i)),
+                                     _mm256_loadu_si256((const __m256i *)(const void *)(b + i)));
+        __m256i c = _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(x, m4)),
+                                    _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), m4)));
+        acc = _mm256_add_epi64(acc, _mm256_sad_epu8(c, _mm256_setzero_si256()));
+    }
+    __m128i s = _mm_add_epi64(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    uint32_t d = (uint32_t)(_mm_cvtsi128_si64(s) + _mm_extract_epi64(s, 1));
+    return d + (i < n ? kern_sc_hamming(a + i, b + i, n - i) : 0);
+}
+
 const struct kern_ops kern_avx2 = {
     .name = "avx2",
     .quantize_act = kern_av_quantize_act,
@@ -1304,6 +1325,7 @@ const struct kern_ops kern_avx2 = {
     .dot_i8 = av_dot_i8,
     .dot_i8s = kern_av_dot_i8s,
     .rdot_r4 = kern_av_rdot_r4,
+    .hamming = kern_av_hamming,
     .dot_f32 = av_dot_f32,
     .softmax = kern_av_softmax,
     .layernorm = kern_av_layernorm,

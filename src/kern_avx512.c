@@ -231,6 +231,7 @@ const struct kern_ops kern_avx512 = {
     .dot_i8 = x5_dot_i8,
     .dot_i8s = kern_av_dot_i8s, /* the AVX2 sign trick (the index's choice before the op existed) */
     .rdot_r4 = kern_av_rdot_r4,
+    .hamming = kern_av_hamming,
     .dot_f32 = x5_dot_f32,
     .softmax = kern_av_softmax,
     .layernorm = kern_av_layernorm,

@@ -32,11 +32,13 @@ static inline int32_t kern_nib(const uint8_t *r, size_t i)
 }
 int32_t kern_sc_dot_i8(const int8_t *a, const int8_t *b, size_t n);
 int64_t kern_sc_rdot_r4(const int16_t *qq, const int8_t *q, const uint8_t *r, size_t n);
+uint32_t kern_sc_hamming(const uint8_t *a, const uint8_t *b, size_t n);
 #if defined(__x86_64__)
 /* AVX2 (kern_avx2.c), also used by the avx512 variant (every CPU with
  * AVX-512 runs them; the x8 kernels are the fastest the program has) */
 int32_t kern_av_dot_i8s(const int8_t *a, const int8_t *b, size_t n);
 int64_t kern_av_rdot_r4(const int16_t *qq, const int8_t *q, const uint8_t *r, size_t n);
+uint32_t kern_av_hamming(const uint8_t *a, const uint8_t *b, size_t n);
 void kern_av_quantize_act(const float *x, size_t n, void *xq);
 void kern_av_matvec_q4_0x8(float *y, const void *W, const void *xq, size_t rows, size_t cols);
 void kern_av_matvec_q8_0x8(float *y, const void *W, const void *xq, size_t rows, size_t cols);

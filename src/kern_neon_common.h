@@ -60,6 +60,24 @@ static inline float neon_dot_f32(const float *a, const float *b, size_t n)
     return s;
 }
 
+/* Bits that differ: vcntq_u8 per byte, widened sums (exact). */
+static inline uint32_t neon_hamming(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    uint32x4_t acc = vdupq_n_u32(0);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        uint8x16_t c = vcntq_u8(veorq_u8(vld1q_u8(a + i), vld1q_u8(b + i)));
+        acc = vpadalq_u16(acc, vpaddlq_u8(c));
+    }
+    uint32_t d = vaddvq_u32(acc);
+    for (; i < n; i++) {
+        unsigned x = (unsigned)(a[i] ^ b[i]);
+        for (; x; x &= x - 1)
+            d++;
+    }
+    return d;
+}
+
 static inline int32_t neon_dot_i8(const int8_t *a, const int8_t *b, size_t n)
 {
     int32x4_t acc = vdupq_n_s32(0);
@@ -253,6 +271,7 @@ static void neon_attn(float *o, size_t os, const float *q, size_t qs, size_t Tq,
         .dot_i8 = neon_dot_i8,                                                                     \
         .dot_i8s = neon_dot_i8,                                                                    \
         .rdot_r4 = kern_sc_rdot_r4,                                                                \
+        .hamming = neon_hamming,                                                                   \
         .dot_f32 = neon_dot_f32,                                                                   \
         KERN_SCALAR_HELPERS,                                                                       \
         .attn = neon_attn,                                                                         \

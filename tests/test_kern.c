@@ -110,7 +110,7 @@ static void dot_i8_exact(void **state)
     each_variant(v_dot_i8);
 }
 
-/* dot_i8s (b never -128) and rdot_r4 (int16 query . (16 q + nibble - 8)):
+/* dot_i8s (b never -128), rdot_r4 (int16 query . (16 q + nibble - 8)) and hamming:
  * the scalar reference's exact integers over lengths 1..135, offsets 0..7,
  * extreme values included (a = -128, b = +-127, qq = +-32767 / -32768). */
 static void v_index_dots(const struct kern_ops *k)
@@ -144,6 +144,12 @@ static void v_index_dots(const struct kern_ops *k)
                 int32_t nib = (i % 32) < 16 ? (byte & 15) : (byte >> 4);
                 w2 += (int64_t)qq[i] * (16 * (int32_t)b[i] + nib - 8);
             }
+            uint32_t hw = 0; /* hamming: bit by bit */
+            for (size_t i = 0; i < n; i++)
+                for (int bit = 0; bit < 8; bit++)
+                    hw += (((uint8_t)a[i] ^ (uint8_t)b[i]) >> bit) & 1u;
+            if (k->hamming((const uint8_t *)a, (const uint8_t *)b, n) != hw || kern_scalar.hamming((const uint8_t *)a, (const uint8_t *)b, n) != hw)
+                fail_msg("%s hamming n=%zu off=%zu: %u != %u", k->name, n, off, k->hamming((const uint8_t *)a, (const uint8_t *)b, n), hw);
             int64_t g2 = k->rdot_r4(qq, b, r, n);
             if (g2 != w2 || kern_scalar.rdot_r4(qq, b, r, n) != w2)
                 fail_msg("%s rdot_r4 n=%zu off=%zu: %lld != %lld", k->name, n, off, (long long)g2, (long long)w2);

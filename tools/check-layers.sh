@@ -40,13 +40,13 @@ layers='
 ^(version|board_default)$ 0 generated
 ^(ekb_err|ekb_limits|ekb_assert|err|port|cpu|fake|linux|util|arena|log|crypto|pool|board|gov|utf8|lru)$ 0 base
 ^(kern.*|app)$ 1 kernels
-^(gguf.*|tok.*|jsonl)$ 2 formats
+^(gguf.*|tok.*|jsonl|lex)$ 2 formats
 ^wt$ 3 weights
 ^(llm|bert|use)$ 4 models
 ^embed$ 5 embed
-^(vq|hnsw.*)$ 6 vectors
+^(vq|hnsw.*|names)$ 6 vectors
 ^(store.*|chunk)$ 7 store
-^(search|snippet)$ 8 search
+^(search|snippet|link|rel|path|find)$ 8 search
 ^proto$ 9 protocol
 ^srv.*$ 10 server
 ^(main|cli_.*|cmds|selftest)$ 11 front-ends
