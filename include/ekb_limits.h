@@ -63,13 +63,13 @@
 #define EKB_STORE_K_MAX 100          /* hits one search returns at most */
 #define EKB_STORE_QUERY_MAX 4096     /* bytes of a query */
 #define EKB_STORE_TITLE_MAX 511      /* bytes of a document title (and of an ext id) */
-#define EKB_STORE_FACT_MAX 1023      /* bytes of a fact's subject, predicate or object */
+#define EKB_STORE_FACT_MAX 1023      /* bytes of a fact's subject, predicate or object (and of an entity name or alias) */
+#define EKB_STORE_DESC_MAX 4095      /* bytes of an entity's description */
 #define EKB_STORE_CAND_MIN 50        /* candidates each mode gives hybrid fusion, at least (4k otherwise) */
 #define EKB_STORE_RRF_K 60           /* reciprocal-rank fusion constant */
 #define EKB_STORE_SQL_LENGTH (1u << 16) /* sqlite3_limit: bytes of one SQL statement */
 #define EKB_STORE_BLOB_MAX (32u << 20)  /* sqlite3_limit: bytes of a string or BLOB */
 #define EKB_STORE_BUSY_MS 2000       /* SQLite busy timeout */
-#define EKB_STORE_ENTITY_IX_PCT 10   /* % of the INDEX budget for the entity index (the chunk index gets the rest) */
 #define EKB_STORE_FILTER_EXACT 4096  /* filtered vector search: exact scan when HNSW finds < k and <= this many chunks match */
 #define EKB_STORE_EMBED_BATCH 16    /* chunks of a document embedded in one encoder call (embed_batch) */
 #define EKB_STORE_EMBED_BATCH_BYTES (32u << 10) /* their texts at most (at least one chunk of max size) */

@@ -10,8 +10,9 @@
  * fusion, k = EKB_STORE_RRF_K = 60, over max(EKB_STORE_CAND_MIN, 4k)
  * candidates of each), snippets (the sentence of the chunk sharing most
  * query words, cut to EKB_STORE_SNIPPET_TEXT bytes on a UTF-8 boundary),
- * and entity search (the same three modes over entity names and aliases)
- * for linking words to facts.
+ * and entity search (vector: the name vectors through the entity name
+ * index's signatures, re-ranked; text: BM25 over names, aliases and
+ * descriptions; hybrid: both fused).
  * Memory: per-call scratch from the store's SCRATCH region, reset before
  * returning; the indexes never allocate after create.
  * Failure: EKB_EINVAL (k, query length), EKB_ENOMEM (scratch), SQLite
@@ -42,6 +43,11 @@ int search_run_q(struct store *s, enum store_mode mode, const char *q, size_t ql
  * (text) or both (hybrid), best first, each entity once. */
 int search_entities(struct store *s, enum store_mode mode, const char *q, size_t ql, uint32_t k,
                     struct search_entity *out, uint32_t *n);
+/* The k entities whose name vectors are nearest to qv (dim floats, an
+ * embedding of the KB's model): the entity name index's sign-bit
+ * signatures pick max(64, 8k) candidates, their stored vectors give the
+ * refined cosine (vq.h); best first, with names. */
+int search_entity_vec(struct store *s, const float *qv, uint32_t k, struct search_entity *out, uint32_t *n);
 /* The best-matching sentence of text for q into out (NUL-terminated,
  * newlines as blanks, "..." where cut); returns its length. */
 size_t search_snippet(const char *text, size_t len, const char *q, size_t ql, char *out, size_t cap);

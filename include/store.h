@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "chunk.h"
 #include "ekb_limits.h"
 #include "embed.h"
@@ -45,7 +46,9 @@ struct arena;
 struct arena_region;
 struct port;
 struct sqlite3;
+struct sqlite3_stmt;
 struct hnsw;
+struct names;
 
 /* Gives SQLite `bytes` of r (0: all that is left) as its only heap. */
 int store_sqlite_init(struct arena_region *r, size_t bytes);
@@ -53,7 +56,7 @@ void store_sqlite_fini(void);
 /* SQLite's own accounting of the heap: bytes in use and the high-water mark. */
 void store_sqlite_mem(size_t *used, size_t *peak);
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 enum store_mode { STORE_VECTOR = 0, STORE_TEXT = 1, STORE_HYBRID = 2 };
 
@@ -68,16 +71,36 @@ struct store_hit {
 /* Progress of the document being added: bytes chunked so far of total. */
 typedef void (*store_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
-/* One HNSW index and what ties it to SQLite (search.c owns the life cycle). */
+/* The chunk index and what ties it to SQLite (store_ix.c owns the life cycle). */
 struct store_index {
     struct hnsw *h;   /* INDEX budget */
-    int kind;         /* STORE_IX_CHUNKS or STORE_IX_ENTITIES */
     uint32_t cap, n;  /* capacity, live vectors */
     int dirty;        /* differs from its file */
     int64_t gen;      /* the meta generation it reflects */
     char state[160];  /* how it was obtained at open ("loaded from ...", "rebuilt from SQLite (why)") */
 };
-enum { STORE_IX_CHUNKS = 0, STORE_IX_ENTITIES = 1 };
+
+/* The entity name index (names.h) and what ties it to SQLite: built from
+ * the entities (names, aliases, sense bases, vectors' signatures) at the
+ * first use, kept current by this process's writes (the delta), rebuilt
+ * when another process moved meta.entity_gen. Its region is sized at open
+ * from the data (store_ix.c). */
+struct store_names {
+    struct names *x;           /* NULL until built */
+    struct arena_region r;     /* carved from the INDEX budget at open */
+    uint32_t cap_ent, cap_key; /* planned at open */
+    size_t cap_blob;
+    int64_t gen;               /* meta.entity_gen it reflects */
+    int full;                  /* a write did not fit: lookups say so until a reopen */
+    char state[160];
+};
+
+/* Prepared statements kept for the life of the store (store_stmt). */
+enum store_q {
+    Q_ENT_ID, Q_ENT_INS, Q_ENT_NAME, Q_ENT_INFO, Q_ENT_DEG_S, Q_ENT_DEG_O, Q_ENT_LIT, Q_ENT_DESC, Q_ENT_ALIASES,
+    Q_ENT_SET_ALIASES, Q_PRED_ID, Q_PRED_INS, Q_PRED_GET, Q_FACT_INS, Q_FACT_IMPLIED, Q_EDGE_F, Q_EDGE_FP,
+    Q_EDGE_B, Q_EDGE_BP, Q_VEC_GET, Q_VEC_INS, Q_VEC_MISSING, Q_PRED_NAME, STORE_NQ
+};
 
 struct store {
     const struct port *port;
@@ -86,9 +109,13 @@ struct store {
     struct arena_region *scratch; /* per-call scratch, reset after each call */
     uint32_t dim;
     struct store_index ci;        /* chunks: DIR/index.hnsw */
-    struct store_index ei;        /* entity names and aliases: DIR/entities.hnsw */
-    int64_t ev_first, ev_last;    /* entity vectors added by the open transaction (-1: none) */
-    uint32_t ev_bumps;            /* entity_gen increments in the open transaction */
+    struct store_names en;        /* entity names, aliases and signatures (in memory) */
+    struct sqlite3_stmt *stmt[STORE_NQ]; /* prepared once (store_stmt), finalized at close */
+    int64_t ent_new_lo;           /* entities created by the open transaction: ids >= this (-1: none) */
+    int64_t vec_lo;               /* entities from this id on may lack a vector (-1: none) */
+    int ent_changed;              /* the open transaction changed names or aliases */
+    int64_t fact_gen;             /* bumped by every committed fact, entity or predicate change */
+    unsigned vec_threads;         /* threads for batched entity embeddings (ingest; default 1) */
     char dir[EKB_PATH_MAX];
     void *lz4;                    /* LZ4 state, STORE budget */
     char *lzbuf, *ctx;            /* compressed chunk, "<title>. <chunk>" (STORE budget) */
@@ -145,20 +172,68 @@ int store_add_stream(struct store *s, const char *ext_id, const char *title, sto
                      size_t errlen);
 /* Saves the indexes that changed (ingest calls it after each file; close does too). */
 int store_checkpoint(struct store *s, char *err, size_t errlen);
-/* Adds a fact (no-op if present). The object becomes an entity link when an
- * entity of that name exists, else a literal. Predicates "also known as",
- * "alias", "aka" also add the object to the subject's aliases. A new
- * entity name or alias is embedded into entity_vecs and the entity index. */
+/* ---- facts, entities, predicates (store_fact.c) ----
+ * A fact is subject (an entity), predicate, object (an entity, or a
+ * literal when no entity has that name; when one is made later its literal
+ * facts become links). Names compare without case. The predicate schema
+ * (store_add_predicate) gives inverse pairs and transitive predicates: a
+ * fact whose inverse is already stored is implied, not stored twice (its
+ * lookups go through the inverse). New entities get their vector (the
+ * embedded name, entity_vecs) after their transaction commits, in batches;
+ * a crash leaves them to the next open. */
+/* Adds a fact (no-op if present or implied). Predicates "also known as",
+ * "alias", "aka" also add the object to the subject's aliases. */
 int store_add_fact(struct store *s, const char *subj, const char *pred, const char *obj, double confidence,
                    const char *source, char *err, size_t errlen);
-/* Groups many facts in one transaction (documents always commit alone):
- * store_begin, store_add_fact..., store_commit(s, 1) or (s, 0) to roll back. */
+/* Adds or completes an entity: name; n aliases (NUL-separated, one after
+ * another; duplicates and the name itself ignored); description (NULL or
+ * "": keep). */
+int store_add_entity(struct store *s, const char *name, const char *aliases, unsigned n_aliases,
+                     const char *description, char *err, size_t errlen);
+/* Adds or updates a predicate of the schema: its inverse (NULL: none; the
+ * inverse predicate is made and linked back), transitive (0/1), n aliases
+ * (NUL-separated phrasings users may type). */
+int store_add_predicate(struct store *s, const char *name, const char *inverse, int transitive, const char *aliases,
+                        unsigned n_aliases, char *err, size_t errlen);
+/* Groups many writes in one transaction (documents always commit alone):
+ * store_begin, store_add_fact / store_add_entity / store_add_predicate ...,
+ * store_commit(s, 1) or (s, 0) to roll back. */
 int store_begin(struct store *s);
 int store_commit(struct store *s, int ok);
-/* Exact match (names without case); NULL means any. Calls fn per fact (stop
- * when it returns non-zero). Returns the number of facts seen or < 0. */
+/* Computes the vectors of entities that have none (after a commit; at
+ * open for what a crash left), batched, on s->vec_threads threads. */
+int store_entity_vectors(struct store *s, char *err, size_t errlen);
+
+/* Lookups by id, for the tiers (link, rel, path, find). */
+int store_entity_id(struct store *s, const char *name, int64_t *id); /* exact, without case; EKB_ENOENT */
+int store_entity_name(struct store *s, int64_t id, char *name, size_t cap);
+/* Description into desc (may be NULL), facts naming it (as subject or object) into *degree (may be NULL). */
+int store_entity_info(struct store *s, int64_t id, char *desc, size_t dcap, int64_t *degree);
+/* The int8 vector and scale of an entity (EKB_ENOENT: none yet); blob: vq_blob_bytes(dim). */
+int store_entity_vec(struct store *s, int64_t id, int8_t *blob, float *scale, int *has_residual);
+/* The predicate named name (or aliased so): id, inverse (0: none), transitive. */
+int store_pred_id(struct store *s, const char *name, int64_t *id, int64_t *inverse, int *transitive);
+int store_pred_name(struct store *s, int64_t id, char *name, size_t cap);
+/* Every predicate: fn(ctx, id, name, inverse id or 0, transitive, aliases one per line or ""). */
+typedef int (*store_pred_fn)(void *ctx, int64_t id, const char *name, int64_t inverse, int transitive,
+                             const char *aliases);
+int store_preds(struct store *s, store_pred_fn fn, void *ctx);
+/* The stored edges of entity id: forward (id is the subject: other is the
+ * object entity, or 0 with its literal) or backward (id is the object:
+ * other is the subject); pid 0: every predicate. fn returns non-zero to
+ * stop. Returns the number of edges seen, or < 0. */
+typedef int (*store_edge_fn)(void *ctx, int64_t pid, int64_t other, const char *literal, double conf);
+int store_edges(struct store *s, int64_t id, int64_t pid, int backward, store_edge_fn fn, void *ctx);
+/* Facts with object literal lit (subject ids), predicate pid (0: any). */
+int store_literal_edges(struct store *s, const char *lit, int64_t pid, store_edge_fn fn, void *ctx);
+/* Exact match (names without case; NULL means any), stored facts only
+ * (no inverse, no linking). Calls fn per fact (stop when it returns
+ * non-zero). Returns the number of facts seen or < 0. */
 int store_find_facts(struct store *s, const char *subj, const char *pred, const char *obj,
                      int (*fn)(void *ctx, const char *s, const char *p, const char *o, double conf), void *ctx);
+/* The entity name index, built (or rebuilt) if needed; EKB_ENOSPC with a
+ * reason naming BUDGET_INDEX_MB when the data does not fit. */
+int store_names_get(struct store *s, const struct names **out, char *err, size_t errlen);
 int store_count(struct store *s, int64_t *docs, int64_t *chunks, int64_t *facts);
 /* The newest document with ext_id: its text (rebuilt from its chunks and
  * checked against its SHA-256) into out[0..cap), its title into title. */
@@ -167,11 +242,12 @@ int store_get_doc(struct store *s, const char *ext_id, char *title, size_t tlen,
 /* Deletes every document with ext_id (FTS rows, chunks, vectors) in one
  * transaction; *n_docs: how many. EKB_ENOENT when there was none. */
 int store_del_doc(struct store *s, const char *ext_id, uint32_t *n_docs, char *err, size_t errlen);
-/* Deletes the exact fact (names compared without case) in one transaction,
- * with what only it kept alive: an alias (alias predicates), entities no
- * fact names any more (rows, FTS, vectors: tombstoned in the entity index
- * after COMMIT), an unused predicate. EKB_ENOENT if absent, EKB_EINVAL for
- * empty / over-long / non-UTF-8 parts, EKB_EBUSY inside store_begin(). */
+/* Deletes the exact fact (names compared without case; a fact stored as its
+ * inverse is deleted as that) in one transaction, with what only it kept
+ * alive: an alias (alias predicates), entities nothing names any more
+ * (no fact, no description, no alias of their own), an unused predicate
+ * outside the schema. EKB_ENOENT if absent, EKB_EINVAL for empty /
+ * over-long / non-UTF-8 parts, EKB_EBUSY inside store_begin(). */
 int store_del_fact(struct store *s, const char *subj, const char *pred, const char *obj, uint32_t *n);
 /* Lists documents (id, ext_id, title, bytes, chunks) in id order. */
 int store_list_docs(struct store *s, int (*fn)(void *ctx, int64_t id, const char *ext_id, const char *title,

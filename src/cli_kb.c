@@ -107,11 +107,13 @@ int cmd_kb(struct app *a, const struct global_opts *g, int argc, char **argv)
         size_t used, peak;
         store_count(&k.s, &d, &c, &f);
         store_sqlite_mem(&used, &peak);
+        const struct names *nx;
+        char nerr[300];
+        int nrc = store_names_get(&k.s, &nx, nerr, sizeof nerr);
         printf("kb %s: embedder %s (dim %u%s), %lld documents, %lld chunks, %lld facts, %u vectors (capacity %u, "
-               "index %s), %u entity vectors (capacity %u, %s), chunking min %u max %u overlap %u, sqlite heap "
-               "peak %zu KB\n",
+               "index %s), entity names: %s, chunking min %u max %u overlap %u, sqlite heap peak %zu KB\n",
                kb, k.emb.name, k.emb.dim, k.emb.is_fallback ? ", REDUCED FALLBACK" : "", (long long)d, (long long)c,
-               (long long)f, k.s.ci.n, k.s.ci.cap, k.s.ci.state, k.s.ei.n, k.s.ei.cap, k.s.ei.state, k.s.cp.min,
+               (long long)f, k.s.ci.n, k.s.ci.cap, k.s.ci.state, nrc == 0 ? k.s.en.state : nerr, k.s.cp.min,
                k.s.cp.max, k.s.cp.overlap, peak >> 10);
     }
     kb_close(&k);

@@ -17,6 +17,7 @@
 #include "ekb_err.h"
 #include "embed.h"
 #include "hnsw.h"
+#include "names.h"
 #include "search.h"
 #include "store_int.h"
 #include "utf8.h"
@@ -344,30 +345,19 @@ int search_entities(struct store *s, enum store_mode mode, const char *q, size_t
         rc = EKB_ENOMEM;
         goto out;
     }
-    if (mode != STORE_TEXT) { /* entity_vecs rows -> entities, each entity at its best rank */
-        uint32_t nr = 0;
-        if ((rc = vector_cands(s, &s->ei, q, ql, NULL, NULL, all, kk, &nr)) != 0)
-            goto out;
-        if (sqlite3_prepare_v2(s->db, "SELECT entity_id FROM entity_vecs WHERE id=?", -1, &st, NULL) != SQLITE_OK) {
-            rc = store_sql_code(sqlite3_extended_errcode(s->db));
+    if (mode != STORE_TEXT) { /* the name vectors */
+        float *v = arena_alloc(s->scratch, s->dim * sizeof(float), 64);
+        struct search_entity *ev = arena_alloc(s->scratch, kk * sizeof *ev, 16);
+        if (!v || !ev) {
+            rc = EKB_ENOMEM;
             goto out;
         }
-        for (uint32_t i = 0; i < nr; i++) {
-            sqlite3_reset(st);
-            sqlite3_bind_int64(st, 1, all[i].id);
-            if (sqlite3_step(st) != SQLITE_ROW)
-                continue;
-            int64_t eid = sqlite3_column_int64(st, 0);
-            uint32_t j = 0;
-            while (j < nv && cv[j].id != eid)
-                j++;
-            if (j == nv) {
-                cv[nv].id = eid;
-                cv[nv++].score = all[i].score;
-            }
+        if ((rc = embed_text(s->emb, q, ql, v)) != 0 || (rc = search_entity_vec(s, v, kk, ev, &nv)) != 0)
+            goto out;
+        for (uint32_t i = 0; i < nv; i++) {
+            cv[i].id = ev[i].id;
+            cv[i].score = ev[i].score;
         }
-        sqlite3_finalize(st);
-        st = NULL;
     }
     if (mode != STORE_VECTOR && (rc = text_cands(s, "entities_fts", q, ql, NULL, ct, kk, &nt)) != 0)
         goto out;
@@ -400,3 +390,56 @@ out:
     return rc;
 }
 
+
+int search_entity_vec(struct store *s, const float *qv, uint32_t k, struct search_entity *out, uint32_t *n)
+{
+    size_t mark = arena_mark(s->scratch);
+    const struct names *nx;
+    char err[200];
+    *n = 0;
+    if (k == 0 || k > EKB_STORE_K_MAX * 4)
+        return EKB_EINVAL;
+    int rc = store_names_get(s, &nx, err, sizeof err);
+    if (rc != 0)
+        return rc;
+    uint32_t kc = 8 * k < 64 ? 64 : 8 * k;
+    int8_t *q = arena_alloc(s->scratch, s->vbytes, 64), *blob = arena_alloc(s->scratch, s->vbytes, 64);
+    int16_t *qq = arena_alloc(s->scratch, s->dim * sizeof(int16_t), 64);
+    uint8_t *sig = arena_alloc(s->scratch, nx->sig_bytes + 1, 64);
+    uint32_t *ent = arena_alloc(s->scratch, kc * sizeof *ent, 16), *dist = arena_alloc(s->scratch, kc * sizeof *dist, 16);
+    if (!q || !blob || !qq || !sig || !ent || !dist) {
+        rc = EKB_ENOMEM;
+        goto out;
+    }
+    float sc = vq_quantize(qv, s->dim, q), sq = vq_refine_query(qv, s->dim, qq);
+    if (isnan(sc) || isnan(sq)) {
+        rc = EKB_EINVAL;
+        goto out;
+    }
+    names_sig_of(nx, q, sig);
+    uint32_t nc = names_nearest(nx, sig, kc, ent, dist);
+    for (uint32_t i = 0; i < nc; i++) { /* refined cosine of each candidate, the k best kept in order */
+        float es;
+        int res;
+        int64_t id = nx->id[ent[i]];
+        if (store_entity_vec(s, id, blob, &es, &res) != 0)
+            continue;
+        double score = vq_refined_score(qq, sq, s->dim, blob, es, res ? (const uint8_t *)blob + s->dim : NULL);
+        uint32_t at = *n < k ? (*n)++ : k;
+        while (at > 0 && out[at - 1].score < score) {
+            if (at < k)
+                out[at] = out[at - 1];
+            at--;
+        }
+        if (at < k) {
+            out[at].id = id;
+            out[at].score = score;
+            out[at].name[0] = 0;
+        }
+    }
+    for (uint32_t i = 0; i < *n; i++)
+        store_entity_name(s, out[i].id, out[i].name, sizeof out[i].name);
+out:
+    arena_reset(s->scratch, mark);
+    return rc;
+}

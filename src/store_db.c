@@ -71,6 +71,33 @@ static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {
     " entity_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE, label TEXT NOT NULL,"
     " vscale REAL NOT NULL, vec BLOB NOT NULL, UNIQUE(entity_id, label));"
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('entity_gen', '0'), ('entity_index_gen', '-1');",
+    /* 4: the fact graph: entity descriptions, the predicate schema (inverse, transitive, aliases), an
+     * index for backward edges by predicate and one for literals; one vector per entity (its name; the
+     * entity name index replaces the entity HNSW file) */
+    "ALTER TABLE entities ADD COLUMN description TEXT;"
+    "ALTER TABLE predicates ADD COLUMN inverse INTEGER;"
+    "ALTER TABLE predicates ADD COLUMN transitive INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE predicates ADD COLUMN aliases TEXT;"
+    "DROP INDEX facts_o;"
+    "CREATE INDEX facts_op ON facts(o_entity, p);"
+    "CREATE INDEX facts_lit ON facts(o_literal COLLATE NOCASE) WHERE o_literal IS NOT NULL;"
+    "DROP TRIGGER entities_ai; DROP TRIGGER entities_ad; DROP TRIGGER entities_au; DROP TABLE entities_fts;"
+    "CREATE VIRTUAL TABLE entities_fts USING fts5(name, aliases, description, content='entities',"
+    " content_rowid='id', tokenize='unicode61 remove_diacritics 2');"
+    "CREATE TRIGGER entities_ai AFTER INSERT ON entities BEGIN INSERT INTO entities_fts(rowid, name, aliases,"
+    " description) VALUES (new.id, new.name, new.aliases, new.description); END;"
+    "CREATE TRIGGER entities_ad AFTER DELETE ON entities BEGIN INSERT INTO entities_fts(entities_fts, rowid, name,"
+    " aliases, description) VALUES ('delete', old.id, old.name, old.aliases, old.description); END;"
+    "CREATE TRIGGER entities_au AFTER UPDATE ON entities BEGIN INSERT INTO entities_fts(entities_fts, rowid, name,"
+    " aliases, description) VALUES ('delete', old.id, old.name, old.aliases, old.description);"
+    " INSERT INTO entities_fts(rowid, name, aliases, description) VALUES (new.id, new.name, new.aliases,"
+    " new.description); END;"
+    "INSERT INTO entities_fts(entities_fts) VALUES ('rebuild');"
+    "DROP TABLE entity_vecs;"
+    "CREATE TABLE entity_vecs(entity_id INTEGER PRIMARY KEY REFERENCES entities(id) ON DELETE CASCADE,"
+    " vscale REAL NOT NULL, vec BLOB NOT NULL);"
+    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'entity_gen';"
+    "DELETE FROM meta WHERE key IN ('entity_index_gen', 'entity_index_sha256');",
 };
 
 
@@ -344,16 +371,26 @@ int store_open_cp(struct store *s, struct arena *a, const struct port *p, const 
     s->bcap = EKB_STORE_EMBED_BATCH_BYTES / s->bslot;
     s->bcap = s->bcap < 1 ? 1 : s->bcap > EKB_STORE_EMBED_BATCH ? EKB_STORE_EMBED_BATCH : s->bcap;
     s->bn = 0; /* the batch buffers are per-call scratch (store_add_stream) */
-    s->ev_first = s->ev_last = -1;
+    s->ent_new_lo = -1;
+    s->vec_lo = -1;
+    s->vec_threads = 1;
     if (!s->lz4 || !s->lzbuf || !s->ctx || !s->v || !s->q || !s->rbuf) {
         snprintf(err, errlen, "store: the store budget has no room for the ingest buffers");
         rc = EKB_ENOMEM;
         goto fail;
     }
-    if ((rc = store_entity_backfill(s, err, errlen)) != 0 || (rc = store_ix_open(s, a, err, errlen)) != 0)
+    s->fact_gen = 1;
+    int64_t ne = 0, nv = 0;
+    if (store_pragma_int(s, "SELECT count(*) FROM entities", &ne) == 0 &&
+        store_pragma_int(s, "SELECT count(*) FROM entity_vecs", &nv) == 0 && nv < ne) {
+        s->vec_lo = 0; /* a crash (or an older binary) left entities without their vector */
+        log_info("store: %lld entities have no vector yet: embedding their names", (long long)(ne - nv));
+    }
+    if ((rc = store_ix_open(s, a, err, errlen)) != 0 || (rc = store_entity_vectors(s, err, errlen)) != 0)
         goto fail;
     return 0;
 fail:
+    store_stmt_fini(s);
     sqlite3_close(s->db);
     s->db = NULL;
     return rc;
@@ -372,6 +409,7 @@ void store_close(struct store *s)
     char err[300];
     if (s->db && store_ix_save(s, err, sizeof err) != 0)
         log_warn("%s (the index will be rebuilt at the next open)", err);
+    store_stmt_fini(s);
     if (s->db)
         sqlite3_close(s->db);
     s->db = NULL;
@@ -401,24 +439,52 @@ int store_begin(struct store *s)
     int rc = store_ix_sync(s, err, sizeof err);
     if (rc != 0)
         return rc;
-    return store_exec(s, "BEGIN IMMEDIATE") == SQLITE_OK ? 0 : store_sql_code(sqlite3_extended_errcode(s->db));
+    if (store_exec(s, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return store_sql_code(sqlite3_extended_errcode(s->db));
+    store_tx_begun(s);
+    return 0;
 }
 
 int store_commit(struct store *s, int ok)
 {
+    char err[300];
     if (!ok) {
         store_exec(s, "ROLLBACK");
-        store_ix_entity_end(s, 0);
+        store_tx_ended(s, 0);
         return 0;
     }
     if (store_exec(s, "COMMIT") == SQLITE_OK) {
-        store_ix_entity_end(s, 1);
+        store_tx_ended(s, 1);
+        int rc = store_entity_vectors(s, err, sizeof err);
+        if (rc != 0)
+            log_warn("%s (the vectors are computed at the next open)", err);
         return 0;
     }
     int rc = store_sql_code(sqlite3_extended_errcode(s->db));
     store_exec(s, "ROLLBACK");
-    store_ix_entity_end(s, 0);
+    store_tx_ended(s, 0);
     return rc;
+}
+
+sqlite3_stmt *store_stmt(struct store *s, enum store_q q, const char *sql)
+{
+    if (q >= STORE_NQ)
+        return NULL;
+    if (!s->stmt[q] && sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[q], NULL) != SQLITE_OK) {
+        s->stmt[q] = NULL;
+        return NULL;
+    }
+    sqlite3_reset(s->stmt[q]);
+    sqlite3_clear_bindings(s->stmt[q]);
+    return s->stmt[q];
+}
+
+void store_stmt_fini(struct store *s)
+{
+    for (int i = 0; i < STORE_NQ; i++) {
+        sqlite3_finalize(s->stmt[i]);
+        s->stmt[i] = NULL;
+    }
 }
 
 int store_count(struct store *s, int64_t *docs, int64_t *chunks, int64_t *facts)

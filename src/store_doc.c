@@ -87,7 +87,7 @@ static int flush_chunks(struct add_ctx *c)
         sqlite3_bind_int64(c->vec, 3, s->bid[i]);
         if (sqlite3_step(c->vec) != SQLITE_DONE)
             return store_sql_err(s, c->err, c->errlen, "chunk vector");
-        rc = store_ix_add(s, &s->ci, s->bid[i], s->q, sc, c->err, c->errlen);
+        rc = store_ix_add(s, s->bid[i], s->q, sc, c->err, c->errlen);
     }
     s->bn = 0;
     return rc;

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sqlite3.h>
+
 #include "store.h"
 
 /* ---- store_db.c ---- */
@@ -28,6 +30,10 @@ int store_check_str(const char *what, const char *v, size_t max, char *err, size
 int store_meta_get(struct store *s, const char *key, char *out, size_t ol);
 int store_meta_set(struct store *s, const char *key, const char *val);
 int64_t store_meta_i64(struct store *s, const char *key); /* -1 when absent */
+/* Statement q, prepared from sql at its first use and kept until close
+ * (reset and unbound on every call); NULL when SQLite refuses it. */
+sqlite3_stmt *store_stmt(struct store *s, enum store_q q, const char *sql);
+void store_stmt_fini(struct store *s);
 
 /* ---- store_doc.c ---- */
 /* The text a chunk is embedded and FTS-indexed as: "<title>. <chunk
@@ -38,8 +44,10 @@ size_t store_index_text(const char *title, const char *t, size_t n, char *out);
 int store_chunk_text(struct store *s, int64_t chunk_id, char *out, size_t cap, size_t *len, struct store_hit *h);
 
 /* ---- store_fact.c ---- */
-/* Entities without vectors (KBs of schema < 3) get them, in one transaction. */
-int store_entity_backfill(struct store *s, char *err, size_t errlen);
+/* A write transaction began (own or store_begin) / ended (committed or
+ * rolled back): entity bookkeeping, the name index follows. */
+void store_tx_begun(struct store *s);
+void store_tx_ended(struct store *s, int committed);
 
 /* ---- store_ix.c: the indexes and their coupling to SQLite ---- */
 int store_ix_open(struct store *s, struct arena *a, char *err, size_t errlen);
@@ -49,21 +57,21 @@ int store_ix_rebuild(struct store *s, struct store_index *x, const char *why, ch
 int store_ix_save(struct store *s, char *err, size_t errlen);
 /* Another process changed the KB (a generation moved): rebuild. */
 int store_ix_sync(struct store *s, char *err, size_t errlen);
-/* Inserts vec BLOB blob (vq.h) with scale as id into x, inside the
- * caller's transaction; the error names the index and BUDGET_INDEX_MB when
- * it is full. */
-int store_ix_add(struct store *s, struct store_index *x, int64_t id, const int8_t *blob, float scale, char *err,
-                 size_t errlen);
+/* Inserts vec BLOB blob (vq.h) with scale as id into the chunk index,
+ * inside the caller's transaction; the error names BUDGET_INDEX_MB when it
+ * is full. */
+int store_ix_add(struct store *s, int64_t id, const int8_t *blob, float scale, char *err, size_t errlen);
 /* Tombstones ids (after a committed delete) / ids first..last (after a
- * rollback); x->n follows. */
+ * rollback); the count follows. */
 void store_ix_drop(struct store_index *x, const int64_t *ids, uint32_t n);
 void store_ix_drop_range(struct store_index *x, int64_t first, int64_t last);
 /* A transaction that changed x committed, moving its generation by gens. */
 void store_ix_committed(struct store_index *x, uint32_t gens);
-/* An entity vector added inside the open transaction: pending until
- * store_ix_entity_end(s, 1) (committed) or (s, 0) (rolled back: removed). */
-int store_ix_entity_add(struct store *s, int64_t id, const int8_t *blob, float scale, char *err, size_t errlen);
-void store_ix_entity_end(struct store *s, int committed);
-void store_ix_entity_forget(struct store *s); /* nothing pending (after a backfill) */
+/* The name index after this process's committed entity changes: entities
+ * with id >= lo are new; changed: names/aliases of older ones changed or
+ * entities went (then it is rebuilt at the next use). */
+void store_names_follow(struct store *s, int64_t lo, int changed);
+/* A vector was stored for entity id: its signature joins the name index. */
+void store_names_vec(struct store *s, int64_t id, const int8_t *q);
 
 #endif

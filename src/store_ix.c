@@ -1,17 +1,22 @@
-/* store_ix.c: the two HNSW indexes of a knowledge base and what ties
- * them to SQLite (see store.h): chunks (DIR/index.hnsw) and entity names
- * and aliases (DIR/entities.hnsw, EKB_STORE_ENTITY_IX_PCT % of the INDEX
- * budget). At open each file is loaded only if meta says it was saved at
- * the current data generation, its header checksum is the one recorded
- * then, hnsw_load verifies it and it holds as many vectors as SQLite; else
- * it is rebuilt from the vectors in SQLite (logged, reason kept in state).
- * Saved (hnsw_save) when changed, then the generation and checksum go to
- * meta. Writers go through here: inserts during a transaction, tombstones
- * after a committed delete, the undo of a rolled-back transaction.
- * Invariants: each index holds exactly the SQLite rows that have a vector
- * (chunks with length(vec) > 0; entity_vecs), checked by count at load and
- * by id in store_index_verify; x->gen is the meta generation it reflects.
- * Failure: EKB_E* codes; EKB_ENOSPC (index full: raise BUDGET_INDEX_MB). */
+/* store_ix.c: the in-memory indexes of a knowledge base and what ties
+ * them to SQLite (see store.h), both in the INDEX budget.
+ * The entity name index (names.h) gets its region first, planned at open
+ * from the entities (with room to grow by a quarter); it is built at its
+ * first use, follows this process's writes (new entities join the delta,
+ * renames and deletions rebuild it), and is rebuilt when another process
+ * moved meta.entity_gen.
+ * The chunk index (HNSW, DIR/index.hnsw) gets the rest. At open the file
+ * is loaded only if meta says it was saved at the current data generation,
+ * its header checksum is the one recorded then, hnsw_load verifies it and
+ * it holds as many vectors as SQLite; else it is rebuilt from the vectors
+ * in SQLite (logged, reason kept in state). Saved (hnsw_save) when
+ * changed, then the generation and checksum go to meta. Writers go through
+ * here: inserts during a transaction, tombstones after a committed delete,
+ * the undo of a rolled-back transaction.
+ * Invariants: the chunk index holds exactly the chunks that have a vector,
+ * checked by count at load and by id in store_index_verify; ci.gen and
+ * en.gen are the meta generations they reflect.
+ * Failure: EKB_E* codes; EKB_ENOSPC names BUDGET_INDEX_MB and the size. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +27,8 @@
 #include "ekb_err.h"
 #include "embed.h"
 #include "hnsw.h"
+#include "lex.h"
+#include "names.h"
 #include "log.h"
 #include "port.h"
 #include "store.h"
@@ -30,17 +37,16 @@
 
 static const struct ix_desc {
     const char *file, *gen_key, *igen_key, *sha_key, *count_sql, *rows_sql, *ids_sql;
-} DESC[2] = {
+} DESC[1] = {
     {"index.hnsw", "data_gen", "index_gen", "index_sha256", "SELECT count(*) FROM chunks WHERE length(vec) > 0",
      "SELECT id, vscale, vec FROM chunks WHERE length(vec) > 0 ORDER BY id",
      "SELECT id FROM chunks WHERE length(vec) > 0"},
-    {"entities.hnsw", "entity_gen", "entity_index_gen", "entity_index_sha256", "SELECT count(*) FROM entity_vecs",
-     "SELECT id, vscale, vec FROM entity_vecs ORDER BY id", "SELECT id FROM entity_vecs"},
 };
 
 static void index_path(const struct store *s, const struct store_index *x, char *out, size_t n)
 {
-    snprintf(out, n, "%s/%s", s->dir, DESC[x->kind].file);
+    (void)x;
+    snprintf(out, n, "%s/%s", s->dir, DESC[0].file);
 }
 
 static int64_t count_sql(struct store *s, const char *sql)
@@ -81,7 +87,7 @@ static int file_sha(struct store *s, const char *path, char hex[65], char *why, 
 
 int store_ix_rebuild(struct store *s, struct store_index *x, const char *why, char *err, size_t errlen)
 {
-    const struct ix_desc *d = &DESC[x->kind];
+    const struct ix_desc *d = &DESC[0];
     sqlite3_stmt *st;
     int64_t t0 = s->port->mono_ns();
     int rc = 0;
@@ -127,7 +133,7 @@ int store_ix_rebuild(struct store *s, struct store_index *x, const char *why, ch
 static int index_open(struct store *s, struct store_index *x, struct arena_region *r, size_t bytes, char *err,
                       size_t errlen)
 {
-    const struct ix_desc *d = &DESC[x->kind];
+    const struct ix_desc *d = &DESC[0];
     struct hnsw_params hp;
     struct hnsw_stats hs;
     char path[EKB_PATH_MAX + 32], why[200], msha[72] = "", fsha[65];
@@ -165,13 +171,58 @@ static int index_open(struct store *s, struct store_index *x, struct arena_regio
     return store_ix_rebuild(s, x, why, err, errlen);
 }
 
+/* The entity name index's region, from the data: entities, key count and
+ * key bytes (names, sense bases, aliases) with room to grow by a quarter
+ * (and at least 1024 entities / 64 KiB). */
+static int names_plan(struct store *s, struct arena_region *r, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    int64_t n = 0, nb = 0, ab = 0, na = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT count(*), coalesce(sum(length(CAST(name AS BLOB))), 0), coalesce(sum(length(CAST("
+                           "aliases AS BLOB))), 0), coalesce(sum(CASE WHEN aliases IS NULL OR aliases = '' THEN 0 ELSE"
+                           " 1 + length(aliases) - length(replace(aliases, char(10), '')) END), 0) FROM entities",
+                           -1, &st, NULL) != SQLITE_OK)
+        return store_sql_err(s, err, errlen, "counting entities");
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+        nb = sqlite3_column_int64(st, 1);
+        ab = sqlite3_column_int64(st, 2);
+        na = sqlite3_column_int64(st, 3);
+    }
+    sqlite3_finalize(st);
+    uint64_t ce = (uint64_t)n + (uint64_t)n / 4 + 1024, ck = (uint64_t)(2 * n + na) + (uint64_t)(2 * n + na) / 4 + 2048;
+    uint64_t cb = (uint64_t)(2 * nb + ab) + (uint64_t)(2 * nb + ab) / 4 + (64u << 10);
+    if (ce > UINT32_MAX / 2 || ck > UINT32_MAX / 2) {
+        snprintf(err, errlen, "store: %lld entities are over this build's limits", (long long)n);
+        return EKB_ETOOBIG;
+    }
+    size_t need = names_bytes((uint32_t)ce, (uint32_t)ck, (size_t)cb, s->dim / 8) + sizeof(struct names) + 256;
+    if (need > arena_avail(r)) {
+        snprintf(err, errlen,
+                 "store: the entity name index of %lld entities needs %.1f MB of the index budget, %.1f MB are "
+                 "free: raise BUDGET_INDEX_MB",
+                 (long long)n, (double)need / 1048576.0, (double)arena_avail(r) / 1048576.0);
+        return EKB_ENOSPC;
+    }
+    int rc = arena_carve(r, need, "names", &s->en.r);
+    if (rc != 0) {
+        snprintf(err, errlen, "store: cannot carve %zu bytes for the entity name index: raise BUDGET_INDEX_MB", need);
+        return rc;
+    }
+    s->en.cap_ent = (uint32_t)ce;
+    s->en.cap_key = (uint32_t)ck;
+    s->en.cap_blob = (size_t)cb;
+    s->en.gen = -1;
+    s->en.x = NULL;
+    snprintf(s->en.state, sizeof s->en.state, "not built yet (room for %u entities)", s->en.cap_ent);
+    return 0;
+}
+
 int store_ix_open(struct store *s, struct arena *a, char *err, size_t errlen)
 {
     struct arena_region *r = arena_budget(a, ARENA_INDEX);
-    size_t eb = arena_avail(r) / 100 * EKB_STORE_ENTITY_IX_PCT;
-    s->ci.kind = STORE_IX_CHUNKS;
-    s->ei.kind = STORE_IX_ENTITIES;
-    int rc = index_open(s, &s->ei, r, eb, err, errlen);
+    int rc = names_plan(s, r, err, errlen);
     if (rc == 0)
         rc = index_open(s, &s->ci, r, 0, err, errlen);
     return rc;
@@ -179,7 +230,7 @@ int store_ix_open(struct store *s, struct arena *a, char *err, size_t errlen)
 
 static int index_save(struct store *s, struct store_index *x, char *err, size_t errlen)
 {
-    const struct ix_desc *d = &DESC[x->kind];
+    const struct ix_desc *d = &DESC[0];
     char path[EKB_PATH_MAX + 32], g[32], sha[65], why[120];
     index_path(s, x, path, sizeof path);
     int rc = hnsw_save(x->h, s->port, path, s->emb->weights_sha256, err, errlen);
@@ -207,31 +258,26 @@ static int index_save(struct store *s, struct store_index *x, char *err, size_t 
 
 int store_ix_save(struct store *s, char *err, size_t errlen)
 {
-    int rc = 0;
     if (s->ci.h && s->ci.dirty)
-        rc = index_save(s, &s->ci, err, errlen);
-    if (rc == 0 && s->ei.h && s->ei.dirty)
-        rc = index_save(s, &s->ei, err, errlen);
-    return rc;
+        return index_save(s, &s->ci, err, errlen);
+    return 0;
 }
 
 int store_ix_sync(struct store *s, char *err, size_t errlen)
 {
-    struct store_index *xs[2] = {&s->ci, &s->ei};
-    for (int i = 0; i < 2; i++) {
-        int64_t g = store_meta_i64(s, DESC[xs[i]->kind].gen_key);
-        if (g != xs[i]->gen) {
-            int rc = store_ix_rebuild(s, xs[i], "changed by another process", err, errlen);
-            if (rc != 0)
-                return rc;
-        }
+    if (store_meta_i64(s, DESC[0].gen_key) != s->ci.gen) {
+        int rc = store_ix_rebuild(s, &s->ci, "changed by another process", err, errlen);
+        if (rc != 0)
+            return rc;
     }
+    if (s->en.x && store_meta_i64(s, "entity_gen") != s->en.gen)
+        s->en.x = NULL; /* another process changed the entities: rebuilt at the next use */
     return 0;
 }
 
 static int index_verify(struct store *s, struct store_index *x, char *out, size_t len)
 {
-    const struct ix_desc *d = &DESC[x->kind];
+    const struct ix_desc *d = &DESC[0];
     sqlite3_stmt *st;
     int64_t want = count_sql(s, d->count_sql), missing = 0;
     if (sqlite3_prepare_v2(s->db, d->ids_sql, -1, &st, NULL) != SQLITE_OK)
@@ -253,26 +299,27 @@ static int index_verify(struct store *s, struct store_index *x, char *out, size_
 
 int store_index_verify(struct store *s, char *out, size_t len)
 {
-    char a[300], b[300];
-    int rc = index_verify(s, &s->ci, a, sizeof a), rc2 = index_verify(s, &s->ei, b, sizeof b);
-    snprintf(out, len, "%s; %s", a, b);
+    char a[300], err[200];
+    const struct names *nx;
+    int rc = index_verify(s, &s->ci, a, sizeof a);
+    int rc2 = store_names_get(s, &nx, err, sizeof err);
+    snprintf(out, len, "%s; entity names: %s", a, rc2 == 0 ? s->en.state : err);
     return rc != 0 ? rc : rc2;
 }
 
 
 /* ---------------------------------------------------- writers' coupling */
-int store_ix_add(struct store *s, struct store_index *x, int64_t id, const int8_t *blob, float scale, char *err,
-                 size_t errlen)
+int store_ix_add(struct store *s, int64_t id, const int8_t *blob, float scale, char *err, size_t errlen)
 {
+    struct store_index *x = &s->ci;
     if (!x->h)
         return 0;
     int rc = hnsw_insert_q8r(x->h, (uint64_t)id, blob, scale, (const uint8_t *)blob + s->dim);
-    const char *what = x->kind == STORE_IX_CHUNKS ? "vector" : "entity";
     if (rc == EKB_ENOSPC)
-        snprintf(err, errlen, "store: the %s index is full (%u vectors, capacity %u): raise BUDGET_INDEX_MB", what,
+        snprintf(err, errlen, "store: the vector index is full (%u vectors, capacity %u): raise BUDGET_INDEX_MB",
                  hnsw_count(x->h), x->cap);
     else if (rc != 0)
-        snprintf(err, errlen, "store: %s index insert failed: %s", what, ekb_strerror(rc));
+        snprintf(err, errlen, "store: vector index insert failed: %s", ekb_strerror(rc));
     return rc;
 }
 
@@ -305,35 +352,129 @@ void store_ix_committed(struct store_index *x, uint32_t gens)
     x->n = hnsw_count(x->h);
 }
 
-int store_ix_entity_add(struct store *s, int64_t id, const int8_t *blob, float scale, char *err, size_t errlen)
+/* ---------------------------------------------------- the entity name index */
+/* The keys of one entity: its folded name, its sense base, its aliases. */
+static int names_add_all(struct names *nx, uint32_t e, const char *name, const char *aliases)
 {
-    int rc = store_ix_add(s, &s->ei, id, blob, scale, err, errlen);
-    if (rc != 0 || !s->ei.h)
+    static _Thread_local char k[LEX_KEY_MAX];
+    size_t n = lex_fold(name, strlen(name), k, sizeof k, 0);
+    int rc = 0;
+    if (n != (size_t)-1 && n > 0)
+        rc = names_add_key(nx, e, k, n, NAME_NAME);
+    if (rc == 0 && lex_sense_base(name, strlen(name)) > 0) {
+        n = lex_fold(name, strlen(name), k, sizeof k, LEX_NO_SENSE);
+        if (n != (size_t)-1 && n > 0)
+            rc = names_add_key(nx, e, k, n, NAME_SENSE);
+    }
+    for (const char *a = aliases; rc == 0 && a && *a;) {
+        const char *nl = strchr(a, '\n');
+        size_t l = nl ? (size_t)(nl - a) : strlen(a);
+        n = l ? lex_fold(a, l, k, sizeof k, 0) : 0;
+        if (n != (size_t)-1 && n > 0)
+            rc = names_add_key(nx, e, k, n, NAME_ALIAS);
+        a = nl ? nl + 1 : NULL;
+    }
+    return rc;
+}
+
+/* Adds the entities with id >= lo (all: lo 0) and their vectors' signatures. */
+static int names_load(struct store *s, struct names *nx, int64_t lo)
+{
+    sqlite3_stmt *st;
+    int rc = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT id, name, aliases FROM entities WHERE id >= ? ORDER BY id", -1, &st,
+                           NULL) != SQLITE_OK)
+        return store_sql_code(sqlite3_extended_errcode(s->db));
+    sqlite3_bind_int64(st, 1, lo);
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+        int32_t e = names_add_entity(nx, sqlite3_column_int64(st, 0));
+        rc = e < 0 ? (int)e
+                   : names_add_all(nx, (uint32_t)e, (const char *)sqlite3_column_text(st, 1),
+                                   (const char *)sqlite3_column_text(st, 2));
+    }
+    sqlite3_finalize(st);
+    if (rc != 0 || !nx->sig)
         return rc;
-    if (s->ev_first < 0)
-        s->ev_first = id;
-    s->ev_last = id;
-    s->ev_bumps++;
+    if (sqlite3_prepare_v2(s->db, "SELECT entity_id, vec FROM entity_vecs WHERE entity_id >= ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return store_sql_code(sqlite3_extended_errcode(s->db));
+    sqlite3_bind_int64(st, 1, lo);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int32_t e = names_find_entity(nx, sqlite3_column_int64(st, 0));
+        if (e >= 0 && (size_t)sqlite3_column_bytes(st, 1) >= s->dim)
+            names_set_sig(nx, (uint32_t)e, sqlite3_column_blob(st, 1));
+    }
+    sqlite3_finalize(st);
     return 0;
 }
 
-/* The open transaction ended: committed (the pending entity vectors stay,
- * the index reflects one more generation per label) or rolled back (they
- * leave the index). */
-void store_ix_entity_end(struct store *s, int committed)
+static int names_full(struct store *s, char *err, size_t errlen)
 {
-    if (s->ev_first >= 0 && s->ei.h) {
-        if (committed)
-            store_ix_committed(&s->ei, s->ev_bumps);
-        else
-            store_ix_drop_range(&s->ei, s->ev_first, s->ev_last);
-    }
-    store_ix_entity_forget(s);
+    snprintf(err, errlen,
+             "store: the entity name index is full (room for %u entities, %u keys, %zu key bytes planned at open): "
+             "reopen the knowledge base (the plan follows the data) or raise BUDGET_INDEX_MB",
+             s->en.cap_ent, s->en.cap_key, s->en.cap_blob);
+    return EKB_ENOSPC;
 }
 
-
-void store_ix_entity_forget(struct store *s)
+int store_names_get(struct store *s, const struct names **out, char *err, size_t errlen)
 {
-    s->ev_first = s->ev_last = -1;
-    s->ev_bumps = 0;
+    int rc = store_ix_sync(s, err, errlen);
+    if (rc != 0)
+        return rc;
+    if (s->en.full)
+        return names_full(s, err, errlen);
+    if (s->en.x) {
+        if (s->en.x->n_key - s->en.x->n_sorted > 4096)
+            names_sort(s->en.x); /* a large delta: sorted again */
+        *out = s->en.x;
+        return 0;
+    }
+    int64_t t0 = s->port->mono_ns();
+    arena_reset(&s->en.r, 0);
+    struct names *nx = arena_alloc(&s->en.r, sizeof *nx, 64);
+    if (!nx || (rc = names_init(nx, &s->en.r, s->en.cap_ent, s->en.cap_key, s->en.cap_blob, s->dim / 8)) != 0) {
+        snprintf(err, errlen, "store: no room for the entity name index: raise BUDGET_INDEX_MB");
+        return EKB_ENOMEM;
+    }
+    s->en.gen = store_meta_i64(s, "entity_gen");
+    rc = names_load(s, nx, 0);
+    if (rc == EKB_ENOSPC)
+        return names_full(s, err, errlen);
+    if (rc != 0) {
+        snprintf(err, errlen, "store: reading the entities: %s", ekb_strerror(rc));
+        return rc;
+    }
+    names_sort(nx);
+    s->en.x = nx;
+    snprintf(s->en.state, sizeof s->en.state, "%u entities, %u keys, built in %.0f ms", nx->n_ent, nx->n_key,
+             (double)(s->port->mono_ns() - t0) * 1e-6);
+    log_info("store: entity name index: %s", s->en.state);
+    *out = nx;
+    return 0;
+}
+
+void store_names_follow(struct store *s, int64_t lo, int changed)
+{
+    if (!s->en.x)
+        return;
+    if (changed) { /* renamed aliases or entities gone: rebuilt at the next use */
+        s->en.x = NULL;
+        return;
+    }
+    if (lo >= 0 && names_load(s, s->en.x, lo) != 0) {
+        s->en.full = 1;
+        log_warn("store: the entity name index is full: new names are found again after a reopen "
+                 "(or raise BUDGET_INDEX_MB)");
+    }
+    s->en.gen = store_meta_i64(s, "entity_gen");
+}
+
+void store_names_vec(struct store *s, int64_t id, const int8_t *q)
+{
+    if (!s->en.x)
+        return;
+    int32_t e = names_find_entity(s->en.x, id);
+    if (e >= 0)
+        names_set_sig(s->en.x, (uint32_t)e, q);
 }

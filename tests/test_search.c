@@ -56,6 +56,20 @@ static int teardown(void **state)
 
 static int utf8_ok(const char *s) { return utf8_valid(s, strlen(s), NULL); }
 
+/* The first column of the first row of sql (with ?1 = arg), -1 when none. */
+static int64_t q_i64(struct store *s, const char *sql, const char *arg)
+{
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
+    if (arg)
+        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
 static void snippets(void **state)
 {
     char out[EKB_STORE_SNIPPET_MAX];
@@ -304,7 +318,6 @@ static void index_files_bound_and_atomic(void **state)
     for (int i = 0; i < 3; i++)
         add(&s, DOCS[i][0], DOCS[i][1], DOCS[i][2]);
     assert_int_equal(store_add_fact(&s, "tungsten", "also known as", "wolfram", 1.0, "t", err, sizeof err), 0);
-    assert_int_equal(s.ei.n, 2); /* name + alias, in the entity index only */
     uint32_t chunks = s.ci.n;
     store_close(&s);
     reset_budgets(mi, ms);
@@ -313,7 +326,6 @@ static void index_files_bound_and_atomic(void **state)
     /* reopen: both files verified and loaded */
     open_kb(&e, &s, kb, 0);
     assert_non_null(strstr(s.ci.state, "loaded from index.hnsw"));
-    assert_non_null(strstr(s.ei.state, "loaded from entities.hnsw"));
     assert_int_equal(s.ci.n, chunks);
     add(&s, DOCS[3][0], DOCS[3][1], DOCS[3][2]);
     store_close(&s);
@@ -322,7 +334,6 @@ static void index_files_bound_and_atomic(void **state)
     spill(path, old, on);
     open_kb(&e, &s, kb, 0);
     assert_non_null(strstr(s.ci.state, "rebuilt from SQLite (the file is not the one saved at generation"));
-    assert_non_null(strstr(s.ei.state, "loaded"));
     assert_int_equal(s.ci.n, chunks + 1);
     store_close(&s);
     reset_budgets(mi, ms);
@@ -359,24 +370,19 @@ static void index_files_bound_and_atomic(void **state)
     assert_int_equal(slurp(path, after, sizeof after), cn);
     assert_memory_equal(after, cur, cn);
     assert_int_equal(access(tmp, F_OK), -1);
-    /* a corrupt entity file is rebuilt on its own */
-    FILE *f = fopen(epath, "r+b");
-    assert_non_null(f);
-    fseek(f, 170, SEEK_SET);
-    fputc(0x5a ^ fgetc(f), f);
-    fclose(f);
+    /* the entity name index is built from SQLite whatever the files: a stale entities.hnsw of an older
+     * schema is ignored */
+    spill(epath, "EKBHNSW", 7);
     open_kb(&e, &s, kb, 0);
     assert_non_null(strstr(s.ci.state, "older than the data"));
-    assert_non_null(strstr(s.ei.state, "rebuilt"));
-    assert_int_equal(s.ei.n, 2);
     struct search_entity ent[2];
     uint32_t n;
-    assert_int_equal(search_entities(&s, STORE_VECTOR, "wolfram", 7, 2, ent, &n), 0);
+    assert_int_equal(search_entities(&s, STORE_TEXT, "wolfram", 7, 2, ent, &n), 0);
     assert_string_equal(ent[0].name, "tungsten");
     char res[700];
     assert_int_equal(store_index_verify(&s, res, sizeof res), 0);
     assert_non_null(strstr(res, "index.hnsw ok"));
-    assert_non_null(strstr(res, "entities.hnsw ok"));
+    assert_non_null(strstr(res, "entity names: 1 entities"));
     store_close(&s);
     reset_budgets(mi, ms);
 }
@@ -420,14 +426,11 @@ static void deletes_tombstone(void **state)
     assert_int_equal(search_run(&s, STORE_VECTOR, DOCS[1][2], strlen(DOCS[1][2]), 8, NULL, hits, &n, err, sizeof err), 0);
     for (uint32_t i = 0; i < n; i++)
         assert_string_not_equal(hits[i].ext_id, "el:iron");
-    /* entity vectors of a rolled-back transaction leave the entity index */
-    uint32_t en = s.ei.n;
+    /* an entity of a rolled-back transaction is nowhere: no row, no vector, not found */
     assert_int_equal(store_begin(&s), 0);
     assert_int_equal(store_add_fact(&s, "osmium", "symbol", "Os", 1.0, "t", err, sizeof err), 0);
-    assert_int_equal(s.ei.n, en);
-    assert_true(hnsw_count(s.ei.h) == en + 1);
     assert_int_equal(store_commit(&s, 0), 0);
-    assert_int_equal(hnsw_count(s.ei.h), en);
+    assert_int_equal(q_i64(&s, "SELECT count(*) FROM entity_vecs", NULL), 0);
     struct search_entity ent[2];
     assert_int_equal(search_entities(&s, STORE_HYBRID, "osmium", 6, 2, ent, &n), 0);
     assert_int_equal(n, 0);
@@ -726,18 +729,6 @@ static void query_vector_identical(void **state)
 }
 
 /* Entities live as long as a fact names them (docs/protocol.md FACT DEL). */
-static int64_t q_i64(struct store *s, const char *sql, const char *arg)
-{
-    sqlite3_stmt *st;
-    int64_t v = -1;
-    assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
-    if (arg)
-        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
 
 /* 1 if an entity search in mode m for q returns the entity named name. */
 static int ent_found(struct store *s, int m, const char *q, const char *name)
@@ -763,20 +754,21 @@ static double ent_best(struct store *s, const char *q, const char *name)
     return -2;
 }
 
-#define EV_ID_OF "SELECT v.id FROM entity_vecs v WHERE v.label=?1"
+#define ENT_ID_OF "SELECT id FROM entities WHERE name=?1"
 
 /* FACT DEL: an alias whose last alias fact goes leaves the entity's aliases
- * and its vector; an entity no fact names any more (as subject or object)
- * goes with its vectors (tombstoned in the entity index, entity_gen + 1),
- * an unused predicate too; a DOC DEL never touches facts or entities. The
- * saved entity index keeps the tombstones (loaded, verified), a rebuilt one
- * lacks the rows; re-adding a fact brings a fresh entity back. */
+ * (text search no longer finds it by that name); an entity nothing names
+ * any more (no fact as subject or object, no description, no alias) goes
+ * with its vector (ON DELETE CASCADE) and FTS row, entity_gen moves; an
+ * unused predicate goes too; a DOC DEL never touches facts or entities.
+ * Every entity has one vector (its name) after its commit; reopening
+ * rebuilds the name index from SQLite with the same answers; re-adding a
+ * fact brings a fresh entity back. */
 static void entities_follow_facts(void **state)
 {
     struct embedder e;
     struct store s;
-    struct hnsw_stats h0, h1;
-    char err[300], kb[200], path[300];
+    char err[300], kb[200];
     uint32_t n;
     (void)state;
     size_t mi = arena_mark(arena_budget(&A, ARENA_INDEX)), ms = arena_mark(arena_budget(&A, ARENA_STORE));
@@ -789,15 +781,15 @@ static void entities_follow_facts(void **state)
     assert_int_equal(store_add_fact(&s, "osmium", "aka", "bluish metal", 1.0, "t", err, sizeof err), 0);
     assert_int_equal(store_add_fact(&s, "iridium", "symbol", "Ir", 1.0, "t", err, sizeof err), 0);
     assert_int_equal(store_add_fact(&s, "iridium", "beside", "osmium", 1.0, "t", err, sizeof err), 0); /* an entity link */
-    int64_t os_alias = q_i64(&s, EV_ID_OF, "element seventy six"), os_name = q_i64(&s, EV_ID_OF, "osmium");
-    assert_true(os_alias > 0 && os_name > 0);
-    assert_int_equal(s.ei.n, 4); /* osmium, 2 aliases, iridium */
-    for (int m = 0; m < 3; m++)
-        assert_true(ent_found(&s, m, "element seventy six", "osmium"));
-    double before = ent_best(&s, "element seventy six", "osmium");
-    assert_true(before > 0.95); /* its own label */
+    int64_t os_id = q_i64(&s, ENT_ID_OF, "osmium");
+    assert_true(os_id > 0);
+    assert_int_equal(q_i64(&s, "SELECT count(*) FROM entities", NULL), 2);
+    assert_int_equal(q_i64(&s, "SELECT count(*) FROM entity_vecs", NULL), 2); /* one per entity, after commit */
+    assert_true(ent_found(&s, STORE_TEXT, "element seventy six", "osmium"));
+    assert_true(ent_found(&s, STORE_HYBRID, "element seventy six", "osmium"));
+    assert_true(ent_found(&s, STORE_VECTOR, "osmium", "osmium"));
+    assert_true(ent_best(&s, "osmium", "osmium") > 0.99); /* its own name */
     int64_t g0 = store_meta_i64(&s, "entity_gen");
-    hnsw_get_stats(s.ei.h, &h0);
     /* bad input: refused, nothing changes */
     assert_int_equal(store_del_fact(&s, "osmium", "", "Os", &n), EKB_EINVAL);
     assert_int_equal(store_del_fact(&s, NULL, "symbol", "Os", &n), EKB_EINVAL);
@@ -817,33 +809,23 @@ static void entities_follow_facts(void **state)
     /* the symbol fact goes; osmium is still named by facts */
     assert_int_equal(store_del_fact(&s, "OSMIUM", "Symbol", "os", &n), 0);
     assert_int_equal(n, 1);
-    assert_int_equal(q_i64(&s, "SELECT count(*) FROM entities WHERE name=?1", "osmium"), 1);
-    assert_int_equal(store_meta_i64(&s, "entity_gen"), g0); /* no vector left */
-    /* the last fact of one alias: the alias leaves the entity and the index */
+    assert_int_equal(q_i64(&s, ENT_ID_OF, "osmium"), os_id);
+    assert_int_equal(store_meta_i64(&s, "entity_gen"), g0);
+    /* the last fact of one alias: the alias leaves the entity */
     assert_int_equal(store_del_fact(&s, "osmium", "also known as", "Element Seventy Six", &n), 0);
-    assert_int_equal(q_i64(&s, EV_ID_OF, "element seventy six"), -1);
-    assert_false(hnsw_contains(s.ei.h, (uint64_t)os_alias));
     assert_int_equal(q_i64(&s, "SELECT count(*) FROM entities WHERE aliases=?1", "bluish metal"), 1);
     assert_int_equal(store_meta_i64(&s, "entity_gen"), g0 + 1);
-    assert_int_equal(s.ei.n, 3);
-    /* text: no entity has those words any more; vector: osmium's nearest label is no longer that one */
     assert_false(ent_found(&s, STORE_TEXT, "element seventy six", "osmium"));
-    assert_true(ent_best(&s, "element seventy six", "osmium") < before - 0.2);
     assert_true(ent_found(&s, STORE_TEXT, "bluish metal", "osmium"));
     /* the last facts naming osmium: the alias fact, then iridium's link to it */
     assert_int_equal(store_del_fact(&s, "osmium", "aka", "bluish metal", &n), 0);
-    assert_int_equal(q_i64(&s, "SELECT count(*) FROM entities WHERE name=?1", "osmium"), 1); /* still an object */
-    assert_true(hnsw_contains(s.ei.h, (uint64_t)os_name));
+    assert_int_equal(q_i64(&s, ENT_ID_OF, "osmium"), os_id); /* still an object */
     assert_int_equal(store_del_fact(&s, "iridium", "beside", "osmium", &n), 0);
-    assert_int_equal(q_i64(&s, "SELECT count(*) FROM entities WHERE name=?1", "osmium"), 0);
+    assert_int_equal(q_i64(&s, ENT_ID_OF, "osmium"), -1);
     assert_int_equal(q_i64(&s, "SELECT count(*) FROM entity_vecs", NULL), 1);
     assert_int_equal(q_i64(&s, "SELECT count(*) FROM predicates WHERE name=?1", "beside"), 0);
     assert_int_equal(q_i64(&s, "SELECT count(*) FROM entities_fts WHERE entities_fts MATCH ?1", "osmium"), 0);
-    assert_false(hnsw_contains(s.ei.h, (uint64_t)os_name));
-    hnsw_get_stats(s.ei.h, &h1);
-    assert_int_equal(h1.deleted, h0.deleted + 3); /* tombstones, not a rebuild */
-    assert_int_equal(s.ei.n, 1);
-    assert_int_equal(store_meta_i64(&s, "entity_gen"), g0 + 3);
+    assert_true(store_meta_i64(&s, "entity_gen") > g0 + 1);
     for (int m = 0; m < 3; m++) {
         assert_false(ent_found(&s, m, "osmium", "osmium"));
         assert_true(ent_found(&s, m, "iridium", "iridium"));
@@ -851,31 +833,18 @@ static void entities_follow_facts(void **state)
     assert_int_equal(store_integrity(&s, err, sizeof err), 0);
     store_close(&s);
     reset_budgets(mi, ms);
-    /* reopen: the saved file (with its tombstones) loads */
+    /* reopen: the name index is rebuilt from SQLite, same answers */
     open_kb(&e, &s, kb, 0);
-    assert_non_null(strstr(s.ei.state, "loaded"));
-    assert_int_equal(s.ei.n, 1);
-    assert_false(hnsw_contains(s.ei.h, (uint64_t)os_name));
-    for (int m = 0; m < 3; m++)
-        assert_false(ent_found(&s, m, "osmium", "osmium"));
-    store_close(&s);
-    reset_budgets(mi, ms);
-    /* without the file: rebuilt from SQLite, same answers */
-    snprintf(path, sizeof path, "%s/entities.hnsw", kb);
-    assert_int_equal(unlink(path), 0);
-    open_kb(&e, &s, kb, 0);
-    assert_non_null(strstr(s.ei.state, "rebuilt"));
-    assert_int_equal(s.ei.n, 1);
     for (int m = 0; m < 3; m++) {
         assert_false(ent_found(&s, m, "osmium", "osmium"));
         assert_true(ent_found(&s, m, "iridium", "iridium"));
     }
-    /* a new fact brings osmium back as a fresh entity */
+    /* a new fact brings osmium back as a fresh entity, with its vector */
     assert_int_equal(store_add_fact(&s, "osmium", "symbol", "Os", 1.0, "t", err, sizeof err), 0);
-    assert_true(q_i64(&s, EV_ID_OF, "osmium") > os_name);
+    assert_true(q_i64(&s, ENT_ID_OF, "osmium") > os_id);
+    assert_int_equal(q_i64(&s, "SELECT count(*) FROM entity_vecs", NULL), 2);
     for (int m = 0; m < 3; m++)
         assert_true(ent_found(&s, m, "osmium", "osmium"));
-    assert_int_equal(s.ei.n, 2);
     store_close(&s);
     reset_budgets(mi, ms);
 }

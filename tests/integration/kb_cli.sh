@@ -86,5 +86,5 @@ expect_out '"id":"d[123]"'
 expect_rc 0 "$B" -q search --kb "$KB" --entities --mode vector -k 1 gold
 expect_out '^1\. gold '
 expect_rc 0 "$B" kb check --kb "$KB"
-expect_out 'index.hnsw ok: [0-9]+ vectors, every row present, loaded from index.hnsw \(verified\); entities.hnsw ok: 2 vectors'
+expect_out 'index.hnsw ok: [0-9]+ vectors, every row present, loaded from index.hnsw \(verified\); entity names: 2 entities'
 echo "ok: kb init/ingest/search/facts/check, 12 bad-input cases, streamed .txt, throughput, TTY-only progress, filtered and entity search"
