@@ -32,6 +32,15 @@ int cmd_serve(struct app *a, const struct global_opts *g, int argc, char **argv)
 int cmd_cli(struct app *a, const struct global_opts *g, int argc, char **argv);
 int cmd_gguf_info(struct app *a, const struct global_opts *g, int argc, char **argv);
 
+/* The knowledge base in dir as every KB command opens it (cli_kb.c):
+ * kb_open with the board's chunking; create with model NULL: the board's
+ * MODEL_EMBED as app_model_path finds it (missing: the hash fallback, said). */
+struct kb;
+int cli_kb_open(struct app *a, struct kb *k, const char *dir, int create, const char *model, char *err,
+                size_t errlen);
+/* 2 (usage error, said on stderr) when kb is NULL, else 0. */
+int cli_need_kb(const char *kb, const char *cmd);
+
 /* JSON output (cli_json.c): s[0..n) as a JSON string on stdout. */
 void cli_json_str(const char *s, size_t n);
 

@@ -54,6 +54,8 @@ int embed_threads(struct embedder *e, struct arena *a, unsigned n, char *err, si
  * stateless (a copy). BERT: EKB_EUNSUPP (one scratch, one caller at a
  * time). src must outlive dst; embed_close(dst) closes nothing of src's. */
 int embed_clone(struct embedder *dst, const struct embedder *src, struct arena *a, char *err, size_t errlen);
+/* The same with the scratch taken from region r. */
+int embed_clone_r(struct embedder *dst, const struct embedder *src, struct arena_region *r, char *err, size_t errlen);
 void embed_close(struct embedder *e);
 float embed_cosine(const float *a, const float *b, uint32_t dim);
 

@@ -64,6 +64,7 @@ struct port_cpu {
     bool avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512vnni, avxvnni;
     /* aarch64 */
     bool asimd, asimddp, i8mm;
+    unsigned ncpu; /* online CPUs (at least 1) */
 };
 
 struct port {

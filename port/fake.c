@@ -393,6 +393,8 @@ static void fk_cpu_detect(struct port_cpu *c)
     pthread_mutex_lock(&fk.lock);
     *c = fk.cpu;
     pthread_mutex_unlock(&fk.lock);
+    if (c->ncpu == 0)
+        c->ncpu = 1;
 }
 
 static int fk_is_tty(int fd) { return real()->is_tty(fd); }

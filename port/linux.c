@@ -581,6 +581,8 @@ static int lx_notify(const char *state)
 static void lx_cpu_detect(struct port_cpu *c)
 {
     memset(c, 0, sizeof *c);
+    long nc = sysconf(_SC_NPROCESSORS_ONLN);
+    c->ncpu = nc > 0 ? (unsigned)nc : 1;
 #if defined(__x86_64__)
     unsigned a = 0, b = 0, cx = 0, d = 0, max = 0;
     uint64_t xcr0 = 0;

@@ -29,8 +29,8 @@
 /* The KB in dir as kb_open opens it; kb init's default model is the
  * board's MODEL_EMBED as app_model_path finds it (missing: the hash
  * fallback, said loudly). */
-static int open_kb(struct app *a, struct kb *k, const char *dir, int create, const char *model, char *err,
-                   size_t errlen)
+int cli_kb_open(struct app *a, struct kb *k, const char *dir, int create, const char *model, char *err,
+                size_t errlen)
 {
     char def[EKB_PATH_MAX];
     if (create && model == NULL) {
@@ -50,7 +50,7 @@ static int open_kb(struct app *a, struct kb *k, const char *dir, int create, con
 }
 
 /* ---- commands ---- */
-static int need_kb(const char *kb, const char *cmd)
+int cli_need_kb(const char *kb, const char *cmd)
 {
     if (kb)
         return 0;
@@ -86,10 +86,10 @@ int cmd_kb(struct app *a, const struct global_opts *g, int argc, char **argv)
             return 2;
         }
     }
-    if (need_kb(kb, "kb"))
+    if (cli_need_kb(kb, "kb"))
         return 2;
     int create = strcmp(argv[1], "init") == 0;
-    if (open_kb(a, &k, kb, create, model, err, sizeof err) != 0) {
+    if (cli_kb_open(a, &k, kb, create, model, err, sizeof err) != 0) {
         fprintf(stderr, "edgekb kb: %s\n", err);
         return 1;
     }
@@ -119,255 +119,6 @@ int cmd_kb(struct app *a, const struct global_opts *g, int argc, char **argv)
     kb_close(&k);
     return rc;
 }
-
-static int map_file(struct app *a, const char *path, const char **data, uint64_t *size)
-{
-    int fd = a->port->open(path, PORT_O_RDONLY, 0);
-    if (fd < 0)
-        return fd;
-    int rc = a->port->fsize(fd, size);
-    if (rc == 0 && *size > 0)
-        rc = a->port->map_file(fd, *size, (const void **)data);
-    else if (rc == 0)
-        *data = "";
-    a->port->close(fd);
-    return rc;
-}
-
-struct file_src {
-    const struct port *p;
-    int fd;
-};
-
-static int64_t file_read(void *ctx, uint64_t off, void *buf, size_t n)
-{
-    const struct file_src *f = ctx;
-    int64_t r = f->p->pread(f->fd, buf, n, off);
-    return r < 0 ? ekb_from_errno((int)-r) : r;
-}
-
-static int file_size(struct app *a, const char *path, uint64_t *size)
-{
-    int fd = a->port->open(path, PORT_O_RDONLY, 0);
-    if (fd < 0)
-        return fd;
-    int rc = a->port->fsize(fd, size);
-    a->port->close(fd);
-    return rc;
-}
-
-static const char *ext_of(const char *p)
-{
-    const char *d = strrchr(p, '.');
-    return d ? d + 1 : "";
-}
-
-struct progress {
-    const struct port *p;
-    int on;
-    int64_t t0, last;
-    uint64_t bytes, docs, chunks; /* of the finished documents */
-};
-
-static void progress_show(struct progress *pr, uint64_t doc_done, int force)
-{
-    int64_t now = pr->p->mono_ns();
-    if (!pr->on || (!force && now - pr->last < 250000000))
-        return;
-    pr->last = now;
-    double secs = (double)(now - pr->t0) * 1e-9, mb = (double)(pr->bytes + doc_done) / 1048576.0;
-    fprintf(stderr, "\r  %llu documents, %.1f MB, %llu chunks, %.2f MB/s   ", (unsigned long long)pr->docs, mb,
-            (unsigned long long)pr->chunks, secs > 0 ? mb / secs : 0.0);
-    fflush(stderr);
-}
-
-static void progress_cb(void *ctx, uint64_t done, uint64_t total)
-{
-    (void)total;
-    progress_show(ctx, done, 0);
-}
-
-int cmd_ingest(struct app *a, const struct global_opts *g, int argc, char **argv)
-{
-    const char *kb = NULL;
-    char err[400];
-    struct kb k;
-    int first = 1, bad = 0;
-    (void)g;
-    for (; first < argc && argv[first][0] == '-'; first++) {
-        if (strcmp(argv[first], "--kb") == 0 && first + 1 < argc)
-            kb = argv[++first];
-        else {
-            fprintf(stderr, "usage: edgekb ingest --kb DIR FILE...  (.jsonl {\"id\",\"title\",\"text\"}, .txt, .md, .tsv facts)\n");
-            return 2;
-        }
-    }
-    if (need_kb(kb, "ingest"))
-        return 2;
-    if (first >= argc) {
-        fprintf(stderr, "edgekb ingest: no input files\n");
-        return 2;
-    }
-    if (open_kb(a, &k, kb, 0, NULL, err, sizeof err) != 0) {
-        fprintf(stderr, "edgekb ingest: %s\n", err);
-        return 1;
-    }
-    struct arena_region *sc = arena_budget(&a->arena, ARENA_SCRATCH);
-    size_t mark = arena_mark(sc);
-    char *id = arena_alloc(sc, 256, 1), *title = arena_alloc(sc, 512, 1), *text = arena_alloc(sc, EKB_STORE_DOC_MAX + 1, 16);
-    char *p3[3];
-    for (int j = 0; j < 3; j++)
-        p3[j] = arena_alloc(sc, 1024, 1);
-    if (!id || !title || !text || !p3[0] || !p3[1] || !p3[2]) {
-        fprintf(stderr, "edgekb ingest: scratch budget too small for a %u-byte document\n", EKB_STORE_DOC_MAX);
-        kb_close(&k);
-        return 1;
-    }
-    int64_t t0 = a->port->mono_ns();
-    uint64_t bytes = 0, docs = 0, dups = 0, chunks = 0, facts = 0;
-    struct progress pr = {a->port, a->port->is_tty && a->port->is_tty(2), t0, t0, 0, 0, 0};
-    k.s.progress = progress_cb;
-    k.s.progress_ctx = &pr;
-    for (int fi = first; fi < argc; fi++) {
-        const char *path = argv[fi], *data = NULL, *e = ext_of(path);
-        uint64_t size = 0;
-        int streamed = strcmp(e, "txt") == 0 || strcmp(e, "md") == 0 || strcmp(e, "text") == 0;
-        int rc = streamed ? file_size(a, path, &size) : map_file(a, path, &data, &size); /* text: never mapped */
-        if (rc != 0) {
-            fprintf(stderr, "edgekb ingest: %s: %s\n", path, strerror(-rc));
-            bad++;
-            continue;
-        }
-        if (size == 0) {
-            fprintf(stderr, "edgekb ingest: %s: empty file, nothing to ingest\n", path);
-            continue;
-        }
-        if (strcmp(e, "jsonl") == 0 || strcmp(e, "tsv") == 0) {
-            size_t line = 0;
-            int tsv = strcmp(e, "tsv") == 0;
-            uint64_t facts0 = facts;
-            if (tsv && store_begin(&k.s) != 0) { /* a facts file is one transaction */
-                fprintf(stderr, "edgekb ingest: %s: the knowledge base is busy\n", path);
-                bad++;
-                a->port->unmap_file(data, size);
-                continue;
-            }
-            for (size_t i = 0; i < size;) {
-                size_t j = i;
-                while (j < size && data[j] != '\n')
-                    j++;
-                line++;
-                size_t n = j - i;
-                if (n > 0 && data[i + n - 1] == '\r')
-                    n--;
-                if (n > 0 && strcmp(e, "jsonl") == 0) {
-                    struct jsonl_field f[3] = {{"id", JSONL_STR, id, 256, 0, 0, 0, 0, 0},
-                                               {"title", JSONL_STR, title, 512, 0, 0, 0, 0, 0},
-                                               {"text", JSONL_STR, text, EKB_STORE_DOC_MAX + 1, 0, 0, 0, 0, 0}};
-                    const char *why = "";
-                    if (jsonl_object(data + i, n, f, 3, &why) != 0 || !f[2].found) {
-                        fprintf(stderr, "edgekb ingest: %s:%zu: %s\n", path, line, f[2].found ? why : why[0] ? why : "no \"text\"");
-                        bad++;
-                    } else {
-                        int64_t did;
-                        int dup;
-                        uint32_t nc;
-                        if (!f[0].found)
-                            snprintf(id, 256, "%s:%zu", path, line);
-                        if (!f[1].found)
-                            snprintf(title, 512, "%s", id);
-                        rc = store_add_doc(&k.s, id, title, text, f[2].len, path, &did, &dup, &nc, err, sizeof err);
-                        if (rc != 0) {
-                            fprintf(stderr, "edgekb ingest: %s:%zu: %s\n", path, line, err);
-                            bad++;
-                        } else {
-                            printf("%s %lld %s chunks=%u\n", dup ? "dup" : "ok", (long long)did, id, nc);
-                            fflush(stdout); /* acknowledged: committed and printed */
-                            dups += (uint64_t)dup;
-                            docs += (uint64_t)!dup;
-                            chunks += dup ? 0 : nc;
-                            bytes += dup ? 0 : f[2].len;
-                            pr.docs = docs, pr.chunks = chunks, pr.bytes = bytes;
-                            progress_show(&pr, 0, 0);
-                        }
-                    }
-                } else if (n > 0) { /* tsv facts: subject TAB predicate TAB object */
-                    const char *l = data + i, *t1 = memchr(l, '\t', n), *t2 = t1 ? memchr(t1 + 1, '\t', n - (size_t)(t1 + 1 - l)) : NULL;
-                    if (!t1 || !t2 || memchr(t2 + 1, '\t', n - (size_t)(t2 + 1 - l)) || t1 - l >= 1024 ||
-                        t2 - t1 - 1 >= 1024 || l + n - t2 - 1 >= 1024) {
-                        fprintf(stderr, "edgekb ingest: %s:%zu: expected subject<TAB>predicate<TAB>object\n", path, line);
-                        bad++;
-                    } else {
-                        snprintf(p3[0], 1024, "%.*s", (int)(t1 - l), l);
-                        snprintf(p3[1], 1024, "%.*s", (int)(t2 - t1 - 1), t1 + 1);
-                        snprintf(p3[2], 1024, "%.*s", (int)(l + n - t2 - 1), t2 + 1);
-                        if (store_add_fact(&k.s, p3[0], p3[1], p3[2], 1.0, path, err, sizeof err) != 0) {
-                            fprintf(stderr, "edgekb ingest: %s:%zu: %s\n", path, line, err);
-                            bad++;
-                        } else {
-                            facts++;
-                        }
-                    }
-                }
-                i = j + 1;
-            }
-            if (tsv) {
-                if (store_commit(&k.s, 1) != 0) {
-                    fprintf(stderr, "edgekb ingest: %s: commit failed: its facts were not stored\n", path);
-                    facts = facts0;
-                    bad++;
-                } else {
-                    printf("ok facts %llu %s\n", (unsigned long long)(facts - facts0), path);
-                    fflush(stdout);
-                }
-            }
-        } else if (strcmp(e, "txt") == 0 || strcmp(e, "md") == 0 || strcmp(e, "text") == 0) {
-            int64_t did;
-            int dup;
-            uint32_t nc;
-            const char *base = strrchr(path, '/');
-            struct file_src fs = {a->port, a->port->open(path, PORT_O_RDONLY, 0)};
-            base = base ? base + 1 : path;
-            rc = fs.fd < 0 ? ekb_from_errno(-fs.fd)
-                           : store_add_stream(&k.s, base, base, file_read, &fs, size, path, &did, &dup, &nc, err,
-                                              sizeof err); /* read as a stream: any size, bounded memory */
-            if (fs.fd >= 0)
-                a->port->close(fs.fd);
-            if (rc != 0) {
-                fprintf(stderr, "edgekb ingest: %s: %s\n", path, fs.fd < 0 ? strerror(-fs.fd) : err);
-                bad++;
-            } else {
-                printf("%s %lld %s chunks=%u\n", dup ? "dup" : "ok", (long long)did, base, nc);
-                fflush(stdout);
-                dups += (uint64_t)dup;
-                docs += (uint64_t)!dup;
-                chunks += dup ? 0 : nc;
-                bytes += dup ? 0 : size;
-                pr.docs = docs, pr.chunks = chunks, pr.bytes = bytes;
-            }
-        } else {
-            fprintf(stderr, "edgekb ingest: %s: unknown kind '.%s' (jsonl, txt, md, tsv)\n", path, e);
-            bad++;
-        }
-        if (data && size > 0)
-            a->port->unmap_file(data, size);
-        if (store_checkpoint(&k.s, err, sizeof err) != 0) /* the index file follows each input file */
-            fprintf(stderr, "edgekb ingest: %s (the index will be rebuilt at the next open)\n", err);
-    }
-    progress_show(&pr, 0, 1);
-    if (pr.on)
-        fputc('\n', stderr);
-    double secs = (double)(a->port->mono_ns() - t0) * 1e-9;
-    fprintf(stderr, "ingest: %llu documents (%llu unchanged), %llu chunks, %llu facts, %.2f MB in %.2f s: %.3f MB/s, "
-                    "%.0f chunks/s, embedder %s%s, %d error(s)\n",
-            (unsigned long long)docs, (unsigned long long)dups, (unsigned long long)chunks, (unsigned long long)facts,
-            (double)bytes / 1048576.0, secs, secs > 0 ? (double)bytes / 1048576.0 / secs : 0.0,
-            secs > 0 ? (double)chunks / secs : 0.0, k.emb.name, k.emb.is_fallback ? " (REDUCED FALLBACK)" : "", bad);
-    arena_reset(sc, mark);
-    kb_close(&k);
-    return bad ? 1 : 0;
-}
-
 
 int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv)
 {
@@ -416,7 +167,7 @@ int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv
             return 2;
         }
     }
-    if (need_kb(kb, "search"))
+    if (cli_need_kb(kb, "search"))
         return 2;
     size_t ql = 0;
     for (int i = first; i < argc; i++) {
@@ -435,7 +186,7 @@ int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv
         fprintf(stderr, "edgekb search: empty query\n");
         return 2;
     }
-    if (open_kb(a, &c, kb, 0, NULL, err, sizeof err) != 0) {
+    if (cli_kb_open(a, &c, kb, 0, NULL, err, sizeof err) != 0) {
         fprintf(stderr, "edgekb search: %s\n", err);
         return 1;
     }
@@ -510,9 +261,9 @@ int cmd_facts(struct app *a, const struct global_opts *g, int argc, char **argv)
             return 2;
         }
     }
-    if (need_kb(kb, "facts"))
+    if (cli_need_kb(kb, "facts"))
         return 2;
-    if (open_kb(a, &c, kb, 0, NULL, err, sizeof err) != 0) {
+    if (cli_kb_open(a, &c, kb, 0, NULL, err, sizeof err) != 0) {
         fprintf(stderr, "edgekb facts: %s\n", err);
         return 1;
     }
@@ -550,9 +301,9 @@ int cmd_fact(struct app *a, const struct global_opts *g, int argc, char **argv)
         fprintf(stderr, "usage: edgekb fact --kb DIR [--confidence C] SUBJECT PREDICATE OBJECT\n");
         return 2;
     }
-    if (need_kb(kb, "fact"))
+    if (cli_need_kb(kb, "fact"))
         return 2;
-    if (open_kb(a, &c, kb, 0, NULL, err, sizeof err) != 0) {
+    if (cli_kb_open(a, &c, kb, 0, NULL, err, sizeof err) != 0) {
         fprintf(stderr, "edgekb fact: %s\n", err);
         return 1;
     }

@@ -168,6 +168,11 @@ int embed_threads(struct embedder *e, struct arena *a, unsigned n, char *err, si
 
 int embed_clone(struct embedder *dst, const struct embedder *src, struct arena *a, char *err, size_t errlen)
 {
+    return embed_clone_r(dst, src, arena_budget(a, ARENA_SCRATCH), err, errlen);
+}
+
+int embed_clone_r(struct embedder *dst, const struct embedder *src, struct arena_region *r, char *err, size_t errlen)
+{
     *dst = *src;
     dst->file = NULL; /* src's mapping: src closes it */
     if (src->is_fallback)
@@ -177,7 +182,6 @@ int embed_clone(struct embedder *dst, const struct embedder *src, struct arena *
         memset(dst, 0, sizeof *dst);
         return EKB_EUNSUPP;
     }
-    struct arena_region *r = arena_budget(a, ARENA_SCRATCH);
     size_t mark = arena_mark(r);
     struct use_model *u = arena_alloc(r, sizeof *u, 64);
     int rc = u ? use_clone(u, src->impl, r, err, errlen) : EKB_ENOMEM;

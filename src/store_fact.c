@@ -494,7 +494,7 @@ int store_entity_vectors(struct store *s, char *err, size_t errlen)
     for (unsigned t = 1; t < nt; t++) { /* each thread embeds with its own clone */
         char e2[200];
         struct embedder *c = arena_alloc(s->scratch, sizeof *c, 64);
-        if (!c || embed_clone(c, s->emb, NULL, e2, sizeof e2) != 0) {
+        if (!c || embed_clone_r(c, s->emb, s->scratch, e2, sizeof e2) != 0) {
             nt = t;
             break;
         }
