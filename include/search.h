@@ -43,6 +43,8 @@ int search_run_q(struct store *s, enum store_mode mode, const char *q, size_t ql
  * (text) or both (hybrid), best first, each entity once. */
 int search_entities(struct store *s, enum store_mode mode, const char *q, size_t ql, uint32_t k,
                     struct search_entity *out, uint32_t *n);
+/* Entities whose name, aliases or description hold every word of q (BM25, best first). */
+int search_entities_all(struct store *s, const char *q, size_t ql, uint32_t k, struct search_entity *out, uint32_t *n);
 /* The k entities whose name vectors are nearest to qv (dim floats, an
  * embedding of the KB's model): the entity name index's sign-bit
  * signatures pick max(64, 8k) candidates, their stored vectors give the

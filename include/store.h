@@ -56,7 +56,7 @@ void store_sqlite_fini(void);
 /* SQLite's own accounting of the heap: bytes in use and the high-water mark. */
 void store_sqlite_mem(size_t *used, size_t *peak);
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 enum store_mode { STORE_VECTOR = 0, STORE_TEXT = 1, STORE_HYBRID = 2 };
 
@@ -99,7 +99,7 @@ struct store_names {
 enum store_q {
     Q_ENT_ID, Q_ENT_INS, Q_ENT_NAME, Q_ENT_INFO, Q_ENT_DEG_S, Q_ENT_DEG_O, Q_ENT_LIT, Q_ENT_DESC, Q_ENT_ALIASES,
     Q_ENT_SET_ALIASES, Q_PRED_ID, Q_PRED_INS, Q_PRED_GET, Q_FACT_INS, Q_FACT_IMPLIED, Q_EDGE_F, Q_EDGE_FP,
-    Q_EDGE_B, Q_EDGE_BP, Q_VEC_GET, Q_VEC_INS, Q_VEC_MISSING, Q_PRED_NAME, STORE_NQ
+    Q_EDGE_B, Q_EDGE_BP, Q_VEC_GET, Q_VEC_INS, Q_VEC_MISSING, Q_PRED_NAME, Q_PVEC_GET, Q_PRED_INFO, STORE_NQ
 };
 
 struct store {
@@ -113,6 +113,7 @@ struct store {
     struct sqlite3_stmt *stmt[STORE_NQ]; /* prepared once (store_stmt), finalized at close */
     int64_t ent_new_lo;           /* entities created by the open transaction: ids >= this (-1: none) */
     int64_t vec_lo;               /* entities from this id on may lack a vector (-1: none) */
+    int pred_new;                 /* predicates may lack a vector */
     int ent_changed;              /* the open transaction changed names or aliases */
     int64_t fact_gen;             /* bumped by every committed fact, entity or predicate change */
     unsigned vec_threads;         /* threads for batched entity embeddings (ingest; default 1) */
@@ -201,7 +202,8 @@ int store_add_predicate(struct store *s, const char *name, const char *inverse, 
 int store_begin(struct store *s);
 int store_commit(struct store *s, int ok);
 /* Computes the vectors of entities that have none (after a commit; at
- * open for what a crash left), batched, on s->vec_threads threads. */
+ * open for what a crash left), batched, on s->vec_threads threads; and
+ * those of new predicates (their names). */
 int store_entity_vectors(struct store *s, char *err, size_t errlen);
 
 /* Lookups by id, for the tiers (link, rel, path, find). */
@@ -211,9 +213,13 @@ int store_entity_name(struct store *s, int64_t id, char *name, size_t cap);
 int store_entity_info(struct store *s, int64_t id, char *desc, size_t dcap, int64_t *degree);
 /* The int8 vector and scale of an entity (EKB_ENOENT: none yet); blob: vq_blob_bytes(dim). */
 int store_entity_vec(struct store *s, int64_t id, int8_t *blob, float *scale, int *has_residual);
+/* The int8 vector of a predicate's name (as store_entity_vec). */
+int store_pred_vec(struct store *s, int64_t pid, int8_t *blob, float *scale, int *has_residual);
 /* The predicate named name (or aliased so): id, inverse (0: none), transitive. */
 int store_pred_id(struct store *s, const char *name, int64_t *id, int64_t *inverse, int *transitive);
 int store_pred_name(struct store *s, int64_t id, char *name, size_t cap);
+/* Inverse (0: none) and transitivity of predicate id; EKB_ENOENT. */
+int store_pred_info(struct store *s, int64_t id, int64_t *inverse, int *transitive);
 /* Every predicate: fn(ctx, id, name, inverse id or 0, transitive, aliases one per line or ""). */
 typedef int (*store_pred_fn)(void *ctx, int64_t id, const char *name, int64_t inverse, int transitive,
                              const char *aliases);

@@ -60,6 +60,9 @@ static const struct key_def keys[] = {
     U32("CHUNK_MIN", chunk_min, EKB_CHUNK_MIN_LO, EKB_CHUNK_MAX_HI, 0),
     U32("CHUNK_MAX", chunk_max, EKB_CHUNK_MIN_LO, EKB_CHUNK_MAX_HI, 0),
     U32("CHUNK_OVERLAP", chunk_overlap, 0, EKB_CHUNK_MAX_HI / 2, 0),
+    U32("FIND_T1_MS", find_ms[1], 1, 600000, 0),
+    U32("FIND_T2_MS", find_ms[2], 1, 600000, 0),
+    U32("FIND_T3_MS", find_ms[3], 1, 600000, 0),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

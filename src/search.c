@@ -28,8 +28,9 @@ static int is_word(unsigned char c)
     return c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
 }
 
-/* FTS5 query from free text: every word quoted, OR-ed. Returns the number of words. */
-static int fts_query(const char *q, size_t ql, char *out, size_t cap, size_t *ol)
+/* FTS5 query from free text: every word quoted, OR-ed (AND-ed with all).
+ * Returns the number of words. */
+static int fts_query_op(const char *q, size_t ql, int all, char *out, size_t cap, size_t *ol)
 {
     size_t o = 0;
     int words = 0;
@@ -40,7 +41,7 @@ static int fts_query(const char *q, size_t ql, char *out, size_t cap, size_t *ol
         while (i < ql && is_word((unsigned char)q[i]))
             i++;
         if (i > st && o + (i - st) + 8 < cap) {
-            o += (size_t)snprintf(out + o, cap - o, "%s\"%.*s\"", words ? " OR " : "", (int)(i - st), q + st);
+            o += (size_t)snprintf(out + o, cap - o, "%s\"%.*s\"", words ? (all ? " " : " OR ") : "", (int)(i - st), q + st);
             words++;
         }
     }
@@ -54,9 +55,10 @@ struct cand {
 };
 
 /* FTS candidates from table (chunks_fts or entities_fts); with prefix (chunks
- * only), only chunks of documents whose ext_id starts with it. */
-static int text_cands(struct store *s, const char *table, const char *q, size_t ql, const char *prefix, struct cand *c,
-                      uint32_t k, uint32_t *n)
+ * only), only chunks of documents whose ext_id starts with it; all: every
+ * word must occur. */
+static int text_cands_op(struct store *s, const char *table, const char *q, size_t ql, const char *prefix, int all,
+                         struct cand *c, uint32_t k, uint32_t *n)
 {
     char sql[400];
     size_t cap = ql * 8 + 16, fl;
@@ -64,7 +66,7 @@ static int text_cands(struct store *s, const char *table, const char *q, size_t 
     *n = 0;
     if (!fq)
         return EKB_ENOMEM;
-    if (fts_query(q, ql, fq, cap, &fl) == 0)
+    if (fts_query_op(q, ql, all, fq, cap, &fl) == 0)
         return 0;
     if (prefix)
         snprintf(sql, sizeof sql,
@@ -89,6 +91,12 @@ static int text_cands(struct store *s, const char *table, const char *q, size_t 
     }
     sqlite3_finalize(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_sql_code(rc);
+}
+
+static int text_cands(struct store *s, const char *table, const char *q, size_t ql, const char *prefix, struct cand *c,
+                      uint32_t k, uint32_t *n)
+{
+    return text_cands_op(s, table, q, ql, prefix, 0, c, k, n);
 }
 
 /* The chunk ids a document prefix allows, sorted (the filter of a vector search). */
@@ -390,6 +398,32 @@ out:
     return rc;
 }
 
+int search_entities_all(struct store *s, const char *q, size_t ql, uint32_t k, struct search_entity *out, uint32_t *n)
+{
+    size_t mark = arena_mark(s->scratch);
+    struct cand *c = arena_alloc(s->scratch, (k ? k : 1) * sizeof *c, 16);
+    int rc;
+    *n = 0;
+    if (k == 0 || k > EKB_STORE_K_MAX || ql == 0 || ql > EKB_STORE_QUERY_MAX)
+        return EKB_EINVAL;
+    if (!c) {
+        rc = EKB_ENOMEM;
+        goto out;
+    }
+    uint32_t nc = 0;
+    if ((rc = text_cands_op(s, "entities_fts", q, ql, NULL, 1, c, k, &nc)) != 0)
+        goto out;
+    for (uint32_t i = 0; i < nc; i++) {
+        if (store_entity_name(s, c[i].id, out[*n].name, sizeof out[*n].name) != 0)
+            continue;
+        out[*n].id = c[i].id;
+        out[*n].score = c[i].score;
+        (*n)++;
+    }
+out:
+    arena_reset(s->scratch, mark);
+    return rc;
+}
 
 int search_entity_vec(struct store *s, const float *qv, uint32_t k, struct search_entity *out, uint32_t *n)
 {

@@ -161,7 +161,15 @@ static int load_secret(struct srv *s, char *err, size_t errlen)
 
 static int open_kb(struct srv *s, char *err, size_t errlen)
 {
-    return kb_open(&s->kb, &s->a->arena, s->p, s->cf->kb, 0, NULL, NULL, err, errlen);
+    int rc = kb_open(&s->kb, &s->a->arena, s->p, s->cf->kb, 0, NULL, NULL, err, errlen);
+    if (rc != 0)
+        return rc;
+    /* the entity name index now, not in the first FIND */
+    const struct names *nx;
+    char e2[300];
+    if (store_names_get(&s->kb.s, &nx, e2, sizeof e2) != 0)
+        log_warn("srv: %s (FIND will say so)", e2);
+    return 0;
 }
 
 static int alloc_all(struct srv *s, char *err, size_t errlen)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ekb_err.h"
+#include "find.h"
 #include "search.h"
 #include "srv_int.h"
 
@@ -19,26 +20,25 @@
 
 struct find_ctx {
     struct proto_tx *t;
-    unsigned n, more;
+    char *esc; /* the worker's escape buffer (EKB_SRV_OUT_MAX / 2) */
 };
 
-static int find_line(void *vctx, const char *sj, const char *pr, const char *ob, double conf)
+/* One row: every field escaped whole; a row that does not fit the reply
+ * is not taken (the status line says MORE). */
+static int find_row(void *vctx, const struct find_row *r)
 {
     struct find_ctx *f = vctx;
-    if (f->n >= EKB_SRV_FIND_MAX) {
-        f->more = 1;
-        return 1;
+    const char *fld[4] = {r->s, r->p, r->o, r->why};
+    char *e[4];
+    size_t o = 0, cap = EKB_SRV_OUT_MAX / 2;
+    for (int i = 0; i < 4; i++) {
+        size_t l = strlen(fld[i]);
+        if (ESC(l) > cap - o)
+            return 1;
+        e[i] = f->esc + o;
+        o += proto_escape(fld[i], l, e[i], cap - o) + 1;
     }
-    char a[3][ESC(EKB_STORE_FACT_MAX)];
-    proto_escape(sj, strlen(sj), a[0], sizeof a[0]);
-    proto_escape(pr, strlen(pr), a[1], sizeof a[1]);
-    proto_escape(ob, strlen(ob), a[2], sizeof a[2]);
-    if (proto_tx_printf(f->t, "%s\t%s\t%s\t%.3g", a[0], a[1], a[2], conf) != 0) {
-        f->more = 1;
-        return 1;
-    }
-    f->n++;
-    return 0;
+    return proto_tx_printf(f->t, "%s\t%s\t%s\t%.4f\t%d\t%s", e[0], e[1], e[2], r->score, r->tier, e[3]) != 0;
 }
 
 void srv_do_find(struct srv_req *x)
@@ -47,16 +47,22 @@ void srv_do_find(struct srv_req *x)
     struct proto_tx *t = x->t;
     const struct proto_req *r = x->r;
     /* the lines go to the tx after a gap for the status line, then are moved */
-    char status[32];
-    struct proto_tx body = {t->buf + 64, t->cap - 64, 0, t->crc};
-    struct find_ctx f = {&body, 0, 0};
+    char status[96], err[600];
+    struct proto_tx body = {t->buf + 128, t->cap - 128, 0, t->crc};
+    struct find_ctx f = {&body, x->w->esc};
+    struct find_opts fo;
+    struct find_status st;
+    find_opts_board(&fo, &s->a->board);
+    fo.max_rows = EKB_SRV_FIND_MAX;
+    fo.gov_tier = gov_max_tier(&s->gov);
     pthread_mutex_lock(&s->store_mu);
-    int rc = store_find_facts(&s->kb.s, r->part[0], r->part[1], r->part[2], find_line, &f);
+    int rc = find_run(&s->kb.s, r->part[0], r->part[1], r->part[2], &fo, find_row, &f, &st, err, sizeof err);
     pthread_mutex_unlock(&s->store_mu);
-    if (rc < 0)
-        return srv_tx_ekb(s, t, rc, "fact lookup failed");
-    int sl = snprintf(status, sizeof status, "OK %u%s", f.n, f.more ? " MORE" : "");
-    char line[48];
+    if (rc != 0)
+        return srv_tx_ekb(s, t, rc, err);
+    int sl = snprintf(status, sizeof status, "OK %u tier=%d ms=%.2f%s%s%s", st.n, st.tier, st.ms,
+                      st.more ? " MORE" : "", st.degraded ? " degraded=" : "", st.degraded ? st.degraded : "");
+    char line[128];
     struct proto_tx lt = {line, sizeof line, 0, t->crc};
     proto_tx_line(&lt, status, (size_t)sl);
     memmove(t->buf + lt.len, body.buf, body.len);

@@ -98,6 +98,9 @@ static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {
     " vscale REAL NOT NULL, vec BLOB NOT NULL);"
     "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'entity_gen';"
     "DELETE FROM meta WHERE key IN ('entity_index_gen', 'entity_index_sha256');",
+    /* 5: one vector per predicate (its embedded name), for predicate expansion; filled at open */
+    "CREATE TABLE pred_vecs(pred_id INTEGER PRIMARY KEY REFERENCES predicates(id) ON DELETE CASCADE,"
+    " vscale REAL NOT NULL, vec BLOB NOT NULL);",
 };
 
 
@@ -373,6 +376,7 @@ int store_open_cp(struct store *s, struct arena *a, const struct port *p, const 
     s->bn = 0; /* the batch buffers are per-call scratch (store_add_stream) */
     s->ent_new_lo = -1;
     s->vec_lo = -1;
+    s->pred_new = 1; /* checked once at open */
     s->vec_threads = 1;
     if (!s->lz4 || !s->lzbuf || !s->ctx || !s->v || !s->q || !s->rbuf) {
         snprintf(err, errlen, "store: the store budget has no room for the ingest buffers");

@@ -176,6 +176,8 @@ static int64_t pred_get(struct store *s, const char *name, int create, int64_t *
         return store_sql_code(sqlite3_extended_errcode(s->db));
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int rc = step_done(s, st);
+    if (rc == 0)
+        s->pred_new = 1;
     return rc != 0 ? rc : sqlite3_last_insert_rowid(s->db);
 }
 
@@ -464,11 +466,87 @@ static void vec_part(void *ctx, unsigned part, unsigned nparts)
     }
 }
 
+/* v quantised into s->q with its residual (the stored vector format);
+ * EKB_EINTERNAL for a non-finite vector. */
+static int quantize_vec(struct store *s, const float *v, float *scale, char *err, size_t errlen)
+{
+    float sc = vq_quantize(v, s->dim, s->q);
+    if (isnan(sc)) {
+        snprintf(err, errlen, "store: the embedder returned a non-finite vector");
+        return EKB_EINTERNAL;
+    }
+    vq_residual(v, s->dim, s->q, sc, (uint8_t *)s->q + s->dim);
+    *scale = sc;
+    return 0;
+}
+
+/* The vectors of predicates that have none (few: one at a time, in one transaction). */
+static int pred_vectors(struct store *s, char *err, size_t errlen)
+{
+    size_t mark = arena_mark(s->scratch);
+    float *v = arena_alloc(s->scratch, s->dim * sizeof(float), 64);
+    sqlite3_stmt *st = NULL, *ins = NULL;
+    int rc = 0, began = 0;
+    if (!v) {
+        snprintf(err, errlen, "store: the scratch budget has no room to embed predicate names");
+        rc = EKB_ENOMEM;
+        goto out;
+    }
+    if (sqlite3_prepare_v2(s->db, "SELECT p.id, p.name FROM predicates p WHERE NOT EXISTS (SELECT 1 FROM pred_vecs v"
+                                  " WHERE v.pred_id = p.id)", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO pred_vecs(pred_id, vscale, vec) VALUES (?1, ?2, ?3)", -1,
+                           &ins, NULL) != SQLITE_OK) {
+        rc = store_sql_err(s, err, errlen, "predicate vectors");
+        goto out;
+    }
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+        const char *nm = (const char *)sqlite3_column_text(st, 1);
+        size_t l = strlen(nm);
+        if (l > EKB_STORE_FACT_MAX)
+            l = utf8_cut(nm, l, EKB_STORE_FACT_MAX);
+        if ((rc = embed_text(s->emb, nm, l, v)) != 0) {
+            snprintf(err, errlen, "store: embedding a predicate name failed: %s", ekb_strerror(rc));
+            break;
+        }
+        float sc;
+        if ((rc = quantize_vec(s, v, &sc, err, errlen)) != 0)
+            break;
+        if (!began) {
+            if (store_exec(s, "SAVEPOINT pvec") != SQLITE_OK) {
+                rc = store_sql_err(s, err, errlen, "predicate vectors");
+                break;
+            }
+            began = 1;
+        }
+        sqlite3_reset(ins);
+        sqlite3_bind_int64(ins, 1, sqlite3_column_int64(st, 0));
+        sqlite3_bind_double(ins, 2, sc);
+        sqlite3_bind_blob(ins, 3, s->q, (int)s->vbytes, SQLITE_STATIC);
+        if ((rc = step_done(s, ins)) != 0)
+            store_sql_err(s, err, errlen, "predicate vector");
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (began && store_exec(s, rc == 0 ? "RELEASE pvec" : "ROLLBACK TO pvec") != SQLITE_OK && rc == 0)
+        rc = store_sql_err(s, err, errlen, "predicate vectors");
+    if (began && rc != 0)
+        store_exec(s, "RELEASE pvec");
+    if (rc == 0)
+        s->pred_new = 0;
+out:
+    sqlite3_finalize(st);
+    sqlite3_finalize(ins);
+    arena_reset(s->scratch, mark);
+    return rc;
+}
+
 int store_entity_vectors(struct store *s, char *err, size_t errlen)
 {
     enum { ROUND = 512 };
     int64_t lo = s->vec_lo;
     int rc = 0;
+    if (s->pred_new && sqlite3_get_autocommit(s->db) && (rc = pred_vectors(s, err, errlen)) != 0)
+        return rc;
     if (lo < 0)
         return 0;
     size_t mark = arena_mark(s->scratch);
@@ -544,14 +622,9 @@ int store_entity_vectors(struct store *s, char *err, size_t errlen)
         sqlite3_stmt *ins = store_stmt(s, Q_VEC_INS, "INSERT OR REPLACE INTO entity_vecs(entity_id, vscale, vec)"
                                                      " VALUES (?1, ?2, ?3)");
         for (uint32_t i = 0; i < n && rc == 0; i++) {
-            const float *v = out + (size_t)i * s->dim;
-            float sc = vq_quantize(v, s->dim, s->q);
-            if (isnan(sc)) {
-                snprintf(err, errlen, "store: the embedder returned a non-finite vector");
-                rc = EKB_EINTERNAL;
+            float sc;
+            if ((rc = quantize_vec(s, out + (size_t)i * s->dim, &sc, err, errlen)) != 0)
                 break;
-            }
-            vq_residual(v, s->dim, s->q, sc, (uint8_t *)s->q + s->dim);
             if (!ins) {
                 rc = store_sql_err(s, err, errlen, "entity vector");
                 break;
@@ -624,6 +697,22 @@ int store_pred_name(struct store *s, int64_t id, char *name, size_t cap)
     return text_of(s, Q_PRED_NAME, "SELECT name FROM predicates WHERE id = ?1", id, name, cap);
 }
 
+int store_pred_info(struct store *s, int64_t id, int64_t *inverse, int *transitive)
+{
+    sqlite3_stmt *st = store_stmt(s, Q_PRED_INFO, "SELECT coalesce(inverse, 0), transitive FROM predicates WHERE id = ?1");
+    int rc = EKB_ENOENT;
+    if (!st)
+        return store_sql_code(sqlite3_extended_errcode(s->db));
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *inverse = sqlite3_column_int64(st, 0);
+        *transitive = sqlite3_column_int(st, 1);
+        rc = 0;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
 static int64_t count_id(struct store *s, enum store_q q, const char *sql, int64_t id)
 {
     sqlite3_stmt *st = store_stmt(s, q, sql);
@@ -651,9 +740,11 @@ int store_entity_info(struct store *s, int64_t id, char *desc, size_t dcap, int6
     return 0;
 }
 
-int store_entity_vec(struct store *s, int64_t id, int8_t *blob, float *scale, int *has_residual)
+/* A stored int8 vector (entity_vecs or pred_vecs) by the statement q. */
+static int vec_of(struct store *s, enum store_q q, const char *sql, int64_t id, int8_t *blob, float *scale,
+                  int *has_residual)
 {
-    sqlite3_stmt *st = store_stmt(s, Q_VEC_GET, "SELECT vscale, vec FROM entity_vecs WHERE entity_id = ?1");
+    sqlite3_stmt *st = store_stmt(s, q, sql);
     int rc = EKB_ENOENT;
     if (!st)
         return store_sql_code(sqlite3_extended_errcode(s->db));
@@ -671,6 +762,18 @@ int store_entity_vec(struct store *s, int64_t id, int8_t *blob, float *scale, in
     }
     sqlite3_reset(st);
     return rc;
+}
+
+int store_entity_vec(struct store *s, int64_t id, int8_t *blob, float *scale, int *has_residual)
+{
+    return vec_of(s, Q_VEC_GET, "SELECT vscale, vec FROM entity_vecs WHERE entity_id = ?1", id, blob, scale,
+                  has_residual);
+}
+
+int store_pred_vec(struct store *s, int64_t pid, int8_t *blob, float *scale, int *has_residual)
+{
+    return vec_of(s, Q_PVEC_GET, "SELECT vscale, vec FROM pred_vecs WHERE pred_id = ?1", pid, blob, scale,
+                  has_residual);
 }
 
 int store_pred_id(struct store *s, const char *name, int64_t *id, int64_t *inverse, int *transitive)

@@ -431,10 +431,25 @@ static void server_workload_without_heap(void **state)
     expect("DOC DEL note\n", "ERR NOTFOUND");
     /* facts */
     expect("FACT ADD unobtainium | symbol | Uo\n", "OK ADDED\n");
-    expect("FIND unobtainium | ? | ?\n", "OK 1\nunobtainium\tsymbol\tUo\t1\n");
-    expect("FIND ? | symbol | Ar\n", "OK 1\nargon\tsymbol\tAr\t");
+    expect("FIND unobtainium | ? | ?\n", "OK 1 tier=0 ms=");
+    assert_non_null(strstr(R, "\nunobtainium\tsymbol\tUo\t1.0000\t0\texact\n"));
+    expect("FIND ? | symbol | Ar\n", "OK 1 tier=0 ");
+    assert_non_null(strstr(R, "\nargon\tsymbol\tAr\t"));
+    /* FIND at every tier: a typo (1), a paraphrase (2), a path and a closure (3) */
+    expect("FIND Argonn | symbol | ?\n", "OK 1 tier=1 ");
+    assert_non_null(strstr(R, "\nargon\tsymbol\tAr\t0.7800\t1\tsubject \"Argonn\" -> \"argon\" (1 edit)\n"));
+    expect("FIND argon | has symbol | ?\n", "OK 1 tier=2 ");
+    assert_non_null(strstr(R, "\nargon\tsymbol\tAr\t"));
+    expect("FACT ADD spoke | is part of | wheel\n", "OK ADDED\n");
+    expect("FACT ADD wheel | is part of | bicycle\n", "OK ADDED\n");
+    expect("FIND spoke | is part of / is part of | ?\n", "OK 1 tier=3 ");
+    assert_non_null(strstr(R, "\tspoke -is part of-> wheel -is part of-> bicycle\n"));
+    expect("FIND ? | is part of+ | bicycle\n", "OK 2 tier=3 ");
+    expect("FIND spoke | is part of+ | bicycle\n", "OK 1 tier=3 ");
+    expect("FIND wheel | is part of+ | spoke\n", "OK 0 tier=3 ");
+    expect("FIND bicycle | is part of+ | spoke\n", "OK 0 tier=1 "); /* a literal, not an entity */
     expect("FACT DEL unobtainium | symbol | Uo\n", "OK DELETED 1\n");
-    expect("FIND unobtainium | ? | ?\n", "OK 0\n");
+    expect("FIND unobtainium | ? | ?\n", "OK 0 tier=1 ");
     expect("FACT DEL unobtainium | symbol | Uo\n", "ERR NOTFOUND");
     /* search in 3 modes, embed */
     expect("SEARCH text 1 noble gas\n", "OK 1\n1\td1\tgases\t");

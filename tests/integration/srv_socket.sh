@@ -61,8 +61,8 @@ check 'SEARCH vector 2 lightest gas\n' '^OK 2$' 'vector search'
 check 'SEARCH gold\n' '^1	elements:gold	' 'hybrid search default k'
 check 'FIND hydrogen | symbol | ?\n' '^hydrogen	symbol	H	' find
 check 'FIND ? | symbol | Au\n' '^gold	symbol	Au	' 'find by object'
-check 'FIND ? | ? | ?\n' '^OK 200 MORE$' 'find limit says MORE'
-check 'FIND nosuch | ? | ?\n' '^OK 0$' 'find nothing'
+check 'FIND ? | ? | ?\n' '^OK 200 tier=0 ms=[0-9.]* MORE$' 'find limit says MORE'
+check 'FIND nosuch | ? | ?\n' '^OK 0 tier=1 ' 'find nothing'
 check 'FACT ADD unobtainium | symbol | Uo\nFIND unobtainium | ? | ?\n' 'unobtainium	symbol	Uo' 'fact add'
 check 'DOC ADD 24 note1 A note\ncobalt blue is a pigment\nSEARCH text cobalt pigment\n' 'note1' 'doc add + search'
 check 'DOC ADD 24 note1 again\ncobalt blue is a pigment\n' '^OK DUP' 'duplicate doc'
@@ -92,7 +92,7 @@ kill $SLOWG 2>/dev/null; wait $SLOWG 2>/dev/null
 n=$((n + 5))
 check 'DOC DEL note1\nSEARCH text cobalt pigment\nDOC GET note1\n' '^ERR NOTFOUND' 'doc del'
 r=$(q 'DOC DEL note1\nSEARCH text 5 cobalt pigment\n' | tr '\n' ' '); echo "$r" | grep -q '^ERR NOTFOUND ' && ! echo "$r" | grep -q '	note1	' || { echo "FAIL: deleted doc still found: $r"; exit 1; }
-check 'FACT DEL unobtainium | symbol | Uo\nFIND unobtainium | ? | ?\n' '^OK 0$' 'fact del'
+check 'FACT DEL unobtainium | symbol | Uo\nFIND unobtainium | ? | ?\n' '^OK 0 tier=1 ' 'fact del'
 check 'FACT DEL unobtainium | symbol | Uo\n' '^ERR NOTFOUND' 'fact del of a missing fact'
 long=$(printf '%01100d' 0)
 check "FACT DEL $long | symbol | Uo\\n" '^ERR ARGS' 'fact del with an over-long subject'
