@@ -52,6 +52,7 @@ struct names {
     uint8_t *sig;       /* cap_ent * sig_bytes */
     uint32_t n_key, cap_key, n_sorted;
     struct name_key *key;
+    uint32_t *pfx;      /* sorted keys: their first 4 bytes (big-endian, 0-padded), for the fuzzy walk */
     char *blob;
     size_t blob_used, blob_cap;
 };

@@ -16,7 +16,8 @@ static size_t up64(size_t x) { return (x + 63) & ~(size_t)63; }
 size_t names_bytes(uint32_t cap_ent, uint32_t cap_key, size_t blob_cap, uint32_t sig_bytes)
 {
     return up64((size_t)cap_ent * 8) + up64(cap_ent) + up64((size_t)cap_ent * sig_bytes) +
-           up64((size_t)cap_key * sizeof(struct name_key)) + up64(blob_cap) + 5 * 64 + 128;
+           up64((size_t)cap_key * sizeof(struct name_key)) + up64((size_t)cap_key * 4) + up64(blob_cap) + 6 * 64 +
+           128;
 }
 
 int names_init(struct names *x, struct arena_region *r, uint32_t cap_ent, uint32_t cap_key, size_t blob_cap,
@@ -29,8 +30,9 @@ int names_init(struct names *x, struct arena_region *r, uint32_t cap_ent, uint32
     x->flags = arena_zalloc(r, cap_ent, 64);
     x->sig = sig_bytes ? arena_alloc(r, (size_t)cap_ent * sig_bytes, 64) : NULL;
     x->key = arena_alloc(r, (size_t)cap_key * sizeof *x->key, 64);
+    x->pfx = arena_alloc(r, (size_t)cap_key * 4, 64);
     x->blob = arena_alloc(r, blob_cap, 64);
-    if (!x->id || !x->flags || (sig_bytes && !x->sig) || !x->key || !x->blob)
+    if (!x->id || !x->flags || (sig_bytes && !x->sig) || !x->key || !x->pfx || !x->blob)
         return EKB_ENOMEM;
     x->cap_ent = cap_ent;
     x->cap_key = cap_key;
@@ -123,6 +125,13 @@ void names_sort(struct names *x)
     qsort(x->key, x->n_key, sizeof *x->key, key_cmp);
     sort_x = NULL;
     x->n_sorted = x->n_key;
+    for (uint32_t i = 0; i < x->n_key; i++) { /* the first 4 bytes, big-endian, 0-padded */
+        const unsigned char *b = (const unsigned char *)x->blob + x->key[i].off;
+        uint32_t v = 0;
+        for (unsigned d = 0; d < 4; d++)
+            v = v << 8 | (d < x->key[i].len ? b[d] : 0u);
+        x->pfx[i] = v;
+    }
 }
 
 static int live(const struct names *x, const struct name_key *k) { return !(x->flags[k->ent] & NAMES_DELETED); }
@@ -170,30 +179,52 @@ struct walk {
 
 static unsigned char byte_at(const struct walk *w, uint32_t i, size_t d)
 {
+    if (d < 4) /* one load from a dense array, not two through the key record */
+        return (unsigned char)(w->x->pfx[i] >> (24 - 8 * d));
     return (unsigned char)w->x->blob[w->x->key[i].off + d];
 }
 
-/* Row d + 1 from rows d and d - 1 for byte c; returns its minimum. */
+/* Row d + 1 from rows d and d - 1 for byte c; returns its minimum. Only
+ * the band |i - j| <= maxd is computed (Ukkonen): a cell outside it is
+ * over maxd, and the cells just outside are set to maxd + 1 so the next
+ * row reads them as such. */
 static unsigned next_row(struct walk *w, size_t d, unsigned char c)
 {
     uint8_t *r = w->row[d + 1], *p = w->row[d];
-    unsigned mn;
-    r[0] = (uint8_t)(d + 1);
-    mn = r[0];
-    for (size_t j = 1; j <= w->m; j++) {
+    const uint8_t *pp = d >= 1 ? w->row[d - 1] : NULL;
+    size_t i = d + 1, md = w->maxd;
+    size_t lo = i > md ? i - md : 1, hi = i + md < w->m ? i + md : w->m;
+    unsigned mn = 255, over = (unsigned)md + 1;
+    if (lo == 1) {
+        r[0] = (uint8_t)(i > 250 ? 250 : i);
+        mn = r[0];
+    } else {
+        r[lo - 1] = (uint8_t)over;
+    }
+    for (size_t j = lo; j <= hi; j++) {
         unsigned cost = w->q[j - 1] != c;
         unsigned v = p[j - 1] + cost;
         if (p[j] + 1u < v)
             v = p[j] + 1u;
         if (r[j - 1] + 1u < v)
             v = r[j - 1] + 1u;
-        if (d >= 1 && j >= 2 && c == w->q[j - 2] && w->pre[d - 1] == w->q[j - 1] && w->row[d - 1][j - 2] + 1u < v)
-            v = w->row[d - 1][j - 2] + 1u; /* adjacent transposition */
+        if (pp && j >= 2 && c == w->q[j - 2] && w->pre[d - 1] == w->q[j - 1] && pp[j - 2] + 1u < v)
+            v = pp[j - 2] + 1u; /* adjacent transposition */
         r[j] = (uint8_t)(v > 250 ? 250 : v);
         if (r[j] < mn)
             mn = r[j];
     }
+    if (hi < w->m)
+        r[hi + 1] = (uint8_t)over;
     return mn;
+}
+
+/* The distance of the prefix of length d to the whole query (over maxd
+ * when the band of row d does not reach it). */
+static unsigned end_dist(const struct walk *w, size_t d)
+{
+    size_t gap = d > w->m ? d - w->m : w->m - d;
+    return gap > w->maxd ? w->maxd + 1 : w->row[d][w->m];
 }
 
 /* Keys [lo, hi) share the prefix of length d (its row is row[d]). */
@@ -202,19 +233,89 @@ static void walk(struct walk *w, uint32_t lo, uint32_t hi, size_t d)
     const struct names *x = w->x;
     uint32_t i = lo;
     for (; i < hi && x->key[i].len == d; i++) /* keys that end here come first */
-        if (w->row[d][w->m] <= w->maxd && live(x, &x->key[i])) {
+        if (end_dist(w, d) <= w->maxd && live(x, &x->key[i])) {
             w->calls++;
-            if (w->fn(w->ctx, &x->key[i], w->row[d][w->m])) {
+            if (w->fn(w->ctx, &x->key[i], end_dist(w, d))) {
                 w->stop = 1;
                 return;
             }
         }
     if (d + 1 >= ROWS || d >= w->m + w->maxd)
         return;
+    if (i >= hi)
+        return;
+    /* the row's smallest cell: under maxd, any next byte may stay within
+     * it (a substitution); at maxd, only bytes that continue a match (or a
+     * transposition) can, and only their runs are looked up */
+    size_t md = w->maxd, blo = d > md ? d - md : 0, bhi = d + md < w->m ? d + md : w->m;
+    unsigned mn = 255;
+    for (size_t j = blo; j <= bhi; j++)
+        if (w->row[d][j] < mn)
+            mn = w->row[d][j];
+    if (mn >= md) {
+        unsigned char want[2 * NAMES_FUZZY_MAX + 2];
+        unsigned nw = 0;
+        for (size_t j = blo; j <= bhi && j < w->m; j++)
+            if (w->row[d][j] <= md)
+                want[nw++] = w->q[j];
+        if (d >= 1)
+            for (size_t j = 2; j <= w->m; j++) /* c == q[j - 2] after pre[d - 1] == q[j - 1] */
+                if (w->pre[d - 1] == w->q[j - 1] && (j - 2 + md >= d - 1) && (j - 2 <= d - 1 + md) &&
+                    w->row[d - 1][j - 2] + 1u <= md)
+                    want[nw++] = w->q[j - 2];
+        for (unsigned u = 1; u < nw; u++) /* sort, to visit the runs in key order */
+            for (unsigned v = u; v > 0 && want[v - 1] > want[v]; v--) {
+                unsigned char t = want[v];
+                want[v] = want[v - 1];
+                want[v - 1] = t;
+            }
+        for (unsigned u = 0; u < nw && !w->stop; u++) {
+            unsigned char c = want[u];
+            if (u > 0 && c == want[u - 1])
+                continue;
+            uint32_t a = i, b = hi;
+            while (a < b) { /* first key whose byte d is >= c */
+                uint32_t mid = a + (b - a) / 2;
+                if (byte_at(w, mid, d) < c)
+                    a = mid + 1;
+                else
+                    b = mid;
+            }
+            if (a >= hi || byte_at(w, a, d) != c)
+                continue;
+            uint32_t e = a + 1, ok = a, step = 1;
+            while (e < hi && byte_at(w, e, d) == c) { /* the run's end: galloping */
+                ok = e;
+                step <<= 1;
+                e = a + step;
+            }
+            uint32_t l2 = ok + 1, h2 = e < hi ? e : hi;
+            while (l2 < h2) {
+                uint32_t mid = l2 + (h2 - l2) / 2;
+                if (byte_at(w, mid, d) <= c)
+                    l2 = mid + 1;
+                else
+                    h2 = mid;
+            }
+            i = l2;
+            w->pre[d] = c;
+            if (next_row(w, d, c) <= md)
+                walk(w, a, l2, d + 1);
+        }
+        return;
+    }
     while (i < hi && !w->stop) {
         unsigned char c = byte_at(w, i, d);
-        uint32_t a = i, b = hi;
-        while (a < b) { /* first key of [i, hi) whose byte d is > c */
+        /* the end of the run of byte c: galloping from i (most runs below the
+         * first levels are a few keys long), then a binary search in the last step */
+        uint32_t ok = i, probe = i + 1, step = 1;
+        while (probe < hi && byte_at(w, probe, d) == c) {
+            ok = probe;
+            step <<= 1;
+            probe = i + step;
+        }
+        uint32_t a = ok + 1, b = probe < hi ? probe : hi;
+        while (a < b) { /* first key of [a, b) whose byte d is > c */
             uint32_t mid = a + (b - a) / 2;
             if (byte_at(w, mid, d) <= c)
                 a = mid + 1;
@@ -222,7 +323,7 @@ static void walk(struct walk *w, uint32_t lo, uint32_t hi, size_t d)
                 b = mid;
         }
         w->pre[d] = c;
-        if (next_row(w, d, c) <= w->maxd)
+        if (next_row(w, d, c) <= md)
             walk(w, i, a, d + 1);
         i = a;
     }
@@ -241,7 +342,7 @@ static unsigned delta_dist(struct walk *w, const struct name_key *k)
         if (mn > w->maxd)
             return 255;
     }
-    return w->row[k->len][w->m];
+    return end_dist(w, k->len);
 }
 
 int names_fuzzy(const struct names *x, const char *k, size_t n, unsigned maxd, names_fn fn, void *ctx)

@@ -212,6 +212,26 @@ static void emit(struct ev *e, int32_t i, const char *lit, int64_t pid, int back
         e->done = 1;
 }
 
+/* Doubles the visited table (a new one from the scratch; the old one is
+ * left for the reset): the table starts small, so a short search does not
+ * clear a large one. */
+static int grow(struct ev *e)
+{
+    uint32_t tn = (e->mask + 1) * 2;
+    uint32_t *t = arena_zalloc(e->s->scratch, (size_t)tn * sizeof *t, 16);
+    if (!t)
+        return EKB_ENOMEM;
+    for (uint32_t i = 0; i < e->n; i++) {
+        uint32_t h = hash(e->r[i].node, e->r[i].pos) & (tn - 1);
+        while (t[h])
+            h = (h + 1) & (tn - 1);
+        t[h] = i + 1;
+    }
+    e->tab = t;
+    e->mask = tn - 1;
+    return 0;
+}
+
 /* Adds state (node, pos) reached from parent by edge (pid, back); then the
  * empty steps it allows (p*, p?). */
 static void add(struct ev *e, int64_t node, uint32_t pos, int32_t parent, int64_t pid, int back, double conf)
@@ -228,6 +248,15 @@ static void add(struct ev *e, int64_t node, uint32_t pos, int32_t parent, int64_
             e->stop = PATH_NODES;
             e->done = 1;
             return;
+        }
+        if (2 * (e->n + 1) > e->mask) { /* at half full: a table twice as large */
+            if (grow(e) != 0) {
+                e->stop = PATH_NODES;
+                e->done = 1;
+                return;
+            }
+            for (h = hash(node, pos) & e->mask; e->tab[h]; h = (h + 1) & e->mask)
+                ;
         }
         uint16_t depth = parent >= 0 ? (uint16_t)(e->r[parent].depth + (pid != 0)) : 0;
         struct rec *x = &e->r[e->n];
@@ -313,7 +342,8 @@ int path_eval(struct store *s, const struct path_step *st, uint32_t k, struct pa
         rc = EKB_ENOMEM;
         goto out;
     }
-    /* capacity: asked, or what a third of the scratch left holds */
+    /* capacity: asked, or what a third of the scratch left holds (the
+     * tables grown up to it take at most as much again) */
     size_t per = sizeof(struct rec) + 2 * sizeof(uint32_t);
     size_t fit = arena_avail(s->scratch) / 3 / per;
     uint32_t cap = lim->max_nodes ? lim->max_nodes : (uint32_t)(fit > (1u << 22) ? (1u << 22) : fit);
@@ -323,9 +353,7 @@ int path_eval(struct store *s, const struct path_step *st, uint32_t k, struct pa
         rc = EKB_ENOMEM;
         goto out;
     }
-    uint32_t tn = 32;
-    while (tn < 2 * cap)
-        tn <<= 1;
+    uint32_t tn = 256;
     e->r = arena_alloc(s->scratch, (size_t)cap * sizeof *e->r, 16);
     e->tab = arena_zalloc(s->scratch, (size_t)tn * sizeof *e->tab, 16);
     if (!e->r || !e->tab) {

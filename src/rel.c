@@ -431,6 +431,10 @@ int rel_analyze(const char *q, size_t n, struct rel_frame *f)
                                    (pl == 3 && memcmp(prep, "out", 3) == 0));
             int into = prep && pl == 4 && memcmp(prep, "into", 4) == 0;
             int role = lx->pol;
+            if (up && (lx->flags & L_UP)) { /* "makes up", "made up of": parts, members or material */
+                static const float WU[REL_NCONCEPT] = {0.0f, 0.0f, 0.9f, 0.85f, 0.85f};
+                memcpy(f->w, WU, sizeof WU);
+            }
             if (!passive) {
                 if (up && (lx->flags & L_UP))
                     role = REL_DEP; /* "makes up" */
@@ -442,6 +446,41 @@ int rel_analyze(const char *q, size_t n, struct rel_frame *f)
                 role = -lx->pol; /* "contained in", "classified as", "included in" */
             }
             f->role = role > 0 ? REL_DEP : REL_HEAD;
+            /* a relational noun after the verb names the concept: its object ("includes the
+             * type", "forms part of") or the category in its phrase ("belongs to the class") */
+            int obj = 1, pp = 0;
+            for (int i = li + 1; i < nw; i++) {
+                if (t[i] == T_PREP) {
+                    obj = 0;
+                    pp = 1;
+                    continue;
+                }
+                if (t[i] != T_CONTENT)
+                    continue;
+                int pl2, vp;
+                const struct lexeme *nl = noun_of(key + off[i], len[i], &pl2);
+                int inf = i > 0 && len[i - 1] == 2 && memcmp(key + off[i - 1], "to", 2) == 0 &&
+                          verb_of(key + off[i], len[i], &vp); /* "used to make": a verb */
+                if (!nl || inf || !(obj || pp)) {
+                    obj = 0;
+                    continue;
+                }
+                int strong = 0;
+                for (int c = 0; c < REL_NCONCEPT; c++)
+                    strong |= nl->wt[c] >= 80;
+                if (!strong)
+                    break;
+                for (int c = 0; c < REL_NCONCEPT; c++)
+                    f->w[c] = (float)nl->wt[c] / 100.0f;
+                /* an object noun: the verb's role through the noun's polarity ("includes the type":
+                 * the subject is the general; "forms part of": the subject is the part) */
+                if (lx->pol < 0 && obj && !passive)
+                    f->role = nl->pol > 0 ? REL_HEAD : REL_DEP;
+                else if (obj && !passive)
+                    f->role = nl->pol > 0 ? REL_DEP : REL_HEAD;
+                snprintf(f->lexeme, sizeof f->lexeme, "%s %s", lx->w, nl->w);
+                break;
+            }
         }
         return 0;
     }
@@ -453,6 +492,29 @@ int rel_analyze(const char *q, size_t n, struct rel_frame *f)
         f->nword++;
     }
     if (f->nword == 0) {
+        const char *lp = last >= 0 && t[last] == T_PREP ? key + off[last] : NULL;
+        size_t ll = lp ? len[last] : 0;
+        if (lp && !have) { /* "is in", "among", "within": containment or membership */
+            static const float WIN[REL_NCONCEPT] = {0.5f, 0.5f, 0.85f, 0.85f, 0.6f};
+            static const float WAM[REL_NCONCEPT] = {0.6f, 0.55f, 0.6f, 0.9f, 0.0f};
+            static const float WUN[REL_NCONCEPT] = {0.8f, 0.7f, 0.0f, 0.6f, 0.0f};
+            const float *w = NULL;
+            if ((ll == 2 && (!memcmp(lp, "in", 2) || !memcmp(lp, "on", 2) || !memcmp(lp, "at", 2))) ||
+                (ll == 6 && (!memcmp(lp, "within", 6) || !memcmp(lp, "inside", 6))) ||
+                (ll == 4 && !memcmp(lp, "into", 4)))
+                w = WIN;
+            else if ((ll == 5 && !memcmp(lp, "among", 5)) || (ll == 7 && !memcmp(lp, "amongst", 7)) ||
+                     (ll == 7 && !memcmp(lp, "between", 7)))
+                w = WAM;
+            else if (ll == 5 && !memcmp(lp, "under", 5))
+                w = WUN;
+            if (w) {
+                memcpy(f->w, w, sizeof f->w);
+                f->role = REL_DEP;
+                snprintf(f->lexeme, sizeof f->lexeme, "%.*s", (int)ll, lp);
+                return 0;
+            }
+        }
         if (cop) { /* "is", "is a": a kind or an instance */
             static const float W2[REL_NCONCEPT] = {0.9f, 0.85f, 0.0f, 0.0f, 0.0f};
             memcpy(f->w, W2, sizeof W2);

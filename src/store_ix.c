@@ -353,15 +353,18 @@ void store_ix_committed(struct store_index *x, uint32_t gens)
 }
 
 /* ---------------------------------------------------- the entity name index */
-/* The keys of one entity: its folded name, its sense base, its aliases. */
+/* The keys of one entity: its folded name, its sense base, its aliases. A
+ * name with a sense suffix ("rose (pink)") folds to words a person types
+ * for something else ("rose pink", an alias of another entity): its keys
+ * are sense keys, weaker than names and aliases. */
 static int names_add_all(struct names *nx, uint32_t e, const char *name, const char *aliases)
 {
     static _Thread_local char k[LEX_KEY_MAX];
     size_t n = lex_fold(name, strlen(name), k, sizeof k, 0);
-    int rc = 0;
+    int rc = 0, sense = lex_sense_base(name, strlen(name)) > 0;
     if (n != (size_t)-1 && n > 0)
-        rc = names_add_key(nx, e, k, n, NAME_NAME);
-    if (rc == 0 && lex_sense_base(name, strlen(name)) > 0) {
+        rc = names_add_key(nx, e, k, n, sense ? NAME_SENSE : NAME_NAME);
+    if (rc == 0 && sense) {
         n = lex_fold(name, strlen(name), k, sizeof k, LEX_NO_SENSE);
         if (n != (size_t)-1 && n > 0)
             rc = names_add_key(nx, e, k, n, NAME_SENSE);
