@@ -44,7 +44,8 @@ static const struct lexeme LEX[] = {
     N_("form", 1, 0, 85, 0, 0, 0, 0), N_("class", 1, L_TYPE, 90, 0, 0, 0, 0),
     N_("subclass", 1, 0, 100, 0, 0, 0, 0), N_("subtype", 1, 0, 100, 0, 0, 0, 0),
     N_("subcategory", 1, 0, 100, 0, 0, 0, 0), N_("category", 1, L_TYPE, 90, 0, 0, 0, 0),
-    N_("species", 1, 0, 90, 0, 0, 0, 0), N_("subspecies", 1, 0, 95, 0, 0, 0, 0),
+    N_("species", 1, 0, 90, 0, 0, 75, 0), N_("subspecies", 1, 0, 95, 0, 0, 0, 0),
+    N_("narrower", 1, 0, 90, 0, 0, 0, 0), N_("subordinate", 1, 0, 85, 0, 0, 0, 0),
     N_("breed", 1, 0, 90, 0, 0, 0, 0), N_("strain", 1, 0, 80, 0, 0, 0, 0),
     N_("genre", 1, L_TYPE, 90, 0, 0, 0, 0), N_("style", 1, 0, 75, 0, 0, 0, 0),
     N_("version", 1, 0, 80, 0, 0, 0, 0), N_("variant", 1, 0, 90, 0, 0, 0, 0),
@@ -57,6 +58,7 @@ static const struct lexeme LEX[] = {
     N_("model", 1, 0, 60, 0, 0, 0, 0), N_("make", 1, 0, 50, 0, 0, 0, 0),
     /* kinds: the noun names the general */
     N_("hypernym", -1, 0, 100, 0, 0, 0, 0), N_("superclass", -1, 0, 100, 0, 0, 0, 0),
+    N_("broader", -1, 0, 90, 0, 0, 0, 0),
     N_("supertype", -1, 0, 100, 0, 0, 0, 0), N_("supercategory", -1, 0, 100, 0, 0, 0, 0),
     N_("superordinate", -1, 0, 100, 0, 0, 0, 0), N_("generalization", -1, 0, 90, 0, 0, 0, 0),
     N_("generalisation", -1, 0, 90, 0, 0, 0, 0), N_("superset", -1, 0, 85, 0, 0, 0, 0),
@@ -127,6 +129,10 @@ static const struct lexeme LEX[] = {
     V_("construct", 1, L_OF_HEAD, 0, 0, 75, 0, 90), V_("manufacture", 1, L_OF_HEAD, 0, 0, 70, 0, 90),
     V_("produce", 1, L_OF_HEAD, 0, 0, 0, 0, 85), V_("create", 1, L_OF_HEAD, 0, 0, 70, 0, 85),
     V_("fashion", 1, L_OF_HEAD, 0, 0, 0, 0, 85), V_("craft", 1, L_OF_HEAD, 0, 0, 0, 0, 85),
+    V_("derive", 1, L_OF_HEAD, 0, 0, 0, 0, 80), V_("extract", 1, L_OF_HEAD, 0, 0, 0, 0, 75),
+    V_("turn", 1, L_OF_HEAD, 0, 0, 0, 0, 80), V_("convert", 1, L_OF_HEAD, 0, 0, 0, 0, 80),
+    V_("process", 1, L_OF_HEAD, 0, 0, 0, 0, 80), V_("transform", 1, L_OF_HEAD, 0, 0, 0, 0, 80),
+    V_("refine", 1, L_OF_HEAD, 0, 0, 0, 0, 75), V_("brew", 1, L_OF_HEAD, 0, 0, 0, 0, 80),
     V_("form", 1, L_OF_HEAD, 0, 0, 85, 75, 85), V_("assemble", 1, L_OF_HEAD, 0, 0, 90, 75, 0),
     V_("belong", 1, 0, 60, 50, 85, 90, 0), V_("join", 1, 0, 0, 0, 0, 75, 0),
     V_("occur", 1, 0, 0, 0, 75, 0, 80), V_("appear", 1, 0, 0, 0, 65, 0, 70), V_("exist", 1, 0, 0, 0, 70, 0, 75),
@@ -170,7 +176,7 @@ static int in(const char *w, size_t n, const char *const *list)
     return 0;
 }
 
-static const char *const COP[] = {"is", "are", "was", "were", "be", "been", "being", "am", "isnt", "arent",
+static const char *const COP[] = {"is", "are", "was", "were", "be", "been", "being", "am", "isnt", "arent", "isa",
                                   "becomes", "become", "remains", NULL};
 static const char *const HAVE[] = {"has", "have", "had", "having", "hasnt", "havent", NULL};
 static const char *const DET[] = {"a", "an", "the", "some", "any", "its", "their", "his", "her", "this", "that",
@@ -189,6 +195,13 @@ static const char *const QWORD[] = {"what", "which", "who", "whom", "whose", "wh
 static const char *const PREP[] = {"of", "in", "on", "at", "to", "for", "from", "by", "into", "onto", "upon",
                                    "under", "within", "among", "amongst", "between", "as", "inside", "through",
                                    "out", "throughout", "among", "like", "beneath", "below", NULL};
+
+/* "its members": the subject's own (a "has" frame) */
+static int possessive(const char *w, size_t n)
+{
+    static const char *const P[] = {"its", "their", "his", "her", "whose", NULL};
+    return in(w, n, P);
+}
 
 static enum tk classify(const char *w, size_t n, int first)
 {
@@ -401,7 +414,8 @@ int rel_analyze(const char *q, size_t n, struct rel_frame *f)
             f->w[c] = (float)lx->wt[c] / 100.0f;
         if (lx->kind == L_NOUN) {
             int frame; /* +1: "is a N of", -1: "has N", bare N */
-            if (have)
+            int poss = li > 0 && possessive(key + off[li - 1], len[li - 1]);
+            if (have || poss)
                 frame = -1;
             else if (plural && !cop)
                 frame = -1;
@@ -472,6 +486,8 @@ int rel_analyze(const char *q, size_t n, struct rel_frame *f)
                     break;
                 for (int c = 0; c < REL_NCONCEPT; c++)
                     f->w[c] = (float)nl->wt[c] / 100.0f;
+                if (possessive(key + off[i - 1], len[i - 1])) /* "counts among its members" */
+                    f->role = nl->pol > 0 ? REL_HEAD : REL_DEP;
                 /* an object noun: the verb's role through the noun's polarity ("includes the type":
                  * the subject is the general; "forms part of": the subject is the part) */
                 if (lx->pol < 0 && obj && !passive)
@@ -482,6 +498,22 @@ int rel_analyze(const char *q, size_t n, struct rel_frame *f)
                 break;
             }
         }
+        return 0;
+    }
+    /* a relational noun only inside a phrase: "is in the genus", "among its parts" */
+    for (int i = 0; i < nw; i++) {
+        int pl3;
+        const struct lexeme *nl = t[i] == T_CONTENT ? noun_of(key + off[i], len[i], &pl3) : NULL;
+        int strong = 0;
+        for (int c = 0; nl && c < REL_NCONCEPT; c++)
+            strong |= nl->wt[c] >= 80;
+        if (!strong)
+            continue;
+        for (int c = 0; c < REL_NCONCEPT; c++)
+            f->w[c] = (float)nl->wt[c] / 100.0f;
+        int poss = i > 0 && possessive(key + off[i - 1], len[i - 1]);
+        f->role = poss || have ? (nl->pol > 0 ? REL_HEAD : REL_DEP) : REL_DEP;
+        snprintf(f->lexeme, sizeof f->lexeme, "%s", nl->w);
         return 0;
     }
     /* outside the lexicon: the content stems; the role from the frame */

@@ -153,8 +153,12 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--dump")
     ap.add_argument("--kinds")
+    ap.add_argument("--para", help="JSON file {predicate: [[phrase, fwd|inv], ...]} replacing the built-in paraphrases")
     a = ap.parse_args()
     rng = random.Random(a.seed)
+    para = PARA
+    if a.para:
+        para = json.load(open(a.para, encoding="utf-8"))
 
     ents, alias_n, name_lc = {}, {}, set()
     for l in open(a.data + "/entities.jsonl", encoding="utf-8"):
@@ -242,7 +246,7 @@ def main():
         cnt = 0
         while cnt < n:
             s, p, o = pick(facts)
-            opts = [x for x in PARA.get(p, []) if x[1] == want]
+            opts = [x for x in para.get(p, []) if x[1] == want]
             if not opts:
                 continue
             ph = rng.choice(opts)[0]
