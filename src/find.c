@@ -186,8 +186,28 @@ static int on_named(void *ctx, const char *s, const char *p, const char *o, doub
 
 /* The facts of one combination: subject sid (0: any), predicate pid (0:
  * any) read backward or not, object oid (0: any) or literal olit. */
-static int run_combo(struct fx *x, int64_t sid, int64_t pid, int backward, int64_t oid, const char *olit,
-                     double score, const char *why)
+/* A literal subject: the facts naming it as their object, read backward. */
+static int on_lit_subj(void *ctx, int64_t pid, int64_t subj, const char *lit, double conf)
+{
+    struct fx *x = ctx;
+    char p[NAME_CAP + 1];
+    if (x->oid > 0 && subj != x->oid)
+        return 0;
+    if (x->olit || store_entity_name(x->s, subj, x->other, sizeof x->other) != 0)
+        return 0;
+    int64_t inv = 0;
+    int tr;
+    if (x->pid > 0) /* asked: ^pid, or pid through its inverse */
+        label(x, x->pid, x->backward, p, sizeof p);
+    else if (store_pred_info(x->s, pid, &inv, &tr) == 0 && inv > 0) /* any: the inverse's name */
+        label(x, inv, 0, p, sizeof p);
+    else
+        label(x, pid, 1, p, sizeof p);
+    return emit(x, lit, p, x->other, x->score * conf, why_of(x));
+}
+
+static int run_combo(struct fx *x, int64_t sid, const char *slit, int64_t pid, int backward, int64_t oid,
+                     const char *olit, double score, const char *why)
 {
     int n = 0;
     x->sid = sid;
@@ -203,6 +223,13 @@ static int run_combo(struct fx *x, int64_t sid, int64_t pid, int backward, int64
             return 0;
         x->from_subj = 1;
         n = path_edges(x->s, sid, pid, backward, on_edge, x);
+    } else if (slit) { /* a subject known only as a literal: facts point at it */
+        int64_t inv = 0;
+        int tr;
+        if (backward || pid == 0)
+            n = store_literal_edges(x->s, slit, pid, on_lit_subj, x);
+        else if (store_pred_info(x->s, pid, &inv, &tr) == 0 && inv > 0)
+            n = store_literal_edges(x->s, slit, inv, on_lit_subj, x);
     } else if (oid > 0) {
         if (store_entity_name(x->s, oid, x->oname, sizeof x->oname) != 0)
             return 0;
@@ -279,11 +306,11 @@ static int cands(struct fx *x, const char *role, const char *q, int linked, int 
             (*n)++;
         }
     }
-    if (literal) {
+    if (literal) { /* the text itself, as a literal value (facts point at it, never from it) */
         struct cand *k = &c[*n];
         memset(k, 0, sizeof *k);
         k->lit = q;
-        k->score = 1.0;
+        k->score = strcmp(role, "subject") == 0 ? 0.95 : 1.0;
         (*n)++;
     }
     return 0;
@@ -374,7 +401,9 @@ static int try_pairs(struct fx *x, int64_t pid, int backward, double pscore, con
         char sw[sizeof a->why + sizeof x->alts];
         snprintf(sw, sizeof sw, "%s%s", a->why, a->why[0] ? x->alts : (x->alts[0] ? x->alts + 2 : ""));
         join_why(x->rowwhy, sizeof x->rowwhy, sw, pwhy, b->why);
-        int n = run_combo(x, a->id, pid, backward, b->id, b->lit, pr[k].sc * pscore, x->rowwhy);
+        if (a->lit && b->lit)
+            continue; /* two literals: no fact joins them */
+        int n = run_combo(x, a->id, a->lit, pid, backward, b->id, b->lit, pr[k].sc * pscore, x->rowwhy);
         if (n != 0)
             return n;
     }
@@ -669,6 +698,8 @@ int find_run(struct store *s, const char *subj, const char *pred, const char *ob
     const char *S = part(subj), *P = part(pred), *O = part(obj);
     int rc;
     memset(st, 0, sizeof *st);
+    if (errlen)
+        err[0] = 0;
     if ((rc = check_part(S, "subject", err, errlen)) != 0 || (rc = check_part(P, "predicate", err, errlen)) != 0 ||
         (rc = check_part(O, "object", err, errlen)) != 0)
         return rc;
@@ -703,7 +734,7 @@ int find_run(struct store *s, const char *subj, const char *pred, const char *ob
     /* tier 0: exact */
     st->tier = 0;
     if (!is_path && p_stored) {
-        if ((rc = cands(x, "subject", S, 0, 0, NULL, x->sc, &x->nsc, err, errlen)) != 0 ||
+        if ((rc = cands(x, "subject", S, 0, S != NULL, NULL, x->sc, &x->nsc, err, errlen)) != 0 ||
             (rc = cands(x, "object", O, 0, O != NULL, NULL, x->oc, &x->noc, err, errlen)) != 0)
             goto out;
         if (x->nsc > 0 && x->noc > 0) {
@@ -720,7 +751,7 @@ int find_run(struct store *s, const char *subj, const char *pred, const char *ob
         goto capped;
     /* tier 1: entity linking */
     st->tier = 1;
-    if ((rc = cands(x, "subject", S, 1, 0, &x->ls, x->sc, &x->nsc, err, errlen)) != 0 ||
+    if ((rc = cands(x, "subject", S, 1, S != NULL, &x->ls, x->sc, &x->nsc, err, errlen)) != 0 ||
         (rc = cands(x, "object", O, 1, O != NULL, &x->lo, x->oc, &x->noc, err, errlen)) != 0)
         goto out;
     if (x->nsc == 0 || x->noc == 0) {
@@ -798,7 +829,9 @@ done:
         st->tier = x->tier;
 out:
     st->ms = (double)(s->port->mono_ns() - x->t0) / 1e6;
-    if (rc != 0 && err[0] == 0)
+    if (rc == EKB_ENOMEM && err[0] == 0)
+        snprintf(err, errlen, "find: the scratch budget is full (raise BUDGET_SCRATCH_MB)");
+    else if (rc != 0 && err[0] == 0)
         snprintf(err, errlen, "find: %s", ekb_strerror(rc));
     arena_reset(s->scratch, mark);
     return rc;

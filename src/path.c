@@ -149,6 +149,8 @@ struct ev {
     uint32_t k;
     int64_t to;
     const char *to_lit, *from_lit;
+    int64_t lit_pid; /* literal_step: the step being read */
+    int lit_back;
     struct rec *r;
     uint32_t n, cap;
     uint32_t *tab; /* open addressing: record index + 1, 0 empty */
@@ -319,11 +321,27 @@ static int on_edge(void *ctx, int64_t pid, int backward, int64_t other, const ch
     return e->done;
 }
 
-/* The facts naming literal lit as their object, read backward into it. */
+/* The facts naming the start literal as their object: read backward by
+ * pid, or forward by pid through its inverse (stored "x inv lit" is
+ * "lit pid x"). */
 static int on_lit_edge(void *ctx, int64_t pid, int64_t subj, const char *lit, double conf)
 {
-    (void)lit;
-    return on_edge(ctx, pid, 1, subj, NULL, conf);
+    struct ev *e = ctx;
+    (void)lit, (void)pid;
+    return on_edge(ctx, e->lit_pid, e->lit_back, subj, NULL, conf);
+}
+
+static int literal_step(struct ev *e, int64_t pid, int backward)
+{
+    e->lit_pid = pid;
+    e->lit_back = backward;
+    if (backward)
+        return store_literal_edges(e->s, e->from_lit, pid, on_lit_edge, e);
+    int64_t inv = 0;
+    int tr;
+    if (pid <= 0 || store_pred_info(e->s, pid, &inv, &tr) != 0 || inv <= 0)
+        return 0;
+    return store_literal_edges(e->s, e->from_lit, inv, on_lit_edge, e);
 }
 
 int path_eval(struct store *s, const struct path_step *st, uint32_t k, struct path_end from, struct path_end to,
@@ -346,13 +364,13 @@ int path_eval(struct store *s, const struct path_step *st, uint32_t k, struct pa
      * tables grown up to it take at most as much again) */
     size_t per = sizeof(struct rec) + 2 * sizeof(uint32_t);
     size_t fit = arena_avail(s->scratch) / 3 / per;
-    uint32_t cap = lim->max_nodes ? lim->max_nodes : (uint32_t)(fit > (1u << 22) ? (1u << 22) : fit);
-    if (cap > fit)
-        cap = (uint32_t)fit;
-    if (cap < 16) {
+    if (fit < 64) {
         rc = EKB_ENOMEM;
         goto out;
     }
+    uint32_t cap = (uint32_t)(fit > (1u << 22) ? (1u << 22) : fit);
+    if (lim->max_nodes && lim->max_nodes < cap)
+        cap = lim->max_nodes;
     uint32_t tn = 256;
     e->r = arena_alloc(s->scratch, (size_t)cap * sizeof *e->r, 16);
     e->tab = arena_zalloc(s->scratch, (size_t)tn * sizeof *e->tab, 16);
@@ -375,21 +393,21 @@ int path_eval(struct store *s, const struct path_step *st, uint32_t k, struct pa
     add(e, from.id > 0 ? from.id : 0, 0, -1, 0, 0, 1.0); /* node 0: the literal start */
     for (uint32_t head = 0; head < e->n && !e->done; head++) {
         const struct rec *x = &e->r[head];
+        if ((head & 63) == 63 && lim->deadline_ns > 0 && s->port->mono_ns() > lim->deadline_ns) {
+            e->stop = PATH_DEADLINE;
+            break;
+        }
         if (x->pos >= k)
             continue;
         if (x->depth >= max_depth) {
             e->stop = PATH_DEPTH;
             continue;
         }
-        if ((head & 63) == 63 && lim->deadline_ns > 0 && s->port->mono_ns() > lim->deadline_ns) {
-            e->stop = PATH_DEADLINE;
-            break;
-        }
         e->cur = (int32_t)head;
         e->fan = 0;
         int n;
-        if (x->node == 0) /* a literal has facts only into it */
-            n = st[x->pos].backward ? store_literal_edges(s, e->from_lit, st[x->pos].pid, on_lit_edge, e) : 0;
+        if (x->node == 0) /* a literal: only facts into it, under the predicate or its inverse */
+            n = literal_step(e, st[x->pos].pid, st[x->pos].backward);
         else
             n = path_edges(s, x->node, st[x->pos].pid, st[x->pos].backward, on_edge, e);
         if (n < 0) {

@@ -39,11 +39,11 @@ struct lexeme {
 /* Relation vocabulary of English: taxonomy, instances, meronymy, membership, material. */
 static const struct lexeme LEX[] = {
     /* kinds: the noun names the specific */
-    N_("kind", 1, L_TYPE, 100, 0, 0, 0, 0), N_("sort", 1, L_TYPE, 100, 0, 0, 0, 0),
-    N_("type", 1, L_TYPE, 100, 0, 0, 0, 0), N_("variety", 1, 0, 95, 0, 0, 0, 0),
-    N_("form", 1, 0, 85, 0, 0, 0, 0), N_("class", 1, L_TYPE, 90, 0, 0, 0, 0),
+    N_("kind", 1, L_TYPE, 100, 85, 0, 0, 0), N_("sort", 1, L_TYPE, 100, 85, 0, 0, 0),
+    N_("type", 1, L_TYPE, 100, 85, 0, 0, 0), N_("variety", 1, 0, 95, 80, 0, 0, 0),
+    N_("form", 1, 0, 85, 75, 0, 0, 0), N_("class", 1, L_TYPE, 90, 75, 0, 0, 0),
     N_("subclass", 1, 0, 100, 0, 0, 0, 0), N_("subtype", 1, 0, 100, 0, 0, 0, 0),
-    N_("subcategory", 1, 0, 100, 0, 0, 0, 0), N_("category", 1, L_TYPE, 90, 0, 0, 0, 0),
+    N_("subcategory", 1, 0, 100, 0, 0, 0, 0), N_("category", 1, L_TYPE, 90, 80, 0, 0, 0),
     N_("species", 1, 0, 90, 0, 0, 75, 0), N_("subspecies", 1, 0, 95, 0, 0, 0, 0),
     N_("narrower", 1, 0, 90, 0, 0, 0, 0), N_("subordinate", 1, 0, 85, 0, 0, 0, 0),
     N_("breed", 1, 0, 90, 0, 0, 0, 0), N_("strain", 1, 0, 80, 0, 0, 0, 0),

@@ -36,7 +36,9 @@
 #include "embed.h"
 #include "store.h"
 #include "search.h"
+#include "find.h"
 #include "fixture.h"
+#include "fixture_graph.h"
 
 #include "noheap_wrap.h" /* the counting wrappers, window_open/window_close */
 
@@ -104,7 +106,7 @@ static int init_all(void **state)
         fprintf(stderr, "kb: %s\n", err);
         return -1;
     }
-    return 0;
+    return fxg_build(&KB); /* the fact graph the FIND workload asks about */
 }
 
 static int fini_all(void **state)
@@ -307,6 +309,45 @@ static int work_kb(void)
     return found == 30 ? 0 : -1;
 }
 
+static int count_rows(void *ctx, const struct find_row *r)
+{
+    (void)r;
+    ++*(unsigned *)ctx;
+    return 0;
+}
+
+/* FIND at every tier: exact, a typo (1), a paraphrase (2), a closure, a
+ * path and a capped search (3); the first call builds the name index. */
+static int work_find(void)
+{
+    static const char *const Q[][4] = {
+        {"beagle", "is a kind of", "?", "0"},      {"Bafgin Islnd", "is an instance of", "?", "1"},
+        {"beagles", "is a sort of", "?", "2"},     {"car", "contains", "?", "2"},
+        {"beagle", "is a kind of", "dog", "3"},    {"pulley", "is part of / is a kind of", "?", "3"},
+        {"Paris", "is a kind of", "city", "3"},    {"?", "is a kind of", "gadget", "0"},
+    };
+    struct find_opts fo;
+    struct find_status st;
+    char err[300];
+    find_opts_default(&fo);
+    for (int pass = 0; pass < 3; pass++)
+        for (size_t i = 0; i < sizeof Q / sizeof Q[0]; i++) {
+            unsigned rows = 0;
+            if (find_run(&KB, Q[i][0], Q[i][1], Q[i][2], &fo, count_rows, &rows, &st, err, sizeof err) != 0 ||
+                rows == 0 || st.tier != Q[i][3][0] - '0') {
+                fprintf(stderr, "FIND %s | %s | %s: %u rows tier %d (%s)\n", Q[i][0], Q[i][1], Q[i][2], rows, st.tier,
+                        err);
+                return -1;
+            }
+        }
+    fo.max_nodes = 10; /* a capped tier-3 search */
+    unsigned rows = 0;
+    return find_run(&KB, "link0", "is part of+", "?", &fo, count_rows, &rows, &st, err, sizeof err) == 0 &&
+                   st.degraded
+               ? 0
+               : -1;
+}
+
 struct workload {
     const char *name;
     int (*run)(void);
@@ -319,6 +360,7 @@ static const struct workload WORKLOADS[] = {
     {"sensors + log", work_sensors_and_log},
     {"board parse", work_board},
     {"kb: 20 documents + 1 fact + 30 searches (3 modes)", work_kb},
+    {"find: 27 FIND at tiers 0-3 (typo, paraphrase, closure, path, cap)", work_find},
     {"llm: stories260K greedy + top-p sampling, 2 x 48 tokens", work_llm},
     {"llm: 2 threads (llm_threads), 48 greedy tokens == 1 thread's", work_llm_threads},
 };
