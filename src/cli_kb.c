@@ -45,6 +45,10 @@ int cli_kb_open(struct app *a, struct kb *k, const char *dir, int create, const 
                             "embedder (lexical only, REDUCED search quality); give --model FILE or run make models\n",
                     def);
     }
+    /* the KB records its model's path: absolute, so it opens from any directory */
+    char abs[EKB_PATH_MAX];
+    if (create && model && model[0] != '/' && realpath(model, abs))
+        model = abs;
     struct chunk_params cp = {a->board.chunk_min, a->board.chunk_max, a->board.chunk_overlap};
     return kb_open(k, &a->arena, a->port, dir, create, model, &cp, err, errlen);
 }
