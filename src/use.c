@@ -74,8 +74,9 @@ static int use_scratch(struct use_model *m, struct arena_region *sr, uint32_t wa
     m->xq = arena_alloc(sr, (size_t)(T > USE_MAX_BATCH ? T : USE_MAX_BATCH) * kern_act_bytes(maxc), 64);
     if (!m->x || !m->a || !m->qkv || !m->o || !m->h || !m->f || !m->att || !m->pooled || !m->fpool || !m->y ||
         !m->xq || !m->bids || !m->boff) {
-        snprintf(err, errlen, "use: scratch of %zu bytes (%u tokens) does not fit in the %zu left", fixed + per_tok * T,
-                 T, avail);
+        snprintf(err, errlen, "use: scratch of %zu bytes (%u tokens) does not fit in the %zu left of the %s budget"
+                              " (raise BUDGET_%s_MB or --mem)", fixed + per_tok * T, T, avail, sr->name ? sr->name : "?",
+                 sr->name && !strcmp(sr->name, "scratch") ? "SCRATCH" : "MODELS");
         return EKB_ENOMEM;
     }
     return 0;
