@@ -260,3 +260,36 @@ int lex_stopword(const char *w, size_t n)
             return 1;
     return 0;
 }
+
+unsigned lex_osa(const char *a, size_t n, const char *b, size_t m, unsigned maxd)
+{
+    unsigned d[3][LEX_WORD_MAX + 1];
+    if ((n > m ? n - m : m - n) > maxd || n > LEX_WORD_MAX || m > LEX_WORD_MAX)
+        return maxd + 1;
+    unsigned *pp = d[0], *p = d[1], *c = d[2];
+    for (size_t j = 0; j <= m; j++)
+        p[j] = (unsigned)j;
+    for (size_t i = 1; i <= n; i++) {
+        c[0] = (unsigned)i;
+        unsigned lo = c[0];
+        for (size_t j = 1; j <= m; j++) {
+            unsigned v = p[j - 1] + (a[i - 1] != b[j - 1]);
+            if (p[j] + 1 < v)
+                v = p[j] + 1;
+            if (c[j - 1] + 1 < v)
+                v = c[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < v)
+                v = pp[j - 2] + 1;
+            c[j] = v;
+            if (v < lo)
+                lo = v;
+        }
+        if (lo > maxd)
+            return maxd + 1;
+        unsigned *t = pp;
+        pp = p;
+        p = c;
+        c = t;
+    }
+    return p[m] <= maxd ? p[m] : maxd + 1;
+}

@@ -644,6 +644,7 @@ struct link_ctx {
     float sq;
     int8_t *blob;
     int rc;
+    int spelled; /* the phrase's spelling was corrected */
 };
 
 static void keep(struct rel_result *r, struct store *s, int64_t pid, int backward, double score, enum rel_how how,
@@ -743,14 +744,14 @@ static int on_pred(void *ctx, int64_t id, const char *name, int64_t inverse, int
     (void)inverse;
     /* the same words as the name or an alias */
     if (same_words(x->q, x->n, name, strlen(name))) {
-        keep(x->r, x->s, id, 0, 0.97, REL_FOLD, NULL);
+        keep(x->r, x->s, id, 0, x->spelled ? 0.9 * 0.97 : 0.97, REL_FOLD, x->spelled ? "spelling" : NULL);
         return 0;
     }
     for (const char *a = aliases; a && *a;) {
         const char *nl = strchr(a, '\n');
         size_t al = nl ? (size_t)(nl - a) : strlen(a);
         if (same_words(x->q, x->n, a, al)) {
-            keep(x->r, x->s, id, 0, 0.96, REL_FOLD, "alias");
+            keep(x->r, x->s, id, 0, x->spelled ? 0.9 * 0.96 : 0.96, REL_FOLD, x->spelled ? "alias, spelling" : "alias");
             return 0;
         }
         a = nl ? nl + 1 : a + al;
@@ -791,9 +792,123 @@ static int on_pred(void *ctx, int64_t id, const char *name, int64_t inverse, int
         how = REL_VECTOR;
         snprintf(note, sizeof note, "similar, cosine %.2f", cs);
     }
+    if (x->spelled) { /* a corrected word: a little less sure, and said */
+        score *= 0.9;
+        size_t nl = strlen(note);
+        snprintf(note + nl, sizeof note - nl, ", spelling");
+    }
     if (score >= REL_MIN)
         keep(x->r, x->s, id, backward, score, how, note);
     return 0;
+}
+
+/* Words of the stored predicates' names, for spelling (one block). */
+struct vocab {
+    char buf[8192];
+    size_t used;
+};
+
+static int on_pred_words(void *ctx, int64_t id, const char *name, int64_t inverse, int transitive,
+                         const char *aliases)
+{
+    struct vocab *v = ctx;
+    (void)id, (void)inverse, (void)transitive, (void)aliases;
+    size_t l = strlen(name);
+    if (v->used + l + 2 >= sizeof v->buf)
+        return 1;
+    memcpy(v->buf + v->used, name, l);
+    v->used += l;
+    v->buf[v->used++] = ' ';
+    v->buf[v->used] = 0;
+    return 0;
+}
+
+/* The one word of the vocabulary (lexicon words and their -s forms, the
+ * stored predicates' words) one edit from w[0..n); NULL when none or
+ * several. */
+static const char *spell(const char *w, size_t n, const struct vocab *v, size_t *ol)
+{
+    static _Thread_local char cand[REL_WORD_MAX + 2];
+    char form[REL_WORD_MAX + 2];
+    size_t cl = 0;
+    int found = 0, many = 0;
+    uint32_t off[64], len[64];
+    int nw = lex_words(v->buf, v->used, off, len, 64);
+    for (size_t i = 0; i < NLEX + (size_t)(nw < 64 ? nw : 64) && !many; i++) {
+        const char *base = i < NLEX ? LEX[i].w : v->buf + off[i - NLEX];
+        size_t l = i < NLEX ? strlen(LEX[i].w) : len[i - NLEX];
+        for (int f = 0; f < (i < NLEX ? 2 : 1) && l + 2 < sizeof form; f++) {
+            memcpy(form, base, l);
+            size_t fl = l;
+            if (f)
+                form[fl++] = 's';
+            if (fl < 4 || lex_osa(w, n, form, fl, 1) != 1)
+                continue;
+            if (found && (cl != fl || memcmp(cand, form, fl) != 0)) {
+                many = 1;
+                break;
+            }
+            memcpy(cand, form, fl);
+            cand[fl] = 0;
+            cl = fl;
+            found = 1;
+        }
+    }
+    if (!found || many)
+        return NULL;
+    *ol = cl;
+    return cand;
+}
+
+/* phrase q with its misspelled words (content words of 4+ bytes that are
+ * no lexicon word, no function word and no word of a stored predicate)
+ * replaced by the one vocabulary word an edit away; how many were. */
+static int correct(struct store *s, const char *q, size_t n, char *out, size_t cap, struct vocab *v)
+{
+    char key[LEX_KEY_MAX];
+    uint32_t off[32], len[32];
+    size_t kn = lex_fold(q, n, key, sizeof key, 0), o = 0;
+    int fixed = 0;
+    if (kn == (size_t)-1 || kn == 0)
+        return 0;
+    v->used = 0;
+    v->buf[0] = 0;
+    store_preds(s, on_pred_words, v);
+    int nw = lex_words(key, kn, off, len, 32);
+    for (int i = 0; i < nw && i < 32; i++) {
+        const char *w = key + off[i], *rep = NULL;
+        size_t l = len[i], rl = 0;
+        int pl, part;
+        char probe[REL_WORD_MAX + 2];
+        int known = classify(w, l, i == 0) != T_CONTENT || noun_of(w, l, &pl) || verb_of(w, l, &part);
+        if (!known && l >= 4 && l < sizeof probe) { /* a word of a stored predicate is known too */
+            memcpy(probe, w, l);
+            probe[l] = 0;
+            const char *p = v->buf;
+            while ((p = strstr(p, probe)) != NULL) {
+                if ((p == v->buf || p[-1] == ' ') && (p[l] == ' ' || p[l] == 0)) {
+                    known = 1;
+                    break;
+                }
+                p += l;
+            }
+        }
+        if (!known && l >= 4)
+            rep = spell(w, l, v, &rl);
+        if (rep) {
+            w = rep;
+            l = rl;
+            fixed++;
+        }
+        if (o + l + 2 >= cap)
+            return 0;
+        if (o)
+            out[o++] = ' ';
+        memcpy(out + o, w, l);
+        o += l;
+    }
+    out[o] = 0;
+    return fixed;
 }
 
 int rel_link(struct store *s, const char *q, size_t n, unsigned flags, struct rel_result *r, char *err,
@@ -842,10 +957,28 @@ int rel_link(struct store *s, const char *q, size_t n, unsigned flags, struct re
         if (x->qv && isnan(x->sq))
             x->qv = NULL;
     }
-    if ((rc = store_preds(s, on_pred, x)) < 0)
+    if ((rc = store_preds(s, on_pred, x)) < 0) {
         snprintf(err, errlen, "rel: reading the predicates failed: %s", ekb_strerror(rc));
-    else
-        rc = 0;
+        goto out;
+    }
+    rc = 0;
+    int weak = 1; /* nothing, or only similarity's proposals: try the phrase with its spelling corrected */
+    for (uint32_t i = 0; i < r->n; i++)
+        weak &= r->c[i].how == REL_VECTOR;
+    if (weak) {
+        struct vocab *v = arena_alloc(s->scratch, sizeof *v, 16);
+        char *fixed = arena_alloc(s->scratch, LEX_KEY_MAX, 16);
+        if (v && fixed && correct(s, q, n, fixed, LEX_KEY_MAX, v) > 0) {
+            x->q = fixed;
+            x->n = strlen(fixed);
+            x->qf_ok = rel_analyze(x->q, x->n, &x->qf) == 0;
+            x->spelled = 1;
+            if ((rc = store_preds(s, on_pred, x)) < 0)
+                snprintf(err, errlen, "rel: reading the predicates failed: %s", ekb_strerror(rc));
+            else
+                rc = 0;
+        }
+    }
 out:
     if (rc == EKB_ENOMEM)
         snprintf(err, errlen, "rel: the scratch budget has no room (BUDGET_SCRATCH_MB)");
@@ -859,7 +992,10 @@ size_t rel_why(const struct rel_cand *c, const char *q, char *out, size_t cap)
     const char *dir = c->backward ? "^" : "";
     switch (c->how) {
     case REL_EXACT: n = snprintf(out, cap, "\"%s\"", c->name); break;
-    case REL_FOLD: n = snprintf(out, cap, "\"%s\" -> \"%s\"%s", q, c->name, c->note[0] ? " (alias)" : ""); break;
+    case REL_FOLD:
+        n = snprintf(out, cap, "\"%s\" -> \"%s\"%s%s%s", q, c->name, c->note[0] ? " (" : "", c->note,
+                     c->note[0] ? ")" : "");
+        break;
     default:
         n = snprintf(out, cap, "\"%s\" -> %s\"%s\" (%s%s)", q, dir, c->name, c->note,
                      c->backward ? ", inverse direction" : "");

@@ -143,6 +143,11 @@ static void linking(void **state)
     expect("is made from", "made of", 0);
     expect("is an ingredient of", "is a substance in", 0);
     expect("is an example of", "is an instance of", 0);
+    /* misspelled words, corrected to the one lexicon or predicate word an edit away */
+    expect("is a knid of", "is a kind of", 0);
+    expect("has prats", "has part", 0);
+    expect("is a membre of", "is a member of", 0);
+    expect("discoverd by", "discovered by", 0);
     /* predicates outside the lexicon: the same words, the frame decides the direction */
     expect("was discovered by", "discovered by", 0);
     expect("discovered", "discovered by", 1);
