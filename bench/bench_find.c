@@ -53,39 +53,11 @@ static uint32_t rnd(uint32_t n)
     return (uint32_t)(rng % n);
 }
 
-/* OSA distance with a cutoff (returns maxd + 1 when over). */
+/* OSA distance with a cutoff: lex_osa (maxd + 1 when over; keys longer
+ * than LEX_WORD_MAX cannot be within 2 edits of a query the index takes). */
 static unsigned osa(const char *a, size_t n, const char *b, size_t m, unsigned maxd)
 {
-    static unsigned d[3][LEX_KEY_MAX + 1];
-    if ((n > m ? n - m : m - n) > maxd || n > LEX_KEY_MAX || m > LEX_KEY_MAX)
-        return maxd + 1;
-    unsigned *pp = d[0], *p = d[1], *c = d[2];
-    for (size_t j = 0; j <= m; j++)
-        p[j] = (unsigned)j;
-    for (size_t i = 1; i <= n; i++) {
-        c[0] = (unsigned)i;
-        unsigned lo = c[0];
-        for (size_t j = 1; j <= m; j++) {
-            unsigned cost = a[i - 1] != b[j - 1];
-            unsigned v = p[j] + 1;
-            if (c[j - 1] + 1 < v)
-                v = c[j - 1] + 1;
-            if (p[j - 1] + cost < v)
-                v = p[j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < v)
-                v = pp[j - 2] + 1;
-            c[j] = v;
-            if (v < lo)
-                lo = v;
-        }
-        if (lo > maxd)
-            return maxd + 1;
-        unsigned *t = pp;
-        pp = p;
-        p = c;
-        c = t;
-    }
-    return p[m];
+    return lex_osa(a, n, b, m, maxd);
 }
 
 struct best {

@@ -43,9 +43,9 @@ int lex_singulars(const char *k, size_t n, char (*out)[LEX_KEY_MAX], int max);
  * returns how many there are (may exceed max). */
 int lex_words(const char *k, size_t n, uint32_t *off, uint32_t *len, int max);
 
-/* Optimal-string-alignment distance of two words (bytes; at most
+/* Optimal-string-alignment distance of two strings (bytes; at most
  * LEX_WORD_MAX each), or maxd + 1 when it is over maxd. */
-#define LEX_WORD_MAX 64
+#define LEX_WORD_MAX 128
 unsigned lex_osa(const char *a, size_t n, const char *b, size_t m, unsigned maxd);
 
 /* 1 when the folded word w[0..n) is an English function word (article,

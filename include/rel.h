@@ -89,6 +89,7 @@ struct rel_result {
 
 /* flags */
 #define REL_NO_VECTOR 1u /* words only */
+#define REL_NO_EXACT 2u  /* a stored name too is analysed (the other predicates it may mean) */
 
 int rel_link(struct store *s, const char *q, size_t n, unsigned flags, struct rel_result *r, char *err,
              size_t errlen);

@@ -53,6 +53,8 @@ struct cand {
     const char *lit;
     double score;
     int tier;       /* 0 exact, 1 linked */
+    int weak;       /* a lower guess (typo, meaning) than the best: named as "did you mean", never asked */
+    int pass;       /* when it is asked: 0 the exact entity (or any), 1 other readings, 2 the literal */
     char why[640];  /* e.g. `subject "dogs" -> "dog" (plural)`, or "" */
 };
 
@@ -70,6 +72,7 @@ struct fx {
     const char *olit;
     int backward;  /* in the question's terms */
     int swap;      /* facts by name: subject and object exchanged */
+    int pass;      /* try_pairs: 0 the subject's exact candidates, 1 its other readings, -1 all */
     int from_subj; /* edges read from the subject (else from the object) */
     double score;
     int tier;
@@ -298,6 +301,10 @@ static int cands(struct fx *x, const char *role, const char *q, int linked, int 
             k->id = lr->c[i].id;
             k->score = lr->c[i].score;
             k->tier = lr->c[i].how <= LINK_CASE ? 0 : 1;
+            k->pass = k->tier;
+            /* other readings of the very string (senses, aliases, a plural) are asked in turn;
+             * a guess below the best one is only named */
+            k->weak = lr->c[i].how > LINK_PLURAL && lr->c[i].score < lr->c[0].score - 0.02;
             if (k->tier) {
                 char w[600];
                 link_why(&lr->c[i], q, w, sizeof w);
@@ -311,6 +318,7 @@ static int cands(struct fx *x, const char *role, const char *q, int linked, int 
         memset(k, 0, sizeof *k);
         k->lit = q;
         k->score = strcmp(role, "subject") == 0 ? 0.95 : 1.0;
+        k->pass = 2;
         (*n)++;
     }
     return 0;
@@ -388,6 +396,10 @@ static int try_pairs(struct fx *x, int64_t pid, int backward, double pscore, con
         const struct cand *a = &x->sc[pr[k].i], *b = &x->oc[pr[k].j];
         if (tier == 1 && a->tier == 0 && b->tier == 0)
             continue; /* tier 0 asked this pair already */
+        if (a->weak || b->weak)
+            continue;
+        if (x->pass >= 0 && a->pass != x->pass)
+            continue; /* pass 0: the exact entity; 1: the other readings; 2: the literal */
         int t = tier;
         if (a->tier > t)
             t = a->tier;
@@ -578,7 +590,7 @@ static int closure(struct fx *x, int64_t pid, int backward, double pscore, const
     for (uint32_t i = 0; i < ns && !x->stop; i++)
         for (uint32_t j = 0; j < no && !x->stop; j++) {
             const struct cand *a = &x->sc[i], *b = &x->oc[j];
-            if (a->id <= 0 || (b->id <= 0 && !b->lit))
+            if (a->id <= 0 || (b->id <= 0 && !b->lit) || a->weak || b->weak)
                 continue;
             char w[WHY_CAP];
             join_why(w, sizeof w, a->why, pwhy, b->why);
@@ -660,6 +672,8 @@ static int run_path(struct fx *x, const char *P, const char *S, const char *O, c
     for (uint32_t i = 0; i < ns && !x->stop; i++)
         for (uint32_t j = 0; j < no && !x->stop; j++) {
             const struct cand *a = &x->sc[i], *b = &x->oc[j];
+            if (a->weak || b->weak)
+                continue;
             char w[WHY_CAP];
             join_why(w, sizeof w, a->why, pwhy, b->why);
             int n = prove(x, st, (uint32_t)k, a, b, a->score * b->score * pscore, w);
@@ -722,6 +736,7 @@ int find_run(struct store *s, const char *subj, const char *pred, const char *ob
         }
     }
     x->t0 = s->port->mono_ns();
+    x->pass = -1;
     int max_tier = o->max_tier < o->gov_tier ? o->max_tier : o->gov_tier;
     if (max_tier < 0)
         max_tier = 0;
@@ -758,21 +773,41 @@ int find_run(struct store *s, const char *subj, const char *pred, const char *ob
         st->tier = 1; /* a name that matches nothing: not found */
         goto done;
     }
-    if (!is_path && p_stored) {
-        n = try_pairs(x, pid0, 0, 1.0, NULL, 1, S);
-        if (n != 0)
-            goto done;
-    }
-    /* tier 2: predicate expansion */
-    if (P && !p_stored && !is_path) {
-        if (max_tier < 2)
-            goto capped;
+    /* tiers 1 and 2, in two passes over the subject's candidates: first its exact entity (and a
+     * literal, or any), then its other readings (senses, aliases of other entities, plurals,
+     * typos). The exact entity with another predicate its words mean ("Paris | is a kind of":
+     * is an instance of) comes before another entity that happens to be called so (the plant
+     * genus Paris). Tier 2 also runs for a stored predicate when the question lists (an end is
+     * "?"); with both ends given, tier 3's closure answers instead. */
+    int expand_stored = P && p_stored && !is_path && (!S || !O);
+    int want2 = P && !is_path && (!p_stored || expand_stored), have2 = 0;
+    struct rel_result rp;
+    rp.n = 0;
+    for (int pass = 0; pass < 3; pass++) {
+        int any = 0;
+        for (uint32_t i = 0; i < x->nsc && !any; i++)
+            any = x->sc[i].pass == pass && !x->sc[i].weak;
+        if (!any)
+            continue;
+        x->pass = pass;
+        if (!is_path && p_stored) {
+            n = try_pairs(x, pid0, 0, 1.0, NULL, 1, S);
+            if (n != 0)
+                goto done;
+        }
+        if (!want2 || max_tier < 2)
+            continue;
+        if (!have2) { /* linked once, at its first use */
+            unsigned rf = ((o->flags & FIND_NO_VECTOR) ? REL_NO_VECTOR : 0) | (p_stored ? REL_NO_EXACT : 0);
+            if ((rc = rel_link(s, P, strlen(P), rf, &x->rp, err, errlen)) != 0)
+                goto out;
+            rp = x->rp;
+            have2 = 1;
+        }
         st->tier = 2;
-        if ((rc = rel_link(s, P, strlen(P), (o->flags & FIND_NO_VECTOR) ? REL_NO_VECTOR : 0, &x->rp, err,
-                           errlen)) != 0)
-            goto out;
-        struct rel_result rp = x->rp;
         for (uint32_t i = 0; i < rp.n && !x->stop; i++) {
+            if (p_stored && rp.c[i].pid == pid0 && !rp.c[i].backward)
+                continue; /* tiers 0 and 1 asked it */
             if (past(x, 2)) {
                 degrade(x, "deadline");
                 break;
@@ -789,8 +824,17 @@ int find_run(struct store *s, const char *subj, const char *pred, const char *ob
             if (n != 0)
                 goto done;
         }
-        x->rp = rp;
     }
+    if (want2 && !have2 && max_tier >= 2 && (is_path || (S && O && P))) { /* tier 3 needs the links */
+        unsigned rf = ((o->flags & FIND_NO_VECTOR) ? REL_NO_VECTOR : 0) | (p_stored ? REL_NO_EXACT : 0);
+        if ((rc = rel_link(s, P, strlen(P), rf, &x->rp, err, errlen)) != 0)
+            goto out;
+        rp = x->rp;
+    }
+    x->pass = -1;
+    x->rp = rp;
+    if (want2 && max_tier < 2)
+        goto capped;
     /* tier 3: reasoning */
     if (is_path || (S && O && P)) {
         if (max_tier < 3)
@@ -806,7 +850,6 @@ int find_run(struct store *s, const char *subj, const char *pred, const char *ob
         } else if (p_stored) {
             n = closure(x, pid0, 0, 1.0, NULL);
         } else {
-            struct rel_result rp = x->rp;
             for (uint32_t i = 0; i < rp.n && n == 0 && !x->stop; i++) {
                 char r[640], w[700];
                 rel_why(&rp.c[i], P, r, sizeof r);

@@ -213,10 +213,15 @@ int link_entity(struct store *s, const char *q, size_t n, unsigned flags, struct
         unsigned maxd = kn >= 8 ? 2 : 1;
         a.how = LINK_TYPO;
         a.calls = 0;
+        a.via = key;
+        a.vialen = kn;
         names_fuzzy(nx, key, kn, maxd, on_key, &a);
         int ns = r->n == 0 ? lex_singulars(key, kn, sing, 1) : 0;
-        if (ns == 1 && strlen(sing[0]) >= 4) /* a plural with a typo */
+        if (ns == 1 && strlen(sing[0]) >= 4) { /* a plural with a typo */
+            a.via = sing[0];
+            a.vialen = strlen(sing[0]);
             names_fuzzy(nx, sing[0], strlen(sing[0]), 1, on_key, &a);
+        }
     }
     if (r->n == 0 && !(flags & LINK_NO_VECTOR)) {
         if ((rc = by_vector(s, q, n, r)) != 0 && rc != EKB_EINVAL) {

@@ -937,12 +937,18 @@ int rel_link(struct store *s, const char *q, size_t n, unsigned flags, struct re
     qz[n] = 0;
     int64_t pid, inv;
     int tr;
-    if (store_pred_id(s, qz, &pid, &inv, &tr) == 0) {
+    if (!(flags & REL_NO_EXACT) && store_pred_id(s, qz, &pid, &inv, &tr) == 0) {
         keep(r, s, pid, 0, 1.0, REL_EXACT, NULL);
         goto out;
     }
     x->qf_ok = rel_analyze(q, n, &x->qf) == 0;
-    if (!(flags & REL_NO_VECTOR) && s->emb) {
+    /* words first; the phrase is embedded (0.5 ms) only when they leave it open */
+    if ((rc = store_preds(s, on_pred, x)) < 0) {
+        snprintf(err, errlen, "rel: reading the predicates failed: %s", ekb_strerror(rc));
+        goto out;
+    }
+    rc = 0;
+    if (!(flags & REL_NO_VECTOR) && s->emb && (r->n == 0 || r->c[0].score < 0.8)) {
         x->qv = arena_alloc(s->scratch, s->dim * sizeof(float), 64);
         x->qq = arena_alloc(s->scratch, s->dim * sizeof(int16_t), 64);
         x->blob = arena_alloc(s->scratch, s->vbytes, 64);
@@ -956,12 +962,15 @@ int rel_link(struct store *s, const char *q, size_t n, unsigned flags, struct re
             x->sq = vq_refine_query(x->qv, s->dim, x->qq);
         if (x->qv && isnan(x->sq))
             x->qv = NULL;
+        if (x->qv) {
+            memset(r, 0, sizeof *r);
+            if ((rc = store_preds(s, on_pred, x)) < 0) {
+                snprintf(err, errlen, "rel: reading the predicates failed: %s", ekb_strerror(rc));
+                goto out;
+            }
+            rc = 0;
+        }
     }
-    if ((rc = store_preds(s, on_pred, x)) < 0) {
-        snprintf(err, errlen, "rel: reading the predicates failed: %s", ekb_strerror(rc));
-        goto out;
-    }
-    rc = 0;
     int weak = 1; /* nothing, or only similarity's proposals: try the phrase with its spelling corrected */
     for (uint32_t i = 0; i < r->n; i++)
         weak &= r->c[i].how == REL_VECTOR;
