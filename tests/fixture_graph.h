@@ -72,6 +72,8 @@ static inline int fxg_build(struct store *s)
         {"yin", "is part of", "yang"},
         {"yang", "is part of", "yin"},
         {"café", "is a kind of", "restaurant"},
+        {"Einstein", "is an instance of", "physicist"},
+        {"genius", "is a kind of", "intellectual"},
         {"hydrogen", "symbol", "H"},
         {"hydrogen", "discovered by", "Henry Cavendish"},
     };
@@ -95,7 +97,8 @@ static inline int fxg_build(struct store *s)
         (rc = fxg_entity(s, "bank", NULL, 0, "sloping land beside a body of water")) != 0 ||
         (rc = fxg_entity(s, "bank (ridge)", NULL, 0, "a long ridge or pile")) != 0 ||
         (rc = fxg_entity(s, "Baffin Island", NULL, 0, "an island in the Arctic Archipelago")) != 0 ||
-        (rc = fxg_entity(s, "hoist", NULL, 0, "lifting device for raising heavy or cumbersome objects")) != 0)
+        (rc = fxg_entity(s, "hoist", NULL, 0, "lifting device for raising heavy or cumbersome objects")) != 0 ||
+        (rc = fxg_entity(s, "genius", "Einstein\0brain", 2, "someone who has exceptional intellectual ability")) != 0)
         goto out;
     for (size_t i = 0; i < sizeof F / sizeof F[0]; i++)
         if ((rc = fxg_fact(s, F[i][0], F[i][1], F[i][2])) != 0)

@@ -167,6 +167,15 @@ static void reasoning(void **state)
 static void ambiguity_and_not_found(void **state)
 {
     (void)state;
+    /* the exact entity, with another predicate its words mean, before another entity that has
+     * the name as an alias (genius, aka Einstein, is a kind of intellectual) */
+    struct find_status s0 = ask("Einstein", "is a kind of", "?", NULL);
+    assert_int_equal(s0.tier, 2);
+    assert_true(has_row("Einstein", "is an instance of", "physicist"));
+    assert_non_null(strstr(R.why[0], "did you mean \"genius\"?"));
+    /* a typo: the best guess is answered, a lower one only named */
+    s0 = ask("Einsteen", "is a kind of", "?", NULL);
+    assert_true(has_row("Einstein", "is an instance of", "physicist"));
     struct find_status st = ask("bank", "is a kind of", "?", NULL);
     assert_int_equal(st.tier, 0);
     assert_true(has_row("bank", "is a kind of", "slope"));
