@@ -29,6 +29,7 @@ int cmd_search(struct app *a, const struct global_opts *g, int argc, char **argv
 int cmd_facts(struct app *a, const struct global_opts *g, int argc, char **argv);
 int cmd_fact(struct app *a, const struct global_opts *g, int argc, char **argv);
 int cmd_find(struct app *a, const struct global_opts *g, int argc, char **argv);
+int cmd_ask(struct app *a, const struct global_opts *g, int argc, char **argv);
 int cmd_serve(struct app *a, const struct global_opts *g, int argc, char **argv);
 int cmd_cli(struct app *a, const struct global_opts *g, int argc, char **argv);
 int cmd_gguf_info(struct app *a, const struct global_opts *g, int argc, char **argv);

@@ -95,7 +95,7 @@ int proto_rx_in_payload(const struct proto_rx *rx);
 enum proto_cmd {
     PCMD_NONE = 0, /* a blank line: no reply */
     PCMD_PING, PCMD_HELP, PCMD_INFO, PCMD_METRICS, PCMD_HEALTH,
-    PCMD_DOC_ADD, PCMD_DOC_GET, PCMD_DOC_DEL, PCMD_FACT_ADD, PCMD_FACT_DEL, PCMD_FIND,
+    PCMD_DOC_ADD, PCMD_DOC_GET, PCMD_DOC_DEL, PCMD_FACT_ADD, PCMD_FACT_DEL, PCMD_FIND, PCMD_ASK,
     PCMD_SEARCH, PCMD_EMBED, PCMD_GEN, PCMD_CANCEL, PCMD_CRC, PCMD_HELLO, PCMD_AUTH, PCMD_QUIT,
     PCMD_COUNT
 };
@@ -108,7 +108,7 @@ const char *proto_cmd_name(enum proto_cmd c);
 struct proto_req {
     enum proto_cmd cmd;
     char *part[3];         /* FIND/FACT: s, p, o (NULL = "?", FIND only); DOC: part[0] = id */
-    char *text;            /* SEARCH/EMBED/GEN: the text; DOC ADD: title ("" if none); AUTH: the mac */
+    char *text;            /* SEARCH/EMBED/GEN/ASK: the text; DOC ADD: title ("" if none); AUTH: the mac */
     size_t text_len;
     uint32_t n;            /* SEARCH k, GEN tokens, CRC on (1) / off (0) */
     int mode;              /* SEARCH: PROTO_MODE_* */

@@ -57,6 +57,15 @@ struct rel_frame {
 /* The frame of phrase q[0..n) (any case). Returns 0, or EKB_EINVAL when it
  * has no content word. */
 int rel_analyze(const char *q, size_t n, struct rel_frame *f);
+/* 1 when the folded word w[0..n) belongs to how relations are said: a
+ * word of the relation lexicon (in any inflection), a copula, "has", a
+ * preposition. */
+int rel_is_relation_word(const char *w, size_t n);
+/* The folded words of every stored predicate's name, space-separated,
+ * into buf (cap bytes; what fits); their length. */
+size_t rel_pred_words(struct store *s, char *buf, size_t cap);
+/* 1 when the NUL-terminated word w (n bytes) is one of words' (as rel_pred_words gives). */
+int rel_word_in(const char *words, const char *w, size_t n);
 /* The concept of f with the highest weight, or -1 (none from the lexicon). */
 int rel_main_concept(const struct rel_frame *f);
 

@@ -157,9 +157,16 @@ static int on_edge(void *ctx, int64_t pid, int backward, int64_t other, const ch
         label(x, pid, backward, p, sizeof p);
         return emit(x, x->sname, p, x->other, x->score * conf, why_of(x));
     }
-    /* read from the object: other is the subject */
-    if (other <= 0 || store_entity_name(x->s, other, x->other, sizeof x->other) != 0)
+    /* read from the object: other is the subject (a literal when the fact, read backward, ends in one:
+     * "? | ^symbol | antimony" is "antimony symbol Sb") */
+    if (other > 0) {
+        if (store_entity_name(x->s, other, x->other, sizeof x->other) != 0)
+            return 0;
+    } else if (lit) {
+        snprintf(x->other, sizeof x->other, "%s", lit);
+    } else {
         return 0;
+    }
     label(x, pid, !backward, p, sizeof p);
     return emit(x, x->other, p, x->oname, x->score * conf, why_of(x));
 }
@@ -805,9 +812,15 @@ int find_run(struct store *s, const char *subj, const char *pred, const char *ob
             have2 = 1;
         }
         st->tier = 2;
+        double best2 = 0; /* the best predicate tier 2 adds */
+        for (uint32_t i = 0; i < rp.n && best2 == 0; i++)
+            if (!(p_stored && rp.c[i].pid == pid0 && !rp.c[i].backward))
+                best2 = rp.c[i].score;
         for (uint32_t i = 0; i < rp.n && !x->stop; i++) {
             if (p_stored && rp.c[i].pid == pid0 && !rp.c[i].backward)
                 continue; /* tiers 0 and 1 asked it */
+            if (pass > 0 && rp.c[i].score < best2 - 0.05)
+                break; /* another entity's reading with a lesser predicate: two guesses, not asked */
             if (past(x, 2)) {
                 degrade(x, "deadline");
                 break;

@@ -37,6 +37,7 @@ static const struct command commands[] = {
     {"search", 1, cmd_search, "search --kb DIR [--mode vector|text|hybrid] [--entities|--doc PREFIX] [-k N] [--json] QUERY"},
     {"facts", 1, cmd_facts, "exact fact lookup: --kb DIR [S|? [P|? [O|?]]]"},
     {"fact", 1, cmd_fact, "add a fact: --kb DIR [--confidence C] S P O"},
+    {"ask", 1, cmd_ask, "answer a question from the facts and documents: --kb DIR [--json] QUESTION"},
     {"find", 1, cmd_find, "find facts through the tiers: --kb DIR [--max-tier N] [--json] S|? P|PATH|? O|?"},
     {"embed", 1, cmd_embed, "sentence embeddings as JSON arrays, or --cos A B (--help)"},
     {"generate", 1, cmd_generate, "generate text with a llama GGUF model (--help)"},

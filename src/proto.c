@@ -44,7 +44,8 @@ enum proto_code proto_code_from_ekb(int ekb)
 
 static const char *const cmd_names[PCMD_COUNT] = {
     "NONE", "PING",   "HELP",     "INFO",     "METRICS", "HEALTH", "DOC ADD", "DOC GET", "DOC DEL", "FACT ADD",
-    "FACT DEL", "FIND", "SEARCH", "EMBED",    "GEN",     "CANCEL", "CRC",     "HELLO",   "AUTH",    "QUIT",
+    "FACT DEL", "FIND", "ASK",    "SEARCH",   "EMBED",   "GEN",    "CANCEL",  "CRC",     "HELLO",   "AUTH",
+    "QUIT",
 };
 
 const char *proto_cmd_name(enum proto_cmd c)
@@ -572,6 +573,10 @@ enum proto_code proto_parse(char *line, size_t len, struct proto_req *r, const c
         if (c != PROTO_OK)
             return c;
         return need_text(p, r, "usage: SEARCH [vector|text|hybrid] [k] <text>", msg);
+    }
+    if (ieq(w, "ASK")) {
+        r->cmd = PCMD_ASK;
+        return need_text(p, r, "usage: ASK <question>", msg);
     }
     if (ieq(w, "EMBED")) {
         r->cmd = PCMD_EMBED;

@@ -408,6 +408,15 @@ int rel_analyze(const char *q, size_t n, struct rel_frame *f)
             li = i;
         }
     }
+    /* the content words outside the lexicon, by their stems (a lexicon phrase keeps them too: "symbol is
+     * used for" still shares "symbol" with a predicate named so) */
+    for (int i = 0; i < nw && f->nword < REL_WORDS; i++) {
+        int pl0, pt0;
+        if (t[i] != T_CONTENT || noun_of(key + off[i], len[i], &pl0) || verb_of(key + off[i], len[i], &pt0))
+            continue;
+        stem(key + off[i], len[i], f->word[f->nword], REL_WORD_MAX);
+        f->nword++;
+    }
     if (lx) {
         snprintf(f->lexeme, sizeof f->lexeme, "%s", lx->w);
         for (int c = 0; c < REL_NCONCEPT; c++)
@@ -516,13 +525,7 @@ int rel_analyze(const char *q, size_t n, struct rel_frame *f)
         snprintf(f->lexeme, sizeof f->lexeme, "%s", nl->w);
         return 0;
     }
-    /* outside the lexicon: the content stems; the role from the frame */
-    for (int i = 0; i < nw && f->nword < REL_WORDS; i++) {
-        if (t[i] != T_CONTENT)
-            continue;
-        stem(key + off[i], len[i], f->word[f->nword], REL_WORD_MAX);
-        f->nword++;
-    }
+    /* outside the lexicon: the content stems (above); the role from the frame */
     if (f->nword == 0) {
         const char *lp = last >= 0 && t[last] == T_PREP ? key + off[last] : NULL;
         size_t ll = lp ? len[last] : 0;
@@ -567,6 +570,17 @@ int rel_analyze(const char *q, size_t n, struct rel_frame *f)
     return 0;
 }
 
+int rel_is_relation_word(const char *w, size_t n)
+{
+    int pl, part;
+    if (n == 0 || n >= REL_WORD_MAX)
+        return 0;
+    enum tk t = classify(w, n, 0);
+    if (t == T_COP || t == T_HAVE || t == T_PREP || t == T_UP)
+        return 1;
+    return noun_of(w, n, &pl) != NULL || verb_of(w, n, &part) != NULL;
+}
+
 int rel_main_concept(const struct rel_frame *f)
 {
     int best = -1;
@@ -605,6 +619,12 @@ static double frame_match(const struct rel_frame *q, const struct rel_frame *p, 
             const char *a = q->word[i], *b = p->word[j];
             size_t al = strlen(a), bl = strlen(b);
             if (al == bl && memcmp(a, b, al) == 0) {
+                hit++;
+                break;
+            }
+            /* one a prefix of the other, 5 bytes or more, at most 2 apart: "weigh" ~ "weight" */
+            size_t mn = al < bl ? al : bl;
+            if (mn >= 5 && (al > bl ? al - bl : bl - al) <= 2 && memcmp(a, b, mn) == 0) {
                 hit++;
                 break;
             }
@@ -808,18 +828,46 @@ struct vocab {
     size_t used;
 };
 
+struct pw_ctx {
+    char *buf;
+    size_t cap, used;
+};
+
 static int on_pred_words(void *ctx, int64_t id, const char *name, int64_t inverse, int transitive,
                          const char *aliases)
 {
-    struct vocab *v = ctx;
+    struct pw_ctx *v = ctx;
+    char k[LEX_KEY_MAX];
     (void)id, (void)inverse, (void)transitive, (void)aliases;
-    size_t l = strlen(name);
-    if (v->used + l + 2 >= sizeof v->buf)
+    size_t l = lex_fold(name, strlen(name), k, sizeof k, 0);
+    if (l == (size_t)-1)
+        return 0;
+    if (v->used + l + 2 >= v->cap)
         return 1;
-    memcpy(v->buf + v->used, name, l);
+    memcpy(v->buf + v->used, k, l);
     v->used += l;
     v->buf[v->used++] = ' ';
     v->buf[v->used] = 0;
+    return 0;
+}
+
+size_t rel_pred_words(struct store *s, char *buf, size_t cap)
+{
+    struct pw_ctx v = {buf, cap, 0};
+    if (cap == 0)
+        return 0;
+    buf[0] = 0;
+    store_preds(s, on_pred_words, &v);
+    return v.used;
+}
+
+int rel_word_in(const char *words, const char *w, size_t n)
+{
+    if (n == 0)
+        return 0;
+    for (const char *p = words; (p = strstr(p, w)) != NULL; p += n)
+        if ((p == words || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0) && !memcmp(p, w, n))
+            return 1;
     return 0;
 }
 
@@ -871,9 +919,7 @@ static int correct(struct store *s, const char *q, size_t n, char *out, size_t c
     int fixed = 0;
     if (kn == (size_t)-1 || kn == 0)
         return 0;
-    v->used = 0;
-    v->buf[0] = 0;
-    store_preds(s, on_pred_words, v);
+    v->used = rel_pred_words(s, v->buf, sizeof v->buf);
     int nw = lex_words(key, kn, off, len, 32);
     for (int i = 0; i < nw && i < 32; i++) {
         const char *w = key + off[i], *rep = NULL;
@@ -884,14 +930,7 @@ static int correct(struct store *s, const char *q, size_t n, char *out, size_t c
         if (!known && l >= 4 && l < sizeof probe) { /* a word of a stored predicate is known too */
             memcpy(probe, w, l);
             probe[l] = 0;
-            const char *p = v->buf;
-            while ((p = strstr(p, probe)) != NULL) {
-                if ((p == v->buf || p[-1] == ' ') && (p[l] == ' ' || p[l] == 0)) {
-                    known = 1;
-                    break;
-                }
-                p += l;
-            }
+            known = rel_word_in(v->buf, probe, l);
         }
         if (!known && l >= 4)
             rep = spell(w, l, v, &rl);

@@ -203,7 +203,8 @@ static int alloc_all(struct srv *s, char *err, size_t errlen)
         w->hits = arena_alloc(core, EKB_STORE_K_MAX * sizeof *w->hits, 64);
         w->vec = arena_alloc(core, (s->kb.emb.dim + 16) * sizeof(float), 64);
         w->esc = arena_alloc(core, EKB_SRV_OUT_MAX / 2, 64);
-        if (!w->txbuf || !w->hits || !w->vec || !w->esc)
+        w->ask = arena_alloc(core, sizeof *w->ask, 64);
+        if (!w->txbuf || !w->hits || !w->vec || !w->esc || !w->ask)
             goto nomem;
         int rc = embed_clone(&w->qe, &s->kb.emb, &s->a->arena, err, errlen);
         if (rc == EKB_EUNSUPP || rc == EKB_ENOMEM) /* BERT, or a SCRATCH budget too small: the old way, still correct */

@@ -29,6 +29,7 @@ static const struct srv_cmd TABLE[] = {
     {PCMD_FACT_ADD, "FACT ADD <s> | <p> | <o>", CF_WORKER | CF_SHED, srv_do_fact_add},
     {PCMD_FACT_DEL, "FACT DEL <s> | <p> | <o>", CF_WORKER | CF_SHED, srv_do_fact_del},
     {PCMD_FIND, "FIND <s> | <p> | <o>   (? = any)", CF_WORKER | CF_SHED, srv_do_find},
+    {PCMD_ASK, "ASK <question>   (an answer line, then its citations)", CF_WORKER | CF_SHED, srv_do_ask},
     {PCMD_SEARCH, "SEARCH [vector|text|hybrid] [k] <text>", CF_WORKER | CF_SHED, srv_do_search},
     {PCMD_EMBED, "EMBED <text>", CF_WORKER | CF_SHED, srv_do_embed},
     {PCMD_GEN, "GEN [n] <prompt>   (streamed; CANCEL stops it)", CF_WORKER | CF_SHED, srv_do_gen},

@@ -23,6 +23,7 @@
 #include "app.h"
 #include "embed.h"
 #include "gguf.h"
+#include "ask.h"
 #include "gov.h"
 #include "llm.h"
 #include "proto.h"
@@ -84,6 +85,7 @@ struct worker {
     struct store_hit *hits;
     float *vec;
     char *esc;
+    struct ask_out *ask; /* ASK's answer and citations */
     struct embedder qe; /* a clone of the KB's embedder with its own scratch: queries embed outside store_mu */
     int has_qe;         /* 0: the model has no clones (BERT): embed under store_mu */
 };
@@ -202,6 +204,7 @@ void srv_loop_err(struct srv *s, struct conn *c, enum proto_code code, const cha
 /* srv_kb.c */
 void srv_do_find(struct srv_req *x);
 void srv_do_search(struct srv_req *x);
+void srv_do_ask(struct srv_req *x);
 void srv_do_embed(struct srv_req *x);
 void srv_do_doc_add(struct srv_req *x);
 void srv_do_doc_get(struct srv_req *x);

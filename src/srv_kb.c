@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ekb_err.h"
+#include "ask.h"
 #include "find.h"
 #include "search.h"
 #include "srv_int.h"
@@ -68,6 +69,52 @@ void srv_do_find(struct srv_req *x)
     memmove(t->buf + lt.len, body.buf, body.len);
     memcpy(t->buf, line, lt.len);
     t->len = lt.len + body.len;
+}
+
+/* ASK: the answer line, then one line per citation, every field escaped. */
+void srv_do_ask(struct srv_req *x)
+{
+    struct srv *s = x->s;
+    struct proto_tx *t = x->t;
+    const struct proto_req *r = x->r;
+    struct ask_out *a = x->w->ask;
+    struct ask_opts ao;
+    char err[600];
+    if (r->text_len > EKB_STORE_QUERY_MAX)
+        return srv_tx_err(s, t, PROTO_TOOLONG, "question over 4096 bytes");
+    ask_opts_default(&ao);
+    find_opts_board(&ao.find, &s->a->board);
+    ao.find.max_rows = 64;
+    ao.find.gov_tier = gov_max_tier(&s->gov);
+    pthread_mutex_lock(&s->store_mu);
+    int rc = ask_run(&s->kb.s, r->text, r->text_len, &ao, a, err, sizeof err);
+    pthread_mutex_unlock(&s->store_mu);
+    if (rc != 0)
+        return srv_tx_ekb(s, t, rc, err);
+    char tier[16];
+    if (a->tier >= 0)
+        snprintf(tier, sizeof tier, "%d", a->tier);
+    else
+        snprintf(tier, sizeof tier, "%s", a->ncite ? "doc" : "none");
+    proto_tx_printf(t, "OK %u tier=%s ms=%.2f%s%s", 1 + a->ncite, tier, a->ms, a->degraded ? " degraded=" : "",
+                    a->degraded ? a->degraded : "");
+    char *e = x->w->esc;
+    size_t cap = EKB_SRV_OUT_MAX / 2;
+    proto_escape(a->answer, strlen(a->answer), e, cap);
+    proto_tx_printf(t, "%s", e);
+    for (uint32_t i = 0; i < a->ncite; i++) {
+        const struct ask_cite *c = &a->cite[i];
+        char f[3][ESC(ASK_FIELD_MAX)];
+        proto_escape(c->a, strlen(c->a), f[0], sizeof f[0]);
+        proto_escape(c->b, strlen(c->b), f[1], sizeof f[1]);
+        proto_escape(c->c, strlen(c->c), f[2], sizeof f[2]);
+        if (c->kind == ASK_CITE_FACT)
+            proto_tx_printf(t, "fact\t%s\t%s\t%s", f[0], f[1], f[2]);
+        else if (c->kind == ASK_CITE_PATH)
+            proto_tx_printf(t, "path\t%s", f[0]);
+        else
+            proto_tx_printf(t, "doc\t%s\t%s\t%s", f[0], f[1], f[2]);
+    }
 }
 
 void srv_do_search(struct srv_req *x)
