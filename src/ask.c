@@ -67,7 +67,8 @@ static int classify(const char *w, size_t n)
                                       "enumerate", "mention", "explain", NULL};
     static const char *const DET[] = {"a", "an", "the", "some", "any", "all", "every", "this", "that", "these",
                                       "those", "each", "its", "their", "his", "her", "one", NULL};
-    static const char *const FILL[] = {"me", "please", "us", "you", "about", "there", "here", "exactly", "i", "know",
+    static const char *const FILL[] = {"me", "please", "us", "you", "about", "there", "here", "exactly", "know",
+                                       "mean", "means", "meaning", "definition", "information", "info",
                                        "kindly", "anything", "something", NULL};
     static const char *const PREP[] = {"of", "in", "on", "at", "to", "for", "from", "by", "with", "into", "onto",
                                        "within", "among", "as", "under", "inside", NULL};
@@ -199,8 +200,8 @@ static int mentions(struct store *s, struct qt *x, const struct pwords *pw, stru
             continue;
         for (int j = i + 1; j <= x->n && j <= i + 6; j++) {
             const struct tok *e = &x->t[j - 1];
-            if (e->type || (e->cls != K_CONTENT && !(e->cls == K_PREP && j < x->n)))
-                break; /* a span does not cross a structural word (an inner "of" is allowed) */
+            if (e->type || (e->cls != K_CONTENT && !((e->cls == K_PREP || e->cls == K_DET) && j < x->n)))
+                break; /* a span does not cross a structural word (an inner "of the" is allowed) */
             if (e->cls != K_CONTENT)
                 continue;
             int allrel = 1;
@@ -297,6 +298,11 @@ static void phrase_of(const struct qt *x, int a, int b, char *out, size_t cap)
 static int trailing_literal(const struct qt *x, const struct pwords *pw, int a, int b, char *lit, size_t cap)
 {
     int k = b;
+    /* the last word capitalized inside the question is a value even if it spells a function word
+     * ("the symbol Be", "the symbol At") */
+    if (k > a && k - 1 > 0 && x->t[k - 1].cls != K_CONTENT && x->t[k - 1].ment < 0 &&
+        isupper((unsigned char)x->q[x->t[k - 1].off]))
+        k--;
     while (k > a && x->t[k - 1].cls == K_CONTENT && x->t[k - 1].ment < 0 && !x->t[k - 1].type &&
            !relword(pw, &x->t[k - 1]) && b - k < 4)
         k--;
@@ -393,8 +399,7 @@ int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char 
     for (int k = 0; k < x->n && only_m; k++)
         if (x->t[k].ment < 0 && !(x->t[k].cls == K_WH || x->t[k].cls == K_COP || x->t[k].cls == K_DET ||
                                   x->t[k].cls == K_FILL || x->t[k].cls == K_IMP || x->t[k].cls == K_DO ||
-                                  (x->t[k].fl == 4 && !memcmp(x->t[k].f, "mean", 4)) ||
-                                  (x->t[k].fl == 5 && !memcmp(x->t[k].f, "means", 5))))
+                                  (x->t[k].cls == K_PREP && k + 1 < x->n && x->t[k + 1].ment >= 0)))
             only_m = 0;
     if (only_m && (t0->cls == K_WH || t0->cls == K_IMP) && !kindof) {
         r->kind = ASK_DESCRIBE;
@@ -751,8 +756,37 @@ static int from_docs(struct store *s, const char *q, size_t n, struct ask_out *o
 {
     size_t mark = arena_mark(s->scratch);
     struct store_hit *h = arena_alloc(s->scratch, 3 * sizeof *h, 16);
+    char *cw = arena_alloc(s->scratch, n + 1, 1);
     uint32_t nh = 0;
-    int rc = h ? search_run(s, STORE_HYBRID, q, n, 3, NULL, h, &nh, err, errlen) : EKB_ENOMEM;
+    int rc = h && cw ? 0 : EKB_ENOMEM;
+    /* the question's content words (no function words): a document must share one to answer */
+    size_t cl = 0;
+    for (size_t i = 0; rc == 0 && i < n;) {
+        while (i < n && sep(q, n, i))
+            i++;
+        size_t st = i;
+        while (i < n && !sep(q, n, i))
+            i++;
+        char f[TOK_F];
+        size_t fl = lex_fold(q + st, i - st, f, sizeof f, 0);
+        if (i == st || fl == (size_t)-1 || fl == 0 || lex_stopword(f, fl) || classify(f, fl) != K_CONTENT)
+            continue;
+        if (cl)
+            cw[cl++] = ' ';
+        memcpy(cw + cl, q + st, i - st);
+        cl += i - st;
+    }
+    if (rc == 0 && cl == 0) { /* nothing to look for */
+        arena_reset(s->scratch, mark);
+        return 0;
+    }
+    if (rc == 0)
+        cw[cl] = 0;
+    /* BM25 over the content words: a quoted text is the document's own words, and a question's
+     * answer shares them (a vector neighbour always exists, and is no answer) */
+    if (rc == 0)
+        rc = search_run(s, STORE_TEXT, cw, cl, 3, NULL, h, &nh, err, errlen);
+
     if (rc == 0 && nh > 0) {
         out->answer[0] = 0;
         if (name_only) { /* "which element is described here": the document's title */

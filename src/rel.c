@@ -404,6 +404,12 @@ int rel_analyze(const char *q, size_t n, struct rel_frame *f)
             lx = nl;
             li = i;
         } else if (vl) {
+            /* a verb of the lexicon used as a noun outside it ("the atomic number of", "place of
+             * birth"): after an article or a word, before "of" or the end, not a participle */
+            int prev_n = i > 0 && (t[i - 1] == T_DET || t[i - 1] == T_CONTENT);
+            int next_of = i + 1 >= nw || (len[i + 1] == 2 && memcmp(key + off[i + 1], "of", 2) == 0);
+            if (!nl && prev_n && next_of && !part)
+                continue;
             lx = vl;
             li = i;
         }
