@@ -190,13 +190,19 @@ struct ment {
  * with a structural word and not made only of relation words, linked by
  * tier 1's string paths; the best-scoring (longer spans a little better)
  * that do not overlap. */
-static int mentions(struct store *s, struct qt *x, const struct pwords *pw, struct ment *m, char *err, size_t errlen)
+static int mentions(struct store *s, struct qt *x, const struct pwords *pw, struct ment *m, int with_rel, char *err,
+                    size_t errlen)
 {
     static _Thread_local struct link_result lr;
     struct ment c[96];
-    int nc = 0, nm = 0;
+    int nc = 0, nm = 0, last_prep = -1, calls = 0, typos = 0;
+    for (int i = 0; i < x->n; i++)
+        if (x->t[i].cls == K_PREP)
+            last_prep = i;
     for (int i = 0; i < x->n; i++) {
         if (x->t[i].cls != K_CONTENT || x->t[i].type)
+            continue;
+        if (with_rel == 2 && i < last_prep) /* a relation word as the name: the one after "of" */
             continue;
         for (int j = i + 1; j <= x->n && j <= i + 6; j++) {
             const struct tok *e = &x->t[j - 1];
@@ -207,14 +213,23 @@ static int mentions(struct store *s, struct qt *x, const struct pwords *pw, stru
             int allrel = 1;
             for (int k = i; k < j; k++)
                 allrel &= x->t[k].cls != K_CONTENT || relword(pw, &x->t[k]);
-            if (allrel)
+            /* words that say relations ("kind", "part", "material") name an entity only as a whole
+             * name of two words or more ("composite material", "type family"), never by a guess */
+            if (allrel && ((j - i < 2 && with_rel < 2) || !with_rel))
                 continue;
             size_t off = x->t[i].off, len = e->off + e->len - off;
-            unsigned flags = LINK_NO_VECTOR | (len < 5 || j - i > 3 ? LINK_NO_TYPO : 0);
+            /* bounded work for any question: 192 lookups, 32 of them with typos */
+            if (++calls > 192)
+                goto chosen;
+            int typo = !(len < 5 || j - i > 3 || allrel) && typos < 32;
+            typos += typo;
+            unsigned flags = LINK_NO_VECTOR | (typo ? 0 : LINK_NO_TYPO);
             int rc = link_entity(s, x->q + off, len, flags, &lr, err, errlen);
             if (rc != 0 && rc != EKB_EINVAL)
                 return rc;
             if (rc != 0 || lr.n == 0 || nc >= (int)(sizeof c / sizeof c[0]))
+                continue;
+            if (allrel && lr.c[0].how > LINK_ALIAS)
                 continue;
             c[nc].i = i;
             c[nc].j = j;
@@ -222,6 +237,7 @@ static int mentions(struct store *s, struct qt *x, const struct pwords *pw, stru
             nc++;
         }
     }
+chosen:
     while (nm < MENT_MAX) {
         int best = -1;
         for (int k = 0; k < nc; k++) {
@@ -289,6 +305,22 @@ static void phrase_of(const struct qt *x, int a, int b, char *out, size_t cap)
             t->cls == K_IMP || t->cls == K_MODAL)
             continue;
         put(out, cap, t->f, t->fl);
+    }
+}
+
+/* The phrase without determiners at its end ("is part of a" -> "is part of"). */
+static void trim_det(char *p)
+{
+    for (;;) {
+        size_t l = strlen(p);
+        char *sp = strrchr(p, ' ');
+        const char *w = sp ? sp + 1 : p;
+        if (l == 0 || classify(w, strlen(w)) != K_DET)
+            return;
+        if (sp)
+            *sp = 0;
+        else
+            p[0] = 0;
     }
 }
 
@@ -372,7 +404,7 @@ int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char 
     if (wh >= 0 && !strcmp(x->t[wh].f, "how") && wh + 1 < x->n &&
         (!strcmp(x->t[wh + 1].f, "much") || !strcmp(x->t[wh + 1].f, "many")))
         x->t[wh + 1].type = 1;
-    int nm = mentions(s, x, pw, m, err, errlen);
+    int nm = mentions(s, x, pw, m, 1, err, errlen);
     if (nm < 0) {
         rc = nm;
         goto out;
@@ -382,7 +414,14 @@ int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char 
         retyped = 1;
         for (int k = 0; k < x->n; k++)
             x->t[k].type = 0;
-        nm = mentions(s, x, pw, m, err, errlen);
+        nm = mentions(s, x, pw, m, 1, err, errlen);
+        if (nm < 0) {
+            rc = nm;
+            goto out;
+        }
+    }
+    if (nm == 0) { /* no other name: one relation word may be the name ("a member of a species") */
+        nm = mentions(s, x, pw, m, 2, err, errlen);
         if (nm < 0) {
             rc = nm;
             goto out;
@@ -420,6 +459,22 @@ int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char 
     if ((t0->cls == K_COP || t0->cls == K_DO || t0->cls == K_HAVE || t0->cls == K_MODAL) && nm >= 1) {
         /* yes/no: "Is a beagle a kind of wolf?", "Does a car have wheels?" */
         r->kind = ASK_YESNO;
+        /* one name, and words before it that are no name: those words are the subject, a value
+         * ("Is a spoke part of a car?" when spoke is only ever an object) */
+        int li = 1;
+        while (li < m[0].i && x->t[li].cls == K_DET)
+            li++;
+        int le = li;
+        while (le < m[0].i && x->t[le].cls == K_CONTENT && !relword(pw, &x->t[le]))
+            le++;
+        if (nm == 1 && le > li && le < m[0].i) {
+            span_text(x, li, le, r->s, sizeof r->s);
+            snprintf(rest, sizeof rest, "%s", t0->cls == K_COP ? "is" : t0->cls == K_HAVE ? "has" : "");
+            phrase_of(x, le, m[0].i, rest, sizeof rest);
+            span_text(x, m[0].i, m[0].j, r->o, sizeof r->o);
+            snprintf(r->p, sizeof r->p, "%s", rest);
+            goto out;
+        }
         span_text(x, m[0].i, m[0].j, r->s, sizeof r->s);
         if (t0->cls == K_COP)
             strcpy(rest, "is");
@@ -430,8 +485,27 @@ int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char 
             span_text(x, m[1].i, m[1].j, r->o, sizeof r->o);
             phrase_of(x, m[1].j, x->n, rest, sizeof rest);
         } else {
-            int lit = trailing_literal(x, pw, m[0].j, x->n, r->o, sizeof r->o);
-            phrase_of(x, m[0].j, lit, rest, sizeof rest);
+            /* one name: the other end is the last words, named exactly even if they are relation
+             * words ("Is X a kind of specialization?"), else a literal value; none: not a yes/no */
+            int oi = -1;
+            static _Thread_local struct link_result lr1;
+            for (int i = m[0].j + 1; i < x->n && oi < 0; i++) {
+                if (x->t[i].cls != K_CONTENT)
+                    continue;
+                size_t off = x->t[i].off, len = x->t[x->n - 1].off + x->t[x->n - 1].len - off;
+                if (link_entity(s, x->q + off, len, LINK_NO_VECTOR | LINK_NO_TYPO, &lr1, err, errlen) == 0 &&
+                    lr1.n > 0 && lr1.c[0].how <= LINK_PLURAL)
+                    oi = i;
+            }
+            if (oi >= 0) {
+                phrase_of(x, m[0].j, oi, rest, sizeof rest);
+                span_text(x, oi, x->n, r->o, sizeof r->o);
+            } else {
+                int lit = trailing_literal(x, pw, m[0].j, x->n, r->o, sizeof r->o);
+                phrase_of(x, m[0].j, lit, rest, sizeof rest);
+                if (lit == x->n)
+                    r->kind = ASK_OTHER; /* nothing to check against */
+            }
         }
         if (m[0].j > 0 && x->t[m[0].j - 1].poss) { /* "Is a car's part a wheel?": has */
             char t[ASK_PART_MAX];
@@ -522,6 +596,7 @@ int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char 
         put(rest, sizeof rest, "is part of", 10);
     snprintf(r->p, sizeof r->p, "%s", rest);
 out:
+    trim_det(r->p);
     arena_reset(s->scratch, mark);
     return rc;
 }

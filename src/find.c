@@ -597,8 +597,8 @@ static int closure(struct fx *x, int64_t pid, int backward, double pscore, const
     for (uint32_t i = 0; i < ns && !x->stop; i++)
         for (uint32_t j = 0; j < no && !x->stop; j++) {
             const struct cand *a = &x->sc[i], *b = &x->oc[j];
-            if (a->id <= 0 || (b->id <= 0 && !b->lit) || a->weak || b->weak)
-                continue;
+            if ((a->id <= 0 && !a->lit) || (b->id <= 0 && !b->lit) || (a->lit && b->lit) || a->weak || b->weak)
+                continue; /* two ends, at most one of them a literal value */
             char w[WHY_CAP];
             join_why(w, sizeof w, a->why, pwhy, b->why);
             x->tier = 3;

@@ -36,6 +36,7 @@
 #include "embed.h"
 #include "store.h"
 #include "search.h"
+#include "ask.h"
 #include "find.h"
 #include "fixture.h"
 #include "fixture_graph.h"
@@ -348,6 +349,25 @@ static int work_find(void)
                : -1;
 }
 
+/* ASK of every kind: what, which, yes (a proof), no, describe, a document, I don't know. */
+static int work_ask(void)
+{
+    static const char *const Q[] = {"What is a beagle a kind of?", "Name a kind of dog.", "Is a beagle a kind of dog?",
+                                    "Is a beagle a kind of wolf?", "What is a hoist?", "Who discovered hydrogen?",
+                                    "What are the parts of a car?", "What is the airspeed of a swallow?"};
+    static struct ask_out out;
+    struct ask_opts o;
+    char err[300];
+    ask_opts_default(&o);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < sizeof Q / sizeof Q[0]; i++)
+            if (ask_run(&KB, Q[i], strlen(Q[i]), &o, &out, err, sizeof err) != 0 || out.answer[0] == 0) {
+                fprintf(stderr, "ASK %s: %s\n", Q[i], err);
+                return -1;
+            }
+    return 0;
+}
+
 struct workload {
     const char *name;
     int (*run)(void);
@@ -361,6 +381,7 @@ static const struct workload WORKLOADS[] = {
     {"board parse", work_board},
     {"kb: 20 documents + 1 fact + 30 searches (3 modes)", work_kb},
     {"find: 27 FIND at tiers 0-3 (typo, paraphrase, closure, path, cap)", work_find},
+    {"ask: 16 ASK (what, which, yes, no, describe, documents, unknown)", work_ask},
     {"llm: stories260K greedy + top-p sampling, 2 x 48 tokens", work_llm},
     {"llm: 2 threads (llm_threads), 48 greedy tokens == 1 thread's", work_llm_threads},
 };

@@ -448,6 +448,18 @@ static void server_workload_without_heap(void **state)
     expect("FIND spoke | is part of+ | bicycle\n", "OK 1 tier=3 ");
     expect("FIND wheel | is part of+ | spoke\n", "OK 0 tier=3 ");
     expect("FIND bicycle | is part of+ | spoke\n", "OK 0 tier=3 "); /* a literal: only facts into it */
+    /* ASK: an answer line and its citations */
+    expect("ASK What is a spoke part of?\n", "OK 2 tier=0 ms=");
+    assert_non_null(strstr(R, "\nSpoke is part of wheel.\nfact\tspoke\tis part of\twheel\n"));
+    expect("ASK Is a spoke part of a wheel?\n", "OK 2 tier=0 ms=");
+    assert_non_null(strstr(R, "\nYes: Spoke is part of wheel.\n"));
+    expect("ASK Is a spoke part of a bicycle?\n", "OK 1 tier=3 ms="); /* no schema: "is part of" is not transitive */
+    assert_non_null(strstr(R, "\nNo: nothing in the knowledge base says that spoke is part of bicycle.\n"));
+    expect("ASK What is argon's symbol?\n", "OK 2 tier=");
+    assert_non_null(strstr(R, "\nThe symbol of argon is Ar.\n"));
+    expect("ASK Which gas is used in lamps?\n", "OK ");
+    assert_non_null(strstr(R, "\ndoc\td1\tgases\t"));
+    expect("ASK \n", "ERR ARGS");
     expect("FACT DEL unobtainium | symbol | Uo\n", "OK DELETED 1\n");
     expect("FIND unobtainium | ? | ?\n", "OK 0 tier=1 ");
     expect("FACT DEL unobtainium | symbol | Uo\n", "ERR NOTFOUND");
