@@ -8,6 +8,7 @@
 #   make BOARD=rpi5           static aarch64 cross build (also rpi4, pizero2w)
 #   make check-cross BOARD=rpi5   unit tests under qemu-aarch64-static, -cpu cortex-a53 and cortex-a76
 #   make fuzz [FUZZ=gguf] [FUZZ_TIME=120]   libFuzzer targets tools/fuzz/fuzz_*.c (clang)
+#   make eval                 ASK and FIND accuracy and latency on the dev questions (tools/eval.sh)
 #   make clean
 #
 # The board file (board/$(BOARD).conf) is read here and compiled into the
@@ -238,7 +239,11 @@ $(BUILD)/bench/%: $(OBJ)/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_REL) -o $@ $< $(LIB) $(LIBS)
 
-.PHONY: bench models fuzz
+.PHONY: bench models fuzz eval
+# ASK and FIND accuracy and socket latency on the dev questions (tools/eval.sh).
+eval: $(BIN)
+	@EDGEKB=$(CURDIR)/$(BIN) MODELS_DIR=$(MODELS_DIR) tools/eval.sh
+
 bench: $(BIN) $(BENCH_BIN)
 	@EDGEKB=$(CURDIR)/$(BIN) BENCH_BIN_DIR=$(CURDIR)/$(BUILD)/bench MODELS_DIR=$(MODELS_DIR) \
 	  tools/run-bench.sh $(BENCH_BIN) $(sort $(wildcard bench/*.sh))

@@ -411,14 +411,19 @@ int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char 
     }
     int retyped = 0;
     if (nm == 0 && wh >= 0) { /* the type words may be the only name: "which kinds of dog are there" */
-        retyped = 1;
-        for (int k = 0; k < x->n; k++)
+        int was[TOK_MAX];
+        for (int k = 0; k < x->n; k++) {
+            was[k] = x->t[k].type;
             x->t[k].type = 0;
+        }
         nm = mentions(s, x, pw, m, 1, err, errlen);
         if (nm < 0) {
             rc = nm;
             goto out;
         }
+        retyped = nm > 0;
+        for (int k = 0; k < x->n && nm == 0; k++) /* still none: they stay type words */
+            x->t[k].type = was[k];
     }
     if (nm == 0) { /* no other name: one relation word may be the name ("a member of a species") */
         nm = mentions(s, x, pw, m, 2, err, errlen);
@@ -558,6 +563,9 @@ int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char 
                                                   x->t[after].cls == K_MODAL || x->t[after].cls == K_HAVE) &&
                 after + 1 < x->n && (x->t[after + 1].ment == 0 ||
                                      (x->t[after + 1].cls == K_DET && after + 2 < x->n && x->t[after + 2].ment == 0));
+    /* "Which animal is a hound?": a copula and the name last ask what is one (the name is the object) */
+    if (moved && x->t[after].cls == K_COP && m[0].j >= x->n && after > wh + 1)
+        moved = 0;
     if (wh > first_m || moved) {
         /* the mention is the subject: "X is a kind of what", "What is X a part of", "What does X contain" */
         span_text(x, m[0].i, m[0].j, r->s, sizeof r->s);
@@ -665,12 +673,19 @@ static int noun_pred(const char *p)
     return 1;
 }
 
-/* A predicate that starts with a past participle ("discovered by"): it reads "was discovered by". */
+/* A predicate that starts with a past participle: 1 an event ("discovered by": "was discovered
+ * by"), 2 a state ("made of": "is made of"), 0 neither. */
 static int participle_first(const char *p)
 {
     size_t l = strcspn(p, " ");
-    static const char *const IRR[] = {"made", "built", "found", "known", "written", "held", "born", NULL};
-    return (l > 3 && !memcmp(p + l - 2, "ed", 2) && p[l] == ' ') || (p[l] == ' ' && in(p, l, IRR));
+    static const char *const STATE[] = {"made", "built", "composed", "formed", "known", "found", "located",
+                                        "contained", "included", "used", NULL}; /* a state: "is made of" */
+    static const char *const IRR[] = {"written", "held", "born", "taken", "given", NULL};
+    if (p[l] != ' ')
+        return 0;
+    if (in(p, l, STATE))
+        return 2;
+    return (l > 3 && !memcmp(p + l - 2, "ed", 2)) || in(p, l, IRR);
 }
 
 /* out += s (bounded; the answer is one line) */
@@ -799,7 +814,7 @@ static void compose(struct ask_out *out, const struct acc *a, const char *hint)
             say(ans, ASK_ANSWER_MAX, total > 1 ? ": " : " is ");
         } else { /* "Beagle is a kind of hound.", "Helium was discovered by Lockyer." */
             say(ans, ASK_ANSWER_MAX, a0);
-            say(ans, ASK_ANSWER_MAX, participle_first(p0) ? " was " : " ");
+            say(ans, ASK_ANSWER_MAX, participle_first(p0) == 2 ? " is " : participle_first(p0) ? " was " : " ");
             say(ans, ASK_ANSWER_MAX, p0);
             say(ans, ASK_ANSWER_MAX, " ");
         }

@@ -405,8 +405,8 @@ static int try_pairs(struct fx *x, int64_t pid, int backward, double pscore, con
             continue; /* tier 0 asked this pair already */
         if (a->weak || b->weak)
             continue;
-        if (x->pass >= 0 && a->pass != x->pass)
-            continue; /* pass 0: the exact entity; 1: the other readings; 2: the literal */
+        if (x->pass >= 0 && (a->pass > b->pass ? a->pass : b->pass) != x->pass)
+            continue; /* pass 0: the exact entities; 1: the other readings; 2: a literal */
         int t = tier;
         if (a->tier > t)
             t = a->tier;
@@ -793,7 +793,9 @@ int find_run(struct store *s, const char *subj, const char *pred, const char *ob
     for (int pass = 0; pass < 3; pass++) {
         int any = 0;
         for (uint32_t i = 0; i < x->nsc && !any; i++)
-            any = x->sc[i].pass == pass && !x->sc[i].weak;
+            for (uint32_t j = 0; j < x->noc && !any; j++)
+                any = !x->sc[i].weak && !x->oc[j].weak &&
+                      (x->sc[i].pass > x->oc[j].pass ? x->sc[i].pass : x->oc[j].pass) == pass;
         if (!any)
             continue;
         x->pass = pass;
