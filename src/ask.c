@@ -327,7 +327,16 @@ static void trim_det(char *p)
 /* Trailing words of [a, b) that are neither relation nor predicate words:
  * a literal value ("has the symbol Pu"); their original text into lit,
  * and where they start (or b). */
+static int trailing_literal_ex(const struct qt *x, const struct pwords *pw, int a, int b, char *lit, size_t cap,
+                              int whole);
 static int trailing_literal(const struct qt *x, const struct pwords *pw, int a, int b, char *lit, size_t cap)
+{
+    return trailing_literal_ex(x, pw, a, b, lit, cap, 0);
+}
+
+/* whole: [a, b) may be the literal entirely (else some word must stay before it) */
+static int trailing_literal_ex(const struct qt *x, const struct pwords *pw, int a, int b, char *lit, size_t cap,
+                              int whole)
 {
     int k = b;
     /* the last word capitalized inside the question is a value even if it spells a function word
@@ -338,7 +347,7 @@ static int trailing_literal(const struct qt *x, const struct pwords *pw, int a, 
     while (k > a && x->t[k - 1].cls == K_CONTENT && x->t[k - 1].ment < 0 && !x->t[k - 1].type &&
            !relword(pw, &x->t[k - 1]) && b - k < 4)
         k--;
-    if (k == b || k == a)
+    if (k == b || (k == a && !whole))
         return b;
     span_text(x, k, b, lit, cap);
     return k;
@@ -472,6 +481,19 @@ int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char 
         int le = li;
         while (le < m[0].i && x->t[le].cls == K_CONTENT && !relword(pw, &x->t[le]))
             le++;
+        /* relation words before the name, a value after it: "Is the symbol of gold Au?" is "Au is the
+         * symbol of gold" */
+        if (nm == 1 && le == li && li < m[0].i && m[0].j < x->n) {
+            int lit = trailing_literal_ex(x, pw, m[0].j, x->n, r->s, sizeof r->s, 1);
+            if (lit < x->n) {
+                snprintf(rest, sizeof rest, "%s", t0->cls == K_COP ? "is" : "");
+                phrase_of(x, li, m[0].i, rest, sizeof rest);
+                span_text(x, m[0].i, m[0].j, r->o, sizeof r->o);
+                snprintf(r->p, sizeof r->p, "%s", rest);
+                goto out;
+            }
+            r->s[0] = 0;
+        }
         if (nm == 1 && le > li && le < m[0].i) {
             span_text(x, li, le, r->s, sizeof r->s);
             snprintf(rest, sizeof rest, "%s", t0->cls == K_COP ? "is" : t0->cls == K_HAVE ? "has" : "");

@@ -86,6 +86,14 @@ int cmd_ask(struct app *a, const struct global_opts *g, int argc, char **argv)
             cli_json_str(out->degraded, strlen(out->degraded));
         else
             printf("null");
+        static const char *const KIND[] = {"what", "yesno", "describe", "list", "text", "other"};
+        printf(",\"read\":{\"kind\":\"%s\",\"s\":", KIND[out->read.kind]);
+        cli_json_str(out->read.s, strlen(out->read.s));
+        printf(",\"p\":");
+        cli_json_str(out->read.p, strlen(out->read.p));
+        printf(",\"o\":");
+        cli_json_str(out->read.o, strlen(out->read.o));
+        printf("}");
         printf(",\"citations\":[");
         for (uint32_t i = 0; i < out->ncite; i++) {
             const struct ask_cite *ct = &out->cite[i];

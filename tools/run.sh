@@ -108,6 +108,8 @@ c SEARCH vector 3 lightest element in the universe
 c SEARCH text 2 discovered by Marie Curie
 c FIND ? '|' symbol '|' Fe
 c FIND gold '|' ? '|' ?
+c ASK Who discovered helium?
+c ASK Which element has atomic number 15?
 c FACT ADD edgekb '|' runs on '|' edge devices
 c FIND edgekb '|' ? '|' ?
 printf 'Stainless steel is an alloy of iron with at least 10.5%% chromium.\n' >"$RUN/demo-doc.txt"
