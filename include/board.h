@@ -43,6 +43,7 @@ struct board {
     uint32_t watchdog_timeout_s;
     char model_embed[EKB_PATH_MAX];  /* file names, looked up in the model dir */
     char model_lm[EKB_PATH_MAX];
+    char model_chat[EKB_PATH_MAX]; /* an instruct model for ASK STREAM's wording ("": none) */
     uint32_t chunk_min, chunk_max, chunk_overlap; /* bytes; 0: EKB_CHUNK_DEFAULT_* (chunk.h) */
     uint32_t find_ms[4];        /* FIND_T1_MS..FIND_T3_MS ([1..3]): each tier's deadline; 0: the default (find.h) */
 };

@@ -89,6 +89,7 @@
 #define EKB_SRV_QUEUE_MAX 64             /* requests waiting for a worker, at most */
 #define EKB_SRV_WORKERS_MAX 8            /* worker threads, at most */
 #define EKB_SRV_UPLOADS 2                /* DOC ADD / DOC GET payload buffers (EKB_PROTO_PAYLOAD_MAX each) */
+#define EKB_SRV_ASK_WORDING_TOKENS 48  /* ASK STREAM: tokens of the chat model's wording at most */
 #define EKB_SRV_FIND_MAX 200             /* facts one FIND returns at most ("OK 200 MORE") */
 #define EKB_SRV_K_DEFAULT 5              /* SEARCH k when not given */
 #define EKB_SRV_GEN_DEFAULT 64           /* GEN tokens when not given */

@@ -110,7 +110,7 @@ struct proto_req {
     char *part[3];         /* FIND/FACT: s, p, o (NULL = "?", FIND only); DOC: part[0] = id */
     char *text;            /* SEARCH/EMBED/GEN/ASK: the text; DOC ADD: title ("" if none); AUTH: the mac */
     size_t text_len;
-    uint32_t n;            /* SEARCH k, GEN tokens, CRC on (1) / off (0) */
+    uint32_t n;            /* SEARCH k, GEN tokens, CRC on (1) / off (0), ASK STREAM (1) */
     int mode;              /* SEARCH: PROTO_MODE_* */
     uint64_t bytes;        /* DOC ADD payload length */
     int skip;              /* DOC ADD refused after its length was read: skip `bytes` */

@@ -36,6 +36,7 @@ struct srv_conf {
     unsigned workers, queue, max_clients, idle_s;
     unsigned stall_s;               /* a streamed reply (DOC GET) not read for this long: client dropped */
     char lm[EKB_PATH_MAX];          /* decoder model for GEN; "none": no GEN; "": the board's MODEL_LM */
+    char chat[EKB_PATH_MAX];        /* instruct model for ASK STREAM; "none"; "": the board's MODEL_CHAT */
 };
 
 /* Defaults from the board. */

@@ -57,6 +57,7 @@ static const struct key_def keys[] = {
     U32("WATCHDOG_TIMEOUT_S", watchdog_timeout_s, 1, 3600, 0),
     STR("MODEL_EMBED", model_embed, 0),
     STR("MODEL_LM", model_lm, 0),
+    STR("MODEL_CHAT", model_chat, 0),
     U32("CHUNK_MIN", chunk_min, EKB_CHUNK_MIN_LO, EKB_CHUNK_MAX_HI, 0),
     U32("CHUNK_MAX", chunk_max, EKB_CHUNK_MIN_LO, EKB_CHUNK_MAX_HI, 0),
     U32("CHUNK_OVERLAP", chunk_overlap, 0, EKB_CHUNK_MAX_HI / 2, 0),

@@ -135,8 +135,8 @@ static int read_reply(struct rd *r, int crc, int json, int *ok, char *status, si
     int payload = 0;
     if (a[0] >= '0' && a[0] <= '9')
         nlines = strtol(a, NULL, 10);
-    else if (!strcmp(a, "STREAM"))
-        stream = 1;
+    else if (!strncmp(a, "STREAM", 6) && (a[6] == 0 || a[6] == ' '))
+        stream = 1; /* "OK STREAM", "OK STREAM tier=0 ms=0.31" (ASK STREAM) */
     else if (!strncmp(a, "PAYLOAD ", 8))
         payload = 1, pbytes = strtoull(a + 8, NULL, 10);
     if (json) {
@@ -175,7 +175,7 @@ static int read_reply(struct rd *r, int crc, int json, int *ok, char *status, si
     for (long i = 0; stream || i < nlines; i++) {
         if ((rc = rd_line(r, crc, &l, &n)) != 0)
             return rc;
-        int end = stream && l[0] != '+';
+        int end = stream && l[0] != '+' && l[0] != '='; /* '=': ASK STREAM's grounded lines */
         if (end && strncmp(l, "END", 3) != 0)
             *ok = 0;
         if (json) {

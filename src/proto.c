@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ekb_err.h"
 #include "proto.h"
@@ -576,7 +577,13 @@ enum proto_code proto_parse(char *line, size_t len, struct proto_req *r, const c
     }
     if (ieq(w, "ASK")) {
         r->cmd = PCMD_ASK;
-        return need_text(p, r, "usage: ASK <question>", msg);
+        r->n = 0;
+        char *q = skip_blanks(p);
+        if (strncasecmp(q, "STREAM", 6) == 0 && (q[6] == 0 || blank(q[6]))) { /* the LM's wording after it */
+            r->n = 1;
+            p = q + 6;
+        }
+        return need_text(p, r, "usage: ASK [STREAM] <question>", msg);
     }
     if (ieq(w, "EMBED")) {
         r->cmd = PCMD_EMBED;

@@ -115,6 +115,8 @@ int srv_conf_set(struct srv_conf *c, const struct board *b, const char *key, con
         bad = parse_uint(val, 1, 86400, 10, &x) || (c->stall_s = (unsigned)x, 0);
     else if (!strcmp(k, "lm"))
         bad = set_path(c->lm, val);
+    else if (!strcmp(k, "chat"))
+        bad = set_path(c->chat, val);
     else {
         snprintf(err, errlen, "unknown setting '%.40s'", key);
         return EKB_EINVAL;
@@ -211,6 +213,8 @@ void srv_conf_usage(void)
            "  --lm FILE|none        decoder model for GEN (default: the board's MODEL_LM, looked\n"
            "                        for in $EDGEKB_MODEL_DIR, build/models, ../shared/models;\n"
            "                        none found: GEN answers ERR UNAVAIL)\n"
+           "  --chat FILE|none      instruct model that words ASK STREAM's answer after it (default:\n"
+           "                        the board's MODEL_CHAT; none: ASK STREAM ends reason=unavailable)\n"
            "  --help                this text\n"
            "Shutdown: SIGTERM or SIGINT (in-flight replies are finished, the socket file removed).\n",
            EKB_SRV_ALLOW_UIDS, EKB_SRV_SECRET_MIN, EKB_SRV_SECRET_MAX - 1, EKB_SRV_WORKERS_MAX, EKB_SRV_QUEUE_MAX,

@@ -29,8 +29,37 @@ static void find_lm(struct srv *s)
         s->lm_path[0] = 0;
 }
 
+/* The chat model: serve --chat, else the board's MODEL_CHAT; loaded like the decoder. */
+static void chat_open(struct srv *s)
+{
+    const struct srv_conf *cf = s->cf;
+    s->chat_path[0] = 0;
+    if (!strcmp(cf->chat, "none"))
+        return;
+    if (cf->chat[0])
+        snprintf(s->chat_path, sizeof s->chat_path, "%s", cf->chat);
+    else if (s->a->board.model_chat[0] &&
+             app_model_path(s->p, s->a->board.model_chat, s->chat_path, sizeof s->chat_path) != 1)
+        s->chat_path[0] = 0;
+    if (!s->chat_path[0])
+        return;
+    char e2[300];
+    struct arena_region *mr = arena_budget(&s->a->arena, ARENA_MODELS);
+    int rc = gguf_open(&s->chat_file, mr, s->p, s->chat_path, e2, sizeof e2);
+    if (rc == 0)
+        rc = llm_load(&s->chat, mr, s->chat_file, 0, e2, sizeof e2);
+    if (rc != 0) {
+        log_warn("serve: chat model %s not loaded (%s): ASK STREAM gives the grounded answer only", s->chat_path, e2);
+        s->chat_path[0] = 0;
+        return;
+    }
+    s->have_chat = 1;
+    log_info("serve: chat model %s words ASK STREAM's answers (after them, never instead)", s->chat_path);
+}
+
 void srv_gen_open(struct srv *s)
 {
+    chat_open(s);
     find_lm(s);
     if (!s->lm_path[0]) {
         log_warn("serve: no decoder model found: GEN answers ERR UNAVAIL");
@@ -55,6 +84,10 @@ void srv_gen_close(struct srv *s)
         gguf_close(s->lm_file);
     s->lm_file = NULL;
     s->have_lm = 0;
+    if (s->chat_file)
+        gguf_close(s->chat_file);
+    s->chat_file = NULL;
+    s->have_chat = 0;
 }
 
 struct gen_ctx {
@@ -121,4 +154,86 @@ void srv_do_gen(struct srv_req *x)
         srv_tx_ekb(s, t, rc, ekb_strerror(rc));
     else
         proto_tx_printf(t, "END tokens=%u reason=%s", g.n, got < r->n ? "eos" : "length");
+}
+
+/* ------------------------------------------------------------ ASK STREAM */
+/* One line of the grounded answer: '=' then its fields, each escaped whole, TAB-separated. */
+static int ask_line(struct conn *c, const char *const *f, int nf)
+{
+    static _Thread_local char esc[4 * 3 * ASK_FIELD_MAX + 64], out[sizeof esc + 16];
+    size_t o = 0;
+    esc[o++] = '=';
+    for (int i = 0; i < nf; i++) {
+        if (i)
+            esc[o++] = '\t';
+        o += proto_escape(f[i], strlen(f[i]), esc + o, sizeof esc - o);
+    }
+    struct proto_tx t = {out, sizeof out, 0, c->crc_tx};
+    if (proto_tx_line(&t, esc, o) != 0)
+        return -1;
+    return conn_emit(c, t.buf, t.len);
+}
+
+void srv_ask_stream(struct srv_req *x, const struct ask_out *a, const char *tier)
+{
+    struct srv *s = x->s;
+    struct conn *c = x->c;
+    struct proto_tx *t = x->t;
+    const struct proto_req *r = x->r;
+    proto_tx_printf(t, "OK STREAM tier=%s ms=%.2f%s%s", tier, a->ms, a->degraded ? " degraded=" : "",
+                    a->degraded ? a->degraded : "");
+    conn_emit(c, t->buf, t->len);
+    t->len = 0;
+    const char *ans[1] = {a->answer};
+    if (ask_line(c, ans, 1) != 0)
+        return;
+    for (uint32_t i = 0; i < a->ncite; i++) {
+        const struct ask_cite *ct = &a->cite[i];
+        const char *f[4] = {ct->kind == ASK_CITE_FACT ? "fact" : ct->kind == ASK_CITE_PATH ? "path" : "doc", ct->a,
+                            ct->b, ct->c};
+        if (ask_line(c, f, ct->kind == ASK_CITE_PATH ? 2 : 4) != 0)
+            return;
+    }
+    srv_wake(s);
+    /* the wording: after the answer, never instead of it; the governor cuts it first */
+    if (!s->have_chat)
+        return (void)proto_tx_printf(t, "END tokens=0 reason=unavailable");
+    if (gov_level(&s->gov) >= GOV_WARN)
+        return (void)proto_tx_printf(t, "END tokens=0 reason=governor");
+    if (pthread_mutex_trylock(&s->gen_mu) != 0)
+        return (void)proto_tx_printf(t, "END tokens=0 reason=busy");
+    char prompt[1536];
+    size_t pl = 0;
+    int w = snprintf(prompt, sizeof prompt, "Facts:");
+    pl = w > 0 ? (size_t)w : 0;
+    for (uint32_t i = 0; i < a->ncite && i < 4 && pl < sizeof prompt; i++) {
+        const struct ask_cite *ct = &a->cite[i];
+        w = snprintf(prompt + pl, sizeof prompt - pl, " %.120s %.80s %.120s.", ct->a,
+                     ct->kind == ASK_CITE_PATH ? "" : ct->b, ct->kind == ASK_CITE_PATH ? "" : ct->c);
+        if (w > 0)
+            pl += (size_t)w;
+    }
+    if (pl < sizeof prompt) {
+        w = snprintf(prompt + pl, sizeof prompt - pl, "\nQuestion: %.300s\nAnswer: %.400s\nSaid simply:", r->text,
+                     a->answer);
+        if (w > 0)
+            pl += (size_t)w;
+    }
+    if (pl >= sizeof prompt)
+        pl = sizeof prompt - 1;
+    struct llm_sampling sp = {0.0f, 1.0f, 1, {-1, -1, -1, -1, -1, -1, -1, -1}};
+    struct gen_ctx g = {s, c, 0, 0, 0};
+    uint32_t got = 0, want = EKB_SRV_ASK_WORDING_TOKENS;
+    llm_reset(&s->chat);
+    int rc = llm_generate(&s->chat, prompt, pl, want, &sp, gen_emit, &g, &c->cancel, &got);
+    pthread_mutex_unlock(&s->gen_mu);
+    if (g.lost)
+        return;
+    const char *why = g.shed                                     ? "governor"
+                      : rc == EKB_ECANCELED || (rc == 0 && c->cancel) ? "canceled"
+                      : rc == EKB_ETOOBIG                         ? "context"
+                      : rc != 0                                   ? "error"
+                      : got < want                                ? "eos"
+                                                                  : "length";
+    proto_tx_printf(t, "END tokens=%u reason=%s", g.n, why);
 }

@@ -97,6 +97,10 @@ struct srv {
     struct kb kb; /* the store and its embedder */
     int have_lm;
     struct llm lm;
+    int have_chat;
+    struct llm chat;         /* ASK STREAM's wording (MODEL_CHAT) */
+    struct gguf *chat_file;
+    char chat_path[EKB_PATH_MAX];
     struct gguf *lm_file;
     char lm_path[EKB_PATH_MAX];
     struct gov gov;
@@ -205,6 +209,9 @@ void srv_loop_err(struct srv *s, struct conn *c, enum proto_code code, const cha
 void srv_do_find(struct srv_req *x);
 void srv_do_search(struct srv_req *x);
 void srv_do_ask(struct srv_req *x);
+/* ASK STREAM: the grounded answer a (as ASK's lines, each after '='), then the chat model's
+ * wording of it ('+' lines), then END. srv_gen.c. */
+void srv_ask_stream(struct srv_req *x, const struct ask_out *a, const char *tier);
 void srv_do_embed(struct srv_req *x);
 void srv_do_doc_add(struct srv_req *x);
 void srv_do_doc_get(struct srv_req *x);

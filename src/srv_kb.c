@@ -96,6 +96,8 @@ void srv_do_ask(struct srv_req *x)
         snprintf(tier, sizeof tier, "%d", a->tier);
     else
         snprintf(tier, sizeof tier, "%s", a->ncite ? "doc" : "none");
+    if (r->n) /* ASK STREAM */
+        return srv_ask_stream(x, a, tier);
     proto_tx_printf(t, "OK %u tier=%s ms=%.2f%s%s", 1 + a->ncite, tier, a->ms, a->degraded ? " degraded=" : "",
                     a->degraded ? a->degraded : "");
     char *e = x->w->esc;
