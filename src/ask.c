@@ -164,6 +164,58 @@ static void tokenize(struct qt *x, const char *q, size_t n)
     }
 }
 
+/* Drops a frame around the question ("is it true that X ...", "would you say X ...", "tell me
+ * what ...", "... , right?"): what is left is read as the question. */
+static int unframe(struct qt *x)
+{
+    int yn = 0; /* a frame that makes a statement a yes/no question */
+    static const char *const PRE[][6] = {
+        {"is", "it", "true", "that", NULL},   {"is", "it", "true", NULL},       {"would", "you", "say", "that", NULL},
+        {"would", "you", "say", NULL},        {"do", "you", "think", "that", NULL}, {"do", "you", "think", NULL},
+        {"do", "you", "know", "if", NULL},    {"do", "you", "know", "whether", NULL}, {"do", "you", "know", NULL},
+        {"can", "you", "tell", "me", "if", NULL}, {"can", "you", "tell", "me", "whether", NULL},
+        {"can", "you", "tell", "me", NULL},   {"could", "you", "tell", "me", NULL}, {"tell", "me", "if", NULL},
+        {"tell", "me", "whether", NULL},      {"i", "wonder", "if", NULL},       {"i", "wonder", "whether", NULL},
+        {"true", "or", "false", NULL},        {"please", NULL},                  {"tell", "me", NULL},
+    };
+    static const char *const POST[][3] = {{"right", NULL},  {"correct", NULL}, {"true", NULL},
+                                          {"isn", "t", NULL}, {"or", "not", NULL}, {"please", NULL}};
+    for (int again = 1; again;) {
+        again = 0;
+        for (size_t p = 0; p < sizeof PRE / sizeof PRE[0]; p++) {
+            int k = 0;
+            while (PRE[p][k] && k < x->n && !strcmp(x->t[k].f, PRE[p][k]))
+                k++;
+            if (PRE[p][k] || k >= x->n)
+                continue;
+            /* "tell me" only before a wh-word or a clause ("tell me what X is", not "tell me about X") */
+            if (!strcmp(PRE[p][0], "tell") && !PRE[p][2] && x->t[k].cls != K_WH)
+                continue;
+            memmove(&x->t[0], &x->t[k], (size_t)(x->n - k) * sizeof x->t[0]);
+            x->n -= k;
+            again = 1;
+            yn |= strcmp(PRE[p][0], "please") != 0 && !(!strcmp(PRE[p][0], "tell") && !PRE[p][2]) &&
+                  strcmp(PRE[p][0], "can") != 0 && strcmp(PRE[p][0], "could") != 0;
+            break;
+        }
+    }
+    for (size_t p = 0; p < sizeof POST / sizeof POST[0]; p++) {
+        int l = 0;
+        while (POST[p][l])
+            l++;
+        if (x->n <= l + 2)
+            continue;
+        int k = 0;
+        while (k < l && !strcmp(x->t[x->n - l + k].f, POST[p][k]))
+            k++;
+        if (k == l) {
+            x->n -= l;
+            yn |= strcmp(POST[p][0], "please") != 0;
+        }
+    }
+    return yn;
+}
+
 /* ------------------------------------------------------------ mentions */
 /* The words of the stored predicates' names (they name relations, not entities). */
 struct pwords {
@@ -386,6 +438,7 @@ int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char 
         }
     }
     tokenize(x, q, n);
+    int yn_frame = unframe(x);
     if (x->n == 0) {
         snprintf(err, errlen, "ask: the question has no words");
         rc = EKB_EINVAL;
@@ -470,12 +523,14 @@ int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char 
         snprintf(r->p, sizeof r->p, "%s", rest);
         goto out;
     }
-    if ((t0->cls == K_COP || t0->cls == K_DO || t0->cls == K_HAVE || t0->cls == K_MODAL) && nm >= 1) {
-        /* yes/no: "Is a beagle a kind of wolf?", "Does a car have wheels?" */
+    int aux0 = t0->cls == K_COP || t0->cls == K_DO || t0->cls == K_HAVE || t0->cls == K_MODAL;
+    if ((aux0 || (yn_frame && wh < 0)) && nm >= 1) {
+        /* yes/no: "Is a beagle a kind of wolf?", "Does a car have wheels?", and a statement in a
+         * yes/no frame: "(is it true that) a beagle is a kind of wolf (, right?)" */
         r->kind = ASK_YESNO;
         /* one name, and words before it that are no name: those words are the subject, a value
          * ("Is a spoke part of a car?" when spoke is only ever an object) */
-        int li = 1;
+        int li = aux0 ? 1 : 0;
         while (li < m[0].i && x->t[li].cls == K_DET)
             li++;
         int le = li;
@@ -486,7 +541,7 @@ int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char 
         if (nm == 1 && le == li && li < m[0].i && m[0].j < x->n) {
             int lit = trailing_literal_ex(x, pw, m[0].j, x->n, r->s, sizeof r->s, 1);
             if (lit < x->n) {
-                snprintf(rest, sizeof rest, "%s", t0->cls == K_COP ? "is" : "");
+                snprintf(rest, sizeof rest, "%s", aux0 && t0->cls == K_COP ? "is" : "");
                 phrase_of(x, li, m[0].i, rest, sizeof rest);
                 span_text(x, m[0].i, m[0].j, r->o, sizeof r->o);
                 snprintf(r->p, sizeof r->p, "%s", rest);
@@ -496,16 +551,16 @@ int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char 
         }
         if (nm == 1 && le > li && le < m[0].i) {
             span_text(x, li, le, r->s, sizeof r->s);
-            snprintf(rest, sizeof rest, "%s", t0->cls == K_COP ? "is" : t0->cls == K_HAVE ? "has" : "");
+            snprintf(rest, sizeof rest, "%s", !aux0 ? "" : t0->cls == K_COP ? "is" : t0->cls == K_HAVE ? "has" : "");
             phrase_of(x, le, m[0].i, rest, sizeof rest);
             span_text(x, m[0].i, m[0].j, r->o, sizeof r->o);
             snprintf(r->p, sizeof r->p, "%s", rest);
             goto out;
         }
         span_text(x, m[0].i, m[0].j, r->s, sizeof r->s);
-        if (t0->cls == K_COP)
+        if (aux0 && t0->cls == K_COP)
             strcpy(rest, "is");
-        else if (t0->cls == K_HAVE)
+        else if (aux0 && t0->cls == K_HAVE)
             strcpy(rest, "has");
         if (nm >= 2) {
             phrase_of(x, m[0].j, m[1].i, rest, sizeof rest);
@@ -588,7 +643,12 @@ int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char 
     /* "Which animal is a hound?": a copula and the name last ask what is one (the name is the object) */
     if (moved && x->t[after].cls == K_COP && m[0].j >= x->n && after > wh + 1)
         moved = 0;
-    if (wh > first_m || moved) {
+    /* an embedded question, no inversion: "(tell me) what a beagle is a kind of" */
+    int embedded = wh < first_m && (first_m == wh + 1 || (first_m == wh + 2 && x->t[wh + 1].cls == K_DET)) &&
+                   m[0].j < x->n && (x->t[m[0].j].cls == K_COP || x->t[m[0].j].cls == K_HAVE);
+    if (embedded)
+        moved = 0;
+    if (wh > first_m || moved || embedded) {
         /* the mention is the subject: "X is a kind of what", "What is X a part of", "What does X contain" */
         span_text(x, m[0].i, m[0].j, r->s, sizeof r->s);
         /* "when was X discovered", "in what year was X discovered": an attribute of X (its

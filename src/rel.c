@@ -441,6 +441,9 @@ int rel_analyze(const char *q, size_t n, struct rel_frame *f)
             int pol = lx->pol;
             if (frame < 0 && !plural && (lx->flags & L_TYPE))
                 pol = -pol; /* "has type Y", "beagle | kind | ?": the type of the subject */
+            if (frame > 0 && !plural && (lx->flags & L_TYPE) && li > 0 && len[li - 1] == 3 &&
+                memcmp(key + off[li - 1], "the", 3) == 0)
+                pol = -pol; /* "is the category of X": X's category, the general */
             f->role = frame * pol > 0 ? REL_DEP : REL_HEAD;
         } else {
             /* voice and the preposition after the verb */

@@ -101,6 +101,8 @@ static void what_and_which(void **state)
     assert_int_equal(OUT.read.kind, ASK_WHAT);
     ANSWER("A beagle is a kind of what?", "Beagle is a kind of hound.");
     ANSWER("what kind of dog is a beagle", "Beagle is a kind of hound.");
+    ANSWER("Tell me what a beagle is a kind of.", "Beagle is a kind of hound."); /* an embedded question */
+    ANSWER("What is the category of a beagle?", "Beagle is a kind of hound.");  /* "the category of": the general */
     /* the slot's direction: X a part of what, or the parts of X */
     ANSWER("What is a pulley part of?", "Pulley is part of block and tackle.");
     const struct ask_out *a = ask("What are the parts of a car?");
@@ -141,6 +143,11 @@ static void yes_no(void **state)
     assert_true(cites(a, ASK_CITE_PATH, "Paris -is an instance of-> national capital -is a kind of-> city", NULL,
                       NULL));
     STARTS("Does a car have wheels?", "Yes: ");
+    /* statements in a yes/no frame */
+    STARTS("Is it true that a beagle is a kind of carnivore?", "Yes: ");
+    STARTS("Would you say a beagle is a type of wolf?", "No: ");
+    STARTS("A beagle is a kind of dog, right?", "Yes: ");
+    STARTS("Can you tell me if a wolf is a kind of beagle?", "No: ");
     STARTS("Is a spoke part of a car?", "Yes: ");
 }
 

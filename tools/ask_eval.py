@@ -135,6 +135,24 @@ PART_YES = ["Is {s} part of {o}?", "Is {s} a part of {o}?", "Does {o} have {s}?"
 DESCRIBE = ["What is {s}?", "Tell me about {s}.", "Describe {s}.", "What does {s} mean?", "Who is {s}?"]
 
 
+# A second set of wordings, written after the engine and not used while building it
+# (--wordings alt): how the reading holds up on phrasings it was not shaped by.
+ALT_WHAT = {
+    "is a kind of": ["Tell me what {s} is a kind of.", "What sort of thing is {s}?", "What is the category of {s}?",
+                     "Which category does {s} belong to?", "{s}: what kind of thing is it?"],
+    "is part of": ["What larger thing is {s} part of?", "{s} is a component of what?", "What whole contains {s}?"],
+    "made of": ["What material is {s} made of?", "{s} is made from what material?"],
+    "is a member of": ["What group does {s} belong to?", "{s} is one of the members of what?"],
+    "has part": ["What are the components of {s}?", "What does {s} include?"],
+    "has member": ["Who are the members of {s}?", "List the members of {s}."],
+}
+ALT_WHICH = {"is a kind of": ["Give an example of a kind of {o}.", "List some types of {o}.",
+                              "Which things are kinds of {o}?"]}
+ALT_YES = ["Is it true that {s} is a kind of {o}?", "Can {s} be considered a kind of {o}?",
+           "Is {s} a variety of {o}?", "Would you say {s} is a type of {o}?", "{s} is a kind of {o}, right?"]
+ALT_DESCRIBE = ["Define {s}.", "Explain {s}.", "What do you know about {s}?", "Give me information about {s}."]
+
+
 def article(n):
     if n[:1].isupper():
         return n
@@ -142,6 +160,9 @@ def article(n):
 
 
 def wordnet(a, c, dump):
+    global WHAT, WHICH, YES, DESCRIBE
+    if a.wordings == "alt":
+        WHAT, WHICH, YES, DESCRIBE = ALT_WHAT, ALT_WHICH, ALT_YES, ALT_DESCRIBE
     rng = random.Random(a.seed)
     ents = {}
     for l in open(a.data + "/entities.jsonl", encoding="utf-8"):
@@ -188,6 +209,13 @@ def wordnet(a, c, dump):
         t = rng.choice(WHAT[p])
         if t == "What is {s}?" and p != "is an instance of":
             continue
+        if t.startswith("{s}"):
+            t = t[:3] + t[3:]
+            q = t.format(s=article(s))
+            q = q[:1].upper() + q[1:]
+            qs.append({"kind": "what", "q": q, "gold": gold,
+                       "check": (lambda g: lambda st, l, ans: names_in(ans, g))(gold)})
+            continue
         qs.append({"kind": "what", "q": t.format(s=article(s)), "gold": gold,
                    "check": (lambda g: lambda st, l, ans: names_in(ans, g))(gold)})
     rkeys = [k for k in rev if plain(k[0]) and k[1] in WHICH]
@@ -205,7 +233,7 @@ def wordnet(a, c, dump):
         qs.append({"kind": "yes", "q": rng.choice(YES).format(s=article(s), o=article(rng.choice(far))),
                    "check": lambda st, l, ans: ans.startswith("Yes")})
     parts = [(s, o) for (s, p), os_ in by.items() if p == "is part of" and plain(s) for o in os_ if plain(o)]
-    while len([q for q in qs if q["kind"] == "yes-part"]) < n // 2:
+    while a.wordings == "dev" and len([q for q in qs if q["kind"] == "yes-part"]) < n // 2:
         s, o = rng.choice(parts)
         qs.append({"kind": "yes-part", "q": rng.choice(PART_YES).format(s=article(s), o=article(o)),
                    "check": lambda st, l, ans: ans.startswith("Yes")})
@@ -238,6 +266,7 @@ def main():
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--dump")
+    ap.add_argument("--wordings", choices=["dev", "alt"], default="dev")
     a = ap.parse_args()
     if not a.data:
         a.data = "../shared/eval-dev" + ("/wordnet" if a.set == "wordnet" else "")
