@@ -621,6 +621,21 @@ static int closure(struct fx *x, int64_t pid, int backward, double pscore, const
                         return n;
                 }
             }
+            /* a part (member, ingredient) of a kind is one of what it is a kind of, and a kind of a
+             * part is a part: "Is a pulley part of a hoist?" pulley -is part of-> block and tackle
+             * -is a kind of-> hoist. kind* / p+ / kind* over the schema's kind predicate */
+            int mc = main_concept(x->s, pid);
+            if (mc == REL_C_PART || mc == REL_C_MEMBER || mc == REL_C_SUBSTANCE || (backward && mc < 0)) {
+                struct concept_ctx ck = {REL_C_KIND, 0};
+                store_preds(x->s, on_concept, &ck);
+                if (ck.pid > 0 && ck.pid != pid) {
+                    struct path_step st[3] = {{ck.pid, 0, PATH_STAR}, {pid, backward, PATH_PLUS}, {ck.pid, 0, PATH_STAR}};
+                    path_label(x, st, 3);
+                    int n = prove(x, st, 3, a, b, a->score * b->score * pscore * 0.9, w);
+                    if (n != 0)
+                        return n;
+                }
+            }
             if (past(x, 3)) {
                 degrade(x, "deadline");
                 return 0;

@@ -155,6 +155,12 @@ static void reasoning(void **state)
     st = ask("Paris", "is a kind of", "city", NULL);
     assert_int_equal(st.n, 1);
     assert_string_equal(R.why[0], "Paris -is an instance of-> national capital -is a kind of-> city");
+    /* a part of a kind of hoist is a part of a hoist: kind* / is part of+ / kind* */
+    st = ask("pulley", "is part of", "hoist", NULL);
+    assert_int_equal(st.n, 1);
+    assert_string_equal(R.why[0], "pulley -is part of-> block and tackle -is a kind of-> hoist");
+    st = ask("hoist", "is part of", "pulley", NULL);
+    assert_int_equal(st.n, 0);
     /* a paraphrased step inside a path */
     st = ask("beagle", "is a sort of+", "canine", NULL);
     assert_int_equal(st.n, 1);
