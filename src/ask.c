@@ -590,9 +590,11 @@ int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char 
             }
         }
         if (m[0].j > 0 && x->t[m[0].j - 1].poss) { /* "Is a car's part a wheel?": has */
-            char t[ASK_PART_MAX];
-            snprintf(t, sizeof t, "has %s", rest);
-            snprintf(rest, sizeof rest, "%s", t);
+            size_t rl = strlen(rest);
+            if (rl + 5 < sizeof rest) {
+                memmove(rest + 4, rest, rl + 1);
+                memcpy(rest, "has ", 4);
+            }
         }
         snprintf(r->p, sizeof r->p, "%s", rest);
         goto out;

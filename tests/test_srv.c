@@ -124,7 +124,7 @@ static void ask(const char *req, char *out, size_t cap)
 }
 
 /* Lets the server loop run gov_tick with the fake clock moved on. */
-static char CHAT[600]; /* the chat model's path, "" when absent */
+static char CHAT[sizeof CONF.chat]; /* the chat model's path, "" when absent */
 
 static void tick(void)
 {
