@@ -23,7 +23,10 @@
  * (hybrid search, the best sentence of the best passage); nothing there
  * either: "I don't know", with the nearest names. The answer is one
  * sentence from a template over the facts found; every answer comes with
- * its citations (the facts, the proof path, the documents).
+ * its citations (the facts, the proof path, the documents). A question has
+ * tier 3's deadline (FIND_T3_MS) in all: past it no further step starts
+ * (the other direction, the documents) and the answer says degraded=deadline;
+ * the reading itself is bounded (64 words, 192 name lookups, 32 with typos).
  * Memory: the result in the caller's struct ask_out; per-call scratch (the
  * store's), reset before returning; no heap.
  * Failure: EKB_EINVAL (empty, over EKB_STORE_QUERY_MAX bytes, not UTF-8),

@@ -1067,6 +1067,16 @@ static int describe(struct store *s, const struct ask_opts *o, struct acc *a, st
     return 1;
 }
 
+/* The whole question has tier 3's deadline: past it, no further step starts (said as degraded). */
+static int late(struct store *s, const struct ask_opts *o, int64_t t0, struct ask_out *out)
+{
+    uint32_t d = o->find.deadline_ms[3];
+    if (d == 0 || s->port->mono_ns() - t0 <= (int64_t)d * 1000000)
+        return 0;
+    out->degraded = "deadline";
+    return 1;
+}
+
 int ask_run(struct store *s, const char *q, size_t n, const struct ask_opts *o, struct ask_out *out, char *err,
             size_t errlen)
 {
@@ -1146,7 +1156,7 @@ int ask_run(struct store *s, const char *q, size_t n, const struct ask_opts *o, 
     case ASK_LIST: {
         int k = r->p[0] ? run_find(s, r->s, r->p, r->o, o, &a, out, err, errlen) : 0;
         struct rel_frame f;
-        if (k == 0 && r->p[0] && (!strcmp(r->s, "?") != !strcmp(r->o, "?")) &&
+        if (k == 0 && r->p[0] && (!strcmp(r->s, "?") != !strcmp(r->o, "?")) && !late(s, o, t0, out) &&
             (rel_analyze(r->p, strlen(r->p), &f) != 0 || rel_main_concept(&f) < 0))
             /* words outside the relation lexicon say little about direction ("when was X
              * discovered": discovery year): the other one too */
@@ -1164,7 +1174,7 @@ int ask_run(struct store *s, const char *q, size_t n, const struct ask_opts *o, 
     default:
         break;
     }
-    if (!found && !(o->flags & ASK_NO_DOCS) && r->kind != ASK_TEXT) {
+    if (!found && !(o->flags & ASK_NO_DOCS) && r->kind != ASK_TEXT && !late(s, o, t0, out)) {
         if ((found = from_docs(s, qz, n, out, err, errlen, 0)) < 0) {
             rc = found;
             goto out;
