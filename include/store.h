@@ -135,6 +135,9 @@ struct store {
     size_t *blen;
     uint32_t bn, bcap, bslot;
     int filter_path;              /* filtered vector search: STORE_FILTER_AUTO (0), or a forced path (tests) */
+    int bm25_ready;               /* bm25_register done on this connection */
+    int64_t bm25_rows, bm25_rows_gen; /* chunks, at the index generation bm25_rows_gen (-2: not yet) */
+    uint64_t bm25_exact, bm25_approx, bm25_plain; /* text searches answered each way */
     uint64_t filter_exact, filter_graph; /* filtered vector searches answered by each path */
 };
 /* How a filtered vector search is answered: AUTO = through the index's

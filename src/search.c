@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "arena.h"
+#include "bm25.h"
 #include "ekb_err.h"
 #include "embed.h"
 #include "hnsw.h"
@@ -304,8 +305,26 @@ int search_run_q(struct store *s, enum store_mode mode, const char *q, size_t ql
     }
     if (mode != STORE_TEXT && (rc = vector_cands(s, &s->ci, q, ql, qv, prefix, cv, kk, &nv)) != 0)
         goto done;
-    if (mode != STORE_VECTOR && (rc = text_cands(s, "chunks_fts", q, ql, prefix, ct, kk, &nt)) != 0)
-        goto done;
+    if (mode != STORE_VECTOR) { /* BM25 (bm25.c: MaxScore over FTS5) */
+        struct bm25_hit *bh = arena_alloc(s->scratch, kk * sizeof *bh, 16);
+        struct bm25_stats bs;
+        if (!bh) {
+            rc = EKB_ENOMEM;
+            goto done;
+        }
+        if ((rc = bm25_search(s, q, ql, prefix, kk, bh, &nt, &bs)) != 0)
+            goto done;
+        for (uint32_t i = 0; i < nt; i++) {
+            ct[i].id = bh[i].id;
+            ct[i].score = bh[i].score;
+        }
+        if (bs.restricted && bs.exact)
+            s->bm25_exact++;
+        else if (bs.restricted && bs.approx)
+            s->bm25_approx++;
+        else
+            s->bm25_plain++;
+    }
     if (mode == STORE_VECTOR) {
         memcpy(out, cv, nv * sizeof *out);
         no = nv;

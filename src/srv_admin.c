@@ -47,7 +47,7 @@ void srv_do_info(struct srv_req *x)
         return srv_tx_ekb(s, t, rc, "cannot count the knowledge base");
     uint64_t rss = 0, peak = 0;
     (void)s->p->rss(&rss, &peak);
-    proto_tx_printf(t, "OK %d", 16 + ARENA_NBUDGETS);
+    proto_tx_printf(t, "OK %d", 17 + ARENA_NBUDGETS);
     proto_tx_printf(t, "version=%s", EKB_VERSION);
     proto_tx_printf(t, "board=%s", s->a->board.name);
     proto_tx_printf(t, "embedder=%s dim=%u%s", s->kb.emb.name, s->kb.emb.dim,
@@ -57,6 +57,8 @@ void srv_do_info(struct srv_req *x)
     proto_tx_printf(t, "chunks=%lld", (long long)ch);
     proto_tx_printf(t, "facts=%lld", (long long)f);
     proto_tx_printf(t, "vectors=%u", s->kb.s.ci.n);
+    proto_tx_printf(t, "bm25=exact %llu, approximate %llu, full %llu", (unsigned long long)s->kb.s.bm25_exact,
+                    (unsigned long long)s->kb.s.bm25_approx, (unsigned long long)s->kb.s.bm25_plain);
     proto_tx_printf(t, "clients=%u", srv_n_clients(s));
     proto_tx_printf(t, "requests=%llu", srv_total(s->req_by_cmd, PCMD_COUNT));
     proto_tx_printf(t, "errors=%llu", srv_total(s->err_by_code, PROTO_NCODES));

@@ -377,6 +377,8 @@ int store_open_cp(struct store *s, struct arena *a, const struct port *p, const 
     s->ent_new_lo = -1;
     s->vec_lo = -1;
     s->pred_new = 1; /* checked once at open */
+    s->bm25_ready = 0;
+    s->bm25_rows_gen = -2;
     s->vec_threads = 1;
     if (!s->lz4 || !s->lzbuf || !s->ctx || !s->v || !s->q || !s->rbuf) {
         snprintf(err, errlen, "store: the store budget has no room for the ingest buffers");

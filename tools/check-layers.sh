@@ -46,7 +46,7 @@ layers='
 ^embed$ 5 embed
 ^(vq|hnsw.*|names)$ 6 vectors
 ^(store.*|chunk)$ 7 store
-^(search|snippet|link|rel|path|find|ask)$ 8 search
+^(search|snippet|bm25|link|rel|path|find|ask)$ 8 search
 ^proto$ 9 protocol
 ^srv.*$ 10 server
 ^(main|cli_.*|cmds|selftest)$ 11 front-ends
