@@ -140,6 +140,10 @@ int main(int argc, char **argv)
             double t0 = bench_now();
             bm25_search(s, Q[i].text, strlen(Q[i].text), NULL, k, h, &n, &bs);
             T[0][i][pass] = (bench_now() - t0) * 1e3;
+            if (pass == 2 && getenv("BENCH_VERBOSE"))
+                fprintf(stderr, "q %d ms=%.3f words=%u restricted=%d exact=%d approx=%d rounds=%d visit=%lld scored=%u | %s\n", i,
+                        T[0][i][pass], bs.words, bs.restricted, bs.exact, bs.approx, bs.rounds, (long long)bs.visit, bs.scored,
+                        Q[i].text);
             if (pass == 0) {
                 NH[0][i] = n;
                 for (uint32_t j = 0; j < n; j++)
@@ -148,6 +152,8 @@ int main(int argc, char **argv)
                 approx += bs.approx;
                 rounds += (unsigned)bs.rounds;
             }
+            if (getenv("BENCH_ONLY_EDGEKB"))
+                continue;
             /* FTS5's own: every word quoted, OR-ed, ranked by bm25() */
             char m[4096];
             size_t o = 0;

@@ -1,17 +1,17 @@
 /* bm25.h: BM25 search over the chunks' FTS5 index, fast for questions full
  * of common words (MaxScore over FTS5's data; see bm25.c for how).
  *
- * Owns: the ekb_bm25() FTS5 auxiliary function and the temp vocabulary
- * table of one connection (bm25_register, done at the first search), the
- * query's words and their row counts, the choice of the rows visited.
+ * Owns: the ekb_bm25() and ekb_dl() FTS5 auxiliary functions and the temp
+ * vocabulary table of one connection (bm25_register, done at the first
+ * search), the query's words and their row counts, the rows visited.
  * Result: the top k chunk ids by BM25 over every word of the query (FTS5's
  * formula), best first. Exact (the rows and order of FTS5's plain
- * `bm25()` query) when no word is common, or when the k-th score bounds
- * every row made of common words only (after moving common words to the
- * rarer ones one at a time until it does, or none is left: the plain
- * query); when the common words left out are all function words, the rows
- * holding a rarer word are taken as they are (stats.approx).
- * Failure: SQLite errors through store_sql_code. */
+ * `bm25()` query, up to ties) when stats.exact or !stats.restricted; a
+ * query holding a function word ("the", "of", "what") may instead be
+ * answered from the best-scored rows that hold its rarer words
+ * (stats.approx): rows made only of its common words are then not seen.
+ * Failure: SQLite errors through store_sql_code; EKB_ENOMEM when the
+ * scratch budget has no room for the candidates. */
 #ifndef EKB_BM25_H
 #define EKB_BM25_H
 
@@ -34,6 +34,8 @@ struct bm25_stats {
     int exact;      /* ... and the bound proved the top k exact */
     int approx;     /* ... and the common words left out were function words */
     int rounds;     /* common words moved to the rarer ones, one query each */
+    int64_t visit;  /* the rows visited, at most (the essential words' row counts summed, last round) */
+    uint32_t scored; /* candidates whose text was read to count the other words */
 };
 
 int bm25_register(struct sqlite3 *db);

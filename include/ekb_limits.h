@@ -60,6 +60,7 @@
 #define EKB_STORE_SNIPPET_TEXT 200   /* bytes of snippet text before "..." */
 #define EKB_STORE_DOC_MAX (8u << 20) /* bytes of one document given in memory (JSONL text, protocol) */
 #define EKB_STORE_READ_BUF (256u << 10) /* bytes read at a time from a streamed document (.txt/.md: any size) */
+#define EKB_STORE_SPARE (256u << 10) /* the store budget kept free before optional caches are taken */
 #define EKB_STORE_K_MAX 100          /* hits one search returns at most */
 #define EKB_STORE_QUERY_MAX 4096     /* bytes of a query */
 #define EKB_STORE_TITLE_MAX 511      /* bytes of a document title (and of an ext id) */

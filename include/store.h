@@ -99,7 +99,19 @@ struct store_names {
 enum store_q {
     Q_ENT_ID, Q_ENT_INS, Q_ENT_NAME, Q_ENT_INFO, Q_ENT_DEG_S, Q_ENT_DEG_O, Q_ENT_LIT, Q_ENT_DESC, Q_ENT_ALIASES,
     Q_ENT_SET_ALIASES, Q_PRED_ID, Q_PRED_INS, Q_PRED_GET, Q_FACT_INS, Q_FACT_IMPLIED, Q_EDGE_F, Q_EDGE_FP,
-    Q_EDGE_B, Q_EDGE_BP, Q_VEC_GET, Q_VEC_INS, Q_VEC_MISSING, Q_PRED_NAME, Q_PVEC_GET, Q_PRED_INFO, STORE_NQ
+    Q_EDGE_B, Q_EDGE_BP, Q_VEC_GET, Q_VEC_INS, Q_VEC_MISSING, Q_PRED_NAME, Q_PVEC_GET, Q_PRED_INFO, Q_CHUNK_IX,
+    Q_BM25_DF, Q_BM25_A, Q_BM25_AP, STORE_NQ
+};
+
+/* The rows holding a word (BM25's document frequency), remembered per
+ * connection for the common words, whose count reads their whole row list:
+ * direct-mapped by the word's hash, valid while meta.data_gen is gen. */
+#define STORE_DF_SLOTS 1024 /* a power of two */
+#define STORE_DF_WORD 22
+struct store_df {
+    int64_t gen, df;
+    uint8_t n;
+    char t[STORE_DF_WORD];
 };
 
 struct store {
@@ -136,7 +148,8 @@ struct store {
     uint32_t bn, bcap, bslot;
     int filter_path;              /* filtered vector search: STORE_FILTER_AUTO (0), or a forced path (tests) */
     int bm25_ready;               /* bm25_register done on this connection */
-    int64_t bm25_rows, bm25_rows_gen; /* chunks, at the index generation bm25_rows_gen (-2: not yet) */
+    int64_t bm25_rows, bm25_rows_gen; /* chunks, at the data generation bm25_rows_gen (-2: not yet) */
+    struct store_df *bm25_df;     /* STORE_DF_SLOTS (STORE budget; NULL: every count is read) */
     uint64_t bm25_exact, bm25_approx, bm25_plain; /* text searches answered each way */
     uint64_t filter_exact, filter_graph; /* filtered vector searches answered by each path */
 };

@@ -5,27 +5,34 @@
  * any word, and first counts, for every word, the rows holding it (its
  * IDF): a question's "the", "of" and "a" make both cost the whole table.
  * Here:
- *   - each word's row count comes from the index's vocabulary
- *     (fts5vocab, one B-tree probe), so IDF costs nothing;
- *   - the score is computed by our own auxiliary function, ekb_bm25(),
- *     with FTS5's formula (k1 1.2, b 0.75, IDF log((N - n + 0.5) / (n +
- *     0.5)), at least 1e-6) and a weight per phrase;
- *   - MaxScore: a word can add at most IDF * (k1 + 1) to a row's score.
- *     The words are split into the common ones (in more than 1/100 of the
- *     rows) and the rest. Only rows holding one of the rarer words are
- *     visited: MATCH `(r1 OR r2) AND (r1 OR r2 OR c1 OR c2)`, scored over
- *     every word (the first group's phrases weigh 0). When the k-th best
- *     score found is at least the sum of the common words' bounds, no row
- *     holding only common words can enter the top k: the answer is exact.
- *     Otherwise, when the common words are all function words (the
- *     question "a program that ..."), the answer is taken as it is (said in
- *     the stats: approximate); else the common words whose bounds sum to
- *     at most the k-th score stay out, the others join the rarer ones, and
- *     the query runs once more (MaxScore's next step): the k-th score only
- *     rises with more rows, so that answer is exact.
- * Invariant: for a query without common words the rows and their order
- * are those of FTS5's `ORDER BY bm25()`.
- * Memory: the statements are prepared per call; SQLite's heap (the STORE
+ *   - each word's row count comes from the index's vocabulary (fts5vocab);
+ *     the common words' counts are remembered per connection until the
+ *     data changes (store_df), as counting them reads their row lists;
+ *   - the words are sorted by rows, fewest first; the essential ones are
+ *     the rarest and the next while their rows sum to at most 1/10 of the
+ *     table (or 256): only rows holding an essential word are visited;
+ *   - phase A: `MATCH "e1" OR "e2" ...` ranked by our ekb_bm25() (FTS5's
+ *     formula: k1 1.2, b 0.75, IDF log((N - n + 0.5) / (n + 0.5)), at
+ *     least 1e-6) over the essential words, with each row's dl / avgdl
+ *     (ekb_dl()), up to 4096 candidates, best first;
+ *   - phase B (MaxScore): in that order, each candidate's text is read
+ *     and the other words' occurrences counted as the index's tokenizer
+ *     makes them; its full score = essential part + the others' parts.
+ *     A word adds at most IDF * (k1 + 1): once a candidate's essential
+ *     score plus the others' bounds is at most the k-th score, no later
+ *     one can enter and the scan stops. When, besides, the others' bounds
+ *     sum to at most the k-th score, no row holding only other words can
+ *     enter either: the answer is exact (BM25's top k over every word).
+ *   - otherwise, a question (a query with a function word, lex_stopword)
+ *     is answered from its first 128 candidates (stats.approx: rows made
+ *     only of its common words are not looked at); a keyword query takes
+ *     MaxScore's next step: the other words whose bounds sum to at most
+ *     the k-th score stay out, the rest become essential, once more; a
+ *     third round puts every word in the MATCH (FTS5's plain query).
+ * Invariant: a query answered in one MATCH of all its words, or exact,
+ * has the rows and order of FTS5's `ORDER BY bm25()` (up to ties).
+ * Memory: candidates, text buffers: the per-call scratch; statements are
+ * prepared once per connection (store_stmt); SQLite's heap (the STORE
  * budget) for FTS5's own work. */
 #include <math.h>
 #include <stdio.h>
@@ -34,6 +41,7 @@
 #include <sqlite3.h>
 
 #include "bm25.h"
+#include "arena.h"
 #include "ekb_err.h"
 #include "lex.h"
 #include "log.h"
@@ -42,7 +50,11 @@
 
 #define BM25_K1 1.2
 #define BM25_B 0.75
-#define BM25_COMMON 100 /* a word in more than 1/100 of the rows is common */
+#define BM25_VISIT_DIV 10  /* the essential words' rows: at most 1/10 of the rows ... */
+#define BM25_VISIT_MIN 256 /* ... or this many (and always the rarest word's) */
+#define BM25_CANDS 4096    /* phase A's rows kept at most */
+#define BM25_SCORE_MAX 128 /* a question's candidates scored at most */
+#define BM25_DF_CACHE_MIN 64 /* words in this many rows or more have their count cached */
 
 /* ------------------------------------------------------------ ekb_bm25() */
 struct aux {
@@ -120,6 +132,40 @@ static void ekb_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_cont
     sqlite3_result_double(ctx, -score);
 }
 
+/* ekb_dl(tbl): the row's length in tokens over the table's mean (BM25's
+ * dl / avgdl), to score more words of the row outside FTS5. */
+static void ekb_dl(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int nval,
+                   sqlite3_value **val)
+{
+    double *avg = api->xGetAuxdata(fts, 0);
+    int rc = SQLITE_OK, ntok = 0;
+    (void)nval;
+    (void)val;
+    if (!avg) {
+        sqlite3_int64 nrow = 0, tot = 0;
+        if (!(avg = sqlite3_malloc64(sizeof *avg))) {
+            sqlite3_result_error_nomem(ctx);
+            return;
+        }
+        if ((rc = api->xRowCount(fts, &nrow)) == SQLITE_OK)
+            rc = api->xColumnTotalSize(fts, -1, &tot);
+        *avg = nrow > 0 && tot > 0 ? (double)tot / (double)nrow : 1.0;
+        if (rc == SQLITE_OK)
+            rc = api->xSetAuxdata(fts, avg, aux_free);
+        else
+            sqlite3_free(avg);
+        if (rc != SQLITE_OK) {
+            sqlite3_result_error_code(ctx, rc);
+            return;
+        }
+    }
+    if ((rc = api->xColumnSize(fts, -1, &ntok)) != SQLITE_OK) {
+        sqlite3_result_error_code(ctx, rc);
+        return;
+    }
+    sqlite3_result_double(ctx, (double)ntok / *avg);
+}
+
 int bm25_register(struct sqlite3 *db)
 {
     fts5_api *api = NULL;
@@ -131,7 +177,8 @@ int bm25_register(struct sqlite3 *db)
     sqlite3_finalize(st);
     if (!api)
         return EKB_EUNSUPP;
-    if (api->xCreateFunction(api, "ekb_bm25", NULL, ekb_bm25, NULL) != SQLITE_OK)
+    if (api->xCreateFunction(api, "ekb_bm25", NULL, ekb_bm25, NULL) != SQLITE_OK ||
+        api->xCreateFunction(api, "ekb_dl", NULL, ekb_dl, NULL) != SQLITE_OK)
         return EKB_EIO;
     /* the vocabulary of the chunks' index: one row per word, with the rows holding it */
     if (sqlite3_exec(db, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.ekb_chunks_v USING fts5vocab(main, chunks_fts, row)",
@@ -147,9 +194,11 @@ struct word {
     char t[64];
     size_t n;
     int64_t df;
-    double ub; /* the most it adds to a row's score */
-    int common;
+    double idf, ub; /* ub: the most it adds to a row's score */
+    int set;        /* W_ESSENTIAL (in the MATCH) or W_OTHER (counted in the candidates' text) */
+    uint32_t tf;
 };
+enum { W_ESSENTIAL, W_OTHER, W_KEEP };
 
 static int is_word(unsigned char c)
 {
@@ -180,221 +229,331 @@ static int words_of(const char *q, size_t ql, struct word *w, int max)
         memcpy(w[n].t, f, fl + 1);
         w[n].n = fl;
         w[n].df = 0;
-        w[n].common = 0;
+        w[n].set = W_ESSENTIAL;
         n++;
     }
     return n;
 }
 
-/* `"w1" OR "w2" ...` of the words with common == want (-1: all) into out. */
-static size_t or_of(const struct word *w, int n, int want, char *out, size_t cap)
+static uint32_t word_hash(const char *t, size_t n)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)t[i]) * 16777619u;
+    return h;
+}
+
+/* The MATCH `"w1" OR "w2" ...` of the essential words and ekb_bm25's
+ * (weight 1, rows) per phrase; the MATCH's length (0: none). */
+static size_t essential_match(const struct word *w, int n, char *out, size_t cap, double *pv, int *npv)
 {
     size_t o = 0;
-    int k = 0;
+    *npv = 0;
     for (int i = 0; i < n; i++) {
-        if (w[i].df == 0 || (want >= 0 && w[i].common != want))
+        if (w[i].df == 0 || w[i].set != W_ESSENTIAL)
             continue;
-        int m = snprintf(out + o, cap - o, "%s\"%s\"", k ? " OR " : "", w[i].t);
+        int m = snprintf(out + o, cap - o, "%s\"%s\"", o ? " OR " : "", w[i].t);
         if (m < 0 || (size_t)m >= cap - o)
             return 0;
         o += (size_t)m;
-        k++;
+        pv[(*npv)++] = 1.0;
+        pv[(*npv)++] = (double)w[i].df;
     }
     return o;
 }
 
-/* ekb_bm25's (weight, rows) per phrase of a MATCH made of the groups [g0]
- * then [g1] (-2: no second group): the first group weighs 0 when there is
- * a second. Returns the doubles written. */
-static int phrases(double *p, const struct word *w, int n, int g0, int g1)
+/* Counts the other words' occurrences in t[0, n) (tf), tokenized and
+ * folded as the index does (ASCII letters and digits, and runs with
+ * non-ASCII bytes through lex_fold, whose spaces separate). */
+static void count_others(const char *t, size_t n, struct word *w, const int *oth, int noth)
 {
-    int o = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        int want = pass == 0 ? g0 : g1;
-        if (want == -2)
+    for (int j = 0; j < noth; j++)
+        w[oth[j]].tf = 0;
+    for (size_t i = 0; i < n;) {
+        while (i < n && !is_word((unsigned char)t[i]))
+            i++;
+        size_t st = i;
+        int ascii = 1;
+        while (i < n && is_word((unsigned char)t[i]))
+            ascii &= (unsigned char)t[i++] < 0x80;
+        size_t len = i - st;
+        if (len == 0)
             continue;
-        for (int i = 0; i < n; i++) {
-            if (w[i].df == 0 || (want >= 0 && w[i].common != want))
-                continue;
-            p[o++] = pass == 0 && g1 != -2 ? 0.0 : 1.0;
-            p[o++] = (double)w[i].df;
+        char f[256];
+        size_t fl;
+        if (ascii) {
+            if (len >= 64)
+                continue; /* longer than any query word */
+            for (size_t k = 0; k < len; k++)
+                f[k] = (char)((t[st + k] >= 'A' && t[st + k] <= 'Z') ? t[st + k] | 0x20 : t[st + k]);
+            fl = len;
+        } else if ((fl = lex_fold(t + st, len, f, sizeof f, 0)) == (size_t)-1) {
+            continue;
+        }
+        for (size_t a = 0; a < fl;) { /* the folded run's words */
+            size_t b = a;
+            while (b < fl && f[b] != ' ')
+                b++;
+            for (int j = 0; j < noth; j++) {
+                struct word *x = &w[oth[j]];
+                if (x->n == b - a && x->t[0] == f[a] && !memcmp(x->t, f + a, b - a)) {
+                    x->tf++;
+                    break;
+                }
+            }
+            a = b + 1;
         }
     }
-    return o;
+}
+
+/* BM25's part of one word: idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)) */
+static double part(double idf, double tf, double dlr)
+{
+    return tf > 0 ? idf * tf * (BM25_K1 + 1.0) / (tf + BM25_K1 * (1.0 - BM25_B + BM25_B * dlr)) : 0.0;
+}
+
+/* hit[0..*n) best first, at most k: adds (id, sc) when it belongs */
+static void top_add(struct bm25_hit *hit, uint32_t *n, uint32_t k, int64_t id, double sc)
+{
+    uint32_t i = *n;
+    if (i == k) {
+        if (sc <= hit[k - 1].score)
+            return;
+        i = k - 1;
+    } else {
+        (*n)++;
+    }
+    while (i > 0 && hit[i - 1].score < sc) {
+        hit[i] = hit[i - 1];
+        i--;
+    }
+    hit[i].id = id;
+    hit[i].score = sc;
 }
 
 int bm25_search(struct store *s, const char *q, size_t ql, const char *prefix, uint32_t k, struct bm25_hit *hit,
                 uint32_t *nhit, struct bm25_stats *stats)
 {
     struct word w[BM25_WORDS_MAX];
-    char match[BM25_WORDS_MAX * 72 * 2 + 64], sql[600];
-    double pv[BM25_WORDS_MAX * 4];
+    char match[BM25_WORDS_MAX * 72 + 64];
+    double pv[BM25_WORDS_MAX * 2];
+    int oth[BM25_WORDS_MAX], order[BM25_WORDS_MAX];
     sqlite3_stmt *st = NULL;
+    size_t mark = arena_mark(s->scratch);
     int rc = 0;
     *nhit = 0;
     memset(stats, 0, sizeof *stats);
+    if (k == 0)
+        return 0;
     if (!s->bm25_ready) {
         if ((rc = bm25_register(s->db)) != 0)
             return rc;
         s->bm25_ready = 1;
     }
     int nw = words_of(q, ql, w, BM25_WORDS_MAX);
+    stats->words = (uint32_t)nw;
     if (nw == 0)
         return 0;
-    /* rows holding each word (the vocabulary), the table's rows */
-    if (sqlite3_prepare_v2(s->db, "SELECT doc FROM temp.ekb_chunks_v WHERE term = ?1", -1, &st, NULL) != SQLITE_OK) {
-        log_warn("bm25: vocabulary: %s", sqlite3_errmsg(s->db));
-        return store_sql_code(sqlite3_extended_errcode(s->db));
-    }
-    int live = 0;
+    /* the data's generation: what is cached below was counted at it */
+    int64_t gen = store_meta_i64(s, "data_gen");
+    if (gen < 0)
+        return EKB_EIO;
+    /* rows holding each word (the index's vocabulary; the common ones remembered) */
+    int live = 0, question = 0;
     for (int i = 0; i < nw; i++) {
-        sqlite3_reset(st);
+        struct store_df *c = NULL;
+        if (s->bm25_df && w[i].n < STORE_DF_WORD) {
+            c = &s->bm25_df[word_hash(w[i].t, w[i].n) & (STORE_DF_SLOTS - 1)];
+            if (c->gen == gen && c->n == w[i].n && !memcmp(c->t, w[i].t, w[i].n)) {
+                w[i].df = c->df;
+                goto counted;
+            }
+        }
+        if (!(st = store_stmt(s, Q_BM25_DF, "SELECT doc FROM temp.ekb_chunks_v WHERE term = ?1")))
+            goto sql_err;
         sqlite3_bind_text(st, 1, w[i].t, (int)w[i].n, SQLITE_STATIC);
         w[i].df = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_reset(st);
+        st = NULL;
+        if (c && w[i].df >= BM25_DF_CACHE_MIN) {
+            c->gen = gen;
+            c->df = w[i].df;
+            c->n = (uint8_t)w[i].n;
+            memcpy(c->t, w[i].t, w[i].n);
+        }
+    counted:
         live += w[i].df > 0;
+        question |= lex_stopword(w[i].t, w[i].n);
     }
-    sqlite3_finalize(st);
-    st = NULL;
-    stats->words = (uint32_t)nw;
     if (live == 0)
         return 0;
-    if (s->bm25_rows_gen != s->ci.gen) {
+    if (s->bm25_rows_gen != gen) { /* rows indexed (FTS5's own count) */
         int64_t rows = 0;
-        if (store_pragma_int(s, "SELECT count(*) FROM chunks", &rows) != 0)
+        if (store_pragma_int(s, "SELECT count(*) FROM chunks_fts_docsize", &rows) != 0)
             return EKB_EIO;
         s->bm25_rows = rows;
-        s->bm25_rows_gen = s->ci.gen;
+        s->bm25_rows_gen = gen;
     }
-    double N = (double)(s->bm25_rows > 0 ? s->bm25_rows : 1), common_ub = 0;
-    int ncommon = 0, nrare = 0, rarest = -1;
+    double N = (double)(s->bm25_rows > 0 ? s->bm25_rows : 1);
+    int nlive = 0;
     for (int i = 0; i < nw; i++) {
         if (w[i].df == 0)
             continue;
         double idf = log((N - (double)w[i].df + 0.5) / ((double)w[i].df + 0.5));
-        w[i].ub = (idf > 0 ? idf : 1e-6) * (BM25_K1 + 1.0);
-        w[i].common = w[i].df * BM25_COMMON > (int64_t)N;
-        if (rarest < 0 || w[i].df < w[rarest].df)
-            rarest = i;
+        w[i].idf = idf > 0 ? idf : 1e-6;
+        w[i].ub = w[i].idf * (BM25_K1 + 1.0);
+        order[nlive++] = i;
     }
-    for (int i = 0; i < nw; i++)
-        if (w[i].df > 0) {
-            if (w[i].common) {
-                ncommon++;
-                common_ub += w[i].ub;
-            } else {
-                nrare++;
-            }
+    for (int i = 1; i < nlive; i++) /* by rows holding the word, fewest first */
+        for (int j = i; j > 0 && w[order[j]].df < w[order[j - 1]].df; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
         }
-    int all_function = 1; /* the common words are all function words */
-    for (int i = 0; i < nw; i++)
-        if (w[i].df > 0 && w[i].common && !lex_stopword(w[i].t, w[i].n))
-            all_function = 0;
-    if (nrare == 0) { /* every word is common: the rarest decides which rows are visited */
-        w[rarest].common = 0;
-        common_ub -= w[rarest].ub;
-        ncommon--;
-        nrare = 1;
-    }
-    for (int attempt = 0; attempt < 3; attempt++) {
-        int restricted = ncommon > 0;
-        size_t o;
-        if (restricted) { /* (rare) AND (rare OR common): rows with a rarer word, scored over all */
-            size_t a = or_of(w, nw, 0, match + 1, sizeof match - 1);
-            match[0] = '(';
-            o = a + 1;
-            memcpy(match + o, ") AND (", 7);
-            o += 7;
-            size_t b = or_of(w, nw, -1, match + o, sizeof match - o - 2);
-            if (a == 0 || b == 0)
-                return EKB_EINVAL;
-            o += b;
-            match[o++] = ')';
-            match[o] = 0;
-        } else {
-            o = or_of(w, nw, -1, match, sizeof match);
-            if (o == 0)
-                return EKB_EINVAL;
-        }
-        if (prefix)
-            snprintf(sql, sizeof sql,
-                     "SELECT f.rowid, ekb_bm25(chunks_fts, ?3) AS r FROM chunks_fts f JOIN chunks c ON c.id=f.rowid"
-                     " JOIN documents d ON d.id=c.doc_id WHERE chunks_fts MATCH ?1 AND substr(d.ext_id, 1,"
-                     " length(?2))=?2 ORDER BY r LIMIT %u",
-                     k);
+    /* the essential words: the rarest, then the next while their rows sum within the visit budget */
+    int64_t budget = (int64_t)(N / BM25_VISIT_DIV), sum = 0;
+    if (budget < BM25_VISIT_MIN)
+        budget = BM25_VISIT_MIN;
+    for (int j = 0; j < nlive; j++) {
+        struct word *x = &w[order[j]];
+        x->set = j == 0 || sum + x->df <= budget ? W_ESSENTIAL : W_OTHER;
+        if (x->set == W_ESSENTIAL)
+            sum += x->df;
         else
-            snprintf(sql, sizeof sql, "SELECT rowid, ekb_bm25(chunks_fts, ?2) AS r FROM chunks_fts WHERE chunks_fts"
-                                      " MATCH ?1 ORDER BY r LIMIT %u",
-                     k);
-        if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-            log_warn("bm25: %s: %s", sql, sqlite3_errmsg(s->db));
-            return store_sql_code(sqlite3_extended_errcode(s->db));
+            sum = budget + 1; /* the words after are commoner: they stay out too */
+    }
+    uint32_t cap = BM25_CANDS;
+    int64_t *cid = arena_alloc(s->scratch, cap * sizeof *cid, 16);
+    double *ca = arena_alloc(s->scratch, cap * sizeof *ca, 16), *cdl = arena_alloc(s->scratch, cap * sizeof *cdl, 16);
+    size_t rcap = s->cp.max + 16;
+    char *raw = arena_alloc(s->scratch, rcap, 16), *txt = arena_alloc(s->scratch, rcap + 300, 16);
+    if (!cid || !ca || !cdl || !raw || !txt) {
+        arena_reset(s->scratch, mark);
+        return EKB_ENOMEM;
+    }
+    for (int round = 0; round < 3; round++) {
+        int npv, noth = 0;
+        double ub_oth = 0;
+        if (round == 2) /* last: every word in the MATCH (FTS5's plain query) */
+            for (int i = 0; i < nw; i++)
+                w[i].set = W_ESSENTIAL;
+        stats->visit = 0;
+        for (int i = 0; i < nw; i++)
+            if (w[i].df > 0 && w[i].set == W_OTHER) {
+                oth[noth++] = i;
+                ub_oth += w[i].ub;
+            } else if (w[i].df > 0) {
+                stats->visit += w[i].df;
+            }
+        size_t ml = essential_match(w, nw, match, sizeof match, pv, &npv);
+        if (ml == 0) {
+            rc = EKB_EINVAL;
+            goto out;
         }
-        /* parameters: ?1 the MATCH, (?2 the prefix,) then the phrases' (weight, rows) */
-        sqlite3_bind_text(st, 1, match, (int)o, SQLITE_STATIC);
+        /* phase A: the rows holding an essential word, by their essential words' BM25 */
+        uint32_t lim = noth == 0 ? k : cap;
+        st = prefix ? store_stmt(s, Q_BM25_AP,
+                                 "SELECT f.rowid, ekb_bm25(chunks_fts, ?2) AS r, ekb_dl(chunks_fts) FROM chunks_fts f"
+                                 " JOIN chunks c ON c.id=f.rowid JOIN documents d ON d.id=c.doc_id WHERE chunks_fts"
+                                 " MATCH ?1 AND substr(d.ext_id, 1, length(?4))=?4 ORDER BY r LIMIT ?3")
+                    : store_stmt(s, Q_BM25_A,
+                                 "SELECT rowid, ekb_bm25(chunks_fts, ?2) AS r, ekb_dl(chunks_fts) FROM chunks_fts"
+                                 " WHERE chunks_fts MATCH ?1 ORDER BY r LIMIT ?3");
+        if (!st)
+            goto sql_err;
+        sqlite3_bind_text(st, 1, match, (int)ml, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, pv, npv * (int)sizeof(double), SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, (int)lim);
         if (prefix)
-            sqlite3_bind_text(st, 2, prefix, -1, SQLITE_STATIC);
-        int np = phrases(pv, w, nw, restricted ? 0 : -1, restricted ? -1 : -2);
-        sqlite3_bind_blob(st, prefix ? 3 : 2, pv, np * (int)sizeof(double), SQLITE_STATIC);
-        uint32_t n = 0;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < k) {
-            hit[n].id = sqlite3_column_int64(st, 0);
-            hit[n].score = -sqlite3_column_double(st, 1);
-            n++;
+            sqlite3_bind_text(st, 4, prefix, -1, SQLITE_STATIC);
+        uint32_t na = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW && na < lim) {
+            cid[na] = sqlite3_column_int64(st, 0);
+            ca[na] = -sqlite3_column_double(st, 1);
+            cdl[na] = sqlite3_column_double(st, 2);
+            na++;
         }
-        sqlite3_finalize(st);
-        st = NULL;
         if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
             log_warn("bm25: %s: %s", match, sqlite3_errmsg(s->db));
-            return store_sql_code(rc);
+            rc = store_sql_code(rc);
+            goto out;
         }
+        sqlite3_reset(st);
+        st = NULL;
         rc = 0;
+        stats->restricted = noth > 0;
+        if (noth == 0) { /* every word in the MATCH: the answer */
+            for (uint32_t i = 0; i < na; i++)
+                hit[i] = (struct bm25_hit){cid[i], ca[i]};
+            *nhit = na;
+            goto out;
+        }
+        /* phase B: best essential score first, each candidate's other words counted in its text,
+         * until no later candidate can enter the top k (its essential score plus every other word's
+         * bound falls short of the k-th) */
+        uint32_t n = 0, i = 0;
+        int stopped = 0;
+        for (; i < na; i++) {
+            if (n == k && ca[i] + ub_oth <= hit[k - 1].score) {
+                stopped = 1;
+                break;
+            }
+            if (question && stats->scored >= BM25_SCORE_MAX)
+                break; /* a question's candidates are bounded (approximate below) */
+            size_t tl;
+            if ((rc = store_chunk_indexed(s, cid[i], raw, rcap, txt, &tl)) != 0) {
+                if (rc == EKB_ENOENT) { /* gone meanwhile: skipped */
+                    rc = 0;
+                    continue;
+                }
+                goto out;
+            }
+            count_others(txt, tl, w, oth, noth);
+            double sc = ca[i];
+            for (int j = 0; j < noth; j++)
+                sc += part(w[oth[j]].idf, (double)w[oth[j]].tf, cdl[i]);
+            top_add(hit, &n, k, cid[i], sc);
+            stats->scored++;
+        }
         *nhit = n;
-        stats->restricted = restricted;
-        if (!restricted)
-            return 0;
-        /* exact when no row of common words only can reach the k-th score */
-        double theta = n == k ? hit[n - 1].score : 0.0;
-        if (n == k && common_ub <= theta) {
+        double theta = n == k ? hit[k - 1].score : 0.0;
+        /* exact: no candidate left could enter, and no row of other words only can reach the k-th */
+        int rest_bounded = stopped || (i == na && na < lim);
+        if (rest_bounded && n == k && ub_oth <= theta) {
             stats->exact = 1;
-            return 0;
+            goto out;
         }
-        if (n == k && all_function) { /* only function words left out: taken as it is */
+        if (question && n > 0) { /* a question: the rows holding its rarer words, scored over every word */
             stats->approx = 1;
-            return 0;
+            goto out;
         }
-        /* MaxScore's next step: keep out the common words that add least, as many as the k-th score
-         * allows (their bounds summing to at most it), the others join the rarer ones; the k-th score
-         * can only rise with more rows, so the next answer is exact */
-        double keep_ub = 0;
-        int moved = 0;
+        /* MaxScore's next step: the other words whose bounds sum to at most the k-th score stay out,
+         * the rest join the essential ones (then, last round, every word) */
+        double keep = 0;
+        for (int j = 0; j < noth; j++)
+            w[oth[j]].set = W_ESSENTIAL;
         for (;;) {
             int lo = -1;
-            for (int i = 0; i < nw; i++) /* the common word of least bound not yet kept out */
-                if (w[i].df > 0 && w[i].common == 1 && (lo < 0 || w[i].ub < w[lo].ub))
-                    lo = i;
-            if (lo < 0)
+            for (int j = 0; j < noth; j++)
+                if (w[oth[j]].set == W_ESSENTIAL && (lo < 0 || w[oth[j]].ub < w[oth[lo]].ub))
+                    lo = j;
+            if (lo < 0 || n < k || !rest_bounded || keep + w[oth[lo]].ub > theta)
                 break;
-            if (n == k && keep_ub + w[lo].ub <= theta) {
-                keep_ub += w[lo].ub;
-                w[lo].common = 2; /* kept out */
-            } else {
-                break;
-            }
+            keep += w[oth[lo]].ub;
+            w[oth[lo]].set = W_KEEP;
         }
-        for (int i = 0; i < nw; i++) {
-            if (w[i].df > 0 && w[i].common == 1) {
-                w[i].common = 0;
-                ncommon--;
-                nrare++;
-                moved++;
-            } else if (w[i].common == 2) {
-                w[i].common = 1;
-            }
-        }
-        common_ub = keep_ub;
+        for (int j = 0; j < noth; j++)
+            if (w[oth[j]].set == W_KEEP)
+                w[oth[j]].set = W_OTHER;
         stats->rounds++;
-        if (moved == 0)
-            return 0;
     }
-        return rc;
+out:
+    if (st)
+        sqlite3_reset(st);
+    arena_reset(s->scratch, mark);
+    return rc;
+sql_err:
+    log_warn("bm25: %s", sqlite3_errmsg(s->db));
+    rc = store_sql_code(sqlite3_extended_errcode(s->db));
+    goto out;
 }

@@ -57,8 +57,10 @@ void srv_do_info(struct srv_req *x)
     proto_tx_printf(t, "chunks=%lld", (long long)ch);
     proto_tx_printf(t, "facts=%lld", (long long)f);
     proto_tx_printf(t, "vectors=%u", s->kb.s.ci.n);
-    proto_tx_printf(t, "bm25=exact %llu, approximate %llu, full %llu", (unsigned long long)s->kb.s.bm25_exact,
-                    (unsigned long long)s->kb.s.bm25_approx, (unsigned long long)s->kb.s.bm25_plain);
+    proto_tx_printf(t, "bm25=exact %llu, approximate %llu, full %llu; common words' row counts %s",
+                    (unsigned long long)s->kb.s.bm25_exact, (unsigned long long)s->kb.s.bm25_approx,
+                    (unsigned long long)s->kb.s.bm25_plain,
+                    s->kb.s.bm25_df ? "cached" : "read each time (no room in the store budget)");
     proto_tx_printf(t, "clients=%u", srv_n_clients(s));
     proto_tx_printf(t, "requests=%llu", srv_total(s->req_by_cmd, PCMD_COUNT));
     proto_tx_printf(t, "errors=%llu", srv_total(s->err_by_code, PROTO_NCODES));

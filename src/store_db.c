@@ -385,6 +385,11 @@ int store_open_cp(struct store *s, struct arena *a, const struct port *p, const 
         rc = EKB_ENOMEM;
         goto fail;
     }
+    /* BM25's row counts of common words: only from room to spare (without it, counted each time) */
+    if (arena_avail(st) >= STORE_DF_SLOTS * sizeof *s->bm25_df + EKB_STORE_SPARE &&
+        (s->bm25_df = arena_alloc(st, STORE_DF_SLOTS * sizeof *s->bm25_df, 16)) != NULL)
+        for (uint32_t i = 0; i < STORE_DF_SLOTS; i++)
+            s->bm25_df[i].gen = -1;
     s->fact_gen = 1;
     int64_t ne = 0, nv = 0;
     if (store_pragma_int(s, "SELECT count(*) FROM entities", &ne) == 0 &&
@@ -543,8 +548,9 @@ int kb_open(struct kb *k, struct arena *a, const struct port *p, const char *dir
     char name[64] = "", path[EKB_PATH_MAX] = "";
     struct arena_region *st = arena_budget(a, ARENA_STORE);
     memset(k, 0, sizeof *k);
-    /* SQLite gets the store budget less 1 MiB for the LZ4 state, the chunker and slack */
-    int rc = store_sqlite_init(st, arena_avail(st) > (2u << 20) ? (arena_avail(st) - (1u << 20)) & ~(size_t)0xfff : 0);
+    /* SQLite gets the store budget less 1 MiB for the LZ4 state, the chunker and slack, and the BM25 counts */
+    size_t keep = (1u << 20) + EKB_STORE_SPARE + STORE_DF_SLOTS * sizeof(struct store_df);
+    int rc = store_sqlite_init(st, arena_avail(st) > keep + (1u << 20) ? (arena_avail(st) - keep) & ~(size_t)0xfff : 0);
     if (rc != 0) {
         snprintf(err, errlen, "store: cannot give SQLite its heap (%s)", ekb_strerror(rc));
         return rc;

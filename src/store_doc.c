@@ -369,6 +369,29 @@ static int chunk_raw(sqlite3_stmt *st, int col, char *dst, size_t cap)
     return got == raw ? raw : EKB_ECORRUPT;
 }
 
+int store_chunk_indexed(struct store *s, int64_t chunk_id, char *raw, size_t rcap, char *out, size_t *len)
+{
+    sqlite3_stmt *st = store_stmt(s, Q_CHUNK_IX,
+                                  "SELECT d.title, c.lz4, c.raw_len FROM chunks c JOIN documents d ON d.id=c.doc_id"
+                                  " WHERE c.id=?1");
+    int rc = EKB_ENOENT;
+    *len = 0;
+    if (!st)
+        return store_sql_code(sqlite3_extended_errcode(s->db));
+    sqlite3_bind_int64(st, 1, chunk_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        int n = chunk_raw(st, 1, raw, rcap);
+        if (n < 0) {
+            rc = n;
+        } else {
+            *len = store_index_text((const char *)sqlite3_column_text(st, 0), raw, (size_t)n, out);
+            rc = 0;
+        }
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
 int store_chunk_text(struct store *s, int64_t chunk_id, char *out, size_t cap, size_t *len, struct store_hit *h)
 {
     sqlite3_stmt *st;

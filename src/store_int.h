@@ -39,6 +39,11 @@ void store_stmt_fini(struct store *s);
 /* The text a chunk is embedded and FTS-indexed as: "<title>. <chunk
  * without leading/trailing blanks>"; 0 for a blank chunk (not indexed). */
 size_t store_index_text(const char *title, const char *t, size_t n, char *out);
+/* The text chunk id was FTS-indexed as (store_index_text) into out (at
+ * least rcap + 258 bytes: a title of
+ * 256 bytes or more is left out), raw (rcap bytes) its scratch;
+ * *len. EKB_ENOENT when there is no such chunk. */
+int store_chunk_indexed(struct store *s, int64_t chunk_id, char *raw, size_t rcap, char *out, size_t *len);
 /* Decompresses chunk id into out (cap bytes); *len, and its document's
  * ext_id/title into h (may be NULL). */
 int store_chunk_text(struct store *s, int64_t chunk_id, char *out, size_t cap, size_t *len, struct store_hit *h);

@@ -77,7 +77,7 @@ static int setup(void **state)
                                        .core = 4 << 20}) != 0)
         return -1;
     st = arena_budget(&A, ARENA_STORE);
-    if (store_sqlite_init(st, arena_avail(st) - (2u << 20)) != 0)
+    if (store_sqlite_init(st, arena_avail(st) - (3u << 20)) != 0)
         return -1;
     if (embed_open(&E, &A, port_linux(), NULL, err, sizeof err) != 0) {
         print_error("embed_open: %s\n", err);
@@ -307,12 +307,36 @@ static void odd_queries(void **state)
     assert_int_equal(n, 0);
 }
 
+/* the common words' row counts are remembered: a write must renew them
+ * (a stale count gives another IDF, so another score than FTS5's) */
+static void counts_follow_writes(void **state)
+{
+    int ne = 0, na = 0, np = 0;
+    char err[300];
+    (void)state;
+    assert_non_null(S.bm25_df); /* the counts are cached here */
+    check_one("w8x w9x w10x", NULL, &ne, &na, &np);
+    check_one("w0x w8x w400x", NULL, &ne, &na, &np);
+    for (int d = 0; d < 300; d++) {
+        char id[32];
+        int64_t did;
+        int dup;
+        uint32_t nc;
+        snprintf(id, sizeof id, "more:%d", d);
+        assert_int_equal(store_add_doc(&S, id, id, "w8x w9x w0x w8x", 15, "t", &did, &dup, &nc, err, sizeof err), 0);
+    }
+    check_one("w8x w9x w10x", NULL, &ne, &na, &np);
+    check_one("w0x w8x w400x", NULL, &ne, &na, &np);
+    assert_int_equal(ne + na + np, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(agrees_with_fts5),
         cmocka_unit_test(prefix_keeps_its_documents),
         cmocka_unit_test(odd_queries),
+        cmocka_unit_test(counts_follow_writes), /* last: it adds documents */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -42,7 +42,7 @@ static int setup(void **state)
     if (fx_tmpdir(dir, sizeof dir, "store") != 0 || fx_arena(&A, (struct fx_sizes){.models = 16 << 20, .index = 8 << 20, .store = 16 << 20, .scratch = 8 << 20, .core = 4 << 20}) != 0)
         return -1;
     st = arena_budget(&A, ARENA_STORE);
-    return store_sqlite_init(st, arena_avail(st) - (1u << 20));
+    return store_sqlite_init(st, arena_avail(st) - (2u << 20));
 }
 
 static int teardown(void **state)
