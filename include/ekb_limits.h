@@ -49,6 +49,7 @@
 /* Helper threads (pool.c: use_threads, llm_threads) */
 #define EKB_POOL_MAX_THREADS 8       /* threads of one pool, the caller's included */
 #define EKB_POOL_STACK (128u << 10)  /* bytes of stack per helper thread */
+#define EKB_POOL_BG_STACK (1u << 20) /* the background job's stack (it runs a whole encoder call) */
 
 /* Encoders (bert.c, embed.c) */
 #define EKB_EMBED_MAX_TOKENS 256     /* tokens per text, [CLS]/[SEP] included (MiniLM's max_seq_length) */
@@ -72,6 +73,7 @@
 #define EKB_STORE_BLOB_MAX (32u << 20)  /* sqlite3_limit: bytes of a string or BLOB */
 #define EKB_STORE_BUSY_MS 2000       /* SQLite busy timeout */
 #define EKB_STORE_FILTER_EXACT 4096  /* filtered vector search: exact scan when HNSW finds < k and <= this many chunks match */
+#define EKB_INGEST_BATCH 64       /* chunks of small documents embedded together at ingest (one encoder pass) */
 #define EKB_STORE_EMBED_BATCH 16    /* chunks of a document embedded in one encoder call (embed_batch) */
 #define EKB_STORE_EMBED_BATCH_BYTES (32u << 10) /* their texts at most (at least one chunk of max size) */
 #define EKB_CHUNK_MIN_LO 16          /* chunk min at least */

@@ -28,4 +28,16 @@ void pool_stop(struct pool *p); /* NULL: nothing; the region's bytes stay taken 
 unsigned pool_threads(const struct pool *p);
 unsigned long long pool_steps(const struct pool *p); /* pool_run calls so far */
 
+/* One background thread running one job at a time (ingest: a batch's
+ * embedding while the caller commits the one before): pool_bg_post waits
+ * for the job before, then hands fn(ctx, 0, 1) over; pool_bg_wait returns
+ * when it is done (what it wrote is then visible); pool_bg_stop lets a
+ * posted job finish, then joins. Its state comes from r; it sleeps on a
+ * condition variable between jobs. Failure: EKB_ENOMEM, EKB_EIO. */
+struct pool_bg;
+int pool_bg_start(struct pool_bg **out, struct arena_region *r);
+void pool_bg_post(struct pool_bg *b, pool_fn fn, void *ctx);
+void pool_bg_wait(struct pool_bg *b);
+void pool_bg_stop(struct pool_bg *b); /* NULL: nothing */
+
 #endif

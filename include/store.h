@@ -100,7 +100,7 @@ enum store_q {
     Q_ENT_ID, Q_ENT_INS, Q_ENT_NAME, Q_ENT_INFO, Q_ENT_DEG_S, Q_ENT_DEG_O, Q_ENT_LIT, Q_ENT_DESC, Q_ENT_ALIASES,
     Q_ENT_SET_ALIASES, Q_PRED_ID, Q_PRED_INS, Q_PRED_GET, Q_FACT_INS, Q_FACT_IMPLIED, Q_EDGE_F, Q_EDGE_FP,
     Q_EDGE_B, Q_EDGE_BP, Q_VEC_GET, Q_VEC_INS, Q_VEC_MISSING, Q_PRED_NAME, Q_PVEC_GET, Q_PRED_INFO, Q_CHUNK_IX,
-    Q_BM25_DF, Q_BM25_A, Q_BM25_AP, STORE_NQ
+    Q_BM25_DF, Q_BM25_A, Q_BM25_AP, Q_B_SHA, Q_B_DOC, Q_B_CHUNK, Q_B_FTS, Q_B_GEN, STORE_NQ
 };
 
 /* The rows holding a word (BM25's document frequency), remembered per
@@ -187,6 +187,48 @@ typedef int64_t (*store_read_fn)(void *ctx, uint64_t off, void *buf, size_t n);
 int store_add_stream(struct store *s, const char *ext_id, const char *title, store_read_fn rd, void *rctx,
                      uint64_t len, const char *source, int64_t *doc_id, int *dup, uint32_t *n_chunks, char *err,
                      size_t errlen);
+/* Batched ingest of many small documents: their chunks are embedded
+ * together (one embed_batch over the batch: USE-lite's matrix passes, on
+ * the embedder's threads), then each document is committed in its own
+ * transaction, in order, exactly as store_add_doc would (same rows, same
+ * vectors, same index order; identical content: dup). Memory: fixed at
+ * store_batch_init from region r (the caller's; it must outlive the batch
+ * and be allocated from below the store's own scratch use). */
+struct store_bdoc;
+struct store_bchunk;
+struct store_batch {
+    struct store_bdoc *doc;
+    struct store_bchunk *ch;
+    char *pool;                 /* the documents' strings, chunk index texts and LZ4 bytes */
+    size_t pcap, plen;
+    const char **et;            /* embed_batch's texts, lengths and vectors */
+    size_t *el;
+    float *vec;
+    uint32_t ndoc, nch, ne, max_doc, max_ch;
+    int erc;                    /* store_batch_embed's result */
+};
+/* One document's outcome (after its COMMIT, or its failure: rc != 0, err). */
+typedef void (*store_batch_fn)(void *ctx, uint32_t i, int rc, int64_t doc_id, int dup, uint32_t n_chunks,
+                               const char *err);
+int store_batch_init(struct store *s, struct store_batch *b, struct arena_region *r, uint32_t max_chunks,
+                     char *err, size_t errlen);
+/* Takes a copy of what the document needs (checked, hashed, chunked and
+ * compressed now). EKB_EBUSY: the batch is full (flush, then add again);
+ * EKB_ETOOBIG: it does not fit even an empty batch (use store_add_doc);
+ * else the document's own error (bad UTF-8, empty, ...), nothing taken. */
+int store_batch_add(struct store *s, struct store_batch *b, const char *ext_id, const char *title, const char *text,
+                    size_t len, const char *source, char *err, size_t errlen);
+/* Embeds and commits every document held, calling done for each in the
+ * order added; empties the batch. Returns the first error (embedding
+ * failed: every document fails with it, nothing written). */
+int store_batch_flush(struct store *s, struct store_batch *b, store_batch_fn done, void *ctx);
+/* The two halves of store_batch_flush: the embedding (touches only the
+ * embedder and the batch: it may run on another thread while this store
+ * commits another batch, the embedder being used by nothing else), then
+ * the commits (this store's thread). */
+int store_batch_embed(struct store *s, struct store_batch *b);
+int store_batch_commit(struct store *s, struct store_batch *b, store_batch_fn done, void *ctx);
+const char *store_batch_id(const struct store_batch *b, uint32_t i); /* the i-th held document's id */
 /* Saves the indexes that changed (ingest calls it after each file; close does too). */
 int store_checkpoint(struct store *s, char *err, size_t errlen);
 /* ---- facts, entities, predicates (store_fact.c) ----

@@ -28,6 +28,7 @@
 #include "ekb_err.h"
 #include "ekb_limits.h"
 #include "jsonl.h"
+#include "pool.h"
 #include "store.h"
 
 static int map_file(struct app *a, const char *path, const char **data, uint64_t *size)
@@ -77,8 +78,12 @@ struct progress {
     int on;
     int64_t t0, last;
     uint64_t bytes, docs, chunks; /* of the finished documents */
+    uint64_t in_total, in_done;   /* input bytes: of every file, of the files done */
+    uint64_t in_pos;              /* ... and read of the current one */
 };
 
+/* "N documents (D/s), X MB, C chunks (c/s), Y MB/s, ETA m:ss" on one
+ * refreshed line; the ETA from the input read so far (files' sizes). */
 static void progress_show(struct progress *pr, uint64_t doc_done, int force)
 {
     int64_t now = pr->p->mono_ns();
@@ -86,15 +91,25 @@ static void progress_show(struct progress *pr, uint64_t doc_done, int force)
         return;
     pr->last = now;
     double secs = (double)(now - pr->t0) * 1e-9, mb = (double)(pr->bytes + doc_done) / 1048576.0;
-    fprintf(stderr, "\r  %llu documents, %.1f MB, %llu chunks, %.2f MB/s   ", (unsigned long long)pr->docs, mb,
-            (unsigned long long)pr->chunks, secs > 0 ? mb / secs : 0.0);
+    double in = (double)(pr->in_done + pr->in_pos), eta = -1;
+    if (secs > 1 && in > 0 && (double)pr->in_total >= in)
+        eta = ((double)pr->in_total - in) * secs / in;
+    char e[32] = "--:--";
+    if (eta >= 0 && eta < 360000)
+        snprintf(e, sizeof e, "%u:%02u", (unsigned)eta / 60, (unsigned)eta % 60);
+    fprintf(stderr, "\r  %llu documents (%.0f/s), %.1f MB, %llu chunks (%.0f/s), %.2f MB/s, ETA %s   ",
+            (unsigned long long)pr->docs, secs > 0 ? (double)pr->docs / secs : 0.0, mb,
+            (unsigned long long)pr->chunks, secs > 0 ? (double)pr->chunks / secs : 0.0, secs > 0 ? mb / secs : 0.0,
+            e);
     fflush(stderr);
 }
 
 static void progress_cb(void *ctx, uint64_t done, uint64_t total)
 {
+    struct progress *pr = ctx;
     (void)total;
-    progress_show(ctx, done, 0);
+    pr->in_pos = done; /* a streamed file: its bytes chunked so far */
+    progress_show(pr, done, 0);
 }
 
 /* The state of one ingest run: buffers (SCRATCH) and counters. */
@@ -108,6 +123,14 @@ struct ingest {
     uint64_t bytes, docs, dups, chunks, facts, entities, preds;
     int bad;
     struct progress pr;
+    /* documents whose chunks are embedded together: b[cur] fills while b[!cur] (flying) is embedded
+     * on the background thread bg; then b[!cur] is committed here */
+    struct store_batch b[2];
+    size_t bline[2][EKB_INGEST_BATCH]; /* their lines */
+    uint64_t blen[2][EKB_INGEST_BATCH]; /* their text bytes */
+    int batched, cur, flying, done_b;
+    struct store_batch *job; /* the batch the background thread embeds */
+    struct pool_bg *bg;      /* NULL: batches embedded and committed here, in turn */
 };
 
 enum { K_DOC = 0, K_ENTITY, K_SCHEMA };
@@ -118,6 +141,81 @@ static void line_error(struct ingest *g, const char *why)
 {
     fprintf(stderr, "edgekb ingest: %s:%zu: %s\n", g->path, g->line, why);
     g->bad++;
+}
+
+/* A document committed (or refused): acknowledged, counted. */
+static void doc_done(struct ingest *g, const char *id, int64_t did, int dup, uint32_t nc, uint64_t len)
+{
+    printf("%s %lld %s chunks=%u\n", dup ? "dup" : "ok", (long long)did, id, nc);
+    fflush(stdout); /* acknowledged: committed and printed */
+    g->dups += (uint64_t)dup;
+    g->docs += (uint64_t)!dup;
+    g->chunks += dup ? 0 : nc;
+    g->bytes += dup ? 0 : len;
+    g->pr.docs = g->docs, g->pr.chunks = g->chunks, g->pr.bytes = g->bytes;
+    progress_show(&g->pr, 0, 0);
+}
+
+static void batch_done(void *ctx, uint32_t i, int rc, int64_t did, int dup, uint32_t nc, const char *err)
+{
+    struct ingest *g = ctx;
+    int w = g->done_b;
+    if (rc != 0) {
+        size_t l = g->line;
+        g->line = g->bline[w][i];
+        line_error(g, err);
+        g->line = l;
+        return;
+    }
+    doc_done(g, store_batch_id(&g->b[w], i), did, dup, nc, g->blen[w][i]);
+}
+
+static void embed_job(void *ctx, unsigned part, unsigned n)
+{
+    struct ingest *g = ctx;
+    (void)part;
+    (void)n;
+    store_batch_embed(&g->k->s, g->job);
+}
+
+static void batch_commit(struct ingest *g, int w)
+{
+    g->done_b = w;
+    store_batch_commit(&g->k->s, &g->b[w], batch_done, g); /* each document's outcome through batch_done */
+}
+
+/* b[cur] is full (or its file ends): it goes to the embedder; the batch
+ * embedded meanwhile is committed; the other one fills next. */
+static void batch_turn(struct ingest *g)
+{
+    if (g->b[g->cur].ndoc == 0)
+        return;
+    if (!g->bg) {
+        store_batch_embed(&g->k->s, &g->b[g->cur]);
+        batch_commit(g, g->cur);
+        return;
+    }
+    if (g->flying)
+        pool_bg_wait(g->bg); /* b[!cur] embedded */
+    g->job = &g->b[g->cur];
+    pool_bg_post(g->bg, embed_job, g);
+    if (g->flying)
+        batch_commit(g, !g->cur);
+    g->flying = 1;
+    g->cur = !g->cur;
+}
+
+/* Every batched document committed (and the embedder idle again). */
+static void batch_drain(struct ingest *g)
+{
+    if (!g->batched)
+        return;
+    batch_turn(g);
+    if (g->flying) {
+        pool_bg_wait(g->bg);
+        batch_commit(g, !g->cur);
+        g->flying = 0;
+    }
 }
 
 /* One JSONL object: a document, an entity or a schema line. kind: what the
@@ -168,16 +266,27 @@ static void jsonl_line(struct ingest *g, const char *l, size_t n, int kind)
         snprintf(g->id, 256, "%s:%zu", g->path, g->line);
     if (!f[1].found)
         snprintf(g->title, 512, "%s", g->id);
+    if (g->batched) { /* with the next ones: their chunks embedded together */
+        rc = store_batch_add(&g->k->s, &g->b[g->cur], g->id, g->title, g->text, f[2].len, g->path, g->err,
+                             sizeof g->err);
+        if (rc == EKB_EBUSY) { /* full: that batch goes on, this one starts the next */
+            batch_turn(g);
+            rc = store_batch_add(&g->k->s, &g->b[g->cur], g->id, g->title, g->text, f[2].len, g->path, g->err,
+                                 sizeof g->err);
+        }
+        if (rc == 0) {
+            uint32_t at = g->b[g->cur].ndoc - 1;
+            g->bline[g->cur][at] = g->line;
+            g->blen[g->cur][at] = f[2].len;
+            return;
+        }
+        if (rc != EKB_ETOOBIG)
+            return line_error(g, g->err);
+        batch_drain(g); /* too big for a batch: alone, after the ones before it */
+    }
     if (store_add_doc(&g->k->s, g->id, g->title, g->text, f[2].len, g->path, &did, &dup, &nc, g->err, sizeof g->err) != 0)
         return line_error(g, g->err);
-    printf("%s %lld %s chunks=%u\n", dup ? "dup" : "ok", (long long)did, g->id, nc);
-    fflush(stdout); /* acknowledged: committed and printed */
-    g->dups += (uint64_t)dup;
-    g->docs += (uint64_t)!dup;
-    g->chunks += dup ? 0 : nc;
-    g->bytes += dup ? 0 : f[2].len;
-    g->pr.docs = g->docs, g->pr.chunks = g->chunks, g->pr.bytes = g->bytes;
-    progress_show(&g->pr, 0, 0);
+    doc_done(g, g->id, did, dup, nc, f[2].len);
 }
 
 static void tsv_line(struct ingest *g, const char *l, size_t n)
@@ -240,9 +349,13 @@ static void ingest_lines(struct ingest *g, const char *data, uint64_t size, int 
                 jsonl_line(g, data + i, n, kind);
         }
         i = j + 1;
+        g->pr.in_pos = i;
     }
-    if (!batch)
+    g->pr.in_pos = 0;
+    if (!batch) {
+        batch_drain(g);
         return;
+    }
     if (store_commit(&g->k->s, 1) != 0) {
         fprintf(stderr, "edgekb ingest: %s: commit failed: nothing of it was stored\n", g->path);
         g->facts = f0, g->entities = e0, g->preds = p0;
@@ -342,8 +455,22 @@ int cmd_ingest(struct app *a, const struct global_opts *gl, int argc, char **arg
         kb_close(&k);
         return 1;
     }
+    /* the embedder's passes on every thread; small documents' chunks embedded in batches */
+    if (threads > 1 && embed_threads(&k.emb, &a->arena, threads, g.err, sizeof g.err) != 0)
+        fprintf(stderr, "edgekb ingest: %s (embedding on one thread)\n", g.err);
+    g.batched = store_batch_init(&k.s, &g.b[0], sc, EKB_INGEST_BATCH, g.err, sizeof g.err) == 0 &&
+                store_batch_init(&k.s, &g.b[1], sc, EKB_INGEST_BATCH, g.err, sizeof g.err) == 0;
+    if (!g.batched)
+        fprintf(stderr, "edgekb ingest: %s (documents embedded one at a time)\n", g.err);
+    else if (threads > 1 && pool_bg_start(&g.bg, sc) != 0)
+        g.bg = NULL; /* batches embedded and committed in turn */
     int64_t t0 = a->port->mono_ns();
-    g.pr = (struct progress){a->port, a->port->is_tty && a->port->is_tty(2), t0, t0, 0, 0, 0};
+    g.pr = (struct progress){a->port, a->port->is_tty && a->port->is_tty(2), t0, t0, 0, 0, 0, 0, 0, 0};
+    for (int fi = first; fi < argc; fi++) {
+        uint64_t sz = 0;
+        if (file_size(a, argv[fi], &sz) == 0)
+            g.pr.in_total += sz;
+    }
     k.s.progress = progress_cb;
     k.s.progress_ctx = &g.pr;
     for (int fi = first; fi < argc; fi++) {
@@ -369,11 +496,14 @@ int cmd_ingest(struct app *a, const struct global_opts *gl, int argc, char **arg
             fprintf(stderr, "edgekb ingest: %s: unknown kind '.%s' (jsonl, txt, md, tsv)\n", g.path, e);
             g.bad++;
         }
+        g.pr.in_done += size;
+        g.pr.in_pos = 0;
         if (data && size > 0)
             a->port->unmap_file(data, size);
         if (store_checkpoint(&k.s, g.err, sizeof g.err) != 0) /* the index file follows each input file */
             fprintf(stderr, "edgekb ingest: %s (the index will be rebuilt at the next open)\n", g.err);
     }
+    pool_bg_stop(g.bg);
     progress_show(&g.pr, 0, 1);
     if (g.pr.on)
         fputc('\n', stderr);

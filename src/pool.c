@@ -169,3 +169,90 @@ int pool_start(struct pool **out, struct arena_region *r, unsigned n)
 unsigned pool_threads(const struct pool *p) { return p ? p->n : 1; }
 
 unsigned long long pool_steps(const struct pool *p) { return p ? p->steps : 0; }
+
+/* ------------------------------------------------ one job in the background */
+struct pool_bg {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pool_fn fn;
+    void *ctx;
+    int busy, quit; /* under mu */
+    pthread_t th;
+};
+
+static void *bg_main(void *arg)
+{
+    struct pool_bg *b = arg;
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        while (!b->quit && !b->fn)
+            pthread_cond_wait(&b->cv, &b->mu);
+        if (b->quit && !b->fn)
+            break;
+        pool_fn fn = b->fn;
+        void *ctx = b->ctx;
+        pthread_mutex_unlock(&b->mu);
+        fn(ctx, 0, 1);
+        pthread_mutex_lock(&b->mu);
+        b->fn = NULL;
+        b->busy = 0;
+        pthread_cond_broadcast(&b->cv);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+int pool_bg_start(struct pool_bg **out, struct arena_region *r)
+{
+    *out = NULL;
+    struct pool_bg *b = arena_zalloc(r, sizeof *b, 64);
+    if (!b)
+        return EKB_ENOMEM;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, EKB_POOL_BG_STACK);
+    int rc = pthread_create(&b->th, &at, bg_main, b);
+    pthread_attr_destroy(&at);
+    if (rc != 0) {
+        pthread_cond_destroy(&b->cv);
+        pthread_mutex_destroy(&b->mu);
+        return EKB_EIO;
+    }
+    *out = b;
+    return 0;
+}
+
+void pool_bg_wait(struct pool_bg *b)
+{
+    pthread_mutex_lock(&b->mu);
+    while (b->busy)
+        pthread_cond_wait(&b->cv, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+}
+
+void pool_bg_post(struct pool_bg *b, pool_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&b->mu);
+    while (b->busy)
+        pthread_cond_wait(&b->cv, &b->mu);
+    b->fn = fn;
+    b->ctx = ctx;
+    b->busy = 1;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+void pool_bg_stop(struct pool_bg *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->quit = 1;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    pthread_join(b->th, NULL); /* a posted job runs to its end first */
+    pthread_cond_destroy(&b->cv);
+    pthread_mutex_destroy(&b->mu);
+}

@@ -357,6 +357,283 @@ rollback:
     return rc;
 }
 
+/* ------------------------------------------------------- batched ingest */
+struct store_bdoc {
+    size_t id, title, src; /* offsets of their strings in the pool */
+    uint8_t sha[CRYPTO_SHA256_LEN];
+    uint64_t len;
+    uint32_t first, n; /* its chunks */
+};
+struct store_bchunk {
+    uint64_t start;
+    uint32_t raw_len, lz_len, it_len;
+    size_t lz, it; /* pool offsets: LZ4 bytes, index text ("<title>. <chunk>") */
+    int32_t e;     /* its row in et/el/vec; -1: blank (no FTS row, no vector) */
+};
+
+int store_batch_init(struct store *s, struct store_batch *b, struct arena_region *r, uint32_t max_chunks, char *err,
+                     size_t errlen)
+{
+    memset(b, 0, sizeof *b);
+    if (max_chunks == 0)
+        max_chunks = 1;
+    b->max_ch = b->max_doc = max_chunks;
+    /* each chunk: its index text (title < 256 + ". " + chunk max) and LZ4 bound; each doc: three strings */
+    b->pcap = (size_t)max_chunks * (s->bslot + (size_t)s->lzcap) +
+              (size_t)max_chunks * (3 * (EKB_STORE_TITLE_MAX + 1)) / 4 + (3 * (EKB_PATH_MAX + 1));
+    b->doc = arena_alloc(r, max_chunks * sizeof *b->doc, 16);
+    b->ch = arena_alloc(r, max_chunks * sizeof *b->ch, 16);
+    b->pool = arena_alloc(r, b->pcap, 16);
+    b->et = arena_alloc(r, max_chunks * sizeof *b->et, 16);
+    b->el = arena_alloc(r, max_chunks * sizeof *b->el, 16);
+    b->vec = arena_alloc(r, (size_t)max_chunks * s->dim * sizeof(float), 64);
+    if (!b->doc || !b->ch || !b->pool || !b->et || !b->el || !b->vec) {
+        snprintf(err, errlen, "store: the scratch budget has no room for a batch of %u chunks (raise SCRATCH)",
+                 max_chunks);
+        return EKB_ENOMEM;
+    }
+    return 0;
+}
+
+static int pool_str(struct store_batch *b, const char *v, size_t *off)
+{
+    size_t n = strlen(v) + 1;
+    if (b->plen + n > b->pcap)
+        return EKB_EBUSY;
+    memcpy(b->pool + b->plen, v, n);
+    *off = b->plen;
+    b->plen += n;
+    return 0;
+}
+
+struct batch_ctx {
+    struct store *s;
+    struct store_batch *b;
+    const char *title;
+    char *err;
+    size_t errlen;
+};
+
+static int batch_chunk(void *vctx, const char *text, size_t len, uint64_t start)
+{
+    struct batch_ctx *c = vctx;
+    struct store *s = c->s;
+    struct store_batch *b = c->b;
+    if (b->nch == b->max_ch || b->plen + s->bslot + (size_t)s->lzcap > b->pcap)
+        return EKB_EBUSY;
+    struct store_bchunk *k = &b->ch[b->nch];
+    k->start = start;
+    k->raw_len = (uint32_t)len;
+    k->it = b->plen;
+    k->it_len = (uint32_t)store_index_text(c->title, text, len, b->pool + b->plen);
+    b->plen += k->it_len;
+    int cl = LZ4_compress_fast_extState(s->lz4, text, b->pool + b->plen, (int)len, s->lzcap, 1);
+    if (cl <= 0) {
+        snprintf(c->err, c->errlen, "store: LZ4 compression failed");
+        return EKB_EINTERNAL;
+    }
+    k->lz = b->plen;
+    k->lz_len = (uint32_t)cl;
+    b->plen += (size_t)cl;
+    k->e = -1;
+    if (k->it_len > 0) { /* the embedder reads at most EKB_TOK_MAX_TEXT bytes, as in add_chunk */
+        k->e = (int32_t)b->ne;
+        b->et[b->ne] = b->pool + k->it;
+        b->el[b->ne++] = utf8_cut(b->pool + k->it, k->it_len, EKB_TOK_MAX_TEXT);
+    }
+    b->nch++;
+    return 0;
+}
+
+int store_batch_add(struct store *s, struct store_batch *b, const char *ext_id, const char *title, const char *text,
+                    size_t len, const char *source, char *err, size_t errlen)
+{
+    struct mem_src m = {text, len};
+    uint32_t ndoc = b->ndoc, nch = b->nch, ne = b->ne;
+    size_t plen = b->plen;
+    int rc;
+    if ((rc = store_check_str("the id", ext_id, EKB_STORE_TITLE_MAX, err, errlen)) != 0 ||
+        (rc = store_check_str("the title", title, EKB_STORE_TITLE_MAX, err, errlen)) != 0 ||
+        (rc = store_check_str("the source", source, EKB_PATH_MAX, err, errlen)) != 0)
+        return rc;
+    if (b->ndoc == b->max_doc)
+        return EKB_EBUSY;
+    struct store_bdoc *d = &b->doc[b->ndoc];
+    if ((rc = scan_stream(s, mem_read, &m, len, d->sha, err, errlen)) != 0)
+        return rc;
+    d->len = len;
+    d->first = b->nch;
+    if ((rc = pool_str(b, ext_id, &d->id)) != 0 || (rc = pool_str(b, title, &d->title)) != 0 ||
+        (rc = pool_str(b, source, &d->src)) != 0)
+        goto undo;
+    struct batch_ctx c = {s, b, title, err, errlen};
+    chunk_reset(&s->ck);
+    if ((rc = chunk_feed(&s->ck, text, len, batch_chunk, &c)) != 0 || (rc = chunk_finish(&s->ck, batch_chunk, &c)) != 0)
+        goto undo;
+    d->n = b->nch - d->first;
+    b->ndoc++;
+    return 0;
+undo:
+    chunk_reset(&s->ck);
+    b->ndoc = ndoc;
+    b->nch = nch;
+    b->ne = ne;
+    b->plen = plen;
+    if (rc == EKB_EBUSY && ndoc == 0) {
+        snprintf(err, errlen, "store: the document does not fit a batch");
+        return EKB_ETOOBIG;
+    }
+    return rc;
+}
+
+/* One held document in its own transaction (store_add_stream's rows). */
+static int batch_commit(struct store *s, struct store_batch *b, const struct store_bdoc *d, int64_t *doc_id, int *dup,
+                        char *err, size_t errlen)
+{
+    int64_t first_id = -1, last_id = -1;
+    sqlite3_stmt *st;
+    int rc;
+    *dup = 0;
+    *doc_id = -1;
+    if ((rc = store_ix_sync(s, err, errlen)) != 0)
+        return rc;
+    if (!(st = store_stmt(s, Q_B_SHA, "SELECT id FROM documents WHERE content_sha256=?1")))
+        return store_sql_err(s, err, errlen, "lookup");
+    sqlite3_bind_blob(st, 1, d->sha, sizeof d->sha, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *doc_id = sqlite3_column_int64(st, 0);
+        *dup = 1;
+    }
+    sqlite3_reset(st);
+    if (*dup)
+        return 0;
+    if (store_exec(s, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return store_sql_err(s, err, errlen, "BEGIN");
+    if (!(st = store_stmt(s, Q_B_DOC,
+                          "INSERT INTO documents(ext_id, title, source, content_sha256, bytes, created)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s','now'))")))
+        goto sql_err;
+    sqlite3_bind_text(st, 1, b->pool + d->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, b->pool + d->title, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, b->pool + d->src, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, d->sha, sizeof d->sha, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)d->len);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        goto sql_err;
+    sqlite3_reset(st);
+    int64_t did = sqlite3_last_insert_rowid(s->db);
+    for (uint32_t i = 0; i < d->n; i++) {
+        const struct store_bchunk *k = &b->ch[d->first + i];
+        float sc = 0.0f;
+        if (k->e >= 0) {
+            const float *v = b->vec + (size_t)k->e * s->dim;
+            sc = vq_quantize(v, s->dim, s->q);
+            if (isnan(sc)) {
+                snprintf(err, errlen, "store: the embedder returned a non-finite vector");
+                rc = EKB_EINTERNAL;
+                goto rollback;
+            }
+            vq_residual(v, s->dim, s->q, sc, (uint8_t *)s->q + s->dim);
+        }
+        if (!(st = store_stmt(s, Q_B_CHUNK,
+                              "INSERT INTO chunks(doc_id, seq, start, end, raw_len, lz4, vscale, vec)"
+                              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")))
+            goto sql_err;
+        sqlite3_bind_int64(st, 1, did);
+        sqlite3_bind_int(st, 2, (int)i);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)k->start);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)(k->start + k->raw_len));
+        sqlite3_bind_int(st, 5, (int)k->raw_len);
+        sqlite3_bind_blob(st, 6, b->pool + k->lz, (int)k->lz_len, SQLITE_STATIC);
+        sqlite3_bind_double(st, 7, k->e >= 0 ? (double)sc : 0.0);
+        if (k->e >= 0)
+            sqlite3_bind_blob(st, 8, s->q, (int)s->vbytes, SQLITE_STATIC);
+        else
+            sqlite3_bind_zeroblob(st, 8, 0);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            goto sql_err;
+        sqlite3_reset(st);
+        int64_t id = sqlite3_last_insert_rowid(s->db);
+        if (k->e < 0)
+            continue;
+        if (!(st = store_stmt(s, Q_B_FTS, "INSERT INTO chunks_fts(rowid, text) VALUES (?1, ?2)")))
+            goto sql_err;
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, b->pool + k->it, (int)k->it_len, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            goto sql_err;
+        sqlite3_reset(st);
+        if ((rc = store_ix_add(s, id, s->q, sc, err, errlen)) != 0)
+            goto rollback;
+        if (first_id < 0)
+            first_id = id;
+        last_id = id;
+    }
+    if (!(st = store_stmt(s, Q_B_GEN, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_gen'")) ||
+        sqlite3_step(st) != SQLITE_DONE)
+        goto sql_err;
+    sqlite3_reset(st);
+    if (store_exec(s, "COMMIT") != SQLITE_OK) {
+        rc = store_sql_err(s, err, errlen, "COMMIT");
+        goto rollback;
+    }
+    store_ix_committed(&s->ci, 1);
+    *doc_id = did;
+    return 0;
+sql_err:
+    rc = store_sql_err(s, err, errlen, "insert document");
+    if (st)
+        sqlite3_reset(st);
+rollback:
+    store_exec(s, "ROLLBACK");
+    if (first_id >= 0) /* the index follows the rollback */
+        store_ix_drop_range(&s->ci, first_id, last_id);
+    return rc;
+}
+
+const char *store_batch_id(const struct store_batch *b, uint32_t i)
+{
+    return i < b->ndoc ? b->pool + b->doc[i].id : "";
+}
+
+int store_batch_embed(struct store *s, struct store_batch *b)
+{
+    b->erc = b->ne > 0 ? embed_batch(s->emb, b->et, b->el, b->ne, b->vec) : 0;
+    return b->erc;
+}
+
+int store_batch_commit(struct store *s, struct store_batch *b, store_batch_fn done, void *ctx)
+{
+    char err[300] = "";
+    int rc = 0, first = 0;
+    if (b->erc != 0) {
+        snprintf(err, sizeof err, "store: embedding a chunk failed: %s", ekb_strerror(b->erc));
+        for (uint32_t i = 0; i < b->ndoc; i++)
+            done(ctx, i, b->erc, -1, 0, 0, err);
+        first = b->erc;
+    } else {
+        for (uint32_t i = 0; i < b->ndoc; i++) {
+            int64_t id;
+            int dup;
+            err[0] = 0;
+            rc = batch_commit(s, b, &b->doc[i], &id, &dup, err, sizeof err);
+            done(ctx, i, rc, id, dup, rc == 0 ? b->doc[i].n : 0, err);
+            if (rc != 0 && first == 0)
+                first = rc;
+        }
+    }
+    b->ndoc = b->nch = b->ne = 0;
+    b->plen = 0;
+    b->erc = 0;
+    return first;
+}
+
+int store_batch_flush(struct store *s, struct store_batch *b, store_batch_fn done, void *ctx)
+{
+    store_batch_embed(s, b);
+    return store_batch_commit(s, b, done, ctx);
+}
+
 /* ---------------------------------------------------- documents: get, del */
 static int chunk_raw(sqlite3_stmt *st, int col, char *dst, size_t cap)
 {

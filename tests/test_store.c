@@ -357,6 +357,129 @@ static void batched_chunk_vectors(void **state)
     close_reset(&s, mi, mm, ms);
 }
 
+/* Documents through a batch (store_batch_*) give the rows store_add_doc
+ * gives: the same chunks, LZ4 bytes, FTS text, vectors, index entries;
+ * a full batch says EKB_EBUSY and takes nothing, a document bigger than a
+ * batch EKB_ETOOBIG, a bad one its own error; duplicates (also inside one
+ * batch) are reported as dup. */
+struct bres {
+    int n, dups, errs;
+    int64_t id[64];
+};
+static void bres_cb(void *ctx, uint32_t i, int rc, int64_t did, int dup, uint32_t nc, const char *err)
+{
+    struct bres *r = ctx;
+    (void)nc;
+    (void)err;
+    assert_int_equal((int)i, r->n);
+    r->id[r->n++] = did;
+    r->dups += dup;
+    r->errs += rc != 0;
+}
+
+static void batch_like_single(void **state)
+{
+    struct embedder e1, e2; /* the fallback embedder: nothing to close */
+    struct store s1, s2;
+    struct store_batch b;
+    char err[300], kb1[200], kb2[200], text[3000], id[32];
+    size_t ms = arena_mark(arena_budget(&A, ARENA_STORE)), mi = arena_mark(arena_budget(&A, ARENA_INDEX));
+    size_t mm = arena_mark(arena_budget(&A, ARENA_MODELS)), msc = arena_mark(arena_budget(&A, ARENA_SCRATCH));
+    struct bres r = {0};
+    (void)state;
+    uint32_t n1 = 0;
+    for (int pass = 0; pass < 2; pass++) { /* one document at a time, then the same ones in batches */
+    if (pass == 0) {
+        open_fallback(&e1, &s1, "single", 1, kb1, sizeof kb1);
+    } else {
+        n1 = s1.ci.n;
+        close_reset(&s1, mi, mm, ms);
+        open_fallback(&e2, &s2, "batch2", 1, kb2, sizeof kb2);
+        assert_int_equal(store_batch_init(&s2, &b, arena_budget(&A, ARENA_SCRATCH), 8, err, sizeof err), 0);
+    }
+    for (int d = 0; d < 12; d++) {
+        size_t n = 0;
+        int td = d == 9 ? 3 : d; /* document 9: the content of document 3 (dup in either path) */
+        int reps = td == 5 ? 40 : 1 + td % 3; /* document 5: several chunks */
+        for (int j = 0; j < reps; j++)
+            n += (size_t)snprintf(text + n, sizeof text - n, "Entry %d line %d: the valve %d opens at %d kPa.%s", td,
+                                  j, td * 7 + j, 100 + td, j % 4 == 3 ? "\n\n" : " ");
+        snprintf(id, sizeof id, "d%d", d);
+        int64_t did;
+        int dup;
+        uint32_t nc;
+        if (pass == 0) {
+            assert_int_equal(store_add_doc(&s1, id, id, text, n, "t", &did, &dup, &nc, err, sizeof err), 0);
+            continue;
+        }
+        int rc = store_batch_add(&s2, &b, id, id, text, n, "t", err, sizeof err);
+        if (rc == EKB_EBUSY) {
+            uint32_t held = b.ndoc;
+            assert_int_equal(store_batch_flush(&s2, &b, bres_cb, &r), 0);
+            assert_int_equal(r.n, (int)held);
+            r.n = 0;
+            rc = store_batch_add(&s2, &b, id, id, text, n, "t", err, sizeof err);
+        }
+        assert_int_equal(rc, 0);
+    }
+    }
+    assert_int_equal(store_batch_flush(&s2, &b, bres_cb, &r), 0);
+    assert_int_equal(r.errs, 0);
+    assert_int_equal(r.dups, 1);
+    /* row for row the same (ids, chunks, LZ4, vectors, FTS text), same index */
+    const char *q[] = {"SELECT id, ext_id, title, content_sha256, bytes FROM documents ORDER BY id",
+                       "SELECT id, doc_id, seq, start, end, raw_len, lz4, vscale, vec FROM chunks ORDER BY id",
+                       "SELECT rowid, text FROM chunks_fts ORDER BY rowid"};
+    sqlite3 *db1;
+    snprintf(err, sizeof err, "%s/kb.sqlite", kb1);
+    assert_int_equal(sqlite3_open_v2(err, &db1, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    for (int k = 0; k < 3; k++) {
+        sqlite3_stmt *a, *c;
+        assert_int_equal(sqlite3_prepare_v2(db1, q[k], -1, &a, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(s2.db, q[k], -1, &c, NULL), SQLITE_OK);
+        int rows = 0;
+        for (;;) {
+            int ra = sqlite3_step(a), rb = sqlite3_step(c);
+            assert_int_equal(ra, rb);
+            if (ra != SQLITE_ROW)
+                break;
+            rows++;
+            for (int col = 0; col < sqlite3_column_count(a); col++) {
+                int la = sqlite3_column_bytes(a, col), lb = sqlite3_column_bytes(c, col);
+                if (la != lb || (la && memcmp(sqlite3_column_blob(a, col), sqlite3_column_blob(c, col), (size_t)la)))
+                    fail_msg("%s: row %d column %d differs", q[k], rows, col);
+            }
+        }
+        assert_true(rows >= 11);
+        sqlite3_finalize(a);
+        sqlite3_finalize(c);
+    }
+    sqlite3_close(db1);
+    assert_int_equal(n1, s2.ci.n);
+    /* too big for an empty batch; bad UTF-8; a full batch takes nothing */
+    struct store_batch small;
+    assert_int_equal(store_batch_init(&s2, &small, arena_budget(&A, ARENA_SCRATCH), 1, err, sizeof err), 0);
+    size_t n = 0;
+    for (int j = 0; j < 40; j++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "Long %d: a pump of %d litres per minute.%s", j, j * 13,
+                              j % 4 == 3 ? "\n\n" : " ");
+    assert_int_equal(store_batch_add(&s2, &small, "big", "big", text, n, "t", err, sizeof err), EKB_ETOOBIG);
+    assert_int_equal(small.ndoc, 0);
+    assert_int_equal(small.plen, 0);
+    assert_int_equal(store_batch_add(&s2, &small, "bad", "bad", "ok \xff\xfe", 5, "t", err, sizeof err), EKB_EINVAL);
+    assert_int_equal(store_batch_add(&s2, &small, "one", "one", "A short one.", 12, "t", err, sizeof err), 0);
+    size_t plen = small.plen;
+    assert_int_equal(store_batch_add(&s2, &small, "two", "two", "Another one.", 12, "t", err, sizeof err), EKB_EBUSY);
+    assert_int_equal(small.ndoc, 1);
+    assert_int_equal(small.plen, plen);
+    r = (struct bres){0};
+    assert_int_equal(store_batch_flush(&s2, &small, bres_cb, &r), 0);
+    assert_int_equal(r.n, 1);
+    assert_true(r.id[0] > 0);
+    arena_reset(arena_budget(&A, ARENA_SCRATCH), msc);
+    close_reset(&s2, mi, mm, ms);
+}
+
 /* A generated document, never held anywhere: the bytes at any offset come
  * from the 4 KiB page they fall in (page p: sentences naming p), the last
  * page holds a marker. fail_at/short_at: a read error / an early end. */
@@ -571,6 +694,7 @@ int main(void)
         cmocka_unit_test(bad_documents),
         cmocka_unit_test(long_document_round_trip),
         cmocka_unit_test(batched_chunk_vectors),
+        cmocka_unit_test(batch_like_single),
         cmocka_unit_test(stream_50mb_bounded),
         cmocka_unit_test(schema_versions),
     };

@@ -72,7 +72,13 @@ if grep -q "$(printf '\r')" "$TMPDIR/e"; then echo "FAIL: progress written to a 
 if command -v script >/dev/null 2>&1; then
   printf 'A second note, on a terminal this time, about nickel.\n' >"$TMPDIR/tty.md"
   script -qec "$B ingest --kb $KB $TMPDIR/tty.md" /dev/null >"$TMPDIR/t" 2>&1
-  grep -q "$(printf '\r')  1 documents, .* MB/s" "$TMPDIR/t" || { echo "FAIL: no progress on a terminal: $(cat -v "$TMPDIR/t")"; exit 1; }
+  grep -Eq "$(printf '\r')  1 documents \([0-9]+/s\), .* chunks \([0-9]+/s\), .* MB/s, ETA ([0-9]+:[0-9][0-9]|--:--)" "$TMPDIR/t" ||
+    { echo "FAIL: no progress on a terminal: $(cat -v "$TMPDIR/t")"; exit 1; }
+  for i in 1 2 3 4 5 6 7 8 9; do printf '{"id": "tty:%d", "text": "Note %d on a terminal about cobalt and zinc."}\n' $i $i; done >"$TMPDIR/tty.jsonl"
+  script -qec "$B ingest --kb $KB --threads 2 $TMPDIR/tty.jsonl" /dev/null >"$TMPDIR/t" 2>&1
+  grep -Eq "$(printf '\r')  9 documents \([0-9]+/s\), .* chunks \([0-9]+/s\), .* MB/s, ETA" "$TMPDIR/t" ||
+    { echo "FAIL: no progress for batched documents on a terminal: $(cat -v "$TMPDIR/t")"; exit 1; }
+  [ "$(grep -c '^ok [0-9]* tty:' "$TMPDIR/t")" = 9 ] || { echo "FAIL: batched documents not all acknowledged: $(cat -v "$TMPDIR/t")"; exit 1; }
 fi
 expect_rc 0 "$B" ingest --kb "$KB" "$TMPDIR/long.txt"
 expect_out '^dup [0-9]+ long.txt'
