@@ -14,10 +14,17 @@
  * acknowledgement ("ok <doc id> <ext id> chunks=N", "dup ...", "ok facts N
  * FILE", "ok entities N FILE", "ok predicates N FILE") is printed only
  * after COMMIT, so an interrupted ingest keeps everything acknowledged.
- * New entities get their vectors after their file commits, embedded in
- * batches on --threads threads (default: the online CPUs, at most 4).
- * Progress goes to stderr only when it is a terminal; throughput (MB/s,
- * chunks/s, facts/s) is printed at the end. Input files are mapped through
+ * Documents of a .jsonl file are gathered in batches (store_batch_*, up to
+ * EKB_INGEST_BATCH chunks) whose chunks are embedded together on --threads
+ * threads (default: the online CPUs, at most 4); with more than one, a
+ * background thread embeds one batch while this one commits the batch
+ * before (acknowledgements in input order, each after its COMMIT) and
+ * fills the next. A document too big for a batch goes alone, after the
+ * ones before it. New entities get their vectors after their file
+ * commits, embedded in batches on the same threads. Progress (documents/s,
+ * chunks/s, MB/s, ETA from the input read so far) goes to stderr only when
+ * it is a terminal; throughput (MB/s, chunks/s, facts/s) is printed at the
+ * end. Input files are mapped through
  * the port; the index files are saved after each input file.
  * Failure: exit 1 when anything was refused, 2 on usage errors. */
 #include <stdio.h>
