@@ -39,6 +39,13 @@ int search_run(struct store *s, enum store_mode mode, const char *q, size_t ql, 
  * search_run. Results are search_run's when qv = embed_text(q). */
 int search_run_q(struct store *s, enum store_mode mode, const char *q, size_t ql, const float *qv, uint32_t k,
                  const char *prefix, struct store_hit *hits, uint32_t *n, char *err, size_t errlen);
+/* The same while qv is still being computed elsewhere (another thread):
+ * the text leg runs first, then qv_wait(wctx) must return 0 with qv
+ * written (else its error is the search's), then the vector leg; the
+ * results are search_run_q's. qv_wait NULL: search_run_q. */
+int search_run_qw(struct store *s, enum store_mode mode, const char *q, size_t ql, const float *qv,
+                  int (*qv_wait)(void *ctx), void *wctx, uint32_t k, const char *prefix, struct store_hit *hits,
+                  uint32_t *n, char *err, size_t errlen);
 /* Entities whose name or aliases are near q (vector), share words with it
  * (text) or both (hybrid), best first, each entity once. */
 int search_entities(struct store *s, enum store_mode mode, const char *q, size_t ql, uint32_t k,

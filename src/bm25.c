@@ -24,7 +24,7 @@
  *     sum to at most the k-th score, no row holding only other words can
  *     enter either: the answer is exact (BM25's top k over every word).
  *   - otherwise, a question (a query with a function word, lex_stopword)
- *     is answered from its first max(128, 5 k) candidates (stats.approx: rows made
+ *     is answered from its first max(64, 5 k) candidates (stats.approx: rows made
  *     only of its common words are not looked at); a keyword query takes
  *     MaxScore's next step: the other words whose bounds sum to at most
  *     the k-th score stay out, the rest become essential, once more; a
@@ -53,7 +53,7 @@
 #define BM25_VISIT_DIV 10  /* the essential words' rows: at most 1/10 of the rows ... */
 #define BM25_VISIT_MIN 256 /* ... or this many (and always the rarest word's) */
 #define BM25_CANDS 4096    /* phase A's rows kept at most */
-#define BM25_SCORE_MAX 128 /* a question's candidates scored at most (or 5 per hit asked for, if more) */
+#define BM25_SCORE_MAX 64 /* a question's candidates scored at most (or 5 per hit asked for, if more) */
 #define BM25_DF_CACHE_MIN 64 /* words in this many rows or more have their count cached */
 
 /* ------------------------------------------------------------ ekb_bm25() */

@@ -257,6 +257,7 @@ static void jsonl_line(struct ingest *g, const char *l, size_t n, int kind)
     }
     if (f[3].found && !f[2].found) { /* an entity */
         const char *d = f[5].found && f[5].type == JSONL_STR ? g->desc : NULL;
+        batch_drain(g); /* its vector is embedded at its commit: the embedder must be idle */
         if (store_add_entity(&g->k->s, g->name, g->aliases, na, d, g->err, sizeof g->err) != 0)
             return line_error(g, g->err);
         g->entities++;

@@ -285,6 +285,13 @@ int search_run(struct store *s, enum store_mode mode, const char *q, size_t ql, 
 int search_run_q(struct store *s, enum store_mode mode, const char *q, size_t ql, const float *qv, uint32_t k,
                  const char *prefix, struct store_hit *hits, uint32_t *n, char *err, size_t errlen)
 {
+    return search_run_qw(s, mode, q, ql, qv, NULL, NULL, k, prefix, hits, n, err, errlen);
+}
+
+int search_run_qw(struct store *s, enum store_mode mode, const char *q, size_t ql, const float *qv,
+                  int (*qv_wait)(void *ctx), void *wctx, uint32_t k, const char *prefix, struct store_hit *hits,
+                  uint32_t *n, char *err, size_t errlen)
+{
     size_t mark = arena_mark(s->scratch);
     uint32_t kk = mode == STORE_HYBRID ? (k * 4 < EKB_STORE_CAND_MIN ? EKB_STORE_CAND_MIN : k * 4) : k;
     uint32_t nv = 0, nt = 0, no = 0;
@@ -303,9 +310,7 @@ int search_run_q(struct store *s, enum store_mode mode, const char *q, size_t ql
         rc = EKB_ENOMEM;
         goto done;
     }
-    if (mode != STORE_TEXT && (rc = vector_cands(s, &s->ci, q, ql, qv, prefix, cv, kk, &nv)) != 0)
-        goto done;
-    if (mode != STORE_VECTOR) { /* BM25 (bm25.c: MaxScore over FTS5) */
+    if (mode != STORE_VECTOR) { /* BM25 (bm25.c: MaxScore over FTS5), while qv may still be computed */
         struct bm25_hit *bh = arena_alloc(s->scratch, kk * sizeof *bh, 16);
         struct bm25_stats bs;
         if (!bh) {
@@ -325,6 +330,13 @@ int search_run_q(struct store *s, enum store_mode mode, const char *q, size_t ql
         else
             s->bm25_plain++;
     }
+    if (mode != STORE_TEXT && qv_wait && (rc = qv_wait(wctx)) != 0) {
+        snprintf(err, errlen, "search: embedding the query failed: %s", ekb_strerror(rc));
+        arena_reset(s->scratch, mark);
+        return rc;
+    }
+    if (mode != STORE_TEXT && (rc = vector_cands(s, &s->ci, q, ql, qv, prefix, cv, kk, &nv)) != 0)
+        goto done;
     if (mode == STORE_VECTOR) {
         memcpy(out, cv, nv * sizeof *out);
         no = nv;

@@ -213,6 +213,10 @@ static int alloc_all(struct srv *s, char *err, size_t errlen)
             return rc;
         else
             w->has_qe = 1;
+        if (w->has_qe && pool_bg_start(&w->bg, core) != 0) {
+            log_warn("srv: worker %u: no helper thread: hybrid queries embed before their text leg", i);
+            w->bg = NULL;
+        }
     }
     return 0;
 nomem:

@@ -138,8 +138,11 @@ void srv_workers_stop(struct srv *s)
     s->quit_workers = 1;
     pthread_cond_broadcast(&s->qcv);
     pthread_mutex_unlock(&s->qmu);
-    for (unsigned i = 0; i < s->nworkers; i++)
+    for (unsigned i = 0; i < s->nworkers; i++) {
         pthread_join(s->w[i].th, NULL);
+        pool_bg_stop(s->w[i].bg);
+        s->w[i].bg = NULL;
+    }
 }
 
 /* ------------------------------------------------------------------ dispatch */

@@ -26,6 +26,7 @@
 #include "ask.h"
 #include "gov.h"
 #include "llm.h"
+#include "pool.h"
 #include "proto.h"
 #include "srv.h"
 #include "store.h"
@@ -88,6 +89,10 @@ struct worker {
     struct ask_out *ask; /* ASK's answer and citations */
     struct embedder qe; /* a clone of the KB's embedder with its own scratch: queries embed outside store_mu */
     int has_qe;         /* 0: the model has no clones (BERT): embed under store_mu */
+    struct pool_bg *bg; /* embeds a hybrid query (qe) while this worker runs its text leg; NULL: in turn */
+    const char *qtext;  /* the query bg embeds into vec, and the result */
+    size_t qlen;
+    int qerc;
 };
 
 struct srv {

@@ -119,6 +119,21 @@ void srv_do_ask(struct srv_req *x)
     }
 }
 
+static void query_embed_job(void *ctx, unsigned part, unsigned n)
+{
+    struct worker *w = ctx;
+    (void)part;
+    (void)n;
+    w->qerc = embed_text(&w->qe, w->qtext, w->qlen, w->vec);
+}
+
+static int query_embed_wait(void *ctx)
+{
+    struct worker *w = ctx;
+    pool_bg_wait(w->bg);
+    return w->qerc;
+}
+
 void srv_do_search(struct srv_req *x)
 {
     struct srv *s = x->s;
@@ -132,15 +147,25 @@ void srv_do_search(struct srv_req *x)
     if (r->text_len > EKB_STORE_QUERY_MAX)
         return srv_tx_err(s, t, PROTO_TOOLONG, "query over 4096 bytes");
     const float *qv = NULL;
+    int (*wait)(void *) = NULL;
     if (m != STORE_TEXT && w->has_qe && r->text_len <= EKB_TOK_MAX_TEXT) { /* longer: search_run's error */
-        int erc = embed_text(&w->qe, r->text, r->text_len, w->vec);
-        if (erc != 0)
-            return srv_tx_ekb(s, t, erc, "embedding the query failed");
+        if (m == STORE_HYBRID && w->bg) { /* embedded on the helper while the text leg runs */
+            w->qtext = r->text;
+            w->qlen = r->text_len;
+            pool_bg_post(w->bg, query_embed_job, w);
+            wait = query_embed_wait;
+        } else {
+            int erc = embed_text(&w->qe, r->text, r->text_len, w->vec);
+            if (erc != 0)
+                return srv_tx_ekb(s, t, erc, "embedding the query failed");
+        }
         qv = w->vec;
     }
     pthread_mutex_lock(&s->store_mu);
-    int rc = search_run_q(&s->kb.s, m, r->text, r->text_len, qv, r->n, NULL, w->hits, &nh, err, sizeof err);
+    int rc = search_run_qw(&s->kb.s, m, r->text, r->text_len, qv, wait, w, r->n, NULL, w->hits, &nh, err, sizeof err);
     pthread_mutex_unlock(&s->store_mu);
+    if (wait)
+        pool_bg_wait(w->bg); /* the helper is done with the request's text before the reply */
     if (rc != 0)
         return srv_tx_ekb(s, t, rc, err);
     proto_tx_printf(t, "OK %u", nh);

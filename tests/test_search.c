@@ -685,9 +685,27 @@ static void filtered_paths_agree(void **state)
     reset_budgets(mi, ms);
 }
 
+/* search_run_qw's wait: the vector appears only when the search asks for
+ * it (after its text leg), as from the server's helper thread. */
+struct lazy_qv {
+    struct embedder *e;
+    const char *q;
+    float *qv;
+    int calls, fail;
+};
+static int lazy_wait(void *ctx)
+{
+    struct lazy_qv *l = ctx;
+    l->calls++;
+    if (l->fail)
+        return EKB_EIO;
+    return embed_text(l->e, l->q, strlen(l->q), l->qv);
+}
+
 /* search_run_q with the query embedded by the caller (a clone of the
  * embedder, as the server's workers do outside the store lock) gives
- * exactly search_run's hits, in every mode, filtered or not. */
+ * exactly search_run's hits, in every mode, filtered or not; so does
+ * search_run_qw with the vector written only when it waits for it. */
 static void query_vector_identical(void **state)
 {
     struct embedder e, c;
@@ -716,7 +734,24 @@ static void query_vector_identical(void **state)
                     assert_memory_equal(&a[i].score, &b[i].score, sizeof a[i].score);
                     assert_string_equal(a[i].snippet, b[i].snippet);
                 }
+                struct lazy_qv l = {&c, q, qv, 0, 0};
+                memset(qv, 0, e.dim * sizeof *qv); /* nothing there until the wait */
+                assert_int_equal(search_run_qw(&s, (enum store_mode)m, q, strlen(q), qv, lazy_wait, &l, 10, pre[pi],
+                                               b, &nb, err, sizeof err),
+                                 0);
+                assert_int_equal(l.calls, m == STORE_TEXT ? 0 : 1);
+                assert_int_equal(na, nb);
+                for (uint32_t i = 0; i < na; i++) {
+                    assert_int_equal(a[i].chunk_id, b[i].chunk_id);
+                    assert_memory_equal(&a[i].score, &b[i].score, sizeof a[i].score);
+                }
             }
+    /* the wait fails: so does the search, with its error */
+    struct lazy_qv lf = {&c, FQ[0], qv, 0, 1};
+    assert_int_equal(search_run_qw(&s, STORE_HYBRID, FQ[0], strlen(FQ[0]), qv, lazy_wait, &lf, 10, NULL, b, &nb, err,
+                                   sizeof err),
+                     EKB_EIO);
+    assert_non_null(strstr(err, "embedding the query failed"));
     /* a wrong vector does change the answer (the vector is used, not re-embedded) */
     assert_int_equal(embed_text(&c, FQ[1], strlen(FQ[1]), qv), 0);
     assert_int_equal(search_run(&s, STORE_VECTOR, FQ[0], strlen(FQ[0]), 10, NULL, a, &na, err, sizeof err), 0);

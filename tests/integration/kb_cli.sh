@@ -80,6 +80,16 @@ if command -v script >/dev/null 2>&1; then
     { echo "FAIL: no progress for batched documents on a terminal: $(cat -v "$TMPDIR/t")"; exit 1; }
   [ "$(grep -c '^ok [0-9]* tty:' "$TMPDIR/t")" = 9 ] || { echo "FAIL: batched documents not all acknowledged: $(cat -v "$TMPDIR/t")"; exit 1; }
 fi
+# documents and an entity line in one file, on 2 threads: the batch before the entity is committed
+# first (its vector is embedded at its commit), every document acknowledged in input order
+{ for i in 1 2 3; do printf '{"id": "mix:%d", "text": "Mixed note %d about gallium and indium."}\n' $i $i; done
+  printf '{"name": "gallium arsenide", "aliases": ["GaAs"], "description": "a semiconductor"}\n'
+  for i in 4 5 6; do printf '{"id": "mix:%d", "text": "Mixed note %d about gallium and indium."}\n' $i $i; done; } >"$TMPDIR/mix.jsonl"
+expect_rc 0 "$B" kb init --kb "$TMPDIR/kbmix" --model "$TMPDIR/none.gguf"
+"$B" ingest --kb "$TMPDIR/kbmix" --threads 2 "$TMPDIR/mix.jsonl" >"$TMPDIR/o" 2>"$TMPDIR/e" || { echo "FAIL: mixed file: $(cat "$TMPDIR/e")"; exit 1; }
+[ "$(grep -o '^ok [0-9]* mix:[0-9]' "$TMPDIR/o" | sed 's/.*://' | tr -d '\n')" = 123456 ] ||
+  { echo "FAIL: mixed file acknowledgements: $(cat "$TMPDIR/o")"; exit 1; }
+grep -q 'ingest: 6 documents .* 1 entities' "$TMPDIR/e" || { echo "FAIL: mixed file counts: $(cat "$TMPDIR/e")"; exit 1; }
 expect_rc 0 "$B" ingest --kb "$KB" "$TMPDIR/long.txt"
 expect_out '^dup [0-9]+ long.txt'
 expect_out '0 documents \(1 unchanged\)'
