@@ -37,6 +37,7 @@ struct srv_conf {
     unsigned stall_s;               /* a streamed reply (DOC GET) not read for this long: client dropped */
     char lm[EKB_PATH_MAX];          /* decoder model for GEN; "none": no GEN; "": the board's MODEL_LM */
     char chat[EKB_PATH_MAX];        /* instruct model for ASK STREAM; "none"; "": the board's MODEL_CHAT */
+    int cache;                      /* the result cache (default on; its size: the board's BUDGET_CACHE_MB) */
 };
 
 /* Defaults from the board. */

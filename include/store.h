@@ -229,6 +229,17 @@ int store_batch_flush(struct store *s, struct store_batch *b, store_batch_fn don
 int store_batch_embed(struct store *s, struct store_batch *b);
 int store_batch_commit(struct store *s, struct store_batch *b, store_batch_fn done, void *ctx);
 const char *store_batch_id(const struct store_batch *b, uint32_t i); /* the i-th held document's id */
+/* A change watch: a second, read-only connection to DIR's database whose
+ * `PRAGMA data_version` moves with every commit of any other connection
+ * (this process's store included), read without the store's lock (the
+ * result cache's generation). Not thread-safe: one caller at a time. */
+struct store_watch {
+    struct sqlite3 *db;
+    struct sqlite3_stmt *st;
+};
+int store_watch_open(struct store_watch *w, const char *dir);
+int64_t store_watch_gen(struct store_watch *w); /* -1: unknown (treat as changed) */
+void store_watch_close(struct store_watch *w);
 /* Saves the indexes that changed (ingest calls it after each file; close does too). */
 int store_checkpoint(struct store *s, char *err, size_t errlen);
 /* ---- facts, entities, predicates (store_fact.c) ----

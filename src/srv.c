@@ -282,6 +282,8 @@ int srv_run(struct app *a, const struct srv_conf *cf, volatile int *stop, char *
         }
         s->p->set_nonblock(s->lfd, true);
     }
+    if ((rc = srv_cache_init(s, err, errlen)) != 0)
+        goto out_workers;
     if ((rc = srv_workers_start(s)) != 0) {
         snprintf(err, errlen, "cannot start the worker threads");
         goto out_workers;
@@ -347,6 +349,7 @@ int srv_run(struct app *a, const struct srv_conf *cf, volatile int *stop, char *
     }
 out_workers:
     srv_workers_stop(s);
+    srv_cache_fini(s);
     if (s->lfd >= 0)
         s->p->close(s->lfd);
     if (want_sock)

@@ -47,7 +47,7 @@ void srv_do_info(struct srv_req *x)
         return srv_tx_ekb(s, t, rc, "cannot count the knowledge base");
     uint64_t rss = 0, peak = 0;
     (void)s->p->rss(&rss, &peak);
-    proto_tx_printf(t, "OK %d", 17 + ARENA_NBUDGETS);
+    proto_tx_printf(t, "OK %d", 18 + ARENA_NBUDGETS);
     proto_tx_printf(t, "version=%s", EKB_VERSION);
     proto_tx_printf(t, "board=%s", s->a->board.name);
     proto_tx_printf(t, "embedder=%s dim=%u%s", s->kb.emb.name, s->kb.emb.dim,
@@ -61,6 +61,29 @@ void srv_do_info(struct srv_req *x)
                     (unsigned long long)s->kb.s.bm25_exact, (unsigned long long)s->kb.s.bm25_approx,
                     (unsigned long long)s->kb.s.bm25_plain,
                     s->kb.s.bm25_df ? "cached" : "read each time (no room in the store budget)");
+    struct srv_cache_stats cs;
+    srv_cache_stats(s, &cs);
+    if (cs.on) {
+        static const enum proto_cmd cc[] = {PCMD_SEARCH, PCMD_FIND, PCMD_ASK, PCMD_EMBED};
+        uint64_t h = 0, m = 0;
+        char per[160];
+        size_t o = 0;
+        for (int i = 0; i < 4; i++) {
+            h += cs.hit[cc[i]];
+            m += cs.miss[cc[i]];
+            o += (size_t)snprintf(per + o, sizeof per - o, "%s%s %llu/%llu", i ? ", " : "", proto_cmd_name(cc[i]),
+                                  (unsigned long long)cs.hit[cc[i]],
+                                  (unsigned long long)(cs.hit[cc[i]] + cs.miss[cc[i]]));
+        }
+        proto_tx_printf(t,
+                        "cache=hits %llu, misses %llu, hit rate %.3f, entries %u/%u, bytes %zu/%zu, evictions %llu; %s;"
+                        " server-side us p50/p95: hit %.1f/%.1f, miss %.1f/%.1f",
+                        (unsigned long long)h, (unsigned long long)m, h + m ? (double)h / (double)(h + m) : 0.0,
+                        cs.entries, cs.capacity, cs.bytes_used, cs.bytes, (unsigned long long)cs.evictions, per,
+                        cs.hit_us[0], cs.hit_us[1], cs.miss_us[0], cs.miss_us[1]);
+    } else {
+        proto_tx_printf(t, "cache=off");
+    }
     proto_tx_printf(t, "clients=%u", srv_n_clients(s));
     proto_tx_printf(t, "requests=%llu", srv_total(s->req_by_cmd, PCMD_COUNT));
     proto_tx_printf(t, "errors=%llu", srv_total(s->err_by_code, PROTO_NCODES));
@@ -116,6 +139,23 @@ void srv_do_metrics(struct srv_req *x)
     M("edgekb_chunks %lld", (long long)ch);
     M("# TYPE edgekb_facts gauge");
     M("edgekb_facts %lld", (long long)f);
+    struct srv_cache_stats cs;
+    srv_cache_stats(s, &cs);
+    static const enum proto_cmd cc[] = {PCMD_SEARCH, PCMD_FIND, PCMD_ASK, PCMD_EMBED};
+    M("# HELP edgekb_cache_hits_total Replies served from the result cache, by command.");
+    M("# TYPE edgekb_cache_hits_total counter");
+    for (int i = 0; i < 4; i++)
+        M("edgekb_cache_hits_total{cmd=\"%s\"} %llu", proto_cmd_name(cc[i]), (unsigned long long)cs.hit[cc[i]]);
+    M("# HELP edgekb_cache_misses_total Cacheable requests answered afresh, by command.");
+    M("# TYPE edgekb_cache_misses_total counter");
+    for (int i = 0; i < 4; i++)
+        M("edgekb_cache_misses_total{cmd=\"%s\"} %llu", proto_cmd_name(cc[i]), (unsigned long long)cs.miss[cc[i]]);
+    M("# TYPE edgekb_cache_evictions_total counter");
+    M("edgekb_cache_evictions_total %llu", (unsigned long long)cs.evictions);
+    M("# TYPE edgekb_cache_entries gauge");
+    M("edgekb_cache_entries %u", cs.entries);
+    M("# TYPE edgekb_cache_bytes gauge");
+    M("edgekb_cache_bytes %zu", cs.bytes_used);
     M("# TYPE edgekb_governor_level gauge");
     M("edgekb_governor_level %d", (int)gov_level(&s->gov));
     M("# TYPE edgekb_rss_bytes gauge");

@@ -84,7 +84,14 @@ static void run_job(struct srv *s, struct worker *w, struct conn *c)
         srv_tx_err(s, &t, PROTO_INTERNAL, "command queued by mistake");
     else {
         struct srv_req x = {s, w, c, &c->req, &t};
-        e->run(&x);
+        struct srv_cache_ticket k;
+        int64_t t0 = s->p->mono_ns();
+        int hit = srv_cache_get(s, w, &c->req, &t, &k, t0);
+        if (!hit) {
+            e->run(&x);
+            srv_cache_put(s, w, &k, &t);
+        }
+        srv_cache_time(s, &k, hit, s->p->mono_ns() - t0);
     }
     if (t.len > 0 && conn_emit(c, t.buf, t.len) != 0) {
         /* too big for what the client left unread: it is dropped */

@@ -26,6 +26,7 @@ void srv_conf_defaults(struct srv_conf *c, const struct board *b)
     c->serial_auth = 1;
     c->sock_auth = 0;
     c->serial_crc = 0;
+    c->cache = 1;
     c->workers = 2;
     c->queue = 32;
     c->max_clients = EKB_SRV_MAX_CLIENTS;
@@ -91,6 +92,8 @@ int srv_conf_set(struct srv_conf *c, const struct board *b, const char *key, con
         bad = parse_bool(val, &c->sock_auth);
     else if (!strcmp(k, "serial_crc"))
         bad = parse_bool(val, &c->serial_crc);
+    else if (!strcmp(k, "cache"))
+        bad = parse_bool(val, &c->cache);
     else if (!strcmp(k, "secret") || !strcmp(k, "secret_file"))
         bad = set_path(c->secret_file, val);
     else if (!strcmp(k, "allow_uid") || !strcmp(k, "allow_uids")) {
@@ -204,6 +207,8 @@ void srv_conf_usage(void)
            "  --serial-crc on|off   CRC mode from the start on the serial line (default off)\n"
            "  --secret FILE         device secret for HMAC-SHA256 AUTH, %d..%d bytes\n"
            "                        (key secret or secret_file)\n"
+           "  --cache on|off        the result cache of SEARCH, FIND, ASK and EMBED replies (default\n"
+           "                        on; its size is the board's BUDGET_CACHE_MB)\n"
            "  --workers N           worker threads, 1..%d (default 2)\n"
            "  --queue N             requests waiting for a worker, 1..%d (default 32); beyond: ERR BUSY\n"
            "  --max-clients N       socket clients at once, 1..%d (default %d)\n"

@@ -26,6 +26,7 @@
 #include "ask.h"
 #include "gov.h"
 #include "llm.h"
+#include "lru.h"
 #include "pool.h"
 #include "proto.h"
 #include "srv.h"
@@ -93,6 +94,35 @@ struct worker {
     const char *qtext;  /* the query bg embeds into vec, and the result */
     size_t qlen;
     int qerc;
+    char *cbuf, *craw;  /* a cached value as stored, and decompressed (srv_cache.c) */
+    size_t cbuf_cap;
+};
+
+#define SRV_CACHE_LAT_BUCKETS 64 /* quarter octaves from 0.5 us */
+/* The result cache (srv_cache.c): SEARCH, FIND, ASK and EMBED replies by
+ * their parsed request, cleared when the knowledge base's generation (a
+ * watch connection's data_version) moves. */
+struct srv_cache {
+    pthread_mutex_t mu;
+    struct lru lru;
+    int on;
+    int64_t gen; /* the generation of what is cached (-1: none yet) */
+    struct store_watch watch;
+    uint64_t hit[PCMD_COUNT], miss[PCMD_COUNT];
+    uint32_t lat[2][SRV_CACHE_LAT_BUCKETS]; /* server-side time of hits [0] and misses [1] (srv_cache_time) */
+};
+struct srv_cache_ticket {
+    char key[LRU_KEY_MAX];
+    size_t klen; /* 0: not cached */
+    int64_t gen;
+    int cmd;
+};
+struct srv_cache_stats {
+    int on;
+    double hit_us[2], miss_us[2]; /* p50, p95 of the server-side time (bucket upper bounds) */
+    uint64_t hit[PCMD_COUNT], miss[PCMD_COUNT], evictions;
+    uint32_t entries, capacity;
+    size_t bytes_used, bytes;
 };
 
 struct srv {
@@ -109,6 +139,7 @@ struct srv {
     struct gguf *lm_file;
     char lm_path[EKB_PATH_MAX];
     struct gov gov;
+    struct srv_cache cache;
     int lfd, wake[2];
     int64_t serial_retry_ns;
     uint64_t serial_count;
@@ -240,5 +271,18 @@ void srv_do_hello(struct srv_req *x);
 void srv_do_auth(struct srv_req *x);
 void srv_do_quit(struct srv_req *x);
 unsigned long long srv_total(atomic_ullong *v, size_t n);
+
+/* srv_cache.c */
+int srv_cache_init(struct srv *s, char *err, size_t errlen); /* after the workers' set-up */
+void srv_cache_fini(struct srv *s);
+void srv_cache_clear(struct srv *s);
+/* 1: r's reply came from the cache into t (t0: the request's start, for a status line's ms=);
+ * 0: not cached, k says how to store the reply (srv_cache_put) */
+int srv_cache_get(struct srv *s, struct worker *w, const struct proto_req *r, struct proto_tx *t,
+                  struct srv_cache_ticket *k, int64_t t0);
+void srv_cache_put(struct srv *s, struct worker *w, const struct srv_cache_ticket *k, const struct proto_tx *t);
+void srv_cache_stats(struct srv *s, struct srv_cache_stats *o);
+/* Counts a cacheable request's server-side time, hit or miss (k from srv_cache_get). */
+void srv_cache_time(struct srv *s, const struct srv_cache_ticket *k, int hit, int64_t ns);
 
 #endif

@@ -220,6 +220,39 @@ static int open_db(const struct port *p, const char *dir, int create, sqlite3 **
     return 0;
 }
 
+/* ---------------------------------------------------------- change watch */
+int store_watch_open(struct store_watch *w, const char *dir)
+{
+    char path[EKB_PATH_MAX + 16];
+    memset(w, 0, sizeof *w);
+    if (strlen(dir) >= EKB_PATH_MAX)
+        return EKB_ETOOBIG;
+    snprintf(path, sizeof path, "%s/kb.sqlite", dir);
+    if (sqlite3_open_v2(path, &w->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(w->db, "PRAGMA data_version", -1, SQLITE_PREPARE_PERSISTENT, &w->st, NULL) != SQLITE_OK) {
+        store_watch_close(w);
+        return EKB_EIO;
+    }
+    return 0;
+}
+
+int64_t store_watch_gen(struct store_watch *w)
+{
+    if (!w->st)
+        return -1;
+    int64_t v = sqlite3_step(w->st) == SQLITE_ROW ? sqlite3_column_int64(w->st, 0) : -1;
+    sqlite3_reset(w->st);
+    return v;
+}
+
+void store_watch_close(struct store_watch *w)
+{
+    sqlite3_finalize(w->st);
+    sqlite3_close(w->db);
+    w->st = NULL;
+    w->db = NULL;
+}
+
 int store_pragma_int(struct store *s, const char *sql, int64_t *v)
 {
     sqlite3_stmt *st;

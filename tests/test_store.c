@@ -480,6 +480,41 @@ static void batch_like_single(void **state)
     close_reset(&s2, mi, mm, ms);
 }
 
+/* The change watch: its generation moves with every commit of the store's
+ * own connection (a document, a fact), stays while only reads happen. */
+static void watch_follows_commits(void **state)
+{
+    struct embedder e;
+    struct store s;
+    struct store_watch w;
+    char err[300], kb[200];
+    int64_t id;
+    int dup;
+    uint32_t nc;
+    size_t ms = arena_mark(arena_budget(&A, ARENA_STORE)), mi = arena_mark(arena_budget(&A, ARENA_INDEX));
+    size_t mm = arena_mark(arena_budget(&A, ARENA_MODELS));
+    (void)state;
+    open_fallback(&e, &s, "watch", 1, kb, sizeof kb);
+    assert_int_equal(store_watch_open(&w, kb), 0);
+    int64_t g0 = store_watch_gen(&w);
+    assert_true(g0 >= 0);
+    assert_int_equal(store_watch_gen(&w), g0);
+    assert_int_equal(store_add_doc(&s, "w1", "W", "A watched document.", 19, "t", &id, &dup, &nc, err, sizeof err), 0);
+    int64_t g1 = store_watch_gen(&w);
+    assert_true(g1 != g0);
+    struct store_hit h[3];
+    uint32_t n;
+    assert_int_equal(search_run(&s, STORE_TEXT, "watched", 7, 3, NULL, h, &n, err, sizeof err), 0);
+    assert_int_equal(store_watch_gen(&w), g1); /* reads do not move it */
+    assert_int_equal(store_add_fact(&s, "watch", "made of", "steel", 1.0, "t", err, sizeof err), 0);
+    assert_true(store_watch_gen(&w) != g1);
+    store_watch_close(&w);
+    assert_int_equal(store_watch_gen(&w), -1); /* closed: unknown */
+    struct store_watch bad;
+    assert_int_equal(store_watch_open(&bad, "/nonexistent/dir"), EKB_EIO);
+    close_reset(&s, mi, mm, ms);
+}
+
 /* A generated document, never held anywhere: the bytes at any offset come
  * from the 4 KiB page they fall in (page p: sentences naming p), the last
  * page holds a marker. fail_at/short_at: a read error / an early end. */
@@ -695,6 +730,7 @@ int main(void)
         cmocka_unit_test(long_document_round_trip),
         cmocka_unit_test(batched_chunk_vectors),
         cmocka_unit_test(batch_like_single),
+        cmocka_unit_test(watch_follows_commits),
         cmocka_unit_test(stream_50mb_bounded),
         cmocka_unit_test(schema_versions),
     };
