@@ -45,7 +45,7 @@ build wordnet "$W" || exit 1
 "$BF" "$D/kb-wordnet" wordnet 500
 S=$D/wn.sock
 rm -f "$S"
-"$EDGEKB" -q serve --kb "$D/kb-wordnet" --sock "$S" >"$D/wn-serve.log" 2>&1 &
+"$EDGEKB" -q serve --kb "$D/kb-wordnet" --sock "$S" --cache off >"$D/wn-serve.log" 2>&1 &
 SP=$!
 for i in $(seq 1 100); do [ -S "$S" ] && break; sleep 0.1; done
 /usr/bin/python3 "$root/tools/wn_eval.py" --sock "$S" --data "$W" --n 300 --seed 1

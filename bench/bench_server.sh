@@ -21,7 +21,7 @@ MODEL=${MODELS_DIR:-$root/build/models}/use-lite-q8_0.gguf
 [ -s "$MODEL" ] || MODEL=$T/none.gguf
 "$EDGEKB" -q kb init --kb "$T/kb" --model "$MODEL" >/dev/null || exit 1
 "$EDGEKB" -q ingest --kb "$T/kb" "$E/elements_docs.jsonl" "$E/elements_facts.tsv" >/dev/null 2>&1 || exit 1
-"$EDGEKB" -q serve --kb "$T/kb" --sock "$T/s.sock" --lm none --workers 2 --queue 64 2>"$T/serve.log" &
+"$EDGEKB" -q serve --kb "$T/kb" --sock "$T/s.sock" --lm none --workers 2 --queue 64 --cache off 2>"$T/serve.log" &
 SP=$!
 trap 'kill -TERM $SP 2>/dev/null; wait $SP 2>/dev/null; rm -rf "$T"' EXIT
 i=0; while [ ! -S "$T/s.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done

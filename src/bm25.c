@@ -10,7 +10,8 @@
  *     data changes (store_df), as counting them reads their row lists;
  *   - the words are sorted by rows, fewest first; the essential ones are
  *     the rarest and the next while their rows sum to at most 1/10 of the
- *     table (or 256): only rows holding an essential word are visited;
+ *     table, between 256 and 2048 rows: only rows holding an essential
+ *     word are visited;
  *   - phase A: `MATCH "e1" OR "e2" ...` ranked by our ekb_bm25() (FTS5's
  *     formula: k1 1.2, b 0.75, IDF log((N - n + 0.5) / (n + 0.5)), at
  *     least 1e-6) over the essential words, with each row's dl / avgdl
@@ -24,7 +25,7 @@
  *     sum to at most the k-th score, no row holding only other words can
  *     enter either: the answer is exact (BM25's top k over every word).
  *   - otherwise, a question (a query with a function word, lex_stopword)
- *     is answered from its first max(64, 5 k) candidates (stats.approx: rows made
+ *     is answered from its first max(128, 5 k) candidates (stats.approx: rows made
  *     only of its common words are not looked at); a keyword query takes
  *     MaxScore's next step: the other words whose bounds sum to at most
  *     the k-th score stay out, the rest become essential, once more; a
@@ -52,8 +53,9 @@
 #define BM25_B 0.75
 #define BM25_VISIT_DIV 10  /* the essential words' rows: at most 1/10 of the rows ... */
 #define BM25_VISIT_MIN 256 /* ... or this many (and always the rarest word's) */
+#define BM25_VISIT_MAX 2048 /* ... and never more than this many (large tables) */
 #define BM25_CANDS 4096    /* phase A's rows kept at most */
-#define BM25_SCORE_MAX 64 /* a question's candidates scored at most (or 5 per hit asked for, if more) */
+#define BM25_SCORE_MAX 128 /* a question's candidates scored at most (or 5 per hit asked for, if more) */
 #define BM25_DF_CACHE_MIN 64 /* words in this many rows or more have their count cached */
 
 /* ------------------------------------------------------------ ekb_bm25() */
@@ -412,6 +414,8 @@ int bm25_search(struct store *s, const char *q, size_t ql, const char *prefix, u
         }
     /* the essential words: the rarest, then the next while their rows sum within the visit budget */
     int64_t budget = (int64_t)(N / BM25_VISIT_DIV), sum = 0;
+    if (budget > BM25_VISIT_MAX)
+        budget = BM25_VISIT_MAX;
     if (budget < BM25_VISIT_MIN)
         budget = BM25_VISIT_MIN;
     for (int j = 0; j < nlive; j++) {
