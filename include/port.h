@@ -118,6 +118,11 @@ struct port {
     /* Lists thermal zone names ("thermal_zone0", ...); returns the count. */
     int (*thermal_zones)(char names[][EKB_NAME_MAX], unsigned max);
     int (*thermal_read)(const char *zone, int32_t *millicelsius);
+    /* Where the sensors are read from: a meminfo file, a PSI memory file and
+     * a directory of thermal zones (<dir>/<zone>/temp); NULL or "" keeps the
+     * default (/proc/meminfo, /proc/pressure/memory, /sys/class/thermal). A
+     * test points them at files it writes. -ENAMETOOLONG: nothing changed. */
+    int (*sensor_paths)(const char *meminfo, const char *psi, const char *thermal_dir);
 
     /* Watchdog device: open arms it with timeout_s; kick feeds it; close
      * disarms it (magic close) when the driver allows. */

@@ -38,6 +38,9 @@ struct srv_conf {
     char lm[EKB_PATH_MAX];          /* decoder model for GEN; "none": no GEN; "": the board's MODEL_LM */
     char chat[EKB_PATH_MAX];        /* instruct model for ASK STREAM; "none"; "": the board's MODEL_CHAT */
     int cache;                      /* the result cache (default on; its size: the board's BUDGET_CACHE_MB) */
+    char meminfo[EKB_PATH_MAX];     /* the governor's sensors ("": the Linux defaults, port.h sensor_paths) */
+    char psi[EKB_PATH_MAX];
+    char thermal_dir[EKB_PATH_MAX];
 };
 
 /* Defaults from the board. */

@@ -328,6 +328,14 @@ static int fk_thermal_zones(char names[][EKB_NAME_MAX], unsigned max)
     return (int)n;
 }
 
+static int fk_sensor_paths(const char *meminfo, const char *psi, const char *thermal_dir)
+{
+    (void)meminfo; /* the fake port's sensors are its scripts */
+    (void)psi;
+    (void)thermal_dir;
+    return 0;
+}
+
 static int fk_thermal_read(const char *zone, int32_t *mc)
 {
     unsigned i;
@@ -431,6 +439,7 @@ static const struct port fake_port = {
     .rss = fk_rss,
     .thermal_zones = fk_thermal_zones,
     .thermal_read = fk_thermal_read,
+    .sensor_paths = fk_sensor_paths,
     .wdt_open = fk_wdt_open,
     .wdt_kick = fk_wdt_kick,
     .wdt_close = fk_wdt_close,

@@ -414,11 +414,27 @@ static int find_u64(const char *text, const char *key, uint64_t *out)
     return 0;
 }
 
+static char meminfo_path[EKB_PATH_MAX] = "/proc/meminfo", psi_path[EKB_PATH_MAX] = "/proc/pressure/memory",
+            thermal_dir[EKB_PATH_MAX] = "/sys/class/thermal";
+
+static int lx_sensor_paths(const char *meminfo, const char *psi, const char *thermal)
+{
+    const char *v[3] = {meminfo, psi, thermal};
+    char *d[3] = {meminfo_path, psi_path, thermal_dir};
+    for (int i = 0; i < 3; i++)
+        if (v[i] && strlen(v[i]) >= EKB_PATH_MAX)
+            return -ENAMETOOLONG;
+    for (int i = 0; i < 3; i++)
+        if (v[i] && v[i][0])
+            memcpy(d[i], v[i], strlen(v[i]) + 1);
+    return 0;
+}
+
 static int lx_mem_available(uint64_t *bytes)
 {
     char buf[EKB_SENSOR_FILE_MAX];
     uint64_t kb;
-    int rc = read_small("/proc/meminfo", buf, sizeof buf);
+    int rc = read_small(meminfo_path, buf, sizeof buf);
     if (rc < 0)
         return rc;
     rc = find_u64(buf, "MemAvailable:", &kb);
@@ -453,7 +469,7 @@ static int psi_avg10(const char *text, const char *prefix, uint32_t *out)
 static int lx_mem_psi(struct port_psi *out)
 {
     char buf[512];
-    int rc = read_small("/proc/pressure/memory", buf, sizeof buf);
+    int rc = read_small(psi_path, buf, sizeof buf);
     if (rc < 0)
         return rc;
     rc = psi_avg10(buf, "some ", &out->some_avg10);
@@ -482,14 +498,14 @@ static int zone_path(char *buf, size_t len, const char *zone)
 {
     if (zone[0] == '\0' || strchr(zone, '/') != NULL || strchr(zone, '.') != NULL)
         return -EINVAL;
-    if ((size_t)snprintf(buf, len, "/sys/class/thermal/%s/temp", zone) >= len)
+    if ((size_t)snprintf(buf, len, "%s/%s/temp", thermal_dir, zone) >= len)
         return -ENAMETOOLONG;
     return 0;
 }
 
 static int lx_thermal_read(const char *zone, int32_t *mc)
 {
-    char path[128], buf[32], *end;
+    char path[EKB_PATH_MAX + 64], buf[32], *end;
     long v;
     int rc = zone_path(path, sizeof path, zone);
     if (rc != 0)
@@ -657,6 +673,7 @@ static const struct port linux_port = {
     .rss = lx_rss,
     .thermal_zones = lx_thermal_zones,
     .thermal_read = lx_thermal_read,
+    .sensor_paths = lx_sensor_paths,
     .wdt_open = lx_wdt_open,
     .wdt_kick = lx_wdt_kick,
     .wdt_close = lx_wdt_close,

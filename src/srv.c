@@ -260,6 +260,11 @@ int srv_run(struct app *a, const struct srv_conf *cf, volatile int *stop, char *
     srv_gen_open(s);
     if ((rc = alloc_all(s, err, errlen)) != 0)
         goto out_kb;
+    if (s->p->sensor_paths(cf->meminfo, cf->psi, cf->thermal_dir) != 0) {
+        snprintf(err, errlen, "a sensor path is too long");
+        rc = EKB_EINVAL;
+        goto out_kb;
+    }
     gov_init(&s->gov, s->p, &a->board);
     gov_tick(&s->gov, 1);
     if ((rc = s->p->pipe(s->wake)) != 0) {

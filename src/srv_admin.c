@@ -156,6 +156,9 @@ void srv_do_metrics(struct srv_req *x)
     M("edgekb_cache_entries %u", cs.entries);
     M("# TYPE edgekb_cache_bytes gauge");
     M("edgekb_cache_bytes %zu", cs.bytes_used);
+    M("# HELP edgekb_governor_transitions_total Governor level changes (each logged with its reason).");
+    M("# TYPE edgekb_governor_transitions_total counter");
+    M("edgekb_governor_transitions_total %llu", (unsigned long long)s->gov.transitions);
     M("# TYPE edgekb_governor_level gauge");
     M("edgekb_governor_level %d", (int)gov_level(&s->gov));
     M("# TYPE edgekb_rss_bytes gauge");
@@ -205,10 +208,10 @@ void srv_do_health(struct srv_req *x)
             *q = '_';
     proto_tx_printf(x->t,
                     "OK status=%s tier=%d mem_available_mb=%s psi_some=%s psi_full=%s temp_c=%s zone=%s rss_mb=%llu "
-                    "reason=%s",
+                    "transitions=%llu reason=%s",
                     gov_level_name(gov_level(&s->gov)), gov_max_tier(&s->gov), mem, some, full, temp,
                     r->temp_zone[0] ? r->temp_zone : "na", (unsigned long long)(rss >> 20),
-                    reason[0] ? reason : "none");
+                    (unsigned long long)s->gov.transitions, reason[0] ? reason : "none");
 }
 
 void srv_do_cancel(struct srv_req *x) { proto_tx_line(x->t, "OK IDLE", 7); }

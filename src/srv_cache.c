@@ -14,7 +14,8 @@
  * cache is cleared before the lookup, and an answer computed across a
  * change is not stored. Replies that were degraded (governor, deadline),
  * errors, ASK STREAM and replies on CRC connections are not stored.
- * Memory: the lru in the CACHE budget; one value buffer per worker (CORE).
+ * Memory: the CACHE budget: two value buffers per worker (a reply and its
+ * LZ4 form), the lru in the rest; too small a budget: the cache is off.
  * Thread safety: one mutex around the lru and the watch; the hit path
  * never takes the store's lock. */
 #include <lz4.h>
@@ -35,7 +36,6 @@ int srv_cache_init(struct srv *s, char *err, size_t errlen)
 {
     struct srv_cache *c = &s->cache;
     struct arena_region *r = arena_budget(&s->a->arena, ARENA_CACHE);
-    size_t bytes = arena_avail(r) > 4096 ? arena_avail(r) - 4096 : 0;
     memset(c, 0, sizeof *c);
     pthread_mutex_init(&c->mu, NULL);
     c->gen = -1;
@@ -43,8 +43,21 @@ int srv_cache_init(struct srv *s, char *err, size_t errlen)
         log_info("cache: off (cache = off)");
         return 0;
     }
-    if (bytes < 64u << 10) {
-        log_info("cache: off (the CACHE budget is %zu bytes; BUDGET_CACHE_MB raises it)", r->size);
+    /* the workers' value buffers first, then the entries get what is left */
+    size_t mark = arena_mark(r);
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        struct worker *w = &s->w[i];
+        w->cbuf_cap = 5 + (size_t)LZ4_compressBound((int)EKB_SRV_OUT_MAX);
+        w->cbuf = arena_alloc(r, w->cbuf_cap, 64);
+        w->craw = arena_alloc(r, EKB_SRV_OUT_MAX, 64);
+        if (!w->cbuf || !w->craw)
+            break;
+    }
+    size_t bytes = arena_avail(r) > 4096 ? arena_avail(r) - 4096 : 0;
+    if (!s->w[s->nworkers - 1].craw || bytes < (256u << 10)) {
+        arena_reset(r, mark);
+        log_warn("cache: off (the CACHE budget, %zu bytes, cannot hold %u workers' buffers and 256 KB of entries;"
+                 " BUDGET_CACHE_MB raises it)", r->size, s->nworkers);
         return 0;
     }
     uint32_t cap = (uint32_t)(bytes / CACHE_AVG);
@@ -56,17 +69,6 @@ int srv_cache_init(struct srv *s, char *err, size_t errlen)
     if (store_watch_open(&c->watch, s->kb.s.dir) != 0) {
         log_warn("cache: off (cannot watch %s for changes)", s->kb.s.dir);
         return 0;
-    }
-    for (unsigned i = 0; i < s->nworkers; i++) {
-        struct worker *w = &s->w[i];
-        w->cbuf_cap = 5 + (size_t)LZ4_compressBound((int)EKB_SRV_OUT_MAX);
-        w->cbuf = arena_alloc(arena_budget(&s->a->arena, ARENA_CORE), w->cbuf_cap, 64);
-        w->craw = arena_alloc(arena_budget(&s->a->arena, ARENA_CORE), EKB_SRV_OUT_MAX, 64);
-        if (!w->cbuf || !w->craw) {
-            snprintf(err, errlen, "cache: the core budget has no room for the workers' cache buffers (raise "
-                                  "BUDGET_CORE_MB)");
-            return EKB_ENOMEM;
-        }
     }
     c->on = 1;
     log_info("cache: %zu bytes, %u entries at most", bytes, cap);

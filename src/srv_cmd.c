@@ -24,13 +24,13 @@ static const struct srv_cmd TABLE[] = {
     {PCMD_HEALTH, "HEALTH", 0, srv_do_health},
     {PCMD_DOC_ADD, "DOC ADD <bytes> <id> [title]   then <bytes> bytes of text and \\n",
      CF_WORKER | CF_SHED | CF_PAYLOAD, srv_do_doc_add},
-    {PCMD_DOC_GET, "DOC GET <id>", CF_WORKER | CF_SHED | CF_UPLOAD, srv_do_doc_get},
+    {PCMD_DOC_GET, "DOC GET <id>", CF_WORKER | CF_UPLOAD, srv_do_doc_get},
     {PCMD_DOC_DEL, "DOC DEL <id>", CF_WORKER | CF_SHED, srv_do_doc_del},
     {PCMD_FACT_ADD, "FACT ADD <s> | <p> | <o>", CF_WORKER | CF_SHED, srv_do_fact_add},
     {PCMD_FACT_DEL, "FACT DEL <s> | <p> | <o>", CF_WORKER | CF_SHED, srv_do_fact_del},
-    {PCMD_FIND, "FIND <s> | <p> | <o>   (? = any)", CF_WORKER | CF_SHED, srv_do_find},
-    {PCMD_ASK, "ASK <question>   (an answer line, then its citations)", CF_WORKER | CF_SHED, srv_do_ask},
-    {PCMD_SEARCH, "SEARCH [vector|text|hybrid] [k] <text>", CF_WORKER | CF_SHED, srv_do_search},
+    {PCMD_FIND, "FIND <s> | <p> | <o>   (? = any)", CF_WORKER, srv_do_find},
+    {PCMD_ASK, "ASK <question>   (an answer line, then its citations)", CF_WORKER, srv_do_ask},
+    {PCMD_SEARCH, "SEARCH [vector|text|hybrid] [k] <text>", CF_WORKER, srv_do_search},
     {PCMD_EMBED, "EMBED <text>", CF_WORKER | CF_SHED, srv_do_embed},
     {PCMD_GEN, "GEN [n] <prompt>   (streamed; CANCEL stops it)", CF_WORKER | CF_SHED, srv_do_gen},
     {PCMD_CANCEL, "CANCEL", 0, srv_do_cancel},
@@ -181,7 +181,8 @@ static void handle_line(struct srv *s, struct conn *c, const char *line, size_t 
         return refuse_payload(c);
     }
     if ((e->flags & CF_SHED) && gov_shed(&s->gov)) {
-        srv_loop_err(s, c, PROTO_BUSY, "shedding load: the governor is critical (memory pressure or temperature)");
+        srv_loop_err(s, c, PROTO_BUSY, "shedding writes and heavy work: the governor is critical (memory pressure or"
+                                        " temperature); reads are still served");
         return refuse_payload(c);
     }
     if (e->flags & CF_PAYLOAD) { /* received first, queued when complete (srv_handle_event) */

@@ -94,6 +94,12 @@ int srv_conf_set(struct srv_conf *c, const struct board *b, const char *key, con
         bad = parse_bool(val, &c->serial_crc);
     else if (!strcmp(k, "cache"))
         bad = parse_bool(val, &c->cache);
+    else if (!strcmp(k, "meminfo") || !strcmp(k, "meminfo_path"))
+        bad = set_path(c->meminfo, val);
+    else if (!strcmp(k, "psi") || !strcmp(k, "psi_path"))
+        bad = set_path(c->psi, val);
+    else if (!strcmp(k, "thermal_dir"))
+        bad = set_path(c->thermal_dir, val);
     else if (!strcmp(k, "secret") || !strcmp(k, "secret_file"))
         bad = set_path(c->secret_file, val);
     else if (!strcmp(k, "allow_uid") || !strcmp(k, "allow_uids")) {
@@ -209,6 +215,12 @@ void srv_conf_usage(void)
            "                        (key secret or secret_file)\n"
            "  --cache on|off        the result cache of SEARCH, FIND, ASK and EMBED replies (default\n"
            "                        on; its size is the board's BUDGET_CACHE_MB)\n"
+           "  --meminfo FILE        the governor's MemAvailable source (default /proc/meminfo;\n"
+           "                        key meminfo or meminfo_path)\n"
+           "  --psi FILE            its PSI memory source (default /proc/pressure/memory;\n"
+           "                        key psi or psi_path)\n"
+           "  --thermal-dir DIR     its thermal zones, DIR/<zone>/temp in millidegrees C\n"
+           "                        (default /sys/class/thermal)\n"
            "  --workers N           worker threads, 1..%d (default 2)\n"
            "  --queue N             requests waiting for a worker, 1..%d (default 32); beyond: ERR BUSY\n"
            "  --max-clients N       socket clients at once, 1..%d (default %d)\n"

@@ -171,7 +171,7 @@ struct srv {
 enum {
     CF_NOAUTH = 1,  /* served before HELLO/AUTH where authentication is required */
     CF_WORKER = 2,  /* runs on a worker thread (else on the loop, at once) */
-    CF_SHED = 4,    /* refused with ERR BUSY while the governor sheds load */
+    CF_SHED = 4,    /* a write or heavy work: refused with ERR BUSY while the governor is critical */
     CF_PAYLOAD = 8, /* a payload follows the line (DOC ADD): received, then queued */
     CF_UPLOAD = 16, /* needs an upload buffer while it runs (DOC GET) */
 };

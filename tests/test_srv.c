@@ -1,10 +1,11 @@
 /* test_srv.c: the server in-process.
  *
- * 1. On the fake port: the governor's readings reach HEALTH, and new work is
- *    shed with ERR BUSY while PSI memory pressure (full avg10) or the
- *    temperature is over the board's critical threshold, while PING and
- *    HEALTH still answer; it recovers when the sensors calm down; it stops
- *    cleanly (socket file removed) when its stop flag is set. The sensors and
+ * 1. On the fake port: the governor's readings reach HEALTH; writes and
+ *    heavy work are shed with ERR BUSY while PSI memory pressure (full
+ *    avg10) or the temperature is over the board's critical threshold, while
+ *    reads (SEARCH, FIND at tier 1), PING and HEALTH still answer; it
+ *    recovers when the sensors calm down; it stops cleanly (socket file
+ *    removed) when its stop flag is set. The sensors and
  *    the clock are the fake port's scripts (port/fake.c); sockets and files
  *    are real.
  * 2. On the Linux port, a real workload over a real socket with the libc
@@ -172,10 +173,15 @@ static void governor_sheds_and_recovers(void **state)
     ask("HEALTH\n", out, sizeof out);
     assert_non_null(strstr(out, "OK status=crit"));
     assert_non_null(strstr(out, "psi_full=25.00"));
-    ask("SEARCH text 1 noble gas\n", out, sizeof out);
-    assert_string_equal(out, "ERR BUSY shedding load: the governor is critical (memory pressure or temperature)\n");
-    ask("FIND argon | ? | ?\n", out, sizeof out);
+    ask("FACT ADD argon | colour | none\n", out, sizeof out); /* writes are shed */
+    assert_string_equal(out, "ERR BUSY shedding writes and heavy work: the governor is critical (memory pressure or"
+                             " temperature); reads are still served\n");
+    ask("EMBED argon\n", out, sizeof out); /* heavy work too */
     assert_memory_equal(out, "ERR BUSY", 8);
+    ask("SEARCH text 1 noble gas\n", out, sizeof out); /* reads are served */
+    assert_non_null(strstr(out, "OK 1\n1\td1\tgases\t"));
+    ask("FIND argon | ? | ?\n", out, sizeof out); /* at tier 1 at most */
+    assert_memory_equal(out, "OK ", 3);
     ask("PING\n", out, sizeof out);
     assert_string_equal(out, "OK PONG\n");
 
@@ -227,7 +233,7 @@ static void governor_sheds_and_recovers(void **state)
     assert_memory_equal(out, "ERR BUSY", 8);
     ask("METRICS\n", out, sizeof out);
     assert_non_null(strstr(out, "edgekb_governor_level 2\n"));
-    assert_non_null(strstr(out, "edgekb_errors_total{code=\"BUSY\"} 3\n"));
+    assert_non_null(strstr(out, "edgekb_errors_total{code=\"BUSY\"} 3\n")); /* FACT ADD, EMBED, EMBED */
 
     stop_flag = 1;
     assert_int_equal(pthread_join(th, NULL), 0);

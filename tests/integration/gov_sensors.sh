@@ -1,0 +1,147 @@
+# gov_sensors.sh: the governor of the real server, driven through sensor
+# files this test writes (serve --meminfo, --psi, --thermal-dir), while a
+# client keeps asking over the socket. A thermal ramp past the board's WARN
+# and CRIT thresholds and back: HEALTH follows (with its reason), FIND's
+# multi-hop answer says degraded=governor at WARN (a whole answer cached
+# while calm is served as it is), at CRIT writes (FACT ADD,
+# DOC DEL, EMBED) get ERR BUSY within 50 ms while SEARCH, FIND and ASK are
+# answered; calm again, the level steps back down. A temperature
+# oscillating around the WARN threshold makes at most one transition; PSI
+# full pressure and a low MemAvailable reach CRIT too. Transitions are
+# counted in METRICS.
+. "$(dirname "$0")/_lib.sh"
+set -u
+[ -r "$SHARED/eval-dev/elements_docs.jsonl" ] || { echo "skip: no $SHARED/eval-dev"; exit 77; }
+B=$EDGEKB
+KB=$TMPDIR/kb
+S=$TMPDIR/s.sock
+SD=$TMPDIR/sensors
+mkdir -p "$SD/thermal_zone0"
+expect_rc 0 "$B" -q kb init --kb "$KB" --model "$TMPDIR/none.gguf"
+expect_rc 0 "$B" -q ingest --kb "$KB" "$SHARED/eval-dev/elements_docs.jsonl" "$SHARED/eval-dev/elements_facts.tsv"
+printf 'MemTotal: 8000000 kB\nMemAvailable: 4000000 kB\n' >"$SD/meminfo"
+printf 'some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n' >"$SD/psi"
+echo 45000 >"$SD/thermal_zone0/temp"
+"$B" serve --kb "$KB" --sock "$S" --meminfo "$SD/meminfo" --psi "$SD/psi" --thermal-dir "$SD" >"$TMPDIR/serve.log" 2>&1 &
+SP=$!
+trap 'kill -9 $SP 2>/dev/null' EXIT
+i=0; while [ ! -S "$S" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ -S "$S" ] || { echo "FAIL: server did not start"; cat "$TMPDIR/serve.log"; exit 1; }
+/usr/bin/python3 - "$S" "$SD" <<'PY'
+import re, socket, sys, time
+sock, sd = sys.argv[1:3]
+s = socket.socket(socket.AF_UNIX); s.connect(sock); f = s.makefile("rwb")
+def fail(m):
+    print("FAIL: " + m); sys.exit(1)
+def req(line):
+    f.write(line.encode() + b"\n"); f.flush()
+    head = f.readline().decode()
+    m = re.match(r"OK (\d+)", head)
+    rows = [f.readline().decode() for _ in range(int(m.group(1)))] if m else []
+    return head, rows
+def health():
+    return req("HEALTH")[0]
+def temp(c):
+    open(sd + "/thermal_zone0/temp", "w").write("%d\n" % int(c * 1000))
+def psi(full):
+    open(sd + "/psi", "w").write("some avg10=%.2f avg60=0.00 avg300=0.00 total=0\nfull avg10=%.2f avg60=0.00 avg300=0.00 total=0\n" % (full, full))
+def meminfo(mb):
+    open(sd + "/meminfo", "w").write("MemTotal: 8000000 kB\nMemAvailable: %d kB\n" % (mb * 1024))
+def wait_status(st, secs=15):
+    end = time.time() + secs
+    while time.time() < end:
+        h = health()
+        if h.startswith("OK status=" + st + " "):
+            return h
+        req("SEARCH text 2 noble gas")  # clients keep asking meanwhile
+        time.sleep(0.1)
+    fail("status %s not reached: %s" % (st, h))
+def transitions():
+    return int(re.search(r"transitions=(\d+)", health()).group(1))
+checks = 0
+h = wait_status("ok")
+if "temp_c=45.0 zone=thermal_zone0" not in h or "mem_available_mb=3906" not in h or "psi_full=0.00" not in h:
+    fail("HEALTH does not show the sensor files: " + h)
+calm_search = req("SEARCH text 3 noble gas")
+path = "FIND argon | is a symbol of+ | Ar"
+if "degraded" in req(path)[0]:
+    fail("calm FIND degraded")
+checks += 1
+# ramp: WARN (82 C, between 80 and 90), then CRIT (93 C)
+temp(82)
+h = wait_status("warn")
+if "tier=2" not in h or "thermal_zone0_at_82.0_C" not in h:
+    fail("WARN HEALTH: " + h)
+path2 = "FIND neon | is a symbol of+ | Ne"  # not asked before: not in the result cache
+if "degraded=governor" not in req(path2)[0]:
+    fail("FIND at WARN does not say degraded=governor")
+if "degraded" in req(path)[0]:  # a whole answer cached while calm costs nothing: served as it is
+    fail("the cached calm answer was not served at WARN")
+checks += 1
+temp(93)
+h = wait_status("crit")
+if "tier=1" not in h:
+    fail("CRIT HEALTH: " + h)
+for w in ["FACT ADD argon | colour | none", "DOC DEL elements:Argon", "EMBED argon"]:
+    t0 = time.perf_counter()
+    r = req(w)[0]
+    ms = (time.perf_counter() - t0) * 1e3
+    if not r.startswith("ERR BUSY") or ms > 50:
+        fail("%s at CRIT: %r after %.1f ms (want ERR BUSY within 50 ms)" % (w, r, ms))
+for rd in ["SEARCH text 3 noble gas", "FIND argon | ? | ?", "ASK What is the symbol of argon?"]:
+    r = req(rd)
+    if not r[0].startswith("OK"):
+        fail("read %s at CRIT: %r" % (rd, r[0]))
+if req("SEARCH text 3 noble gas") != calm_search:
+    fail("SEARCH at CRIT differs from the calm answer")
+checks += 1
+# calm again: steps back down (CRIT -> WARN -> OK), one step per calm period
+temp(45)
+wait_status("warn", 20)
+wait_status("ok", 20)
+if not req("FACT ADD argon | colour | none")[0].startswith("OK"):
+    fail("writes not back after the calm")
+checks += 1
+# oscillating around the WARN threshold (80 C +- 1, hysteresis 3 C): one transition at most
+n0 = transitions()
+hot = True
+for _ in range(8):  # half-periods longer than the governor's 1 s reading interval
+    temp(81 if hot else 79)
+    hot = not hot
+    end = time.time() + 1.3
+    while time.time() < end:
+        req("FIND argon | ? | ?")
+        time.sleep(0.1)
+n1 = transitions()
+if n1 - n0 > 1:
+    fail("flapping: %d transitions while oscillating around WARN" % (n1 - n0))
+temp(45)
+wait_status("ok", 20)
+checks += 1
+# memory: PSI full 25 % and MemAvailable 10 MB each make it critical
+psi(25.0)
+h = wait_status("crit")
+if "psi_full=25.00" not in h or "memory_pressure" not in h:
+    fail("PSI CRIT HEALTH: " + h)
+if not req("FACT ADD neon | colour | none")[0].startswith("ERR BUSY") or not req("SEARCH text 1 neon")[0].startswith("OK"):
+    fail("PSI CRIT: writes not shed or reads not served")
+psi(0.0)
+wait_status("ok", 20)
+meminfo(10)
+h = wait_status("crit")
+if "MemAvailable_10_MB" not in h:
+    fail("MemAvailable CRIT HEALTH: " + h)
+meminfo(4000)
+wait_status("ok", 20)
+checks += 1
+met = "".join(req("METRICS")[1])
+m = re.search(r"edgekb_governor_transitions_total (\d+)", met)
+if not m or int(m.group(1)) < 8:
+    fail("METRICS transitions: %s" % (m.group(0) if m else "missing"))
+checks += 1
+print("ok: %d governor checks over sensor files: thermal ramp ok->warn->crit->warn->ok (degraded=governor, writes BUSY < 50 ms, reads served), no flapping around WARN (%d transition(s)), PSI and MemAvailable CRIT, %s transitions counted" % (checks, n1 - n0, m.group(1)))
+PY
+rc=$?
+grep -q "governor: ok -> warn" "$TMPDIR/serve.log" || { echo "FAIL: no transition in the log"; exit 1; }
+kill $SP; wait $SP 2>/dev/null
+exit $rc
