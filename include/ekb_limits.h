@@ -100,6 +100,7 @@
 #define EKB_SRV_ID_MAX 127               /* bytes of a document id */
 #define EKB_SRV_NAME_MAX 255             /* bytes of a title or of a fact part */
 #define EKB_SRV_STALL_S 30               /* default seconds a streamed reply (DOC GET) may wait for the client to read */
+#define EKB_SRV_JOB_STALL_S 60 /* a worker on one request longer than this (s) is stalled: the watchdog starves */
 #define EKB_SRV_ALLOW_UIDS 16            /* uids in the allowlist */
 #define EKB_SRV_SECRET_MIN 16            /* bytes of the device secret, at least */
 #define EKB_SRV_SECRET_MAX 256           /* and at most */
@@ -112,6 +113,7 @@
 #define EKB_GOV_PSI_FULL_CRIT 2000   /* PSI memory full avg10 >= 20.00 %: shed load */
 #define EKB_GOV_MEM_WARN_MB 64       /* MemAvailable below this: degrade */
 #define EKB_GOV_MEM_CRIT_MB 16       /* MemAvailable below this: shed load */
+#define EKB_GOV_KICK_MS 250          /* the watchdogs are fed at most this often (while healthy) */
 #define EKB_GOV_CALM_TICKS 3         /* healthy ticks in a row before stepping back up */
 
 /* Vector index (hnsw.c) */

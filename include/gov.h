@@ -1,7 +1,9 @@
 /* gov.h: the memory and thermal governor.
  *
  * Owns: reading the sensors (through the port) at most every
- * EKB_GOV_INTERVAL_MS, the resulting level, and the watchdog. Level OK allows
+ * EKB_GOV_INTERVAL_MS, the resulting level, and the watchdog (fed only
+ * while the caller says it is healthy: the server's loop runs and no
+ * worker is stalled). Level OK allows
  * every find_facts tier (3), WARN degrades to tier 2 and stops LM generation,
  * CRIT degrades to tier 1 and sheds load (the server answers ERR BUSY to new
  * work). Thermal states use hysteresis (EKB_GOV_THERMAL_HYST_MC) and the
@@ -48,6 +50,9 @@ struct gov {
     struct gov_reading r;
     char reason[128];       /* why the level is what it is */
     uint64_t ticks, sensor_errors, transitions;
+    int hold;               /* 1: do not feed the watchdogs (the server is not healthy: a stalled worker) */
+    int64_t kick_ns;        /* the last feed */
+    uint64_t kicks;         /* feeds so far (hardware watchdog and/or systemd's WATCHDOG=1) */
 };
 
 /* Zones from the board (or every zone the port lists when "auto"). */
@@ -57,9 +62,14 @@ void gov_init(struct gov *g, const struct port *p, const struct board *b);
 int gov_watchdog_open(struct gov *g, const char *dev, unsigned timeout_s);
 void gov_fini(struct gov *g);
 /* Reads the sensors if the interval has passed (force: now), updates the
- * level, kicks the watchdog. Returns 1 when the level changed, else 0. */
+ * level; feeds the watchdog device and systemd (sd_notify WATCHDOG=1) at
+ * most every EKB_GOV_KICK_MS, and never while gov_hold(g, 1) is in force;
+ * a level change is also sent as sd_notify STATUS=. Returns 1 when the
+ * level changed, else 0. */
 int gov_tick(struct gov *g, int force);
 enum gov_level gov_level(const struct gov *g);
+/* The caller's health: 1 stops feeding the watchdogs until 0 again. */
+void gov_hold(struct gov *g, int hold);
 /* The highest find_facts tier allowed now (3, 2 or 1). */
 int gov_max_tier(const struct gov *g);
 /* 1: refuse new work with ERR BUSY. */

@@ -41,6 +41,8 @@ struct srv_conf {
     char meminfo[EKB_PATH_MAX];     /* the governor's sensors ("": the Linux defaults, port.h sensor_paths) */
     char psi[EKB_PATH_MAX];
     char thermal_dir[EKB_PATH_MAX];
+    char watchdog[EKB_PATH_MAX];    /* watchdog device, fed while healthy ("none"; default: the board's WATCHDOG_DEV) */
+    unsigned job_stall_s;           /* a worker on one job longer than this is stalled: the watchdog is no longer fed */
 };
 
 /* Defaults from the board. */

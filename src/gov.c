@@ -151,8 +151,13 @@ int gov_tick(struct gov *g, int force)
     int64_t dt = now - g->last_ns;
     char why[sizeof g->reason];
 
-    if (g->wdt_fd >= 0)
-        g->port->wdt_kick(g->wdt_fd);
+    if (!g->hold && (g->kicks == 0 || now - g->kick_ns >= (int64_t)EKB_GOV_KICK_MS * 1000000 || now < g->kick_ns)) {
+        if (g->wdt_fd >= 0)
+            g->port->wdt_kick(g->wdt_fd);
+        g->port->notify("WATCHDOG=1");
+        g->kick_ns = now;
+        g->kicks++;
+    }
     /* dt < 0: the clock went back; huge dt: it jumped. Either way read now. */
     if (!force && g->ticks > 0 && dt >= 0 && dt < g->interval_ns)
         return 0;
@@ -183,6 +188,9 @@ int gov_tick(struct gov *g, int force)
         log_warn("governor: %s -> %s: %s", gov_level_name(cur), gov_level_name(next), why);
     else
         log_info("governor: %s -> %s (%s)", gov_level_name(cur), gov_level_name(next), why);
+    char st[sizeof why + 32];
+    snprintf(st, sizeof st, "STATUS=governor %s: %s", gov_level_name(next), why);
+    g->port->notify(st);
     return 1;
 }
 
@@ -201,3 +209,5 @@ int gov_max_tier(const struct gov *g)
 }
 
 int gov_shed(const struct gov *g) { return gov_level(g) == GOV_CRIT; }
+
+void gov_hold(struct gov *g, int hold) { g->hold = hold != 0; }

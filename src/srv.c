@@ -29,6 +29,27 @@
 #include "log.h"
 #include "srv_int.h"
 
+/* Workers on one job longer than job_stall_s are stalled: said in the log
+ * and HEALTH, and the watchdogs are no longer fed until they are not. */
+static void check_workers(struct srv *s)
+{
+    int64_t now = s->p->mono_ns(), lim = (int64_t)s->cf->job_stall_s * 1000000000LL;
+    unsigned n = 0;
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        int64_t b = atomic_load(&s->w[i].busy_ns);
+        if (b && now - b > lim) {
+            if (n++ == 0 && s->stalled == 0)
+                log_err("serve: worker %u stalled: %s running for %.1f s (job_stall %u s): the watchdog is no longer "
+                        "fed", i, proto_cmd_name((enum proto_cmd)atomic_load(&s->w[i].busy_cmd)),
+                        (double)(now - b) * 1e-9, s->cf->job_stall_s);
+        }
+    }
+    if (n == 0 && s->stalled)
+        log_info("serve: no worker stalled any more: the watchdog is fed again");
+    s->stalled = n;
+    gov_hold(&s->gov, n > 0);
+}
+
 static int serve_loop(struct srv *s)
 {
     static struct port_pollfd fds[EKB_SRV_MAX_CLIENTS + 3];
@@ -130,6 +151,7 @@ static int serve_loop(struct srv *s)
             }
         }
         srv_serial_try_open(s);
+        check_workers(s);
         gov_tick(&s->gov, 0);
     }
     return 0;
@@ -266,6 +288,18 @@ int srv_run(struct app *a, const struct srv_conf *cf, volatile int *stop, char *
         goto out_kb;
     }
     gov_init(&s->gov, s->p, &a->board);
+    if ((rc = gov_watchdog_open(&s->gov, cf->watchdog, a->board.watchdog_timeout_s)) != 0) /* served anyway */
+        log_err("serve: cannot open the watchdog %s: %s: SERVING WITHOUT A HARDWARE WATCHDOG (HEALTH says "
+                "watchdog=none)", cf->watchdog, ekb_strerror(rc));
+    rc = 0;
+    if (s->gov.wdt_fd >= 0)
+        log_info("serve: watchdog %s (timeout %u s), fed while no worker is stalled (job_stall %u s)", cf->watchdog,
+                 a->board.watchdog_timeout_s, cf->job_stall_s);
+    const char *slow = getenv("EDGEKB_TEST_SLOW_FIND_MS"); /* tests only: a FIND that takes this long */
+    if (slow && *slow) {
+        s->test_slow_ns = (int64_t)atol(slow) * 1000000;
+        log_warn("serve: EDGEKB_TEST_SLOW_FIND_MS=%s: every FIND is slowed down (a test hook)", slow);
+    }
     gov_tick(&s->gov, 1);
     if ((rc = s->p->pipe(s->wake)) != 0) {
         snprintf(err, errlen, "cannot make the wake-up pipe: %s", strerror(-rc));
@@ -355,6 +389,7 @@ int srv_run(struct app *a, const struct srv_conf *cf, volatile int *stop, char *
 out_workers:
     srv_workers_stop(s);
     srv_cache_fini(s);
+    gov_fini(&s->gov); /* the watchdog closed with the magic character: a clean stop is no hang */
     if (s->lfd >= 0)
         s->p->close(s->lfd);
     if (want_sock)

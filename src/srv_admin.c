@@ -208,10 +208,11 @@ void srv_do_health(struct srv_req *x)
             *q = '_';
     proto_tx_printf(x->t,
                     "OK status=%s tier=%d mem_available_mb=%s psi_some=%s psi_full=%s temp_c=%s zone=%s rss_mb=%llu "
-                    "transitions=%llu reason=%s",
+                    "transitions=%llu stalled=%u watchdog=%s reason=%s",
                     gov_level_name(gov_level(&s->gov)), gov_max_tier(&s->gov), mem, some, full, temp,
                     r->temp_zone[0] ? r->temp_zone : "na", (unsigned long long)(rss >> 20),
-                    (unsigned long long)s->gov.transitions, reason[0] ? reason : "none");
+                    (unsigned long long)s->gov.transitions, s->stalled,
+                    s->stalled ? "held" : s->gov.wdt_fd >= 0 ? "fed" : "none", reason[0] ? reason : "none");
 }
 
 void srv_do_cancel(struct srv_req *x) { proto_tx_line(x->t, "OK IDLE", 7); }

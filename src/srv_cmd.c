@@ -115,7 +115,10 @@ static void *worker_main(void *arg)
         s->qlen--;
         pthread_mutex_unlock(&s->qmu);
         struct conn *c = &s->c[ci];
+        atomic_store(&w->busy_cmd, (int)c->req.cmd);
+        atomic_store(&w->busy_ns, s->p->mono_ns());
         run_job(s, w, c);
+        atomic_store(&w->busy_ns, 0);
         atomic_store(&c->busy, 0);
         srv_wake(s);
     }

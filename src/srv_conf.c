@@ -27,6 +27,8 @@ void srv_conf_defaults(struct srv_conf *c, const struct board *b)
     c->sock_auth = 0;
     c->serial_crc = 0;
     c->cache = 1;
+    snprintf(c->watchdog, sizeof c->watchdog, "%s", b && b->watchdog_dev[0] ? b->watchdog_dev : "none");
+    c->job_stall_s = EKB_SRV_JOB_STALL_S;
     c->workers = 2;
     c->queue = 32;
     c->max_clients = EKB_SRV_MAX_CLIENTS;
@@ -100,6 +102,12 @@ int srv_conf_set(struct srv_conf *c, const struct board *b, const char *key, con
         bad = set_path(c->psi, val);
     else if (!strcmp(k, "thermal_dir"))
         bad = set_path(c->thermal_dir, val);
+    else if (!strcmp(k, "watchdog") || !strcmp(k, "watchdog_dev")) {
+        if (!strcmp(val, "board") && b)
+            val = b->watchdog_dev;
+        bad = set_path(c->watchdog, val);
+    } else if (!strcmp(k, "job_stall") || !strcmp(k, "job_stall_s"))
+        bad = parse_uint(val, 1, 86400, 10, &x) || (c->job_stall_s = (unsigned)x, 0);
     else if (!strcmp(k, "secret") || !strcmp(k, "secret_file"))
         bad = set_path(c->secret_file, val);
     else if (!strcmp(k, "allow_uid") || !strcmp(k, "allow_uids")) {
@@ -221,6 +229,13 @@ void srv_conf_usage(void)
            "                        key psi or psi_path)\n"
            "  --thermal-dir DIR     its thermal zones, DIR/<zone>/temp in millidegrees C\n"
            "                        (default /sys/class/thermal)\n"
+           "  --watchdog DEV|board|none  watchdog device (WDIOC_SETTIMEOUT to the board's\n"
+           "                        WATCHDOG_TIMEOUT_S, magic close), fed with systemd's WATCHDOG=1\n"
+           "                        only while the loop runs and no worker is stalled (default: the\n"
+           "                        board's WATCHDOG_DEV; key watchdog or watchdog_dev)\n"
+           "  --job-stall S         a worker on one request longer than S seconds is stalled:\n"
+           "                        HEALTH says so and the watchdogs are no longer fed (default %d;\n"
+           "                        key job_stall or job_stall_s)\n"
            "  --workers N           worker threads, 1..%d (default 2)\n"
            "  --queue N             requests waiting for a worker, 1..%d (default 32); beyond: ERR BUSY\n"
            "  --max-clients N       socket clients at once, 1..%d (default %d)\n"
@@ -234,6 +249,7 @@ void srv_conf_usage(void)
            "                        the board's MODEL_CHAT; none: ASK STREAM ends reason=unavailable)\n"
            "  --help                this text\n"
            "Shutdown: SIGTERM or SIGINT (in-flight replies are finished, the socket file removed).\n",
-           EKB_SRV_ALLOW_UIDS, EKB_SRV_SECRET_MIN, EKB_SRV_SECRET_MAX - 1, EKB_SRV_WORKERS_MAX, EKB_SRV_QUEUE_MAX,
+           EKB_SRV_ALLOW_UIDS, EKB_SRV_SECRET_MIN, EKB_SRV_SECRET_MAX - 1, EKB_SRV_JOB_STALL_S, EKB_SRV_WORKERS_MAX,
+           EKB_SRV_QUEUE_MAX,
            EKB_SRV_MAX_CLIENTS, EKB_SRV_MAX_CLIENTS, EKB_SRV_IDLE_S, EKB_SRV_STALL_S);
 }

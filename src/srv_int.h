@@ -96,6 +96,8 @@ struct worker {
     int qerc;
     char *cbuf, *craw;  /* a cached value as stored, and decompressed (srv_cache.c) */
     size_t cbuf_cap;
+    _Atomic int64_t busy_ns; /* when its job started (monotonic ns); 0: idle (the loop's stall check) */
+    _Atomic int busy_cmd;
 };
 
 #define SRV_CACHE_LAT_BUCKETS 64 /* quarter octaves from 0.5 us */
@@ -139,6 +141,8 @@ struct srv {
     struct gguf *lm_file;
     char lm_path[EKB_PATH_MAX];
     struct gov gov;
+    unsigned stalled;         /* workers on one job longer than job_stall_s (the loop's last check) */
+    int64_t test_slow_ns;     /* test only (EDGEKB_TEST_SLOW_FIND_MS at start): each FIND sleeps this long */
     struct srv_cache cache;
     int lfd, wake[2];
     int64_t serial_retry_ns;

@@ -55,6 +55,8 @@ void srv_do_find(struct srv_req *x)
     struct find_status st;
     find_opts_board(&fo, &s->a->board);
     fo.max_rows = EKB_SRV_FIND_MAX;
+    if (s->test_slow_ns > 0) /* a test hook (EDGEKB_TEST_SLOW_FIND_MS): a worker that takes long */
+        s->p->sleep_ns(s->test_slow_ns);
     fo.gov_tier = gov_max_tier(&s->gov);
     pthread_mutex_lock(&s->store_mu);
     int rc = find_run(&s->kb.s, r->part[0], r->part[1], r->part[2], &fo, find_row, &f, &st, err, sizeof err);

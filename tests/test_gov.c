@@ -170,8 +170,24 @@ static void watchdog_is_kicked(void **state)
     assert_int_equal(gov_watchdog_open(&G, "/dev/watchdog", 15), 0);
     unsigned k = port_fake_wdt_kicks();
     for (int i = 0; i < 5; i++)
-        gov_tick(&G, 0); /* kicked even when rate-limited */
+        gov_tick(&G, 0); /* at most once per EKB_GOV_KICK_MS, whatever the tick rate */
+    assert_int_equal(port_fake_wdt_kicks(), k + 1);
+    for (int i = 0; i < 4; i++) {
+        port_fake_clock_advance((int64_t)EKB_GOV_KICK_MS * 1000000);
+        gov_tick(&G, 0);
+    }
     assert_int_equal(port_fake_wdt_kicks(), k + 5);
+    /* held (a stalled worker): not fed at all, however long; fed again once released */
+    gov_hold(&G, 1);
+    for (int i = 0; i < 8; i++) {
+        port_fake_clock_advance((int64_t)EKB_GOV_KICK_MS * 1000000);
+        gov_tick(&G, 0);
+    }
+    assert_int_equal(port_fake_wdt_kicks(), k + 5);
+    gov_hold(&G, 0);
+    port_fake_clock_advance((int64_t)EKB_GOV_KICK_MS * 1000000);
+    gov_tick(&G, 0);
+    assert_int_equal(port_fake_wdt_kicks(), k + 6);
     gov_fini(&G);
 }
 
