@@ -11,22 +11,19 @@
 # counted in METRICS.
 . "$(dirname "$0")/_lib.sh"
 set -u
-[ -r "$SHARED/eval-dev/elements_docs.jsonl" ] || { echo "skip: no $SHARED/eval-dev"; exit 77; }
 B=$EDGEKB
 KB=$TMPDIR/kb
 S=$TMPDIR/s.sock
 SD=$TMPDIR/sensors
 mkdir -p "$SD/thermal_zone0"
-expect_rc 0 "$B" -q kb init --kb "$KB" --model "$TMPDIR/none.gguf"
-expect_rc 0 "$B" -q ingest --kb "$KB" "$SHARED/eval-dev/elements_docs.jsonl" "$SHARED/eval-dev/elements_facts.tsv"
+elements_kb "$KB" elements_docs.jsonl elements_facts.tsv
 printf 'MemTotal: 8000000 kB\nMemAvailable: 4000000 kB\n' >"$SD/meminfo"
 printf 'some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n' >"$SD/psi"
 echo 45000 >"$SD/thermal_zone0/temp"
 "$B" serve --kb "$KB" --sock "$S" --meminfo "$SD/meminfo" --psi "$SD/psi" --thermal-dir "$SD" >"$TMPDIR/serve.log" 2>&1 &
 SP=$!
 trap 'kill -9 $SP 2>/dev/null' EXIT
-i=0; while [ ! -S "$S" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-[ -S "$S" ] || { echo "FAIL: server did not start"; cat "$TMPDIR/serve.log"; exit 1; }
+wait_sock "$S" "$TMPDIR/serve.log"
 /usr/bin/python3 - "$S" "$SD" <<'PY'
 import re, socket, sys, time
 sock, sd = sys.argv[1:3]

@@ -7,17 +7,14 @@
 # misses per command.
 . "$(dirname "$0")/_lib.sh"
 set -u
-[ -r "$SHARED/eval-dev/elements_docs.jsonl" ] || { echo "skip: no $SHARED/eval-dev"; exit 77; }
 B=$EDGEKB
 KB=$TMPDIR/kb
 S=$TMPDIR/s.sock
-expect_rc 0 "$B" -q kb init --kb "$KB" --model "$TMPDIR/none.gguf"
-expect_rc 0 "$B" -q ingest --kb "$KB" "$SHARED/eval-dev/elements_docs.jsonl" "$SHARED/eval-dev/elements_facts.tsv"
+elements_kb "$KB" elements_docs.jsonl elements_facts.tsv
 "$B" serve --kb "$KB" --sock "$S" >"$TMPDIR/serve.log" 2>&1 &
 SP=$!
 trap 'kill -9 $SP 2>/dev/null' EXIT
-i=0; while [ ! -S "$S" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-[ -S "$S" ] || { echo "FAIL: server did not start"; cat "$TMPDIR/serve.log"; exit 1; }
+wait_sock "$S" "$TMPDIR/serve.log"
 printf '{"id": "ext:1", "title": "Quasarium", "text": "Quasarium is a made-up metal that glows under zorbic light."}\n' >"$TMPDIR/ext.jsonl"
 /usr/bin/python3 - "$S" "$B" "$KB" "$TMPDIR/ext.jsonl" <<'PY'
 import re, socket, subprocess, sys

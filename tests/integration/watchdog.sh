@@ -9,12 +9,10 @@
 # device with the magic character.
 . "$(dirname "$0")/_lib.sh"
 set -u
-[ -r "$SHARED/eval-dev/elements_docs.jsonl" ] || { echo "skip: no $SHARED/eval-dev"; exit 77; }
 B=$EDGEKB
 KB=$TMPDIR/kb
 S=$TMPDIR/s.sock
-expect_rc 0 "$B" -q kb init --kb "$KB" --model "$TMPDIR/none.gguf"
-expect_rc 0 "$B" -q ingest --kb "$KB" "$SHARED/eval-dev/elements_facts.tsv"
+elements_kb "$KB" elements_facts.tsv
 : >"$TMPDIR/wdt"
 /usr/bin/python3 - "$B" "$KB" "$S" "$TMPDIR" <<'PY'
 import os, re, signal, socket, subprocess, sys, threading, time
