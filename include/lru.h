@@ -54,6 +54,10 @@ int lru_get(struct lru *c, const void *key, size_t klen, void *out, size_t *outl
 int lru_put(struct lru *c, const void *key, size_t klen, const void *val, size_t vlen);
 int lru_del(struct lru *c, const void *key, size_t klen);
 void lru_clear(struct lru *c);
+/* Evicts least recently used entries until at most max_used pool slots
+ * hold at most max_count entries (the governor's smaller cache); returns
+ * how many went. */
+uint32_t lru_shrink(struct lru *c, uint32_t max_used, uint32_t max_count);
 /* The invariants above: the recency list has count entries with
  * consistent back links, each found by the table at its own cell, their
  * slots plus the free ones are all slots. EKB_OK or EKB_EINTERNAL. O(n). */

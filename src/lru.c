@@ -189,6 +189,16 @@ static void evict_lru(struct lru *c)
     }
 }
 
+uint32_t lru_shrink(struct lru *c, uint32_t max_used, uint32_t max_count)
+{
+    uint32_t n = 0;
+    while ((c->nslots - c->nfree > max_used || c->count > max_count) && c->tail != LRU_NONE) {
+        evict_lru(c);
+        n++;
+    }
+    return n;
+}
+
 int lru_get(struct lru *c, const void *key, size_t klen, void *out, size_t *outlen)
 {
     int found;

@@ -76,10 +76,11 @@ void srv_do_info(struct srv_req *x)
                                   (unsigned long long)(cs.hit[cc[i]] + cs.miss[cc[i]]));
         }
         proto_tx_printf(t,
-                        "cache=hits %llu, misses %llu, hit rate %.3f, entries %u/%u, bytes %zu/%zu, evictions %llu; %s;"
-                        " server-side us p50/p95: hit %.1f/%.1f, miss %.1f/%.1f",
+                        "cache=hits %llu, misses %llu, hit rate %.3f, entries %u/%u, bytes %zu/%zu, evictions %llu"
+                        " (%llu by the governor); %s; server-side us p50/p95: hit %.1f/%.1f, miss %.1f/%.1f",
                         (unsigned long long)h, (unsigned long long)m, h + m ? (double)h / (double)(h + m) : 0.0,
-                        cs.entries, cs.capacity, cs.bytes_used, cs.bytes, (unsigned long long)cs.evictions, per,
+                        cs.entries, cs.capacity, cs.bytes_used, cs.bytes, (unsigned long long)cs.evictions,
+                        (unsigned long long)cs.shrunk, per,
                         cs.hit_us[0], cs.hit_us[1], cs.miss_us[0], cs.miss_us[1]);
     } else {
         proto_tx_printf(t, "cache=off");

@@ -13,7 +13,10 @@
  * other process's): when it differs from the entries' generation the
  * cache is cleared before the lookup, and an answer computed across a
  * change is not stored. Replies that were degraded (governor, deadline),
- * errors, ASK STREAM and replies on CRC connections are not stored.
+ * errors, ASK STREAM and replies on CRC connections are not stored. While
+ * the governor is not calm (WARN, CRIT) the entries keep to half the pool
+ * and half the entry capacity:
+ * the oldest are evicted at each store (counted in shrunk).
  * Memory: the CACHE budget: two value buffers per worker (a reply and its
  * LZ4 form), the lru in the rest; too small a budget: the cache is off.
  * Thread safety: one mutex around the lru and the watch; the hit path
@@ -250,10 +253,17 @@ void srv_cache_put(struct srv *s, struct worker *w, const struct srv_cache_ticke
         memcpy(w->cbuf + 5, t->buf, raw);
         vl = 5 + raw;
     }
+    int calm = gov_level(&s->gov) == GOV_OK;
     pthread_mutex_lock(&c->mu);
     int64_t g = store_watch_gen(&c->watch);
-    if (g >= 0 && g == k->gen && g == c->gen) /* not across a change */
+    if (g >= 0 && g == k->gen && g == c->gen) { /* not across a change */
+        uint32_t half = c->lru.nslots / 2, hcap = c->lru.capacity / 2;
+        if (!calm) /* the governor is not calm: half the pool and entries at most, the oldest go first */
+            c->shrunk += lru_shrink(&c->lru, half, hcap);
         (void)lru_put(&c->lru, k->key, k->klen, w->cbuf, vl); /* too big for the pool: not cached */
+        if (!calm)
+            c->shrunk += lru_shrink(&c->lru, half, hcap);
+    }
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -300,6 +310,7 @@ void srv_cache_stats(struct srv *s, struct srv_cache_stats *o)
         o->miss[i] = c->miss[i];
     }
     o->evictions = c->lru.evictions;
+    o->shrunk = c->shrunk;
     o->entries = c->lru.count;
     o->capacity = c->lru.capacity;
     o->bytes_used = (size_t)(c->lru.nslots - c->lru.nfree) * c->lru.slot_size;

@@ -111,6 +111,7 @@ struct srv_cache {
     int64_t gen; /* the generation of what is cached (-1: none yet) */
     struct store_watch watch;
     uint64_t hit[PCMD_COUNT], miss[PCMD_COUNT];
+    uint64_t shrunk; /* entries evicted to keep to half the pool while the governor is not calm */
     uint32_t lat[2][SRV_CACHE_LAT_BUCKETS]; /* server-side time of hits [0] and misses [1] (srv_cache_time) */
 };
 struct srv_cache_ticket {
@@ -122,7 +123,7 @@ struct srv_cache_ticket {
 struct srv_cache_stats {
     int on;
     double hit_us[2], miss_us[2]; /* p50, p95 of the server-side time (bucket upper bounds) */
-    uint64_t hit[PCMD_COUNT], miss[PCMD_COUNT], evictions;
+    uint64_t hit[PCMD_COUNT], miss[PCMD_COUNT], evictions, shrunk;
     uint32_t entries, capacity;
     size_t bytes_used, bytes;
 };

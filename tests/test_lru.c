@@ -214,12 +214,51 @@ static void random_ops_match_reference(void **state)
     arena_reset(r, m);
 }
 
+/* lru_shrink: the oldest entries go until at most max_used slots hold at
+ * most max_count entries;
+ * the newest stay, the invariants hold, nothing happens below the bound. */
+static void shrink_keeps_the_newest(void **state)
+{
+    struct arena_region *r = arena_budget(&A, ARENA_CACHE);
+    struct lru c;
+    char key[16], out[300];
+    size_t n;
+    (void)state;
+    size_t m = arena_mark(r);
+    assert_int_equal(lru_init(&c, r, 64 * 1024, 100, 64), 0);
+    for (int i = 0; i < 40; i++) { /* 40 entries of 3 slots (key + 150 bytes) */
+        char v[150];
+        memset(v, 'a' + i % 26, sizeof v);
+        snprintf(key, sizeof key, "k%02d", i);
+        assert_int_equal(lru_put(&c, key, strlen(key), v, sizeof v), 0);
+    }
+    uint32_t used = c.nslots - c.nfree;
+    assert_int_equal(used, 120);
+    assert_int_equal(lru_shrink(&c, 200, 100), 0); /* under the bounds: nothing */
+    assert_int_equal(lru_shrink(&c, 200, 30), 10); /* by count */
+    assert_int_equal(c.count, 30);
+    assert_int_equal(lru_shrink(&c, 60, 100), 10); /* by slots */
+    assert_true(c.nslots - c.nfree <= 60);
+    assert_int_equal(c.count, 20);
+    assert_int_equal(lru_check(&c), EKB_OK);
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof key, "k%02d", i);
+        n = sizeof out;
+        assert_int_equal(lru_get(&c, key, strlen(key), out, &n), i < 20 ? EKB_ENOENT : 0);
+    }
+    assert_int_equal(lru_shrink(&c, 0, 100), 20); /* to nothing */
+    assert_int_equal(c.count, 0);
+    assert_int_equal(lru_check(&c), EKB_OK);
+    arena_reset(r, m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(basic_and_eviction_order),
         cmocka_unit_test(limits),
         cmocka_unit_test(random_ops_match_reference),
+        cmocka_unit_test(shrink_keeps_the_newest),
     };
     return cmocka_run_group_tests_name("lru", tests, setup, teardown);
 }

@@ -3,7 +3,8 @@
 # client keeps asking over the socket. A thermal ramp past the board's WARN
 # and CRIT thresholds and back: HEALTH follows (with its reason), FIND's
 # multi-hop answer says degraded=governor at WARN (a whole answer cached
-# while calm is served as it is), at CRIT writes (FACT ADD,
+# while calm is served as it is) and the result cache (1 MiB here, filled
+# while calm) keeps to half its pool, at CRIT writes (FACT ADD,
 # DOC DEL, EMBED) get ERR BUSY within 50 ms while SEARCH, FIND and ASK are
 # answered; calm again, the level steps back down. A temperature
 # oscillating around the WARN threshold makes at most one transition; PSI
@@ -20,7 +21,11 @@ elements_kb "$KB" elements_docs.jsonl elements_facts.tsv
 printf 'MemTotal: 8000000 kB\nMemAvailable: 4000000 kB\n' >"$SD/meminfo"
 printf 'some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n' >"$SD/psi"
 echo 45000 >"$SD/thermal_zone0/temp"
-"$B" serve --kb "$KB" --sock "$S" --meminfo "$SD/meminfo" --psi "$SD/psi" --thermal-dir "$SD" >"$TMPDIR/serve.log" 2>&1 &
+# the default board with a 1 MiB result cache, to fill it
+root=$(cd "$(dirname "$0")/../.." && pwd)
+sed 's/^BUDGET_CACHE_MB.*/BUDGET_CACHE_MB = 1/' "$root/board/x86_64-generic.conf" >"$TMPDIR/board.conf"
+"$B" --board "$TMPDIR/board.conf" serve --kb "$KB" --sock "$S" --meminfo "$SD/meminfo" --psi "$SD/psi" \
+  --thermal-dir "$SD" >"$TMPDIR/serve.log" 2>&1 &
 SP=$!
 trap 'kill -9 $SP 2>/dev/null' EXIT
 wait_sock "$S" "$TMPDIR/serve.log"
@@ -59,6 +64,21 @@ checks = 0
 h = wait_status("ok")
 if "temp_c=45.0 zone=thermal_zone0" not in h or "mem_available_mb=3906" not in h or "psi_full=0.00" not in h:
     fail("HEALTH does not show the sensor files: " + h)
+def cache():
+    for r in req("INFO")[1]:
+        if r.startswith("cache=hits"):
+            m = re.search(r"entries (\d+)/(\d+), bytes (\d+)/(\d+), evictions \d+ \((\d+) by the governor\)", r)
+            return tuple(int(x) for x in m.groups())  # entries, capacity, bytes, total, evicted by the governor
+    fail("INFO has no cache line")
+i = 0
+while True:  # calm: the cache fills up (entries or bytes)
+    ne, cap, used, total, gone = cache()
+    if ne >= 0.7 * cap or used >= 0.7 * total or i >= 3000:
+        break
+    for _ in range(20):
+        req("SEARCH text 5 element number %d and its metal" % i); i += 1
+if (ne < 0.7 * cap and used < 0.7 * total) or gone:
+    fail("the cache did not fill while calm: %d/%d entries, %d/%d bytes after %d searches (%d evicted by the governor)" % (ne, cap, used, total, i, gone))
 calm_search = req("SEARCH text 3 noble gas")
 path = "FIND argon | is a symbol of+ | Ar"
 if "degraded" in req(path)[0]:
@@ -74,6 +94,10 @@ if "degraded=governor" not in req(path2)[0]:
     fail("FIND at WARN does not say degraded=governor")
 if "degraded" in req(path)[0]:  # a whole answer cached while calm costs nothing: served as it is
     fail("the cached calm answer was not served at WARN")
+req("SEARCH text 5 an element not asked before")  # a store at WARN: the cache keeps to half its pool
+ne, cap, used, total, gone = cache()
+if ne > cap // 2 or used > total // 2 or gone == 0:
+    fail("the cache did not shrink at WARN: %d/%d entries, %d/%d bytes, %d evicted by the governor" % (ne, cap, used, total, gone))
 checks += 1
 temp(93)
 h = wait_status("crit")
@@ -136,7 +160,7 @@ m = re.search(r"edgekb_governor_transitions_total (\d+)", met)
 if not m or int(m.group(1)) < 8:
     fail("METRICS transitions: %s" % (m.group(0) if m else "missing"))
 checks += 1
-print("ok: %d governor checks over sensor files: thermal ramp ok->warn->crit->warn->ok (degraded=governor, writes BUSY < 50 ms, reads served), no flapping around WARN (%d transition(s)), PSI and MemAvailable CRIT, %s transitions counted" % (checks, n1 - n0, m.group(1)))
+print("ok: %d governor checks over sensor files: thermal ramp ok->warn->crit->warn->ok (degraded=governor, cache halved, writes BUSY < 50 ms, reads served), no flapping around WARN (%d transition(s)), PSI and MemAvailable CRIT, %s transitions counted" % (checks, n1 - n0, m.group(1)))
 PY
 rc=$?
 grep -q "governor: ok -> warn" "$TMPDIR/serve.log" || { echo "FAIL: no transition in the log"; exit 1; }
