@@ -113,6 +113,7 @@
 #define EKB_GOV_PSI_FULL_CRIT 2000   /* PSI memory full avg10 >= 20.00 %: shed load */
 #define EKB_GOV_MEM_WARN_MB 64       /* MemAvailable below this: degrade */
 #define EKB_GOV_MEM_CRIT_MB 16       /* MemAvailable below this: shed load */
+#define EKB_GOV_RSS_SLACK_MB 64      /* RSS over its size at start + the arena + this: WARN (a leak outside it) */
 #define EKB_GOV_KICK_MS 250          /* the watchdogs are fed at most this often (while healthy) */
 #define EKB_GOV_CALM_TICKS 3         /* healthy ticks in a row before stepping back up */
 

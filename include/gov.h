@@ -50,6 +50,7 @@ struct gov {
     struct gov_reading r;
     char reason[128];       /* why the level is what it is */
     uint64_t ticks, sensor_errors, transitions;
+    uint64_t rss_warn, rss_crit; /* process RSS over these: WARN, CRIT (0: not watched; gov_rss_limits) */
     int hold;               /* 1: do not feed the watchdogs (the server is not healthy: a stalled worker) */
     int64_t kick_ns;        /* the last feed */
     uint64_t kicks;         /* feeds so far (hardware watchdog and/or systemd's WATCHDOG=1) */
@@ -68,6 +69,11 @@ void gov_fini(struct gov *g);
  * level changed, else 0. */
 int gov_tick(struct gov *g, int force);
 enum gov_level gov_level(const struct gov *g);
+/* RSS watched against the arena: warn_bytes is what the process may hold
+ * (its size at start, models mapped and touched, plus the arena it has not
+ * touched yet, plus slack); over it means memory outside the arena grows:
+ * WARN; over warn_bytes + crit_extra: CRIT. */
+void gov_rss_limits(struct gov *g, uint64_t warn_bytes, uint64_t crit_extra);
 /* The caller's health: 1 stops feeding the watchdogs until 0 again. */
 void gov_hold(struct gov *g, int hold);
 /* The highest find_facts tier allowed now (3, 2 or 1). */

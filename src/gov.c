@@ -130,6 +130,16 @@ static enum gov_level assess(const struct gov *g, enum gov_level cur, char *why,
         snprintf(why, wl, "MemAvailable %llu MB < %d MB",
                  (unsigned long long)(r->mem_available / mb), EKB_GOV_MEM_CRIT_MB);
     }
+    if (g->rss_crit && want < GOV_CRIT && r->rss > g->rss_crit) {
+        want = GOV_CRIT;
+        snprintf(why, wl, "RSS %llu MB > %llu MB (memory outside the arena grows)",
+                 (unsigned long long)(r->rss / mb), (unsigned long long)(g->rss_crit / mb));
+    }
+    if (g->rss_warn && want == GOV_OK && r->rss > g->rss_warn) {
+        want = GOV_WARN;
+        snprintf(why, wl, "RSS %llu MB > %llu MB (memory outside the arena grows)",
+                 (unsigned long long)(r->rss / mb), (unsigned long long)(g->rss_warn / mb));
+    }
     if (want == GOV_OK && r->has_psi &&
         (r->psi.full_avg10 >= EKB_GOV_PSI_FULL_WARN || r->psi.some_avg10 >= EKB_GOV_PSI_SOME_WARN)) {
         want = GOV_WARN;
@@ -211,3 +221,9 @@ int gov_max_tier(const struct gov *g)
 int gov_shed(const struct gov *g) { return gov_level(g) == GOV_CRIT; }
 
 void gov_hold(struct gov *g, int hold) { g->hold = hold != 0; }
+
+void gov_rss_limits(struct gov *g, uint64_t warn_bytes, uint64_t crit_extra)
+{
+    g->rss_warn = warn_bytes;
+    g->rss_crit = warn_bytes ? warn_bytes + crit_extra : 0;
+}

@@ -288,6 +288,11 @@ int srv_run(struct app *a, const struct srv_conf *cf, volatile int *stop, char *
         goto out_kb;
     }
     gov_init(&s->gov, s->p, &a->board);
+    uint64_t rss0 = 0;
+    if (s->p->rss(&rss0, NULL) == 0 && rss0 > 0) { /* what may be resident: now, plus the whole arena, plus slack */
+        uint64_t lim = rss0 + a->arena.map_size + ((uint64_t)EKB_GOV_RSS_SLACK_MB << 20);
+        gov_rss_limits(&s->gov, lim, a->arena.map_size / 4 + ((uint64_t)EKB_GOV_RSS_SLACK_MB << 20));
+    }
     if ((rc = gov_watchdog_open(&s->gov, cf->watchdog, a->board.watchdog_timeout_s)) != 0) /* served anyway */
         log_err("serve: cannot open the watchdog %s: %s: SERVING WITHOUT A HARDWARE WATCHDOG (HEALTH says "
                 "watchdog=none)", cf->watchdog, ekb_strerror(rc));

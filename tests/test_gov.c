@@ -191,6 +191,36 @@ static void watchdog_is_kicked(void **state)
     gov_fini(&G);
 }
 
+/* RSS against the arena: over the limit WARN, over limit + extra CRIT, back when it falls */
+static void rss_over_the_arena(void **state)
+{
+    (void)state;
+    setup(NULL);
+    gov_init(&G, port_fake(), &B);
+    gov_tick(&G, 1);
+    assert_int_equal(gov_level(&G), GOV_OK);
+    gov_rss_limits(&G, 200ll << 20, 100ll << 20);
+    port_fake_rss(150ll << 20, 150ll << 20);
+    gov_tick(&G, 1);
+    assert_int_equal(gov_level(&G), GOV_OK);
+    port_fake_rss(250ll << 20, 250ll << 20);
+    gov_tick(&G, 1);
+    assert_int_equal(gov_level(&G), GOV_WARN);
+    assert_non_null(strstr(G.reason, "RSS 250 MB > 200 MB"));
+    port_fake_rss(320ll << 20, 320ll << 20);
+    gov_tick(&G, 1);
+    assert_int_equal(gov_level(&G), GOV_CRIT);
+    port_fake_rss(100ll << 20, 320ll << 20);
+    for (int i = 0; i < 2 * EKB_GOV_CALM_TICKS; i++)
+        gov_tick(&G, 1);
+    assert_int_equal(gov_level(&G), GOV_OK);
+    gov_rss_limits(&G, 0, 0); /* not watched */
+    port_fake_rss(900ll << 20, 900ll << 20);
+    gov_tick(&G, 1);
+    assert_int_equal(gov_level(&G), GOV_OK);
+    gov_fini(&G);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +229,7 @@ int main(void)
         cmocka_unit_test(missing_and_failing_sensors),
         cmocka_unit_test(interval_and_clock_jumps),
         cmocka_unit_test(watchdog_is_kicked),
+        cmocka_unit_test(rss_over_the_arena),
     };
     return cmocka_run_group_tests_name("gov", tests, NULL, NULL);
 }
