@@ -46,6 +46,7 @@ struct find_opts {
     uint32_t max_depth;      /* tier 3: edges in a proof at most */
     uint32_t max_fanout;     /* tier 3: edges followed out of one entity at most */
     unsigned flags;
+    int64_t start_ns;        /* the deadlines count from here (monotonic ns; 0: find_run's own start) */
 };
 
 /* Defaults: every tier, deadlines 15/80/500 ms, 200 rows, depth 32,

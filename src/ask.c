@@ -1084,10 +1084,16 @@ int ask_run(struct store *s, const char *q, size_t n, const struct ask_opts *o, 
     memset(out, 0, sizeof *out);
     if (errlen)
         err[0] = 0;
+    int64_t tb = s->port->mono_ns();
     int rc0 = store_names_get(s, &nx, err, errlen); /* built at its first use: not the question's time */
     if (rc0 != 0)
         return rc0;
-    int64_t t0 = s->port->mono_ns();
+    int64_t now = s->port->mono_ns();
+    /* from the request's start when given (its wait counts), less the index build */
+    int64_t t0 = o->find.start_ns > 0 && o->find.start_ns <= tb ? o->find.start_ns + (now - tb) : now;
+    struct ask_opts oc = *o; /* each FIND inside counts its tiers from its own start, as before */
+    oc.find.start_ns = 0;
+    o = &oc;
     out->tier = -1;
     if (errlen)
         err[0] = 0;

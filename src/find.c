@@ -750,6 +750,7 @@ int find_run(struct store *s, const char *subj, const char *pred, const char *ob
     x->fn = fn;
     x->ctx = ctx;
     x->st = st;
+    int64_t tb = s->port->mono_ns();
     if (S || O) { /* the entity name index is built at its first use: not part of a question's time */
         const struct names *nx;
         if ((rc = store_names_get(s, &nx, err, errlen)) != 0) {
@@ -757,7 +758,9 @@ int find_run(struct store *s, const char *subj, const char *pred, const char *ob
             return rc;
         }
     }
-    x->t0 = s->port->mono_ns();
+    int64_t now = s->port->mono_ns();
+    /* from the request's start when given (its wait counts), less the index build */
+    x->t0 = o->start_ns > 0 && o->start_ns <= tb ? o->start_ns + (now - tb) : now;
     x->pass = -1;
     int max_tier = o->max_tier < o->gov_tier ? o->max_tier : o->gov_tier;
     if (max_tier < 0)

@@ -55,6 +55,7 @@ void srv_do_find(struct srv_req *x)
     struct find_status st;
     find_opts_board(&fo, &s->a->board);
     fo.max_rows = EKB_SRV_FIND_MAX;
+    fo.start_ns = atomic_load(&x->w->busy_ns); /* the deadlines count from the job's start */
     if (s->test_slow_ns > 0) /* a test hook (EDGEKB_TEST_SLOW_FIND_MS): a worker that takes long */
         s->p->sleep_ns(s->test_slow_ns);
     fo.gov_tier = gov_max_tier(&s->gov);
@@ -88,6 +89,7 @@ void srv_do_ask(struct srv_req *x)
     find_opts_board(&ao.find, &s->a->board);
     ao.find.max_rows = 64;
     ao.find.gov_tier = gov_max_tier(&s->gov);
+    ao.find.start_ns = atomic_load(&x->w->busy_ns);
     pthread_mutex_lock(&s->store_mu);
     int rc = ask_run(&s->kb.s, r->text, r->text_len, &ao, a, err, sizeof err);
     pthread_mutex_unlock(&s->store_mu);

@@ -5,8 +5,9 @@
 # start, the device and WATCHDOG=1 fed while idle; a FIND slowed past
 # --job-stall by the test hook EDGEKB_TEST_SLOW_FIND_MS stalls its worker:
 # HEALTH says stalled=1 watchdog=held, the log says so, neither watchdog is
-# fed until the request ends, then both are fed again; SIGTERM closes the
-# device with the magic character.
+# fed until the request ends (cleanly, past its deadline: degraded=deadline,
+# its time counted from the job's start), then both are fed again; SIGTERM
+# closes the device with the magic character.
 . "$(dirname "$0")/_lib.sh"
 set -u
 B=$EDGEKB
@@ -65,7 +66,7 @@ if "stalled=0 watchdog=fed" not in h:
 res = {}
 def slow():
     s2 = socket.socket(socket.AF_UNIX); s2.connect(sock); f2 = s2.makefile("rwb")
-    res["find"] = req("FIND argon | symbol | ?", f2)
+    res["find"] = req("FIND argon | has the symbol | ?", f2)  # tier 2: past its deadline once it starts
     res["t"] = time.time()
 t0 = time.time()
 th = threading.Thread(target=slow); th.start()
@@ -82,8 +83,8 @@ if any(m == "WATCHDOG=1" for _, m in msgs[n0:]):
 if req("PING") != "OK PONG\n":
     fail("the loop does not answer during the stall")
 th.join()
-if not res.get("find", "").startswith("OK"):
-    fail("the slow FIND: %r" % res.get("find"))
+if not re.match(r"OK \d+ tier=\d ms=[0-9.]+.* degraded=deadline", res.get("find", "")):
+    fail("the slow FIND did not end cleanly past its deadline: %r" % res.get("find"))
 time.sleep(0.8)
 k4 = kicks(); time.sleep(1.0); k5 = kicks()
 if k5 - k4 < 2:
@@ -98,5 +99,5 @@ if not open(wdt, "rb").read().endswith(b"V"):
 lg = open(tmp + "/serve.log").read()
 if "stalled: FIND running for" not in lg or "fed again" not in lg:
     fail("the stall is not in the log")
-print("ok: watchdog device and WATCHDOG=1 fed while healthy (%d kicks in 1.2 s), READY=1; a 3.5 s FIND past job_stall 1 s: HEALTH stalled=1 watchdog=held, no feed for 1 s, PING answered; fed again after; magic close at SIGTERM" % (k1 - k0))
+print("ok: watchdog device and WATCHDOG=1 fed while healthy (%d kicks in 1.2 s), READY=1; a 3.5 s FIND past job_stall 1 s: HEALTH stalled=1 watchdog=held, no feed for 1 s, PING answered, the FIND ends with degraded=deadline; fed again after; magic close at SIGTERM" % (k1 - k0))
 PY
