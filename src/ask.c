@@ -629,7 +629,7 @@ int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char 
             goto out;
         }
         phrase_of(x, 0, lit, rest, sizeof rest);
-        if (!strcmp(x->t[wh].f, "when"))
+        if (wh >= 0 && !strcmp(x->t[wh].f, "when")) /* no wh-word at all: "tell me about the thing that ..." */
             put(rest, sizeof rest, "year", 4);
         snprintf(r->p, sizeof r->p, "%s", rest);
         goto out;
@@ -1077,8 +1077,34 @@ static int late(struct store *s, const struct ask_opts *o, int64_t t0, struct as
     return 1;
 }
 
+static int run_question(struct store *s, const char *q, size_t n, const struct ask_opts *o, struct ask_out *out,
+                        char *err, size_t errlen);
+
+/* Control bytes (a newline, a tab, ESC ...) read as spaces, so that the
+ * answer, which may quote the question, stays one line. */
 int ask_run(struct store *s, const char *q, size_t n, const struct ask_opts *o, struct ask_out *out, char *err,
             size_t errlen)
+{
+    size_t i = 0;
+    while (i < n && n <= EKB_STORE_QUERY_MAX && (unsigned char)q[i] >= 0x20 && q[i] != 0x7f)
+        i++;
+    if (i == n || n > EKB_STORE_QUERY_MAX)
+        return run_question(s, q, n, o, out, err, errlen);
+    size_t mark = arena_mark(s->scratch);
+    char *c = arena_alloc(s->scratch, n, 1);
+    if (!c) {
+        snprintf(err, errlen, "ask: the scratch budget has no room for the question (BUDGET_SCRATCH_MB)");
+        return EKB_ENOMEM;
+    }
+    for (size_t k = 0; k < n; k++)
+        c[k] = (unsigned char)q[k] < 0x20 || q[k] == 0x7f ? ' ' : q[k];
+    int rc = run_question(s, c, n, o, out, err, errlen);
+    arena_reset(s->scratch, mark);
+    return rc;
+}
+
+static int run_question(struct store *s, const char *q, size_t n, const struct ask_opts *o, struct ask_out *out,
+                        char *err, size_t errlen)
 {
     const struct names *nx;
     memset(out, 0, sizeof *out);

@@ -195,13 +195,19 @@ static void hostile_input(void **state)
     assert_int_equal(ask_run(&K.s, big, n, &o, &OUT, err, sizeof err), 0);
     assert_true(OUT.answer[0] != 0);
     static const char *const ODD[] = {"is is is is", "of of of", "what what what?", "\"\"\"\"", "a", "?Is",
-                                      "Name", "Tell me about", "Is a beagle", "\"unterminated quote about neon glow"};
+                                      "Name", "Tell me about", "Is a beagle", "\"unterminated quote about neon glow",
+                                      /* no wh-word and no name (fuzz_ask found wh = -1 used as an index) */
+                                      "Tell me about the thing that glows red-orange",
+                                      /* control bytes read as spaces: the answer stays one line (fuzz_ask) */
+                                      "A\x15\x15\x15\n\x15\x15 pullNamey ", "What\tis\nneon\x1b?"};
     for (size_t i = 0; i < sizeof ODD / sizeof ODD[0]; i++) {
         int rc = ask_run(&K.s, ODD[i], strlen(ODD[i]), &o, &OUT, err, sizeof err);
         if (rc != 0 && rc != EKB_EINVAL)
             fail_msg("%s: %s", ODD[i], err);
         if (rc == 0 && OUT.answer[0] == 0)
             fail_msg("%s: an empty answer", ODD[i]);
+        if (rc == 0 && strpbrk(OUT.answer, "\n\r\x15\x1b"))
+            fail_msg("%s: the answer holds a control byte: '%s'", ODD[i], OUT.answer);
     }
 }
 
