@@ -153,6 +153,7 @@ static int read_all(const struct port *p, int fd, void *buf, uint64_t n, struct 
 const char *hnsw_check(const struct hnsw *h)
 {
     uint32_t live = 0, dead = 0;
+    uint64_t off = 0; /* upper lists are handed out in slot order (place_slot): each node's follow the last's */
     for (uint32_t s = 0; s < h->n; s++) {
         const struct meta *m = &h->meta[s];
         float sc = scale_of(h, s);
@@ -160,6 +161,9 @@ const char *hnsw_check(const struct hnsw *h)
             return "bad node flags or level";
         if (m->level > 0 && (m->upper > h->upper_used || h->upper_used - m->upper < m->level))
             return "upper lists out of range";
+        if (m->level > 0 && m->upper != off)
+            return "upper lists out of place (shared by two nodes)";
+        off += m->level;
         if (!(sc > 0.0f) || !isfinite(sc))
             return "bad vector scale";
         if (memchr(vec(h, s), 0x80, h->dim))
@@ -184,6 +188,8 @@ const char *hnsw_check(const struct hnsw *h)
     }
     if (live != h->live || dead != h->dead)
         return "live or tombstone count disagrees with the nodes";
+    if (off != h->upper_used)
+        return "upper lists in use disagree with the nodes";
     if (h->n > 0 && (h->entry >= h->n || h->meta[h->entry].level != h->max_level))
         return "bad entry point";
     if (h->n == 0 && h->entry != NONE)

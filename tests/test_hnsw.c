@@ -736,7 +736,8 @@ static void corruption_detected(void **state)
     static const struct {
         int what;
         const char *msg;
-    } S[] = {{0, "neighbour"}, {1, "neighbour"}, {2, "scale"}, {3, "flags"}, {4, "duplicate"}, {5, "-128"}};
+    } S[] = {{0, "neighbour"}, {1, "neighbour"}, {2, "scale"}, {3, "flags"}, {4, "duplicate"}, {5, "-128"},
+             {6, "upper lists"}};
     for (size_t k = 0; k < sizeof S / sizeof S[0]; k++) {
         unsigned char *g = malloc(sz);
         memcpy(g, f, sz);
@@ -767,6 +768,21 @@ static void corruption_detected(void **state)
         case 5: /* a vector byte no insert stores */
             g[rec + 3 * stride + 2] = 0x80;
             break;
+        case 6: { /* two nodes sharing upper lists (fuzz_hnsw: an insert then broke the graph) */
+            uint32_t first = UINT32_MAX, up;
+            for (uint32_t i = 0; i < n; i++)
+                if (g[meta + i * 16 + 12] > 0) {
+                    if (first == UINT32_MAX) {
+                        first = i;
+                        continue;
+                    }
+                    memcpy(&up, g + meta + first * 16 + 8, 4);
+                    memcpy(g + meta + i * 16 + 8, &up, 4);
+                    break;
+                }
+            assert_true(first != UINT32_MAX);
+            break;
+        }
         }
         reseal(g, sz);
         spill(bad, g, sz);
