@@ -67,6 +67,17 @@ struct aux {
 
 static void aux_free(void *p) { sqlite3_free(p); }
 
+/* The table's rows and their mean length in tokens (1 for an empty table). */
+static int table_avgdl(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_int64 *nrow, double *avg)
+{
+    sqlite3_int64 tot = 0;
+    int rc = api->xRowCount(fts, nrow);
+    if (rc == SQLITE_OK)
+        rc = api->xColumnTotalSize(fts, -1, &tot);
+    *avg = *nrow > 0 && tot > 0 ? (double)tot / (double)*nrow : 1.0;
+    return rc;
+}
+
 /* ekb_bm25(tbl, P): the BM25 of the row; P is a BLOB of doubles, (weight,
  * rows holding it) per phrase in the MATCH's order (N: the table's rows);
  * negative (ORDER BY ascending). One BLOB, as SQLite's function-argument
@@ -78,7 +89,7 @@ static void ekb_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_cont
     int rc = SQLITE_OK;
     if (!a) {
         int np = api->xPhraseCount(fts);
-        sqlite3_int64 nrow = 0, ntok = 0;
+        sqlite3_int64 nrow = 0;
         a = sqlite3_malloc64(sizeof *a + 3 * (size_t)np * sizeof(double));
         if (!a) {
             sqlite3_result_error_nomem(ctx);
@@ -89,9 +100,7 @@ static void ekb_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_cont
         a->idf = (double *)(a + 1);
         a->w = a->idf + np;
         a->freq = a->w + np;
-        if ((rc = api->xRowCount(fts, &nrow)) == SQLITE_OK)
-            rc = api->xColumnTotalSize(fts, -1, &ntok);
-        a->avgdl = nrow > 0 ? (double)ntok / (double)nrow : 1.0;
+        rc = table_avgdl(api, fts, &nrow, &a->avgdl);
         const double *pv = nval > 0 ? sqlite3_value_blob(val[0]) : NULL;
         int npv = nval > 0 ? sqlite3_value_bytes(val[0]) / (int)(2 * sizeof(double)) : 0;
         for (int i = 0; i < np; i++) {
@@ -144,14 +153,12 @@ static void ekb_dl(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_contex
     (void)nval;
     (void)val;
     if (!avg) {
-        sqlite3_int64 nrow = 0, tot = 0;
+        sqlite3_int64 nrow = 0;
         if (!(avg = sqlite3_malloc64(sizeof *avg))) {
             sqlite3_result_error_nomem(ctx);
             return;
         }
-        if ((rc = api->xRowCount(fts, &nrow)) == SQLITE_OK)
-            rc = api->xColumnTotalSize(fts, -1, &tot);
-        *avg = nrow > 0 && tot > 0 ? (double)tot / (double)nrow : 1.0;
+        rc = table_avgdl(api, fts, &nrow, avg);
         if (rc == SQLITE_OK)
             rc = api->xSetAuxdata(fts, avg, aux_free);
         else

@@ -57,6 +57,19 @@ struct add_ctx {
     size_t errlen;
 };
 
+/* A chunk's vector as stored: s->q gets the int8 vector and its residual
+ * (the vec BLOB), *sc its scale. */
+static int chunk_blob(struct store *s, const float *v, float *sc, char *err, size_t errlen)
+{
+    *sc = vq_quantize(v, s->dim, s->q);
+    if (isnan(*sc)) {
+        snprintf(err, errlen, "store: the embedder returned a non-finite vector");
+        return EKB_EINTERNAL;
+    }
+    vq_residual(v, s->dim, s->q, *sc, (uint8_t *)s->q + s->dim);
+    return 0;
+}
+
 /* The chunks waiting in s->bt get their vectors in one embed_batch call
  * (USE-lite packs them into shared encoder passes), then their rows, and the
  * index, get them in chunk order. */
@@ -74,13 +87,9 @@ static int flush_chunks(struct add_ctx *c)
         return rc;
     }
     for (uint32_t i = 0; i < s->bn && rc == 0; i++) {
-        const float *v = s->bv + (size_t)i * s->dim;
-        float sc = vq_quantize(v, s->dim, s->q);
-        if (isnan(sc)) {
-            snprintf(c->err, c->errlen, "store: the embedder returned a non-finite vector");
-            return EKB_EINTERNAL;
-        }
-        vq_residual(v, s->dim, s->q, sc, (uint8_t *)s->q + s->dim);
+        float sc;
+        if ((rc = chunk_blob(s, s->bv + (size_t)i * s->dim, &sc, c->err, c->errlen)) != 0)
+            return rc;
         sqlite3_reset(c->vec);
         sqlite3_bind_double(c->vec, 1, sc);
         sqlite3_bind_blob(c->vec, 2, s->q, (int)s->vbytes, SQLITE_STATIC);
@@ -525,16 +534,8 @@ static int batch_commit(struct store *s, struct store_batch *b, const struct sto
     for (uint32_t i = 0; i < d->n; i++) {
         const struct store_bchunk *k = &b->ch[d->first + i];
         float sc = 0.0f;
-        if (k->e >= 0) {
-            const float *v = b->vec + (size_t)k->e * s->dim;
-            sc = vq_quantize(v, s->dim, s->q);
-            if (isnan(sc)) {
-                snprintf(err, errlen, "store: the embedder returned a non-finite vector");
-                rc = EKB_EINTERNAL;
-                goto rollback;
-            }
-            vq_residual(v, s->dim, s->q, sc, (uint8_t *)s->q + s->dim);
-        }
+        if (k->e >= 0 && (rc = chunk_blob(s, b->vec + (size_t)k->e * s->dim, &sc, err, errlen)) != 0)
+            goto rollback;
         if (!(st = store_stmt(s, Q_B_CHUNK,
                               "INSERT INTO chunks(doc_id, seq, start, end, raw_len, lz4, vscale, vec)"
                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")))
