@@ -53,6 +53,8 @@ struct names;
 /* Gives SQLite `bytes` of r (0: all that is left) as its only heap. */
 int store_sqlite_init(struct arena_region *r, size_t bytes);
 void store_sqlite_fini(void);
+/* The heap store_sqlite_init gave SQLite (0 before it). */
+size_t store_sqlite_heap(void);
 /* SQLite's own accounting of the heap: bytes in use and the high-water mark. */
 void store_sqlite_mem(size_t *used, size_t *peak);
 
@@ -100,7 +102,7 @@ enum store_q {
     Q_ENT_ID, Q_ENT_INS, Q_ENT_NAME, Q_ENT_INFO, Q_ENT_DEG_S, Q_ENT_DEG_O, Q_ENT_LIT, Q_ENT_DESC, Q_ENT_ALIASES,
     Q_ENT_SET_ALIASES, Q_PRED_ID, Q_PRED_INS, Q_PRED_GET, Q_FACT_INS, Q_FACT_IMPLIED, Q_EDGE_F, Q_EDGE_FP,
     Q_EDGE_B, Q_EDGE_BP, Q_VEC_GET, Q_VEC_INS, Q_VEC_MISSING, Q_PRED_NAME, Q_PVEC_GET, Q_PRED_INFO, Q_CHUNK_IX,
-    Q_BM25_DF, Q_BM25_A, Q_BM25_AP, Q_B_SHA, Q_B_DOC, Q_B_CHUNK, Q_B_FTS, Q_B_GEN, STORE_NQ
+    Q_BM25_DF, Q_BM25_A, Q_BM25_AP, Q_B_SHA, Q_B_DOC, Q_B_CHUNK, Q_B_FTS, Q_B_GEN, Q_CHUNK_TEXT, STORE_NQ
 };
 
 /* The rows holding a word (BM25's document frequency), remembered per
@@ -242,6 +244,9 @@ int64_t store_watch_gen(struct store_watch *w); /* -1: unknown (treat as changed
 void store_watch_close(struct store_watch *w);
 /* Saves the indexes that changed (ingest calls it after each file; close does too). */
 int store_checkpoint(struct store *s, char *err, size_t errlen);
+/* Merges the text index's segments into one (after a bulk ingest: fewer
+ * places to read each word from; the results are unchanged). */
+int store_text_optimize(struct store *s, char *err, size_t errlen);
 /* ---- facts, entities, predicates (store_fact.c) ----
  * A fact is subject (an entity), predicate, object (an entity, or a
  * literal when no entity has that name; when one is made later its literal

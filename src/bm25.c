@@ -321,6 +321,72 @@ static double part(double idf, double tf, double dlr)
     return tf > 0 ? idf * tf * (BM25_K1 + 1.0) / (tf + BM25_K1 * (1.0 - BM25_B + BM25_B * dlr)) : 0.0;
 }
 
+/* Phase A's candidates: while fewer than lim, appended; then a min-heap on
+ * the score (ties: the larger rowid is the lesser, as FTS5's rank order
+ * keeps the smaller), whose least is replaced by a better row. */
+static int cand_less(const int64_t *id, const double *sc, uint32_t a, uint32_t b)
+{
+    return sc[a] < sc[b] || (sc[a] == sc[b] && id[a] > id[b]);
+}
+
+static void cand_swap(int64_t *id, double *sc, double *dl, uint32_t a, uint32_t b)
+{
+    int64_t ti = id[a];
+    double ts = sc[a], td = dl[a];
+    id[a] = id[b];
+    sc[a] = sc[b];
+    dl[a] = dl[b];
+    id[b] = ti;
+    sc[b] = ts;
+    dl[b] = td;
+}
+
+static void cand_down(int64_t *id, double *sc, double *dl, uint32_t n, uint32_t i)
+{
+    for (;;) {
+        uint32_t l = 2 * i + 1, m = i;
+        if (l < n && cand_less(id, sc, l, m))
+            m = l;
+        if (l + 1 < n && cand_less(id, sc, l + 1, m))
+            m = l + 1;
+        if (m == i)
+            return;
+        cand_swap(id, sc, dl, i, m);
+        i = m;
+    }
+}
+
+static void cand_add(int64_t *id, double *sc, double *dl, uint32_t *n, uint32_t lim, int64_t rid, double s,
+                     double d)
+{
+    if (*n < lim) {
+        id[*n] = rid;
+        sc[*n] = s;
+        dl[*n] = d;
+        if (++*n == lim) /* full: heapify */
+            for (uint32_t i = lim / 2; i-- > 0;)
+                cand_down(id, sc, dl, lim, i);
+        return;
+    }
+    if (s < sc[0] || (s == sc[0] && rid > id[0]))
+        return;
+    id[0] = rid;
+    sc[0] = s;
+    dl[0] = d;
+    cand_down(id, sc, dl, lim, 0);
+}
+
+/* Best first: heapsort on the reverse order (the array may or may not be a heap yet). */
+static void cand_sort(int64_t *id, double *sc, double *dl, uint32_t n)
+{
+    for (uint32_t i = n / 2; i-- > 0;)
+        cand_down(id, sc, dl, n, i);
+    for (uint32_t e = n; e > 1; e--) { /* the least to the end: best first overall */
+        cand_swap(id, sc, dl, 0, e - 1);
+        cand_down(id, sc, dl, e - 1, 0);
+    }
+}
+
 /* hit[0..*n) best first, at most k: adds (id, sc) when it belongs */
 static void top_add(struct bm25_hit *hit, uint32_t *n, uint32_t k, int64_t id, double sc)
 {
@@ -340,8 +406,8 @@ static void top_add(struct bm25_hit *hit, uint32_t *n, uint32_t k, int64_t id, d
     hit[i].score = sc;
 }
 
-int bm25_search(struct store *s, const char *q, size_t ql, const char *prefix, uint32_t k, struct bm25_hit *hit,
-                uint32_t *nhit, struct bm25_stats *stats)
+static int search_snap(struct store *s, const char *q, size_t ql, const char *prefix, uint32_t k, struct bm25_hit *hit,
+                       uint32_t *nhit, struct bm25_stats *stats)
 {
     struct word w[BM25_WORDS_MAX];
     char match[BM25_WORDS_MAX * 72 + 64];
@@ -463,28 +529,26 @@ int bm25_search(struct store *s, const char *q, size_t ql, const char *prefix, u
         }
         /* phase A: the rows holding an essential word, by their essential words' BM25 */
         uint32_t lim = noth == 0 ? k : cap;
+        /* rows in FTS5's order (rowid); the best lim kept in a heap here: SQLite's ORDER BY ... LIMIT
+         * would keep them in a temporary b-tree, a third of the phase's time */
         st = prefix ? store_stmt(s, Q_BM25_AP,
-                                 "SELECT f.rowid, ekb_bm25(chunks_fts, ?2) AS r, ekb_dl(chunks_fts) FROM chunks_fts f"
+                                 "SELECT f.rowid, ekb_bm25(chunks_fts, ?2), ekb_dl(chunks_fts) FROM chunks_fts f"
                                  " JOIN chunks c ON c.id=f.rowid JOIN documents d ON d.id=c.doc_id WHERE chunks_fts"
-                                 " MATCH ?1 AND substr(d.ext_id, 1, length(?4))=?4 ORDER BY r LIMIT ?3")
+                                 " MATCH ?1 AND substr(d.ext_id, 1, length(?3))=?3")
                     : store_stmt(s, Q_BM25_A,
-                                 "SELECT rowid, ekb_bm25(chunks_fts, ?2) AS r, ekb_dl(chunks_fts) FROM chunks_fts"
-                                 " WHERE chunks_fts MATCH ?1 ORDER BY r LIMIT ?3");
+                                 "SELECT rowid, ekb_bm25(chunks_fts, ?2), ekb_dl(chunks_fts) FROM chunks_fts"
+                                 " WHERE chunks_fts MATCH ?1");
         if (!st)
             goto sql_err;
         sqlite3_bind_text(st, 1, match, (int)ml, SQLITE_STATIC);
         sqlite3_bind_blob(st, 2, pv, npv * (int)sizeof(double), SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, (int)lim);
         if (prefix)
-            sqlite3_bind_text(st, 4, prefix, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 3, prefix, -1, SQLITE_STATIC);
         uint32_t na = 0;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW && na < lim) {
-            cid[na] = sqlite3_column_int64(st, 0);
-            ca[na] = -sqlite3_column_double(st, 1);
-            cdl[na] = sqlite3_column_double(st, 2);
-            na++;
-        }
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            cand_add(cid, ca, cdl, &na, lim, sqlite3_column_int64(st, 0), -sqlite3_column_double(st, 1),
+                     sqlite3_column_double(st, 2));
+        if (rc != SQLITE_DONE) {
             log_warn("bm25: %s: %s", match, sqlite3_errmsg(s->db));
             rc = store_sql_code(rc);
             goto out;
@@ -492,6 +556,7 @@ int bm25_search(struct store *s, const char *q, size_t ql, const char *prefix, u
         sqlite3_reset(st);
         st = NULL;
         rc = 0;
+        cand_sort(cid, ca, cdl, na);
         stats->restricted = noth > 0;
         if (noth == 0) { /* every word in the MATCH: the answer */
             for (uint32_t i = 0; i < na; i++)
@@ -567,4 +632,15 @@ sql_err:
     log_warn("bm25: %s", sqlite3_errmsg(s->db));
     rc = store_sql_code(sqlite3_extended_errcode(s->db));
     goto out;
+}
+
+/* The statements above in one read snapshot (one lock instead of one per
+ * statement, and counts that agree with the rows). */
+int bm25_search(struct store *s, const char *q, size_t ql, const char *prefix, uint32_t k, struct bm25_hit *hit,
+                uint32_t *nhit, struct bm25_stats *stats)
+{
+    int snap = store_read_begin(s);
+    int rc = search_snap(s, q, ql, prefix, k, hit, nhit, stats);
+    store_read_end(s, snap);
+    return rc;
 }

@@ -512,6 +512,8 @@ int cmd_ingest(struct app *a, const struct global_opts *gl, int argc, char **arg
             fprintf(stderr, "edgekb ingest: %s (the index will be rebuilt at the next open)\n", g.err);
     }
     pool_bg_stop(g.bg);
+    if (g.chunks > 0 && store_text_optimize(&k.s, g.err, sizeof g.err) != 0) /* one segment after a bulk load */
+        fprintf(stderr, "edgekb ingest: %s (searches stay correct, a little slower)\n", g.err);
     progress_show(&g.pr, 0, 1);
     if (g.pr.on)
         fputc('\n', stderr);

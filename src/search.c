@@ -303,6 +303,7 @@ int search_run_qw(struct store *s, enum store_mode mode, const char *q, size_t q
         prefix = NULL;
     if ((rc = store_ix_sync(s, err, errlen)) != 0)
         return rc;
+    int snap = store_read_begin(s); /* every read below sees one snapshot */
     struct cand *cv = arena_alloc(s->scratch, kk * sizeof *cv, 16), *ct = arena_alloc(s->scratch, kk * sizeof *ct, 16);
     struct cand *out = arena_alloc(s->scratch, 2 * kk * sizeof *out, 16);
     char *text = arena_alloc(s->scratch, EKB_CHUNK_MAX_HI, 16);
@@ -332,6 +333,7 @@ int search_run_qw(struct store *s, enum store_mode mode, const char *q, size_t q
     }
     if (mode != STORE_TEXT && qv_wait && (rc = qv_wait(wctx)) != 0) {
         snprintf(err, errlen, "search: embedding the query failed: %s", ekb_strerror(rc));
+        store_read_end(s, snap);
         arena_reset(s->scratch, mark);
         return rc;
     }
@@ -361,6 +363,7 @@ done:
     if (rc != 0)
         snprintf(err, errlen, "search: %s%s", ekb_strerror(rc),
                  rc == EKB_ENOMEM ? " (scratch budget: the document filter matches too many chunks?)" : "");
+    store_read_end(s, snap);
     arena_reset(s->scratch, mark);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include "store.h"
 
 static int sqlite_ready;
+static size_t sqlite_heap;
 
 int store_sqlite_init(struct arena_region *r, size_t bytes)
 {
@@ -34,6 +35,7 @@ int store_sqlite_init(struct arena_region *r, size_t bytes)
     if (rc != SQLITE_OK)
         return EKB_EINTERNAL;
     sqlite_ready = 1;
+    sqlite_heap = bytes;
     return EKB_OK;
 }
 
@@ -44,6 +46,8 @@ void store_sqlite_fini(void)
         sqlite_ready = 0;
     }
 }
+
+size_t store_sqlite_heap(void) { return sqlite_ready ? sqlite_heap : 0; }
 
 void store_sqlite_mem(size_t *used, size_t *peak)
 {

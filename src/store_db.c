@@ -136,6 +136,19 @@ int store_sql_err(struct store *s, char *err, size_t errlen, const char *what)
 
 int store_exec(struct store *s, const char *sql) { return sqlite3_exec(s->db, sql, NULL, NULL, NULL); }
 
+int store_read_begin(struct store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        return 0; /* inside a transaction already: nothing to end */
+    return sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+}
+
+void store_read_end(struct store *s, int began)
+{
+    if (began && !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+}
+
 int store_meta_get(struct store *s, const char *key, char *out, size_t ol)
 {
     sqlite3_stmt *st;
@@ -210,7 +223,14 @@ static int open_db(const struct port *p, const char *dir, int create, sqlite3 **
     sqlite3_limit(*db, SQLITE_LIMIT_VARIABLE_NUMBER, 64);
     sqlite3_limit(*db, SQLITE_LIMIT_TRIGGER_DEPTH, 4);
     sqlite3_busy_timeout(*db, EKB_STORE_BUSY_MS);
-    rc = sqlite3_exec(*db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
+    /* the page cache: a quarter of SQLite's heap (default 2 MiB), so that a search's pages stay in memory;
+     * SQLite recycles cached pages when its heap runs short */
+    char pragmas[160];
+    size_t cache_kib = store_sqlite_heap() / 4 / 1024;
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-%zu;",
+             cache_kib > 2048 ? cache_kib : 2048);
+    rc = sqlite3_exec(*db, pragmas, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "store: %s: %s", path, sqlite3_errmsg(*db));
         sqlite3_close(*db);
@@ -447,6 +467,25 @@ int store_open(struct store *s, struct arena *a, const struct port *p, const cha
 }
 
 int store_checkpoint(struct store *s, char *err, size_t errlen) { return store_ix_save(s, err, errlen); }
+
+int store_text_optimize(struct store *s, char *err, size_t errlen)
+{
+    /* FTS5 merges its segments into one b-tree: a word's rows are then read from one place (the same
+     * rows, counts and order; a quarter less time per search after a bulk ingest, docs/perf) */
+    if (store_exec(s, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return store_sql_err(s, err, errlen, "optimize BEGIN");
+    if (store_exec(s, "INSERT INTO chunks_fts(chunks_fts) VALUES('optimize')") != SQLITE_OK) {
+        int rc = store_sql_err(s, err, errlen, "optimizing the text index");
+        store_exec(s, "ROLLBACK");
+        return rc;
+    }
+    if (store_exec(s, "COMMIT") != SQLITE_OK) {
+        int rc = store_sql_err(s, err, errlen, "optimize COMMIT");
+        store_exec(s, "ROLLBACK");
+        return rc;
+    }
+    return 0;
+}
 
 void store_close(struct store *s)
 {

@@ -672,12 +672,11 @@ int store_chunk_indexed(struct store *s, int64_t chunk_id, char *raw, size_t rca
 
 int store_chunk_text(struct store *s, int64_t chunk_id, char *out, size_t cap, size_t *len, struct store_hit *h)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = store_stmt(s, Q_CHUNK_TEXT,
+                                  "SELECT c.doc_id, d.ext_id, d.title, c.lz4, c.raw_len FROM chunks c JOIN documents d"
+                                  " ON d.id=c.doc_id WHERE c.id=?1");
     int rc = EKB_ENOENT;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT c.doc_id, d.ext_id, d.title, c.lz4, c.raw_len FROM chunks c JOIN documents d ON"
-                           " d.id=c.doc_id WHERE c.id=?",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (!st)
         return store_sql_code(sqlite3_extended_errcode(s->db));
     sqlite3_bind_int64(st, 1, chunk_id);
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -690,7 +689,7 @@ int store_chunk_text(struct store *s, int64_t chunk_id, char *out, size_t cap, s
         rc = n < 0 ? n : 0;
         *len = n < 0 ? 0 : (size_t)n;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 

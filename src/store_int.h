@@ -23,6 +23,12 @@ int store_sql_code(int rc);
 int store_sql_err(struct store *s, char *err, size_t errlen, const char *what);
 /* sqlite3_exec without callbacks: an SQLite result code. */
 int store_exec(struct store *s, const char *sql);
+/* One read snapshot for several statements (one lock and one WAL look
+ * instead of one per statement): returns 1 when it began one, which
+ * store_read_end(s, 1) ends; 0 inside a transaction or on failure (the
+ * statements then run on their own). */
+int store_read_begin(struct store *s);
+void store_read_end(struct store *s, int began);
 /* The first column of the first row of sql (a count, a pragma) into *v. */
 int store_pragma_int(struct store *s, const char *sql, int64_t *v);
 /* v (NULL allowed) is at most max bytes of valid UTF-8 without NUL. */
