@@ -8,6 +8,8 @@
 # BENCH_GCIDE=1 as its ingest takes ~13 minutes):
 #   bench ingest corpus= threads=1|2 docs= chunks= secs= mb_per_s= chunks_per_s=
 #       (FOLDOC: its first 1,500 entries at 1 and 2 threads, side by side)
+#   bench ingest_vs_embedder corpus=foldoc-1500 ingest_chunks_per_s= embedder_texts_per_s= ratio=
+#       (bench_embed, 2 threads, on chunk-sized pieces of those documents: the embedder's own speed)
 #   bench bm25 impl=edgekb|fts5 ...        (bench_bm25: in process, our MaxScore
 #                                           next to FTS5's plain rank query)
 #   bench search corpus= mode=text|vector|hybrid queries= p50_ms= p95_ms= p99_ms= recall10=
@@ -80,6 +82,24 @@ corpus() { # name dict ndocs
       ingest_line "$name-1500" "$t" "$W/ing-t$t"
       rm -rf "$W/kb-t$t"
     done
+    # the embedder alone on the same text (each document's title and text in pieces of at most
+    # CHUNK_MAX = 1000 bytes, one per line, as ingest's chunks), 2 threads, batches of 32: the
+    # limit ingest works against (bench_embed times the first 256 lines)
+    $PY -c 'import json, sys
+for l in open(sys.argv[1]):
+    d = json.loads(l)
+    t = " ".join((d.get("title", "") + "\n" + d.get("text", "")).split())
+    for i in range(0, len(t), 1000):
+        print(t[i:i + 1000])' "$W/small.jsonl" >"$W/small.txt"
+    eps=$("$(dirname "$BB")/bench_embed" "$W/small.txt" "$EDGEKB_MODEL_DIR/use-lite-q8_0.gguf" 2 2>/dev/null |
+      sed -n 's/.*threads=2 batch=32 .*sent_per_s=\([0-9.]*\).*/\1/p')
+    ing=$(sed -n 's/^ingest: .* \([0-9]*\) chunks, .* in \([0-9.]*\) s:.*/\1 \2/p' "$W/ing-t2")
+    if [ -n "$eps" ] && [ -n "$ing" ]; then
+      echo "$ing $eps" | awk '{ c = $2 > 0 ? $1 / $2 : 0; r = $3 > 0 ? c / $3 : 0
+        printf "bench ingest_vs_embedder corpus=%s-1500 threads=2 ingest_chunks_per_s=%.1f embedder_texts_per_s=%.1f ratio=%.2f\n", "'"$name"'", c, $3, r }'
+    else
+      echo "bench ingest_vs_embedder corpus=$name-1500 skipped=\"no bench_embed or model file\""
+    fi
   fi
   "$EDGEKB" -q kb init --kb "$W/kb-$name" >/dev/null || return 1
   "$EDGEKB" -q ingest --kb "$W/kb-$name" --threads 2 "$W/$name.jsonl" >/dev/null 2>"$W/ing-$name" || return 1

@@ -4,11 +4,12 @@
  * Owns: queries only. Search: vector (HNSW, ef = max(64, candidates); an optional filter on the
  * documents' ext_id prefix goes through the index's keep() predicate, with
  * an exact scan when the index finds fewer than k and at most
- * EKB_STORE_FILTER_EXACT chunks match), BM25 (FTS5 bm25() over the
- * contentless chunks_fts; every query word is quoted and OR-ed, so no FTS5
- * operator from users is ever interpreted), hybrid (reciprocal-rank
- * fusion, k = EKB_STORE_RRF_K = 60, over max(EKB_STORE_CAND_MIN, 4k)
- * candidates of each), snippets (the sentence of the chunk sharing most
+ * EKB_STORE_FILTER_EXACT chunks match), BM25 (bm25.c: FTS5's formula over
+ * the contentless chunks_fts; every query word is quoted and OR-ed, so no
+ * FTS5 operator from users is ever interpreted), hybrid (half the vector
+ * score plus half the BM25 score, each min-max normalised over its own
+ * max(EKB_STORE_CAND_MIN, 4k) candidates), one read snapshot per search,
+ * snippets (the sentence of the chunk sharing most
  * query words, cut to EKB_STORE_SNIPPET_TEXT bytes on a UTF-8 boundary),
  * and entity search (vector: the name vectors through the entity name
  * index's signatures, re-ranked; text: BM25 over names, aliases and

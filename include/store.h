@@ -64,7 +64,7 @@ enum store_mode { STORE_VECTOR = 0, STORE_TEXT = 1, STORE_HYBRID = 2 };
 
 struct store_hit {
     int64_t chunk_id, doc_id;
-    double score; /* vector: cosine; text: -bm25; hybrid: RRF sum */
+    double score; /* vector: cosine; text: BM25; hybrid: the fused score in [0, 1] */
     char ext_id[EKB_STORE_TITLE_MAX + 1];
     char title[EKB_STORE_TITLE_MAX + 1];
     char snippet[EKB_STORE_SNIPPET_MAX]; /* best-matching sentence, <= ~200 bytes, UTF-8 */

@@ -1,7 +1,8 @@
 /* search.c: queries over a knowledge base (see search.h): vector (the
  * chunk index, filtered by document prefix through its keep() predicate
- * with an exact scan for selective filters), BM25 (FTS5), hybrid
- * (reciprocal-rank fusion), and entity search over names and aliases.
+ * with an exact scan for selective filters), BM25 (bm25.c), hybrid
+ * (normalised scores combined), and entity search over names and aliases
+ * (reciprocal-rank fusion).
  * Invariant: a search never changes the data (an index rebuilt by
  * store_ix_sync is saved at close). Memory: per-call scratch from the
  * store's SCRATCH region, reset before returning.
@@ -233,6 +234,55 @@ static int vector_cands(struct store *s, struct store_index *x, const char *q, s
     return 0;
 }
 
+/* A list's scores mapped onto [0, 1] by its own best and worst (all 1 when they are equal). */
+static void minmax(const struct cand *c, uint32_t n, double *lo, double *span)
+{
+    double mn = n ? c[0].score : 0, mx = mn;
+    for (uint32_t i = 1; i < n; i++) {
+        mn = c[i].score < mn ? c[i].score : mn;
+        mx = c[i].score > mx ? c[i].score : mx;
+    }
+    *lo = mn;
+    *span = mx - mn;
+}
+
+static double unit(double sc, double lo, double span) { return span > 0 ? (sc - lo) / span : 1.0; }
+
+/* Hybrid fusion: the convex combination, half each, of the vector and text
+ * scores, each min-max normalised over its own candidates (a candidate
+ * missing from one list gets 0 there); out has room for na + nb, best
+ * first, ties in list order. Unlike rank fusion it keeps how far apart
+ * the scores are: a leg whose best hit stands out carries it (docs/perf:
+ * r@10 up on both dictionary sets). */
+static uint32_t fuse(const struct cand *ca, uint32_t na, const struct cand *cb, uint32_t nb, struct cand *out)
+{
+    double alo, aspan, blo, bspan;
+    uint32_t no = 0;
+    minmax(ca, na, &alo, &aspan);
+    minmax(cb, nb, &blo, &bspan);
+    for (uint32_t i = 0; i < na; i++) {
+        out[no].id = ca[i].id;
+        out[no++].score = 0.5 * unit(ca[i].score, alo, aspan);
+    }
+    for (uint32_t i = 0; i < nb; i++) {
+        uint32_t j = 0;
+        while (j < no && out[j].id != cb[i].id)
+            j++;
+        if (j == no) {
+            out[no].id = cb[i].id;
+            out[no++].score = 0.0;
+        }
+        out[j].score += 0.5 * unit(cb[i].score, blo, bspan);
+    }
+    for (uint32_t i = 1; i < no; i++) /* stable insertion sort, no <= na + nb */
+        for (uint32_t j = i; j > 0 && out[j - 1].score < out[j].score; j--) {
+            struct cand t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return no;
+}
+
 /* Reciprocal-rank fusion of two ranked lists into out (room for na + nb), best first. */
 static uint32_t rrf(const struct cand *ca, uint32_t na, const struct cand *cb, uint32_t nb, struct cand *out)
 {
@@ -346,7 +396,7 @@ int search_run_qw(struct store *s, enum store_mode mode, const char *q, size_t q
         memcpy(out, ct, nt * sizeof *out);
         no = nt;
     } else {
-        no = rrf(cv, nv, ct, nt, out);
+        no = fuse(cv, nv, ct, nt, out);
     }
     for (uint32_t i = 0; i < no && *n < k; i++) {
         struct store_hit *h = &hits[*n];
