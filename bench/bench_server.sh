@@ -27,12 +27,13 @@ trap 'kill -TERM $SP 2>/dev/null; wait $SP 2>/dev/null; rm -rf "$T"' EXIT
 i=0; while [ ! -S "$T/s.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 emb=$(basename "$MODEL" .gguf)
 SECS=${BENCH_SERVER_SECS:-3}
-# rss of the server by mapping: total, arena (the anonymous mapping of the arena's size), model files
+# rss of the server by mapping: total, arena (the anonymous mapping at least the arena's size: the
+# kernel may merge it with a neighbouring anonymous mapping), model files
 smaps() {
   awk -v asz="$1" '
     /^[0-9a-f]+-[0-9a-f]+ /{ name = (NF >= 6) ? $6 : "" }
     /^Size:/{ sz = $2 }
-    /^Rss:/{ tot += $2; if (name == "" && sz >= asz - 64 && sz <= asz + 64) ar += $2; else if (name ~ /\.gguf$/) fi += $2 }
+    /^Rss:/{ tot += $2; if (name == "" && sz >= asz - 64) ar += $2; else if (name ~ /\.gguf$/) fi += $2 }
     END { printf "%.1f %.1f %.1f\n", tot / 1024, ar / 1024, fi / 1024 }' "/proc/$SP/smaps"
 }
 worst=0; arena=0; worst_other=0

@@ -248,58 +248,32 @@ static void minmax(const struct cand *c, uint32_t n, double *lo, double *span)
 
 static double unit(double sc, double lo, double span) { return span > 0 ? (sc - lo) / span : 1.0; }
 
-/* Hybrid fusion: the convex combination, half each, of the vector and text
- * scores, each min-max normalised over its own candidates (a candidate
- * missing from one list gets 0 there); out has room for na + nb, best
- * first, ties in list order. Unlike rank fusion it keeps how far apart
- * the scores are: a leg whose best hit stands out carries it (docs/perf:
- * r@10 up on both dictionary sets). */
-static uint32_t fuse(const struct cand *ca, uint32_t na, const struct cand *cb, uint32_t nb, struct cand *out)
+/* Fusion of two ranked lists into out (room for na + nb), best first, ties
+ * in list order; a candidate missing from one list gets 0 there.
+ * by_rank: reciprocal-rank fusion, 1 / (EKB_STORE_RRF_K + rank) from each.
+ * Otherwise (hybrid SEARCH) the convex combination, half each, of the
+ * scores min-max normalised over each list's own candidates: unlike rank
+ * fusion it keeps how far apart the scores are, so a leg whose best hit
+ * stands out carries it (docs/perf: r@10 up on both dictionary sets). */
+static uint32_t fuse(const struct cand *ca, uint32_t na, const struct cand *cb, uint32_t nb, struct cand *out,
+                     int by_rank)
 {
-    double alo, aspan, blo, bspan;
+    double lo[2], span[2];
     uint32_t no = 0;
-    minmax(ca, na, &alo, &aspan);
-    minmax(cb, nb, &blo, &bspan);
-    for (uint32_t i = 0; i < na; i++) {
-        out[no].id = ca[i].id;
-        out[no++].score = 0.5 * unit(ca[i].score, alo, aspan);
-    }
-    for (uint32_t i = 0; i < nb; i++) {
-        uint32_t j = 0;
-        while (j < no && out[j].id != cb[i].id)
-            j++;
-        if (j == no) {
-            out[no].id = cb[i].id;
-            out[no++].score = 0.0;
+    minmax(ca, na, &lo[0], &span[0]);
+    minmax(cb, nb, &lo[1], &span[1]);
+    for (int l = 0; l < 2; l++) {
+        const struct cand *c = l ? cb : ca;
+        for (uint32_t i = 0, n = l ? nb : na; i < n; i++) {
+            uint32_t j = 0;
+            while (j < no && out[j].id != c[i].id)
+                j++;
+            if (j == no) {
+                out[no].id = c[i].id;
+                out[no++].score = 0.0;
+            }
+            out[j].score += by_rank ? 1.0 / (EKB_STORE_RRF_K + i + 1) : 0.5 * unit(c[i].score, lo[l], span[l]);
         }
-        out[j].score += 0.5 * unit(cb[i].score, blo, bspan);
-    }
-    for (uint32_t i = 1; i < no; i++) /* stable insertion sort, no <= na + nb */
-        for (uint32_t j = i; j > 0 && out[j - 1].score < out[j].score; j--) {
-            struct cand t = out[j];
-            out[j] = out[j - 1];
-            out[j - 1] = t;
-        }
-    return no;
-}
-
-/* Reciprocal-rank fusion of two ranked lists into out (room for na + nb), best first. */
-static uint32_t rrf(const struct cand *ca, uint32_t na, const struct cand *cb, uint32_t nb, struct cand *out)
-{
-    uint32_t no = 0;
-    for (uint32_t i = 0; i < na; i++) {
-        out[no].id = ca[i].id;
-        out[no++].score = 1.0 / (EKB_STORE_RRF_K + i + 1);
-    }
-    for (uint32_t i = 0; i < nb; i++) {
-        uint32_t j = 0;
-        while (j < no && out[j].id != cb[i].id)
-            j++;
-        if (j == no) {
-            out[no].id = cb[i].id;
-            out[no++].score = 0.0;
-        }
-        out[j].score += 1.0 / (EKB_STORE_RRF_K + i + 1);
     }
     for (uint32_t i = 1; i < no; i++) /* stable insertion sort, no <= na + nb */
         for (uint32_t j = i; j > 0 && out[j - 1].score < out[j].score; j--) {
@@ -396,7 +370,7 @@ int search_run_qw(struct store *s, enum store_mode mode, const char *q, size_t q
         memcpy(out, ct, nt * sizeof *out);
         no = nt;
     } else {
-        no = fuse(cv, nv, ct, nt, out);
+        no = fuse(cv, nv, ct, nt, out, 0);
     }
     for (uint32_t i = 0; i < no && *n < k; i++) {
         struct store_hit *h = &hits[*n];
@@ -460,7 +434,7 @@ int search_entities(struct store *s, enum store_mode mode, const char *q, size_t
         memcpy(all, ct, nt * sizeof *all);
         no = nt;
     } else {
-        no = rrf(cv, nv, ct, nt, all);
+        no = fuse(cv, nv, ct, nt, all, 1);
     }
     if (sqlite3_prepare_v2(s->db, "SELECT name FROM entities WHERE id=?", -1, &st, NULL) != SQLITE_OK) {
         rc = store_sql_code(sqlite3_extended_errcode(s->db));
