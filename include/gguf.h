@@ -64,6 +64,11 @@ int gguf_open_mem(struct gguf **out, struct arena_region *r, const void *data, s
 int gguf_open_mem_rw(struct gguf **out, struct arena_region *r, void *data, size_t size, char *err,
                      size_t errlen);
 void gguf_close(struct gguf *g);
+/* Gives a mapped file's pages back to the system (the governor at CRIT):
+ * they are read from the file again when touched, so anything repacked in
+ * place is in the file's layout again until wt_restore. The bytes released
+ * (0 for memory the caller owns). */
+uint64_t gguf_release(struct gguf *g);
 
 uint32_t gguf_version(const struct gguf *g);
 /* Byte layout: the KV section is [24, kv_end); data starts at data_start. */

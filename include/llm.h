@@ -32,6 +32,8 @@
 #include "tok.h"
 #include "wt.h"
 
+struct port;
+
 struct llm_layer {
     const float *attn_norm, *ffn_norm;
     struct wt q, k, v, o, gate, up, down;
@@ -109,6 +111,9 @@ int llm_step(struct llm *m, int32_t token);
  * holds the logits after the last one; all (NULL or n * n_vocab floats) gets
  * the logits after every token. EKB_ETOOBIG past the context, EKB_EINVAL for
  * an id out of range (nothing is fed then). */
+/* Gives the KV cache's pages back to the system (p->release; the next
+ * generation starts with llm_reset and writes before it reads). Bytes. */
+uint64_t llm_release(struct llm *m, const struct port *p);
 int llm_prefill(struct llm *m, const int32_t *ids, size_t n, float *all);
 /* Text -> ids with the model's tokenizer (BOS/EOS per the vocabulary). */
 int llm_tokenize(const struct llm *m, const char *text, size_t len, int32_t *ids, size_t max, size_t *n);

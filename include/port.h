@@ -99,6 +99,13 @@ struct port {
      * repack weights in place). Unmapped with unmap_file. May be NULL. */
     int (*map_file_cow)(int fd, uint64_t size, void **out);
     void (*unmap_file)(const void *p, uint64_t size);
+    /* Gives pages back to the system: a file mapping's are read from the
+     * file again when next touched (a private mapping's writes are lost),
+     * anonymous memory reads as zeros. cover 0: the whole pages inside
+     * [p, p + n); 1: every page the range touches (a whole mapping, whose
+     * last page runs past the file's end). The bytes released (0: none;
+     * NULL: not supported). */
+    uint64_t (*release)(void *p, uint64_t n, int cover);
 
     /* UNIX stream sockets and polling */
     int (*unix_listen)(const char *path, unsigned mode, int backlog);

@@ -36,6 +36,12 @@ struct wt {
  * room: it stays plain). */
 int wt_from_gguf(const struct gguf *g, struct arena_region *r, const char *name, uint32_t rows, uint32_t cols,
                  struct wt *w, char *err, size_t errlen);
+/* After gguf_release the repacked tensors hold the file's layout again:
+ * wt_restore repacks them once more, in place (the same bytes as at load),
+ * with a temporary of wt_restore_tmp(g) bytes. EKB_ENOMEM if tmp is
+ * smaller (nothing changed). */
+size_t wt_restore_tmp(const struct gguf *g);
+int wt_restore(const struct gguf *g, void *tmp, size_t cap);
 /* A 1-D F32 tensor of n elements, 4-byte aligned. */
 int wt_vector(const struct gguf *g, const char *name, uint32_t n, const float **out, char *err, size_t errlen);
 /* Row `row` of w as floats. */

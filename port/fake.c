@@ -265,6 +265,7 @@ static int fk_map_file_cow(int fd, uint64_t size, void **out)
 }
 
 static void fk_unmap_file(const void *p, uint64_t size) { real()->unmap_file(p, size); }
+static uint64_t fk_release(void *p, uint64_t n, int cover) { return real()->release(p, n, cover); }
 
 static int fk_unix_listen(const char *p, unsigned m, int b) { return real()->unix_listen(p, m, b); }
 static int fk_unix_accept(int l, struct port_peer *pe) { return real()->unix_accept(l, pe); }
@@ -428,6 +429,7 @@ static const struct port fake_port = {
     .map_file = fk_map_file,
     .map_file_cow = fk_map_file_cow,
     .unmap_file = fk_unmap_file,
+    .release = fk_release,
     .unix_listen = fk_unix_listen,
     .unix_accept = fk_unix_accept,
     .unix_connect = fk_unix_connect,

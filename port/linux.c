@@ -182,6 +182,15 @@ static int lx_map_file_cow(int fd, uint64_t size, void **out)
 
 static void lx_unmap_file(const void *p, uint64_t size) { munmap((void *)(uintptr_t)p, (size_t)size); }
 
+static uint64_t lx_release(void *p, uint64_t n, int cover)
+{
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), up = cover ? 0 : pg - 1, a = ((uintptr_t)p + up) & ~(pg - 1),
+              b = ((uintptr_t)p + (uintptr_t)n + (pg - 1 - up)) & ~(pg - 1);
+    if (b <= a || madvise((void *)a, b - a, MADV_DONTNEED) != 0)
+        return 0;
+    return b - a;
+}
+
 /* ------------------------------------------------------------------ sockets */
 static int fill_sun(struct sockaddr_un *sa, const char *path)
 {
@@ -662,6 +671,7 @@ static const struct port linux_port = {
     .map_file = lx_map_file,
     .map_file_cow = lx_map_file_cow,
     .unmap_file = lx_unmap_file,
+    .release = lx_release,
     .unix_listen = lx_unix_listen,
     .unix_accept = lx_unix_accept,
     .unix_connect = lx_unix_connect,

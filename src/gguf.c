@@ -461,6 +461,13 @@ int gguf_open(struct gguf **out, struct arena_region *r, const struct port *p, c
     return 0;
 }
 
+uint64_t gguf_release(struct gguf *g)
+{
+    if (!g || !g->mapped || !g->port->release)
+        return 0;
+    return g->port->release((void *)(uintptr_t)g->base, g->size, 1); /* the last page too: all of it is ours */
+}
+
 void gguf_close(struct gguf *g)
 {
     if (g && g->mapped)

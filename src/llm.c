@@ -21,6 +21,7 @@
 #include "kern.h"
 #include "llm.h"
 #include "pool.h"
+#include "port.h"
 #include "wt.h"
 
 static int getu(const struct gguf *g, const char *key, uint32_t def, uint32_t *v, int required)
@@ -273,6 +274,14 @@ static void run_step(struct llm *m, struct llm_job *j)
     j->m = m;
     pool_run(m->pool, job_part, j);
     m->par_steps++;
+}
+
+uint64_t llm_release(struct llm *m, const struct port *p)
+{
+    size_t kv_dim = (size_t)m->n_head_kv * m->head_dim, bytes = (size_t)m->n_layer * m->n_ctx * kv_dim * sizeof(float);
+    if (!p->release || !m->k_cache)
+        return 0;
+    return p->release(m->k_cache, bytes, 0) + p->release(m->v_cache, bytes, 0);
 }
 
 void llm_close(struct llm *m)

@@ -153,6 +153,7 @@ static int serve_loop(struct srv *s)
         srv_serial_try_open(s);
         check_workers(s);
         gov_tick(&s->gov, 0);
+        srv_gen_govern(s);
     }
     return 0;
 }

@@ -162,6 +162,11 @@ void srv_do_metrics(struct srv_req *x)
     M("edgekb_governor_transitions_total %llu", (unsigned long long)s->gov.transitions);
     M("# TYPE edgekb_governor_level gauge");
     M("edgekb_governor_level %d", (int)gov_level(&s->gov));
+    M("# HELP edgekb_lm_releases_total Times the governor at CRIT gave the decoders' pages back.");
+    M("# TYPE edgekb_lm_releases_total counter");
+    M("edgekb_lm_releases_total %llu", (unsigned long long)s->lm_releases);
+    M("# TYPE edgekb_lm_released gauge");
+    M("edgekb_lm_released %d", s->lm_released);
     M("# TYPE edgekb_rss_bytes gauge");
     M("edgekb_rss_bytes %llu", (unsigned long long)rss);
     M("# TYPE edgekb_arena_used_bytes gauge");
@@ -209,11 +214,12 @@ void srv_do_health(struct srv_req *x)
             *q = '_';
     proto_tx_printf(x->t,
                     "OK status=%s tier=%d mem_available_mb=%s psi_some=%s psi_full=%s temp_c=%s zone=%s rss_mb=%llu "
-                    "transitions=%llu stalled=%u watchdog=%s reason=%s",
+                    "transitions=%llu stalled=%u watchdog=%s reason=%s lm=%s",
                     gov_level_name(gov_level(&s->gov)), gov_max_tier(&s->gov), mem, some, full, temp,
                     r->temp_zone[0] ? r->temp_zone : "na", (unsigned long long)(rss >> 20),
                     (unsigned long long)s->gov.transitions, s->stalled,
-                    s->stalled ? "held" : s->gov.wdt_fd >= 0 ? "fed" : "none", reason[0] ? reason : "none");
+                    s->stalled ? "held" : s->gov.wdt_fd >= 0 ? "fed" : "none", reason[0] ? reason : "none",
+                    !s->have_lm && !s->have_chat ? "none" : s->lm_released ? "released" : "loaded");
 }
 
 void srv_do_cancel(struct srv_req *x) { proto_tx_line(x->t, "OK IDLE", 7); }

@@ -76,6 +76,63 @@ void srv_gen_open(struct srv *s)
     } else {
         s->have_lm = 1;
     }
+    size_t need = 0, n2 = 0;
+    if (s->have_lm)
+        need = wt_restore_tmp(s->lm_file);
+    if (s->have_chat)
+        n2 = wt_restore_tmp(s->chat_file);
+    need = n2 > need ? n2 : need;
+    if (need && (s->restore_tmp = arena_alloc(mr, need, 64)) != NULL)
+        s->restore_cap = need;
+    s->restore_ok = need == 0 || s->restore_tmp != NULL; /* else the pages are never given back */
+}
+
+/* Both decoders' weights and KV caches back to the system (gen_mu held). */
+static uint64_t release_models(struct srv *s)
+{
+    uint64_t b = 0;
+    if (s->have_lm)
+        b += gguf_release(s->lm_file) + llm_release(&s->lm, s->p);
+    if (s->have_chat)
+        b += gguf_release(s->chat_file) + llm_release(&s->chat, s->p);
+    return b;
+}
+
+void srv_gen_govern(struct srv *s)
+{
+    if (gov_level(&s->gov) < GOV_CRIT || s->lm_released || (!s->have_lm && !s->have_chat) || !s->restore_ok)
+        return;
+    if (pthread_mutex_trylock(&s->gen_mu) != 0)
+        return; /* a generation is stopping (the governor is above calm): the next tick */
+    if (!s->lm_released) {
+        s->lm_released_bytes = release_models(s);
+        s->lm_released = 1;
+        s->lm_releases++;
+        log_warn("governor: %s: the decoders' pages given back (%.1f MB); GEN brings them back once calm",
+                 gov_level_name(gov_level(&s->gov)), (double)s->lm_released_bytes / 1048576.0);
+    }
+    pthread_mutex_unlock(&s->gen_mu);
+}
+
+/* gen_mu held: the weights repacked again after a release (the file's pages are read back as touched). */
+static int restore_models(struct srv *s)
+{
+    if (!s->lm_released)
+        return 0;
+    int64_t t0 = s->p->mono_ns();
+    int rc = 0;
+    if (s->have_lm)
+        rc = wt_restore(s->lm_file, s->restore_tmp, s->restore_cap);
+    if (rc == 0 && s->have_chat)
+        rc = wt_restore(s->chat_file, s->restore_tmp, s->restore_cap);
+    if (rc != 0) {
+        log_err("serve: the decoders cannot be restored (%s)", ekb_strerror(rc));
+        return rc;
+    }
+    s->lm_released = 0;
+    log_info("serve: the decoders restored after the governor's release (%.1f ms)",
+             (double)(s->p->mono_ns() - t0) / 1e6);
+    return 0;
 }
 
 void srv_gen_close(struct srv *s)
@@ -132,6 +189,10 @@ void srv_do_gen(struct srv_req *x)
         return srv_tx_err(s, t, PROTO_BUSY, "generation paused by the governor (memory or temperature)");
     if (pthread_mutex_trylock(&s->gen_mu) != 0)
         return srv_tx_err(s, t, PROTO_BUSY, "generator in use; retry");
+    if (restore_models(s) != 0) {
+        pthread_mutex_unlock(&s->gen_mu);
+        return srv_tx_err(s, t, PROTO_INTERNAL, "the decoder could not be restored after the governor released it");
+    }
     proto_tx_line(t, "OK STREAM", 9);
     conn_emit(c, t->buf, t->len);
     t->len = 0;
@@ -202,6 +263,10 @@ void srv_ask_stream(struct srv_req *x, const struct ask_out *a, const char *tier
         return (void)proto_tx_printf(t, "END tokens=0 reason=governor");
     if (pthread_mutex_trylock(&s->gen_mu) != 0)
         return (void)proto_tx_printf(t, "END tokens=0 reason=busy");
+    if (restore_models(s) != 0) {
+        pthread_mutex_unlock(&s->gen_mu);
+        return (void)proto_tx_printf(t, "END tokens=0 reason=error");
+    }
     char prompt[1536];
     size_t pl = 0;
     int w = snprintf(prompt, sizeof prompt, "Facts:");

@@ -141,6 +141,12 @@ struct srv {
     char chat_path[EKB_PATH_MAX];
     struct gguf *lm_file;
     char lm_path[EKB_PATH_MAX];
+    /* the decoders' pages given back at CRIT (under gen_mu): restored (repacked) by the next GEN or
+     * ASK STREAM once calm, with restore_tmp (sized at start) */
+    int lm_released, restore_ok;
+    uint64_t lm_released_bytes, lm_releases;
+    void *restore_tmp;
+    size_t restore_cap;
     struct gov gov;
     unsigned stalled;         /* workers on one job longer than job_stall_s (the loop's last check) */
     int64_t test_slow_ns;     /* test only (EDGEKB_TEST_SLOW_FIND_MS at start): each FIND sleeps this long */
@@ -264,6 +270,9 @@ void srv_do_gen(struct srv_req *x);
 /* The decoder for GEN, if one is configured and loads (a warning otherwise). */
 void srv_gen_open(struct srv *s);
 void srv_gen_close(struct srv *s);
+/* The loop, after each governor tick: at CRIT, the decoders' pages are given back (when no generation
+ * holds gen_mu; else at a later tick). */
+void srv_gen_govern(struct srv *s);
 /* srv_admin.c */
 void srv_do_ping(struct srv_req *x);
 void srv_do_help(struct srv_req *x);

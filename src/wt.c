@@ -68,6 +68,30 @@ int wt_from_gguf(const struct gguf *g, struct arena_region *r, const char *name,
     return 0;
 }
 
+size_t wt_restore_tmp(const struct gguf *g)
+{
+    size_t need = 0;
+    for (size_t i = 0; i < gguf_n_tensors(g); i++) {
+        const struct gguf_tensor *t = gguf_tensor_at(g, i);
+        size_t b = t->layout == GGUF_LAYOUT_X8 ? 8 * (size_t)gguf_row_bytes(t->type, t->ne[0]) : 0;
+        need = b > need ? b : need;
+    }
+    return need;
+}
+
+int wt_restore(const struct gguf *g, void *tmp, size_t cap)
+{
+    if (wt_restore_tmp(g) > cap)
+        return EKB_ENOMEM;
+    for (size_t i = 0; i < gguf_n_tensors(g); i++) {
+        const struct gguf_tensor *t = gguf_tensor_at(g, i);
+        void *wdata = gguf_tensor_wdata(g, t);
+        if (t->layout == GGUF_LAYOUT_X8 && wdata) /* as wt_from_gguf did at load */
+            kern_repack_x8(t->type == GGML_T_Q4_0, wdata, tmp, (uint32_t)t->ne[1], (uint32_t)t->ne[0]);
+    }
+    return 0;
+}
+
 int wt_vector(const struct gguf *g, const char *name, uint32_t n, const float **out, char *err, size_t errlen)
 {
     const struct gguf_tensor *t;

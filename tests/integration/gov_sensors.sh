@@ -11,7 +11,10 @@
 # calm again, the level steps back down. A temperature oscillating around
 # the WARN threshold makes at most one transition; PSI
 # full pressure and a low MemAvailable reach CRIT too. Transitions are
-# counted in METRICS.
+# counted in METRICS. With a Q8_0 decoder loaded (repacked in place): at
+# CRIT its pages are given back (HEALTH lm=released, the mapping's RSS
+# falls), and once calm GEN brings them back and generates the same tokens
+# as before (a decoder left in the file's layout would not).
 . "$(dirname "$0")/_lib.sh"
 set -u
 B=$EDGEKB
@@ -26,14 +29,16 @@ echo 45000 >"$SD/thermal_zone0/temp"
 # the default board with a 1 MiB result cache, to fill it
 root=$(cd "$(dirname "$0")/../.." && pwd)
 sed 's/^BUDGET_CACHE_MB.*/BUDGET_CACHE_MB = 1/' "$root/board/x86_64-generic.conf" >"$TMPDIR/board.conf"
+"$B" -q quantize "$SHARED/models/stories260K.gguf" "$TMPDIR/lm-q8.gguf" q8_0 >/dev/null 2>&1 ||
+  { echo "FAIL: cannot quantize stories260K"; exit 1; }
 "$B" --board "$TMPDIR/board.conf" serve --kb "$KB" --sock "$S" --meminfo "$SD/meminfo" --psi "$SD/psi" \
-  --thermal-dir "$SD" >"$TMPDIR/serve.log" 2>&1 &
+  --thermal-dir "$SD" --lm "$TMPDIR/lm-q8.gguf" >"$TMPDIR/serve.log" 2>&1 &
 SP=$!
 trap 'kill -9 $SP 2>/dev/null' EXIT
 wait_sock "$S" "$TMPDIR/serve.log"
-/usr/bin/python3 - "$S" "$SD" <<'PY'
+/usr/bin/python3 - "$S" "$SD" "$SP" <<'PY'
 import re, socket, sys, time
-sock, sd = sys.argv[1:3]
+sock, sd, pid = sys.argv[1:4]
 s = socket.socket(socket.AF_UNIX); s.connect(sock); f = s.makefile("rwb")
 def fail(m):
     print("FAIL: " + m); sys.exit(1)
@@ -60,6 +65,25 @@ def wait_status(st, secs=15):
         req("SEARCH text 2 noble gas")  # clients keep asking meanwhile
         time.sleep(0.1)
     fail("status %s not reached: %s" % (st, h))
+def gen(prompt):  # GEN's tokens, joined
+    f.write(("GEN 24 " + prompt + "\n").encode()); f.flush()
+    head = f.readline().decode()
+    if not head.startswith("OK STREAM"):
+        fail("GEN %r: %r" % (prompt, head))
+    out = []
+    while True:
+        l = f.readline().decode()
+        if l.startswith("END") or l.startswith("ERR"):
+            return "".join(out), l.strip()
+        out.append(l[1:].rstrip("\n"))
+def lm_rss_kb():  # resident KB of the decoder file's mapping
+    kb, on = 0, False
+    for l in open("/proc/%s/smaps" % pid):
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", l):
+            on = l.rstrip().endswith("lm-q8.gguf")
+        elif on and l.startswith("Rss:"):
+            kb += int(l.split()[1])
+    return kb
 def transitions():
     return int(re.search(r"transitions=(\d+)", health()).group(1))
 checks = 0
@@ -93,6 +117,10 @@ def read_p95(tag):  # 40 distinct reads (not in the cache): their round trips' p
     return t[int(0.95 * len(t))]
 calm_p95 = read_p95("calm")
 calm_search = req("SEARCH text 3 noble gas")
+calm_gen = gen("Once upon a time")
+rss_loaded = lm_rss_kb()
+if "lm=loaded" not in health() or rss_loaded < 64:
+    fail("decoder not loaded (HEALTH %s, mapping RSS %d KB)" % (health(), rss_loaded))
 path = "FIND argon | is a symbol of+ | Ar"
 if "degraded" in req(path)[0]:
     fail("calm FIND degraded")
@@ -129,6 +157,14 @@ for rd in ["SEARCH text 3 noble gas", "FIND argon | ? | ?", "ASK What is the sym
 if req("SEARCH text 3 noble gas") != calm_search:
     fail("SEARCH at CRIT differs from the calm answer")
 crit_p95 = read_p95("crit")
+end = time.time() + 5  # the loop gives the decoder's pages back at its next tick
+while "lm=released" not in health() and time.time() < end:
+    time.sleep(0.1)
+rss_released = lm_rss_kb()
+if "lm=released" not in health() or rss_released > rss_loaded // 4:
+    fail("decoder not released at CRIT: HEALTH %s, mapping RSS %d -> %d KB" % (health(), rss_loaded, rss_released))
+if not req("GEN 5 Once")[0].startswith("ERR BUSY"):
+    fail("GEN at CRIT not refused")
 # the figures are printed; the check is loose (other tests share the cores): it catches reads held
 # behind the shedding, not noise
 if crit_p95 > 5 * calm_p95 + 20.0:
@@ -140,6 +176,9 @@ wait_status("warn", 20)
 wait_status("ok", 20)
 if not req("FACT ADD argon | colour | none")[0].startswith("OK"):
     fail("writes not back after the calm")
+again = gen("Once upon a time")
+if again != calm_gen or "lm=loaded" not in health():
+    fail("GEN after the release: %r, before: %r (%s)" % (again, calm_gen, health()))
 checks += 1
 # oscillating around the WARN threshold (80 C +- 1, hysteresis 3 C): one transition at most
 n0 = transitions()
@@ -178,7 +217,10 @@ m = re.search(r"edgekb_governor_transitions_total (\d+)", met)
 if not m or int(m.group(1)) < 8:
     fail("METRICS transitions: %s" % (m.group(0) if m else "missing"))
 checks += 1
-print("ok: %d governor checks over sensor files: thermal ramp ok->warn->crit->warn->ok (degraded=governor, cache halved, writes BUSY < 50 ms, reads served: p95 %.2f ms at CRIT, %.2f ms calm), no flapping around WARN (%d transition(s)), PSI and MemAvailable CRIT, %s transitions counted" % (checks, crit_p95, calm_p95, n1 - n0, m.group(1)))
+if not re.search(r"edgekb_lm_releases_total [1-9]", met):
+    fail("METRICS: no decoder release counted")
+checks += 1
+print("ok: %d governor checks over sensor files: thermal ramp ok->warn->crit->warn->ok (degraded=governor, cache halved, writes BUSY < 50 ms, reads served: p95 %.2f ms at CRIT, %.2f ms calm; decoder pages given back at CRIT: mapping RSS %d -> %d KB, the same tokens after), no flapping around WARN (%d transition(s)), PSI and MemAvailable CRIT, %s transitions counted" % (checks, crit_p95, calm_p95, rss_loaded, rss_released, n1 - n0, m.group(1)))
 PY
 rc=$?
 grep -q "governor: ok -> warn" "$TMPDIR/serve.log" || { echo "FAIL: no transition in the log"; exit 1; }
