@@ -36,6 +36,7 @@ struct bm25_stats {
     int rounds;     /* common words moved to the rarer ones, one query each */
     int64_t visit;  /* the rows visited, at most (the essential words' row counts summed, last round) */
     uint32_t scored; /* candidates whose text was read to count the other words */
+    int cut;         /* s->deadline_ns passed: the rest ranked by their rarer words only */
 };
 
 int bm25_register(struct sqlite3 *db);

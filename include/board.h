@@ -46,6 +46,7 @@ struct board {
     char model_chat[EKB_PATH_MAX]; /* an instruct model for ASK STREAM's wording ("": none) */
     uint32_t chunk_min, chunk_max, chunk_overlap; /* bytes; 0: EKB_CHUNK_DEFAULT_* (chunk.h) */
     uint32_t find_ms[4];        /* FIND_T1_MS..FIND_T3_MS ([1..3]): each tier's deadline; 0: the default (find.h) */
+    uint32_t search_ms;         /* SEARCH_MS: a SEARCH's deadline from its job's start; 0: EKB_SEARCH_MS_DEFAULT */
 };
 
 int board_parse(const char *text, size_t len, struct board *b, char *err, size_t errlen);

@@ -153,6 +153,10 @@ struct store {
     int64_t bm25_rows, bm25_rows_gen; /* chunks, at the data generation bm25_rows_gen (-2: not yet) */
     struct store_df *bm25_df;     /* STORE_DF_SLOTS (STORE budget; NULL: every count is read) */
     uint64_t bm25_exact, bm25_approx, bm25_plain; /* text searches answered each way */
+    /* a search's deadline (port mono_ns; 0: none), set by the caller; search_run sets cut when it
+     * stopped early at it (the hits found by then: a partial answer) */
+    int64_t deadline_ns;
+    int cut;
     uint64_t filter_exact, filter_graph; /* filtered vector searches answered by each path */
 };
 /* How a filtered vector search is answered: AUTO = through the index's

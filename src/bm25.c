@@ -576,6 +576,14 @@ static int search_snap(struct store *s, const char *q, size_t ql, const char *pr
             }
             if (question && stats->scored >= (BM25_SCORE_MAX > 5 * k ? BM25_SCORE_MAX : 5 * k))
                 break; /* a question's candidates are bounded (approximate below) */
+            if (s->deadline_ns && (stats->scored & 15) == 0 && s->port->mono_ns() > s->deadline_ns) {
+                /* out of time: the rest by their rarer words' score (a lower bound of the whole) */
+                for (; i < na; i++)
+                    top_add(hit, &n, k, cid[i], ca[i]);
+                *nhit = n;
+                stats->cut = 1;
+                goto out;
+            }
             size_t tl;
             if ((rc = store_chunk_indexed(s, cid[i], raw, rcap, txt, &tl)) != 0) {
                 if (rc == EKB_ENOENT) { /* gone meanwhile: skipped */

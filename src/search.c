@@ -328,6 +328,7 @@ int search_run_qw(struct store *s, enum store_mode mode, const char *q, size_t q
     if ((rc = store_ix_sync(s, err, errlen)) != 0)
         return rc;
     int snap = store_read_begin(s); /* every read below sees one snapshot */
+    s->cut = 0;
     struct cand *cv = arena_alloc(s->scratch, kk * sizeof *cv, 16), *ct = arena_alloc(s->scratch, kk * sizeof *ct, 16);
     struct cand *out = arena_alloc(s->scratch, 2 * kk * sizeof *out, 16);
     char *text = arena_alloc(s->scratch, EKB_CHUNK_MAX_HI, 16);
@@ -344,6 +345,7 @@ int search_run_qw(struct store *s, enum store_mode mode, const char *q, size_t q
         }
         if ((rc = bm25_search(s, q, ql, prefix, kk, bh, &nt, &bs)) != 0)
             goto done;
+        s->cut |= bs.cut;
         for (uint32_t i = 0; i < nt; i++) {
             ct[i].id = bh[i].id;
             ct[i].score = bh[i].score;
@@ -361,7 +363,9 @@ int search_run_qw(struct store *s, enum store_mode mode, const char *q, size_t q
         arena_reset(s->scratch, mark);
         return rc;
     }
-    if (mode != STORE_TEXT && (rc = vector_cands(s, &s->ci, q, ql, qv, prefix, cv, kk, &nv)) != 0)
+    if (mode == STORE_HYBRID && s->deadline_ns && s->port->mono_ns() > s->deadline_ns)
+        s->cut = 1; /* out of time: the text leg's hits alone */
+    else if (mode != STORE_TEXT && (rc = vector_cands(s, &s->ci, q, ql, qv, prefix, cv, kk, &nv)) != 0)
         goto done;
     if (mode == STORE_VECTOR) {
         memcpy(out, cv, nv * sizeof *out);

@@ -306,6 +306,10 @@ int srv_run(struct app *a, const struct srv_conf *cf, volatile int *stop, char *
         s->test_slow_ns = (int64_t)atol(slow) * 1000000;
         log_warn("serve: EDGEKB_TEST_SLOW_FIND_MS=%s: every FIND is slowed down (a test hook)", slow);
     }
+    if ((slow = getenv("EDGEKB_TEST_SLOW_SEARCH_MS")) && *slow) { /* tests only: a SEARCH that starts late */
+        s->test_slow_search_ns = (int64_t)atol(slow) * 1000000;
+        log_warn("serve: EDGEKB_TEST_SLOW_SEARCH_MS=%s: every SEARCH starts late (a test hook)", slow);
+    }
     gov_tick(&s->gov, 1);
     if ((rc = s->p->pipe(s->wake)) != 0) {
         snprintf(err, errlen, "cannot make the wake-up pipe: %s", strerror(-rc));

@@ -150,6 +150,7 @@ struct srv {
     struct gov gov;
     unsigned stalled;         /* workers on one job longer than job_stall_s (the loop's last check) */
     int64_t test_slow_ns;     /* test only (EDGEKB_TEST_SLOW_FIND_MS at start): each FIND sleeps this long */
+    int64_t test_slow_search_ns; /* test only (EDGEKB_TEST_SLOW_SEARCH_MS): each SEARCH, after its start */
     struct srv_cache cache;
     int lfd, wake[2];
     int64_t serial_retry_ns;

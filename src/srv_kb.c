@@ -165,14 +165,21 @@ void srv_do_search(struct srv_req *x)
         }
         qv = w->vec;
     }
+    uint32_t dl_ms = s->a->board.search_ms ? s->a->board.search_ms : EKB_SEARCH_MS_DEFAULT;
+    int64_t start = atomic_load(&w->busy_ns); /* the deadline counts from the job's start, as FIND's */
+    if (s->test_slow_search_ns > 0) /* a test hook (EDGEKB_TEST_SLOW_SEARCH_MS): a search that starts late */
+        s->p->sleep_ns(s->test_slow_search_ns);
     pthread_mutex_lock(&s->store_mu);
+    s->kb.s.deadline_ns = start + (int64_t)dl_ms * 1000000;
     int rc = search_run_qw(&s->kb.s, m, r->text, r->text_len, qv, wait, w, r->n, NULL, w->hits, &nh, err, sizeof err);
+    int cut = s->kb.s.cut;
+    s->kb.s.deadline_ns = 0;
     pthread_mutex_unlock(&s->store_mu);
     if (wait)
         pool_bg_wait(w->bg); /* the helper is done with the request's text before the reply */
     if (rc != 0)
         return srv_tx_ekb(s, t, rc, err);
-    proto_tx_printf(t, "OK %u", nh);
+    proto_tx_printf(t, cut ? "OK %u degraded=deadline" : "OK %u", nh);
     for (uint32_t i = 0; i < nh; i++) {
         char id[ESC(EKB_STORE_TITLE_MAX)], title[ESC(EKB_STORE_TITLE_MAX)], snip[ESC(EKB_STORE_SNIPPET_MAX)];
         const struct store_hit *h = &w->hits[i];
