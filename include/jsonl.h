@@ -34,6 +34,10 @@ struct jsonl_field {
 
 int jsonl_object(const char *s, size_t n, struct jsonl_field *f, int nf, const char **why);
 
+/* A facts TSV line `subject<TAB>predicate<TAB>object` (no newline): each
+ * field copied NUL-terminated into out[i] (cap bytes each). -1 with *why
+ * when there are not exactly three fields or one is cap bytes or longer. */
+int jsonl_tsv3(const char *l, size_t n, char *const out[3], size_t cap, const char **why);
 /* The next string of a JSONL_STRS field: *at starts at 0; NULL after the last. */
 const char *jsonl_next(const struct jsonl_field *f, size_t *at);
 

@@ -299,13 +299,10 @@ static void jsonl_line(struct ingest *g, const char *l, size_t n, int kind)
 
 static void tsv_line(struct ingest *g, const char *l, size_t n)
 {
-    const char *t1 = memchr(l, '\t', n), *t2 = t1 ? memchr(t1 + 1, '\t', n - (size_t)(t1 + 1 - l)) : NULL;
-    if (!t1 || !t2 || memchr(t2 + 1, '\t', n - (size_t)(t2 + 1 - l)) || t1 - l > EKB_STORE_FACT_MAX ||
-        t2 - t1 - 1 > EKB_STORE_FACT_MAX || l + n - t2 - 1 > EKB_STORE_FACT_MAX)
-        return line_error(g, "expected subject<TAB>predicate<TAB>object (each at most 1023 bytes)");
-    snprintf(g->p3[0], EKB_STORE_FACT_MAX + 1, "%.*s", (int)(t1 - l), l);
-    snprintf(g->p3[1], EKB_STORE_FACT_MAX + 1, "%.*s", (int)(t2 - t1 - 1), t1 + 1);
-    snprintf(g->p3[2], EKB_STORE_FACT_MAX + 1, "%.*s", (int)(l + n - t2 - 1), t2 + 1);
+    char *const f[3] = {g->p3[0], g->p3[1], g->p3[2]};
+    const char *why;
+    if (jsonl_tsv3(l, n, f, EKB_STORE_FACT_MAX + 1, &why) != 0)
+        return line_error(g, why);
     if (store_add_fact(&g->k->s, g->p3[0], g->p3[1], g->p3[2], 1.0, g->path, g->err, sizeof g->err) != 0)
         return line_error(g, g->err);
     g->facts++;

@@ -318,3 +318,24 @@ const char *jsonl_next(const struct jsonl_field *f, size_t *at)
     *at += strlen(p) + 1;
     return p;
 }
+
+int jsonl_tsv3(const char *l, size_t n, char *const out[3], size_t cap, const char **why)
+{
+    const char *st = l, *end = l + n;
+    for (int i = 0; i < 3; i++) {
+        const char *t = i < 2 ? memchr(st, '\t', (size_t)(end - st)) : end;
+        if (!t || (i == 2 && memchr(st, '\t', (size_t)(end - st)))) {
+            *why = "expected subject<TAB>predicate<TAB>object";
+            return -1;
+        }
+        if ((size_t)(t - st) >= cap) {
+            *why = "a field over the longest name (1023 bytes)";
+            return -1;
+        }
+        memcpy(out[i], st, (size_t)(t - st));
+        out[i][t - st] = 0;
+        st = t + 1;
+    }
+    *why = "";
+    return 0;
+}

@@ -66,6 +66,31 @@ static void entities_and_schema(void **state)
     assert_int_equal(f[3].b, 0);
 }
 
+/* Facts TSV: exactly three fields, each shorter than its buffer; empty fields pass (the store refuses them). */
+static void tsv_lines(void **state)
+{
+    char a[8], b[8], c[8];
+    char *const f[3] = {a, b, c};
+    const char *why;
+    (void)state;
+    assert_int_equal(jsonl_tsv3("argon\tsymbol\tAr", 16, f, sizeof a, &why), 0);
+    assert_string_equal(a, "argon");
+    assert_string_equal(b, "symbol");
+    assert_string_equal(c, "Ar");
+    assert_int_equal(jsonl_tsv3("x\t\t", 3, f, sizeof a, &why), 0);
+    assert_string_equal(c, "");
+    assert_int_equal(jsonl_tsv3("argon\tsymbol\tAr\tx", 18, f, sizeof a, &why), -1); /* four fields */
+    assert_non_null(strstr(why, "subject<TAB>predicate<TAB>object"));
+    assert_int_equal(jsonl_tsv3("argon\tsymbol", 12, f, sizeof a, &why), -1); /* two */
+    assert_int_equal(jsonl_tsv3("", 0, f, sizeof a, &why), -1);
+    assert_int_equal(jsonl_tsv3("argon\tsymbols\tAr", 17, f, sizeof a, &why), 0); /* 7 bytes fit in 8 */
+    assert_int_equal(jsonl_tsv3("argon\tsymbolss\tAr", 18, f, sizeof a, &why), -1); /* 8 do not */
+    assert_non_null(strstr(why, "longest"));
+    /* the line's own bytes only: a tab after n is not seen */
+    assert_int_equal(jsonl_tsv3("a\tb\tc\td", 5, f, sizeof a, &why), 0);
+    assert_string_equal(c, "c");
+}
+
 static void bad_lines(void **state)
 {
     (void)state;
@@ -114,6 +139,7 @@ int main(void)
         cmocka_unit_test(documents_and_escapes),
         cmocka_unit_test(entities_and_schema),
         cmocka_unit_test(bad_lines),
+        cmocka_unit_test(tsv_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
