@@ -47,6 +47,8 @@ void store_sqlite_fini(void)
     }
 }
 
+void store_sqlite_limit(uint64_t bytes) { sqlite3_hard_heap_limit64((sqlite3_int64)bytes); }
+
 size_t store_sqlite_heap(void) { return sqlite_ready ? sqlite_heap : 0; }
 
 void store_sqlite_mem(size_t *used, size_t *peak)

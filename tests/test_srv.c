@@ -15,7 +15,17 @@
  *    FIND, SEARCH in 3 modes, EMBED, GEN with stories260K from
  *    $EDGEKB_MODEL_DIR and CANCEL, HELLO/AUTH, CRC mode, QUIT), bad input,
  *    and a client that stops reading a streamed DOC GET make zero heap calls,
- *    and every reply is checked. */
+ *    and every reply is checked.
+ * 3. Out of memory at every allocation (result cache off, so every request
+ *    works): for each of 16 commands (SEARCH in 3 modes, FIND exact and
+ *    fuzzy, ASK, EMBED, FACT ADD/DEL, DOC ADD/DEL, INFO, STATS, METRICS,
+ *    HEALTH) the 1st, 2nd, ... arena allocation fails in turn until the
+ *    request makes fewer than that (then it must succeed), then SQLite's
+ *    heap is limited to 1, 2, 4 ... bytes over its use until it succeeds:
+ *    each failure is a clean `ERR`, every arena budget is back where it was,
+ *    PING answers after each, and the knowledge base passes the integrity
+ *    and foreign-key checks at the end (EKB_TEST_OOM_VERBOSE=1 prints each
+ *    attempt). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -632,12 +642,150 @@ static void server_workload_without_heap(void **state)
     assert_int_equal(fx_rmdir(dir), 0);
 }
 
+/* ---- 3. out of memory at every allocation ---- */
+/* One request on C1 with the nth arena allocation from now failing (n 0:
+ * none), or SQLite's heap limited to lim bytes more than it uses (lim 0:
+ * none): the reply (status line + lines) into R; the arena allocations it
+ * made. */
+static uint64_t oom_try(const char *req, uint64_t n, uint64_t lim)
+{
+    uint64_t c0 = arena_alloc_count();
+    size_t used = 0, peak;
+    if (lim) {
+        store_sqlite_mem(&used, &peak);
+        store_sqlite_limit(used + lim);
+    }
+    if (getenv("EKB_TEST_OOM_VERBOSE"))
+        fprintf(stderr, "oom: n=%llu lim=%llu %s", (unsigned long long)n, (unsigned long long)lim, req);
+    arena_fail_nth(n);
+    cl_str(&C1, req);
+    cl_reply(&C1, R, sizeof R, &PL, 0);
+    arena_fail_nth(0);
+    store_sqlite_limit(0);
+    return arena_alloc_count() - c0;
+}
+
+static void oom_at_every_allocation(void **state)
+{
+    (void)state;
+    const struct port *p = port_linux();
+    char err[300];
+    assert_int_equal(fx_tmpdir(dir, sizeof dir, "srvoom"), 0);
+    snprintf(kbdir, sizeof kbdir, "%s/kb", dir);
+    snprintf(sock, sizeof sock, "%s/s.sock", dir);
+    make_kb(p, 0);
+    log_init(p, LOG_ERROR, 1);
+    assert_int_equal(app_init(&APP, p, NULL, 256u << 20, err, sizeof err), 0);
+    srv_conf_defaults(&CONF, &APP.board);
+    snprintf(CONF.kb, sizeof CONF.kb, "%s", kbdir);
+    snprintf(CONF.sock, sizeof CONF.sock, "%s", sock);
+    snprintf(CONF.lm, sizeof CONF.lm, "none");
+    snprintf(CONF.chat, sizeof CONF.chat, "none");
+    CONF.cache = 0; /* every request does its work */
+    CONF.max_clients = 8;
+    stop_flag = 0;
+    run_rc = -99;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, server_thread, NULL), 0);
+    for (int i = 0; i < 200 && access(sock, F_OK) != 0 && run_rc == -99; i++)
+        usleep(50000);
+    if (access(sock, F_OK) != 0)
+        fail_msg("the server did not start: %d %s", run_rc, run_err);
+    cl_open(&C1);
+    expect("PING\n", "OK PONG\n");
+    static const char *const cmds[] = {
+        "SEARCH hybrid 3 which noble gas is used in lamps\n", "SEARCH text 3 a gas that glows red\n",
+        "SEARCH vector 2 neon\n", "FIND argon | symbol | ?\n", "FIND argn | symbl | ?\n",
+        "ASK What is the symbol of argon?\n", "ASK Tell me about neon\n", "EMBED argon and neon\n",
+        "FACT ADD neon | symbol | Ne\n", "DOC ADD 25 oom An oom note\ncobalt blue is a pigment.\n",
+        "FACT DEL neon | symbol | Ne\n", "DOC DEL oom\n", "INFO\n", "STATS\n", "METRICS\n", "HEALTH\n",
+    };
+    struct arena_region *rg[ARENA_NBUDGETS];
+    size_t base[ARENA_NBUDGETS];
+    for (int b = 0; b < ARENA_NBUDGETS; b++)
+        base[b] = (rg[b] = arena_budget(&APP.arena, (enum arena_budget)b))->used;
+    unsigned total = 0, sql_total = 0;
+    for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+        unsigned fails = 0, sql_fails = 0;
+        /* the nth arena allocation fails, n = 1, 2, ... until the request makes fewer than n */
+        for (uint64_t n = 1;; n++) {
+            uint64_t made = oom_try(cmds[c], n, 0);
+            int ok = !strncmp(R, "OK", 2);
+            if (!ok && strncmp(R, "ERR ", 4) != 0)
+                fail_msg("%.40s, allocation %llu failing: '%.120s'", cmds[c], (unsigned long long)n, R);
+            for (int b = 0; b < ARENA_NBUDGETS; b++)
+                if (rg[b]->used != base[b])
+                    fail_msg("%.40s, allocation %llu failing: budget %d holds %zu bytes, %zu before", cmds[c],
+                             (unsigned long long)n, b, rg[b]->used, base[b]);
+            expect("PING\n", "OK PONG\n");
+            if (made < n) { /* nothing failed: it must have worked */
+                if (!ok)
+                    fail_msg("%.40s with no allocation failing: '%.120s'", cmds[c], R);
+                break;
+            }
+            fails++;
+            assert_true(n < 5000);
+            if (cmds[c][0] == 'F' && cmds[c][5] == 'A' && ok)
+                break; /* a write that went through despite the failure (not needed for it): done */
+            if (cmds[c][0] == 'D' && ok)
+                break;
+        }
+        /* the same request undone where it wrote, then SQLite's heap 0, 1, 2, 4 ... KB short */
+        if (!strncmp(cmds[c], "FACT ADD", 8))
+            expect("FACT DEL neon | symbol | Ne\n", "OK");
+        else if (!strncmp(cmds[c], "DOC ADD", 7))
+            expect("DOC DEL oom\n", "OK");
+        else if (!strncmp(cmds[c], "FACT DEL", 8))
+            expect("FACT ADD neon | symbol | Ne\n", "OK");
+        else if (!strncmp(cmds[c], "DOC DEL", 7))
+            expect("DOC ADD 25 oom An oom note\ncobalt blue is a pigment.\n", "OK");
+        for (uint64_t lim = 1; lim < (64u << 20); lim *= 2) {
+            oom_try(cmds[c], 0, lim);
+            int ok = !strncmp(R, "OK", 2);
+            if (!ok && strncmp(R, "ERR ", 4) != 0)
+                fail_msg("%.40s, SQLite's heap %llu bytes short: '%.120s'", cmds[c], (unsigned long long)lim, R);
+            expect("PING\n", "OK PONG\n");
+            if (ok)
+                break;
+            sql_fails++;
+        }
+        assert_true(!strncmp(R, "OK", 2));
+        total += fails;
+        sql_total += sql_fails;
+    }
+    print_message("  %zu commands: %u failed arena allocations and %u SQLite heap limits, each a clean ERR, the "
+                  "arena back to its marks, PING answered after each\n",
+                  sizeof cmds / sizeof cmds[0], total, sql_total);
+    expect("QUIT\n", "OK BYE\n");
+    p->close(C1.fd);
+    stop_flag = 1;
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(run_rc, 0);
+    app_fini(&APP);
+    /* the knowledge base after it all */
+    struct app a;
+    struct embedder e;
+    struct store s;
+    char out[300];
+    assert_int_equal(app_init(&a, p, NULL, 256u << 20, err, sizeof err), 0);
+    assert_int_equal(store_sqlite_init(arena_budget(&a.arena, ARENA_STORE), 16u << 20), 0);
+    assert_int_equal(embed_open(&e, &a.arena, p, NULL, err, sizeof err), 0);
+    assert_int_equal(store_open(&s, &a.arena, p, kbdir, &e, 0, err, sizeof err), 0);
+    assert_int_equal(store_integrity(&s, out, sizeof out), 0);
+    store_close(&s);
+    embed_close(&e);
+    store_sqlite_fini();
+    app_fini(&a);
+    assert_int_equal(fx_rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(config_file_and_flags),
         cmocka_unit_test(governor_sheds_and_recovers),
         cmocka_unit_test(server_workload_without_heap),
+        cmocka_unit_test(oom_at_every_allocation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
