@@ -53,8 +53,6 @@ struct names;
 /* Gives SQLite `bytes` of r (0: all that is left) as its only heap. */
 int store_sqlite_init(struct arena_region *r, size_t bytes);
 void store_sqlite_fini(void);
-/* The heap store_sqlite_init gave SQLite (0 before it). */
-size_t store_sqlite_heap(void);
 /* Test hook: SQLite's heap refuses to grow past bytes in use (0: no limit
  * but the heap's size), as if memsys5 ran dry there. */
 void store_sqlite_limit(uint64_t bytes);

@@ -9,7 +9,6 @@
 #include "store.h"
 
 static int sqlite_ready;
-static size_t sqlite_heap;
 
 int store_sqlite_init(struct arena_region *r, size_t bytes)
 {
@@ -35,7 +34,6 @@ int store_sqlite_init(struct arena_region *r, size_t bytes)
     if (rc != SQLITE_OK)
         return EKB_EINTERNAL;
     sqlite_ready = 1;
-    sqlite_heap = bytes;
     return EKB_OK;
 }
 
@@ -48,8 +46,6 @@ void store_sqlite_fini(void)
 }
 
 void store_sqlite_limit(uint64_t bytes) { sqlite3_hard_heap_limit64((sqlite3_int64)bytes); }
-
-size_t store_sqlite_heap(void) { return sqlite_ready ? sqlite_heap : 0; }
 
 void store_sqlite_mem(size_t *used, size_t *peak)
 {

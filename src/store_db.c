@@ -223,14 +223,7 @@ static int open_db(const struct port *p, const char *dir, int create, sqlite3 **
     sqlite3_limit(*db, SQLITE_LIMIT_VARIABLE_NUMBER, 64);
     sqlite3_limit(*db, SQLITE_LIMIT_TRIGGER_DEPTH, 4);
     sqlite3_busy_timeout(*db, EKB_STORE_BUSY_MS);
-    /* the page cache: a quarter of SQLite's heap (default 2 MiB), so that a search's pages stay in memory;
-     * SQLite recycles cached pages when its heap runs short */
-    char pragmas[160];
-    size_t cache_kib = store_sqlite_heap() / 4 / 1024;
-    snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-%zu;",
-             cache_kib > 2048 ? cache_kib : 2048);
-    rc = sqlite3_exec(*db, pragmas, NULL, NULL, NULL);
+    rc = sqlite3_exec(*db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "store: %s: %s", path, sqlite3_errmsg(*db));
         sqlite3_close(*db);
