@@ -78,6 +78,7 @@ struct ask_out {
 struct ask_opts {
     struct find_opts find; /* tiers, deadlines, governor cap */
     unsigned flags;
+    const struct ask_read *read; /* the question as ask_read read it already (the same text), or NULL */
 };
 #define ASK_NO_DOCS 1u /* no document fallback */
 

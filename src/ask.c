@@ -1123,7 +1123,11 @@ static int run_question(struct store *s, const char *q, size_t n, const struct a
     out->tier = -1;
     if (errlen)
         err[0] = 0;
-    int rc = ask_read(s, q, n, &out->read, err, errlen);
+    int rc = 0;
+    if (o->read)
+        out->read = *o->read;
+    else
+        rc = ask_read(s, q, n, &out->read, err, errlen);
     if (rc != 0)
         return rc;
     size_t mark = arena_mark(s->scratch);

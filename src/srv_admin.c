@@ -153,6 +153,9 @@ void srv_do_metrics(struct srv_req *x)
         M("edgekb_cache_misses_total{cmd=\"%s\"} %llu", proto_cmd_name(cc[i]), (unsigned long long)cs.miss[cc[i]]);
     M("# TYPE edgekb_cache_evictions_total counter");
     M("edgekb_cache_evictions_total %llu", (unsigned long long)cs.evictions);
+    M("# HELP edgekb_cache_ask_read_hits_total ASK hits found by the question as read (another wording).");
+    M("# TYPE edgekb_cache_ask_read_hits_total counter");
+    M("edgekb_cache_ask_read_hits_total %llu", (unsigned long long)cs.read_hits);
     M("# TYPE edgekb_cache_entries gauge");
     M("edgekb_cache_entries %u", cs.entries);
     M("# TYPE edgekb_cache_bytes gauge");

@@ -116,6 +116,22 @@ static size_t squeeze(char *out, size_t cap, const char *t, size_t n)
     return o;
 }
 
+/* The key's text part: 'T' + text, or 'H' + its SHA-256 when long; the key's length. */
+static size_t key_text(char *key, size_t k, const char *txt, size_t n)
+{
+    if (n <= LRU_KEY_MAX - k - 1) {
+        key[k++] = 'T';
+        memcpy(key + k, txt, n);
+        return k + n;
+    }
+    key[k++] = 'H';
+    struct crypto_sha256 h;
+    crypto_sha256_start(&h);
+    crypto_sha256_update(&h, txt, n);
+    crypto_sha256_finish(&h, (uint8_t *)key + k);
+    return k + CRYPTO_SHA256_LEN;
+}
+
 /* The key of request r (0: not cached). */
 static size_t make_key(const struct proto_req *r, char *key)
 {
@@ -150,17 +166,7 @@ static size_t make_key(const struct proto_req *r, char *key)
     key[k++] = (char)r->mode;
     memcpy(key + k, &r->n, sizeof r->n);
     k += sizeof r->n;
-    if (n <= LRU_KEY_MAX - k - 1) {
-        key[k++] = 'T';
-        memcpy(key + k, txt, n);
-        return k + n;
-    }
-    key[k++] = 'H'; /* a long text: its SHA-256 */
-    struct crypto_sha256 h;
-    crypto_sha256_start(&h);
-    crypto_sha256_update(&h, txt, n);
-    crypto_sha256_finish(&h, (uint8_t *)key + k);
-    return k + CRYPTO_SHA256_LEN;
+    return key_text(key, k, txt, n);
 }
 
 /* A status line with this hit's time in place of the stored ms= value. */
@@ -179,14 +185,10 @@ static size_t retime(const char *l, size_t n, double ms, char *out, size_t cap)
     return w > 0 && (size_t)w < cap ? (size_t)w : 0;
 }
 
-int srv_cache_get(struct srv *s, struct worker *w, const struct proto_req *r, struct proto_tx *t,
-                  struct srv_cache_ticket *k, int64_t t0)
+/* Looks ticket k up: on a hit its lines go to t (a fresh ms= for FIND and ASK). */
+static int lookup(struct srv *s, struct worker *w, struct srv_cache_ticket *k, struct proto_tx *t, int64_t t0)
 {
     struct srv_cache *c = &s->cache;
-    k->klen = 0;
-    if (!c->on || !(k->klen = make_key(r, k->key)))
-        return 0;
-    k->cmd = r->cmd;
     size_t vl = w->cbuf_cap;
     pthread_mutex_lock(&c->mu);
     int64_t g = store_watch_gen(&c->watch);
@@ -196,8 +198,6 @@ int srv_cache_get(struct srv *s, struct worker *w, const struct proto_req *r, st
     }
     k->gen = g;
     int rc = g < 0 ? EKB_ENOENT : lru_get(&c->lru, k->key, k->klen, w->cbuf, &vl);
-    if (rc != 0)
-        c->miss[r->cmd]++;
     pthread_mutex_unlock(&c->mu);
     if (rc != 0)
         return 0;
@@ -218,15 +218,63 @@ int srv_cache_get(struct srv *s, struct worker *w, const struct proto_req *r, st
             li++;
         char line[256];
         size_t ln = 0;
-        if (i == 0 && (r->cmd == PCMD_FIND || r->cmd == PCMD_ASK))
+        if (i == 0 && (k->cmd == PCMD_FIND || k->cmd == PCMD_ASK))
             ln = retime(v, li, (double)(s->p->mono_ns() - t0) * 1e-6, line, sizeof line);
         if (ln ? proto_tx_line(t, line, ln) != 0 : proto_tx_line(t, v + i, li - i) != 0) {
             t->len = first; /* does not fit this reply buffer: answered afresh */
             return 0;
         }
     }
+    return 1;
+}
+
+int srv_cache_get(struct srv *s, struct worker *w, const struct proto_req *r, struct proto_tx *t,
+                  struct srv_cache_ticket *k, int64_t t0)
+{
+    struct srv_cache *c = &s->cache;
+    k->klen = 0;
+    if (!c->on || !(k->klen = make_key(r, k->key)))
+        return 0;
+    k->cmd = r->cmd;
+    int hit = lookup(s, w, k, t, t0);
     pthread_mutex_lock(&c->mu);
-    c->hit[r->cmd]++;
+    if (hit)
+        c->hit[r->cmd]++;
+    else
+        c->miss[r->cmd]++;
+    pthread_mutex_unlock(&c->mu);
+    return hit;
+}
+
+int srv_cache_get_read(struct srv *s, struct worker *w, const struct ask_read *rd, struct proto_tx *t,
+                       struct srv_cache_ticket *k, int64_t t0)
+{
+    struct srv_cache *c = &s->cache;
+    char txt[4 * (ASK_PART_MAX + 1) + 8];
+    size_t n = 0;
+    k->klen = 0;
+    if (!c->on)
+        return 0;
+    txt[n++] = (char)('0' + (int)rd->kind);
+    const char *part[4] = {rd->s, rd->p, rd->o, rd->text};
+    for (int i = 0; i < 4; i++) {
+        txt[n++] = '\x1f';
+        size_t m = squeeze(txt + n, sizeof txt - n, part[i], strnlen(part[i], ASK_PART_MAX));
+        if (m > sizeof txt - n)
+            return 0;
+        n += m;
+    }
+    k->key[0] = (char)PCMD_ASK;
+    k->key[1] = 'R'; /* the question as read, not as typed */
+    k->klen = key_text(k->key, 2, txt, n);
+    k->cmd = PCMD_ASK;
+    if (!lookup(s, w, k, t, t0))
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    if (c->miss[PCMD_ASK] > 0) /* the typed form's lookup counted a miss: the request is a hit */
+        c->miss[PCMD_ASK]--;
+    c->hit[PCMD_ASK]++;
+    c->read_hits++;
     pthread_mutex_unlock(&c->mu);
     return 1;
 }
@@ -309,6 +357,7 @@ void srv_cache_stats(struct srv *s, struct srv_cache_stats *o)
         o->hit[i] = c->hit[i];
         o->miss[i] = c->miss[i];
     }
+    o->read_hits = c->read_hits;
     o->evictions = c->lru.evictions;
     o->shrunk = c->shrunk;
     o->entries = c->lru.count;

@@ -88,6 +88,7 @@ struct worker {
     float *vec;
     char *esc;
     struct ask_out *ask; /* ASK's answer and citations */
+    struct ask_read read; /* ASK: the question as read, the cache key by reading (srv_cache_get_read) */
     struct embedder qe; /* a clone of the KB's embedder with its own scratch: queries embed outside store_mu */
     int has_qe;         /* 0: the model has no clones (BERT): embed under store_mu */
     struct pool_bg *bg; /* embeds a hybrid query (qe) while this worker runs its text leg; NULL: in turn */
@@ -111,6 +112,7 @@ struct srv_cache {
     int64_t gen; /* the generation of what is cached (-1: none yet) */
     struct store_watch watch;
     uint64_t hit[PCMD_COUNT], miss[PCMD_COUNT];
+    uint64_t read_hits; /* ASK hits through the question as read (srv_cache_get_read) */
     uint64_t shrunk; /* entries evicted to keep to half the pool while the governor is not calm */
     uint32_t lat[2][SRV_CACHE_LAT_BUCKETS]; /* server-side time of hits [0] and misses [1] (srv_cache_time) */
 };
@@ -123,7 +125,7 @@ struct srv_cache_ticket {
 struct srv_cache_stats {
     int on;
     double hit_us[2], miss_us[2]; /* p50, p95 of the server-side time (bucket upper bounds) */
-    uint64_t hit[PCMD_COUNT], miss[PCMD_COUNT], evictions, shrunk;
+    uint64_t hit[PCMD_COUNT], miss[PCMD_COUNT], evictions, shrunk, read_hits;
     uint32_t entries, capacity;
     size_t bytes_used, bytes;
 };
@@ -296,6 +298,10 @@ void srv_cache_clear(struct srv *s);
 int srv_cache_get(struct srv *s, struct worker *w, const struct proto_req *r, struct proto_tx *t,
                   struct srv_cache_ticket *k, int64_t t0);
 void srv_cache_put(struct srv *s, struct worker *w, const struct srv_cache_ticket *k, const struct proto_tx *t);
+/* ASK by the question as read (kind, subject, relation, object: ask_read), so that wordings read alike
+ * share an entry; k is then the ticket to store a fact-based answer under (srv_cache_put). */
+int srv_cache_get_read(struct srv *s, struct worker *w, const struct ask_read *rd, struct proto_tx *t,
+                       struct srv_cache_ticket *k, int64_t t0);
 void srv_cache_stats(struct srv *s, struct srv_cache_stats *o);
 /* Counts a cacheable request's server-side time, hit or miss (k from srv_cache_get). */
 void srv_cache_time(struct srv *s, const struct srv_cache_ticket *k, int hit, int64_t ns);

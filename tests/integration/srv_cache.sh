@@ -4,7 +4,10 @@
 # CRC lines from a hit; FACT ADD, DOC ADD and DOC DEL through the server,
 # and an `edgekb ingest` by another process into the served KB, each make
 # the next answer fresh (no stale row); INFO and METRICS count hits and
-# misses per command.
+# misses per command. ASK also looks up the question as read (kind,
+# subject, relation, object): another wording read alike is a hit
+# (METRICS edgekb_cache_ask_read_hits_total), and answers in the
+# question's own words are not shared between spellings.
 . "$(dirname "$0")/_lib.sh"
 set -u
 B=$EDGEKB
@@ -60,6 +63,19 @@ checks += 1
 met = "".join(req("METRICS")[1])
 if 'edgekb_cache_hits_total{cmd="SEARCH"} 6' not in met or 'edgekb_cache_misses_total{cmd="ASK"} 2' not in met:
     fail("METRICS cache counters:\n" + "\n".join(l for l in met.splitlines() if "cache" in l))
+checks += 1
+# ASK by the question as read: another wording read alike is a hit with the same answer; a yes/no
+# answer that repeats the question's own words is not shared between spellings
+def read_hits():
+    m = re.search(r"edgekb_cache_ask_read_hits_total (\d+)", "".join(req("METRICS")[1]))
+    return int(m.group(1)) if m else -1
+r0 = read_hits()
+a = req("ASK Tell me about neon"); b = req("ASK Describe neon.")
+if not a[0].startswith("OK") or nostatus_ms(a[0]) != nostatus_ms(b[0]) or a[1] != b[1] or read_hits() != r0 + 1:
+    fail("ASK read alike: %r %r vs %r %r (read hits %d -> %d)" % (a[0], a[1][:1], b[0], b[1][:1], r0, read_hits()))
+a = req("ASK Is argon a noble gas?"); b = req("ASK Is Argon a noble gas?")
+if "argon is" not in a[1][0] or "Argon is" not in b[1][0]:
+    fail("a yes/no answer in the question's own words was shared: %r / %r" % (a[1][:1], b[1][:1]))
 checks += 1
 # a FACT ADD through the server: the next FIND and ASK are fresh
 q = "FIND Iron | discovered by | ?"
@@ -119,7 +135,7 @@ lines = [f.readline().decode() for _ in range(3)]
 if not all(crc_ok(l) for l in lines) or [l.rsplit("*", 1)[0] + "\n" for l in lines] != plain[1]:
     fail("CRC hit rows differ from the plain ones: %r" % lines)
 checks += 1
-print("ok: %d cache checks: hits equal misses (blanks squeezed, CRC), FACT ADD / DOC ADD / DOC DEL / another process's ingest invalidate, INFO and METRICS counts" % checks)
+print("ok: %d cache checks: hits equal misses (blanks squeezed, CRC), ASK wordings read alike share an entry, FACT ADD / DOC ADD / DOC DEL / another process's ingest invalidate, INFO and METRICS counts" % checks)
 PY
 rc=$?
 kill $SP; wait $SP 2>/dev/null
