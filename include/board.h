@@ -47,6 +47,7 @@ struct board {
     uint32_t chunk_min, chunk_max, chunk_overlap; /* bytes; 0: EKB_CHUNK_DEFAULT_* (chunk.h) */
     uint32_t find_ms[4];        /* FIND_T1_MS..FIND_T3_MS ([1..3]): each tier's deadline; 0: the default (find.h) */
     uint32_t search_ms;         /* SEARCH_MS: a SEARCH's deadline from its job's start; 0: EKB_SEARCH_MS_DEFAULT */
+    uint32_t embed_ms, write_ms; /* EMBED_MS, WRITE_MS: the longest wait in the queue; 0: EKB_*_MS_DEFAULT */
 };
 
 int board_parse(const char *text, size_t len, struct board *b, char *err, size_t errlen);

@@ -68,6 +68,8 @@
 #define EKB_STORE_FACT_MAX 1023      /* bytes of a fact's subject, predicate or object (and of an entity name or alias) */
 #define EKB_STORE_DESC_MAX 4095      /* bytes of an entity's description */
 #define EKB_SEARCH_MS_DEFAULT 1000   /* SEARCH's deadline from its job's start (board SEARCH_MS) */
+#define EKB_EMBED_MS_DEFAULT 1000    /* EMBED: the longest wait in the worker queue (board EMBED_MS) */
+#define EKB_WRITE_MS_DEFAULT 10000   /* DOC ADD/DEL, FACT ADD/DEL: the longest wait in the queue (WRITE_MS) */
 #define EKB_STORE_CAND_MIN 50        /* candidates each mode gives hybrid fusion, at least (4k otherwise) */
 #define EKB_STORE_RRF_K 60           /* reciprocal-rank fusion constant */
 #define EKB_STORE_SQL_LENGTH (1u << 16) /* sqlite3_limit: bytes of one SQL statement */

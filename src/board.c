@@ -65,6 +65,8 @@ static const struct key_def keys[] = {
     U32("FIND_T2_MS", find_ms[2], 1, 600000, 0),
     U32("FIND_T3_MS", find_ms[3], 1, 600000, 0),
     U32("SEARCH_MS", search_ms, 1, 600000, 0),
+    U32("EMBED_MS", embed_ms, 1, 600000, 0),
+    U32("WRITE_MS", write_ms, 1, 600000, 0),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

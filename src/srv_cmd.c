@@ -8,10 +8,12 @@
  * or running (state CONN_JOB), so replies stay in order.
  * Failure: queue full, no upload buffer, shedding: ERR BUSY at once;
  * nothing here stops the server. */
+#include <stdio.h>
 #include <string.h>
 
 #include "ekb_assert.h"
 #include "ekb_err.h"
+#include "find.h"
 #include "log.h"
 #include "srv_int.h"
 
@@ -65,6 +67,7 @@ static int enqueue(struct srv *s, struct conn *c)
     }
     atomic_store(&c->busy, 1);
     c->cancel = 0;
+    c->queued_ns = s->p->mono_ns();
     s->q[(s->qhead + s->qlen) % s->qcap] = (int)(c - s->c);
     s->qlen++;
     pthread_cond_signal(&s->qcv);
@@ -73,16 +76,48 @@ static int enqueue(struct srv *s, struct conn *c)
     return 0;
 }
 
+/* A queued command's deadline in ms (0: none): a request that waited longer in the queue is not run.
+ * SEARCH: SEARCH_MS; FIND and ASK: tier 3's (their whole budget); EMBED: EMBED_MS; writes: WRITE_MS. */
+static uint32_t queue_deadline_ms(const struct srv *s, enum proto_cmd cmd)
+{
+    const struct board *b = &s->a->board;
+    struct find_opts fo;
+    switch (cmd) {
+    case PCMD_SEARCH:
+        return b->search_ms ? b->search_ms : EKB_SEARCH_MS_DEFAULT;
+    case PCMD_FIND:
+    case PCMD_ASK:
+        find_opts_board(&fo, b);
+        return fo.deadline_ms[3];
+    case PCMD_EMBED:
+        return b->embed_ms ? b->embed_ms : EKB_EMBED_MS_DEFAULT;
+    case PCMD_DOC_ADD:
+    case PCMD_DOC_DEL:
+    case PCMD_FACT_ADD:
+    case PCMD_FACT_DEL:
+        return b->write_ms ? b->write_ms : EKB_WRITE_MS_DEFAULT;
+    default:
+        return 0;
+    }
+}
+
 static void run_job(struct srv *s, struct worker *w, struct conn *c)
 {
     struct proto_tx t;
+    uint32_t dl;
+    int64_t waited;
     srv_tx_init(&t, w->txbuf, EKB_SRV_OUT_MAX, c);
     const struct srv_cmd *e = srv_cmd_of(c->req.cmd);
     if (s->stopping)
         srv_tx_err(s, &t, PROTO_BUSY, "server shutting down");
     else if (!e || !(e->flags & CF_WORKER))
         srv_tx_err(s, &t, PROTO_INTERNAL, "command queued by mistake");
-    else {
+    else if ((dl = queue_deadline_ms(s, c->req.cmd)) &&
+             (waited = s->p->mono_ns() - c->queued_ns) > (int64_t)dl * 1000000) {
+        char m[96]; /* out of time before it started: not run (nothing written) */
+        snprintf(m, sizeof m, "deadline: waited %lld ms in the queue (over %u ms)", (long long)(waited / 1000000), dl);
+        srv_tx_err(s, &t, PROTO_BUSY, m);
+    } else {
         struct srv_req x = {s, w, c, &c->req, &t};
         struct srv_cache_ticket k;
         int64_t t0 = s->p->mono_ns();
@@ -97,7 +132,6 @@ static void run_job(struct srv *s, struct worker *w, struct conn *c)
         /* too big for what the client left unread: it is dropped */
     }
 }
-
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;

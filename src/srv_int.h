@@ -49,6 +49,7 @@ enum conn_state { CONN_FREE = 0, CONN_IDLE, CONN_PAYLOAD, CONN_JOB, CONN_DRAIN, 
 
 struct conn {
     enum conn_state state;
+    int64_t queued_ns; /* when its request was queued for a worker (the queue's deadline counts from it) */
     int fd;
     enum conn_kind kind;
     struct port_peer peer;

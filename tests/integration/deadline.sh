@@ -5,7 +5,10 @@
 # ranked by their rarer words; hybrid without its vector leg), nothing of it
 # is cached (asked again: degraded again, no cache hit), PING still answers,
 # and the same server answers in time once the hook is off (a second server:
-# no degraded=, same first hit as a plain search).
+# no degraded=, same first hit as a plain search). Then the queue: with one
+# worker busy on a FIND slowed to 400 ms, an EMBED and a FACT ADD queued
+# behind it past EMBED_MS / WRITE_MS (100 ms) get ERR BUSY deadline and the
+# fact is not written.
 . "$(dirname "$0")/_lib.sh"
 set -u
 B=$EDGEKB
@@ -56,7 +59,40 @@ f.write(("SEARCH hybrid 3 %s\n" % q).encode()); f.flush()
 head = f.readline().decode().strip()
 if head != "OK 3":
     print("FAIL: SEARCH in time: %r" % head); sys.exit(1)
-print("ok: SEARCH past its 20 ms deadline (text, hybrid): OK 3 degraded=deadline, not cached, PING served; in time without the hook: %s" % head)
+PY
+[ $? -eq 0 ] || exit 1
+kill $SP; wait $SP 2>/dev/null
+# the queue: one worker busy 400 ms on a slowed FIND; an EMBED (EMBED_MS 100) and a FACT ADD (WRITE_MS
+# 100) queued behind it are not run: ERR BUSY deadline, and the fact is not written
+{ cat "$root/board/x86_64-generic.conf"; echo "EMBED_MS = 100"; echo "WRITE_MS = 100"; } >"$TMPDIR/board.conf"
+B2() { env EDGEKB_TEST_SLOW_FIND_MS=400 "$B" --board "$TMPDIR/board.conf" serve --kb "$KB" --sock "$TMPDIR/c.sock" \
+  --serial none --workers 1 --cache off >"$TMPDIR/c.log" 2>&1; }
+B2 &
+SP=$!
+wait_sock "$TMPDIR/c.sock" "$TMPDIR/c.log"
+/usr/bin/python3 - "$TMPDIR/c.sock" <<'PY'
+import socket, sys, time
+sock = sys.argv[1]
+def conn():
+    s = socket.socket(socket.AF_UNIX); s.connect(sock); return s, s.makefile("rwb")
+def fail(m):
+    print("FAIL: " + m); sys.exit(1)
+(sa, fa), (sb, fb), (sc, fc) = conn(), conn(), conn()
+fa.write(b"FIND argon | ? | ?\n"); fa.flush()
+time.sleep(0.05)
+fb.write(b"EMBED argon\n"); fb.flush()
+fc.write(b"FACT ADD quasarium | colour | zorbic\n"); fc.flush()
+e = fb.readline().decode().strip(); w = fc.readline().decode().strip()
+if not e.startswith("ERR BUSY deadline: waited") or not w.startswith("ERR BUSY deadline: waited"):
+    fail("queued past their deadline: EMBED %r, FACT ADD %r" % (e, w))
+if not fa.readline().decode().startswith("OK"):
+    fail("the slow FIND")
+fb.write(b"FIND quasarium | ? | ?\n"); fb.flush()
+time.sleep(0.6)
+r = fb.readline().decode().strip()
+if not r.startswith("OK 0"):
+    fail("the shed FACT ADD was written: %r" % r)
+print("ok: SEARCH past its 20 ms deadline (text, hybrid): OK 3 degraded=deadline, not cached, PING served, in time without the hook; queued past their deadline behind a 400 ms FIND: %s / %s, nothing written" % (e, w))
 PY
 rc=$?
 kill $SP; wait $SP 2>/dev/null
