@@ -53,6 +53,14 @@ struct names;
 /* Gives SQLite `bytes` of r (0: all that is left) as its only heap. */
 int store_sqlite_init(struct arena_region *r, size_t bytes);
 void store_sqlite_fini(void);
+/* Test hook (store_vfs.c): from now on SQLite opens its files through a
+ * shim that fails the nth write (or, for STORE_FAULT_FSYNC, the nth sync)
+ * counted over every file: disk full, an I/O error, a short write (half the
+ * bytes, then disk full) or a failed fsync; nth 0: none fails. The calls
+ * counted since (store_fault_calls) tell whether the nth was reached. */
+enum store_fault { STORE_FAULT_ENOSPC, STORE_FAULT_EIO, STORE_FAULT_SHORT, STORE_FAULT_FSYNC };
+int store_fault_io(enum store_fault kind, unsigned long nth);
+unsigned long store_fault_calls(void);
 /* Test hook: SQLite's heap refuses to grow past bytes in use (0: no limit
  * but the heap's size), as if memsys5 ran dry there. */
 void store_sqlite_limit(uint64_t bytes);

@@ -200,6 +200,72 @@ static void close_reset(struct store *s, size_t mi, size_t mm, size_t ms)
     arena_reset(arena_budget(&A, ARENA_STORE), ms);
 }
 
+/* SQLite's nth write (or sync) fails, for n = 1, 2, ... until a document
+ * goes in without reaching it, for each kind of fault (store_vfs.c): disk
+ * full, I/O error, a short write, a failed fsync. Each failure is an error
+ * that says so (ENOSPC or EIO); after each the knowledge base is closed and
+ * opened again: it passes the integrity check and holds every document
+ * acknowledged before (an unacknowledged one may or may not be there). */
+static void io_fault_at_every_write(void **state)
+{
+    struct embedder e;
+    struct store s;
+    char err[300], kb[200], id[32], got[512];
+    static char text[6000];
+    static const char *const kinds[] = {"disk full", "I/O error", "short write", "fsync"};
+    size_t mi = arena_mark(arena_budget(&A, ARENA_INDEX)), mm = arena_mark(arena_budget(&A, ARENA_MODELS));
+    size_t ms = arena_mark(arena_budget(&A, ARENA_STORE));
+    (void)state;
+    open_fallback(&e, &s, "iofault", 1, kb, sizeof kb);
+    unsigned acked = 0, failures = 0;
+    for (int k = 0; k < 4; k++) {
+        for (unsigned long nth = 1;; nth++) {
+            size_t n = 0;
+            for (int j = 0; j < 12; j++) /* a few chunks: several pages and WAL frames */
+                n += (size_t)snprintf(text + n, sizeof text - n, "Fault %d try %lu line %d: valve %d opens at %d kPa.%s",
+                                      k, nth, j, j * 7, 100 + j, j % 3 == 2 ? "\n\n" : " ");
+            snprintf(id, sizeof id, "f%d-%lu", k, nth);
+            int64_t did;
+            int dup;
+            uint32_t nc;
+            assert_int_equal(store_fault_io((enum store_fault)k, nth), 0);
+            err[0] = 0;
+            int rc = store_add_doc(&s, id, id, text, n, "test", &did, &dup, &nc, err, sizeof err);
+            unsigned long calls = store_fault_calls();
+            store_fault_io((enum store_fault)k, 0);
+            if (rc == 0)
+                acked++;
+            else {
+                failures++;
+                if ((rc != EKB_ENOSPC && rc != EKB_EIO) || !(strstr(err, "disk") || strstr(err, "I/O")))
+                    fail_msg("%s at write %lu: rc %d '%s'", kinds[k], nth, rc, err);
+            }
+            /* closed and opened again after every try, as after a power cut */
+            close_reset(&s, mi, mm, ms);
+            open_fallback(&e, &s, "iofault", 0, kb, sizeof kb);
+            assert_int_equal(store_integrity(&s, got, sizeof got), 0);
+            int64_t docs, chunks, facts;
+            assert_int_equal(store_count(&s, &docs, &chunks, &facts), 0);
+            if ((unsigned)docs < acked)
+                fail_msg("%s at write %lu: %lld documents, %u acknowledged", kinds[k], nth, (long long)docs, acked);
+            if (rc == 0) { /* acknowledged: readable whole */
+                size_t gl;
+                static char back[6000];
+                assert_int_equal(store_get_doc(&s, id, got, sizeof got, back, sizeof back, &gl), 0);
+                assert_int_equal(gl, n);
+                assert_memory_equal(back, text, n);
+            }
+            if (calls < nth) /* the fault was never reached: done with this kind */
+                break;
+            assert_true(nth < 400);
+        }
+    }
+    print_message("  I/O faults: %u failed adds (disk full, I/O error, short write, fsync at every write or sync), "
+                  "%u acknowledged; the KB verified and reopened after each\n", failures, acked);
+    assert_true(failures > 8);
+    close_reset(&s, mi, mm, ms);
+}
+
 static void bad_documents(void **state)
 {
     struct embedder e;
@@ -733,6 +799,7 @@ int main(void)
         cmocka_unit_test(watch_follows_commits),
         cmocka_unit_test(stream_50mb_bounded),
         cmocka_unit_test(schema_versions),
+        cmocka_unit_test(io_fault_at_every_write),
     };
     return cmocka_run_group_tests_name("store", tests, setup, teardown);
 }
