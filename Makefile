@@ -9,6 +9,8 @@
 #   make check-cross BOARD=rpi5   unit tests under qemu-aarch64-static, -cpu cortex-a53 and cortex-a76
 #   make fuzz [FUZZ=gguf] [FUZZ_TIME=120]   libFuzzer targets tools/fuzz/fuzz_*.c (clang)
 #   make eval                 ASK and FIND accuracy and latency on the dev questions (tools/eval.sh)
+#   make check-all            make check, then what does not fit CI: every fuzz target 10 minutes and the
+#                             10-minute soak at the connection cap on the WordNet knowledge base (~1.5 h)
 #   make clean
 #
 # The board file (board/$(BOARD).conf) is read here and compiled into the
@@ -239,7 +241,7 @@ $(BUILD)/bench/%: $(OBJ)/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_REL) -o $@ $< $(LIB) $(LIBS)
 
-.PHONY: bench models fuzz eval
+.PHONY: bench models fuzz eval check-all
 # ASK and FIND accuracy and socket latency on the dev questions (tools/eval.sh).
 eval: $(BIN)
 	@EDGEKB=$(CURDIR)/$(BIN) MODELS_DIR=$(MODELS_DIR) tools/eval.sh
@@ -281,6 +283,13 @@ fuzz:
 	  echo "make fuzz: $(FUZZ_CC) not found; install it with: apt-get install -y clang"; exit 0; fi; \
 	$(MAKE) --no-print-directory $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ)) && \
 	tools/run-fuzz.sh $(FUZZ_TIME) $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ))
+
+# everything of make check, then the long runs (each fuzz target FUZZ_TIME, default here 600 s; the
+# soak SOAK_SECS 600 on WordNet): the reliability harness in full
+check-all: check $(BIN)
+	@$(MAKE) --no-print-directory fuzz FUZZ="$(FUZZ_ALL)" FUZZ_TIME=$${FUZZ_TIME:-600}
+	@T=$$(mktemp -d) && EDGEKB=$(CURDIR)/$(BIN) SHARED=$${SHARED:-$(CURDIR)/../shared} MODELS_DIR=$(MODELS_DIR) TMPDIR=$$T \
+	  SOAK_SECS=$${SOAK_SECS:-600} SOAK_WORDNET=1 sh tests/integration/soak.sh; rc=$$?; rm -rf $$T; exit $$rc
 
 # make run: models, the elements knowledge base, the server on ./run/edgekb.sock
 # (foreground); make demo: the same plus a scripted client session, then exit.
