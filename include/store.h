@@ -57,8 +57,11 @@ void store_sqlite_fini(void);
  * shim that fails the nth write (or, for STORE_FAULT_FSYNC, the nth sync)
  * counted over every file: disk full, an I/O error, a short write (half the
  * bytes, then disk full) or a failed fsync; nth 0: none fails. The calls
- * counted since (store_fault_calls) tell whether the nth was reached. */
-enum store_fault { STORE_FAULT_ENOSPC, STORE_FAULT_EIO, STORE_FAULT_SHORT, STORE_FAULT_FSYNC };
+ * counted since (store_fault_calls) tell whether the nth was reached.
+ * STORE_FAULT_POWERCUT: at the nth write every write not yet synced is
+ * undone and the process exits (0; 3 when a pre-image could not be kept):
+ * for a forked child, the parent then checks what survived. */
+enum store_fault { STORE_FAULT_ENOSPC, STORE_FAULT_EIO, STORE_FAULT_SHORT, STORE_FAULT_FSYNC, STORE_FAULT_POWERCUT };
 int store_fault_io(enum store_fault kind, unsigned long nth);
 unsigned long store_fault_calls(void);
 /* Test hook: SQLite's heap refuses to grow past bytes in use (0: no limit

@@ -5,10 +5,14 @@
  * wrapped, each call is passed on, and the nth write or sync (counted over
  * every file) fails the chosen way: disk full (SQLITE_FULL, as ENOSPC), an
  * I/O error, a short write (half the bytes reach the file, then
- * SQLITE_FULL), or a failed fsync.
+ * SQLITE_FULL), or a failed fsync. Power cut: every write's pre-image is
+ * kept until its file is synced; at the nth write every write not yet
+ * synced is undone (what a disk cache would lose) and the process ends
+ * there (_exit, a test's child), as if the power went.
  * Invariant: without store_fault_io the shim is not registered and SQLite
  * runs on its default VFS untouched. Failure: the injected ones only. */
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -39,14 +43,85 @@ static int hit(int is_sync)
 
 #define REAL(f) (((struct ffile *)(f))->real)
 
+/* ---- power cut: the pre-images of writes not yet synced ---- */
+#define UNDO_POOL (32u << 20)
+#define UNDO_MAX 65536u
+struct undo {
+    sqlite3_file *f; /* the real file */
+    sqlite3_int64 off, size_before;
+    size_t at, len; /* its bytes in undo_pool */
+    int synced;
+};
+static unsigned char undo_pool[UNDO_POOL];
+static struct undo undo_log[UNDO_MAX];
+static size_t undo_used;
+static unsigned undo_n;
+static int undo_lost; /* a pre-image could not be kept, or its file closed unsynced: the cut is not exact */
+
+static void remember(sqlite3_file *real, sqlite3_int64 off, size_t n)
+{
+    sqlite3_int64 sz = 0;
+    if (undo_n == UNDO_MAX || undo_used + n > UNDO_POOL || real->pMethods->xFileSize(real, &sz) != SQLITE_OK) {
+        undo_lost = 1;
+        return;
+    }
+    struct undo *u = &undo_log[undo_n++];
+    *u = (struct undo){real, off, sz, undo_used, n, 0};
+    sqlite3_int64 in = sz - off < (sqlite3_int64)n ? sz - off : (sqlite3_int64)n;
+    if (in > 0) /* past the end nothing to keep: the size is restored */
+        real->pMethods->xRead(real, undo_pool + undo_used, (int)in, off);
+    undo_used += n;
+}
+
+/* Every write not followed by its file's sync undone, newest first; then the process ends. */
+static void power_cut(void)
+{
+    for (unsigned i = undo_n; i-- > 0;) {
+        struct undo *u = &undo_log[i];
+        if (u->synced)
+            continue;
+        sqlite3_int64 now = 0;
+        u->f->pMethods->xFileSize(u->f, &now);
+        if (u->off < u->size_before)
+            u->f->pMethods->xWrite(u->f, undo_pool + u->at,
+                                   (int)(u->size_before - u->off < (sqlite3_int64)u->len ? u->size_before - u->off
+                                                                                          : (sqlite3_int64)u->len),
+                                   u->off);
+        if (now != u->size_before)
+            u->f->pMethods->xTruncate(u->f, u->size_before);
+    }
+    _exit(undo_lost ? 3 : 0);
+}
+
+static void synced(sqlite3_file *real, int closing)
+{
+    for (unsigned i = 0; i < undo_n; i++)
+        if (undo_log[i].f == real && !undo_log[i].synced) {
+            if (closing)
+                undo_lost = 1; /* closed before a sync: cannot be undone here */
+            undo_log[i].synced = 1;
+        }
+}
+
 static int f_close(sqlite3_file *f)
 {
+    if (fault_kind == STORE_FAULT_POWERCUT)
+        synced(REAL(f), 1);
     int rc = REAL(f)->pMethods ? REAL(f)->pMethods->xClose(REAL(f)) : SQLITE_OK;
     return rc;
 }
-static int f_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o) { return REAL(f)->pMethods->xRead(REAL(f), b, n, o); }
+static int f_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
+{
+    return REAL(f)->pMethods->xRead(REAL(f), b, n, o);
+}
 static int f_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
 {
+    if (fault_kind == STORE_FAULT_POWERCUT) {
+        if (hit(0))
+            power_cut();
+        remember(REAL(f), o, (size_t)n);
+        return REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
+    }
     if (hit(0)) {
         if (fault_kind == STORE_FAULT_SHORT && n > 1)
             REAL(f)->pMethods->xWrite(REAL(f), b, n / 2, o);
@@ -54,9 +129,21 @@ static int f_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
     }
     return REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
 }
-static int f_truncate(sqlite3_file *f, sqlite3_int64 s) { return REAL(f)->pMethods->xTruncate(REAL(f), s); }
+static int f_truncate(sqlite3_file *f, sqlite3_int64 s)
+{
+    sqlite3_int64 now = 0;
+    if (fault_kind == STORE_FAULT_POWERCUT && REAL(f)->pMethods->xFileSize(REAL(f), &now) == SQLITE_OK && now > s)
+        remember(REAL(f), s, (size_t)(now - s));
+    return REAL(f)->pMethods->xTruncate(REAL(f), s);
+}
 static int f_sync(sqlite3_file *f, int fl)
 {
+    if (fault_kind == STORE_FAULT_POWERCUT) {
+        int rc = REAL(f)->pMethods->xSync(REAL(f), fl);
+        if (rc == SQLITE_OK)
+            synced(REAL(f), 0);
+        return rc;
+    }
     if (hit(1))
         return SQLITE_IOERR_FSYNC;
     return REAL(f)->pMethods->xSync(REAL(f), fl);
@@ -75,7 +162,10 @@ static int f_shm_map(sqlite3_file *f, int pg, int sz, int ext, void volatile **p
 static int f_shm_lock(sqlite3_file *f, int o, int n, int fl) { return REAL(f)->pMethods->xShmLock(REAL(f), o, n, fl); }
 static void f_shm_barrier(sqlite3_file *f) { REAL(f)->pMethods->xShmBarrier(REAL(f)); }
 static int f_shm_unmap(sqlite3_file *f, int del) { return REAL(f)->pMethods->xShmUnmap(REAL(f), del); }
-static int f_fetch(sqlite3_file *f, sqlite3_int64 o, int n, void **p) { return REAL(f)->pMethods->xFetch(REAL(f), o, n, p); }
+static int f_fetch(sqlite3_file *f, sqlite3_int64 o, int n, void **p)
+{
+    return REAL(f)->pMethods->xFetch(REAL(f), o, n, p);
+}
 static int f_unfetch(sqlite3_file *f, sqlite3_int64 o, void *p) { return REAL(f)->pMethods->xUnfetch(REAL(f), o, p); }
 
 static const sqlite3_io_methods methods = {3,        f_close,     f_read,   f_write,       f_truncate,
@@ -161,6 +251,9 @@ int store_fault_io(enum store_fault kind, unsigned long nth)
     fault_kind = kind;
     countdown = nth;
     calls = 0;
+    undo_n = 0;
+    undo_used = 0;
+    undo_lost = 0;
     return 0;
 }
 
