@@ -22,6 +22,7 @@ struct app {
     struct port_cpu cpu;
     struct arena arena;
     uint64_t arena_bytes;
+    int64_t fail_alloc0; /* test hook EDGEKB_TEST_FAIL_ALLOC: arena allocations before the command (-1: off) */
 };
 
 /* board_path NULL: the compiled-in board. mem_bytes 0: the board's ARENA_MB. */

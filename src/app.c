@@ -46,11 +46,21 @@ int app_init(struct app *a, const struct port *p, const char *board_path, uint64
     }
     for (i = 0; i < ARENA_NBUDGETS; i++)
         a->arena_bytes += a->arena.budget[i].size;
+    /* a test hook (tests/integration/oom_ingest.sh): the nth arena allocation of the command fails */
+    const char *nth = getenv("EDGEKB_TEST_FAIL_ALLOC");
+    a->fail_alloc0 = -1;
+    if (nth && *nth) {
+        a->fail_alloc0 = (int64_t)arena_alloc_count();
+        arena_fail_nth(strtoull(nth, NULL, 10));
+    }
     return EKB_OK;
 }
 
 void app_fini(struct app *a)
 {
+    if (a->fail_alloc0 >= 0) /* how many there were: the test stops once its n is past them */
+        fprintf(stderr, "edgekb: EDGEKB_TEST_FAIL_ALLOC: %llu arena allocations\n",
+                (unsigned long long)((int64_t)arena_alloc_count() - a->fail_alloc0));
     arena_fini(&a->arena);
 }
 
