@@ -87,6 +87,8 @@ static int str(struct cur *c, char *out, size_t cap, size_t *len)
                     c->i += 6;
                 } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
                     return fail(c, "unpaired surrogate");
+                } else if (cp == 0) { /* C strings: it would cut the value (or split an array) */
+                    return fail(c, "a NUL character (\\u0000) in a string");
                 }
                 tl = utf8_put(tmp, cp);
             } else {

@@ -102,6 +102,8 @@ static void bad_lines(void **state)
         "{\"name\":\"\\ud800\"}", "{\"name\":\"\\udc00\"}", "{\"name\":\"a\x01\"}", "{\"name\":1}",
         "{\"aliases\":\"a\"}", "{\"aliases\":[1]}", "{\"x\":-}", "{\"x\":1.}", "{\"x\":1e}", "{\"x\":tru}",
         "{\"name\":\"unterminated}", "{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        /* regression (fuzz_jsonl): an escaped NUL cut a name and split an alias in two */
+        "{\"name\":\"ab\\u0000cd\"}", "{\"aliases\":[\"x\\u0000y\"]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *why = "";
