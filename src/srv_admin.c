@@ -169,7 +169,7 @@ void srv_do_metrics(struct srv_req *x)
     M("# TYPE edgekb_lm_releases_total counter");
     M("edgekb_lm_releases_total %llu", (unsigned long long)s->lm_releases);
     M("# TYPE edgekb_lm_released gauge");
-    M("edgekb_lm_released %d", s->lm_released);
+    M("edgekb_lm_released %d", s->lm_released != 0);
     M("# TYPE edgekb_rss_bytes gauge");
     M("edgekb_rss_bytes %llu", (unsigned long long)rss);
     M("# TYPE edgekb_arena_used_bytes gauge");

@@ -106,7 +106,7 @@ void srv_gen_govern(struct srv *s)
         return; /* a generation is stopping (the governor is above calm): the next tick */
     if (!s->lm_released) {
         s->lm_released_bytes = release_models(s);
-        s->lm_released = 1;
+        s->lm_released = (s->have_lm ? 1 : 0) | (s->have_chat ? 2 : 0);
         s->lm_releases++;
         log_warn("governor: %s: the decoders' pages given back (%.1f MB); GEN brings them back once calm",
                  gov_level_name(gov_level(&s->gov)), (double)s->lm_released_bytes / 1048576.0);
@@ -121,15 +121,15 @@ static int restore_models(struct srv *s)
         return 0;
     int64_t t0 = s->p->mono_ns();
     int rc = 0;
-    if (s->have_lm)
-        rc = wt_restore(s->lm_file, s->restore_tmp, s->restore_cap);
-    if (rc == 0 && s->have_chat)
-        rc = wt_restore(s->chat_file, s->restore_tmp, s->restore_cap);
+    /* each model once: repacking one twice would scramble it */
+    if ((s->lm_released & 1) && (rc = wt_restore(s->lm_file, s->restore_tmp, s->restore_cap)) == 0)
+        s->lm_released &= ~1;
+    if (rc == 0 && (s->lm_released & 2) && (rc = wt_restore(s->chat_file, s->restore_tmp, s->restore_cap)) == 0)
+        s->lm_released &= ~2;
     if (rc != 0) {
         log_err("serve: the decoders cannot be restored (%s)", ekb_strerror(rc));
         return rc;
     }
-    s->lm_released = 0;
     log_info("serve: the decoders restored after the governor's release (%.1f ms)",
              (double)(s->p->mono_ns() - t0) / 1e6);
     return 0;

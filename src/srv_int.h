@@ -146,7 +146,7 @@ struct srv {
     char lm_path[EKB_PATH_MAX];
     /* the decoders' pages given back at CRIT (under gen_mu): restored (repacked) by the next GEN or
      * ASK STREAM once calm, with restore_tmp (sized at start) */
-    int lm_released, restore_ok;
+    int lm_released, restore_ok; /* lm_released: bit 0 the decoder, bit 1 the chat model */
     uint64_t lm_released_bytes, lm_releases;
     void *restore_tmp;
     size_t restore_cap;

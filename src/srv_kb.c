@@ -90,7 +90,7 @@ void srv_do_ask(struct srv_req *x)
     ao.find.max_rows = 64;
     ao.find.gov_tier = gov_max_tier(&s->gov);
     ao.find.start_ns = atomic_load(&x->w->busy_ns);
-    /* the cache by the question as read: "What is X made of?" and "X is made of what?" read alike */
+    /* the cache by the question as read: "What is the symbol of X?" and "What's the symbol of X?" read alike */
     struct srv_cache_ticket rk = {.klen = 0};
     int clean = 1;
     for (size_t i = 0; i < r->text_len && clean; i++)
