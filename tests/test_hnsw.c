@@ -843,6 +843,35 @@ static void save_failures(void **state)
         assert_int_equal(hnsw_load(b, fp, path, EMB, err, sizeof err), 0);
         assert_int_equal(hnsw_count(b), 100);
     }
+    /* every call in turn: each open, write, fsync and rename of a save fails (ENOSPC for writes, EIO
+     * for the others) until the save makes fewer such calls; each failure is an error, no tmp file is
+     * left, and the file loads: the old one, or the new one when only its durability was in doubt */
+    static const enum port_fake_op ops[] = {PORT_FAKE_OPEN, PORT_FAKE_WRITE, PORT_FAKE_FSYNC, PORT_FAKE_RENAME};
+    unsigned every = 0;
+    for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
+        for (unsigned nth = 1;; nth++) {
+            port_fake_reset();
+            assert_int_equal(hnsw_save(old, fp, path, EMB, err, sizeof err), 0); /* the old file back */
+            port_fake_reset();
+            port_fake_fail(ops[o], nth, ops[o] == PORT_FAKE_WRITE ? 28 : 5);
+            int rc = hnsw_save(a, fp, path, EMB, err, sizeof err);
+            unsigned calls = port_fake_calls(ops[o]);
+            port_fake_reset();
+            assert_int_equal(access(tmp, F_OK), -1);
+            assert_int_equal(hnsw_load(b, fp, path, EMB, err, sizeof err), 0);
+            if (calls < nth) { /* the nth call never came: saved */
+                assert_int_equal(rc, 0);
+                assert_int_equal(hnsw_count(b), n);
+                break;
+            }
+            assert_true(rc == EKB_ENOSPC || rc == EKB_EIO || rc == EKB_EPERM);
+            assert_true(err[0] != 0);
+            assert_true(hnsw_count(b) == 100 || hnsw_count(b) == n);
+            every++;
+            assert_true(nth < 100000);
+        }
+    print_message("  index save: %u calls failed in turn (open, write, fsync, rename), the old or new file loads after "
+                  "each\n", every);
     /* the directory fsync fails after the rename: reported, new file complete */
     port_fake_reset();
     port_fake_fail(PORT_FAKE_FSYNC, 2, 5);
