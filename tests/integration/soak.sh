@@ -229,6 +229,7 @@ a0 = arena()
 samples = []
 while any(t.is_alive() for t in threads):
     samples.append((time.time() - t0, rss_kb()))
+    monitor.req("PING")  # not idle: the server closes connections idle for idle_s
     time.sleep(0.5)
 hu.join()
 el = time.time() - t0
