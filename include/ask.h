@@ -51,6 +51,7 @@ struct ask_read {
     char s[ASK_PART_MAX], p[ASK_PART_MAX], o[ASK_PART_MAX]; /* FIND's triple; "?" for the asked slot */
     char text[ASK_PART_MAX];                                 /* ASK_TEXT: the quoted text */
     uint32_t nment;                                          /* entity mentions found */
+    int64_t read_ns, link_ns; /* ask_read's time, and the part of it spent linking names (not part of the reading) */
 };
 
 int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char *err, size_t errlen);
@@ -72,6 +73,7 @@ struct ask_out {
     int tier;             /* the FIND tier that answered; -1: no fact (documents, or nothing) */
     const char *degraded; /* as FIND's */
     double ms;
+    int64_t reason_ns, fallback_ns; /* the facts' part (FIND, describe), the documents' part */
     struct ask_read read;
 };
 

@@ -48,6 +48,10 @@ struct board {
     uint32_t find_ms[4];        /* FIND_T1_MS..FIND_T3_MS ([1..3]): each tier's deadline; 0: the default (find.h) */
     uint32_t search_ms;         /* SEARCH_MS: a SEARCH's deadline from its job's start; 0: EKB_SEARCH_MS_DEFAULT */
     uint32_t embed_ms, write_ms; /* EMBED_MS, WRITE_MS: the longest wait in the queue; 0: EKB_*_MS_DEFAULT */
+    uint32_t gen_ms;            /* GEN_MS: a GEN's (and ASK STREAM's wording's) wall-clock limit; 0: EKB_SRV_GEN_MS */
+    uint32_t slowlog_ms;        /* SLOWLOG_MS: requests longer are logged; 0: EKB_SRV_SLOWLOG_MS */
+    uint32_t slowlog_len;       /* SLOWLOG_LEN: the slow-query ring's entries; 0: EKB_SRV_SLOWLOG_LEN */
+    uint32_t slo_pct;           /* SLO_PCT: the share (%) of a tier's requests within its FIND_T*_MS; 0: 95 */
 };
 
 int board_parse(const char *text, size_t len, struct board *b, char *err, size_t errlen);

@@ -104,6 +104,13 @@
 #define EKB_SRV_NAME_MAX 255             /* bytes of a title or of a fact part */
 #define EKB_SRV_STALL_S 30               /* default seconds a streamed reply (DOC GET) may wait for the client to read */
 #define EKB_SRV_JOB_STALL_S 60 /* a worker on one request longer than this (s) is stalled: the watchdog starves */
+#define EKB_SRV_SLOWLOG_DEFAULT_N 10      /* SLOWLOG entries returned when n is not given */
+#define EKB_SRV_SLOWLOG_MAX 1024         /* SLOWLOG n at most, and the ring's entries at most (board SLOWLOG_LEN) */
+#define EKB_SRV_SLOWLOG_LEN 128          /* default ring entries (board SLOWLOG_LEN) */
+#define EKB_SRV_SLOWLOG_MS 50            /* default threshold (board SLOWLOG_MS): requests longer are logged */
+#define EKB_SRV_SLO_WINDOW_S 60          /* the SLOs' sliding window: 6 slots of 10 s */
+#define EKB_SRV_SLO_MIN_N 20             /* requests in the window before a tier can be said to violate */
+#define EKB_SRV_GEN_MS 30000             /* default GEN / ASK STREAM wording deadline (board GEN_MS) */
 #define EKB_SRV_ALLOW_UIDS 16            /* uids in the allowlist */
 #define EKB_SRV_SECRET_MIN 16            /* bytes of the device secret, at least */
 #define EKB_SRV_SECRET_MAX 256           /* and at most */

@@ -96,7 +96,7 @@ enum proto_cmd {
     PCMD_NONE = 0, /* a blank line: no reply */
     PCMD_PING, PCMD_HELP, PCMD_INFO, PCMD_METRICS, PCMD_HEALTH,
     PCMD_DOC_ADD, PCMD_DOC_GET, PCMD_DOC_DEL, PCMD_FACT_ADD, PCMD_FACT_DEL, PCMD_FIND, PCMD_ASK,
-    PCMD_SEARCH, PCMD_EMBED, PCMD_GEN, PCMD_CANCEL, PCMD_CRC, PCMD_HELLO, PCMD_AUTH, PCMD_QUIT,
+    PCMD_SEARCH, PCMD_EMBED, PCMD_GEN, PCMD_CANCEL, PCMD_CRC, PCMD_HELLO, PCMD_AUTH, PCMD_QUIT, PCMD_SLOWLOG,
     PCMD_COUNT
 };
 const char *proto_cmd_name(enum proto_cmd c);
@@ -110,8 +110,8 @@ struct proto_req {
     char *part[3];         /* FIND/FACT: s, p, o (NULL = "?", FIND only); DOC: part[0] = id */
     char *text;            /* SEARCH/EMBED/GEN/ASK: the text; DOC ADD: title ("" if none); AUTH: the mac */
     size_t text_len;
-    uint32_t n;            /* SEARCH k, GEN tokens, CRC on (1) / off (0), ASK STREAM (1) */
-    int mode;              /* SEARCH: PROTO_MODE_* */
+    uint32_t n;            /* SEARCH k, GEN tokens, CRC on (1) / off (0), ASK STREAM (1), SLOWLOG entries */
+    int mode;              /* SEARCH: PROTO_MODE_*; SLOWLOG: 1 RESET, 2 LEN */
     uint64_t bytes;        /* DOC ADD payload length */
     int skip;              /* DOC ADD refused after its length was read: skip `bytes` */
 };

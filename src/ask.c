@@ -242,6 +242,17 @@ struct ment {
  * with a structural word and not made only of relation words, linked by
  * tier 1's string paths; the best-scoring (longer spans a little better)
  * that do not overlap. */
+/* link_entity, its time counted to the question's reading (ask_read's link_ns) */
+static _Thread_local int64_t link_ns_acc;
+static int timed_link(struct store *s, const char *t, size_t n, unsigned flags, struct link_result *lr, char *err,
+                      size_t errlen)
+{
+    int64_t t0 = s->port->mono_ns();
+    int rc = link_entity(s, t, n, flags, lr, err, errlen);
+    link_ns_acc += s->port->mono_ns() - t0;
+    return rc;
+}
+
 static int mentions(struct store *s, struct qt *x, const struct pwords *pw, struct ment *m, int with_rel, char *err,
                     size_t errlen)
 {
@@ -276,7 +287,7 @@ static int mentions(struct store *s, struct qt *x, const struct pwords *pw, stru
             int typo = !(len < 5 || j - i > 3 || allrel) && typos < 32;
             typos += typo;
             unsigned flags = LINK_NO_VECTOR | (typo ? 0 : LINK_NO_TYPO);
-            int rc = link_entity(s, x->q + off, len, flags, &lr, err, errlen);
+            int rc = timed_link(s, x->q + off, len, flags, &lr, err, errlen);
             if (rc != 0 && rc != EKB_EINVAL)
                 return rc;
             if (rc != 0 || lr.n == 0 || nc >= (int)(sizeof c / sizeof c[0]))
@@ -408,8 +419,10 @@ static int trailing_literal_ex(const struct qt *x, const struct pwords *pw, int 
 int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char *err, size_t errlen)
 {
     size_t bad;
+    int64_t read0 = s->port->mono_ns();
     memset(r, 0, sizeof *r);
     r->kind = ASK_OTHER;
+    link_ns_acc = 0;
     if (n == 0 || n > EKB_STORE_QUERY_MAX || !utf8_valid(q, n, &bad)) {
         snprintf(err, errlen, "ask: the question must be 1..%d bytes of UTF-8", EKB_STORE_QUERY_MAX);
         return EKB_EINVAL;
@@ -575,7 +588,7 @@ int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char 
                 if (x->t[i].cls != K_CONTENT)
                     continue;
                 size_t off = x->t[i].off, len = x->t[x->n - 1].off + x->t[x->n - 1].len - off;
-                if (link_entity(s, x->q + off, len, LINK_NO_VECTOR | LINK_NO_TYPO, &lr1, err, errlen) == 0 &&
+                if (timed_link(s, x->q + off, len, LINK_NO_VECTOR | LINK_NO_TYPO, &lr1, err, errlen) == 0 &&
                     lr1.n > 0 && lr1.c[0].how <= LINK_PLURAL)
                     oi = i;
             }
@@ -690,6 +703,8 @@ int ask_read(struct store *s, const char *q, size_t n, struct ask_read *r, char 
 out:
     trim_det(r->p);
     arena_reset(s->scratch, mark);
+    r->link_ns = link_ns_acc;
+    r->read_ns = s->port->mono_ns() - read0;
     return rc;
 }
 
@@ -1142,6 +1157,7 @@ static int run_question(struct store *s, const char *q, size_t n, const struct a
     }
     memcpy(qz, q, n);
     qz[n] = 0;
+    int64_t ts = s->port->mono_ns();
     switch (r->kind) {
     case ASK_TEXT:
         if ((found = from_docs(s, r->text, strlen(r->text), out, err, errlen, 1)) < 0) {
@@ -1210,8 +1226,12 @@ static int run_question(struct store *s, const char *q, size_t n, const struct a
     default:
         break;
     }
+    int64_t tr = s->port->mono_ns();
+    *(r->kind == ASK_TEXT ? &out->fallback_ns : &out->reason_ns) += tr - ts;
     if (!found && !(o->flags & ASK_NO_DOCS) && r->kind != ASK_TEXT && !late(s, o, t0, out)) {
-        if ((found = from_docs(s, qz, n, out, err, errlen, 0)) < 0) {
+        found = from_docs(s, qz, n, out, err, errlen, 0);
+        out->fallback_ns += s->port->mono_ns() - tr;
+        if (found < 0) {
             rc = found;
             goto out;
         }

@@ -67,6 +67,10 @@ static const struct key_def keys[] = {
     U32("SEARCH_MS", search_ms, 1, 600000, 0),
     U32("EMBED_MS", embed_ms, 1, 600000, 0),
     U32("WRITE_MS", write_ms, 1, 600000, 0),
+    U32("GEN_MS", gen_ms, 1, 3600000, 0),
+    U32("SLOWLOG_MS", slowlog_ms, 1, 600000, 0),
+    U32("SLOWLOG_LEN", slowlog_len, 1, EKB_SRV_SLOWLOG_MAX, 0),
+    U32("SLO_PCT", slo_pct, 50, 100, 0),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

@@ -2,11 +2,16 @@
  * pool_run publishes the step (fn, ctx) and bumps seq, runs part 0, then
  * waits until `left` is 0. A helper that saw no new seq after POOL_SPIN
  * rounds registers in `sleepers` under the mutex and waits on `go`; the
- * caller broadcasts only when sleepers != 0. The caller waiting for the
- * helpers likewise sets `waiting` and sleeps on `done`; the last helper
- * signals only when waiting != 0. All these atomics are sequentially
- * consistent, so either the sleeper sees the new value before sleeping or
- * the waker sees the sleeper: no wake-up is lost. Failure: see pool.h. */
+ * caller broadcasts only when sleepers != 0 (all these atomics are
+ * sequentially consistent read-modify-writes on both sides, so either the
+ * sleeper sees the new seq before sleeping or the caller sees the
+ * sleeper). The caller waiting for the helpers sets `waiting` under the
+ * mutex and sleeps on `done`; the helper that ends the step takes the
+ * mutex and signals when waiting is set. That handshake relies on the
+ * mutex alone: a store then a load on each side (waiting, left) may be
+ * reordered where sequential consistency is not implemented in full
+ * (qemu-user's aarch64 on an x86 host lost a wake-up that way, about one
+ * run in 60). No wake-up is lost. Failure: see pool.h. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -85,9 +90,12 @@ static void *pool_helper(void *arg)
         if (atomic_load(&p->quit))
             return NULL;
         p->fn(p->ctx, who->part, p->n);
-        if (atomic_fetch_sub(&p->left, 1) == 1 && atomic_load(&p->waiting)) {
+        if (atomic_fetch_sub(&p->left, 1) == 1) {
+            /* the last part: `waiting` is read under the mutex the caller sets it under, so the
+             * caller either sees left == 0 before it sleeps or is woken (no store-load race) */
             pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
+            if (atomic_load(&p->waiting))
+                pthread_cond_signal(&p->done);
             pthread_mutex_unlock(&p->mu);
         }
     }

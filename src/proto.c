@@ -46,7 +46,7 @@ enum proto_code proto_code_from_ekb(int ekb)
 static const char *const cmd_names[PCMD_COUNT] = {
     "NONE", "PING",   "HELP",     "INFO",     "METRICS", "HEALTH", "DOC ADD", "DOC GET", "DOC DEL", "FACT ADD",
     "FACT DEL", "FIND", "ASK",    "SEARCH",   "EMBED",   "GEN",    "CANCEL",  "CRC",     "HELLO",   "AUTH",
-    "QUIT",
+    "QUIT", "SLOWLOG",
 };
 
 const char *proto_cmd_name(enum proto_cmd c)
@@ -477,6 +477,28 @@ enum proto_code proto_parse(char *line, size_t len, struct proto_req *r, const c
         if (!a || next_word(&p) || !(ieq(a, "ON") || ieq(a, "OFF")))
             FAIL(PROTO_ARGS, "usage: CRC ON|OFF");
         r->n = ieq(a, "ON");
+        return PROTO_OK;
+    }
+    if (ieq(w, "SLOWLOG")) { /* SLOWLOG [n] | SLOWLOG GET [n] | SLOWLOG LEN | SLOWLOG RESET */
+        r->cmd = PCMD_SLOWLOG;
+        r->n = EKB_SRV_SLOWLOG_DEFAULT_N;
+        char *a = next_word(&p);
+        if (a && ieq(a, "GET"))
+            a = next_word(&p);
+        else if (a && (ieq(a, "RESET") || ieq(a, "LEN"))) {
+            r->mode = ieq(a, "RESET") ? 1 : 2;
+            if (next_word(&p))
+                FAIL(PROTO_ARGS, "usage: SLOWLOG [GET] [n] | SLOWLOG LEN | SLOWLOG RESET");
+            return PROTO_OK;
+        }
+        if (a) {
+            uint64_t v = 0;
+            if (parse_u64(a, &v) != 0 || v == 0 || v > EKB_SRV_SLOWLOG_MAX)
+                FAIL(PROTO_ARGS, "SLOWLOG n: a number from 1 to 1024");
+            r->n = (uint32_t)v;
+        }
+        if (next_word(&p))
+            FAIL(PROTO_ARGS, "usage: SLOWLOG [GET] [n] | SLOWLOG LEN | SLOWLOG RESET");
         return PROTO_OK;
     }
     if (ieq(w, "AUTH")) {

@@ -154,6 +154,7 @@ static int serve_loop(struct srv *s)
         check_workers(s);
         gov_tick(&s->gov, 0);
         srv_gen_govern(s);
+        srv_obs_tick(s);
     }
     return 0;
 }
@@ -331,6 +332,8 @@ int srv_run(struct app *a, const struct srv_conf *cf, volatile int *stop, char *
         }
         s->p->set_nonblock(s->lfd, true);
     }
+    if ((rc = srv_obs_init(s, err, errlen)) != 0)
+        goto out_workers;
     if ((rc = srv_cache_init(s, err, errlen)) != 0)
         goto out_workers;
     if ((rc = srv_workers_start(s)) != 0) {
@@ -399,6 +402,7 @@ int srv_run(struct app *a, const struct srv_conf *cf, volatile int *stop, char *
 out_workers:
     srv_workers_stop(s);
     srv_cache_fini(s);
+    srv_obs_fini(s);
     gov_fini(&s->gov); /* the watchdog closed with the magic character: a clean stop is no hang */
     if (s->lfd >= 0)
         s->p->close(s->lfd);

@@ -40,14 +40,14 @@ void srv_do_info(struct srv_req *x)
     struct srv *s = x->s;
     struct proto_tx *t = x->t;
     int64_t d = 0, ch = 0, f = 0;
-    pthread_mutex_lock(&s->store_mu);
+    srv_store_lock(s, x->w);
     int rc = store_count(&s->kb.s, &d, &ch, &f);
-    pthread_mutex_unlock(&s->store_mu);
+    srv_store_unlock(s, x->w);
     if (rc != 0)
         return srv_tx_ekb(s, t, rc, "cannot count the knowledge base");
     uint64_t rss = 0, peak = 0;
     (void)s->p->rss(&rss, &peak);
-    proto_tx_printf(t, "OK %d", 18 + ARENA_NBUDGETS);
+    proto_tx_printf(t, "OK %d", 21 + ARENA_NBUDGETS);
     proto_tx_printf(t, "version=%s", EKB_VERSION);
     proto_tx_printf(t, "board=%s", s->a->board.name);
     proto_tx_printf(t, "embedder=%s dim=%u%s", s->kb.emb.name, s->kb.emb.dim,
@@ -95,8 +95,10 @@ void srv_do_info(struct srv_req *x)
     proto_tx_printf(t, "rss_bytes=%llu", (unsigned long long)rss);
     for (int b = 0; b < ARENA_NBUDGETS; b++) {
         const struct arena_region *r = arena_budget(&s->a->arena, (enum arena_budget)b);
-        proto_tx_printf(t, "arena_%s=%zu/%zu", arena_budget_name((enum arena_budget)b), r->used, r->size);
+        proto_tx_printf(t, "arena_%s=%zu/%zu peak %zu", arena_budget_name((enum arena_budget)b), r->used, r->size,
+                        r->peak);
     }
+    srv_obs_info(s, t); /* 3 lines: latency by command, by tier, the SLOs */
 }
 
 void srv_do_metrics(struct srv_req *x)
@@ -105,13 +107,13 @@ void srv_do_metrics(struct srv_req *x)
     struct proto_tx *t = x->t;
     /* built into a scratch tx first, to count the lines */
     int64_t d = 0, ch = 0, f = 0;
-    pthread_mutex_lock(&s->store_mu);
+    srv_store_lock(s, x->w);
     (void)store_count(&s->kb.s, &d, &ch, &f);
-    pthread_mutex_unlock(&s->store_mu);
+    srv_store_unlock(s, x->w);
     uint64_t rss = 0, peak = 0;
     (void)s->p->rss(&rss, &peak);
-    char body[12288];
-    struct proto_tx b = {body, sizeof body, 0, t->crc};
+    /* the lines go after a gap for the status line, which then takes its place */
+    struct proto_tx b = {t->buf + 32, t->cap - 32, 0, t->crc};
     int n = 0;
 #define M(...) (n += proto_tx_printf(&b, __VA_ARGS__) == 0)
     M("# HELP edgekb_requests_total Requests received, by command.");
@@ -124,20 +126,28 @@ void srv_do_metrics(struct srv_req *x)
     for (int i = 1; i < PROTO_NCODES; i++)
         M("edgekb_errors_total{code=\"%s\"} %llu", proto_code_name((enum proto_code)i),
           (unsigned long long)atomic_load(&s->err_by_code[i]));
+    M("# HELP edgekb_connections_total Connections accepted.");
     M("# TYPE edgekb_connections_total counter");
     M("edgekb_connections_total %llu", (unsigned long long)atomic_load(&s->accepted));
+    M("# HELP edgekb_connections_refused_total Connections refused (client limit, peer not allowed).");
     M("# TYPE edgekb_connections_refused_total counter");
     M("edgekb_connections_refused_total %llu", (unsigned long long)atomic_load(&s->refused));
+    M("# HELP edgekb_slow_clients_dropped_total Clients dropped for not reading their replies.");
     M("# TYPE edgekb_slow_clients_dropped_total counter");
     M("edgekb_slow_clients_dropped_total %llu", (unsigned long long)atomic_load(&s->dropped_slow));
+    M("# HELP edgekb_gen_tokens_total Tokens generated (GEN, ASK STREAM wording).");
     M("# TYPE edgekb_gen_tokens_total counter");
     M("edgekb_gen_tokens_total %llu", (unsigned long long)atomic_load(&s->gen_tokens));
+    M("# HELP edgekb_clients Clients connected now.");
     M("# TYPE edgekb_clients gauge");
     M("edgekb_clients %u", srv_n_clients(s));
+    M("# HELP edgekb_documents Documents in the knowledge base.");
     M("# TYPE edgekb_documents gauge");
     M("edgekb_documents %lld", (long long)d);
+    M("# HELP edgekb_chunks Chunks in the knowledge base.");
     M("# TYPE edgekb_chunks gauge");
     M("edgekb_chunks %lld", (long long)ch);
+    M("# HELP edgekb_facts Facts in the knowledge base.");
     M("# TYPE edgekb_facts gauge");
     M("edgekb_facts %lld", (long long)f);
     struct srv_cache_stats cs;
@@ -151,41 +161,88 @@ void srv_do_metrics(struct srv_req *x)
     M("# TYPE edgekb_cache_misses_total counter");
     for (int i = 0; i < 4; i++)
         M("edgekb_cache_misses_total{cmd=\"%s\"} %llu", proto_cmd_name(cc[i]), (unsigned long long)cs.miss[cc[i]]);
+    M("# HELP edgekb_cache_evictions_total Result cache entries evicted for room.");
     M("# TYPE edgekb_cache_evictions_total counter");
     M("edgekb_cache_evictions_total %llu", (unsigned long long)cs.evictions);
     M("# HELP edgekb_cache_ask_read_hits_total ASK hits found by the question as read (another wording).");
     M("# TYPE edgekb_cache_ask_read_hits_total counter");
     M("edgekb_cache_ask_read_hits_total %llu", (unsigned long long)cs.read_hits);
+    M("# HELP edgekb_cache_hit_ratio Hits over lookups since start (0 before any).");
+    M("# TYPE edgekb_cache_hit_ratio gauge");
+    {
+        uint64_t h = 0, m = 0;
+        for (int i = 0; i < 4; i++)
+            h += cs.hit[cc[i]], m += cs.miss[cc[i]];
+        M("edgekb_cache_hit_ratio %.4f", h + m ? (double)h / (double)(h + m) : 0.0);
+    }
+    M("# HELP edgekb_cache_entries Result cache entries now.");
     M("# TYPE edgekb_cache_entries gauge");
     M("edgekb_cache_entries %u", cs.entries);
+    M("# HELP edgekb_cache_bytes Result cache pool bytes in use.");
     M("# TYPE edgekb_cache_bytes gauge");
     M("edgekb_cache_bytes %zu", cs.bytes_used);
     M("# HELP edgekb_governor_transitions_total Governor level changes (each logged with its reason).");
     M("# TYPE edgekb_governor_transitions_total counter");
     M("edgekb_governor_transitions_total %llu", (unsigned long long)s->gov.transitions);
+    M("# HELP edgekb_governor_level Governor level: 0 ok, 1 warn, 2 critical.");
     M("# TYPE edgekb_governor_level gauge");
     M("edgekb_governor_level %d", (int)gov_level(&s->gov));
     M("# HELP edgekb_lm_releases_total Times the governor at CRIT gave the decoders' pages back.");
     M("# TYPE edgekb_lm_releases_total counter");
     M("edgekb_lm_releases_total %llu", (unsigned long long)s->lm_releases);
+    M("# HELP edgekb_lm_released 1 while the pages of the decoders are given back (governor CRIT).");
     M("# TYPE edgekb_lm_released gauge");
     M("edgekb_lm_released %d", s->lm_released != 0);
+    const struct gov_reading *gr = &s->gov.r;
+    M("# HELP edgekb_gen_deadlines_total GEN and ASK STREAM wordings stopped at GEN_MS.");
+    M("# TYPE edgekb_gen_deadlines_total counter");
+    M("edgekb_gen_deadlines_total %llu", (unsigned long long)atomic_load(&s->gen_deadlines));
+    if (gr->has_mem) {
+        M("# HELP edgekb_mem_available_bytes MemAvailable as the governor last read it.");
+        M("# TYPE edgekb_mem_available_bytes gauge");
+        M("edgekb_mem_available_bytes %llu", (unsigned long long)gr->mem_available);
+    }
+    if (gr->has_psi) {
+        M("# HELP edgekb_psi_memory_avg10 Memory pressure stall (percent of the last 10 s), some and full.");
+        M("# TYPE edgekb_psi_memory_avg10 gauge");
+        M("edgekb_psi_memory_avg10{kind=\"some\"} %u.%02u", gr->psi.some_avg10 / 100, gr->psi.some_avg10 % 100);
+        M("edgekb_psi_memory_avg10{kind=\"full\"} %u.%02u", gr->psi.full_avg10 / 100, gr->psi.full_avg10 % 100);
+    }
+    if (gr->temp_mc != INT32_MIN) {
+        M("# HELP edgekb_temperature_celsius The hottest thermal zone the governor reads.");
+        M("# TYPE edgekb_temperature_celsius gauge");
+        M("edgekb_temperature_celsius{zone=\"%s\"} %.1f", gr->temp_zone[0] ? gr->temp_zone : "na",
+          (double)gr->temp_mc / 1000.0);
+    }
+    M("# HELP edgekb_rss_bytes Resident set size of the process.");
     M("# TYPE edgekb_rss_bytes gauge");
     M("edgekb_rss_bytes %llu", (unsigned long long)rss);
+    M("# HELP edgekb_arena_used_bytes Bytes in use per arena budget.");
     M("# TYPE edgekb_arena_used_bytes gauge");
     for (int i = 0; i < ARENA_NBUDGETS; i++)
         M("edgekb_arena_used_bytes{budget=\"%s\"} %zu", arena_budget_name((enum arena_budget)i),
           arena_budget(&s->a->arena, (enum arena_budget)i)->used);
+    M("# HELP edgekb_arena_size_bytes Bytes per arena budget.");
     M("# TYPE edgekb_arena_size_bytes gauge");
     for (int i = 0; i < ARENA_NBUDGETS; i++)
         M("edgekb_arena_size_bytes{budget=\"%s\"} %zu", arena_budget_name((enum arena_budget)i),
           arena_budget(&s->a->arena, (enum arena_budget)i)->size);
+    M("# HELP edgekb_arena_peak_bytes The high-water mark of each budget since start.");
+    M("# TYPE edgekb_arena_peak_bytes gauge");
+    for (int i = 0; i < ARENA_NBUDGETS; i++)
+        M("edgekb_arena_peak_bytes{budget=\"%s\"} %zu", arena_budget_name((enum arena_budget)i),
+          arena_budget(&s->a->arena, (enum arena_budget)i)->peak);
+    M("# HELP edgekb_uptime_seconds Seconds since the server started.");
+    M("# TYPE edgekb_uptime_seconds gauge");
+    M("edgekb_uptime_seconds %.1f", (double)(s->p->mono_ns() - s->obs_start_ns) * 1e-9);
 #undef M
-    proto_tx_printf(t, "OK %d", n);
-    if (t->len + b.len <= t->cap) {
-        memcpy(t->buf + t->len, body, b.len);
-        t->len += b.len;
-    }
+    n += srv_obs_metrics(s, &b);
+    char line[32];
+    struct proto_tx lt = {line, sizeof line, 0, t->crc};
+    proto_tx_printf(&lt, "OK %d", n);
+    memmove(t->buf + lt.len, b.buf, b.len);
+    memcpy(t->buf, line, lt.len);
+    t->len = lt.len + b.len;
 }
 
 void srv_do_health(struct srv_req *x)
@@ -210,6 +267,8 @@ void srv_do_health(struct srv_req *x)
         snprintf(temp, sizeof temp, "%.1f", (double)r->temp_mc / 1000.0);
     else
         snprintf(temp, sizeof temp, "na");
+    char slo[32];
+    srv_obs_slo_word(s, slo, sizeof slo);
     char reason[4 * sizeof s->gov.reason + 1];
     proto_escape(s->gov.reason, strlen(s->gov.reason), reason, sizeof reason);
     for (char *q = reason; *q; q++)
@@ -217,12 +276,12 @@ void srv_do_health(struct srv_req *x)
             *q = '_';
     proto_tx_printf(x->t,
                     "OK status=%s tier=%d mem_available_mb=%s psi_some=%s psi_full=%s temp_c=%s zone=%s rss_mb=%llu "
-                    "transitions=%llu stalled=%u watchdog=%s reason=%s lm=%s",
+                    "transitions=%llu stalled=%u watchdog=%s reason=%s lm=%s slo=%s",
                     gov_level_name(gov_level(&s->gov)), gov_max_tier(&s->gov), mem, some, full, temp,
                     r->temp_zone[0] ? r->temp_zone : "na", (unsigned long long)(rss >> 20),
                     (unsigned long long)s->gov.transitions, s->stalled,
                     s->stalled ? "held" : s->gov.wdt_fd >= 0 ? "fed" : "none", reason[0] ? reason : "none",
-                    !s->have_lm && !s->have_chat ? "none" : s->lm_released ? "released" : "loaded");
+                    !s->have_lm && !s->have_chat ? "none" : s->lm_released ? "released" : "loaded", slo);
 }
 
 void srv_do_cancel(struct srv_req *x) { proto_tx_line(x->t, "OK IDLE", 7); }

@@ -39,6 +39,8 @@ static const struct srv_cmd TABLE[] = {
     {PCMD_CRC, "CRC ON|OFF", 0, srv_do_crc},
     {PCMD_HELLO, "HELLO", CF_NOAUTH, srv_do_hello},
     {PCMD_AUTH, "AUTH <hmac-sha256 hex>", CF_NOAUTH, srv_do_auth},
+    {PCMD_SLOWLOG, "SLOWLOG [n] | SLOWLOG LEN | SLOWLOG RESET   (requests over SLOWLOG_MS, newest first)", 0,
+     srv_do_slowlog},
     {PCMD_QUIT, "QUIT", 0, srv_do_quit},
 };
 #define NCMD (sizeof TABLE / sizeof TABLE[0])
@@ -121,12 +123,15 @@ static void run_job(struct srv *s, struct worker *w, struct conn *c)
         struct srv_req x = {s, w, c, &c->req, &t};
         struct srv_cache_ticket k;
         int64_t t0 = s->p->mono_ns();
+        srv_obs_begin(s, w, c, t0);
         int hit = srv_cache_get(s, w, &c->req, &t, &k, t0);
         if (!hit) {
             e->run(&x);
             srv_cache_put(s, w, &k, &t);
         }
-        srv_cache_time(s, &k, hit, s->p->mono_ns() - t0);
+        int64_t t1 = s->p->mono_ns();
+        srv_cache_time(s, &k, hit, t1 - t0);
+        srv_obs_end(s, w, c, &c->req, t1);
     }
     if (t.len > 0 && conn_emit(c, t.buf, t.len) != 0) {
         /* too big for what the client left unread: it is dropped */
@@ -247,7 +252,9 @@ static void handle_line(struct srv *s, struct conn *c, const char *line, size_t 
     struct proto_tx t;
     srv_tx_init(&t, s->loop_tx, sizeof s->loop_tx, c);
     struct srv_req x = {s, NULL, c, &c->req, &t};
+    int64_t t0 = s->p->mono_ns();
     e->run(&x);
+    srv_obs_loop(s, &c->req, s->p->mono_ns() - t0);
     if (t.len > 0)
         conn_emit(c, t.buf, t.len);
 }

@@ -150,9 +150,22 @@ void srv_gen_close(struct srv *s)
 struct gen_ctx {
     struct srv *s;
     struct conn *c;
+    struct worker *w;
     uint32_t n;
-    int lost, shed;
+    int lost, shed, late;
+    int64_t last_ns, deadline_ns; /* the previous token's time; the wall-clock limit (GEN_MS) */
 };
+
+static void gen_ctx_init(struct gen_ctx *g, struct srv_req *x)
+{
+    memset(g, 0, sizeof *g);
+    g->s = x->s;
+    g->c = x->c;
+    g->w = x->w;
+    uint32_t ms = x->s->a->board.gen_ms ? x->s->a->board.gen_ms : EKB_SRV_GEN_MS;
+    g->last_ns = x->s->p->mono_ns();
+    g->deadline_ns = atomic_load(&x->w->busy_ns) + (int64_t)ms * 1000000;
+}
 
 static int gen_emit(void *vctx, int32_t id, const char *piece, size_t len)
 {
@@ -161,6 +174,9 @@ static int gen_emit(void *vctx, int32_t id, const char *piece, size_t len)
     (void)id;
     g->n++;
     atomic_fetch_add(&g->s->gen_tokens, 1);
+    int64_t now = g->s->p->mono_ns();
+    srv_obs_token(g->s, g->w, now - g->last_ns);
+    g->last_ns = now;
     line[0] = '+';
     size_t l = proto_escape(piece, len, line + 1, sizeof line - 1);
     char out[560];
@@ -172,6 +188,11 @@ static int gen_emit(void *vctx, int32_t id, const char *piece, size_t len)
     srv_wake(g->s);
     if (gov_level(&g->s->gov) >= GOV_WARN) {
         g->shed = 1;
+        return 1;
+    }
+    if (now > g->deadline_ns) { /* the next token would start past GEN_MS */
+        g->late = 1;
+        atomic_fetch_add(&g->s->gen_deadlines, 1);
         return 1;
     }
     return 0;
@@ -198,7 +219,8 @@ void srv_do_gen(struct srv_req *x)
     t->len = 0;
     srv_wake(s);
     struct llm_sampling sp = {0.0f, 1.0f, 1, {-1, -1, -1, -1, -1, -1, -1, -1}};
-    struct gen_ctx g = {s, c, 0, 0, 0};
+    struct gen_ctx g;
+    gen_ctx_init(&g, x);
     uint32_t got = 0;
     llm_reset(&s->lm);
     int rc = llm_generate(&s->lm, r->text, r->text_len, r->n, &sp, gen_emit, &g, &c->cancel, &got);
@@ -207,6 +229,8 @@ void srv_do_gen(struct srv_req *x)
         return;
     if (g.shed)
         srv_tx_err(s, t, PROTO_BUSY, "generation stopped by the governor (memory or temperature)");
+    else if (g.late)
+        proto_tx_printf(t, "END tokens=%u reason=deadline", g.n);
     else if (rc == EKB_ECANCELED || (rc == 0 && c->cancel))
         proto_tx_printf(t, "END tokens=%u reason=canceled", g.n);
     else if (rc == EKB_ETOOBIG)
@@ -287,7 +311,8 @@ void srv_ask_stream(struct srv_req *x, const struct ask_out *a, const char *tier
     if (pl >= sizeof prompt)
         pl = sizeof prompt - 1;
     struct llm_sampling sp = {0.0f, 1.0f, 1, {-1, -1, -1, -1, -1, -1, -1, -1}};
-    struct gen_ctx g = {s, c, 0, 0, 0};
+    struct gen_ctx g;
+    gen_ctx_init(&g, x);
     uint32_t got = 0, want = EKB_SRV_ASK_WORDING_TOKENS;
     llm_reset(&s->chat);
     int rc = llm_generate(&s->chat, prompt, pl, want, &sp, gen_emit, &g, &c->cancel, &got);
@@ -295,6 +320,7 @@ void srv_ask_stream(struct srv_req *x, const struct ask_out *a, const char *tier
     if (g.lost)
         return;
     const char *why = g.shed                                     ? "governor"
+                      : g.late                                    ? "deadline"
                       : rc == EKB_ECANCELED || (rc == 0 && c->cancel) ? "canceled"
                       : rc == EKB_ETOOBIG                         ? "context"
                       : rc != 0                                   ? "error"

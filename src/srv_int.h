@@ -25,6 +25,7 @@
 #include "gguf.h"
 #include "ask.h"
 #include "gov.h"
+#include "hist.h"
 #include "llm.h"
 #include "lru.h"
 #include "pool.h"
@@ -81,6 +82,55 @@ struct conn {
     int64_t wait_ns;
 };
 
+/* Observability (srv_obs.c). One srv_obs per thread that answers requests
+ * (each worker, and the loop): written by that thread only, without a
+ * lock (hist.h), merged when METRICS, INFO or HEALTH read them. */
+enum { OBS_ASK_PARSE, OBS_ASK_LINK, OBS_ASK_REASON, OBS_ASK_FALLBACK, OBS_ASK_NSTAGES };
+#define SRV_SLO_TIERS 3 /* SLOs of tiers 1..3 (tier 0, exact, counts with tier 1) */
+#define SRV_SLO_SLOTS 6 /* the window: 6 slots of EKB_SRV_SLO_WINDOW_S / 6 seconds */
+struct srv_slo_slot {
+    _Atomic int64_t epoch; /* the slot's period (monotonic seconds / slot length); its counts are of it */
+    _Atomic uint32_t n, over;
+};
+struct srv_obs {
+    struct hist cmd[PCMD_COUNT]; /* from the request's parse to its reply (queue included) */
+    struct hist queue;           /* waiting for a worker */
+    struct hist store;           /* holding the store lock (SQLite and the store's own work) */
+    struct hist embed;           /* query embeddings */
+    struct hist lm_token;        /* the decoders: one token each */
+    struct hist tier[4];         /* FIND and ASK by the tier that answered (whole request) */
+    struct hist ask[OBS_ASK_NSTAGES];
+    _Atomic uint64_t ask_docs, ask_none; /* ASK answered by documents, by nothing */
+    _Atomic uint64_t slo_over[SRV_SLO_TIERS];
+    struct srv_slo_slot slo[SRV_SLO_TIERS][SRV_SLO_SLOTS];
+};
+/* What one request spent where (the worker's, reset when its job starts). */
+struct srv_reqstat {
+    int64_t queue_ns, store_ns, embed_ns, stage_ns[OBS_ASK_NSTAGES];
+    int tier;          /* FIND/ASK: the answering tier (0..3), 4 ASK by documents, 5 by nothing; -1: other, cached */
+    int has_stages;
+    char parsed[192];  /* how the request was read (the slow log) */
+};
+/* The slow-query log: a ring in the core budget, under its mutex (only
+ * requests over the threshold take it). */
+struct srv_slow {
+    uint64_t id;
+    int64_t wall_ms;
+    uint32_t us, queue_us, store_us, embed_us, stage_us[OBS_ASK_NSTAGES];
+    int cmd, tier, has_stages;
+    uint32_t text_len;   /* of the request's text; over sizeof text: shown cut, with its length */
+    char text[160];
+    char parsed[192];
+};
+struct srv_slowlog {
+    pthread_mutex_t mu;
+    struct srv_slow *e;
+    uint32_t cap, head, n;
+    uint64_t next_id;
+    _Atomic uint64_t total; /* requests over the threshold since start (read without the lock) */
+    int64_t threshold_ns;
+};
+
 struct worker {
     pthread_t th;
     struct srv *s;
@@ -100,6 +150,8 @@ struct worker {
     size_t cbuf_cap;
     _Atomic int64_t busy_ns; /* when its job started (monotonic ns); 0: idle (the loop's stall check) */
     _Atomic int busy_cmd;
+    struct srv_obs *obs;
+    struct srv_reqstat rs;
 };
 
 #define SRV_CACHE_LAT_BUCKETS 64 /* quarter octaves from 0.5 us */
@@ -179,8 +231,38 @@ struct srv {
     /* counters */
     atomic_ullong req_by_cmd[PCMD_COUNT];
     atomic_ullong err_by_code[PROTO_NCODES];
-    atomic_ullong accepted, refused, dropped_slow, gen_tokens;
+    atomic_ullong accepted, refused, dropped_slow, gen_tokens, gen_deadlines;
+    /* observability (srv_obs.c) */
+    struct srv_obs *loop_obs; /* the loop's own commands */
+    struct srv_slowlog slow;
+    int slo_bad[SRV_SLO_TIERS]; /* the loop's view: tier violating (logged when it changes) */
+    int64_t obs_start_ns;
 };
+
+/* ---- observability (srv_obs.c) ---- */
+struct srv_slo_view {
+    uint32_t n, over;       /* in the window */
+    uint64_t over_total;    /* since start */
+    uint32_t budget_ms;
+    double compliance, target;
+    int violating;
+};
+int srv_obs_init(struct srv *s, char *err, size_t errlen); /* after the workers' set-up */
+void srv_obs_fini(struct srv *s);
+/* The store lock, its holding time counted to the worker's request (w NULL: not counted). */
+void srv_store_lock(struct srv *s, struct worker *w);
+void srv_store_unlock(struct srv *s, struct worker *w);
+void srv_obs_begin(struct srv *s, struct worker *w, const struct conn *c, int64_t start_ns);
+void srv_obs_end(struct srv *s, struct worker *w, const struct conn *c, const struct proto_req *r, int64_t end_ns);
+void srv_obs_loop(struct srv *s, const struct proto_req *r, int64_t ns); /* a loop command's time */
+void srv_obs_embed(struct worker *w, int64_t ns);
+void srv_obs_token(struct srv *s, struct worker *w, int64_t ns);
+void srv_obs_tick(struct srv *s); /* the loop: SLO transitions logged */
+void srv_obs_cmd(const struct srv *s, enum proto_cmd c, struct hist_snap *h);
+void srv_obs_slo(const struct srv *s, int k, struct srv_slo_view *v); /* k: tier - 1 */
+void srv_obs_slo_word(const struct srv *s, char *out, size_t cap);
+int srv_obs_metrics(const struct srv *s, struct proto_tx *b); /* lines appended: their number */
+int srv_obs_info(const struct srv *s, struct proto_tx *t);
 
 /* ---- the command table (srv_cmd.c) ---- */
 enum {
@@ -288,6 +370,7 @@ void srv_do_crc(struct srv_req *x);
 void srv_do_hello(struct srv_req *x);
 void srv_do_auth(struct srv_req *x);
 void srv_do_quit(struct srv_req *x);
+void srv_do_slowlog(struct srv_req *x); /* srv_obs.c */
 unsigned long long srv_total(atomic_ullong *v, size_t n);
 
 /* srv_cache.c */

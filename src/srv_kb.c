@@ -1,8 +1,9 @@
 /* srv_kb.c: the knowledge-base commands of the server (docs/protocol.md
  * section 7): FIND, SEARCH, EMBED, DOC ADD / GET / DEL, FACT ADD / DEL.
  * All run on workers; every store call is made under store_mu (one SQLite
- * connection, opened SQLITE_OPEN_NOMUTEX); query embeddings are computed
- * before taking it when the worker has its own embedder clone.
+ * connection, opened SQLITE_OPEN_NOMUTEX; taken through srv_store_lock,
+ * which counts the time held to the request); query embeddings are
+ * computed before taking it when the worker has its own embedder clone.
  * Invariant: a reply field is escaped whole into a buffer sized from its
  * limit (4 bytes per input byte at worst), never cut.
  * Failure: store errors become ERR replies through proto_code_from_ekb. */
@@ -59,11 +60,14 @@ void srv_do_find(struct srv_req *x)
     if (s->test_slow_ns > 0) /* a test hook (EDGEKB_TEST_SLOW_FIND_MS): a worker that takes long */
         s->p->sleep_ns(s->test_slow_ns);
     fo.gov_tier = gov_max_tier(&s->gov);
-    pthread_mutex_lock(&s->store_mu);
+    srv_store_lock(s, x->w);
     int rc = find_run(&s->kb.s, r->part[0], r->part[1], r->part[2], &fo, find_row, &f, &st, err, sizeof err);
-    pthread_mutex_unlock(&s->store_mu);
+    srv_store_unlock(s, x->w);
     if (rc != 0)
         return srv_tx_ekb(s, t, rc, err);
+    x->w->rs.tier = st.tier;
+    snprintf(x->w->rs.parsed, sizeof x->w->rs.parsed, "tier=%d rows=%u%s%s", st.tier, st.n,
+             st.degraded ? " degraded=" : "", st.degraded ? st.degraded : "");
     int sl = snprintf(status, sizeof status, "OK %u tier=%d ms=%.2f%s%s%s", st.n, st.tier, st.ms,
                       st.more ? " MORE" : "", st.degraded ? " degraded=" : "", st.degraded ? st.degraded : "");
     char line[128];
@@ -95,19 +99,29 @@ void srv_do_ask(struct srv_req *x)
     int clean = 1;
     for (size_t i = 0; i < r->text_len && clean; i++)
         clean = (unsigned char)r->text[i] >= 0x20 && r->text[i] != 0x7f; /* else ask_run blanks them first */
-    pthread_mutex_lock(&s->store_mu);
+    srv_store_lock(s, x->w);
     if (!r->n && s->cache.on && clean && r->text_len > 0 &&
         ask_read(&s->kb.s, r->text, r->text_len, &x->w->read, err, sizeof err) == 0) {
-        pthread_mutex_unlock(&s->store_mu);
+        srv_store_unlock(s, x->w);
         if (srv_cache_get_read(s, x->w, &x->w->read, t, &rk, atomic_load(&x->w->busy_ns)))
             return;
         ao.read = &x->w->read;
-        pthread_mutex_lock(&s->store_mu);
+        srv_store_lock(s, x->w);
     }
     int rc = ask_run(&s->kb.s, r->text, r->text_len, &ao, a, err, sizeof err);
-    pthread_mutex_unlock(&s->store_mu);
+    srv_store_unlock(s, x->w);
     if (rc != 0)
         return srv_tx_ekb(s, t, rc, err);
+    struct srv_reqstat *rs = &x->w->rs;
+    static const char *const KIND[] = {"what", "yesno", "describe", "list", "text", "other"};
+    rs->tier = a->tier >= 0 ? a->tier : a->ncite ? 4 : 5;
+    rs->has_stages = 1;
+    rs->stage_ns[OBS_ASK_PARSE] = a->read.read_ns - a->read.link_ns;
+    rs->stage_ns[OBS_ASK_LINK] = a->read.link_ns;
+    rs->stage_ns[OBS_ASK_REASON] = a->reason_ns;
+    rs->stage_ns[OBS_ASK_FALLBACK] = a->fallback_ns;
+    snprintf(rs->parsed, sizeof rs->parsed, "%s: %.50s | %.50s | %.50s", (unsigned)a->read.kind < 6 ? KIND[a->read.kind] : "?",
+             a->read.s[0] ? a->read.s : "-", a->read.p[0] ? a->read.p : "-", a->read.o[0] ? a->read.o : "-");
     char tier[16];
     if (a->tier >= 0)
         snprintf(tier, sizeof tier, "%d", a->tier);
@@ -138,12 +152,21 @@ void srv_do_ask(struct srv_req *x)
         srv_cache_put(s, x->w, &rk, t);
 }
 
+/* embed_text, its time counted to the worker's request (also on its helper: read after pool_bg_wait) */
+static int timed_embed(struct worker *w, struct embedder *e, const char *text, size_t n)
+{
+    int64_t t0 = w->s->p->mono_ns();
+    int rc = embed_text(e, text, n, w->vec);
+    srv_obs_embed(w, w->s->p->mono_ns() - t0);
+    return rc;
+}
+
 static void query_embed_job(void *ctx, unsigned part, unsigned n)
 {
     struct worker *w = ctx;
     (void)part;
     (void)n;
-    w->qerc = embed_text(&w->qe, w->qtext, w->qlen, w->vec);
+    w->qerc = timed_embed(w, &w->qe, w->qtext, w->qlen);
 }
 
 static int query_embed_wait(void *ctx)
@@ -174,7 +197,7 @@ void srv_do_search(struct srv_req *x)
             pool_bg_post(w->bg, query_embed_job, w);
             wait = query_embed_wait;
         } else {
-            int erc = embed_text(&w->qe, r->text, r->text_len, w->vec);
+            int erc = timed_embed(w, &w->qe, r->text, r->text_len);
             if (erc != 0)
                 return srv_tx_ekb(s, t, erc, "embedding the query failed");
         }
@@ -184,12 +207,12 @@ void srv_do_search(struct srv_req *x)
     int64_t start = atomic_load(&w->busy_ns); /* the deadline counts from the job's start, as FIND's */
     if (s->test_slow_search_ns > 0) /* a test hook (EDGEKB_TEST_SLOW_SEARCH_MS): a search that starts late */
         s->p->sleep_ns(s->test_slow_search_ns);
-    pthread_mutex_lock(&s->store_mu);
+    srv_store_lock(s, x->w);
     s->kb.s.deadline_ns = start + (int64_t)dl_ms * 1000000;
     int rc = search_run_qw(&s->kb.s, m, r->text, r->text_len, qv, wait, w, r->n, NULL, w->hits, &nh, err, sizeof err);
     int cut = s->kb.s.cut;
     s->kb.s.deadline_ns = 0;
-    pthread_mutex_unlock(&s->store_mu);
+    srv_store_unlock(s, x->w);
     if (wait)
         pool_bg_wait(w->bg); /* the helper is done with the request's text before the reply */
     if (rc != 0)
@@ -213,11 +236,11 @@ void srv_do_embed(struct srv_req *x)
     const struct proto_req *r = x->r;
     int rc;
     if (w->has_qe) {
-        rc = embed_text(&w->qe, r->text, r->text_len, w->vec);
+        rc = timed_embed(w, &w->qe, r->text, r->text_len);
     } else {
-        pthread_mutex_lock(&s->store_mu);
-        rc = embed_text(&s->kb.emb, r->text, r->text_len, w->vec);
-        pthread_mutex_unlock(&s->store_mu);
+        srv_store_lock(s, x->w);
+        rc = timed_embed(w, &s->kb.emb, r->text, r->text_len);
+        srv_store_unlock(s, x->w);
     }
     if (rc != 0)
         return srv_tx_ekb(s, t, rc, "embedding failed");
@@ -246,10 +269,10 @@ void srv_do_doc_add(struct srv_req *x)
     const char *body = s->upload_buf[x->c->upload];
     if (!proto_valid_text(body, (size_t)r->bytes, 1))
         return srv_tx_err(s, t, PROTO_BADREQ, "payload holds a NUL or control byte, or invalid UTF-8");
-    pthread_mutex_lock(&s->store_mu);
+    srv_store_lock(s, x->w);
     int rc = store_add_doc(&s->kb.s, r->part[0], r->text_len ? r->text : r->part[0], body, (size_t)r->bytes, "protocol",
                            &id, &dup, &nc, err, sizeof err);
-    pthread_mutex_unlock(&s->store_mu);
+    srv_store_unlock(s, x->w);
     if (rc != 0)
         return srv_tx_ekb(s, t, rc, err);
     if (dup)
@@ -271,9 +294,9 @@ void srv_do_doc_get(struct srv_req *x)
     char title[EKB_STORE_TITLE_MAX + 1], etitle[ESC(EKB_STORE_TITLE_MAX)], term[8];
     char *doc = s->upload_buf[c->upload];
     size_t len = 0;
-    pthread_mutex_lock(&s->store_mu);
+    srv_store_lock(s, x->w);
     int rc = store_get_doc(&s->kb.s, r->part[0], title, sizeof title, doc, EKB_PROTO_PAYLOAD_MAX, &len);
-    pthread_mutex_unlock(&s->store_mu);
+    srv_store_unlock(s, x->w);
     if (rc == EKB_ENOENT)
         return srv_tx_err(s, t, PROTO_NOTFOUND, "no document with that id");
     if (rc == EKB_ETOOBIG)
@@ -298,9 +321,9 @@ void srv_do_doc_del(struct srv_req *x)
     struct srv *s = x->s;
     char err[256];
     uint32_t n = 0;
-    pthread_mutex_lock(&s->store_mu);
+    srv_store_lock(s, x->w);
     int rc = store_del_doc(&s->kb.s, x->r->part[0], &n, err, sizeof err);
-    pthread_mutex_unlock(&s->store_mu);
+    srv_store_unlock(s, x->w);
     if (rc != 0)
         srv_tx_ekb(s, x->t, rc, err);
     else
@@ -312,9 +335,9 @@ void srv_do_fact_add(struct srv_req *x)
     struct srv *s = x->s;
     const struct proto_req *r = x->r;
     char err[256];
-    pthread_mutex_lock(&s->store_mu);
+    srv_store_lock(s, x->w);
     int rc = store_add_fact(&s->kb.s, r->part[0], r->part[1], r->part[2], 1.0, "protocol", err, sizeof err);
-    pthread_mutex_unlock(&s->store_mu);
+    srv_store_unlock(s, x->w);
     if (rc != 0)
         srv_tx_ekb(s, x->t, rc, err);
     else
@@ -326,9 +349,9 @@ void srv_do_fact_del(struct srv_req *x)
     struct srv *s = x->s;
     const struct proto_req *r = x->r;
     uint32_t n = 0;
-    pthread_mutex_lock(&s->store_mu);
+    srv_store_lock(s, x->w);
     int rc = store_del_fact(&s->kb.s, r->part[0], r->part[1], r->part[2], &n);
-    pthread_mutex_unlock(&s->store_mu);
+    srv_store_unlock(s, x->w);
     if (rc != 0)
         srv_tx_ekb(s, x->t, rc,
                    rc == EKB_ENOENT   ? "no such fact"

@@ -408,6 +408,7 @@ static void no_heap_after_init(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof WORKLOADS / sizeof WORKLOADS[0]; i++) {
+        fprintf(stderr, "  starting: %s\n", WORKLOADS[i].name); /* unbuffered: a hang names its workload */
         window_open();
         int rc = WORKLOADS[i].run();
         unsigned n = window_close();

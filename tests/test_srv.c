@@ -458,7 +458,7 @@ static void server_workload_without_heap(void **state)
     window_open();
     /* cheap commands */
     expect("PING\n", "OK PONG\n");
-    expect("HELP\n", "OK 20\nPING\n");
+    expect("HELP\n", "OK 21\nPING\n");
     expect("INFO\n", "OK ");
     assert_non_null(strstr(R, "\ndocuments=2\n"));
     expect("STATS\n", "OK ");

@@ -38,7 +38,7 @@ files=$(ls src/*.c src/*.h include/*.h port/*.c 2>/dev/null)
 # module: layer (first matching pattern wins; an ERE on the module name)
 layers='
 ^(version|board_default)$ 0 generated
-^(ekb_err|ekb_limits|ekb_assert|err|port|cpu|fake|linux|util|arena|log|crypto|pool|board|gov|utf8|lru)$ 0 base
+^(ekb_err|ekb_limits|ekb_assert|err|port|cpu|fake|linux|util|arena|log|crypto|pool|board|gov|utf8|lru|hist)$ 0 base
 ^(kern.*|app)$ 1 kernels
 ^(gguf.*|tok.*|jsonl|lex)$ 2 formats
 ^wt$ 3 weights

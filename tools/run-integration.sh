@@ -8,6 +8,8 @@
 # longest, with its own cached models in build/ref) one after the other, and
 # all the others one after the other (bert_ref and gguf_ref share build/ref
 # files, so they stay in one lane). EKB_IT_LANE="" runs everything in one lane.
+# A script still running after IT_TIMEOUT seconds (default 900) is killed
+# and fails (exit 124), its output so far printed.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 : "${EDGEKB:?EDGEKB must name the binary}"
@@ -33,7 +35,7 @@ run_lane() {
     tmp=$(mktemp -d /tmp/ekb-it-XXXXXX)
     out=$tmp/.out
     start=$(date +%s)
-    TMPDIR=$tmp sh "$root/tests/integration/$name.sh" >"$out" 2>&1
+    TMPDIR=$tmp timeout -k 10 "${IT_TIMEOUT:-900}" sh "$root/tests/integration/$name.sh" >"$out" 2>&1 </dev/null
     rc=$?
     secs=$(( $(date +%s) - start ))
     last=$(grep -v '^$' "$out" | tail -1)
