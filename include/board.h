@@ -52,6 +52,7 @@ struct board {
     uint32_t slowlog_ms;        /* SLOWLOG_MS: requests longer are logged; 0: EKB_SRV_SLOWLOG_MS */
     uint32_t slowlog_len;       /* SLOWLOG_LEN: the slow-query ring's entries; 0: EKB_SRV_SLOWLOG_LEN */
     uint32_t slo_pct;           /* SLO_PCT: the share (%) of a tier's requests within its FIND_T*_MS; 0: 95 */
+    uint32_t slo_window_s;      /* SLO_WINDOW_S: the SLOs' sliding window (6 slots); 0: EKB_SRV_SLO_WINDOW_S */
 };
 
 int board_parse(const char *text, size_t len, struct board *b, char *err, size_t errlen);

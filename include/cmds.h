@@ -43,6 +43,30 @@ int cli_kb_open(struct app *a, struct kb *k, const char *dir, int create, const 
 /* 2 (usage error, said on stderr) when kb is NULL, else 0. */
 int cli_need_kb(const char *kb, const char *cmd);
 
+/* The protocol client's connection (cli_client.c), also used by `edgekb top`. */
+struct cli_rd {
+    const struct port *p;
+    int fd;
+    char *buf;
+    size_t cap, len, off;
+};
+struct cli_conn {
+    const struct port *p;
+    int fd, crc, serial;
+    struct cli_rd r;
+};
+int cli_conn_open(struct app *a, struct cli_conn *c, const char *sock, const char *serial, uint32_t baud,
+                  const char *secret, int crc, char *err, size_t errlen);
+/* One request: its reply's status line and its "OK <n>" lines into out, each
+ * NUL-terminated (*nlines of them; lines past cap are read and dropped). */
+int cli_conn_call(struct cli_conn *c, const char *req, char *out, size_t cap, size_t *nlines);
+/* QUIT on a serial line (its session ends), then close. */
+void cli_conn_close(struct cli_conn *c);
+/* One line of a reply (NUL-terminated; crc 1: checked and removed, 2: removed when right). */
+int cli_rd_line(struct cli_rd *r, int crc, char **line, size_t *len);
+int cli_send_line(const struct port *p, int fd, int crc, const char *s, size_t n);
+int cmd_top(struct app *a, const struct global_opts *g, int argc, char **argv);
+
 /* JSON output (cli_json.c): s[0..n) as a JSON string on stdout. */
 void cli_json_str(const char *s, size_t n);
 

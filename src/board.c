@@ -71,6 +71,7 @@ static const struct key_def keys[] = {
     U32("SLOWLOG_MS", slowlog_ms, 1, 600000, 0),
     U32("SLOWLOG_LEN", slowlog_len, 1, EKB_SRV_SLOWLOG_MAX, 0),
     U32("SLO_PCT", slo_pct, 50, 100, 0),
+    U32("SLO_WINDOW_S", slo_window_s, 6, 86400, 0),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

@@ -19,14 +19,7 @@
 #include "ekb_err.h"
 #include "proto.h"
 
-struct rd {
-    const struct port *p;
-    int fd;
-    char *buf;
-    size_t cap, len, off;
-};
-
-static int rd_fill(struct rd *r)
+static int rd_fill(struct cli_rd *r)
 {
     if (r->off > 0) {
         memmove(r->buf, r->buf + r->off, r->len - r->off);
@@ -43,7 +36,7 @@ static int rd_fill(struct rd *r)
 }
 
 /* One line (NUL-terminated, without \r\n and, in CRC mode, its checked suffix). */
-static int rd_line(struct rd *r, int crc, char **line, size_t *len)
+int cli_rd_line(struct cli_rd *r, int crc, char **line, size_t *len)
 {
     for (;;) {
         char *nl = memchr(r->buf + r->off, '\n', r->len - r->off);
@@ -90,7 +83,7 @@ static int send_all(const struct port *p, int fd, const char *d, size_t n)
 }
 
 /* A line or a payload: the bytes, "*XXXX" in CRC mode, "\n". */
-static int send_line(const struct port *p, int fd, int crc, const char *s, size_t n)
+int cli_send_line(const struct port *p, int fd, int crc, const char *s, size_t n)
 {
     char tail[8];
     int rc = send_all(p, fd, s, n);
@@ -103,11 +96,11 @@ static int send_line(const struct port *p, int fd, int crc, const char *s, size_
 
 /* Reads one whole reply and prints it. *ok: 1 for OK. status (may be NULL)
  * receives the status line. */
-static int read_reply(struct rd *r, int crc, int json, int *ok, char *status, size_t slen)
+static int read_reply(struct cli_rd *r, int crc, int json, int *ok, char *status, size_t slen)
 {
     char *l;
     size_t n;
-    int rc = rd_line(r, crc, &l, &n);
+    int rc = cli_rd_line(r, crc, &l, &n);
     if (rc != 0)
         return rc;
     if (status)
@@ -162,7 +155,7 @@ static int read_reply(struct rd *r, int crc, int json, int *ok, char *status, si
         uint16_t pc = proto_crc16(d, (size_t)pbytes);
         r->off += (size_t)pbytes;
         /* the terminator: "\n", or in CRC mode "*XXXX\n" with the CRC of the payload bytes */
-        if ((rc = rd_line(r, 0, &l, &n)) != 0)
+        if ((rc = cli_rd_line(r, 0, &l, &n)) != 0)
             return rc;
         char want[8];
         snprintf(want, sizeof want, "*%04X", pc);
@@ -173,7 +166,7 @@ static int read_reply(struct rd *r, int crc, int json, int *ok, char *status, si
     if (json)
         printf(",\"lines\":[");
     for (long i = 0; stream || i < nlines; i++) {
-        if ((rc = rd_line(r, crc, &l, &n)) != 0)
+        if ((rc = cli_rd_line(r, crc, &l, &n)) != 0)
             return rc;
         int end = stream && l[0] != '+' && l[0] != '='; /* '=': ASK STREAM's grounded lines */
         if (end && strncmp(l, "END", 3) != 0)
@@ -213,6 +206,108 @@ static int read_file(const struct port *p, const char *path, char *buf, size_t c
         return EKB_ETOOBIG;
     *n = got;
     return 0;
+}
+
+/* Connects (socket or serial line), authenticates with the secret file
+ * when given, switches to CRC mode when asked; the reader's buffer from the
+ * scratch budget. 0, or an error said in err. */
+int cli_conn_open(struct app *a, struct cli_conn *c, const char *sock, const char *serial, uint32_t baud,
+                  const char *secret, int crc, char *err, size_t errlen)
+{
+    const struct port *p = a->port;
+    memset(c, 0, sizeof *c);
+    c->p = p;
+    c->crc = crc;
+    c->serial = serial != NULL;
+    int fd = serial ? p->serial_open(serial, baud) : p->unix_connect(sock);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s%s", serial ? serial : sock, strerror(-fd),
+                 serial ? "" : " (is edgekb serve running?)");
+        return EKB_EIO;
+    }
+    c->fd = fd;
+    struct arena_region *sc = arena_budget(&a->arena, ARENA_SCRATCH);
+    c->r = (struct cli_rd){p, fd, arena_alloc(sc, EKB_PROTO_PAYLOAD_MAX + 65536, 64), EKB_PROTO_PAYLOAD_MAX + 65536,
+                           0, 0};
+    if (!c->r.buf) {
+        snprintf(err, errlen, "the scratch budget is too small");
+        goto fail;
+    }
+    /* authenticate first (only PING, HELLO and AUTH pass before it), with
+     * checksums the server accepts in either mode, then switch to CRC mode */
+    if (secret) {
+        char key[EKB_SRV_SECRET_MAX + 1];
+        size_t kl = 0;
+        char *l;
+        size_t n;
+        if (read_file(p, secret, key, sizeof key, &kl) != 0) {
+            snprintf(err, errlen, "cannot read secret file %s", secret);
+            goto fail;
+        }
+        while (kl > 0 && (key[kl - 1] == '\n' || key[kl - 1] == '\r'))
+            kl--;
+        if (cli_send_line(p, fd, 1, "HELLO", 5) != 0 || cli_rd_line(&c->r, 2, &l, &n) != 0 ||
+            strncmp(l, "OK HELLO ", 9) != 0 || n != 9 + 32) {
+            snprintf(err, errlen, "HELLO failed");
+            goto fail;
+        }
+        uint8_t mac[CRYPTO_SHA256_LEN];
+        char req[80];
+        crypto_hmac_sha256(key, kl, l + 9, 32, mac);
+        memcpy(req, "AUTH ", 5);
+        crypto_hex(mac, sizeof mac, req + 5);
+        if (cli_send_line(p, fd, 1, req, 69) != 0 || cli_rd_line(&c->r, 2, &l, &n) != 0 || strcmp(l, "OK AUTH") != 0) {
+            snprintf(err, errlen, "authentication failed");
+            goto fail;
+        }
+    }
+    if (crc) {
+        char *l;
+        size_t n;
+        if (cli_send_line(p, fd, 1, "CRC ON", 6) != 0 || cli_rd_line(&c->r, 1, &l, &n) != 0 ||
+            strcmp(l, "OK CRC ON") != 0) {
+            snprintf(err, errlen, "CRC ON refused");
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    p->close(fd);
+    return EKB_EIO;
+}
+
+int cli_conn_call(struct cli_conn *c, const char *req, char *out, size_t cap, size_t *nlines)
+{
+    char *l;
+    size_t n, o = 0;
+    *nlines = 0;
+    int rc = cli_send_line(c->p, c->fd, c->crc, req, strlen(req));
+    if (rc == 0)
+        rc = cli_rd_line(&c->r, c->crc, &l, &n);
+    if (rc != 0)
+        return rc;
+    long more = !strncmp(l, "OK ", 3) && l[3] >= '0' && l[3] <= '9' ? strtol(l + 3, NULL, 10) : 0;
+    for (long i = 0;; i++) {
+        if (o + n + 1 <= cap) { /* lines that do not fit are read and dropped */
+            memcpy(out + o, l, n + 1);
+            o += n + 1;
+            (*nlines)++;
+        }
+        if (i >= more)
+            break;
+        if ((rc = cli_rd_line(&c->r, c->crc, &l, &n)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+void cli_conn_close(struct cli_conn *c)
+{
+    char *l;
+    size_t n;
+    if (c->serial && cli_send_line(c->p, c->fd, c->crc, "QUIT", 4) == 0)
+        (void)cli_rd_line(&c->r, c->crc, &l, &n);
+    c->p->close(c->fd);
 }
 
 static void cli_usage(FILE *f)
@@ -264,56 +359,21 @@ int cmd_cli(struct app *a, const struct global_opts *g, int argc, char **argv)
             return 2;
         }
     }
-    int fd = serial ? p->serial_open(serial, baud) : p->unix_connect(sock);
-    if (fd < 0) {
-        fprintf(stderr, "edgekb cli: cannot open %s: %s%s\n", serial ? serial : sock, strerror(-fd),
-                serial ? "" : " (is edgekb serve running?)");
+    struct cli_conn cc;
+    char err[300];
+    if (cli_conn_open(a, &cc, sock, serial, baud, secret, crc, err, sizeof err) != 0) {
+        fprintf(stderr, "edgekb cli: %s\n", err);
         return 1;
     }
+    int fd = cc.fd;
+    struct cli_rd r = cc.r;
     struct arena_region *sc = arena_budget(&a->arena, ARENA_SCRATCH);
-    struct rd r = {p, fd, arena_alloc(sc, EKB_PROTO_PAYLOAD_MAX + 65536, 64), EKB_PROTO_PAYLOAD_MAX + 65536, 0, 0};
     char *line = arena_alloc(sc, EKB_PROTO_LINE_MAX + 64, 64);
     char *pay = arena_alloc(sc, EKB_PROTO_PAYLOAD_MAX + 1, 64);
     int ok = 0;
-    if (!r.buf || !line || !pay) {
+    if (!line || !pay) {
         fprintf(stderr, "edgekb cli: the scratch budget is too small\n");
         return 1;
-    }
-    /* authenticate first (only PING, HELLO and AUTH pass before it), with
-     * checksums the server accepts in either mode, then switch to CRC mode */
-    if (secret) {
-        char key[EKB_SRV_SECRET_MAX + 1];
-        size_t kl = 0;
-        char *l;
-        size_t n;
-        if (read_file(p, secret, key, sizeof key, &kl) != 0) {
-            fprintf(stderr, "edgekb cli: cannot read secret file %s\n", secret);
-            return 1;
-        }
-        while (kl > 0 && (key[kl - 1] == '\n' || key[kl - 1] == '\r'))
-            kl--;
-        if (send_line(p, fd, 1, "HELLO", 5) != 0 || rd_line(&r, 2, &l, &n) != 0 ||
-            strncmp(l, "OK HELLO ", 9) != 0 || n != 9 + 32) {
-            fprintf(stderr, "edgekb cli: HELLO failed\n");
-            return 1;
-        }
-        uint8_t mac[CRYPTO_SHA256_LEN];
-        char req[80];
-        crypto_hmac_sha256(key, kl, l + 9, 32, mac);
-        memcpy(req, "AUTH ", 5);
-        crypto_hex(mac, sizeof mac, req + 5);
-        if (send_line(p, fd, 1, req, 69) != 0 || rd_line(&r, 2, &l, &n) != 0 || strcmp(l, "OK AUTH") != 0) {
-            fprintf(stderr, "edgekb cli: authentication failed\n");
-            return 1;
-        }
-    }
-    if (crc) {
-        char *l;
-        size_t n;
-        if (send_line(p, fd, 1, "CRC ON", 6) != 0 || rd_line(&r, 1, &l, &n) != 0 || strcmp(l, "OK CRC ON") != 0) {
-            fprintf(stderr, "edgekb cli: CRC ON refused\n");
-            return 1;
-        }
     }
     if (first < argc) { /* one-shot */
         size_t n = 0, plen = 0;
@@ -342,9 +402,9 @@ int cmd_cli(struct app *a, const struct global_opts *g, int argc, char **argv)
             memcpy(line + n, w, l);
             n += l;
         }
-        int rc = send_line(p, fd, crc, line, n);
+        int rc = cli_send_line(p, fd, crc, line, n);
         if (rc == 0 && is_doc && file)
-            rc = send_line(p, fd, crc, pay, plen);
+            rc = cli_send_line(p, fd, crc, pay, plen);
         if (rc != 0 || read_reply(&r, crc, json, &ok, NULL, 0) != 0) {
             fprintf(stderr, "edgekb cli: connection lost\n");
             return 1;
@@ -353,18 +413,18 @@ int cmd_cli(struct app *a, const struct global_opts *g, int argc, char **argv)
         if (serial) { /* end the serial session (auth, CRC mode) for whoever uses the line next */
             char *l;
             size_t ln;
-            if (send_line(p, fd, crc, "QUIT", 4) == 0)
-                (void)rd_line(&r, crc, &l, &ln);
+            if (cli_send_line(p, fd, crc, "QUIT", 4) == 0)
+                (void)cli_rd_line(&r, crc, &l, &ln);
         }
         p->close(fd);
         return ok ? 0 : 1;
     }
     /* interactive: stdin lines; stdin is read through the same reader type */
-    struct rd in = {p, 0, pay, EKB_PROTO_PAYLOAD_MAX + 1, 0, 0};
+    struct cli_rd in = {p, 0, pay, EKB_PROTO_PAYLOAD_MAX + 1, 0, 0};
     for (;;) {
         char *l;
         size_t n;
-        int rc = rd_line(&in, 0, &l, &n);
+        int rc = cli_rd_line(&in, 0, &l, &n);
         if (rc != 0)
             break;
         if (n > EKB_PROTO_LINE_MAX) {
@@ -380,13 +440,13 @@ int cmd_cli(struct app *a, const struct global_opts *g, int argc, char **argv)
         if (sscanf(line, "%7s %7s %llu", w1, w2, &pb) == 3 && !strcasecmp(w1, "DOC") && !strcasecmp(w2, "ADD") &&
             pb <= EKB_PROTO_PAYLOAD_MAX)
             doc = 1;
-        if (send_line(p, fd, crc, line, n) != 0)
+        if (cli_send_line(p, fd, crc, line, n) != 0)
             break;
         if (doc) {
             while (in.len - in.off < pb + 1 && rd_fill(&in) == 0) {
             }
             size_t have = in.len - in.off < pb ? in.len - in.off : (size_t)pb;
-            if (send_line(p, fd, crc, in.buf + in.off, have) != 0)
+            if (cli_send_line(p, fd, crc, in.buf + in.off, have) != 0)
                 break;
             in.off += have;
             if (in.off < in.len && in.buf[in.off] == '\n')

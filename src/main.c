@@ -32,6 +32,7 @@ static const struct command commands[] = {
     {"selftest", 1, cmd_selftest, "check arena, board, sensors, CPU, SQLite, LZ4, SHA-256"},
     {"serve", 1, cmd_serve, "serve the line protocol on a UNIX socket and/or serial line (--help)"},
     {"cli", 1, cmd_cli, "protocol client: cli [--sock PATH|--serial DEV] [--json] [REQUEST...] (--help)"},
+    {"top", 1, cmd_top, "live view of a server: top [--sock PATH|--serial DEV] [--interval S] [--plain] (--help)"},
     {"kb", 1, cmd_kb, "knowledge base: init --kb DIR [--model FILE] | stats|check|list --kb DIR"},
     {"ingest", 1, cmd_ingest, "add .jsonl/.txt/.md documents and .tsv facts: --kb DIR FILE..."},
     {"search", 1, cmd_search, "search --kb DIR [--mode vector|text|hybrid] [--entities|--doc PREFIX] [-k N] [--json] QUERY"},

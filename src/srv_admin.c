@@ -187,6 +187,9 @@ void srv_do_metrics(struct srv_req *x)
     M("# HELP edgekb_governor_level Governor level: 0 ok, 1 warn, 2 critical.");
     M("# TYPE edgekb_governor_level gauge");
     M("edgekb_governor_level %d", (int)gov_level(&s->gov));
+    M("# HELP edgekb_workers_stalled Workers on one request longer than job_stall (the watchdog is not fed).");
+    M("# TYPE edgekb_workers_stalled gauge");
+    M("edgekb_workers_stalled %u", s->stalled);
     M("# HELP edgekb_lm_releases_total Times the governor at CRIT gave the decoders' pages back.");
     M("# TYPE edgekb_lm_releases_total counter");
     M("edgekb_lm_releases_total %llu", (unsigned long long)s->lm_releases);

@@ -87,7 +87,7 @@ struct conn {
  * lock (hist.h), merged when METRICS, INFO or HEALTH read them. */
 enum { OBS_ASK_PARSE, OBS_ASK_LINK, OBS_ASK_REASON, OBS_ASK_FALLBACK, OBS_ASK_NSTAGES };
 #define SRV_SLO_TIERS 3 /* SLOs of tiers 1..3 (tier 0, exact, counts with tier 1) */
-#define SRV_SLO_SLOTS 6 /* the window: 6 slots of EKB_SRV_SLO_WINDOW_S / 6 seconds */
+#define SRV_SLO_SLOTS 6 /* the window (SLO_WINDOW_S): 6 slots of a sixth of it */
 struct srv_slo_slot {
     _Atomic int64_t epoch; /* the slot's period (monotonic seconds / slot length); its counts are of it */
     _Atomic uint32_t n, over;
@@ -237,6 +237,7 @@ struct srv {
     struct srv_slowlog slow;
     int slo_bad[SRV_SLO_TIERS]; /* the loop's view: tier violating (logged when it changes) */
     int64_t obs_start_ns;
+    int64_t slo_slot_ns; /* the SLO window / SRV_SLO_SLOTS */
 };
 
 /* ---- observability (srv_obs.c) ---- */

@@ -24,8 +24,6 @@
 #include "log.h"
 #include "srv_int.h"
 
-#define SLO_SLOT_S (EKB_SRV_SLO_WINDOW_S / SRV_SLO_SLOTS)
-
 static const char *const STAGE[OBS_ASK_NSTAGES] = {"parse", "link", "reason", "fallback"};
 
 int srv_obs_init(struct srv *s, char *err, size_t errlen)
@@ -33,6 +31,7 @@ int srv_obs_init(struct srv *s, char *err, size_t errlen)
     struct arena_region *core = arena_budget(&s->a->arena, ARENA_CORE);
     const struct board *b = &s->a->board;
     s->obs_start_ns = s->p->mono_ns();
+    s->slo_slot_ns = (int64_t)(b->slo_window_s ? b->slo_window_s : EKB_SRV_SLO_WINDOW_S) * 1000000000LL / SRV_SLO_SLOTS;
     s->loop_obs = arena_zalloc(core, sizeof *s->loop_obs, 64);
     for (unsigned i = 0; i < s->nworkers && s->loop_obs; i++)
         if (!(s->w[i].obs = arena_zalloc(core, sizeof *s->w[i].obs, 64)))
@@ -84,7 +83,7 @@ static void slo_add(struct srv *s, struct srv_obs *o, int tier, int64_t ns)
     find_opts_board(&fo, &s->a->board);
     int k = map[tier < 0 || tier > 5 ? 5 : tier];
     int over = ns > (int64_t)fo.deadline_ms[k + 1] * 1000000;
-    int64_t ep = s->p->mono_ns() / (SLO_SLOT_S * 1000000000LL);
+    int64_t ep = s->p->mono_ns() / s->slo_slot_ns;
     struct srv_slo_slot *sl = &o->slo[k][ep % SRV_SLO_SLOTS];
     if (atomic_load_explicit(&sl->epoch, memory_order_relaxed) != ep) { /* a new period: the slot starts afresh */
         atomic_store_explicit(&sl->n, 0, memory_order_relaxed);
@@ -236,7 +235,7 @@ void srv_obs_cmd(const struct srv *s, enum proto_cmd c, struct hist_snap *h)
 void srv_obs_slo(const struct srv *s, int k, struct srv_slo_view *v)
 {
     memset(v, 0, sizeof *v);
-    int64_t ep = s->p->mono_ns() / (SLO_SLOT_S * 1000000000LL);
+    int64_t ep = s->p->mono_ns() / s->slo_slot_ns;
     struct find_opts fo;
     find_opts_board(&fo, &s->a->board);
     v->budget_ms = fo.deadline_ms[k + 1];
@@ -259,6 +258,8 @@ void srv_obs_slo(const struct srv *s, int k, struct srv_slo_view *v)
     v->violating = v->n >= EKB_SRV_SLO_MIN_N && v->compliance < v->target;
 }
 
+static int slo_window_s(const struct srv *s) { return (int)(s->slo_slot_ns * SRV_SLO_SLOTS / 1000000000LL); }
+
 void srv_obs_tick(struct srv *s)
 {
     for (int k = 0; k < SRV_SLO_TIERS; k++) {
@@ -266,11 +267,11 @@ void srv_obs_tick(struct srv *s)
         srv_obs_slo(s, k, &v);
         if (v.violating && !s->slo_bad[k])
             log_warn("slo: tier %d violating: %u of %u requests over %u ms in the last %d s (%.1f%% within, target"
-                     " %.0f%%)", k + 1, v.over, v.n, v.budget_ms, EKB_SRV_SLO_WINDOW_S, 100.0 * v.compliance,
+                     " %.0f%%)", k + 1, v.over, v.n, v.budget_ms, slo_window_s(s), 100.0 * v.compliance,
                      100.0 * v.target);
         else if (!v.violating && s->slo_bad[k])
             log_info("slo: tier %d recovered: %u of %u requests over %u ms in the last %d s (%.1f%% within)", k + 1,
-                     v.over, v.n, v.budget_ms, EKB_SRV_SLO_WINDOW_S, 100.0 * v.compliance);
+                     v.over, v.n, v.budget_ms, slo_window_s(s), 100.0 * v.compliance);
         s->slo_bad[k] = v.violating;
     }
 }
@@ -361,7 +362,7 @@ int srv_obs_metrics(const struct srv *s, struct proto_tx *b)
     for (int k = 0; k < SRV_SLO_TIERS; k++)
         M("edgekb_slo_violations_total{tier=\"%d\"} %llu", k + 1, (unsigned long long)v[k].over_total);
     M("# HELP edgekb_slo_compliance Share of the tier's requests within budget over the last %d s (1 when none).",
-      EKB_SRV_SLO_WINDOW_S);
+      slo_window_s(s));
     M("# TYPE edgekb_slo_compliance gauge");
     for (int k = 0; k < SRV_SLO_TIERS; k++)
         M("edgekb_slo_compliance{tier=\"%d\"} %.4f", k + 1, v[k].compliance);
@@ -416,7 +417,7 @@ int srv_obs_info(const struct srv *s, struct proto_tx *t)
         o += (size_t)snprintf(line + o, sizeof line - o, "%st%d %s %.3f of %u within %u ms", k ? ", " : "", k + 1,
                               v.violating ? "VIOLATING" : "ok", v.compliance, v.n, v.budget_ms);
     }
-    n += proto_tx_printf(t, "slo=%s (last %d s, target %u%%)", line, EKB_SRV_SLO_WINDOW_S,
+    n += proto_tx_printf(t, "slo=%s (last %d s, target %u%%)", line, slo_window_s(s),
                          s->a->board.slo_pct ? s->a->board.slo_pct : 95) == 0;
     return n;
 }
