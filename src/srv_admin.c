@@ -211,12 +211,11 @@ void srv_do_metrics(struct srv_req *x)
         M("edgekb_psi_memory_avg10{kind=\"some\"} %u.%02u", gr->psi.some_avg10 / 100, gr->psi.some_avg10 % 100);
         M("edgekb_psi_memory_avg10{kind=\"full\"} %u.%02u", gr->psi.full_avg10 / 100, gr->psi.full_avg10 % 100);
     }
-    if (gr->temp_mc != INT32_MIN) {
-        M("# HELP edgekb_temperature_celsius The hottest thermal zone the governor reads.");
-        M("# TYPE edgekb_temperature_celsius gauge");
+    M("# HELP edgekb_temperature_celsius The hottest thermal zone the governor reads (no sample: no zone).");
+    M("# TYPE edgekb_temperature_celsius gauge");
+    if (gr->temp_mc != INT32_MIN)
         M("edgekb_temperature_celsius{zone=\"%s\"} %.1f", gr->temp_zone[0] ? gr->temp_zone : "na",
           (double)gr->temp_mc / 1000.0);
-    }
     M("# HELP edgekb_rss_bytes Resident set size of the process.");
     M("# TYPE edgekb_rss_bytes gauge");
     M("edgekb_rss_bytes %llu", (unsigned long long)rss);

@@ -110,6 +110,11 @@ static void bad_boards_fail_with_reasons(void **state)
     expect_bad("THERMAL_ZONES", "THERMAL_ZONES = /sys/class/thermal/x\n", "THERMAL_ZONES");
     expect_bad("THERMAL_ZONES", "THERMAL_ZONES = a b c d e f g h i\n", "THERMAL_ZONES");
     expect_bad("SERIAL_BAUD", "SERIAL_BAUD = 0\n", "SERIAL_BAUD");
+    expect_bad("SLOWLOG_LEN", "SLOWLOG_LEN = 1025\n", "SLOWLOG_LEN");
+    expect_bad("SLOWLOG_MS", "SLOWLOG_MS = 0\n", "SLOWLOG_MS");
+    expect_bad("SLO_PCT", "SLO_PCT = 101\n", "SLO_PCT");
+    expect_bad("SLO_WINDOW_S", "SLO_WINDOW_S = 5\n", "SLO_WINDOW_S");
+    expect_bad("GEN_MS", "GEN_MS = 0\n", "GEN_MS");
     /* an over-long value is an error, not a truncation */
     char longv[400];
     memset(longv, 'x', sizeof longv);

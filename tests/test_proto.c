@@ -187,6 +187,18 @@ static void parse_commands(void **state)
     assert_int_equal(P("QUIT", &q), PROTO_OK);
     assert_int_equal(P("HEALTH", &q), PROTO_OK);
     assert_int_equal(P("METRICS", &q), PROTO_OK);
+    assert_int_equal(P("SLOWLOG", &q), PROTO_OK);
+    assert_int_equal(q.cmd, PCMD_SLOWLOG);
+    assert_int_equal(q.n, EKB_SRV_SLOWLOG_DEFAULT_N);
+    assert_int_equal(q.mode, 0);
+    assert_int_equal(P("slowlog get 7", &q), PROTO_OK);
+    assert_int_equal(q.n, 7);
+    assert_int_equal(P("SLOWLOG 1024", &q), PROTO_OK);
+    assert_int_equal(q.n, 1024);
+    assert_int_equal(P("SLOWLOG RESET", &q), PROTO_OK);
+    assert_int_equal(q.mode, 1);
+    assert_int_equal(P("SLOWLOG len", &q), PROTO_OK);
+    assert_int_equal(q.mode, 2);
 }
 
 static void parse_bad_input(void **state)
@@ -224,6 +236,14 @@ static void parse_bad_input(void **state)
     assert_int_equal(P("AUTH 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg", &q), PROTO_ARGS);
     assert_int_equal(P("DOC GET", &q), PROTO_ARGS);
     assert_int_equal(P("DOC GET a b", &q), PROTO_ARGS);
+    assert_int_equal(P("SLOWLOG 0", &q), PROTO_ARGS);
+    assert_int_equal(P("SLOWLOG 1025", &q), PROTO_ARGS);
+    assert_int_equal(P("SLOWLOG -1", &q), PROTO_ARGS);
+    assert_int_equal(P("SLOWLOG x", &q), PROTO_ARGS);
+    assert_int_equal(P("SLOWLOG 3 4", &q), PROTO_ARGS);
+    assert_int_equal(P("SLOWLOG GET 3 4", &q), PROTO_ARGS);
+    assert_int_equal(P("SLOWLOG RESET now", &q), PROTO_ARGS);
+    assert_int_equal(P("SLOWLOG 99999999999999999999999", &q), PROTO_ARGS);
     /* payload lengths */
     assert_int_equal(P("DOC ADD -5 x", &q), PROTO_ARGS);
     assert_int_equal(q.skip, 0);

@@ -43,7 +43,7 @@ t0=$(date +%s)
 # the same machine. python3-numpy: reference implementations (tools/ref).
 PKGS_HOST="build-essential musl-tools musl-dev libmbedtls-dev liblz4-dev
   libsqlite3-dev libcmocka-dev cmake tcl dpkg-dev file socat hyperfine
-  python3 python3-numpy nodejs npm clang libclang-rt-14-dev xxd dict-elements"
+  python3 python3-numpy nodejs npm clang libclang-rt-14-dev xxd dict-elements tmux"
 PKGS_AARCH64="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
   binutils-aarch64-linux-gnu"
 
@@ -275,6 +275,34 @@ for a in $arches; do
   build_mbedtls "$a"
   build_cmocka "$a"
 done
+# ---------------------------------------------------------------- promtool
+# The monitoring test checks METRICS, the alerting rules and their unit tests
+# with promtool, taken from Debian's prometheus package: downloaded and
+# unpacked into build/deps/tools, never installed (the package would start a
+# server). Stamped by the package version.
+fetch_promtool() {
+  local out=$DEPS_DIR/tools ver tmp
+  ver=$(apt-cache policy prometheus 2>/dev/null | sed -n 's/^ *Candidate: //p')
+  if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then
+    [ $install = 1 ] && apt_update
+    ver=$(apt-cache policy prometheus 2>/dev/null | sed -n 's/^ *Candidate: //p')
+  fi
+  [ -n "$ver" ] && [ "$ver" != "(none)" ] || { echo "deps.sh: apt knows no prometheus package (for promtool)" >&2; exit 1; }
+  [ -x "$out/promtool" ] && [ "$(cat "$out/.promtool-version" 2>/dev/null)" = "$ver" ] && return 0
+  log "promtool from prometheus $ver"
+  tmp=$(mktemp -d)
+  ( cd "$tmp" && apt-get download -q "prometheus=$ver" >/dev/null 2>&1 ) ||
+    { rm -rf "$tmp"; echo "deps.sh: apt-get download prometheus=$ver failed" >&2; exit 1; }
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
+  mkdir -p "$out"
+  cp "$tmp/x/usr/bin/promtool" "$out/promtool.tmp" && mv "$out/promtool.tmp" "$out/promtool"
+  echo "$ver" >"$out/.promtool-version"
+  rm -rf "$tmp"
+}
+if echo "$arches" | grep -q x86_64; then
+  fetch_promtool
+fi
+
 # The glibc ASan/UBSan test build uses Debian's lz4/mbedtls/cmocka, and our
 # sqlite3 flags (Debian's libsqlite3 lacks MEMSYS5).
 if echo "$arches" | grep -q x86_64; then

@@ -48,6 +48,6 @@ class Client:
 
 def metric(text, name, labels=""):
     """The value of one sample of a METRICS body (None when absent)."""
-    pat = re.escape(name) + (r"\{" + re.escape(labels) + r"\}" if labels else "") + r" (\S+)$"
+    pat = "^" + re.escape(name) + (r"\{" + re.escape(labels) + r"\}" if labels else "") + r" (\S+)$"
     m = re.search(pat, text, re.M)
     return float(m.group(1)) if m else None
