@@ -3,7 +3,12 @@
  *
  * Key: the command, its mode and k (SEARCH) and its text as parsed (FIND:
  * the three parts, "?" for any), runs of blanks made one space; a text
- * too long for a key is replaced by its SHA-256. Value: the reply's lines
+ * too long for a key is replaced by its SHA-256. FIND has a second key,
+ * its parts with ASCII case folded: a reply from tier 0 (names and
+ * predicate as stored, matched without ASCII case; every row's reason
+ * "exact") is the same for every such spelling, so it is stored under
+ * both and a spelling never seen is a hit by the folded key. Replies of
+ * tiers 1-3 quote the request's words and stay under the typed key. Value: the reply's lines
  * as the handler wrote them (without CRC suffixes), LZ4-compressed when
  * that saves a fifth or more; on a hit the lines go out again through
  * proto_tx_line (CRC added when the connection asks), a FIND/ASK status
@@ -132,9 +137,24 @@ static size_t key_text(char *key, size_t k, const char *txt, size_t n)
     return k + CRYPTO_SHA256_LEN;
 }
 
-/* The key of request r (0: not cached). */
-static size_t make_key(const struct proto_req *r, char *key)
+/* FIND's three parts ("?" for any), squeezed, 0x1f between them; cap + 1: too long. */
+static size_t find_text(const struct proto_req *r, char *txt, size_t cap)
 {
+    size_t n = 0;
+    for (int i = 0; i < 3 && n <= cap; i++) {
+        const char *p = r->part[i] ? r->part[i] : "?";
+        if (i && n < cap)
+            txt[n++] = '\x1f';
+        size_t m = squeeze(txt + n, cap - n, p, strlen(p));
+        n = m > cap - n ? cap + 1 : n + m;
+    }
+    return n;
+}
+
+/* The key of request r (0: not cached); FIND: also its folded key in fold (*flen 0: none). */
+static size_t make_key(const struct proto_req *r, char *key, char *fold, size_t *flen)
+{
+    *flen = 0;
     char txt[EKB_STORE_QUERY_MAX + 3 * (EKB_STORE_FACT_MAX + 2)];
     size_t n = 0;
     switch (r->cmd) {
@@ -148,13 +168,7 @@ static size_t make_key(const struct proto_req *r, char *key)
         n = squeeze(txt, sizeof txt, r->text, r->text_len);
         break;
     case PCMD_FIND:
-        for (int i = 0; i < 3 && n <= sizeof txt; i++) {
-            const char *p = r->part[i] ? r->part[i] : "?";
-            if (i && n < sizeof txt)
-                txt[n++] = '\x1f';
-            size_t m = squeeze(txt + n, sizeof txt - n, p, strlen(p));
-            n = m > sizeof txt - n ? sizeof txt + 1 : n + m;
-        }
+        n = find_text(r, txt, sizeof txt);
         break;
     default:
         return 0;
@@ -166,6 +180,17 @@ static size_t make_key(const struct proto_req *r, char *key)
     key[k++] = (char)r->mode;
     memcpy(key + k, &r->n, sizeof r->n);
     k += sizeof r->n;
+    if (r->cmd == PCMD_FIND) {
+        for (size_t i = 0; i < n; i++)
+            if (txt[i] >= 'A' && txt[i] <= 'Z')
+                txt[i] = (char)(txt[i] + 32);
+        /* apart from the typed keys (FIND has no mode), even when the same text: only
+         * tier-0 replies go under it, a typed key holds any tier's */
+        memcpy(fold, key, k);
+        fold[1] = 'F';
+        *flen = key_text(fold, k, txt, n);
+        n = find_text(r, txt, sizeof txt); /* the typed key: as typed again */
+    }
     return key_text(key, k, txt, n);
 }
 
@@ -185,8 +210,9 @@ static size_t retime(const char *l, size_t n, double ms, char *out, size_t cap)
     return w > 0 && (size_t)w < cap ? (size_t)w : 0;
 }
 
-/* Looks ticket k up: on a hit its lines go to t (a fresh ms= for FIND and ASK). */
-static int lookup(struct srv *s, struct worker *w, struct srv_cache_ticket *k, struct proto_tx *t, int64_t t0)
+/* Looks key up for ticket k: on a hit its lines go to t (a fresh ms= for FIND and ASK). */
+static int lookup(struct srv *s, struct worker *w, struct srv_cache_ticket *k, const char *key, size_t klen,
+                  struct proto_tx *t, int64_t t0)
 {
     struct srv_cache *c = &s->cache;
     size_t vl = w->cbuf_cap;
@@ -197,7 +223,7 @@ static int lookup(struct srv *s, struct worker *w, struct srv_cache_ticket *k, s
         c->gen = g;
     }
     k->gen = g;
-    int rc = g < 0 ? EKB_ENOENT : lru_get(&c->lru, k->key, k->klen, w->cbuf, &vl);
+    int rc = g < 0 ? EKB_ENOENT : lru_get(&c->lru, key, klen, w->cbuf, &vl);
     pthread_mutex_unlock(&c->mu);
     if (rc != 0)
         return 0;
@@ -233,10 +259,13 @@ int srv_cache_get(struct srv *s, struct worker *w, const struct proto_req *r, st
 {
     struct srv_cache *c = &s->cache;
     k->klen = 0;
-    if (!c->on || !(k->klen = make_key(r, k->key)))
+    k->flen = 0;
+    if (!c->on || !(k->klen = make_key(r, k->key, k->fold, &k->flen)))
         return 0;
     k->cmd = r->cmd;
-    int hit = lookup(s, w, k, t, t0);
+    int hit = lookup(s, w, k, k->key, k->klen, t, t0);
+    if (!hit && k->flen) /* FIND: another spelling's tier-0 answer */
+        hit = lookup(s, w, k, k->fold, k->flen, t, t0);
     pthread_mutex_lock(&c->mu);
     if (hit)
         c->hit[r->cmd]++;
@@ -268,7 +297,8 @@ int srv_cache_get_read(struct srv *s, struct worker *w, const struct ask_read *r
     k->key[1] = 'R'; /* the question as read, not as typed */
     k->klen = key_text(k->key, 2, txt, n);
     k->cmd = PCMD_ASK;
-    if (!lookup(s, w, k, t, t0))
+    k->flen = 0;
+    if (!lookup(s, w, k, k->key, k->klen, t, t0))
         return 0;
     pthread_mutex_lock(&c->mu);
     if (c->miss[PCMD_ASK] > 0) /* the typed form's lookup counted a miss: the request is a hit */
@@ -286,9 +316,13 @@ void srv_cache_put(struct srv *s, struct worker *w, const struct srv_cache_ticke
         return;
     const char *nl = memchr(t->buf, '\n', t->len);
     size_t l1 = nl ? (size_t)(nl - t->buf) : t->len;
-    for (size_t i = 0; i + 10 <= l1; i++)
+    int tier0 = 0;
+    for (size_t i = 0; i + 10 <= l1; i++) {
         if (!memcmp(t->buf + i, "degraded=", 9))
             return; /* a partial answer: the next one may be whole */
+        if (!memcmp(t->buf + i, " tier=0 ", 8))
+            tier0 = 1;
+    }
     uint32_t raw = (uint32_t)(t->len - (t->len && t->buf[t->len - 1] == '\n')); /* the last '\n' is implied */
     size_t vl;
     memcpy(w->cbuf + 1, &raw, 4);
@@ -309,6 +343,8 @@ void srv_cache_put(struct srv *s, struct worker *w, const struct srv_cache_ticke
         if (!calm) /* the governor is not calm: half the pool and entries at most, the oldest go first */
             c->shrunk += lru_shrink(&c->lru, half, hcap);
         (void)lru_put(&c->lru, k->key, k->klen, w->cbuf, vl); /* too big for the pool: not cached */
+        if (k->flen && tier0) /* the same bytes for every spelling of its names (see the top) */
+            (void)lru_put(&c->lru, k->fold, k->flen, w->cbuf, vl);
         if (!calm)
             c->shrunk += lru_shrink(&c->lru, half, hcap);
     }

@@ -172,6 +172,8 @@ struct srv_cache {
 struct srv_cache_ticket {
     char key[LRU_KEY_MAX];
     size_t klen; /* 0: not cached */
+    char fold[LRU_KEY_MAX]; /* FIND: the key with ASCII case folded (a tier-0 answer is shared by it) */
+    size_t flen;            /* 0: none (not a FIND) */
     int64_t gen;
     int cmd;
 };

@@ -456,16 +456,16 @@ void srv_do_slowlog(struct srv_req *x)
     proto_tx_printf(x->t, "OK %u", k);
     for (uint32_t i = 0; i < k; i++) { /* newest first, as Redis */
         const struct srv_slow *e = &l->e[(l->head + l->cap - 1 - i) % l->cap];
-        char text[4 * sizeof e->text + 1], parsed[4 * sizeof e->parsed + 1], stages[160] = "-";
+        char text[4 * sizeof e->text + 1], parsed[4 * sizeof e->parsed + 1], stages[160] = "";
         proto_escape(e->text, strlen(e->text), text, sizeof text);
         proto_escape(e->parsed, strlen(e->parsed), parsed, sizeof parsed);
         if (e->has_stages)
-            snprintf(stages, sizeof stages, "parse=%.2f link=%.2f reason=%.2f fallback=%.2f",
+            snprintf(stages, sizeof stages, " parse=%.2f link=%.2f reason=%.2f fallback=%.2f",
                      e->stage_us[0] / 1e3, e->stage_us[1] / 1e3, e->stage_us[2] / 1e3, e->stage_us[3] / 1e3);
         char more[32] = "";
         if (e->text_len >= sizeof e->text)
             snprintf(more, sizeof more, "... (%u bytes)", e->text_len);
-        proto_tx_printf(x->t, "%llu\t%lld\t%.2f\t%s\ttier=%d queue=%.2f store=%.2f embed=%.2f %s\t%s\t%s%s",
+        proto_tx_printf(x->t, "%llu\t%lld\t%.2f\t%s\ttier=%d queue=%.2f store=%.2f embed=%.2f%s\t%s\t%s%s",
                         (unsigned long long)e->id, (long long)e->wall_ms, e->us / 1e3, proto_cmd_name(e->cmd),
                         e->tier, e->queue_us / 1e3, e->store_us / 1e3, e->embed_us / 1e3, stages,
                         parsed[0] ? parsed : "-", text, more);

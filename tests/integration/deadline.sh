@@ -8,7 +8,8 @@
 # no degraded=, same first hit as a plain search). Then the queue: with one
 # worker busy on a FIND slowed to 400 ms, an EMBED and a FACT ADD queued
 # behind it past EMBED_MS / WRITE_MS (100 ms) get ERR BUSY deadline and the
-# fact is not written.
+# fact is not written; with GEN_MS = 1 a GEN of 200 tokens ends after its
+# first with `END tokens=1 reason=deadline` (when the decoder is there).
 . "$(dirname "$0")/_lib.sh"
 set -u
 B=$EDGEKB
@@ -63,15 +64,17 @@ PY
 [ $? -eq 0 ] || exit 1
 kill $SP; wait $SP 2>/dev/null
 # the queue: one worker busy 400 ms on a slowed FIND; an EMBED (EMBED_MS 100) and a FACT ADD (WRITE_MS
-# 100) queued behind it are not run: ERR BUSY deadline, and the fact is not written
-{ cat "$root/board/x86_64-generic.conf"; echo "EMBED_MS = 100"; echo "WRITE_MS = 100"; } >"$TMPDIR/board.conf"
+# 100) queued behind it are not run: ERR BUSY deadline, and the fact is not written. GEN_MS = 1: a GEN
+# stops after its first token or so, END reason=deadline (with the decoder of ../shared/models)
+{ cat "$root/board/x86_64-generic.conf"; echo "EMBED_MS = 100"; echo "WRITE_MS = 100"; echo "GEN_MS = 1"; } \
+  >"$TMPDIR/board.conf"
 B2() { env EDGEKB_TEST_SLOW_FIND_MS=400 "$B" --board "$TMPDIR/board.conf" serve --kb "$KB" --sock "$TMPDIR/c.sock" \
   --serial none --workers 1 --cache off >"$TMPDIR/c.log" 2>&1; }
 B2 &
 SP=$!
 wait_sock "$TMPDIR/c.sock" "$TMPDIR/c.log"
 /usr/bin/python3 - "$TMPDIR/c.sock" <<'PY'
-import socket, sys, time
+import re, socket, sys, time
 sock = sys.argv[1]
 def conn():
     s = socket.socket(socket.AF_UNIX); s.connect(sock); return s, s.makefile("rwb")
@@ -92,6 +95,23 @@ time.sleep(0.6)
 r = fb.readline().decode().strip()
 if not r.startswith("OK 0"):
     fail("the shed FACT ADD was written: %r" % r)
+fb.write(b"GEN 200 Once upon a time\n"); fb.flush()
+g = fb.readline().decode().strip()
+gen = "no decoder: GEN not tried"
+if g == "OK STREAM":
+    n = 0
+    while True:
+        l = fb.readline().decode().strip()
+        if not l.startswith("+"):
+            break
+        n += 1
+    m = re.match(r"END tokens=(\d+) reason=deadline$", l)
+    if not m or int(m.group(1)) != n or n >= 200:
+        fail("GEN past GEN_MS: %r after %d tokens" % (l, n))
+    gen = "GEN 200 past GEN_MS=1: %s" % l
+elif not g.startswith("ERR UNAVAIL"):
+    fail("GEN: %r" % g)
+print(gen)
 print("ok: SEARCH past its 20 ms deadline (text, hybrid): OK 3 degraded=deadline, not cached, PING served, in time without the hook; queued past their deadline behind a 400 ms FIND: %s / %s, nothing written" % (e, w))
 PY
 rc=$?

@@ -77,6 +77,22 @@ a = req("ASK Is argon a noble gas?"); b = req("ASK Is Argon a noble gas?")
 if "argon is" not in a[1][0] or "Argon is" not in b[1][0]:
     fail("a yes/no answer in the question's own words was shared: %r / %r" % (a[1][:1], b[1][:1]))
 checks += 1
+# FIND: a tier-0 answer is shared by every ASCII-case spelling of its names (same bytes), a tier-1
+# answer (it quotes the words as typed) is not
+def find_hits():
+    m = re.search(r'edgekb_cache_hits_total\{cmd="FIND"\} (\d+)', "".join(req("METRICS")[1]))
+    return int(m.group(1)) if m else -1
+a = req("FIND Neon | atomic number | ?")
+h0 = find_hits()
+b = req("FIND NEON |  Atomic Number | ?")
+if not a[0].startswith("OK 1 tier=0") or nostatus_ms(a[0]) != nostatus_ms(b[0]) or a[1] != b[1] or find_hits() != h0 + 1:
+    fail("FIND spelled in other case: %r %r vs %r %r (hits %d -> %d)" % (a[0], a[1], b[0], b[1], h0, find_hits()))
+a = req("FIND Neonn | atomic number | ?")
+h0 = find_hits()
+b = req("FIND NEONN | atomic number | ?")
+if not a[0].startswith("OK 1 tier=1") or find_hits() != h0 or '"Neonn"' not in a[1][0] or '"NEONN"' not in b[1][0]:
+    fail("a tier-1 FIND shared between spellings: %r / %r (hits %d -> %d)" % (a[1][:1], b[1][:1], h0, find_hits()))
+checks += 1
 # a FACT ADD through the server: the next FIND and ASK are fresh
 q = "FIND Iron | discovered by | ?"
 before = req(q); req(q)
