@@ -176,7 +176,7 @@ static size_t draw(struct top *t, const struct app *a, const char *info, size_t 
             sscanf(seg + 5, "%llu %39[^,]", &n, q);
         char sv[64] = "";
         if (k >= 1) { /* the SLO of tier k: "tk <ok|VIOLATING> <share> of <n> within <b> ms" */
-            char pat[8];
+            char pat[16];
             snprintf(pat, sizeof pat, "t%d ", k);
             const char *v = strstr(sl, pat);
             if (v)
