@@ -138,7 +138,23 @@ struct ingest {
     int batched, cur, flying, done_b;
     struct store_batch *job; /* the batch the background thread embeds */
     struct pool_bg *bg;      /* NULL: batches embedded and committed here, in turn */
+    volatile int signalled;  /* SIGINT / SIGTERM (port->on_terminate) */
+    int64_t deadline_ns;     /* --max-seconds (monotonic; 0: none) */
+    const char *why;         /* why it stopped early (NULL: it did not) */
+    const char *stop_path;   /* where: the first line not read */
+    size_t stop_line;
 };
+
+/* 1 once a signal came or --max-seconds passed: the caller stops before its
+ * next line or file (everything before it is committed). */
+static int stopping(struct ingest *g)
+{
+    if (!g->why && g->signalled)
+        g->why = "interrupted (SIGINT/SIGTERM)";
+    if (!g->why && g->deadline_ns && g->a->port->mono_ns() > g->deadline_ns)
+        g->why = "--max-seconds reached";
+    return g->why != NULL;
+}
 
 enum { K_DOC = 0, K_ENTITY, K_SCHEMA };
 
@@ -340,6 +356,11 @@ static void ingest_lines(struct ingest *g, const char *data, uint64_t size, int 
     }
     g->line = 0;
     for (size_t i = 0; i < size;) {
+        if (stopping(g)) {
+            g->stop_path = g->path;
+            g->stop_line = g->line + 1;
+            break;
+        }
         size_t j = i;
         while (j < size && data[j] != '\n')
             j++;
@@ -367,7 +388,9 @@ static void ingest_lines(struct ingest *g, const char *data, uint64_t size, int 
         g->bad = bad0 + 1;
         return;
     }
-    if (tsv)
+    if (g->stop_path == g->path)
+        printf("partial %s: lines 1..%zu committed\n", g->path, g->stop_line - 1);
+    else if (tsv)
         printf("ok facts %llu %s\n", (unsigned long long)(g->facts - f0), g->path);
     else if (kind == K_ENTITY)
         printf("ok entities %llu %s\n", (unsigned long long)(g->entities - e0), g->path);
@@ -423,9 +446,17 @@ int cmd_ingest(struct app *a, const struct global_opts *gl, int argc, char **arg
                 return 2;
             }
             threads = (unsigned)t;
+        } else if (strcmp(argv[first], "--max-seconds") == 0 && first + 1 < argc) {
+            char *e;
+            double sec = strtod(argv[++first], &e);
+            if (*e || !(sec > 0 && sec <= 1e6)) {
+                fprintf(stderr, "edgekb ingest: --max-seconds takes a number of seconds (0 < S <= 1000000)\n");
+                return 2;
+            }
+            g.deadline_ns = a->port->mono_ns() + (int64_t)(sec * 1e9);
         } else {
-            fprintf(stderr, "usage: edgekb ingest --kb DIR [--threads N] FILE...  (.jsonl documents, entities or "
-                            "schema; .txt, .md; .tsv facts)\n");
+            fprintf(stderr, "usage: edgekb ingest --kb DIR [--threads N] [--max-seconds S] FILE...  (.jsonl "
+                            "documents, entities or schema; .txt, .md; .tsv facts)\n");
             return 2;
         }
     }
@@ -478,8 +509,15 @@ int cmd_ingest(struct app *a, const struct global_opts *gl, int argc, char **arg
     }
     k.s.progress = progress_cb;
     k.s.progress_ctx = &g.pr;
+    /* SIGINT / SIGTERM: stop before the next line or file, everything before it committed */
+    (void)a->port->on_terminate(&g.signalled, -1);
     for (int fi = first; fi < argc; fi++) {
         const char *data = NULL, *e = ext_of(argv[fi]);
+        if (stopping(&g)) {
+            if (!g.stop_path)
+                g.stop_path = argv[fi], g.stop_line = 1;
+            break;
+        }
         uint64_t size = 0;
         g.path = argv[fi];
         int streamed = strcmp(e, "txt") == 0 || strcmp(e, "md") == 0 || strcmp(e, "text") == 0;
@@ -509,7 +547,11 @@ int cmd_ingest(struct app *a, const struct global_opts *gl, int argc, char **arg
             fprintf(stderr, "edgekb ingest: %s (the index will be rebuilt at the next open)\n", g.err);
     }
     pool_bg_stop(g.bg);
-    if (g.chunks > 0 && store_text_optimize(&k.s, g.err, sizeof g.err) != 0) /* one segment after a bulk load */
+    if (g.why) /* told to stop: no merge of FTS5's segments (seconds on a large base); the next ingest does it */
+        fprintf(stderr, "edgekb ingest: %s: stopped before line %zu of %s; everything before it is committed (run the"
+                        " same command again: what is stored already is skipped)\n",
+                g.why, g.stop_line, g.stop_path);
+    else if (g.chunks > 0 && store_text_optimize(&k.s, g.err, sizeof g.err) != 0) /* one segment after a bulk load */
         fprintf(stderr, "edgekb ingest: %s (searches stay correct, a little slower)\n", g.err);
     progress_show(&g.pr, 0, 1);
     if (g.pr.on)
@@ -525,5 +567,5 @@ int cmd_ingest(struct app *a, const struct global_opts *gl, int argc, char **arg
             k.emb.is_fallback ? " (REDUCED FALLBACK)" : "", threads, g.bad);
     arena_reset(sc, mark);
     kb_close(&k);
-    return g.bad ? 1 : 0;
+    return g.bad ? 1 : g.why ? 3 : 0;
 }

@@ -103,4 +103,31 @@ expect_rc 0 "$B" -q search --kb "$KB" --entities --mode vector -k 1 gold
 expect_out '^1\. gold '
 expect_rc 0 "$B" kb check --kb "$KB"
 expect_out 'index.hnsw ok: [0-9]+ vectors, every row present, loaded from index.hnsw \(verified\); entity names: 2 entities'
-echo "ok: kb init/ingest/search/facts/check, 12 bad-input cases, streamed .txt, throughput, TTY-only progress, filtered and entity search"
+# stopping early: --max-seconds and SIGTERM end at a line boundary (exit 3, said where), what came
+# before is committed, the KB checks, and running the same command again gives the whole
+W=$SHARED/eval-dev/wordnet
+if [ -r "$W/facts.tsv" ]; then
+  head -n 30000 "$W/facts.tsv" >"$TMPDIR/facts.tsv"
+  K2=$TMPDIR/kb-stop
+  expect_rc 0 "$B" -q kb init --kb "$K2" --model "$TMPDIR/none.gguf"
+  expect_rc 3 "$B" -q ingest --kb "$K2" --max-seconds 0.2 "$W/predicates.jsonl" "$TMPDIR/facts.tsv"
+  expect_out '^partial .*facts.tsv: lines 1\.\.[0-9]+ committed'
+  expect_out '--max-seconds reached: stopped before line [0-9]+ of .*facts.tsv; everything before it is committed'
+  expect_rc 0 "$B" kb check --kb "$K2"
+  expect_out 'integrity ok'
+  "$B" -q ingest --kb "$K2" "$W/predicates.jsonl" "$TMPDIR/facts.tsv" >"$TMPDIR/stop.out" 2>&1 &
+  IP=$!
+  sleep 0.4; kill -TERM $IP; wait $IP; rc=$?
+  [ $rc = 3 ] || { echo "FAIL: ingest after SIGTERM exited $rc"; cat "$TMPDIR/stop.out"; exit 1; }
+  grep -q 'interrupted (SIGINT/SIGTERM): stopped before line' "$TMPDIR/stop.out" || { echo "FAIL: SIGTERM said"; cat "$TMPDIR/stop.out"; exit 1; }
+  expect_rc 0 "$B" -q ingest --kb "$K2" "$W/predicates.jsonl" "$TMPDIR/facts.tsv"
+  expect_rc 0 "$B" -q kb stats --kb "$K2"
+  nfacts=$(echo "$OUT" | grep -o '[0-9]* facts')
+  K3=$TMPDIR/kb-whole
+  expect_rc 0 "$B" -q kb init --kb "$K3" --model "$TMPDIR/none.gguf"
+  expect_rc 0 "$B" -q ingest --kb "$K3" "$W/predicates.jsonl" "$TMPDIR/facts.tsv"
+  expect_rc 0 "$B" -q kb stats --kb "$K3"
+  [ "$nfacts" = "$(echo "$OUT" | grep -o '[0-9]* facts')" ] || { echo "FAIL: stopped twice then finished: $nfacts, whole: $OUT"; exit 1; }
+  expect_rc 2 "$B" -q ingest --kb "$K2" --max-seconds 0 "$TMPDIR/facts.tsv"
+fi
+echo "ok: kb init/ingest/search/facts/check, 12 bad-input cases, streamed .txt, throughput, TTY-only progress, filtered and entity search, ingest stopped by --max-seconds and SIGTERM then resumed"

@@ -50,7 +50,7 @@ check() { # check REQUEST_BYTES EXPECTED_REGEX WHAT
   alive "$3"; n=$((n + 1)); }
 check 'PING\n' '^OK PONG$' ping
 check 'ping\r\n' '^OK PONG$' 'lower case + CRLF'
-check 'HELP\n' '^OK 20$' help
+check 'HELP\n' '^OK 21$' help
 check 'INFO\n' 'documents=138' info
 check 'STATS\n' 'embedder=hash-fallback.*REDUCED' 'stats says fallback'
 check 'HEALTH\n' '^OK status=(ok|warn|crit) tier=[0-9] mem_available_mb=' health
