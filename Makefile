@@ -9,8 +9,9 @@
 #   make check-cross BOARD=rpi5   unit tests under qemu-aarch64-static, -cpu cortex-a53 and cortex-a76
 #   make fuzz [FUZZ=gguf] [FUZZ_TIME=120]   libFuzzer targets tools/fuzz/fuzz_*.c (clang)
 #   make eval                 ASK and FIND accuracy and latency on the dev questions (tools/eval.sh)
-#   make check-all            make check, then what does not fit CI: every fuzz target 10 minutes and the
-#                             10-minute soak at the connection cap on the WordNet knowledge base (~1.5 h)
+#   make check-all            make check, then what does not fit CI: every fuzz target 10 minutes, an I/O
+#                             fault at every SQLite write of an ingest, and the 10-minute soak at the
+#                             connection cap on the WordNet knowledge base (~1.6 h)
 #   make clean
 #
 # The board file (board/$(BOARD).conf) is read here and compiled into the
@@ -284,10 +285,12 @@ fuzz:
 	$(MAKE) --no-print-directory $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ)) && \
 	tools/run-fuzz.sh $(FUZZ_TIME) $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ))
 
-# everything of make check, then the long runs (each fuzz target FUZZ_TIME, default here 600 s; the
-# soak SOAK_SECS 600 on WordNet): the reliability harness in full
+# everything of make check, then the long runs (each fuzz target FUZZ_TIME, default here 600 s; every
+# I/O fault point of an ingest, IO_STRIDE=1; the soak SOAK_SECS 600 on WordNet): the reliability harness in full
 check-all: check $(BIN)
 	@$(MAKE) --no-print-directory fuzz FUZZ="$(FUZZ_ALL)" FUZZ_TIME=$${FUZZ_TIME:-600}
+	@T=$$(mktemp -d) && EDGEKB=$(CURDIR)/$(BIN) SHARED=$${SHARED:-$(CURDIR)/../shared} MODELS_DIR=$(MODELS_DIR) TMPDIR=$$T \
+	  IO_STRIDE=1 sh tests/integration/io_ingest.sh; rc=$$?; rm -rf $$T; [ $$rc = 0 ]
 	@T=$$(mktemp -d) && EDGEKB=$(CURDIR)/$(BIN) SHARED=$${SHARED:-$(CURDIR)/../shared} MODELS_DIR=$(MODELS_DIR) TMPDIR=$$T \
 	  SOAK_SECS=$${SOAK_SECS:-600} SOAK_WORDNET=1 sh tests/integration/soak.sh; rc=$$?; rm -rf $$T; exit $$rc
 

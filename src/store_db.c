@@ -597,6 +597,22 @@ int store_integrity(struct store *s, char *out, size_t len)
 }
 
 
+/* A test hook (tests/integration/io_ingest.sh): EDGEKB_TEST_FAIL_IO=<enospc|eio|short|fsync>:<n> makes
+ * the nth write (or sync) of the knowledge base's SQLite files fail from kb_open on (store_fault_io);
+ * kb_close says how many there were. */
+static int test_io_armed;
+static void test_fail_io(void)
+{
+    static const char *const kinds[] = {"enospc", "eio", "short", "fsync"};
+    const char *v = getenv("EDGEKB_TEST_FAIL_IO"), *c = v ? strchr(v, ':') : NULL;
+    if (!c)
+        return;
+    for (int i = 0; i < 4; i++)
+        if ((size_t)(c - v) == strlen(kinds[i]) && !strncmp(v, kinds[i], (size_t)(c - v)) &&
+            store_fault_io((enum store_fault)i, strtoul(c + 1, NULL, 10)) == 0)
+            test_io_armed = 1;
+}
+
 int kb_open(struct kb *k, struct arena *a, const struct port *p, const char *dir, int create, const char *model,
             const struct chunk_params *cp, char *err, size_t errlen)
 {
@@ -610,6 +626,7 @@ int kb_open(struct kb *k, struct arena *a, const struct port *p, const char *dir
         snprintf(err, errlen, "store: cannot give SQLite its heap (%s)", ekb_strerror(rc));
         return rc;
     }
+    test_fail_io();
     if (!create) {
         if ((rc = store_peek_embedder(p, dir, name, sizeof name, path, sizeof path, err, errlen)) != 0)
             goto fail;
@@ -638,4 +655,6 @@ void kb_close(struct kb *k)
     store_close(&k->s);
     embed_close(&k->emb);
     store_sqlite_fini();
+    if (test_io_armed) /* the test stops once its n is past them */
+        fprintf(stderr, "edgekb: EDGEKB_TEST_FAIL_IO: %lu writes and syncs\n", store_fault_calls());
 }
