@@ -66,6 +66,7 @@ void cli_conn_close(struct cli_conn *c);
 int cli_rd_line(struct cli_rd *r, int crc, char **line, size_t *len);
 int cli_send_line(const struct port *p, int fd, int crc, const char *s, size_t n);
 int cmd_top(struct app *a, const struct global_opts *g, int argc, char **argv);
+int cmd_pack(struct app *a, const struct global_opts *g, int argc, char **argv);
 
 /* JSON output (cli_json.c): s[0..n) as a JSON string on stdout. */
 void cli_json_str(const char *s, size_t n);

@@ -33,4 +33,19 @@ int crypto_equal(const void *a, const void *b, size_t n);
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void crypto_hex(const uint8_t *in, size_t n, char *out);
 
+/* ECDSA over P-256 with SHA-256 digests (knowledge packs), keys as PEM
+ * text (SEC1/PKCS#8 private, SubjectPublicKeyInfo public). These use
+ * mbedtls's bignums, which allocate from the C heap: one-shot CLI
+ * commands only (pack keygen/build/verify/install), never the server.
+ * keygen: random from p->random; sign: DER signature (at most
+ * CRYPTO_EC_SIG_MAX bytes). verify: EKB_OK, EKB_EPERM (the signature does
+ * not verify), EKB_EINVAL (not a P-256 key). */
+#define CRYPTO_EC_SIG_MAX 80
+struct port;
+int crypto_ec_keygen(const struct port *p, char *priv, size_t pl, char *pub, size_t ql);
+int crypto_ec_sign(const struct port *p, const char *priv, size_t n, const uint8_t hash[CRYPTO_SHA256_LEN], uint8_t *sig,
+                   size_t cap, size_t *siglen);
+int crypto_ec_verify(const char *pub, size_t n, const uint8_t hash[CRYPTO_SHA256_LEN], const uint8_t *sig,
+                     size_t siglen);
+
 #endif

@@ -90,6 +90,10 @@ struct port {
     int (*rename)(const char *from, const char *to);
     int (*unlink)(const char *path);
     int (*mkdir)(const char *path, unsigned mode);
+    int (*rmdir)(const char *path); /* an empty directory */
+    /* Swaps two paths (files or directories) in one step (renameat2 RENAME_EXCHANGE):
+     * a crash leaves both as they were or both swapped. -EINVAL/-ENOSYS: not supported here. */
+    int (*rename_exchange)(const char *a, const char *b);
     int (*fsize)(int fd, uint64_t *size);
     int (*fsync_dir)(const char *dir);
     /* Read-only shared mapping of a whole file. */

@@ -243,6 +243,12 @@ static int fk_rename(const char *a, const char *b)
 }
 
 static int fk_unlink(const char *p) { return real()->unlink(p); }
+static int fk_rmdir(const char *p) { return real()->rmdir(p); }
+static int fk_rename_exchange(const char *a, const char *b)
+{
+    int rc = fault(PORT_FAKE_RENAME);
+    return rc ? rc : real()->rename_exchange(a, b);
+}
 static int fk_mkdir(const char *p, unsigned m) { return real()->mkdir(p, m); }
 static int fk_fsize(int fd, uint64_t *s) { return real()->fsize(fd, s); }
 
@@ -422,6 +428,8 @@ static const struct port fake_port = {
     .fsync = fk_fsync,
     .close = fk_close,
     .rename = fk_rename,
+    .rmdir = fk_rmdir,
+    .rename_exchange = fk_rename_exchange,
     .unlink = fk_unlink,
     .mkdir = fk_mkdir,
     .fsize = fk_fsize,

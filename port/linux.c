@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <time.h>
@@ -136,6 +137,15 @@ static int lx_close(int fd) { return close(fd) != 0 && errno != EINTR ? -errno :
 static int lx_rename(const char *a, const char *b) { return rename(a, b) != 0 ? -errno : 0; }
 static int lx_unlink(const char *p) { return unlink(p) != 0 ? -errno : 0; }
 static int lx_mkdir(const char *p, unsigned mode) { return mkdir(p, (mode_t)mode) != 0 ? -errno : 0; }
+static int lx_rmdir(const char *p) { return rmdir(p) != 0 ? -errno : 0; }
+
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+static int lx_rename_exchange(const char *a, const char *b)
+{
+    return syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) != 0 ? -errno : 0;
+}
 
 static int lx_fsize(int fd, uint64_t *size)
 {
@@ -666,6 +676,8 @@ static const struct port linux_port = {
     .rename = lx_rename,
     .unlink = lx_unlink,
     .mkdir = lx_mkdir,
+    .rmdir = lx_rmdir,
+    .rename_exchange = lx_rename_exchange,
     .fsize = lx_fsize,
     .fsync_dir = lx_fsync_dir,
     .map_file = lx_map_file,

@@ -99,3 +99,89 @@ void crypto_hex(const uint8_t *in, size_t n, char *out)
     }
     out[2 * n] = '\0';
 }
+
+/* ------------------------------------------------------------------ ECDSA P-256 */
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecdsa.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/pk.h>
+
+#include "port.h"
+
+static int port_entropy(void *ctx, unsigned char *out, size_t n)
+{
+    const struct port *p = ctx;
+    return p->random(out, n) == 0 ? 0 : MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+}
+
+static int drbg(const struct port *p, mbedtls_ctr_drbg_context *d)
+{
+    static const unsigned char pers[] = "edgekb pack";
+    mbedtls_ctr_drbg_init(d);
+    return mbedtls_ctr_drbg_seed(d, port_entropy, (void *)(uintptr_t)p, pers, sizeof pers - 1) == 0 ? EKB_OK
+                                                                                                 : EKB_EIO;
+}
+
+/* PEM text with its NUL: mbedtls wants the terminator counted. */
+static int parse_key(mbedtls_pk_context *k, const char *pem, size_t n, int priv)
+{
+    char buf[4096];
+    if (n == 0 || n >= sizeof buf)
+        return EKB_EINVAL;
+    memcpy(buf, pem, n);
+    buf[n] = 0;
+    mbedtls_pk_init(k);
+    int rc = priv ? mbedtls_pk_parse_key(k, (const unsigned char *)buf, n + 1, NULL, 0)
+                  : mbedtls_pk_parse_public_key(k, (const unsigned char *)buf, n + 1);
+    mbedtls_platform_zeroize(buf, sizeof buf);
+    if (rc != 0 || !mbedtls_pk_can_do(k, MBEDTLS_PK_ECDSA) ||
+        mbedtls_pk_ec(*k)->grp.id != MBEDTLS_ECP_DP_SECP256R1) {
+        mbedtls_pk_free(k);
+        return EKB_EINVAL;
+    }
+    return EKB_OK;
+}
+
+int crypto_ec_keygen(const struct port *p, char *priv, size_t pl, char *pub, size_t ql)
+{
+    mbedtls_ctr_drbg_context d;
+    mbedtls_pk_context k;
+    int rc = drbg(p, &d);
+    mbedtls_pk_init(&k);
+    if (rc == 0 && (mbedtls_pk_setup(&k, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) != 0 ||
+                    mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(k), mbedtls_ctr_drbg_random, &d) != 0 ||
+                    mbedtls_pk_write_key_pem(&k, (unsigned char *)priv, pl) != 0 ||
+                    mbedtls_pk_write_pubkey_pem(&k, (unsigned char *)pub, ql) != 0))
+        rc = EKB_EINTERNAL;
+    mbedtls_pk_free(&k);
+    mbedtls_ctr_drbg_free(&d);
+    return rc;
+}
+
+int crypto_ec_sign(const struct port *p, const char *priv, size_t n, const uint8_t hash[CRYPTO_SHA256_LEN], uint8_t *sig,
+                   size_t cap, size_t *siglen)
+{
+    mbedtls_ctr_drbg_context d;
+    mbedtls_pk_context k;
+    int rc = drbg(p, &d);
+    if (rc == 0 && (rc = parse_key(&k, priv, n, 1)) == 0) {
+        if (cap < MBEDTLS_ECDSA_MAX_SIG_LEN(256) || /* a P-256 key: parse_key checked */
+            mbedtls_pk_sign(&k, MBEDTLS_MD_SHA256, hash, CRYPTO_SHA256_LEN, sig, siglen, mbedtls_ctr_drbg_random, &d) !=
+                0)
+            rc = EKB_EINTERNAL;
+        mbedtls_pk_free(&k);
+    }
+    mbedtls_ctr_drbg_free(&d);
+    return rc;
+}
+
+int crypto_ec_verify(const char *pub, size_t n, const uint8_t hash[CRYPTO_SHA256_LEN], const uint8_t *sig, size_t siglen)
+{
+    mbedtls_pk_context k;
+    int rc = parse_key(&k, pub, n, 0);
+    if (rc != 0)
+        return rc;
+    rc = mbedtls_pk_verify(&k, MBEDTLS_MD_SHA256, hash, CRYPTO_SHA256_LEN, sig, siglen) == 0 ? EKB_OK : EKB_EPERM;
+    mbedtls_pk_free(&k);
+    return rc;
+}

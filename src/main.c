@@ -33,6 +33,7 @@ static const struct command commands[] = {
     {"serve", 1, cmd_serve, "serve the line protocol on a UNIX socket and/or serial line (--help)"},
     {"cli", 1, cmd_cli, "protocol client: cli [--sock PATH|--serial DEV] [--json] [REQUEST...] (--help)"},
     {"top", 1, cmd_top, "live view of a server: top [--sock PATH|--serial DEV] [--interval S] [--plain] (--help)"},
+    {"pack", 1, cmd_pack, "knowledge packs: pack keygen | build --kb DIR --key K OUT | verify --pub P F | install --kb DIR --pub P F"},
     {"kb", 1, cmd_kb, "knowledge base: init --kb DIR [--model FILE] | stats|check|list --kb DIR"},
     {"ingest", 1, cmd_ingest, "add .jsonl/.txt/.md documents and .tsv facts: --kb DIR FILE..."},
     {"search", 1, cmd_search, "search --kb DIR [--mode vector|text|hybrid] [--entities|--doc PREFIX] [-k N] [--json] QUERY"},
