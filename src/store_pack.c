@@ -427,6 +427,10 @@ int pack_verify(const struct port *p, const char *pack, const char *pub_path, ch
     int rc;
     memset(info, 0, sizeof *info);
     if ((rc = read_small_file(p, pub_path, pub, sizeof pub - 1, &pl)) != 0) {
+        if (rc == -27) {
+            snprintf(err, errlen, "pack: %s is not a P-256 public key (over 1 KB; pack keygen makes them)", pub_path);
+            return EKB_EINVAL;
+        }
         snprintf(err, errlen, "pack: cannot read the public key %s: %s", pub_path, strerror(-rc));
         return ekb_from_errno(-rc);
     }
