@@ -33,13 +33,14 @@ int crypto_equal(const void *a, const void *b, size_t n);
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void crypto_hex(const uint8_t *in, size_t n, char *out);
 
-/* ECDSA over P-256 with SHA-256 digests (knowledge packs), keys as PEM
- * text (SEC1/PKCS#8 private, SubjectPublicKeyInfo public). These use
+/* ECDSA over P-256 with SHA-256 digests (knowledge packs); keys as one
+ * line of text ("edgekb-p256-private <hex d>", "edgekb-p256-public <hex of
+ * the uncompressed point>"); signatures DER (ECDSA-Sig-Value). These use
  * mbedtls's bignums, which allocate from the C heap: one-shot CLI
  * commands only (pack keygen/build/verify/install), never the server.
  * keygen: random from p->random; sign: DER signature (at most
  * CRYPTO_EC_SIG_MAX bytes). verify: EKB_OK, EKB_EPERM (the signature does
- * not verify), EKB_EINVAL (not a P-256 key). */
+ * not verify), EKB_EINVAL (not such a key: a bad tag, digits or point). */
 #define CRYPTO_EC_SIG_MAX 80
 struct port;
 int crypto_ec_keygen(const struct port *p, char *priv, size_t pl, char *pub, size_t ql);

@@ -60,7 +60,8 @@ struct pack_embedder {
     const char *model_path; /* written into the installed KB ("" : the hash fallback) */
 };
 
-/* A new P-256 key pair as PEM files (the private one mode 0600). */
+/* A new P-256 key pair as two one-line text files (crypto.h; the private
+ * one mode 0600, neither overwritten). */
 int pack_keygen(const struct port *p, const char *priv_path, const char *pub_path, char *err, size_t errlen);
 /* The open store s (directory s->dir) into a pack at out, signed with the
  * private key file. buf: at least 64 KiB. */

@@ -1,5 +1,5 @@
 /* cli_pack.c: `edgekb pack`: knowledge packs (store_pack.h, docs/fleet.md).
- *   pack keygen PRIV PUB                      a P-256 key pair (PEM; PRIV 0600)
+ *   pack keygen PRIV PUB                      a P-256 key pair (PRIV mode 0600)
  *   pack build --kb DIR --key PRIV OUT.ekp     the KB in one signed file
  *   pack verify --pub PUB FILE.ekp             the signature and the contents
  *   pack install --kb DIR --pub PUB [--model FILE] FILE.ekp
@@ -20,10 +20,10 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: edgekb pack keygen PRIV.pem PUB.pem\n"
-                    "       edgekb pack build --kb DIR --key PRIV.pem OUT.ekp\n"
-                    "       edgekb pack verify --pub PUB.pem FILE.ekp\n"
-                    "       edgekb pack install --kb DIR --pub PUB.pem [--model FILE] FILE.ekp\n");
+    fprintf(stderr, "usage: edgekb pack keygen PRIV.key PUB.pub\n"
+                    "       edgekb pack build --kb DIR --key PRIV.key OUT.ekp\n"
+                    "       edgekb pack verify --pub PUB.pub FILE.ekp\n"
+                    "       edgekb pack install --kb DIR --pub PUB.pub [--model FILE] FILE.ekp\n");
     return 2;
 }
 

@@ -101,12 +101,18 @@ void crypto_hex(const uint8_t *in, size_t n, char *out)
 }
 
 /* ------------------------------------------------------------------ ECDSA P-256 */
+/* Keys are text files of our own: "edgekb-p256-private <64 hex digits>\n" (the
+ * scalar d) and "edgekb-p256-public <130 hex digits>\n" (the uncompressed
+ * point Q). mbedtls's pk/PEM layer would bring RSA, ASN.1 parsing of every key
+ * type and base64 into the binary (about 200 KB) for no use here. */
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
-#include <mbedtls/pk.h>
 
 #include "port.h"
+
+#define PRIV_TAG "edgekb-p256-private "
+#define PUB_TAG "edgekb-p256-public "
 
 static int port_entropy(void *ctx, unsigned char *out, size_t n)
 {
@@ -122,38 +128,77 @@ static int drbg(const struct port *p, mbedtls_ctr_drbg_context *d)
                                                                                                  : EKB_EIO;
 }
 
-/* PEM text with its NUL: mbedtls wants the terminator counted. */
-static int parse_key(mbedtls_pk_context *k, const char *pem, size_t n, int priv)
+static int unhex(const char *t, size_t n, uint8_t *out)
 {
-    char buf[4096];
-    if (n == 0 || n >= sizeof buf)
-        return EKB_EINVAL;
-    memcpy(buf, pem, n);
-    buf[n] = 0;
-    mbedtls_pk_init(k);
-    int rc = priv ? mbedtls_pk_parse_key(k, (const unsigned char *)buf, n + 1, NULL, 0)
-                  : mbedtls_pk_parse_public_key(k, (const unsigned char *)buf, n + 1);
-    mbedtls_platform_zeroize(buf, sizeof buf);
-    if (rc != 0 || !mbedtls_pk_can_do(k, MBEDTLS_PK_ECDSA) ||
-        mbedtls_pk_ec(*k)->grp.id != MBEDTLS_ECP_DP_SECP256R1) {
-        mbedtls_pk_free(k);
-        return EKB_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        int v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = t[2 * i + (size_t)k];
+            int x = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+            if (x < 0)
+                return -1;
+            v = v * 16 + x;
+        }
+        out[i] = (uint8_t)v;
     }
+    return 0;
+}
+
+/* A key file's bytes: tag, then 2n hex digits, then blanks only. */
+static int key_bytes(const char *text, size_t len, const char *tag, uint8_t *out, size_t n)
+{
+    size_t tl = strlen(tag);
+    if (len < tl + 2 * n || memcmp(text, tag, tl) != 0 || unhex(text + tl, n, out) != 0)
+        return EKB_EINVAL;
+    for (size_t i = tl + 2 * n; i < len; i++)
+        if (text[i] != '\n' && text[i] != '\r' && text[i] != ' ')
+            return EKB_EINVAL;
     return EKB_OK;
+}
+
+static int load(mbedtls_ecdsa_context *c, const char *text, size_t len, int priv)
+{
+    uint8_t b[65];
+    mbedtls_ecdsa_init(c);
+    int rc = key_bytes(text, len, priv ? PRIV_TAG : PUB_TAG, b, priv ? 32 : 65);
+    if (rc == 0 && mbedtls_ecp_group_load(&c->grp, MBEDTLS_ECP_DP_SECP256R1) != 0)
+        rc = EKB_EINTERNAL;
+    if (rc == 0 && (priv ? mbedtls_mpi_read_binary(&c->d, b, 32) != 0 || mbedtls_ecp_check_privkey(&c->grp, &c->d) != 0
+                         : mbedtls_ecp_point_read_binary(&c->grp, &c->Q, b, 65) != 0 ||
+                               mbedtls_ecp_check_pubkey(&c->grp, &c->Q) != 0))
+        rc = EKB_EINVAL;
+    mbedtls_platform_zeroize(b, sizeof b);
+    if (rc != 0)
+        mbedtls_ecdsa_free(c);
+    return rc;
 }
 
 int crypto_ec_keygen(const struct port *p, char *priv, size_t pl, char *pub, size_t ql)
 {
     mbedtls_ctr_drbg_context d;
-    mbedtls_pk_context k;
+    mbedtls_ecdsa_context k;
+    uint8_t b[65];
+    size_t qn = 0;
     int rc = drbg(p, &d);
-    mbedtls_pk_init(&k);
-    if (rc == 0 && (mbedtls_pk_setup(&k, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) != 0 ||
-                    mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(k), mbedtls_ctr_drbg_random, &d) != 0 ||
-                    mbedtls_pk_write_key_pem(&k, (unsigned char *)priv, pl) != 0 ||
-                    mbedtls_pk_write_pubkey_pem(&k, (unsigned char *)pub, ql) != 0))
+    mbedtls_ecdsa_init(&k);
+    if (rc == 0 && (pl < sizeof PRIV_TAG + 66 || ql < sizeof PUB_TAG + 132 ||
+                    mbedtls_ecdsa_genkey(&k, MBEDTLS_ECP_DP_SECP256R1, mbedtls_ctr_drbg_random, &d) != 0 ||
+                    mbedtls_mpi_write_binary(&k.d, b, 32) != 0))
         rc = EKB_EINTERNAL;
-    mbedtls_pk_free(&k);
+    if (rc == 0) {
+        memcpy(priv, PRIV_TAG, sizeof PRIV_TAG - 1);
+        crypto_hex(b, 32, priv + sizeof PRIV_TAG - 1);
+        strcat(priv, "\n");
+        if (mbedtls_ecp_point_write_binary(&k.grp, &k.Q, MBEDTLS_ECP_PF_UNCOMPRESSED, &qn, b, sizeof b) != 0 || qn != 65)
+            rc = EKB_EINTERNAL;
+    }
+    if (rc == 0) {
+        memcpy(pub, PUB_TAG, sizeof PUB_TAG - 1);
+        crypto_hex(b, 65, pub + sizeof PUB_TAG - 1);
+        strcat(pub, "\n");
+    }
+    mbedtls_platform_zeroize(b, sizeof b);
+    mbedtls_ecdsa_free(&k);
     mbedtls_ctr_drbg_free(&d);
     return rc;
 }
@@ -162,14 +207,14 @@ int crypto_ec_sign(const struct port *p, const char *priv, size_t n, const uint8
                    size_t cap, size_t *siglen)
 {
     mbedtls_ctr_drbg_context d;
-    mbedtls_pk_context k;
+    mbedtls_ecdsa_context k;
     int rc = drbg(p, &d);
-    if (rc == 0 && (rc = parse_key(&k, priv, n, 1)) == 0) {
-        if (cap < MBEDTLS_ECDSA_MAX_SIG_LEN(256) || /* a P-256 key: parse_key checked */
-            mbedtls_pk_sign(&k, MBEDTLS_MD_SHA256, hash, CRYPTO_SHA256_LEN, sig, siglen, mbedtls_ctr_drbg_random, &d) !=
-                0)
+    if (rc == 0 && (rc = load(&k, priv, n, 1)) == 0) {
+        if (cap < MBEDTLS_ECDSA_MAX_SIG_LEN(256) ||
+            mbedtls_ecdsa_write_signature(&k, MBEDTLS_MD_SHA256, hash, CRYPTO_SHA256_LEN, sig, siglen,
+                                          mbedtls_ctr_drbg_random, &d) != 0)
             rc = EKB_EINTERNAL;
-        mbedtls_pk_free(&k);
+        mbedtls_ecdsa_free(&k);
     }
     mbedtls_ctr_drbg_free(&d);
     return rc;
@@ -177,11 +222,11 @@ int crypto_ec_sign(const struct port *p, const char *priv, size_t n, const uint8
 
 int crypto_ec_verify(const char *pub, size_t n, const uint8_t hash[CRYPTO_SHA256_LEN], const uint8_t *sig, size_t siglen)
 {
-    mbedtls_pk_context k;
-    int rc = parse_key(&k, pub, n, 0);
+    mbedtls_ecdsa_context k;
+    int rc = load(&k, pub, n, 0);
     if (rc != 0)
         return rc;
-    rc = mbedtls_pk_verify(&k, MBEDTLS_MD_SHA256, hash, CRYPTO_SHA256_LEN, sig, siglen) == 0 ? EKB_OK : EKB_EPERM;
-    mbedtls_pk_free(&k);
+    rc = mbedtls_ecdsa_read_signature(&k, hash, CRYPTO_SHA256_LEN, sig, siglen) == 0 ? EKB_OK : EKB_EPERM;
+    mbedtls_ecdsa_free(&k);
     return rc;
 }

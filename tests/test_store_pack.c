@@ -109,15 +109,15 @@ static int setup(void **state)
     marks_take();
     snprintf(src, sizeof src, "%s/src", dir);
     snprintf(dst, sizeof dst, "%s/dst", dir);
-    snprintf(pk, sizeof pk, "%s/k.pem", dir);
-    snprintf(pub, sizeof pub, "%s/p.pem", dir);
-    snprintf(pub2, sizeof pub2, "%s/p2.pem", dir);
+    snprintf(pk, sizeof pk, "%s/k.key", dir);
+    snprintf(pub, sizeof pub, "%s/p.pub", dir);
+    snprintf(pub2, sizeof pub2, "%s/p2.pub", dir);
     snprintf(pack, sizeof pack, "%s/kb.ekp", dir);
     snprintf(bad, sizeof bad, "%s/bad.ekp", dir);
     crypto_hex(E.weights_sha256, 32, HEX);
     PE = (struct pack_embedder){E.name, HEX, E.dim, E.path};
     char k2[200];
-    snprintf(k2, sizeof k2, "%s/k2.pem", dir);
+    snprintf(k2, sizeof k2, "%s/k2.key", dir);
     if (pack_keygen(port_linux(), pk, pub, err, sizeof err) != 0 || pack_keygen(port_linux(), k2, pub2, err, sizeof err)) {
         fprintf(stderr, "pack_keygen: %s\n", err);
         return -1;

@@ -18,16 +18,16 @@ cd "$TMPDIR" || exit 1
 head -n 30000 "$W/facts.tsv" >facts.tsv
 elements_kb "$TMPDIR/src" elements_docs.jsonl
 expect_rc 0 "$B" -q ingest --kb src "$W/predicates.jsonl" facts.tsv
-expect_rc 0 "$B" pack keygen k.pem p.pem
-[ "$(stat -c %a k.pem)" = 600 ] || { echo "FAIL: the private key is not 0600"; exit 1; }
-expect_rc 1 "$B" pack keygen k.pem p3.pem
+expect_rc 0 "$B" pack keygen k.key p.pub
+[ "$(stat -c %a k.key)" = 600 ] || { echo "FAIL: the private key is not 0600"; exit 1; }
+expect_rc 1 "$B" pack keygen k.key p3.pub
 expect_out 'exists: keys are never overwritten'
-expect_rc 0 "$B" pack keygen k2.pem p2.pem
-expect_rc 0 "$B" -q pack build --kb src --key k.pem kb.ekp
+expect_rc 0 "$B" pack keygen k2.key p2.pub
+expect_rc 0 "$B" -q pack build --kb src --key k.key kb.ekp
 build=$OUT
-expect_rc 0 "$B" -q pack verify --pub p.pem kb.ekp
+expect_rc 0 "$B" -q pack verify --pub p.pub kb.ekp
 verify=$OUT
-expect_rc 0 "$B" -q pack install --kb dev --pub p.pem kb.ekp
+expect_rc 0 "$B" -q pack install --kb dev --pub p.pub kb.ekp
 install=$OUT
 expect_rc 0 "$B" -q kb check --kb dev
 expect_out 'integrity ok'
@@ -38,7 +38,7 @@ nnew=$(nfacts src)
 [ "$(nfacts dev)" = "$nnew" ] || { echo "FAIL: installed $(nfacts dev), built from $nnew"; exit 1; }
 # over a KB with other data: swapped
 elements_kb "$TMPDIR/other" elements_facts.tsv
-expect_rc 0 "$B" -q pack install --kb other --pub p.pem kb.ekp
+expect_rc 0 "$B" -q pack install --kb other --pub p.pub kb.ekp
 [ "$(nfacts other)" = "$nnew" ] || { echo "FAIL: install over a KB: $(nfacts other)"; exit 1; }
 [ ! -e other.new ] || { echo "FAIL: other.new left"; exit 1; }
 # refused, the installed KB untouched
@@ -49,16 +49,16 @@ while [ $i -lt 40 ]; do
   cp kb.ekp bad.ekp
   printf '\377' | dd of=bad.ekp bs=1 seek=$at conv=notrunc 2>/dev/null
   cmp -s kb.ekp bad.ekp && printf '\000' | dd of=bad.ekp bs=1 seek=$at conv=notrunc 2>/dev/null
-  expect_rc 1 "$B" -q pack install --kb dev --pub p.pem bad.ekp
+  expect_rc 1 "$B" -q pack install --kb dev --pub p.pub bad.ekp
   i=$((i + 1))
 done
 head -c $((size / 2)) kb.ekp >half.ekp
-expect_rc 1 "$B" -q pack verify --pub p.pem half.ekp
+expect_rc 1 "$B" -q pack verify --pub p.pub half.ekp
 expect_out 'no signature at its end'
-expect_rc 1 "$B" -q pack install --kb dev --pub p2.pem kb.ekp
-expect_out 'does not verify with p2.pem'
+expect_rc 1 "$B" -q pack install --kb dev --pub p2.pub kb.ekp
+expect_out 'does not verify with p2.pub'
 if [ -r "$MODELS_DIR/use-lite-q8_0.gguf" ]; then
-  expect_rc 1 "$B" -q pack install --kb dev --pub p.pem --model "$MODELS_DIR/use-lite-q8_0.gguf" kb.ekp
+  expect_rc 1 "$B" -q pack install --kb dev --pub p.pub --model "$MODELS_DIR/use-lite-q8_0.gguf" kb.ekp
   expect_out 'was built for embedder hash-fallback'
 fi
 expect_rc 2 "$B" -q pack build --kb src kb2.ekp
@@ -71,7 +71,7 @@ elements_kb "$TMPDIR/tgt" elements_facts.tsv
 old=$(nfacts tgt)
 k=0; kills=0
 while [ $k -lt 12 ]; do
-  "$B" -q pack install --kb tgt --pub p.pem kb.ekp >/dev/null 2>&1 &
+  "$B" -q pack install --kb tgt --pub p.pub kb.ekp >/dev/null 2>&1 &
   P=$!
   sleep "0.0$k"
   kill -9 $P 2>/dev/null && kills=$((kills + 1))
@@ -85,6 +85,6 @@ while [ $k -lt 12 ]; do
   fi
   k=$((k + 1))
 done
-expect_rc 0 "$B" -q pack install --kb tgt --pub p.pem kb.ekp
+expect_rc 0 "$B" -q pack install --kb tgt --pub p.pub kb.ekp
 [ ! -e tgt.new ] || { echo "FAIL: tgt.new left after a whole install"; exit 1; }
 echo "ok: $build; $verify; $install; 40 changed bytes, a truncation, another key, another embedder refused; $kills kill -9 during installs: old or new each time"
