@@ -180,7 +180,8 @@ ASAN_DIR := build/asan
 ASAN_CC := gcc
 ASAN_FLAGS := $(BASEFLAGS) $(WARN) -DEKB_ASSERTS -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
               -fno-sanitize-recover=all -I$(DEPS_DIR)/x86_64/include -Itests -I$(BUILD)/gen
-ASAN_LIBS := $(DEPS_DIR)/x86_64-glibc/lib/libsqlite3.a -lmbedtls -lmbedx509 -lmbedcrypto -llz4 -lcmocka -lm -ldl
+ASAN_LIBS := $(DEPS_DIR)/x86_64-glibc/lib/libsqlite3.a $(DEPS_DIR)/x86_64-glibc/lib/libmbedtls.a \
+             $(DEPS_DIR)/x86_64-glibc/lib/libmbedx509.a $(DEPS_DIR)/x86_64-glibc/lib/libmbedcrypto.a -llz4 -lcmocka -lm -ldl
 ASAN_LIB_SRC := $(filter-out src/main.c %_neon.c %_dotprod.c,$(ALL_SRC))
 ASAN_LIB_OBJ := $(patsubst %.c,$(ASAN_DIR)/obj/%.o,$(ASAN_LIB_SRC))
 ASAN_TEST_BIN := $(addprefix $(ASAN_DIR)/tests/,$(TESTS))

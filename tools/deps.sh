@@ -7,8 +7,9 @@
 # Results: build/deps/<flavour>/{include,lib,bin}, one stamp per package keyed
 # by its Debian source version, so a second run only checks stamps (seconds).
 # Flavours: x86_64 (musl, static), aarch64 (musl, static, cross),
-#           x86_64-glibc (sqlite3 only: the ASan/UBSan test build links
-#           Debian's own glibc lz4/mbedtls/cmocka but needs our sqlite flags).
+#           x86_64-glibc (sqlite3 and mbedtls: the ASan/UBSan test build links
+#           Debian's own glibc lz4/cmocka but needs our sqlite flags and an
+#           mbedtls whose structures match our headers).
 # Fails: with a message and a non-zero exit; nothing half-built is stamped.
 #
 # Usage: tools/deps.sh [--arch x86_64|aarch64|all] [--no-install]
@@ -303,10 +304,12 @@ if echo "$arches" | grep -q x86_64; then
   fetch_promtool
 fi
 
-# The glibc ASan/UBSan test build uses Debian's lz4/mbedtls/cmocka, and our
-# sqlite3 flags (Debian's libsqlite3 lacks MEMSYS5).
+# The glibc ASan/UBSan test build uses Debian's lz4/cmocka, our sqlite3 flags
+# (Debian's libsqlite3 lacks MEMSYS5) and our mbedtls build (Debian's has
+# MBEDTLS_THREADING_C: its contexts are larger than our headers say).
 if echo "$arches" | grep -q x86_64; then
   build_sqlite x86_64-glibc
+  build_mbedtls x86_64-glibc # its structs must match the headers the sources see (Debian's build has threading on)
 fi
 
 log "ready in $(( $(date +%s) - t0 )) s: $(ls -d "$DEPS_DIR"/*/ 2>/dev/null | grep -v '/src/$' | xargs -n1 basename | tr '\n' ' ')"
