@@ -17,9 +17,10 @@
  *    and a client that stops reading a streamed DOC GET make zero heap calls,
  *    and every reply is checked.
  * 3. Out of memory at every allocation (result cache off, so every request
- *    works): for each of 16 commands (SEARCH in 3 modes, FIND exact and
- *    fuzzy, ASK, EMBED, FACT ADD/DEL, DOC ADD/DEL, INFO, STATS, METRICS,
- *    HEALTH) the 1st, 2nd, ... arena allocation fails in turn until the
+ *    works): for each of 19 commands (SEARCH in 3 modes, FIND exact and
+ *    fuzzy, ASK, EMBED, FACT ADD/DEL, DOC ADD/GET/DEL, INFO, STATS, METRICS,
+ *    HEALTH, SLOWLOG, HELP; not GEN: this server runs without a decoder)
+ *    the 1st, 2nd, ... arena allocation fails in turn until the
  *    request makes fewer than that (then it must succeed), then SQLite's
  *    heap is limited to 1, 2, 4 ... bytes over its use until it succeeds:
  *    each failure is a clean `ERR`, every arena budget is back where it was,
@@ -699,6 +700,7 @@ static void oom_at_every_allocation(void **state)
         "ASK What is the symbol of argon?\n", "ASK Tell me about neon\n", "EMBED argon and neon\n",
         "FACT ADD neon | symbol | Ne\n", "DOC ADD 25 oom An oom note\ncobalt blue is a pigment.\n",
         "FACT DEL neon | symbol | Ne\n", "DOC DEL oom\n", "INFO\n", "STATS\n", "METRICS\n", "HEALTH\n",
+        "DOC GET d1\n", "SLOWLOG 3\n", "HELP\n",
     };
     struct arena_region *rg[ARENA_NBUDGETS];
     size_t base[ARENA_NBUDGETS];
