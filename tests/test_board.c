@@ -190,9 +190,9 @@ static void crlf_is_accepted(void **state)
 
 static void shipped_boards_parse(void **state)
 {
-    const char *names[] = {"x86_64-generic", "rpi4", "rpi5", "pizero2w"};
+    const char *names[] = {"x86_64-generic", "rpi4", "rpi5", "pizero2w", "virt-aarch64"};
     (void)state;
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char path[256], err[200] = "";
         struct board b;
         size_t sizes[ARENA_NBUDGETS];

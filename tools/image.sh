@@ -1,0 +1,138 @@
+#!/bin/sh
+# tools/image.sh BOARD BIN OUT: the appliance image of BOARD (docs/image.md),
+# from Debian packages only: downloaded with apt-get download into
+# build/image/debs (cached), unpacked with dpkg-deb -x, never installed.
+#
+# virt-aarch64 (qemu's virt machine): OUT/vmlinuz (Debian's arm64 kernel),
+# OUT/initramfs.cpio.gz (newc, gzip) holding:
+#   /init                    a few lines of busybox sh (Debian's busybox-static):
+#                            mounts proc, sys, devtmpfs; loads the modules below;
+#                            mounts the data disk (/dev/vda, ext4) on /data; makes
+#                            the KB there from the pack on the first boot; remounts
+#                            the root read-only; execs edgekb serve on /dev/ttyS0
+#                            (the PCI serial port; the console is ttyAMA0)
+#   /bin/edgekb, /bin/busybox
+#   /etc/edgekb/board.conf   the board file
+#   /etc/edgekb/secret       the device secret (HELLO/AUTH on the serial line)
+#   /etc/edgekb/fleet.pub    the pack key (IMAGE_PUB, when given)
+#   /lib/modules/*.ko        virtio-pci, virtio-blk, ext4 (jbd2, mbcache, crc16,
+#                            crc32c), i6300esb: what the board needs, nothing more
+#   /models/*.gguf           the default embedder (IMAGE_MODEL, when given)
+#   /pack.ekp                an optional knowledge pack (IMAGE_PACK)
+# and OUT/data.img (64 MB, ext4, empty) for the data disk.
+# Environment: IMAGE_SECRET (a file; default: a new random one in OUT),
+# IMAGE_PUB, IMAGE_PACK, IMAGE_MODEL, IMAGE_CACHE (default build/image).
+set -eu
+board=$1; bin=$2; out=$3
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache=${IMAGE_CACHE:-$root/build/image}
+case "$board" in
+  virt-aarch64) ;;
+  *) echo "image.sh: no image recipe for board '$board' (virt-aarch64)" >&2; exit 2 ;;
+esac
+[ -x "$bin" ] || { echo "image.sh: no binary $bin (make BOARD=$board first)" >&2; exit 1; }
+log() { printf 'image: %s\n' "$*" >&2; }
+mkdir -p "$cache/debs" "$out"
+
+# ---- the packages: the kernel named by linux-image-arm64, busybox-static
+fetch() { # fetch PKG: the .deb's path (downloaded once)
+  f=$(ls "$cache/debs/$(echo "$1" | sed 's/:.*//')"_*.deb 2>/dev/null | head -n 1 || true)
+  if [ -z "$f" ]; then
+    log "apt-get download $1"
+    (cd "$cache/debs" && apt-get download -q "$1" >/dev/null 2>&1) ||
+      { echo "image.sh: apt-get download $1 failed (is arm64 added: dpkg --add-architecture arm64; apt-get update?)" >&2; exit 1; }
+    f=$(ls "$cache/debs/$(echo "$1" | sed 's/:.*//')"_*.deb | head -n 1)
+  fi
+  echo "$f"
+}
+kpkg=$(apt-cache depends linux-image-arm64:arm64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*-arm64\).*/\1/p' | head -n 1)
+[ -n "$kpkg" ] || { echo "image.sh: apt does not know linux-image-arm64:arm64 (dpkg --add-architecture arm64; apt-get update)" >&2; exit 1; }
+kdeb=$(fetch "$kpkg:arm64")
+bdeb=$(fetch busybox-static:arm64)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+dpkg-deb -x "$kdeb" "$work/k"
+dpkg-deb -x "$bdeb" "$work/b"
+kver=$(ls "$work/k/lib/modules" | head -n 1)
+cp "$work/k/boot/vmlinuz-$kver" "$out/vmlinuz"
+
+# ---- the initramfs tree
+r=$work/root
+mkdir -p "$r/bin" "$r/etc/edgekb" "$r/lib/modules" "$r/models" "$r/proc" "$r/sys" "$r/dev" "$r/data" "$r/tmp"
+cp "$work/b/bin/busybox" "$r/bin/busybox"
+cp "$bin" "$r/bin/edgekb"
+cp "$root/board/$board.conf" "$r/etc/edgekb/board.conf"
+mods="crc16 mbcache jbd2 crc32c_generic ext4 virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk i6300esb"
+for m in $mods; do
+  f=$(find "$work/k/lib/modules/$kver" -name "$m.ko" | head -n 1)
+  [ -n "$f" ] || { echo "image.sh: module $m.ko not in $kpkg" >&2; exit 1; }
+  cp "$f" "$r/lib/modules/"
+done
+if [ -n "${IMAGE_SECRET:-}" ]; then cp "$IMAGE_SECRET" "$r/etc/edgekb/secret"
+else head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$out/secret"; cp "$out/secret" "$r/etc/edgekb/secret"; fi
+chmod 600 "$r/etc/edgekb/secret"
+[ -n "${IMAGE_PUB:-}" ] && cp "$IMAGE_PUB" "$r/etc/edgekb/fleet.pub"
+[ -n "${IMAGE_PACK:-}" ] && cp "$IMAGE_PACK" "$r/pack.ekp"
+[ -n "${IMAGE_MODEL:-}" ] && cp "$IMAGE_MODEL" "$r/models/"
+cat >"$r/init" <<EOF
+#!/bin/busybox sh
+# init of the edgekb appliance (tools/image.sh): PID 1 becomes edgekb serve.
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sysfs /sys
+/bin/busybox mount -t devtmpfs devtmpfs /dev
+export PATH=/bin
+for m in $mods; do busybox insmod /lib/modules/\$m.ko || echo "init: insmod \$m failed"; done
+i=0; while [ ! -b /dev/vda ] && [ \$i -lt 50 ]; do busybox sleep 0.1; i=\$((i + 1)); done
+busybox mount -t ext4 -o rw,noatime /dev/vda /data || echo "init: no data disk: the KB lives in RAM until power-off"
+args=""
+for w in \$(busybox cat /proc/cmdline); do
+  case \$w in edgekb.env=*) export "\${w#edgekb.env=}" ;; edgekb.arg=*) args="\$args \${w#edgekb.arg=}" ;; esac
+done
+model=""
+for f in /models/*.gguf; do [ -f "\$f" ] && model="--model \$f"; done
+if [ ! -f /data/kb/kb.sqlite ]; then
+  if [ -f /pack.ekp ] && [ -f /etc/edgekb/fleet.pub ]; then
+    edgekb --board /etc/edgekb/board.conf pack install --kb /data/kb --pub /etc/edgekb/fleet.pub \$model /pack.ekp
+  else
+    edgekb --board /etc/edgekb/board.conf kb init --kb /data/kb \$model
+  fi
+fi
+busybox mount -o remount,ro / 2>/dev/null
+echo "init: starting edgekb serve on /dev/ttyS0"
+exec edgekb --board /etc/edgekb/board.conf serve --kb /data/kb --sock none --serial /dev/ttyS0 \\
+  --secret /etc/edgekb/secret --watchdog /dev/watchdog \$args
+EOF
+chmod 755 "$r/init" "$r/bin/busybox" "$r/bin/edgekb"
+# newc cpio, gzip: written here (no cpio tool needed), owner root, sorted
+python3 - "$r" "$out/initramfs.cpio.gz" <<'PY'
+import gzip, os, stat, sys
+root, dst = sys.argv[1:3]
+ino = [1]
+def entry(name, st, data):
+    hdr = "070701" + "".join("%08X" % v for v in (
+        ino[0], st.st_mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name) + 1, 0))
+    ino[0] += 1
+    b = hdr.encode() + name.encode() + b"\0"
+    b += b"\0" * ((4 - len(b) % 4) % 4)
+    b += data + b"\0" * ((4 - len(data) % 4) % 4)
+    return b
+out = []
+for dirpath, dirs, files in os.walk(root):
+    dirs.sort()
+    rel = os.path.relpath(dirpath, root)
+    if rel != ".":
+        out.append(entry(rel, os.lstat(dirpath), b""))
+    for f in sorted(files):
+        p = os.path.join(dirpath, f)
+        out.append(entry(os.path.normpath(os.path.join(rel, f)), os.lstat(p), open(p, "rb").read()))
+out.append(entry("TRAILER!!!", os.stat_result((0,) * 10), b""))
+with gzip.open(dst, "wb", compresslevel=9) as g:
+    g.write(b"".join(out))
+PY
+if [ ! -f "$out/data.img" ]; then
+  truncate -s 64M "$out/data.img"
+  mkfs.ext4 -q -F -L edgekb-data "$out/data.img"
+fi
+ksz=$(stat -c %s "$out/vmlinuz"); isz=$(stat -c %s "$out/initramfs.cpio.gz"); esz=$(stat -c %s "$bin")
+log "$board: kernel $kpkg $ksz bytes, initramfs $isz bytes (edgekb $esz bytes), data disk $out/data.img"
+echo "image $board kernel_bytes=$ksz initramfs_bytes=$isz edgekb_bytes=$esz"
