@@ -21,7 +21,9 @@
 #   /pack.ekp                an optional knowledge pack (IMAGE_PACK)
 # and OUT/data.img (64 MB, ext4, empty) for the data disk.
 # Environment: IMAGE_SECRET (a file; default: a new random one in OUT),
-# IMAGE_PUB, IMAGE_PACK, IMAGE_MODEL, IMAGE_CACHE (default build/image).
+# IMAGE_PUB, IMAGE_PACK, IMAGE_MODEL (default: the board's MODEL_EMBED from
+# build/models when there; "none": no model, the hash fallback), IMAGE_CACHE
+# (default build/image).
 set -eu
 board=$1; bin=$2; out=$3
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -73,7 +75,12 @@ else head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$out/secret"; cp "$ou
 chmod 600 "$r/etc/edgekb/secret"
 [ -n "${IMAGE_PUB:-}" ] && cp "$IMAGE_PUB" "$r/etc/edgekb/fleet.pub"
 [ -n "${IMAGE_PACK:-}" ] && cp "$IMAGE_PACK" "$r/pack.ekp"
-[ -n "${IMAGE_MODEL:-}" ] && cp "$IMAGE_MODEL" "$r/models/"
+model=${IMAGE_MODEL-}
+if [ -z "$model" ]; then
+  m=$(sed -n 's/^MODEL_EMBED *= *\([^ #]*\).*/\1/p' "$root/board/$board.conf")
+  [ -n "$m" ] && [ -f "$root/build/models/$m" ] && model=$root/build/models/$m
+fi
+[ -n "$model" ] && [ "$model" != none ] && cp "$model" "$r/models/"
 cat >"$r/init" <<EOF
 #!/bin/busybox sh
 # init of the edgekb appliance (tools/image.sh): PID 1 becomes edgekb serve.
@@ -92,12 +99,14 @@ model=""
 for f in /models/*.gguf; do [ -f "\$f" ] && model="--model \$f"; done
 if [ ! -f /data/kb/kb.sqlite ]; then
   if [ -f /pack.ekp ] && [ -f /etc/edgekb/fleet.pub ]; then
-    edgekb --board /etc/edgekb/board.conf pack install --kb /data/kb --pub /etc/edgekb/fleet.pub \$model /pack.ekp
-  else
+    edgekb --board /etc/edgekb/board.conf pack install --kb /data/kb --pub /etc/edgekb/fleet.pub \$model /pack.ekp ||
+      echo "init: the pack was refused: serving an empty knowledge base"
+  fi
+  if [ ! -f /data/kb/kb.sqlite ]; then
     edgekb --board /etc/edgekb/board.conf kb init --kb /data/kb \$model
   fi
 fi
-busybox mount -o remount,ro / 2>/dev/null
+if busybox mount -o remount,ro / 2>/dev/null; then echo "init: root read-only"; else echo "init: root NOT read-only"; fi
 echo "init: starting edgekb serve on /dev/ttyS0"
 exec edgekb --board /etc/edgekb/board.conf serve --kb /data/kb --sock none --serial /dev/ttyS0 \\
   --secret /etc/edgekb/secret --watchdog /dev/watchdog \$args

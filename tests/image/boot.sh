@@ -25,7 +25,7 @@ B=$EDGEKB
   fail "ingest"
 "$B" pack keygen "$T/fleet.key" "$T/fleet.pub" >/dev/null || fail "keygen"
 "$B" -q pack build --kb "$T/src" --key "$T/fleet.key" "$T/kb.ekp" >/dev/null || fail "pack build"
-IMAGE_PACK=$T/kb.ekp IMAGE_PUB=$T/fleet.pub sh "$root/tools/image.sh" virt-aarch64 "$IMAGE_BIN" "$T/img" >"$T/image.txt" ||
+IMAGE_MODEL=none IMAGE_PACK=$T/kb.ekp IMAGE_PUB=$T/fleet.pub sh "$root/tools/image.sh" virt-aarch64 "$IMAGE_BIN" "$T/img" >"$T/image.txt" ||
   fail "image"
 cat "$T/image.txt"
 boot() { # boot EXTRA_APPEND: starts qemu in the background (QP), waits for the ready line (BOOT_MS)
@@ -120,6 +120,8 @@ PY
 SEC=$T/img/secret
 boot ""; t1=$BOOT_MS
 python3 "$T/client.py" "$T/ser.sock" "$SEC" first || fail "first boot"
+grep -q "init: root read-only" "$T/console.log" || fail "the root is not read-only"
+grep -q "pack install: verified and in place" "$T/console.log" || fail "the first boot did not install the pack"
 sleep 12 # past the watchdog timeout (10 s): a healthy server keeps the machine up
 kill -0 $QP 2>/dev/null || fail "the watchdog fired on a healthy server"
 halt
