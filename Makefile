@@ -12,8 +12,10 @@
 #   make check-all            make check, then what does not fit CI: every fuzz target 10 minutes, an I/O
 #                             fault at every SQLite write of an ingest, and the 10-minute soak at the
 #                             connection cap on the WordNet knowledge base (~1.6 h)
-#   make image BOARD=virt-aarch64  the appliance image (kernel, initramfs, data disk; docs/image.md)
-#   make check-image          boots it in qemu-system-aarch64, serves over its serial line
+#   make image BOARD=virt-aarch64  the appliance image (kernel, initramfs, data disk; docs/image.md);
+#                             BOARD=rpi4 or pizero2w: an SD card image
+#   make check-image          boots virt-aarch64 in qemu-system-aarch64, serves over its serial line;
+#                             checks the SD card layouts
 #   make clean
 #
 # The board file (board/$(BOARD).conf) is read here and compiled into the
@@ -297,18 +299,20 @@ check-all: check $(BIN)
 	@T=$$(mktemp -d) && EDGEKB=$(CURDIR)/$(BIN) SHARED=$${SHARED:-$(CURDIR)/../shared} MODELS_DIR=$(MODELS_DIR) TMPDIR=$$T \
 	  SOAK_SECS=$${SOAK_SECS:-600} SOAK_WORDNET=1 sh tests/integration/soak.sh; rc=$$?; rm -rf $$T; exit $$rc
 
-# Appliance images (docs/image.md): make image BOARD=virt-aarch64 writes build/<board>/image/
-# (kernel, initramfs, data disk) from Debian packages; make check-image boots it in qemu and
-# serves over its serial line (tests/image/boot.sh).
+# Appliance images (docs/image.md): make image BOARD=virt-aarch64|rpi4|pizero2w writes
+# build/<board>/image/ (kernel, initramfs, data disk; the Pis: sdcard.img) from Debian packages;
+# make check-image boots virt-aarch64 in qemu and serves over its serial line (tests/image/boot.sh)
+# and checks the SD card layouts (tests/image/layout.sh).
 .PHONY: image check-image
 image: $(BIN)
 	@sh tools/image.sh $(BOARD) $(BIN) $(BUILD)/image
 
 check-image:
-	@$(MAKE) --no-print-directory BOARD=virt-aarch64 all
-	@$(MAKE) --no-print-directory BOARD=x86_64-generic all
+	@for b in virt-aarch64 rpi4 pizero2w x86_64-generic; do $(MAKE) --no-print-directory BOARD=$$b build/$$b/edgekb || exit 1; done
 	@T=$$(mktemp -d) && EDGEKB=$(CURDIR)/build/x86_64-generic/edgekb IMAGE_BIN=$(CURDIR)/build/virt-aarch64/edgekb \
-	  SHARED=$${SHARED:-$(CURDIR)/../shared} TMPDIR=$$T sh tests/image/boot.sh; rc=$$?; rm -rf $$T; exit $$rc
+	  SHARED=$${SHARED:-$(CURDIR)/../shared} TMPDIR=$$T sh tests/image/boot.sh; rc=$$?; rm -rf $$T; [ $$rc = 0 ]
+	@T=$$(mktemp -d) && RPI4_BIN=$(CURDIR)/build/rpi4/edgekb PIZERO2W_BIN=$(CURDIR)/build/pizero2w/edgekb TMPDIR=$$T \
+	  sh tests/image/layout.sh; rc=$$?; rm -rf $$T; exit $$rc
 
 # make run: models, the elements knowledge base, the server on ./run/edgekb.sock
 # (foreground); make demo: the same plus a scripted client session, then exit.

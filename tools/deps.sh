@@ -46,7 +46,7 @@ PKGS_HOST="build-essential musl-tools musl-dev libmbedtls-dev liblz4-dev
   libsqlite3-dev libcmocka-dev cmake tcl dpkg-dev file socat hyperfine
   python3 python3-numpy nodejs npm clang libclang-rt-14-dev xxd dict-elements tmux"
 PKGS_AARCH64="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
-  binutils-aarch64-linux-gnu qemu-system-arm e2fsprogs"
+  binutils-aarch64-linux-gnu qemu-system-arm e2fsprogs mtools dosfstools fdisk"
 
 missing_pkgs() {
   local p out=""
