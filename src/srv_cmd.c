@@ -174,6 +174,7 @@ int srv_workers_start(struct srv *s)
     for (; started < s->nworkers; started++)
         if (pthread_create(&s->w[started].th, NULL, worker_main, &s->w[started]) != 0)
             break;
+    s->workers_started = started > 0;
     if (started < s->nworkers) {
         s->nworkers = started;
         return EKB_EINTERNAL;
@@ -188,7 +189,8 @@ void srv_workers_stop(struct srv *s)
     pthread_cond_broadcast(&s->qcv);
     pthread_mutex_unlock(&s->qmu);
     for (unsigned i = 0; i < s->nworkers; i++) {
-        pthread_join(s->w[i].th, NULL);
+        if (s->workers_started) /* a start that failed before them (cache, histograms) joins none */
+            pthread_join(s->w[i].th, NULL);
         pool_bg_stop(s->w[i].bg);
         s->w[i].bg = NULL;
     }

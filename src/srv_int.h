@@ -224,6 +224,7 @@ struct srv {
     int quit_workers;
     struct worker w[EKB_SRV_WORKERS_MAX];
     unsigned nworkers;
+    int workers_started; /* srv_workers_start made the threads (else there is nothing to join) */
     pthread_mutex_t store_mu, gen_mu;
     uint8_t secret[EKB_SRV_SECRET_MAX];
     size_t secret_len;
