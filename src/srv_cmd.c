@@ -39,7 +39,7 @@ static const struct srv_cmd TABLE[] = {
     {PCMD_CRC, "CRC ON|OFF", 0, srv_do_crc},
     {PCMD_HELLO, "HELLO", CF_NOAUTH, srv_do_hello},
     {PCMD_AUTH, "AUTH <hmac-sha256 hex>", CF_NOAUTH, srv_do_auth},
-    {PCMD_SLOWLOG, "SLOWLOG [n] | SLOWLOG LEN | SLOWLOG RESET   (requests over SLOWLOG_MS, newest first)", 0,
+    {PCMD_SLOWLOG, "SLOWLOG [n] | SLOWLOG LEN | SLOWLOG RESET   (requests over SLOWLOG_MS, newest first)", CF_WORKER,
      srv_do_slowlog},
     {PCMD_QUIT, "QUIT", 0, srv_do_quit},
 };

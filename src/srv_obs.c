@@ -452,8 +452,9 @@ void srv_do_slowlog(struct srv_req *x)
         return (void)proto_tx_printf(x->t, "OK LEN %u threshold_ms=%.1f capacity=%u total=%llu", l->n,
                                      (double)l->threshold_ns / 1e6, l->cap, (unsigned long long)atomic_load(&l->total));
     }
-    uint32_t k = r->n < l->n ? r->n : l->n;
-    proto_tx_printf(x->t, "OK %u", k);
+    uint32_t k = r->n < l->n ? r->n : l->n, sent = 0;
+    /* the lines after a gap for the status line, which counts those that fit the reply (128 KiB) */
+    struct proto_tx b = {x->t->buf + 32, x->t->cap - 32, 0, x->t->crc};
     for (uint32_t i = 0; i < k; i++) { /* newest first, as Redis */
         const struct srv_slow *e = &l->e[(l->head + l->cap - 1 - i) % l->cap];
         char text[4 * sizeof e->text + 1], parsed[4 * sizeof e->parsed + 1], stages[160] = "";
@@ -465,10 +466,18 @@ void srv_do_slowlog(struct srv_req *x)
         char more[32] = "";
         if (e->text_len >= sizeof e->text)
             snprintf(more, sizeof more, "... (%u bytes)", e->text_len);
-        proto_tx_printf(x->t, "%llu\t%lld\t%.2f\t%s\ttier=%d queue=%.2f store=%.2f embed=%.2f%s\t%s\t%s%s",
+        if (proto_tx_printf(&b, "%llu\t%lld\t%.2f\t%s\ttier=%d queue=%.2f store=%.2f embed=%.2f%s\t%s\t%s%s",
                         (unsigned long long)e->id, (long long)e->wall_ms, e->us / 1e3, proto_cmd_name(e->cmd),
                         e->tier, e->queue_us / 1e3, e->store_us / 1e3, e->embed_us / 1e3, stages,
-                        parsed[0] ? parsed : "-", text, more);
+                        parsed[0] ? parsed : "-", text, more) != 0)
+            break; /* the reply is full: the older ones are not sent (the count says how many are) */
+        sent++;
     }
+    char line[32];
+    struct proto_tx lt = {line, sizeof line, 0, x->t->crc};
+    proto_tx_printf(&lt, "OK %u", sent);
+    memmove(x->t->buf + lt.len, b.buf, b.len);
+    memcpy(x->t->buf, line, lt.len);
+    x->t->len = lt.len + b.len;
     pthread_mutex_unlock(&l->mu);
 }
