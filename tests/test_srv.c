@@ -684,6 +684,9 @@ static void oom_at_every_allocation(void **state)
     snprintf(CONF.chat, sizeof CONF.chat, "none");
     CONF.cache = 0; /* every request does its work */
     CONF.max_clients = 8;
+    APP.board.slowlog_ms = 1; /* with FIND slowed by 2 ms: every FIND is a slow query (the SLOWLOG check below) */
+    APP.board.slowlog_len = EKB_SRV_SLOWLOG_MAX;
+    setenv("EDGEKB_TEST_SLOW_FIND_MS", "2", 1);
     stop_flag = 0;
     run_rc = -99;
     pthread_t th;
@@ -692,6 +695,7 @@ static void oom_at_every_allocation(void **state)
         usleep(50000);
     if (access(sock, F_OK) != 0)
         fail_msg("the server did not start: %d %s", run_rc, run_err);
+    unsetenv("EDGEKB_TEST_SLOW_FIND_MS");
     cl_open(&C1);
     expect("PING\n", "OK PONG\n");
     static const char *const cmds[] = {
@@ -758,6 +762,27 @@ static void oom_at_every_allocation(void **state)
     print_message("  %zu commands: %u failed arena allocations and %u SQLite heap limits, each a clean ERR, the "
                   "arena back to its marks, PING answered after each\n",
                   sizeof cmds / sizeof cmds[0], total, sql_total);
+    /* SLOWLOG with more than one reply holds (600 FINDs of long names, ~270 bytes a line): the count says
+     * how many lines came, exactly those follow, and the connection stays in step (regression: the loop's
+     * 16 KiB reply announced lines it could not carry) */
+    static char q[1024], big[1u << 18];
+    for (int i = 0; i < 600; i++) {
+        char part[256];
+        memset(part, 'a' + i % 26, 200);
+        snprintf(part + 200, sizeof part - 200, "%d", i);
+        snprintf(q, sizeof q, "FIND %s | %s | ?\n", part, part);
+        cl_str(&C1, q);
+        cl_reply(&C1, R, sizeof R, &PL, 0);
+        assert_true(!strncmp(R, "OK", 2));
+    }
+    cl_str(&C1, "SLOWLOG 1024\n");
+    cl_reply(&C1, big, sizeof big, &PL, 0);
+    long k = strtol(big + 3, NULL, 10), lines = 0;
+    for (const char *c = big; *c; c++)
+        lines += *c == '\n';
+    print_message("  SLOWLOG 1024 over 600+ slow FINDs: %ld lines in %zu bytes\n", k, strlen(big));
+    assert_true(!strncmp(big, "OK ", 3) && k >= 100 && k < 600 && lines == k + 1);
+    expect("PING\n", "OK PONG\n");
     expect("QUIT\n", "OK BYE\n");
     p->close(C1.fd);
     stop_flag = 1;
