@@ -77,5 +77,7 @@ int pack_install(const struct port *p, const char *pack, const char *pub_path, c
 /* The body parser alone (a fuzz target): rd reads n bytes at off of a body of body_len bytes. */
 typedef int (*pack_read_fn)(void *ctx, uint64_t off, void *buf, size_t n);
 int pack_parse(pack_read_fn rd, void *ctx, uint64_t body_len, struct pack_info *info, char *err, size_t errlen);
+/* The same over a body in memory (tests, the fuzz target). */
+int pack_parse_mem(const uint8_t *body, size_t n, struct pack_info *info, char *err, size_t errlen);
 
 #endif

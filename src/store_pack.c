@@ -417,6 +417,25 @@ int pack_parse(pack_read_fn rd, void *ctx, uint64_t body_len, struct pack_info *
     return 0;
 }
 
+struct mem_rd {
+    const uint8_t *d;
+    size_t n;
+};
+static int mem_read(void *ctx, uint64_t off, void *buf, size_t n)
+{
+    const struct mem_rd *m = ctx;
+    if (off > m->n || n > m->n - off)
+        return EKB_ECORRUPT;
+    memcpy(buf, m->d + off, n);
+    return 0;
+}
+
+int pack_parse_mem(const uint8_t *body, size_t n, struct pack_info *info, char *err, size_t errlen)
+{
+    struct mem_rd m = {body, n};
+    return pack_parse(mem_read, &m, n, info, err, errlen);
+}
+
 int pack_verify(const struct port *p, const char *pack, const char *pub_path, char *buf, size_t cap,
                 struct pack_info *info, char *err, size_t errlen)
 {

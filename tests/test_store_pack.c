@@ -6,7 +6,7 @@
  *   trailer, and one in 97 of the rest), a truncation at 24 lengths, another
  *   key, a bad key file: refused, nothing installed;
  * - another embedder: refused, the old KB untouched;
- * - the body parser on crafted bodies: bad lengths, unknown, repeated or
+ * - the body parser (pack_parse_mem) on crafted bodies: bad lengths, unknown, repeated or
  *   misplaced names, trailing bytes, a newer format;
  * - I/O faults in install through the fake port: each write, fsync and
  *   rename failing in turn with ENOSPC / EIO until the install needs fewer:
@@ -244,19 +244,6 @@ static void other_embedder_refused(void **state)
 }
 
 /* ---- the body parser on crafted bodies ---- */
-struct mem {
-    const uint8_t *d;
-    size_t n;
-};
-static int mem_read(void *ctx, uint64_t off, void *buf, size_t n)
-{
-    struct mem *m = ctx;
-    if (off > m->n || n > m->n - off)
-        return EKB_ECORRUPT;
-    memcpy(buf, m->d + off, n);
-    return 0;
-}
-
 static size_t body(uint8_t *b, const char *manifest, int nf, const char *const *names, const uint64_t *sizes,
                    size_t extra)
 {
@@ -290,32 +277,31 @@ static void parser_refuses_crafted_bodies(void **state)
     const char *db[] = {"kb.sqlite", "index.hnsw"}, *idx_first[] = {"index.hnsw", "kb.sqlite"},
                *twice[] = {"kb.sqlite", "kb.sqlite"}, *evil[] = {"../../etc/passwd"}, *none[] = {"kb.sqlite"};
     uint64_t sz[] = {10, 20};
-    struct mem m = {b, body(b, man, 2, db, sz, 0)};
-    assert_int_equal(pack_parse(mem_read, &m, m.n, &in, err, sizeof err), 0);
+    size_t n = body(b, man, 2, db, sz, 0);
+    assert_int_equal(pack_parse_mem(b, n, &in, err, sizeof err), 0);
     assert_int_equal(in.nfiles, 2);
     assert_int_equal(in.f[1].size, 20);
-    m.n = body(b, man, 2, db, sz, 1); /* a byte after the last file */
-    assert_int_equal(pack_parse(mem_read, &m, m.n, &in, err, sizeof err), EKB_ECORRUPT);
-    m.n = body(b, man, 2, idx_first, sz, 0);
-    assert_int_equal(pack_parse(mem_read, &m, m.n, &in, err, sizeof err), EKB_ECORRUPT);
-    m.n = body(b, man, 2, twice, sz, 0);
-    assert_int_equal(pack_parse(mem_read, &m, m.n, &in, err, sizeof err), EKB_ECORRUPT);
-    m.n = body(b, man, 1, evil, sz, 0);
-    assert_int_equal(pack_parse(mem_read, &m, m.n, &in, err, sizeof err), EKB_ECORRUPT);
+    n = body(b, man, 2, db, sz, 1); /* a byte after the last file */
+    assert_int_equal(pack_parse_mem(b, n, &in, err, sizeof err), EKB_ECORRUPT);
+    n = body(b, man, 2, idx_first, sz, 0);
+    assert_int_equal(pack_parse_mem(b, n, &in, err, sizeof err), EKB_ECORRUPT);
+    n = body(b, man, 2, twice, sz, 0);
+    assert_int_equal(pack_parse_mem(b, n, &in, err, sizeof err), EKB_ECORRUPT);
+    n = body(b, man, 1, evil, sz, 0);
+    assert_int_equal(pack_parse_mem(b, n, &in, err, sizeof err), EKB_ECORRUPT);
     uint64_t huge[] = {UINT64_MAX - 5};
-    m.n = body(b, man, 1, none, huge, 0);
-    assert_int_equal(pack_parse(mem_read, &m, m.n, &in, err, sizeof err), EKB_ECORRUPT);
+    n = body(b, man, 1, none, huge, 0);
+    assert_int_equal(pack_parse_mem(b, n, &in, err, sizeof err), EKB_ECORRUPT);
     for (size_t cut = 0; cut < body(b, man, 2, db, sz, 0); cut += 3) { /* every prefix */
-        m.n = cut;
-        assert_int_not_equal(pack_parse(mem_read, &m, cut, &in, err, sizeof err), 0);
+        assert_int_not_equal(pack_parse_mem(b, cut, &in, err, sizeof err), 0);
     }
-    m.n = body(b, man, 0, db, sz, 0);
-    assert_int_equal(pack_parse(mem_read, &m, m.n, &in, err, sizeof err), EKB_ECORRUPT);
+    n = body(b, man, 0, db, sz, 0);
+    assert_int_equal(pack_parse_mem(b, n, &in, err, sizeof err), EKB_ECORRUPT);
     snprintf(man, sizeof man, "format=2\nembedder=%s\nembedder_sha256=%s\ndim=%u\n", E.name, HEX, E.dim);
-    m.n = body(b, man, 2, db, sz, 0);
-    assert_int_equal(pack_parse(mem_read, &m, m.n, &in, err, sizeof err), EKB_EUNSUPP);
-    m.n = body(b, "format=1\n", 2, db, sz, 0); /* no embedder */
-    assert_int_equal(pack_parse(mem_read, &m, m.n, &in, err, sizeof err), EKB_ECORRUPT);
+    n = body(b, man, 2, db, sz, 0);
+    assert_int_equal(pack_parse_mem(b, n, &in, err, sizeof err), EKB_EUNSUPP);
+    n = body(b, "format=1\n", 2, db, sz, 0); /* no embedder */
+    assert_int_equal(pack_parse_mem(b, n, &in, err, sizeof err), EKB_ECORRUPT);
 }
 
 /* ---- I/O faults in install ---- */

@@ -1,5 +1,5 @@
 /* fuzz_pack.c: libFuzzer target for the knowledge pack body parser
- * (store_pack.h pack_parse; make fuzz FUZZ=pack; seeds in tests/fuzz/pack/).
+ * (store_pack.h pack_parse_mem; make fuzz FUZZ=pack; seeds in tests/fuzz/pack/).
  * The input is a pack body (everything before the signature: in a real
  * pack the signature is checked first, so this is what a holder of the
  * signing key could send). Invariants: the result is 0 or an EKB_E* code
@@ -17,20 +17,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-struct mem {
-    const uint8_t *d;
-    size_t n;
-};
-
-static int mem_read(void *ctx, uint64_t off, void *buf, size_t n)
-{
-    struct mem *m = ctx;
-    if (off > m->n || n > m->n - off)
-        return EKB_ECORRUPT;
-    memcpy(buf, m->d + off, n);
-    return 0;
-}
-
 static void check(int ok, const char *what)
 {
     if (!ok) {
@@ -43,9 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct pack_info in;
     char err[300];
-    struct mem m = {data, size};
     err[0] = 0;
-    int rc = pack_parse(mem_read, &m, size, &in, err, sizeof err);
+    int rc = pack_parse_mem(data, size, &in, err, sizeof err);
     check(rc <= 0 && rc >= EKB_EINTERNAL, "an EKB_E* result");
     check(memchr(err, 0, sizeof err) != NULL, "the reason is terminated");
     if (rc != 0) {
