@@ -241,6 +241,7 @@ struct srv {
     int slo_bad[SRV_SLO_TIERS]; /* the loop's view: tier violating (logged when it changes) */
     int64_t obs_start_ns;
     int64_t slo_slot_ns; /* the SLO window / SRV_SLO_SLOTS */
+    uint32_t slo_budget_ms[SRV_SLO_TIERS]; /* tiers 1..3 (FIND_T*_MS), set at start */
 };
 
 /* ---- observability (srv_obs.c) ---- */

@@ -32,6 +32,10 @@ int srv_obs_init(struct srv *s, char *err, size_t errlen)
     const struct board *b = &s->a->board;
     s->obs_start_ns = s->p->mono_ns();
     s->slo_slot_ns = (int64_t)(b->slo_window_s ? b->slo_window_s : EKB_SRV_SLO_WINDOW_S) * 1000000000LL / SRV_SLO_SLOTS;
+    struct find_opts fo; /* the tiers' budgets: FIND_T1_MS..FIND_T3_MS or their defaults, read once */
+    find_opts_board(&fo, b);
+    for (int k = 0; k < SRV_SLO_TIERS; k++)
+        s->slo_budget_ms[k] = fo.deadline_ms[k + 1];
     s->loop_obs = arena_zalloc(core, sizeof *s->loop_obs, 64);
     for (unsigned i = 0; i < s->nworkers && s->loop_obs; i++)
         if (!(s->w[i].obs = arena_zalloc(core, sizeof *s->w[i].obs, 64)))
@@ -79,10 +83,8 @@ void srv_obs_begin(struct srv *s, struct worker *w, const struct conn *c, int64_
 static void slo_add(struct srv *s, struct srv_obs *o, int tier, int64_t ns)
 {
     static const int map[6] = {0, 0, 1, 2, 2, 2}; /* tier 0 with 1; ASK by documents or nothing with 3 (its whole budget) */
-    struct find_opts fo;
-    find_opts_board(&fo, &s->a->board);
     int k = map[tier < 0 || tier > 5 ? 5 : tier];
-    int over = ns > (int64_t)fo.deadline_ms[k + 1] * 1000000;
+    int over = ns > (int64_t)s->slo_budget_ms[k] * 1000000;
     int64_t ep = s->p->mono_ns() / s->slo_slot_ns;
     struct srv_slo_slot *sl = &o->slo[k][ep % SRV_SLO_SLOTS];
     if (atomic_load_explicit(&sl->epoch, memory_order_relaxed) != ep) { /* a new period: the slot starts afresh */
@@ -236,9 +238,7 @@ void srv_obs_slo(const struct srv *s, int k, struct srv_slo_view *v)
 {
     memset(v, 0, sizeof *v);
     int64_t ep = s->p->mono_ns() / s->slo_slot_ns;
-    struct find_opts fo;
-    find_opts_board(&fo, &s->a->board);
-    v->budget_ms = fo.deadline_ms[k + 1];
+    v->budget_ms = s->slo_budget_ms[k];
     v->target = (s->a->board.slo_pct ? s->a->board.slo_pct : 95) / 100.0;
     for (int i = 0; i < nobs(s); i++) {
         const struct srv_obs *o = obs_at(s, i);
