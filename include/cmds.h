@@ -55,8 +55,17 @@ struct cli_conn {
     int fd, crc, serial;
     struct cli_rd r;
 };
-int cli_conn_open(struct app *a, struct cli_conn *c, const char *sock, const char *serial, uint32_t baud,
-                  const char *secret, int crc, char *err, size_t errlen);
+/* Where to connect, from the options both `cli` and `top` take: --sock PATH, --serial DEV,
+ * --baud N, --secret FILE, --crc. */
+struct cli_target {
+    const char *sock, *serial, *secret; /* sock default run/edgekb.sock */
+    uint32_t baud;                       /* default the board's SERIAL_BAUD */
+    int crc;
+};
+void cli_target_init(struct cli_target *t, const struct app *a);
+/* 1 when argv[*i] is one of those options (its value taken, *i moved past it), else 0. */
+int cli_target_arg(struct cli_target *t, int argc, char **argv, int *i);
+int cli_conn_open(struct app *a, struct cli_conn *c, const struct cli_target *t, char *err, size_t errlen);
 /* One request: its reply's status line and its "OK <n>" lines into out, each
  * NUL-terminated (*nlines of them; lines past cap are read and dropped). */
 int cli_conn_call(struct cli_conn *c, const char *req, char *out, size_t cap, size_t *nlines);

@@ -211,10 +211,38 @@ static int read_file(const struct port *p, const char *path, char *buf, size_t c
 /* Connects (socket or serial line), authenticates with the secret file
  * when given, switches to CRC mode when asked; the reader's buffer from the
  * scratch budget. 0, or an error said in err. */
-int cli_conn_open(struct app *a, struct cli_conn *c, const char *sock, const char *serial, uint32_t baud,
-                  const char *secret, int crc, char *err, size_t errlen)
+void cli_target_init(struct cli_target *t, const struct app *a)
+{
+    memset(t, 0, sizeof *t);
+    t->sock = "run/edgekb.sock";
+    t->baud = a->board.serial_baud;
+}
+
+int cli_target_arg(struct cli_target *t, int argc, char **argv, int *i)
+{
+    const char *o = argv[*i];
+    int has = *i + 1 < argc;
+    if (!strcmp(o, "--crc"))
+        t->crc = 1;
+    else if (has && !strcmp(o, "--sock"))
+        t->sock = argv[++*i];
+    else if (has && !strcmp(o, "--serial"))
+        t->serial = argv[++*i];
+    else if (has && !strcmp(o, "--secret"))
+        t->secret = argv[++*i];
+    else if (has && !strcmp(o, "--baud"))
+        t->baud = (uint32_t)strtoul(argv[++*i], NULL, 10);
+    else
+        return 0;
+    return 1;
+}
+
+int cli_conn_open(struct app *a, struct cli_conn *c, const struct cli_target *t, char *err, size_t errlen)
 {
     const struct port *p = a->port;
+    const char *sock = t->sock, *serial = t->serial, *secret = t->secret;
+    uint32_t baud = t->baud;
+    int crc = t->crc;
     memset(c, 0, sizeof *c);
     c->p = p;
     c->crc = crc;
@@ -329,31 +357,23 @@ static void cli_usage(FILE *f)
 
 int cmd_cli(struct app *a, const struct global_opts *g, int argc, char **argv)
 {
-    const char *sock = "run/edgekb.sock", *serial = NULL, *secret = NULL, *file = NULL;
-    uint32_t baud = a->board.serial_baud;
-    int json = 0, crc = 0, first = 1, bad = 0;
+    const char *file = NULL;
+    struct cli_target tg;
+    int json = 0, first = 1, bad = 0;
     const struct port *p = a->port;
     (void)g;
+    cli_target_init(&tg, a);
     for (; first < argc && argv[first][0] == '-' && argv[first][1] == '-'; first++) {
         const char *o = argv[first];
-        int has = first + 1 < argc;
+        if (cli_target_arg(&tg, argc, argv, &first))
+            continue;
         if (!strcmp(o, "--json"))
             json = 1;
-        else if (!strcmp(o, "--crc"))
-            crc = 1;
         else if (!strcmp(o, "--help")) {
             cli_usage(stdout);
             return 0;
-        } else if (has && !strcmp(o, "--sock"))
-            sock = argv[++first];
-        else if (has && !strcmp(o, "--serial"))
-            serial = argv[++first];
-        else if (has && !strcmp(o, "--secret"))
-            secret = argv[++first];
-        else if (has && !strcmp(o, "--file"))
+        } else if (first + 1 < argc && !strcmp(o, "--file"))
             file = argv[++first];
-        else if (has && !strcmp(o, "--baud"))
-            baud = (uint32_t)strtoul(argv[++first], NULL, 10);
         else {
             cli_usage(stderr);
             return 2;
@@ -361,12 +381,12 @@ int cmd_cli(struct app *a, const struct global_opts *g, int argc, char **argv)
     }
     struct cli_conn cc;
     char err[300];
-    if (cli_conn_open(a, &cc, sock, serial, baud, secret, crc, err, sizeof err) != 0) {
+    if (cli_conn_open(a, &cc, &tg, err, sizeof err) != 0) {
         fprintf(stderr, "edgekb cli: %s\n", err);
         return 1;
     }
-    int fd = cc.fd;
-    struct cli_rd r = cc.r;
+    int fd = cc.fd, crc = tg.crc;
+    struct cli_rd *r = &cc.r;
     struct arena_region *sc = arena_budget(&a->arena, ARENA_SCRATCH);
     char *line = arena_alloc(sc, EKB_PROTO_LINE_MAX + 64, 64);
     char *pay = arena_alloc(sc, EKB_PROTO_PAYLOAD_MAX + 1, 64);
@@ -405,18 +425,12 @@ int cmd_cli(struct app *a, const struct global_opts *g, int argc, char **argv)
         int rc = cli_send_line(p, fd, crc, line, n);
         if (rc == 0 && is_doc && file)
             rc = cli_send_line(p, fd, crc, pay, plen);
-        if (rc != 0 || read_reply(&r, crc, json, &ok, NULL, 0) != 0) {
+        if (rc != 0 || read_reply(r, crc, json, &ok, NULL, 0) != 0) {
             fprintf(stderr, "edgekb cli: connection lost\n");
             return 1;
         }
         fflush(stdout);
-        if (serial) { /* end the serial session (auth, CRC mode) for whoever uses the line next */
-            char *l;
-            size_t ln;
-            if (cli_send_line(p, fd, crc, "QUIT", 4) == 0)
-                (void)cli_rd_line(&r, crc, &l, &ln);
-        }
-        p->close(fd);
+        cli_conn_close(&cc); /* a serial line: QUIT ends the session (auth, CRC mode) for whoever comes next */
         return ok ? 0 : 1;
     }
     /* interactive: stdin lines; stdin is read through the same reader type */
@@ -454,7 +468,7 @@ int cmd_cli(struct app *a, const struct global_opts *g, int argc, char **argv)
         }
         if (n == 0 || strspn(line, " \t") == n) /* blank: no reply */
             continue;
-        if (read_reply(&r, crc, json, &ok, NULL, 0) != 0) {
+        if (read_reply(r, crc, json, &ok, NULL, 0) != 0) {
             fprintf(stderr, "edgekb cli: connection lost\n");
             return 1;
         }

@@ -241,32 +241,24 @@ static void top_usage(FILE *f)
 
 int cmd_top(struct app *a, const struct global_opts *g, int argc, char **argv)
 {
-    const char *sock = "run/edgekb.sock", *serial = NULL, *secret = NULL;
-    uint32_t baud = a->board.serial_baud;
-    int crc = 0, plain = 0;
+    struct cli_target tg;
+    int plain = 0;
     double interval = 2.0;
     long count = 0;
     const struct port *p = a->port;
     (void)g;
+    cli_target_init(&tg, a);
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         int has = i + 1 < argc;
-        if (!strcmp(o, "--crc"))
-            crc = 1;
-        else if (!strcmp(o, "--plain"))
+        if (cli_target_arg(&tg, argc, argv, &i))
+            continue;
+        if (!strcmp(o, "--plain"))
             plain = 1;
         else if (!strcmp(o, "--help")) {
             top_usage(stdout);
             return 0;
-        } else if (has && !strcmp(o, "--sock"))
-            sock = argv[++i];
-        else if (has && !strcmp(o, "--serial"))
-            serial = argv[++i];
-        else if (has && !strcmp(o, "--secret"))
-            secret = argv[++i];
-        else if (has && !strcmp(o, "--baud"))
-            baud = (uint32_t)strtoul(argv[++i], NULL, 10);
-        else if (has && !strcmp(o, "--interval"))
+        } else if (has && !strcmp(o, "--interval"))
             interval = strtod(argv[++i], NULL);
         else if (has && !strcmp(o, "--count"))
             count = strtol(argv[++i], NULL, 10);
@@ -284,7 +276,7 @@ int cmd_top(struct app *a, const struct global_opts *g, int argc, char **argv)
         plain = 1;
     struct cli_conn cc;
     char err[300];
-    if (cli_conn_open(a, &cc, sock, serial, baud, secret, crc, err, sizeof err) != 0) {
+    if (cli_conn_open(a, &cc, &tg, err, sizeof err) != 0) {
         fprintf(stderr, "edgekb top: %s\n", err);
         return 1;
     }
